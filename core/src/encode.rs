@@ -1,0 +1,616 @@
+//! The opcode-level pickle writer.
+//!
+//! A host walks its own objects and calls these methods in the order CPython's C pickler
+//! would emit opcodes; the [`Encoder`] picks the shortest form for the protocol, handles
+//! framing exactly like `_pickle.c` (frames of 64 KiB committed at object boundaries,
+//! large payloads written outside frames) and writes memo opcodes. Memo *policy* (which
+//! objects are the same object) belongs to the host: [`Encoder::memoize`] hands out the
+//! next index and the host remembers it. The only memo entries the encoder keeps itself
+//! are for objects it synthesises (the `_codecs.encode` reduction of `bytes` below
+//! protocol 3, the module and name strings of `STACK_GLOBAL`).
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::error::EncodeError;
+use crate::opcode::*;
+use crate::pyfmt;
+
+/// Writes one pickle stream. See the module docs for the calling convention.
+#[derive(Debug)]
+pub struct Encoder {
+    buf: Vec<u8>,
+    proto: u8,
+    framing: bool,
+    frame_start: Option<usize>,
+    memo_len: u32,
+    /// Memo indexes of strings and globals the encoder synthesised itself.
+    own_memo: BTreeMap<OwnKey, u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum OwnKey {
+    Str(String),
+    Global(String, String),
+}
+
+impl Encoder {
+    /// A new stream at `protocol` (0 to 5). Call [`Encoder::begin`] before any value.
+    pub fn new(protocol: u8) -> Result<Self, EncodeError> {
+        Self::with_capacity(protocol, 256)
+    }
+
+    /// Like [`Encoder::new`], reserving `capacity` bytes of output.
+    pub fn with_capacity(protocol: u8, capacity: usize) -> Result<Self, EncodeError> {
+        if protocol > crate::HIGHEST_PROTOCOL {
+            return Err(EncodeError::UnsupportedProtocol(protocol));
+        }
+        Ok(Encoder {
+            buf: Vec::with_capacity(capacity),
+            proto: protocol,
+            framing: false,
+            frame_start: None,
+            memo_len: 0,
+            own_memo: BTreeMap::new(),
+        })
+    }
+
+    /// The protocol being written.
+    #[inline]
+    pub fn protocol(&self) -> u8 {
+        self.proto
+    }
+
+    /// Bytes written so far (frame headers included).
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// True before anything is written.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Number of memo entries handed out so far.
+    pub fn memo_len(&self) -> u32 {
+        self.memo_len
+    }
+
+    /// Writes `PROTO` (protocol 2+) and turns framing on (protocol 4+).
+    pub fn begin(&mut self) {
+        if self.proto >= 2 {
+            self.write(&[PROTO, self.proto]);
+            if self.proto >= 4 {
+                self.framing = true;
+            }
+        }
+    }
+
+    /// Writes `STOP`, commits the last frame and returns the stream.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.write(&[STOP]);
+        self.commit_frame();
+        self.buf
+    }
+
+    /// Takes the bytes of every frame already committed, leaving the open frame in
+    /// place: lets a host stream a large dump to a file without holding all of it.
+    pub fn take_committed(&mut self) -> Vec<u8> {
+        let keep_from = self.frame_start.unwrap_or(self.buf.len());
+        let rest = self.buf.split_off(keep_from);
+        if let Some(start) = self.frame_start.as_mut() {
+            *start = 0;
+        }
+        core::mem::replace(&mut self.buf, rest)
+    }
+
+    /// Marks the end of one saved object: commits the current frame once it has reached
+    /// 64 KiB. Call it where `_pickle.c` calls `_Pickler_OpcodeBoundary` (after each
+    /// complete `save()`), so frames split where CPython's do.
+    #[inline]
+    pub fn boundary(&mut self) {
+        if let Some(start) = self.frame_start {
+            if self.buf.len() - start - FRAME_HEADER_SIZE >= FRAME_SIZE_TARGET {
+                self.commit_frame();
+            }
+        }
+    }
+
+    #[inline]
+    fn write(&mut self, data: &[u8]) {
+        if self.framing && self.frame_start.is_none() {
+            self.frame_start = Some(self.buf.len());
+            self.buf.extend_from_slice(&[0xFE; FRAME_HEADER_SIZE]);
+        }
+        self.buf.extend_from_slice(data);
+    }
+
+    #[inline]
+    fn op(&mut self, opcode: u8) {
+        self.write(&[opcode]);
+    }
+
+    fn commit_frame(&mut self) {
+        let Some(start) = self.frame_start.take() else {
+            return;
+        };
+        let frame_len = self.buf.len() - start - FRAME_HEADER_SIZE;
+        if frame_len >= FRAME_SIZE_MIN {
+            self.buf[start] = FRAME;
+            self.buf[start + 1..start + FRAME_HEADER_SIZE]
+                .copy_from_slice(&(frame_len as u64).to_le_bytes());
+        } else {
+            self.buf.drain(start..start + FRAME_HEADER_SIZE);
+        }
+    }
+
+    /// Header then payload; a payload of 64 KiB or more goes outside any frame, as in
+    /// `_Pickler_write_bytes`.
+    fn write_payload(&mut self, header: &[u8], data: &[u8]) {
+        if data.len() >= FRAME_SIZE_TARGET {
+            self.commit_frame();
+            let framing = core::mem::replace(&mut self.framing, false);
+            self.write(header);
+            self.write(data);
+            self.framing = framing;
+        } else {
+            self.write(header);
+            self.write(data);
+        }
+    }
+
+    // ---- scalars -------------------------------------------------------------------
+
+    /// `None`.
+    pub fn none(&mut self) {
+        self.op(NONE);
+    }
+
+    /// `True`/`False`: `NEWTRUE`/`NEWFALSE` from protocol 2, `I01`/`I00` before.
+    pub fn bool(&mut self, v: bool) {
+        if self.proto >= 2 {
+            self.op(if v { NEWTRUE } else { NEWFALSE });
+        } else {
+            self.write(if v { TRUE_TEXT } else { FALSE_TEXT });
+        }
+    }
+
+    /// An int in 64 bits, in the shortest form the protocol allows.
+    pub fn int(&mut self, v: i64) {
+        if (-0x8000_0000..=0x7fff_ffff).contains(&v) {
+            if self.proto >= 1 {
+                if (0..=0xff).contains(&v) {
+                    self.write(&[BININT1, v as u8]);
+                } else if (0..=0xffff).contains(&v) {
+                    let b = (v as u16).to_le_bytes();
+                    self.write(&[BININT2, b[0], b[1]]);
+                } else {
+                    let b = (v as i32).to_le_bytes();
+                    self.write(&[BININT, b[0], b[1], b[2], b[3]]);
+                }
+            } else {
+                let mut line = Vec::with_capacity(24);
+                line.push(INT);
+                pyfmt::push_i64(&mut line, v);
+                line.push(b'\n');
+                self.write(&line);
+            }
+        } else {
+            let bytes = pyfmt::i64_to_le_min(v);
+            self.big_int(&bytes);
+        }
+    }
+
+    /// An int of any size given as little-endian two's complement bytes (any length;
+    /// redundant sign bytes are dropped).
+    pub fn big_int(&mut self, le: &[u8]) {
+        let le = pyfmt::trim_le(le);
+        if le.len() <= 8 {
+            let v = pyfmt::le_to_i64(le);
+            if (-0x8000_0000..=0x7fff_ffff).contains(&v) {
+                return self.int(v);
+            }
+        }
+        if self.proto >= 2 {
+            if le.len() < 256 {
+                self.write_payload(&[LONG1, le.len() as u8], le);
+            } else {
+                let mut h = [LONG4, 0, 0, 0, 0];
+                h[1..].copy_from_slice(&(le.len() as u32).to_le_bytes());
+                self.write_payload(&h, le);
+            }
+        } else {
+            let mut line = Vec::with_capacity(le.len() * 3 + 4);
+            line.push(LONG);
+            line.extend_from_slice(pyfmt::le_to_decimal(le).as_bytes());
+            line.extend_from_slice(b"L\n");
+            self.write(&line);
+        }
+    }
+
+    /// A float: `BINFLOAT` from protocol 1, the `repr` text before.
+    pub fn float(&mut self, v: f64) {
+        if self.proto >= 1 {
+            let b = v.to_be_bytes();
+            self.write(&[BINFLOAT, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+        } else {
+            let mut line = Vec::with_capacity(32);
+            line.push(FLOAT);
+            line.extend_from_slice(pyfmt::float_repr(v).as_bytes());
+            line.push(b'\n');
+            self.write(&line);
+        }
+    }
+
+    /// A `str`. Only the opcode: the host memoizes it afterwards, as CPython does.
+    pub fn str(&mut self, s: &str) {
+        self.str_utf8(s.as_bytes());
+    }
+
+    /// A `str` given as generalized UTF-8 (lone surrogates allowed, `surrogatepass`).
+    pub fn str_utf8(&mut self, utf8: &[u8]) {
+        if self.proto == 0 {
+            let mut line = Vec::with_capacity(utf8.len() + 2);
+            line.push(UNICODE);
+            pyfmt::push_raw_unicode_escape(&mut line, utf8);
+            line.push(b'\n');
+            self.write(&line);
+            return;
+        }
+        let n = utf8.len();
+        if self.proto >= 4 && n < 256 {
+            self.write_payload(&[SHORT_BINUNICODE, n as u8], utf8);
+        } else if n > 0xffff_ffff && self.proto >= 4 {
+            let mut h = [BINUNICODE8, 0, 0, 0, 0, 0, 0, 0, 0];
+            h[1..].copy_from_slice(&(n as u64).to_le_bytes());
+            self.write_payload(&h, utf8);
+        } else {
+            let mut h = [BINUNICODE, 0, 0, 0, 0];
+            h[1..].copy_from_slice(&(n as u32).to_le_bytes());
+            self.write_payload(&h, utf8);
+        }
+    }
+
+    /// `bytes`. From protocol 3 a bytes opcode; before, the `_codecs.encode(str,
+    /// 'latin1')` reduction (or `bytes()` when empty) exactly as CPython writes it. The
+    /// host memoizes the result afterwards in both cases.
+    pub fn bytes(&mut self, b: &[u8]) {
+        if self.proto >= 3 {
+            let n = b.len();
+            if n < 256 {
+                self.write_payload(&[SHORT_BINBYTES, n as u8], b);
+            } else if n <= 0xffff_ffff {
+                let mut h = [BINBYTES, 0, 0, 0, 0];
+                h[1..].copy_from_slice(&(n as u32).to_le_bytes());
+                self.write_payload(&h, b);
+            } else {
+                let mut h = [BINBYTES8, 0, 0, 0, 0, 0, 0, 0, 0];
+                h[1..].copy_from_slice(&(n as u64).to_le_bytes());
+                self.write_payload(&h, b);
+            }
+        } else if b.is_empty() {
+            self.own_global("builtins", "bytes");
+            self.tuple_begin(0);
+            self.tuple_end(0);
+            self.op(REDUCE);
+        } else {
+            self.own_global("_codecs", "encode");
+            self.tuple_begin(2);
+            let latin1: String = b.iter().map(|&c| c as char).collect();
+            self.str(&latin1);
+            self.memoize();
+            self.own_str("latin1");
+            self.tuple_end(2);
+            self.memoize();
+            self.op(REDUCE);
+        }
+    }
+
+    /// `bytearray`: `BYTEARRAY8` in protocol 5, `bytearray(bytes)` reduction before.
+    /// The host memoizes the result afterwards.
+    pub fn bytearray(&mut self, b: &[u8]) {
+        if self.proto >= 5 {
+            let mut h = [BYTEARRAY8, 0, 0, 0, 0, 0, 0, 0, 0];
+            h[1..].copy_from_slice(&(b.len() as u64).to_le_bytes());
+            self.write_payload(&h, b);
+        } else {
+            self.own_global("builtins", "bytearray");
+            self.tuple_begin(1);
+            self.bytes(b);
+            self.memoize();
+            self.tuple_end(1);
+            self.memoize();
+            self.op(REDUCE);
+        }
+    }
+
+    /// An out-of-band buffer (protocol 5): `NEXT_BUFFER`, plus `READONLY_BUFFER`.
+    pub fn next_buffer(&mut self, readonly: bool) -> Result<(), EncodeError> {
+        if self.proto < 5 {
+            return Err(EncodeError::NeedsProtocol("out-of-band buffers", 5));
+        }
+        self.op(NEXT_BUFFER);
+        if readonly {
+            self.op(READONLY_BUFFER);
+        }
+        Ok(())
+    }
+
+    // ---- containers ----------------------------------------------------------------
+
+    /// `MARK`.
+    pub fn mark(&mut self) {
+        self.op(MARK);
+    }
+
+    /// An empty list: `EMPTY_LIST`, or `MARK LIST` in protocol 0.
+    pub fn empty_list(&mut self) {
+        if self.proto >= 1 {
+            self.op(EMPTY_LIST);
+        } else {
+            self.write(&[MARK, LIST]);
+        }
+    }
+
+    /// An empty dict: `EMPTY_DICT`, or `MARK DICT` in protocol 0.
+    pub fn empty_dict(&mut self) {
+        if self.proto >= 1 {
+            self.op(EMPTY_DICT);
+        } else {
+            self.write(&[MARK, DICT]);
+        }
+    }
+
+    /// `EMPTY_SET` (protocol 4+; below, hosts reduce sets to `set([items])`).
+    pub fn empty_set(&mut self) -> Result<(), EncodeError> {
+        if self.proto < 4 {
+            return Err(EncodeError::NeedsProtocol("EMPTY_SET", 4));
+        }
+        self.op(EMPTY_SET);
+        Ok(())
+    }
+
+    /// `APPEND`.
+    pub fn append(&mut self) {
+        self.op(APPEND);
+    }
+
+    /// `APPENDS`.
+    pub fn appends(&mut self) {
+        self.op(APPENDS);
+    }
+
+    /// `SETITEM`.
+    pub fn setitem(&mut self) {
+        self.op(SETITEM);
+    }
+
+    /// `SETITEMS`.
+    pub fn setitems(&mut self) {
+        self.op(SETITEMS);
+    }
+
+    /// `ADDITEMS`.
+    pub fn additems(&mut self) {
+        self.op(ADDITEMS);
+    }
+
+    /// `FROZENSET` (after `MARK` and the items).
+    pub fn frozenset(&mut self) {
+        self.op(FROZENSET);
+    }
+
+    /// Before the items of a tuple of `len`: writes `MARK` when the closing opcode needs
+    /// one (protocol 0/1 with items, or more than 3 items).
+    pub fn tuple_begin(&mut self, len: usize) {
+        if len == 0 || (len <= 3 && self.proto >= 2) {
+            return;
+        }
+        self.op(MARK);
+    }
+
+    /// After the items of a tuple of `len`: `EMPTY_TUPLE`, `TUPLE1..3` or `TUPLE`. The
+    /// host memoizes non-empty tuples afterwards.
+    pub fn tuple_end(&mut self, len: usize) {
+        if len == 0 {
+            if self.proto >= 1 {
+                self.op(EMPTY_TUPLE);
+            } else {
+                self.write(&[MARK, TUPLE]);
+            }
+        } else if len <= 3 && self.proto >= 2 {
+            self.op(TUPLE1 + (len as u8 - 1));
+        } else {
+            self.op(TUPLE);
+        }
+    }
+
+    /// Closes a tuple of `len` that became memoized while its items were written (it
+    /// is reachable from itself): pops the items and fetches it from the memo instead.
+    pub fn tuple_end_recursive(&mut self, len: usize, memo_index: u32) {
+        if len <= 3 && self.proto >= 2 {
+            for _ in 0..len {
+                self.op(POP);
+            }
+        } else if self.proto >= 1 {
+            self.op(POP_MARK);
+        } else {
+            for _ in 0..=len {
+                self.op(POP);
+            }
+        }
+        self.get(memo_index);
+    }
+
+    /// Closes a frozenset that became memoized while its items were written.
+    pub fn frozenset_end_recursive(&mut self, memo_index: u32) {
+        self.op(POP_MARK);
+        self.get(memo_index);
+    }
+
+    // ---- memo ----------------------------------------------------------------------
+
+    /// Memoizes the value on top of the stack and returns its memo index.
+    pub fn memoize(&mut self) -> u32 {
+        let idx = self.memo_len;
+        self.memo_len += 1;
+        if self.proto >= 4 {
+            self.op(MEMOIZE);
+        } else if self.proto >= 1 {
+            if idx < 256 {
+                self.write(&[BINPUT, idx as u8]);
+            } else {
+                let b = idx.to_le_bytes();
+                self.write(&[LONG_BINPUT, b[0], b[1], b[2], b[3]]);
+            }
+        } else {
+            let mut line = Vec::with_capacity(12);
+            line.push(PUT);
+            pyfmt::push_i64(&mut line, idx as i64);
+            line.push(b'\n');
+            self.write(&line);
+        }
+        idx
+    }
+
+    /// Pushes memo entry `idx` again (`GET`/`BINGET`/`LONG_BINGET`).
+    pub fn get(&mut self, idx: u32) {
+        if self.proto >= 1 {
+            if idx < 256 {
+                self.write(&[BINGET, idx as u8]);
+            } else {
+                let b = idx.to_le_bytes();
+                self.write(&[LONG_BINGET, b[0], b[1], b[2], b[3]]);
+            }
+        } else {
+            let mut line = Vec::with_capacity(12);
+            line.push(GET);
+            pyfmt::push_i64(&mut line, idx as i64);
+            line.push(b'\n');
+            self.write(&line);
+        }
+    }
+
+    // ---- globals and calls ---------------------------------------------------------
+
+    /// A reference to `module.name`: `STACK_GLOBAL` (its strings memoized) from protocol
+    /// 4, `GLOBAL` before, with Python 3 names mapped to Python 2 ones below protocol 3
+    /// (`fix_imports`). The host memoizes the global afterwards.
+    pub fn global(&mut self, module: &str, name: &str) {
+        if self.proto >= 4 {
+            self.own_str(module);
+            self.own_str(name);
+            self.op(STACK_GLOBAL);
+        } else {
+            let (module, name) = if self.proto < 3 {
+                crate::compat::to_python2(module, name)
+            } else {
+                (module, name)
+            };
+            let mut line = Vec::with_capacity(module.len() + name.len() + 3);
+            line.push(GLOBAL);
+            line.extend_from_slice(module.as_bytes());
+            line.push(b'\n');
+            line.extend_from_slice(name.as_bytes());
+            line.push(b'\n');
+            self.write(&line);
+        }
+    }
+
+    /// `REDUCE`: call the callable below the argument tuple.
+    pub fn reduce(&mut self) {
+        self.op(REDUCE);
+    }
+
+    /// `NEWOBJ` (protocol 2+).
+    pub fn newobj(&mut self) {
+        self.op(NEWOBJ);
+    }
+
+    /// `NEWOBJ_EX` (protocol 4+).
+    pub fn newobj_ex(&mut self) {
+        self.op(NEWOBJ_EX);
+    }
+
+    /// `BUILD`.
+    pub fn build(&mut self) {
+        self.op(BUILD);
+    }
+
+    /// `POP`.
+    pub fn pop(&mut self) {
+        self.op(POP);
+    }
+
+    /// `POP_MARK`.
+    pub fn pop_mark(&mut self) {
+        self.op(POP_MARK);
+    }
+
+    /// `DUP`.
+    pub fn dup(&mut self) {
+        self.op(DUP);
+    }
+
+    /// A persistent id given as text (`PERSID`, protocol 0).
+    pub fn persid_text(&mut self, pid: &str) -> Result<(), EncodeError> {
+        if pid.contains('\n') || !pid.is_ascii() {
+            return Err(EncodeError::Invalid(
+                "persistent id text must be ascii without newlines".into(),
+            ));
+        }
+        let mut line = Vec::with_capacity(pid.len() + 2);
+        line.push(PERSID);
+        line.extend_from_slice(pid.as_bytes());
+        line.push(b'\n');
+        self.write(&line);
+        Ok(())
+    }
+
+    /// `BINPERSID`: the persistent id is the value on top of the stack.
+    pub fn binpersid(&mut self) {
+        self.op(BINPERSID);
+    }
+
+    /// An extension code from the copyreg registry (`EXT1`/`EXT2`/`EXT4`).
+    pub fn ext(&mut self, code: u32) {
+        if code <= 0xff {
+            self.write(&[EXT1, code as u8]);
+        } else if code <= 0xffff {
+            let b = (code as u16).to_le_bytes();
+            self.write(&[EXT2, b[0], b[1]]);
+        } else {
+            let b = code.to_le_bytes();
+            self.write(&[EXT4, b[0], b[1], b[2], b[3]]);
+        }
+    }
+
+    /// Raw bytes, for hosts that must splice already-encoded opcodes.
+    pub fn raw(&mut self, data: &[u8]) {
+        self.write(data);
+    }
+
+    // ---- objects the encoder synthesises --------------------------------------------
+
+    fn own_str(&mut self, s: &str) {
+        if let Some(&idx) = self.own_memo.get(&OwnKey::Str(s.into())) {
+            self.get(idx);
+        } else {
+            self.str(s);
+            let idx = self.memoize();
+            self.own_memo.insert(OwnKey::Str(s.into()), idx);
+        }
+    }
+
+    fn own_global(&mut self, module: &str, name: &str) {
+        let key = OwnKey::Global(module.into(), name.into());
+        if let Some(&idx) = self.own_memo.get(&key) {
+            self.get(idx);
+        } else {
+            self.global(module, name);
+            let idx = self.memoize();
+            self.own_memo.insert(key, idx);
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! `brinery-core`: the pickle codec every brinery binding stands on.
+//!
+//! It knows bytes and opcodes, never host-language objects:
+//! - [`encode`]: an opcode-level [`Encoder`] that writes protocols 0 to 5 exactly as
+//!   CPython's C pickler does (framing, memo, shortest forms), driven by a host that walks
+//!   its own objects, plus [`encode_tree`] for encoding a decoded [`Tree`].
+//! - [`decode`]: a safe pickle machine producing an inert [`Tree`]; no code is ever run,
+//!   globals and calls become nodes the host resolves.
+//! - [`dis`]: a disassembler printing what `pickletools.dis` prints.
+//!
+//! `no_std` with `alloc`; the `std` feature adds `io` adapters, `serde` adds
+//! `to_vec`/`from_slice` for Rust types.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod compat;
+mod compat_table;
+pub mod encode;
+pub mod error;
+pub mod limits;
+pub mod opcode;
+pub mod pyfmt;
+pub mod value;
+
+pub use encode::Encoder;
+pub use error::{DecodeError, DecodeErrorKind, EncodeError};
+pub use limits::Limits;
+pub use value::{NodeId, Object, ObjectKind, Tree, Value};
+
+/// The highest protocol this crate reads and writes.
+pub const HIGHEST_PROTOCOL: u8 = 5;
+/// The protocol `pickle.dumps` uses when none is given (CPython 3.8+).
+pub const DEFAULT_PROTOCOL: u8 = 4;

@@ -1,0 +1,38 @@
+//! Resource limits for decoding untrusted streams.
+//!
+//! Every allocation the decoder makes is charged against these bounds, so a short stream
+//! that announces a huge string, memo or nesting depth fails with an error instead of
+//! exhausting memory or the stack. Not for encoding: the host owns what it encodes.
+
+/// Bounds applied while decoding. Construct with [`Limits::default`] and adjust fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Deepest container nesting accepted in the value tree (marks and nested containers).
+    pub max_depth: usize,
+    /// Most memo entries a stream may create.
+    pub max_memo: usize,
+    /// Most bytes the decoder may allocate for values in total (strings, bytes, nodes).
+    pub max_alloc: usize,
+}
+
+impl Limits {
+    /// No limits beyond what the input itself can justify: lengths are still checked
+    /// against the bytes remaining in the stream, so this never allocates unboundedly.
+    pub const fn unlimited() -> Self {
+        Limits {
+            max_depth: usize::MAX,
+            max_memo: usize::MAX,
+            max_alloc: usize::MAX,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 10_000,
+            max_memo: 1 << 24,
+            max_alloc: 1 << 32,
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! Process plumbing for xtask: run a command echoing it, fail with its status, and find
+//! the workspace root. Nothing brinery-specific lives here.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// The workspace root (the parent of `xtask/`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask has a parent")
+        .to_path_buf()
+}
+
+/// A command to run from `dir`, echoed before it runs.
+pub fn cmd(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
+    let mut c = Command::new(program);
+    c.args(args).current_dir(root());
+    c
+}
+
+/// Runs `c` to completion, inheriting stdio; an error names the command and its status.
+pub fn status(c: &mut Command) -> Result {
+    eprintln!("$ {}", show(c));
+    let st = c
+        .status()
+        .map_err(|e| format!("cannot start `{}`: {e}", show(c)))?;
+    if !st.success() {
+        return Err(format!("`{}` failed with {st}", show(c)).into());
+    }
+    Ok(())
+}
+
+/// Runs `c` and returns its stdout as text.
+#[allow(dead_code)] // used by the binding steps as they land
+pub fn output(c: &mut Command) -> Result<String> {
+    let out = c
+        .output()
+        .map_err(|e| format!("cannot start `{}`: {e}", show(c)))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`{}` failed with {}:\n{}",
+            show(c),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+fn show(c: &Command) -> String {
+    let mut s = c.get_program().to_string_lossy().into_owned();
+    for a in c.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+/// Runs `cargo` with `args` in the workspace.
+pub fn cargo(args: &[&str]) -> Result {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    status(&mut cmd(cargo, args))
+}
+
+/// True when the workspace has this member folder with a manifest.
+pub fn has_crate(dir: &str) -> bool {
+    root().join(dir).join("Cargo.toml").exists()
+}
