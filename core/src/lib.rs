@@ -17,16 +17,22 @@ extern crate alloc;
 
 pub mod compat;
 mod compat_table;
+pub mod decode;
+pub mod dis;
 pub mod encode;
 pub mod error;
 pub mod limits;
 pub mod opcode;
 pub mod pyfmt;
+pub mod tree_encode;
 pub mod value;
 
+pub use decode::{decode, DecodeOptions, Py2Strings};
+pub use dis::dis;
 pub use encode::Encoder;
 pub use error::{DecodeError, DecodeErrorKind, EncodeError};
 pub use limits::Limits;
+pub use tree_encode::encode_tree;
 pub use value::{NodeId, Object, ObjectKind, Tree, Value};
 
 /// The highest protocol this crate reads and writes.
