@@ -14,6 +14,22 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Cargo's target directory: `$CARGO_TARGET_DIR` when set, else `target/` at the root.
+#[allow(dead_code)] // used by the binding steps as they land
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                root().join(dir)
+            }
+        }
+        None => root().join("target"),
+    }
+}
+
 /// A command to run from `dir`, echoed before it runs.
 pub fn cmd(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
     let mut c = Command::new(program);

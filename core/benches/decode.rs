@@ -1,0 +1,5 @@
+//! divan benchmarks of decodeing throughput (placeholder until the benchmark lands).
+
+fn main() {
+    divan::main();
+}

@@ -1,0 +1,5 @@
+//! divan benchmarks of encodeing throughput (placeholder until the benchmark lands).
+
+fn main() {
+    divan::main();
+}
