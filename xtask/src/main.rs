@@ -2,6 +2,7 @@
 //! brinery in every language. Each subcommand lives in its own module; shared process
 //! plumbing is in [`run`].
 
+mod docs;
 mod run;
 mod test;
 mod venv;

@@ -23,5 +23,6 @@ pub fn run(_args: &[String]) -> Result {
             eprintln!("xtask: {dir}/ does not exist yet; {what} tests skipped");
         }
     }
+    crate::docs::test()?;
     Ok(())
 }
