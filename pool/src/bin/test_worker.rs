@@ -1,0 +1,54 @@
+//! A worker for `brinery-pool`'s own tests. Each task's first buffer is a command; the
+//! worker obeys it and replies: `echo` (all buffers and fds back), `sleep <ms>`,
+//! `exit <code>`, `segv`, `abort`, `hang`, `stage <n> exit <code>` (report a stage, then
+//! exit), `pid` (reply with its pid), `sum` (length and byte sum of buffer 1).
+
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use brinery_pool::Endpoint;
+
+fn main() {
+    let mut ep = Endpoint::from_env().expect("worker descriptors");
+    while let Some((id, msg)) = ep.recv().expect("recv") {
+        let cmd = String::from_utf8_lossy(&msg.buffers[0]).into_owned();
+        let words: Vec<&str> = cmd.split_whitespace().collect();
+        ep.set_stage(2);
+        let reply: Vec<u8> = match words.as_slice() {
+            ["echo"] => {
+                let bufs: Vec<&[u8]> = msg.buffers.iter().map(|b| &b[..]).collect();
+                let fds: Vec<_> = msg.fds.iter().map(|f| f.as_fd()).collect();
+                ep.reply(id, &bufs, &fds).expect("reply");
+                continue;
+            }
+            ["sleep", ms] => {
+                std::thread::sleep(Duration::from_millis(ms.parse().unwrap()));
+                b"slept".to_vec()
+            }
+            ["exit", code] => std::process::exit(code.parse().unwrap()),
+            ["stage", n, "exit", code] => {
+                ep.set_stage(n.parse().unwrap());
+                std::process::exit(code.parse().unwrap())
+            }
+            // SAFETY: deliberately crashing is the point of this command.
+            ["segv"] => unsafe {
+                // Rust's own SIGSEGV handler (stack-overflow detection) must not intercept it.
+                libc::signal(libc::SIGSEGV, libc::SIG_DFL);
+                libc::raise(libc::SIGSEGV);
+                unreachable!()
+            },
+            ["abort"] => std::process::abort(),
+            ["hang"] => loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            },
+            ["pid"] => std::process::id().to_string().into_bytes(),
+            ["sum"] => {
+                let b = &msg.buffers[1];
+                let sum: u64 = b.iter().map(|&x| u64::from(x)).sum();
+                format!("{} {}", b.len(), sum).into_bytes()
+            }
+            _ => format!("unknown command {cmd:?}").into_bytes(),
+        };
+        ep.reply(id, &[&reply], &[]).expect("reply");
+    }
+}

@@ -1,0 +1,332 @@
+//! Frames: the unit both ends of a worker's Unix stream socket exchange. A frame is a
+//! fixed header, a length per buffer, then the small buffers' bytes inline; file
+//! descriptors (the caller's, plus one memfd per large buffer) ride on the same
+//! `sendmsg` as `SCM_RIGHTS`. What the buffers mean is the caller's business.
+//!
+//! Header (native endian): kind u32, fd count u32, buffer count u32, memfd count u32,
+//! task id u64; then per buffer: length u64, placement u64 (0 inline, 1 memfd).
+
+use std::collections::VecDeque;
+use std::io;
+use std::mem::size_of;
+use std::ops::Deref;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::shm::{memfd_with, Mapping};
+
+pub(crate) const TASK: u32 = 1;
+pub(crate) const RESULT: u32 = 2;
+pub(crate) const SHUTDOWN: u32 = 3;
+
+const HEADER: usize = 24;
+const PER_BUFFER: usize = 16;
+const MAX_FDS: usize = 250;
+
+/// One received buffer: bytes copied off the socket, or a copy-on-write shared mapping.
+#[derive(Debug)]
+pub enum Buffer {
+    Inline(Vec<u8>),
+    Shared(Mapping),
+}
+
+impl Deref for Buffer {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Buffer::Inline(v) => v,
+            Buffer::Shared(m) => m.as_slice(),
+        }
+    }
+}
+
+/// What travels in a frame: buffers and file descriptors.
+#[derive(Debug, Default)]
+pub struct Message {
+    pub buffers: Vec<Buffer>,
+    pub fds: Vec<OwnedFd>,
+}
+
+impl Message {
+    /// A message of inline buffers; they are moved to shared memory when sent if large.
+    pub fn new(buffers: Vec<Vec<u8>>, fds: Vec<OwnedFd>) -> Message {
+        Message {
+            buffers: buffers.into_iter().map(Buffer::Inline).collect(),
+            fds,
+        }
+    }
+}
+
+pub(crate) struct Frame {
+    pub kind: u32,
+    pub id: u64,
+    pub msg: Message,
+}
+
+/// Writes one frame on a blocking stream socket. Buffers of `threshold` bytes or more
+/// go through a memfd.
+pub(crate) fn send(
+    sock: BorrowedFd<'_>,
+    kind: u32,
+    id: u64,
+    buffers: &[&[u8]],
+    fds: &[BorrowedFd<'_>],
+    threshold: usize,
+    scratch: &mut Vec<u8>,
+) -> io::Result<()> {
+    let mut shm = Vec::new();
+    scratch.clear();
+    let put = |s: &mut Vec<u8>, v: &[u8]| s.extend_from_slice(v);
+    put(scratch, &kind.to_ne_bytes());
+    put(scratch, &(fds.len() as u32).to_ne_bytes());
+    put(scratch, &(buffers.len() as u32).to_ne_bytes());
+    let nshm = buffers.iter().filter(|b| b.len() >= threshold).count();
+    put(scratch, &(nshm as u32).to_ne_bytes());
+    put(scratch, &id.to_ne_bytes());
+    for b in buffers {
+        put(scratch, &(b.len() as u64).to_ne_bytes());
+        put(scratch, &u64::from(b.len() >= threshold).to_ne_bytes());
+    }
+    for b in buffers {
+        if b.len() >= threshold {
+            shm.push(memfd_with(b)?);
+        } else {
+            put(scratch, b);
+        }
+    }
+    let mut raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+    raw.extend(shm.iter().map(|f| f.as_raw_fd()));
+    if raw.len() > MAX_FDS {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "too many file descriptors in one message",
+        ));
+    }
+    let mut sent = sendmsg(sock, scratch, &raw)?;
+    while sent < scratch.len() {
+        sent += sendmsg(sock, &scratch[sent..], &[])?;
+    }
+    Ok(())
+}
+
+fn sendmsg(sock: BorrowedFd<'_>, bytes: &[u8], fds: &[RawFd]) -> io::Result<usize> {
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_ptr() as *mut _,
+        iov_len: bytes.len(),
+    };
+    let mut cbuf = vec![0u64; cmsg_space(fds.len()).div_ceil(8)];
+    // SAFETY: msghdr is plain data; zeroed is a valid "no name, no control" header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if !fds.is_empty() {
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = cmsg_space(fds.len()) as _;
+        // SAFETY: the control buffer is large enough for one SCM_RIGHTS header with
+        // `fds.len()` descriptors, as computed by CMSG_SPACE.
+        unsafe {
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_RIGHTS;
+            (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of_val(fds) as u32) as _;
+            std::ptr::copy_nonoverlapping(
+                fds.as_ptr(),
+                libc::CMSG_DATA(c) as *mut RawFd,
+                fds.len(),
+            );
+        }
+    }
+    loop {
+        // SAFETY: msg points at live buffers for the duration of the call.
+        let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+fn cmsg_space(nfds: usize) -> usize {
+    // SAFETY: pure arithmetic macro.
+    unsafe { libc::CMSG_SPACE((nfds * size_of::<RawFd>()) as u32) as usize }
+}
+
+/// Reassembles frames from a stream socket, keeping descriptors that arrived ahead of
+/// the frame they belong to.
+pub(crate) struct FrameReader {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    fds: VecDeque<OwnedFd>,
+}
+
+impl FrameReader {
+    pub fn new() -> FrameReader {
+        FrameReader {
+            buf: vec![0; 64 * 1024],
+            start: 0,
+            end: 0,
+            fds: VecDeque::new(),
+        }
+    }
+
+    /// Whether part of a frame is buffered.
+    pub fn has_partial(&self) -> bool {
+        self.end > self.start
+    }
+
+    /// Reads once from `sock`; returns the byte count (0 at end of stream). With
+    /// `nonblocking`, an empty socket gives `WouldBlock`.
+    pub fn fill(&mut self, sock: BorrowedFd<'_>, nonblocking: bool) -> io::Result<usize> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        } else if self.buf.len() - self.end < 4096 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            if self.buf.len() - self.end < 4096 {
+                let len = self.buf.len() * 2;
+                self.buf.resize(len, 0);
+            }
+        }
+        let mut iov = libc::iovec {
+            iov_base: self.buf[self.end..].as_mut_ptr().cast(),
+            iov_len: self.buf.len() - self.end,
+        };
+        let mut cbuf = vec![0u64; cmsg_space(MAX_FDS).div_ceil(8)];
+        // SAFETY: zeroed msghdr is valid; we fill the pointers below.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = (cbuf.len() * 8) as _;
+        let flags = libc::MSG_CMSG_CLOEXEC | if nonblocking { libc::MSG_DONTWAIT } else { 0 };
+        let n = loop {
+            // SAFETY: msg points at live buffers for the duration of the call.
+            let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, flags) };
+            if n >= 0 {
+                break n as usize;
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        };
+        // SAFETY: walking the control messages the kernel wrote into `cbuf`.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&msg);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                    let data = libc::CMSG_DATA(c) as *const RawFd;
+                    let count =
+                        ((*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / size_of::<RawFd>();
+                    for i in 0..count {
+                        let fd = std::ptr::read_unaligned(data.add(i));
+                        self.fds.push_back(OwnedFd::from_raw_fd(fd));
+                    }
+                }
+                c = libc::CMSG_NXTHDR(&msg, c);
+            }
+        }
+        self.end += n;
+        Ok(n)
+    }
+
+    /// The next complete frame in the buffer, if any.
+    pub fn parse(&mut self) -> Result<Option<Frame>, &'static str> {
+        let avail = &self.buf[self.start..self.end];
+        if avail.len() < HEADER {
+            return Ok(None);
+        }
+        let u32_at = |o: usize| u32::from_ne_bytes(avail[o..o + 4].try_into().unwrap());
+        let u64_at = |o: usize| u64::from_ne_bytes(avail[o..o + 8].try_into().unwrap());
+        let (kind, nfds, nbuf, nshm, id) = (
+            u32_at(0),
+            u32_at(4) as usize,
+            u32_at(8) as usize,
+            u32_at(12) as usize,
+            u64_at(16),
+        );
+        if nbuf > 1 << 20 {
+            return Err("too many buffers");
+        }
+        let table = HEADER + nbuf * PER_BUFFER;
+        if avail.len() < table {
+            return Ok(None);
+        }
+        let mut total = table;
+        for i in 0..nbuf {
+            if u64_at(HEADER + i * PER_BUFFER + 8) == 0 {
+                total += u64_at(HEADER + i * PER_BUFFER) as usize;
+            }
+        }
+        if avail.len() < total {
+            return Ok(None);
+        }
+        if self.fds.len() < nfds + nshm {
+            return Err("descriptors missing");
+        }
+        let fds: Vec<OwnedFd> = self.fds.drain(..nfds).collect();
+        let mut buffers = Vec::with_capacity(nbuf);
+        let mut at = table;
+        for i in 0..nbuf {
+            let len = u64_at(HEADER + i * PER_BUFFER) as usize;
+            if u64_at(HEADER + i * PER_BUFFER + 8) == 0 {
+                buffers.push(Buffer::Inline(avail[at..at + len].to_vec()));
+                at += len;
+            } else {
+                let fd = self.fds.pop_front().ok_or("descriptors missing")?;
+                let map = Mapping::new(fd.as_fd(), len, false).map_err(|_| "cannot map buffer")?;
+                buffers.push(Buffer::Shared(map));
+            }
+        }
+        self.start += total;
+        Ok(Some(Frame {
+            kind,
+            id,
+            msg: Message { buffers, fds },
+        }))
+    }
+
+    /// Blocks until a whole frame arrives; `None` at a clean end of stream.
+    pub fn recv(&mut self, sock: BorrowedFd<'_>) -> io::Result<Option<Frame>> {
+        loop {
+            match self.parse() {
+                Ok(Some(f)) => return Ok(Some(f)),
+                Ok(None) => {}
+                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+            }
+            if self.fill(sock, false)? == 0 {
+                if self.has_partial() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "stream ended inside a frame",
+                    ));
+                }
+                return Ok(None);
+            }
+        }
+    }
+}
+
+/// A connected pair of close-on-exec Unix stream sockets.
+pub fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid out-array of two ints.
+    let r = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just gave us both descriptors.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}

@@ -1,0 +1,612 @@
+//! The pool: a queue of tasks, a fixed number of worker slots, and one event loop that
+//! feeds workers and watches them. The loop runs on the caller's thread inside
+//! [`Pool::wait`] and sleeps only in `poll(2)` over the workers' sockets, their pidfds
+//! and a wake-up eventfd, so a finished result, a dead worker or a submission from
+//! another thread is seen at once. A dead worker fails only the task its stage page names
+//! (other tasks queued at it go back to the queue), and a replacement starts.
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::error::{Death, PoolError, TaskError};
+use crate::frame::{self, socketpair, FrameReader, Message};
+use crate::launch::{Launcher, WorkerFds};
+use crate::process::{kill, pidfd_open, reap};
+use crate::shm::DEFAULT_THRESHOLD;
+use crate::stage::{StagePage, IDLE};
+
+/// Identifies a submitted task; unique within a pool.
+pub type TaskId = u64;
+
+/// Workers that die this many times in a row before serving anything make the pool fail
+/// its queued tasks instead of restarting them forever.
+const EARLY_DEATHS_LIMIT: u32 = 3;
+
+/// How long a graceful shutdown waits for a worker to exit before killing it.
+const EXIT_GRACE: Duration = Duration::from_secs(5);
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub workers: usize,
+    /// Retire a worker (and start a fresh one) after it has completed this many tasks.
+    pub max_tasks_per_child: Option<u64>,
+    /// Kill a worker whose current task has run longer than this.
+    pub task_timeout: Option<Duration>,
+    /// Tasks queued at a worker beyond the one it runs, to hide the round trip.
+    pub prefetch: usize,
+    /// Buffers of this many bytes or more travel through shared memory.
+    pub shm_threshold: usize,
+    /// Names of the stages workers report, indexed by stage number, for error messages.
+    pub stage_names: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            workers: 1,
+            max_tasks_per_child: None,
+            task_timeout: None,
+            prefetch: 1,
+            shm_threshold: DEFAULT_THRESHOLD,
+            stage_names: ["idle", "receiving the task", "running the task"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+/// The end of one task.
+#[derive(Debug)]
+pub struct Outcome {
+    pub id: TaskId,
+    pub result: Result<Message, TaskError>,
+}
+
+struct Task {
+    id: TaskId,
+    msg: Message,
+}
+
+enum Command {
+    Submit(Task),
+    Cancel(TaskId),
+}
+
+/// The thread-safe side door into a pool: submissions and cancellations from other
+/// threads, picked up by whichever thread runs [`Pool::wait`].
+struct Inbox {
+    commands: Mutex<Vec<Command>>,
+    wake: OwnedFd,
+    next_id: AtomicU64,
+}
+
+/// A cloneable, `Send` handle that submits to a pool from any thread.
+#[derive(Clone)]
+pub struct Submitter(Arc<Inbox>);
+
+impl Submitter {
+    pub fn submit(&self, msg: Message) -> TaskId {
+        let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
+        self.push(Command::Submit(Task { id, msg }));
+        id
+    }
+
+    /// Cancels `id` if no worker has it yet; its outcome is then [`TaskError::Cancelled`].
+    pub fn cancel(&self, id: TaskId) {
+        self.push(Command::Cancel(id));
+    }
+
+    /// Makes a blocked [`Pool::wait`] return.
+    pub fn wake(&self) {
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: writing 8 bytes from a live buffer to our eventfd.
+        unsafe { libc::write(self.0.wake.as_raw_fd(), one.as_ptr().cast(), 8) };
+    }
+
+    fn push(&self, c: Command) {
+        self.0.commands.lock().unwrap().push(c);
+        self.wake();
+    }
+}
+
+struct InFlight {
+    task: Task,
+    /// When the worker started it (known once the tasks ahead of it are done).
+    started: Option<Instant>,
+}
+
+struct Worker {
+    pid: libc::pid_t,
+    pidfd: OwnedFd,
+    sock: OwnedFd,
+    sock_open: bool,
+    reader: FrameReader,
+    stage: StagePage,
+    inflight: VecDeque<InFlight>,
+    completed: u64,
+    retiring: bool,
+    timed_out: Option<TaskId>,
+}
+
+/// A process pool. See the module docs.
+pub struct Pool {
+    cfg: Config,
+    launcher: Box<dyn Launcher>,
+    slots: Vec<Option<Worker>>,
+    pending: VecDeque<Task>,
+    inbox: Arc<Inbox>,
+    done: Vec<Outcome>,
+    scratch: Vec<u8>,
+    early_deaths: u32,
+    closing: bool,
+}
+
+impl Pool {
+    /// Starts `cfg.workers` workers with `launcher`.
+    pub fn new(cfg: Config, launcher: impl Launcher + 'static) -> Result<Pool, PoolError> {
+        // SAFETY: plain syscall; a non-negative result is a new fd we own.
+        let wake = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if wake < 0 {
+            return Err(PoolError::io("eventfd")(io::Error::last_os_error()));
+        }
+        let mut pool = Pool {
+            slots: (0..cfg.workers.max(1)).map(|_| None).collect(),
+            cfg,
+            launcher: Box::new(launcher),
+            pending: VecDeque::new(),
+            inbox: Arc::new(Inbox {
+                commands: Mutex::new(Vec::new()),
+                // SAFETY: the kernel just gave us this descriptor.
+                wake: unsafe { OwnedFd::from_raw_fd(wake) },
+                next_id: AtomicU64::new(1),
+            }),
+            done: Vec::new(),
+            scratch: Vec::new(),
+            early_deaths: 0,
+            closing: false,
+        };
+        for i in 0..pool.slots.len() {
+            pool.start_worker(i)?;
+        }
+        Ok(pool)
+    }
+
+    pub fn submitter(&self) -> Submitter {
+        Submitter(self.inbox.clone())
+    }
+
+    /// Queues a task (from the thread that owns the pool; no lock taken).
+    pub fn submit(&mut self, msg: Message) -> TaskId {
+        let id = self.inbox.next_id.fetch_add(1, Ordering::Relaxed);
+        self.pending.push_back(Task { id, msg });
+        id
+    }
+
+    /// Cancels `id` if it is still queued; returns whether it was.
+    pub fn cancel(&mut self, id: TaskId) -> bool {
+        match self.pending.iter().position(|t| t.id == id) {
+            Some(i) => {
+                self.pending.remove(i);
+                self.done.push(Outcome {
+                    id,
+                    result: Err(TaskError::Cancelled),
+                });
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Cancels every queued task; returns how many.
+    pub fn cancel_pending(&mut self) -> usize {
+        let n = self.pending.len();
+        for t in self.pending.drain(..) {
+            self.done.push(Outcome {
+                id: t.id,
+                result: Err(TaskError::Cancelled),
+            });
+        }
+        n
+    }
+
+    /// Tasks not finished yet: queued, at a worker, or waiting in the inbox.
+    pub fn unfinished(&self) -> usize {
+        let inbox = self
+            .inbox
+            .commands
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| matches!(c, Command::Submit(_)))
+            .count();
+        self.pending.len() + self.in_flight() + inbox + self.done.len()
+    }
+
+    fn in_flight(&self) -> usize {
+        self.live().map(|w| w.inflight.len()).sum()
+    }
+
+    /// Pids of the live workers.
+    pub fn worker_pids(&self) -> Vec<libc::pid_t> {
+        self.live().map(|w| w.pid).collect()
+    }
+
+    fn live(&self) -> impl Iterator<Item = &Worker> {
+        self.slots.iter().flatten()
+    }
+
+    /// Runs the event loop until at least one task has an outcome, `timeout` passes, or a
+    /// [`Submitter::wake`]; returns the outcomes gathered (possibly none).
+    pub fn wait(&mut self, timeout: Option<Duration>) -> Result<Vec<Outcome>, PoolError> {
+        let until = timeout.map(|t| Instant::now() + t);
+        let mut pollfds: Vec<libc::pollfd> = Vec::new();
+        loop {
+            self.take_inbox();
+            self.dispatch()?;
+            if !self.done.is_empty() {
+                return Ok(std::mem::take(&mut self.done));
+            }
+            let now = Instant::now();
+            let mut next = until;
+            if let Some(limit) = self.cfg.task_timeout {
+                for w in self.live().filter(|w| w.timed_out.is_none()) {
+                    if let Some(started) = w.inflight.front().and_then(|t| t.started) {
+                        let d = started + limit;
+                        next = Some(next.map_or(d, |n| n.min(d)));
+                    }
+                }
+            }
+            let ms = match next {
+                None => -1,
+                Some(d) => d.saturating_duration_since(now).as_micros().div_ceil(1000) as i32,
+            };
+            pollfds.clear();
+            pollfds.push(pollfd(self.inbox.wake.as_fd()));
+            for w in self.slots.iter().flatten() {
+                pollfds.push(pollfd(w.pidfd.as_fd()));
+                if w.sock_open {
+                    pollfds.push(pollfd(w.sock.as_fd()));
+                }
+            }
+            // SAFETY: pollfds is a live array of pollfd structs of the given length.
+            let n = unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as _, ms) };
+            if n < 0 {
+                let err = io::Error::last_os_error();
+                if err.kind() != io::ErrorKind::Interrupted {
+                    return Err(PoolError::io("poll")(err));
+                }
+            }
+            if n > 0 {
+                self.handle_ready(&pollfds)?;
+            }
+            self.enforce_timeouts();
+            if until.is_some_and(|u| Instant::now() >= u) || (n > 0 && pollfds[0].revents != 0) {
+                self.take_inbox();
+                return Ok(std::mem::take(&mut self.done));
+            }
+        }
+    }
+
+    fn take_inbox(&mut self) {
+        let mut counter = [0u8; 8];
+        // SAFETY: reading 8 bytes into a live buffer from our non-blocking eventfd.
+        unsafe { libc::read(self.inbox.wake.as_raw_fd(), counter.as_mut_ptr().cast(), 8) };
+        let commands = std::mem::take(&mut *self.inbox.commands.lock().unwrap());
+        for c in commands {
+            match c {
+                Command::Submit(t) => self.pending.push_back(t),
+                Command::Cancel(id) => {
+                    self.cancel(id);
+                }
+            }
+        }
+    }
+
+    fn handle_ready(&mut self, pollfds: &[libc::pollfd]) -> Result<(), PoolError> {
+        let ready: Vec<RawFd> = pollfds[1..]
+            .iter()
+            .filter(|p| p.revents != 0)
+            .map(|p| p.fd)
+            .collect();
+        for i in 0..self.slots.len() {
+            let Some(w) = self.slots[i].as_mut() else {
+                continue;
+            };
+            let (sock, pidfd) = (w.sock.as_raw_fd(), w.pidfd.as_raw_fd());
+            if w.sock_open && ready.contains(&sock) {
+                self.read_results(i)?;
+            }
+            if ready.contains(&pidfd) {
+                self.bury(i)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads whatever worker `i` has sent without blocking.
+    fn read_results(&mut self, i: usize) -> Result<(), PoolError> {
+        let w = self.slots[i].as_mut().expect("live worker");
+        // One read per readiness: poll is level-triggered, so anything left wakes us again.
+        match w.reader.fill(w.sock.as_fd(), true) {
+            Ok(0) => w.sock_open = false,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => w.sock_open = false,
+            Err(e) => return Err(PoolError::io("recvmsg")(e)),
+        }
+        while let Some(f) = w.reader.parse().map_err(PoolError::Frame)? {
+            if f.kind != frame::RESULT {
+                continue;
+            }
+            let Some(pos) = w.inflight.iter().position(|t| t.task.id == f.id) else {
+                continue;
+            };
+            w.inflight.remove(pos);
+            w.completed += 1;
+            self.early_deaths = 0;
+            if let Some(next) = w.inflight.front_mut() {
+                next.started.get_or_insert_with(Instant::now);
+            }
+            self.done.push(Outcome {
+                id: f.id,
+                result: Ok(f.msg),
+            });
+        }
+        if let Some(max) = self.cfg.max_tasks_per_child {
+            if w.completed >= max && w.inflight.is_empty() && !w.retiring && w.sock_open {
+                w.retiring = true;
+                let _ = frame::send(
+                    w.sock.as_fd(),
+                    frame::SHUTDOWN,
+                    0,
+                    &[],
+                    &[],
+                    usize::MAX,
+                    &mut self.scratch,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Worker `i` has exited: collect its last results, reap it, fail the task it was
+    /// running, requeue the rest.
+    fn bury(&mut self, i: usize) -> Result<(), PoolError> {
+        if self.slots[i].as_ref().is_some_and(|w| w.sock_open) {
+            self.read_results(i)?;
+        }
+        let w = self.slots[i].take().expect("live worker");
+        let death = reap(w.pid).map_err(PoolError::io("waitpid"))?;
+        let (task, stage) = w.stage.get();
+        let mut blamed = false;
+        let mut requeue = Vec::new();
+        for t in w.inflight {
+            let result = if w.timed_out == Some(t.task.id) {
+                Err(TaskError::Timeout {
+                    pid: w.pid,
+                    timeout: self.cfg.task_timeout.unwrap_or_default(),
+                })
+            } else if w.timed_out.is_none() && t.task.id == task && stage != IDLE {
+                Err(TaskError::WorkerDied {
+                    pid: w.pid,
+                    death,
+                    stage: self.stage_name(stage),
+                })
+            } else {
+                requeue.push(t.task);
+                continue;
+            };
+            blamed = true;
+            self.done.push(Outcome {
+                id: t.task.id,
+                result,
+            });
+        }
+        for t in requeue.into_iter().rev() {
+            self.pending.push_front(t);
+        }
+        let expected = w.retiring && death == Death::Exited(0);
+        if !blamed && !expected && w.completed == 0 {
+            self.early_deaths += 1;
+            if self.early_deaths >= EARLY_DEATHS_LIMIT {
+                for t in self.pending.drain(..) {
+                    self.done.push(Outcome {
+                        id: t.id,
+                        result: Err(TaskError::WorkersCannotStart(death)),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn stage_name(&self, stage: u32) -> String {
+        match self.cfg.stage_names.get(stage as usize) {
+            Some(name) => name.clone(),
+            None => format!("in stage {stage}"),
+        }
+    }
+
+    fn enforce_timeouts(&mut self) {
+        let Some(limit) = self.cfg.task_timeout else {
+            return;
+        };
+        let now = Instant::now();
+        for w in self.slots.iter_mut().flatten() {
+            if w.timed_out.is_some() {
+                continue;
+            }
+            if let Some(head) = w.inflight.front() {
+                if head.started.is_some_and(|s| now >= s + limit) {
+                    w.timed_out = Some(head.task.id);
+                    w.retiring = true;
+                    kill(w.pid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+
+    /// Starts replacements and hands queued tasks to workers with room.
+    fn dispatch(&mut self) -> Result<(), PoolError> {
+        for i in 0..self.slots.len() {
+            if self.slots[i].is_none() && (!self.closing || !self.pending.is_empty()) {
+                if self.early_deaths >= EARLY_DEATHS_LIMIT && self.pending.is_empty() {
+                    continue;
+                }
+                self.start_worker(i)?;
+            }
+            let Some(w) = self.slots[i].as_mut() else {
+                continue;
+            };
+            while !w.retiring && w.sock_open && w.inflight.len() <= self.cfg.prefetch {
+                if let Some(max) = self.cfg.max_tasks_per_child {
+                    if w.completed + w.inflight.len() as u64 >= max {
+                        break;
+                    }
+                }
+                let Some(task) = self.pending.pop_front() else {
+                    break;
+                };
+                let buffers: Vec<&[u8]> = task.msg.buffers.iter().map(|b| &b[..]).collect();
+                let fds: Vec<BorrowedFd<'_>> = task.msg.fds.iter().map(|f| f.as_fd()).collect();
+                let sent = frame::send(
+                    w.sock.as_fd(),
+                    frame::TASK,
+                    task.id,
+                    &buffers,
+                    &fds,
+                    self.cfg.shm_threshold,
+                    &mut self.scratch,
+                );
+                drop(buffers);
+                drop(fds);
+                match sent {
+                    Ok(()) => {
+                        let started = w.inflight.is_empty().then(Instant::now);
+                        w.inflight.push_back(InFlight { task, started });
+                    }
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) => {
+                        // The worker is dying; its pidfd will say so.
+                        self.pending.push_front(task);
+                        w.sock_open = false;
+                        break;
+                    }
+                    Err(e) => {
+                        self.pending.push_front(task);
+                        return Err(PoolError::io("sendmsg")(e));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn start_worker(&mut self, i: usize) -> Result<(), PoolError> {
+        let (parent, child) = socketpair().map_err(PoolError::io("socketpair"))?;
+        let (stage, stage_fd) = StagePage::create().map_err(PoolError::io("memfd"))?;
+        let mut parent_only: Vec<RawFd> = vec![parent.as_raw_fd(), self.inbox.wake.as_raw_fd()];
+        for w in self.live() {
+            parent_only.extend([w.sock.as_raw_fd(), w.pidfd.as_raw_fd()]);
+        }
+        let fds = WorkerFds {
+            socket: child,
+            stage: stage_fd,
+        };
+        let pid = self
+            .launcher
+            .launch(&fds, &parent_only)
+            .map_err(PoolError::Launch)?;
+        drop(fds);
+        let pidfd = match pidfd_open(pid) {
+            Ok(fd) => fd,
+            Err(e) => {
+                kill(pid, libc::SIGKILL);
+                let _ = reap(pid);
+                return Err(PoolError::io("pidfd_open")(e));
+            }
+        };
+        self.slots[i] = Some(Worker {
+            pid,
+            pidfd,
+            sock: parent,
+            sock_open: true,
+            reader: FrameReader::new(),
+            stage,
+            inflight: VecDeque::new(),
+            completed: 0,
+            retiring: false,
+            timed_out: None,
+        });
+        Ok(())
+    }
+
+    /// Stops the pool. Graceful: finish every submitted task, then let the workers exit.
+    /// Immediate: cancel queued tasks, kill the workers (their tasks fail with
+    /// [`TaskError::Shutdown`]). Either way every worker is reaped. Returns the outcomes
+    /// not yet collected.
+    pub fn shutdown(&mut self, immediate: bool) -> Result<Vec<Outcome>, PoolError> {
+        self.closing = true;
+        self.take_inbox();
+        let mut out = std::mem::take(&mut self.done);
+        if immediate {
+            self.cancel_pending();
+            out.append(&mut self.done);
+        } else {
+            while self.unfinished() > 0 {
+                out.extend(self.wait(None)?);
+            }
+        }
+        for slot in self.slots.iter_mut() {
+            let Some(w) = slot.take() else { continue };
+            if immediate {
+                kill(w.pid, libc::SIGKILL);
+            } else {
+                let _ = frame::send(
+                    w.sock.as_fd(),
+                    frame::SHUTDOWN,
+                    0,
+                    &[],
+                    &[],
+                    usize::MAX,
+                    &mut self.scratch,
+                );
+                drop(w.sock);
+                let mut p = pollfd(w.pidfd.as_fd());
+                // SAFETY: one live pollfd.
+                let n = unsafe { libc::poll(&mut p, 1, EXIT_GRACE.as_millis() as i32) };
+                if n != 1 {
+                    kill(w.pid, libc::SIGKILL);
+                }
+            }
+            let _ = reap(w.pid);
+            for t in w.inflight {
+                out.push(Outcome {
+                    id: t.task.id,
+                    result: Err(TaskError::Shutdown),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        if self.slots.iter().any(Option::is_some) {
+            let _ = self.shutdown(true);
+        }
+    }
+}
+
+fn pollfd(fd: BorrowedFd<'_>) -> libc::pollfd {
+    libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    }
+}

@@ -1,0 +1,99 @@
+//! The worker's side of the channel: receive a task, report progress on the stage page,
+//! reply with the result, stop when the parent says so or goes away. A spawned worker
+//! finds its descriptors in [`crate::launch::FDS_ENV`]; a forked one is handed them.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::frame::{self, FrameReader, Message};
+use crate::launch::{WorkerFds, FDS_ENV};
+use crate::shm::DEFAULT_THRESHOLD;
+use crate::stage::{StagePage, IDLE, RECEIVED};
+
+/// A worker's connection to its pool.
+pub struct Endpoint {
+    sock: OwnedFd,
+    reader: FrameReader,
+    stage: StagePage,
+    scratch: Vec<u8>,
+    /// Result buffers of this many bytes or more go through shared memory.
+    pub shm_threshold: usize,
+}
+
+impl Endpoint {
+    /// Takes over the descriptors named by [`FDS_ENV`] (a spawned worker).
+    pub fn from_env() -> io::Result<Endpoint> {
+        let bad = || io::Error::new(io::ErrorKind::InvalidInput, format!("{FDS_ENV} not set"));
+        let value = std::env::var(FDS_ENV).map_err(|_| bad())?;
+        let (a, b) = value.split_once(',').ok_or_else(bad)?;
+        let parse = |s: &str| s.parse::<RawFd>().map_err(|_| bad());
+        let (sock, stage) = (parse(a)?, parse(b)?);
+        std::env::remove_var(FDS_ENV);
+        // SAFETY: the launcher passed these descriptors to us and nobody else owns them.
+        let fds = unsafe {
+            WorkerFds {
+                socket: OwnedFd::from_raw_fd(sock),
+                stage: OwnedFd::from_raw_fd(stage),
+            }
+        };
+        for fd in [&fds.socket, &fds.stage] {
+            // Keep them out of processes this worker may itself start.
+            // SAFETY: valid fd, plain syscall.
+            unsafe {
+                libc::fcntl(
+                    std::os::fd::AsRawFd::as_raw_fd(fd),
+                    libc::F_SETFD,
+                    libc::FD_CLOEXEC,
+                )
+            };
+        }
+        Endpoint::new(fds)
+    }
+
+    /// Serves on the given descriptors (a forked worker).
+    pub fn new(fds: WorkerFds) -> io::Result<Endpoint> {
+        Ok(Endpoint {
+            stage: StagePage::open(&fds.stage)?,
+            sock: fds.socket,
+            reader: FrameReader::new(),
+            scratch: Vec::new(),
+            shm_threshold: DEFAULT_THRESHOLD,
+        })
+    }
+
+    /// The next task, or `None` when the pool asks this worker to stop (or is gone).
+    /// Marks the task [`RECEIVED`] on the stage page.
+    pub fn recv(&mut self) -> io::Result<Option<(u64, Message)>> {
+        loop {
+            match self.reader.recv(self.sock.as_fd())? {
+                None => return Ok(None),
+                Some(f) if f.kind == frame::SHUTDOWN => return Ok(None),
+                Some(f) if f.kind == frame::TASK => {
+                    self.stage.set(f.id, RECEIVED);
+                    return Ok(Some((f.id, f.msg)));
+                }
+                Some(_) => continue,
+            }
+        }
+    }
+
+    /// Records how far the current task got; the parent reads it only if this process dies.
+    pub fn set_stage(&self, stage: u32) {
+        self.stage.set_stage(stage);
+    }
+
+    /// Sends the result of task `id` and marks the worker idle.
+    pub fn reply(&mut self, id: u64, buffers: &[&[u8]], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
+        frame::send(
+            self.sock.as_fd(),
+            frame::RESULT,
+            id,
+            buffers,
+            fds,
+            self.shm_threshold,
+            &mut self.scratch,
+        )?;
+        self.stage.set_stage(IDLE);
+        Ok(())
+    }
+}
