@@ -44,6 +44,12 @@ pub enum DecodeErrorKind {
     AllocLimit(usize),
     #[error("global {0} is not allowed")]
     Forbidden(String),
+    #[error("odd number of items for SETITEMS")]
+    OddItems,
+    #[error("python 2 str is not ascii (decode with latin1 or bytes)")]
+    NonAscii,
+    #[error("stream refers to out-of-band buffers but none were supplied")]
+    NoBuffers,
 }
 
 /// A decoding failure at a byte offset in the stream.

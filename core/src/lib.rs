@@ -23,6 +23,7 @@ pub mod encode;
 pub mod error;
 pub mod limits;
 pub mod opcode;
+pub mod opinfo;
 pub mod pyfmt;
 pub mod tree_encode;
 pub mod value;

@@ -1,0 +1,811 @@
+//! The opcode loop: one `match` per opcode over an explicit value stack, a mark stack
+//! (whose top is the fence below which no opcode may reach, as in `_pickle.c`) and the
+//! memo. Values go straight into the [`Tree`] arena; the stack holds node ids only.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::mem::size_of;
+
+use super::memo::Memo;
+use super::text::{self, Text};
+use super::{lower, DecodeOptions, Py2Strings};
+use crate::error::{DecodeError, DecodeErrorKind as K};
+use crate::opcode::*;
+use crate::value::{NodeId, Object, ObjectKind, Tree, Value};
+
+/// What one node costs against `Limits::max_alloc`, besides its payload.
+const NODE_COST: usize = size_of::<Value>();
+const ID_COST: usize = size_of::<NodeId>();
+
+type R<T> = Result<T, DecodeError>;
+
+pub(crate) struct Machine<'a> {
+    data: &'a [u8],
+    pos: usize,
+    /// Offset of the opcode being executed, reported by every error.
+    op: usize,
+    opts: &'a DecodeOptions,
+    tree: Tree,
+    stack: Vec<NodeId>,
+    marks: Vec<usize>,
+    /// `marks.last()`, or 0: opcodes never pop below it.
+    fence: usize,
+    memo: Memo,
+    proto: u8,
+    charged: usize,
+    buffers_used: usize,
+}
+
+impl<'a> Machine<'a> {
+    pub(crate) fn new(data: &'a [u8], opts: &'a DecodeOptions) -> Self {
+        let nodes = (data.len() / 8).clamp(16, 1 << 20);
+        Machine {
+            data,
+            pos: 0,
+            op: 0,
+            opts,
+            tree: Tree::with_capacity(nodes),
+            stack: Vec::with_capacity(64),
+            marks: Vec::with_capacity(16),
+            fence: 0,
+            memo: Memo::with_capacity(nodes / 4),
+            proto: 0,
+            charged: 0,
+            buffers_used: 0,
+        }
+    }
+
+    /// Runs to `STOP`; returns the tree and the number of bytes consumed.
+    pub(crate) fn run(mut self) -> R<(Tree, usize)> {
+        loop {
+            self.op = self.pos;
+            let Some(&code) = self.data.get(self.pos) else {
+                return Err(self.fail(K::NoStop));
+            };
+            self.pos += 1;
+            if code == STOP {
+                let root = self.pop()?;
+                self.tree.set_root(root);
+                return Ok((self.tree, self.pos));
+            }
+            self.step(code)?;
+        }
+    }
+
+    #[inline(always)]
+    fn step(&mut self, code: u8) -> R<()> {
+        match code {
+            // ---- scalars ----
+            BININT1 => {
+                let b = self.byte()?;
+                self.push(Value::Int(b as i64))
+            }
+            BININT2 => {
+                let b = self.array::<2>()?;
+                self.push(Value::Int(u16::from_le_bytes(b) as i64))
+            }
+            BININT => {
+                let b = self.array::<4>()?;
+                self.push(Value::Int(i32::from_le_bytes(b) as i64))
+            }
+            NONE => self.push(Value::None),
+            NEWTRUE => self.push(Value::Bool(true)),
+            NEWFALSE => self.push(Value::Bool(false)),
+            BINFLOAT => {
+                let b = self.array::<8>()?;
+                self.push(Value::Float(f64::from_be_bytes(b)))
+            }
+            FLOAT => {
+                let line = self.line()?;
+                let v = text::float_line(line).map_err(|m| self.bad(m))?;
+                self.push(Value::Float(v))
+            }
+            INT => {
+                let line = self.line()?;
+                let v = text::int_line(line).map_err(|m| self.bad(m))?;
+                self.push(v)
+            }
+            LONG => {
+                let line = self.line()?;
+                let v = text::long_line(line).map_err(|m| self.bad(m))?;
+                self.push(v)
+            }
+            LONG1 => {
+                let n = self.byte()? as u64;
+                let le = self.counted(n)?;
+                self.push(long_value(le))
+            }
+            LONG4 => {
+                let n = self.signed_len()?;
+                let le = self.counted(n)?;
+                self.push(long_value(le))
+            }
+            // ---- str ----
+            SHORT_BINUNICODE => {
+                let n = self.byte()? as u64;
+                self.unicode(n)
+            }
+            BINUNICODE => {
+                let n = u32::from_le_bytes(self.array::<4>()?) as u64;
+                self.unicode(n)
+            }
+            BINUNICODE8 => {
+                let n = u64::from_le_bytes(self.array::<8>()?);
+                self.unicode(n)
+            }
+            UNICODE => {
+                let line = self.line()?;
+                self.charge(line.len())?;
+                let v = match text::raw_unicode_escape(line).map_err(|m| self.bad(m))? {
+                    Text::Utf8(s) => Value::Str(s),
+                    Text::Surrogates(w) => Value::SurrogateStr(w),
+                };
+                self.push(v)
+            }
+            // ---- bytes ----
+            SHORT_BINBYTES => {
+                let n = self.byte()? as u64;
+                let b = self.counted(n)?;
+                self.push(Value::Bytes(b.to_vec()))
+            }
+            BINBYTES => {
+                let n = u32::from_le_bytes(self.array::<4>()?) as u64;
+                let b = self.counted(n)?;
+                self.push(Value::Bytes(b.to_vec()))
+            }
+            BINBYTES8 => {
+                let n = u64::from_le_bytes(self.array::<8>()?);
+                let b = self.counted(n)?;
+                self.push(Value::Bytes(b.to_vec()))
+            }
+            BYTEARRAY8 => {
+                let n = u64::from_le_bytes(self.array::<8>()?);
+                let b = self.counted(n)?;
+                self.push(Value::ByteArray(b.to_vec()))
+            }
+            // ---- Python 2 str ----
+            SHORT_BINSTRING => {
+                let n = self.byte()? as u64;
+                let raw = self.counted(n)?;
+                self.py2_str(raw)
+            }
+            BINSTRING => {
+                let n = self.signed_len()?;
+                let raw = self.counted(n)?;
+                self.py2_str(raw)
+            }
+            STRING => {
+                let line = self.line()?;
+                self.charge(line.len())?;
+                let raw = text::string_literal(line).map_err(|m| self.bad(m))?;
+                self.py2_str(&raw)
+            }
+            // ---- containers ----
+            EMPTY_LIST => self.push(Value::List(Vec::new())),
+            EMPTY_DICT => self.push(Value::Dict(Vec::new())),
+            EMPTY_SET => self.push(Value::Set(Vec::new())),
+            EMPTY_TUPLE => self.push(Value::Tuple(Vec::new())),
+            MARK => {
+                if self.marks.len() >= self.opts.limits.max_depth {
+                    return Err(self.fail(K::TooDeep(self.opts.limits.max_depth)));
+                }
+                self.fence = self.stack.len();
+                self.marks.push(self.fence);
+                Ok(())
+            }
+            LIST => {
+                let items = self.take_marked()?;
+                self.push(Value::List(items))
+            }
+            TUPLE => {
+                let items = self.take_marked()?;
+                self.push(Value::Tuple(items))
+            }
+            FROZENSET => {
+                let items = self.take_marked()?;
+                self.push(Value::FrozenSet(items))
+            }
+            DICT => {
+                let k = self.pop_mark()?;
+                let entries = self.pairs(k)?;
+                self.push(Value::Dict(entries))
+            }
+            TUPLE1 | TUPLE2 | TUPLE3 => {
+                let n = (code - TUPLE1 + 1) as usize;
+                if self.stack.len() < self.fence + n {
+                    return Err(self.fail(K::StackUnderflow));
+                }
+                let items = self.stack.split_off(self.stack.len() - n);
+                self.charge(n * ID_COST)?;
+                self.push(Value::Tuple(items))
+            }
+            APPEND => {
+                if self.stack.len() <= self.fence {
+                    return Err(self.fail(K::StackUnderflow));
+                }
+                let k = self.stack.len() - 1;
+                self.extend("APPEND", k)
+            }
+            APPENDS => {
+                let k = self.pop_mark()?;
+                self.extend("APPENDS", k)
+            }
+            ADDITEMS => {
+                let k = self.pop_mark()?;
+                self.extend("ADDITEMS", k)
+            }
+            SETITEM => {
+                if self.stack.len() < self.fence + 3 {
+                    return Err(self.fail(K::StackUnderflow));
+                }
+                let k = self.stack.len() - 2;
+                self.set_items("SETITEM", k)
+            }
+            SETITEMS => {
+                let k = self.pop_mark()?;
+                self.set_items("SETITEMS", k)
+            }
+            // ---- stack ----
+            POP => {
+                if self.marks.last() == Some(&self.stack.len()) {
+                    self.pop_mark().map(drop)
+                } else {
+                    self.pop().map(drop)
+                }
+            }
+            POP_MARK => {
+                let k = self.pop_mark()?;
+                self.stack.truncate(k);
+                Ok(())
+            }
+            DUP => {
+                let id = self.top()?;
+                self.stack.push(id);
+                Ok(())
+            }
+            // ---- memo ----
+            BINGET => {
+                let key = self.byte()? as u64;
+                self.get(key)
+            }
+            LONG_BINGET => {
+                let key = u32::from_le_bytes(self.array::<4>()?) as u64;
+                self.get(key)
+            }
+            GET => {
+                let line = self.line()?;
+                let key = text::memo_key(line).map_err(|m| self.bad(m))?;
+                self.get(key)
+            }
+            BINPUT => {
+                let key = self.byte()? as u64;
+                self.put(key)
+            }
+            LONG_BINPUT => {
+                let key = u32::from_le_bytes(self.array::<4>()?) as u64;
+                self.put(key)
+            }
+            PUT => {
+                let line = self.line()?;
+                let key = text::memo_key(line).map_err(|m| self.bad(m))?;
+                self.put(key)
+            }
+            MEMOIZE => {
+                let key = self.memo.len() as u64;
+                self.put(key)
+            }
+            // ---- globals and calls ----
+            GLOBAL => {
+                let module = self.name_line()?;
+                let name = self.name_line()?;
+                let id = self.global(module, name)?;
+                self.stack.push(id);
+                Ok(())
+            }
+            STACK_GLOBAL => {
+                let name = self.pop()?;
+                let module = self.pop()?;
+                let (Value::Str(module), Value::Str(name)) =
+                    (self.tree.get(module), self.tree.get(name))
+                else {
+                    return Err(self.fail(K::WrongType("STACK_GLOBAL", "str")));
+                };
+                let (module, name) = (module.clone(), name.clone());
+                let id = self.global(&module, &name)?;
+                self.stack.push(id);
+                Ok(())
+            }
+            REDUCE => {
+                let args = self.pop()?;
+                let callable = self.pop()?;
+                self.expect_tuple("REDUCE", args)?;
+                self.expect_callable("REDUCE", callable)?;
+                self.call(ObjectKind::Reduce, callable, args)
+            }
+            NEWOBJ => {
+                let args = self.pop()?;
+                let cls = self.pop()?;
+                self.expect_tuple("NEWOBJ", args)?;
+                self.expect_callable("NEWOBJ", cls)?;
+                self.object(ObjectKind::NewObj, cls, args, None)
+            }
+            NEWOBJ_EX => {
+                let kwargs = self.pop()?;
+                let args = self.pop()?;
+                let cls = self.pop()?;
+                self.expect_tuple("NEWOBJ_EX", args)?;
+                if !matches!(self.tree.get(kwargs), Value::Dict(_)) {
+                    return Err(self.fail(K::WrongType("NEWOBJ_EX", "dict")));
+                }
+                self.expect_callable("NEWOBJ_EX", cls)?;
+                self.object(ObjectKind::NewObjEx, cls, args, Some(kwargs))
+            }
+            INST => {
+                let k = self.pop_mark()?;
+                let module = self.name_line()?;
+                let name = self.name_line()?;
+                let cls = self.global(module, name)?;
+                let items = self.stack.split_off(k);
+                self.charge(items.len() * ID_COST)?;
+                let args = self.node(Value::Tuple(items))?;
+                self.call(ObjectKind::Inst, cls, args)
+            }
+            OBJ => {
+                let k = self.pop_mark()?;
+                if self.stack.len() == k {
+                    return Err(self.fail(K::StackUnderflow));
+                }
+                let cls = self.stack[k];
+                let items = self.stack.split_off(k + 1);
+                self.stack.truncate(k);
+                self.charge(items.len() * ID_COST)?;
+                self.expect_callable("OBJ", cls)?;
+                let args = self.node(Value::Tuple(items))?;
+                self.call(ObjectKind::Inst, cls, args)
+            }
+            BUILD => {
+                let state = self.pop()?;
+                let target = self.top()?;
+                self.build(target, state)
+            }
+            PERSID => {
+                let line = self.line()?;
+                let Some(pid) = core::str::from_utf8(line).ok().filter(|s| s.is_ascii()) else {
+                    return Err(self.bad("persistent id must be ascii"));
+                };
+                self.charge(pid.len())?;
+                let pid = self.node(Value::Str(String::from(pid)))?;
+                self.push(Value::PersistentId(pid))
+            }
+            BINPERSID => {
+                let pid = self.pop()?;
+                self.push(Value::PersistentId(pid))
+            }
+            EXT1 => {
+                let code = self.byte()? as i32;
+                self.ext(code)
+            }
+            EXT2 => {
+                let code = u16::from_le_bytes(self.array::<2>()?) as i32;
+                self.ext(code)
+            }
+            EXT4 => {
+                let code = i32::from_le_bytes(self.array::<4>()?);
+                self.ext(code)
+            }
+            // ---- protocol, framing, buffers ----
+            PROTO => {
+                let p = self.byte()?;
+                if p > crate::HIGHEST_PROTOCOL {
+                    return Err(self.fail(K::UnsupportedProtocol(p)));
+                }
+                self.proto = p;
+                Ok(())
+            }
+            FRAME => {
+                let n = u64::from_le_bytes(self.array::<8>()?);
+                if n > (self.data.len() - self.pos) as u64 {
+                    return Err(self.fail(K::BadFrame));
+                }
+                Ok(())
+            }
+            NEXT_BUFFER => {
+                let Some(supplied) = self.opts.buffers else {
+                    return Err(self.fail(K::NoBuffers));
+                };
+                let index = self.buffers_used;
+                if index >= supplied {
+                    return Err(self.fail(K::MissingBuffer(index, supplied)));
+                }
+                self.buffers_used += 1;
+                self.push(Value::Buffer {
+                    index,
+                    readonly: false,
+                })
+            }
+            READONLY_BUFFER => {
+                let id = self.top()?;
+                if let Value::Buffer { readonly, .. } = self.tree.get_mut(id) {
+                    *readonly = true;
+                }
+                Ok(())
+            }
+            _ => Err(self.fail(K::UnknownOpcode(code))),
+        }
+    }
+
+    // ---- errors and accounting ----
+
+    #[cold]
+    fn fail(&self, kind: K) -> DecodeError {
+        DecodeError::new(kind, self.op)
+    }
+
+    #[cold]
+    fn bad(&self, msg: &str) -> DecodeError {
+        self.fail(K::BadArgument(msg.into()))
+    }
+
+    #[inline]
+    fn charge(&mut self, bytes: usize) -> R<()> {
+        self.charged = self.charged.saturating_add(bytes);
+        if self.charged > self.opts.limits.max_alloc {
+            return Err(self.fail(K::AllocLimit(bytes)));
+        }
+        Ok(())
+    }
+
+    // ---- reading arguments ----
+
+    #[inline]
+    fn take(&mut self, n: usize) -> R<&'a [u8]> {
+        let data = self.data;
+        match data.get(self.pos..).and_then(|rest| rest.get(..n)) {
+            Some(s) => {
+                self.pos += n;
+                Ok(s)
+            }
+            None => Err(self.fail(K::Truncated)),
+        }
+    }
+
+    #[inline]
+    fn byte(&mut self) -> R<u8> {
+        match self.data.get(self.pos) {
+            Some(&b) => {
+                self.pos += 1;
+                Ok(b)
+            }
+            None => Err(self.fail(K::Truncated)),
+        }
+    }
+
+    #[inline]
+    fn array<const N: usize>(&mut self) -> R<[u8; N]> {
+        let s = self.take(N)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(s);
+        Ok(a)
+    }
+
+    /// A 4-byte signed length (`BINSTRING`, `LONG4`): negative is an error.
+    fn signed_len(&mut self) -> R<u64> {
+        let n = i32::from_le_bytes(self.array::<4>()?);
+        u64::try_from(n).map_err(|_| self.fail(K::BadLength))
+    }
+
+    /// `n` payload bytes: checked against the input before anything is allocated, then
+    /// charged to the allocation limit.
+    #[inline]
+    fn counted(&mut self, n: u64) -> R<&'a [u8]> {
+        if n > (self.data.len() - self.pos) as u64 {
+            return Err(self.fail(K::Truncated));
+        }
+        let n = n as usize;
+        self.charge(n)?;
+        self.take(n)
+    }
+
+    /// The bytes up to the next newline, which is consumed but not returned.
+    fn line(&mut self) -> R<&'a [u8]> {
+        let data = self.data;
+        let rest = &data[self.pos..];
+        match rest.iter().position(|&b| b == b'\n') {
+            Some(n) => {
+                self.pos += n + 1;
+                Ok(&rest[..n])
+            }
+            None => Err(self.fail(K::Truncated)),
+        }
+    }
+
+    /// A module or global name line (`GLOBAL`, `INST`), UTF-8 as `_pickle.c` decodes it.
+    fn name_line(&mut self) -> R<&'a str> {
+        let line = self.line()?;
+        core::str::from_utf8(line).map_err(|_| self.fail(K::BadUtf8))
+    }
+
+    // ---- stack ----
+
+    #[inline]
+    fn node(&mut self, v: Value) -> R<NodeId> {
+        self.charge(NODE_COST)?;
+        Ok(self.tree.push(v))
+    }
+
+    #[inline]
+    fn push(&mut self, v: Value) -> R<()> {
+        let id = self.node(v)?;
+        self.stack.push(id);
+        Ok(())
+    }
+
+    #[inline]
+    fn pop(&mut self) -> R<NodeId> {
+        if self.stack.len() > self.fence {
+            if let Some(id) = self.stack.pop() {
+                return Ok(id);
+            }
+        }
+        Err(self.fail(K::StackUnderflow))
+    }
+
+    #[inline]
+    fn top(&self) -> R<NodeId> {
+        if self.stack.len() > self.fence {
+            if let Some(&id) = self.stack.last() {
+                return Ok(id);
+            }
+        }
+        Err(self.fail(K::StackUnderflow))
+    }
+
+    /// Pops the topmost mark and returns the stack length it recorded.
+    #[inline]
+    fn pop_mark(&mut self) -> R<usize> {
+        let Some(k) = self.marks.pop() else {
+            return Err(self.fail(K::MissingMark));
+        };
+        self.fence = self.marks.last().copied().unwrap_or(0);
+        Ok(k)
+    }
+
+    /// Pops the topmost mark and the items above it.
+    #[inline]
+    fn take_marked(&mut self) -> R<Vec<NodeId>> {
+        let k = self.pop_mark()?;
+        self.charge((self.stack.len() - k) * ID_COST)?;
+        Ok(self.stack.split_off(k))
+    }
+
+    /// The items above stack position `k` as key/value pairs, removed from the stack.
+    fn pairs(&mut self, k: usize) -> R<Vec<(NodeId, NodeId)>> {
+        let n = self.stack.len() - k;
+        if n % 2 != 0 {
+            return Err(self.fail(K::OddItems));
+        }
+        self.charge(n * ID_COST)?;
+        let pairs = self.stack[k..]
+            .chunks_exact(2)
+            .map(|p| (p[0], p[1]))
+            .collect();
+        self.stack.truncate(k);
+        Ok(pairs)
+    }
+
+    // ---- memo ----
+
+    #[inline]
+    fn get(&mut self, key: u64) -> R<()> {
+        match self.memo.get(key) {
+            Some(id) => {
+                self.stack.push(id);
+                Ok(())
+            }
+            None => Err(self.fail(K::MemoKeyMissing(key))),
+        }
+    }
+
+    #[inline]
+    fn put(&mut self, key: u64) -> R<()> {
+        let id = self.top()?;
+        let before = self.memo.len();
+        let grown = self.memo.put(key, id);
+        if self.memo.len() > before && self.memo.len() > self.opts.limits.max_memo {
+            return Err(self.fail(K::MemoLimit(self.opts.limits.max_memo)));
+        }
+        self.charge(grown)
+    }
+
+    // ---- values ----
+
+    #[inline]
+    fn unicode(&mut self, n: u64) -> R<()> {
+        let raw = self.counted(n)?;
+        let v = match core::str::from_utf8(raw) {
+            Ok(s) => Value::Str(String::from(s)),
+            Err(_) if text::is_surrogatepass_utf8(raw) => Value::SurrogateStr(raw.to_vec()),
+            Err(_) => return Err(self.fail(K::BadUtf8)),
+        };
+        self.push(v)
+    }
+
+    fn py2_str(&mut self, raw: &[u8]) -> R<()> {
+        let v = match self.opts.py2_strings {
+            Py2Strings::Ascii => match core::str::from_utf8(raw) {
+                Ok(s) if s.is_ascii() => Value::Str(String::from(s)),
+                _ => return Err(self.fail(K::NonAscii)),
+            },
+            Py2Strings::Latin1 => {
+                let s: String = raw.iter().map(|&b| b as char).collect();
+                self.charge(s.len() - raw.len())?;
+                Value::Str(s)
+            }
+            Py2Strings::Bytes => Value::Bytes(raw.to_vec()),
+        };
+        self.push(v)
+    }
+
+    fn global(&mut self, module: &str, name: &str) -> R<NodeId> {
+        let (module, name) = if self.opts.fix_imports && self.proto < 3 {
+            crate::compat::to_python3(module, name)
+        } else {
+            (module, name)
+        };
+        self.charge(module.len() + name.len())?;
+        self.node(Value::Global {
+            module: module.into(),
+            name: name.into(),
+        })
+    }
+
+    fn ext(&mut self, code: i32) -> R<()> {
+        if code <= 0 {
+            return Err(self.bad("EXT specifies code <= 0"));
+        }
+        self.push(Value::Extension(code))
+    }
+
+    fn expect_tuple(&self, op: &'static str, id: NodeId) -> R<()> {
+        match self.tree.get(id) {
+            Value::Tuple(_) => Ok(()),
+            _ => Err(self.fail(K::WrongType(op, "tuple"))),
+        }
+    }
+
+    /// Rejects calls of values that can never be callable (`None`, numbers, strings,
+    /// containers); globals, objects, extensions and persistent ids are for the host.
+    fn expect_callable(&self, op: &'static str, id: NodeId) -> R<()> {
+        match self.tree.get(id) {
+            Value::Global { .. }
+            | Value::Object(_)
+            | Value::Extension(_)
+            | Value::PersistentId(_) => Ok(()),
+            _ => Err(self.fail(K::WrongType(op, "callable"))),
+        }
+    }
+
+    /// `REDUCE`, `INST`, `OBJ`: a known pure call becomes its plain value, anything
+    /// else an object node.
+    fn call(&mut self, kind: ObjectKind, callable: NodeId, args: NodeId) -> R<()> {
+        if !self.opts.keep_reductions {
+            let nodes = self.tree.len();
+            if let Some(v) = lower::reduce(&mut self.tree, callable, args) {
+                self.charge(payload_len(&v) + (self.tree.len() - nodes) * NODE_COST)?;
+                return self.push(v);
+            }
+        }
+        self.object(kind, callable, args, None)
+    }
+
+    fn object(
+        &mut self,
+        kind: ObjectKind,
+        callable: NodeId,
+        args: NodeId,
+        kwargs: Option<NodeId>,
+    ) -> R<()> {
+        self.charge(size_of::<Object>())?;
+        self.push(Value::Object(Box::new(Object {
+            kind,
+            callable,
+            args,
+            kwargs,
+            state: Vec::new(),
+            items: Vec::new(),
+            entries: Vec::new(),
+        })))
+    }
+
+    /// `APPEND`/`APPENDS`/`ADDITEMS`: moves the items above stack position `k` into the
+    /// list, set or object just below it.
+    fn extend(&mut self, op: &'static str, k: usize) -> R<()> {
+        if k == 0 || k <= self.fence {
+            return Err(self.fail(K::StackUnderflow));
+        }
+        let target = self.stack[k - 1];
+        self.charge((self.stack.len() - k) * ID_COST)?;
+        let items = self.stack.drain(k..);
+        match (op, self.tree.get_mut(target)) {
+            ("APPEND" | "APPENDS", Value::List(v)) | ("ADDITEMS", Value::Set(v)) => v.extend(items),
+            (_, Value::Object(o)) => o.items.extend(items),
+            _ => {
+                let want = if op == "ADDITEMS" { "set" } else { "list" };
+                return Err(DecodeError::new(K::WrongType(op, want), self.op));
+            }
+        }
+        Ok(())
+    }
+
+    /// `SETITEM`/`SETITEMS`: moves the key/value pairs above stack position `k` into the
+    /// dict or object just below it.
+    fn set_items(&mut self, op: &'static str, k: usize) -> R<()> {
+        if k == 0 || k <= self.fence {
+            return Err(self.fail(K::StackUnderflow));
+        }
+        let target = self.stack[k - 1];
+        let n = self.stack.len() - k;
+        if n % 2 != 0 {
+            return Err(self.fail(K::OddItems));
+        }
+        self.charge(n * ID_COST)?;
+        let pairs = self.stack[k..].chunks_exact(2).map(|p| (p[0], p[1]));
+        match self.tree.get_mut(target) {
+            Value::Dict(d) => d.extend(pairs),
+            Value::Object(o) => o.entries.extend(pairs),
+            _ => return Err(DecodeError::new(K::WrongType(op, "dict"), self.op)),
+        }
+        self.stack.truncate(k);
+        Ok(())
+    }
+
+    /// `BUILD`: an object node collects the state; any other node becomes a `Built`
+    /// object in place (same id, so memo references see it) wrapping its old value.
+    fn build(&mut self, target: NodeId, state: NodeId) -> R<()> {
+        if let Value::Object(o) = self.tree.get_mut(target) {
+            o.state.push(state);
+            return Ok(());
+        }
+        self.charge(2 * NODE_COST + size_of::<Object>())?;
+        let old = core::mem::replace(self.tree.get_mut(target), Value::None);
+        let inner = self.tree.push(old);
+        let args = self.tree.push(Value::Tuple(Vec::new()));
+        *self.tree.get_mut(target) = Value::Object(Box::new(Object {
+            kind: ObjectKind::Built,
+            callable: inner,
+            args,
+            kwargs: None,
+            state: alloc::vec![state],
+            items: Vec::new(),
+            entries: Vec::new(),
+        }));
+        Ok(())
+    }
+}
+
+/// `LONG1`/`LONG4` bytes as an int: `Int` when it fits in 64 bits.
+fn long_value(le: &[u8]) -> Value {
+    if le.len() <= 8 {
+        Value::Int(crate::pyfmt::le_to_i64(le))
+    } else {
+        let trimmed = crate::pyfmt::trim_le(le);
+        if trimmed.len() <= 8 {
+            Value::Int(crate::pyfmt::le_to_i64(trimmed))
+        } else {
+            Value::BigInt(trimmed.to_vec())
+        }
+    }
+}
+
+/// Heap bytes a lowered value holds, for the allocation limit.
+fn payload_len(v: &Value) -> usize {
+    match v {
+        Value::Bytes(b) | Value::ByteArray(b) => b.len(),
+        Value::Set(items) | Value::FrozenSet(items) | Value::List(items) | Value::Tuple(items) => {
+            items.len() * ID_COST
+        }
+        Value::Dict(entries) => entries.len() * 2 * ID_COST,
+        _ => 0,
+    }
+}
