@@ -1,13 +1,28 @@
 //! The opcode-level pickle writer.
 //!
 //! A host walks its own objects and calls these methods in the order CPython's C pickler
-//! would emit opcodes; the [`Encoder`] picks the shortest form for the protocol, handles
-//! framing exactly like `_pickle.c` (frames of 64 KiB committed at object boundaries,
-//! large payloads written outside frames) and writes memo opcodes. Memo *policy* (which
-//! objects are the same object) belongs to the host: [`Encoder::memoize`] hands out the
-//! next index and the host remembers it. The only memo entries the encoder keeps itself
-//! are for objects it synthesises (the `_codecs.encode` reduction of `bytes` below
-//! protocol 3, the module and name strings of `STACK_GLOBAL`).
+//! (`Modules/_pickle.c`) would emit opcodes; the [`Encoder`] picks the shortest form for
+//! the protocol, handles framing exactly like `_pickle.c` (frames of 64 KiB committed at
+//! object boundaries, large payloads written outside frames) and writes memo opcodes.
+//! Memo *policy* (which objects are the same object) belongs to the host:
+//! [`Encoder::memoize`] hands out the next index and the host remembers it. The only
+//! memo entries the encoder keeps itself are for objects it synthesises (the globals and
+//! the `'latin1'` string of the reductions it writes for `bytes`, `bytearray`, `set` and
+//! `frozenset` below the protocols that have opcodes for them, and the module and name
+//! strings of `STACK_GLOBAL`), keyed by value because CPython's are interned objects.
+//!
+//! The calling convention that makes the output byte-identical to CPython's:
+//! - call [`Encoder::boundary`] first whenever you start saving an object (see there);
+//! - after writing a str, bytes, bytearray, list, dict, set, frozenset, non-empty tuple,
+//!   global or reduced object, call [`Encoder::memoize`] (lists, dicts and sets right
+//!   after their empty form, before their items, so that cycles find them);
+//! - write an object you already memoized as [`Encoder::get`] instead.
+//!
+//! It is not a walker of values: [`crate::encode_tree`] walks a [`crate::Tree`] with it.
+
+mod containers;
+
+pub use containers::Batch;
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -105,9 +120,22 @@ impl Encoder {
         core::mem::replace(&mut self.buf, rest)
     }
 
-    /// Marks the end of one saved object: commits the current frame once it has reached
-    /// 64 KiB. Call it where `_pickle.c` calls `_Pickler_OpcodeBoundary` (after each
-    /// complete `save()`), so frames split where CPython's do.
+    /// Commits the current frame once it holds 64 KiB or more, as `_pickle.c`'s
+    /// `_Pickler_OpcodeBoundary` does.
+    ///
+    /// The rule: call it at the **start** of saving every object, before anything else
+    /// is written for it: before an atom (None, bool, int, float), before a [`get`] of an
+    /// object already memoized, before a persistent id is asked for, and before each item,
+    /// key, value, reduce argument or `BUILD` state of a container or object (each of
+    /// those is a nested save). Never call it between an object's own opcodes, e.g.
+    /// between its last item and `APPENDS`, `TUPLE`, `REDUCE` or a memo opcode. CPython's
+    /// `save()` does it on entry, so frames end just before an object starts. The
+    /// encoder makes the calls for the nested saves it synthesises itself (the reductions
+    /// of [`bytes`], [`bytearray`], the set reductions and `STACK_GLOBAL`'s strings).
+    ///
+    /// [`get`]: Encoder::get
+    /// [`bytes`]: Encoder::bytes
+    /// [`bytearray`]: Encoder::bytearray
     #[inline]
     pub fn boundary(&mut self) {
         if let Some(start) = self.frame_start {
@@ -274,7 +302,9 @@ impl Encoder {
 
     /// `bytes`. From protocol 3 a bytes opcode; before, the `_codecs.encode(str,
     /// 'latin1')` reduction (or `bytes()` when empty) exactly as CPython writes it. The
-    /// host memoizes the result afterwards in both cases.
+    /// host memoizes the result afterwards in both cases. Over 4 GiB it writes
+    /// `BINBYTES8`, which needs protocol 4 (CPython refuses such bytes at protocol 3;
+    /// check the length first if that matters).
     pub fn bytes(&mut self, b: &[u8]) {
         if self.proto >= 3 {
             let n = b.len();
@@ -290,16 +320,21 @@ impl Encoder {
                 self.write_payload(&h, b);
             }
         } else if b.is_empty() {
+            self.boundary();
             self.own_global("builtins", "bytes");
-            self.tuple_begin(0);
+            self.boundary();
             self.tuple_end(0);
             self.op(REDUCE);
         } else {
+            self.boundary();
             self.own_global("_codecs", "encode");
+            self.boundary();
             self.tuple_begin(2);
+            self.boundary();
             let latin1: String = b.iter().map(|&c| c as char).collect();
             self.str(&latin1);
             self.memoize();
+            self.boundary();
             self.own_str("latin1");
             self.tuple_end(2);
             self.memoize();
@@ -307,16 +342,25 @@ impl Encoder {
         }
     }
 
-    /// `bytearray`: `BYTEARRAY8` in protocol 5, `bytearray(bytes)` reduction before.
-    /// The host memoizes the result afterwards.
+    /// `bytearray`: `BYTEARRAY8` in protocol 5, the `bytearray(bytes)` reduction before
+    /// (`bytearray()` when empty). The host memoizes the result afterwards.
     pub fn bytearray(&mut self, b: &[u8]) {
         if self.proto >= 5 {
             let mut h = [BYTEARRAY8, 0, 0, 0, 0, 0, 0, 0, 0];
             h[1..].copy_from_slice(&(b.len() as u64).to_le_bytes());
             self.write_payload(&h, b);
-        } else {
+        } else if b.is_empty() {
+            self.boundary();
             self.own_global("builtins", "bytearray");
+            self.boundary();
+            self.tuple_end(0);
+            self.op(REDUCE);
+        } else {
+            self.boundary();
+            self.own_global("builtins", "bytearray");
+            self.boundary();
             self.tuple_begin(1);
+            self.boundary();
             self.bytes(b);
             self.memoize();
             self.tuple_end(1);
@@ -496,12 +540,30 @@ impl Encoder {
 
     /// A reference to `module.name`: `STACK_GLOBAL` (its strings memoized) from protocol
     /// 4, `GLOBAL` before, with Python 3 names mapped to Python 2 ones below protocol 3
-    /// (`fix_imports`). The host memoizes the global afterwards.
+    /// (`fix_imports`); a dotted (nested) name below protocol 4 becomes the
+    /// `builtins.getattr(parent, name)` reduction. The host memoizes the global afterwards
+    /// (or use [`Encoder::global_memoized`]).
     pub fn global(&mut self, module: &str, name: &str) {
         if self.proto >= 4 {
+            self.boundary();
             self.own_str(module);
+            self.boundary();
             self.own_str(name);
             self.op(STACK_GLOBAL);
+        } else if let Some((parent, last)) = name.rsplit_once('.') {
+            // A nested name has no GLOBAL form: `getattr(parent, last)`, as `save_global`.
+            self.boundary();
+            self.own_global("builtins", "getattr");
+            self.boundary();
+            self.tuple_begin(2);
+            self.boundary();
+            self.own_global(module, parent);
+            self.boundary();
+            self.str(last);
+            self.memoize();
+            self.tuple_end(2);
+            self.memoize();
+            self.op(REDUCE);
         } else {
             let (module, name) = if self.proto < 3 {
                 crate::compat::to_python2(module, name)
@@ -518,6 +580,15 @@ impl Encoder {
         }
     }
 
+    /// Like [`Encoder::global`], but memoized by value in the encoder's own memo: the
+    /// first call writes the global and memoizes it, later calls write a `GET`. Returns
+    /// the memo index. This is how CPython treats a class or function met twice (one
+    /// object, one memo entry), and it shares entries with the globals the encoder
+    /// synthesises (`builtins.set` of the set reduction, etc.).
+    pub fn global_memoized(&mut self, module: &str, name: &str) -> u32 {
+        self.own_global(module, name)
+    }
+
     /// `REDUCE`: call the callable below the argument tuple.
     pub fn reduce(&mut self) {
         self.op(REDUCE);
@@ -531,6 +602,12 @@ impl Encoder {
     /// `NEWOBJ_EX` (protocol 4+).
     pub fn newobj_ex(&mut self) {
         self.op(NEWOBJ_EX);
+    }
+
+    /// `OBJ`: call the class just above the last `MARK` with the items above it (the
+    /// protocol 0/1 `INST`/`OBJ` instantiation; CPython reads it at any protocol).
+    pub fn obj(&mut self) {
+        self.op(OBJ);
     }
 
     /// `BUILD`.
@@ -593,24 +670,28 @@ impl Encoder {
 
     // ---- objects the encoder synthesises --------------------------------------------
 
-    fn own_str(&mut self, s: &str) {
+    fn own_str(&mut self, s: &str) -> u32 {
         if let Some(&idx) = self.own_memo.get(&OwnKey::Str(s.into())) {
             self.get(idx);
+            idx
         } else {
             self.str(s);
             let idx = self.memoize();
             self.own_memo.insert(OwnKey::Str(s.into()), idx);
+            idx
         }
     }
 
-    fn own_global(&mut self, module: &str, name: &str) {
+    fn own_global(&mut self, module: &str, name: &str) -> u32 {
         let key = OwnKey::Global(module.into(), name.into());
         if let Some(&idx) = self.own_memo.get(&key) {
             self.get(idx);
+            idx
         } else {
             self.global(module, name);
             let idx = self.memoize();
             self.own_memo.insert(key, idx);
+            idx
         }
     }
 }

@@ -1,19 +1,476 @@
 //! Encodes a [`Tree`] (decoded, or built by a host such as the C and Node bindings) with
-//! the [`Encoder`], memoizing nodes the way CPython memoizes objects, so a tree decoded
-//! from a stream of plain data re-encodes to the same bytes at any protocol.
+//! the [`Encoder`], the way CPython's pickler would encode the equivalent objects: every
+//! node CPython would memoize is memoized, a node met again is a `GET`, recursive tuples
+//! and frozensets are popped and fetched from the memo, sets below protocol 4 become
+//! `builtins.set([items])`, and frames are cut where `_pickle.c` cuts them. A tree
+//! decoded from a stream of plain data therefore re-encodes to the same bytes at any
+//! protocol.
+//!
+//! The walk is iterative (an explicit stack of pending steps), so nesting depth is
+//! limited by memory, not by the call stack. It is not a general object walker: hosts
+//! that pickle their own objects drive the [`Encoder`] directly.
+//!
+//! Nodes CPython has no single equivalent for are written so that `pickle.loads` gives
+//! the same object: `NEWOBJ` below protocol 2 as `copyreg.__newobj__(cls, *args)`,
+//! `NEWOBJ_EX` below protocol 4 as `copyreg.__newobj_ex__(cls, args, kwargs)`, and
+//! [`ObjectKind::Inst`] as `MARK cls args... OBJ`.
 
+use alloc::format;
+use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::encode::Encoder;
+use crate::encode::{Batch, Encoder};
 use crate::error::EncodeError;
-use crate::value::Tree;
+use crate::value::{NodeId, Object, ObjectKind, Tree, Value};
 
 /// Encodes the tree's root at `protocol`.
 pub fn encode_tree(tree: &Tree, protocol: u8) -> Result<Vec<u8>, EncodeError> {
-    let mut enc = Encoder::new(protocol)?;
+    let mut enc = Encoder::with_capacity(protocol, 64 + tree.len() * 4)?;
     enc.begin();
-    let _ = tree;
-    Err(EncodeError::Invalid(
-        "tree encoder not implemented yet".into(),
-    ))
+    encode_tree_into(&mut enc, tree, tree.root())?;
+    Ok(enc.finish())
+}
+
+/// Writes node `node` of `tree` (and everything it reaches) into a caller's encoder,
+/// without `PROTO` or `STOP`: for hosts that embed a tree in a stream of their own. The
+/// tree's memo entries are local to this call.
+pub fn encode_tree_into(enc: &mut Encoder, tree: &Tree, node: NodeId) -> Result<(), EncodeError> {
+    TreeWriter::new(enc, tree).run(node)
+}
+
+const NOT_MEMOIZED: u32 = u32::MAX;
+const MAX_LEN_BELOW_PROTO_4: usize = u32::MAX as usize;
+
+/// One pending step of the walk.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Save(NodeId),
+    BatchBegin(Batch, usize, usize),
+    BatchEnd(Batch, usize, usize),
+    /// Closes a non-empty tuple: `TUPLE*` and memoize, or pop and `GET` if recursive.
+    TupleEnd(NodeId, usize),
+    /// Closes a frozenset at protocol 4+.
+    FrozenSetEnd(NodeId),
+    /// Closes the `set(list)` reduction's argument tuple and writes `REDUCE`.
+    SetReduceEnd,
+    /// After `REDUCE`/`NEWOBJ`/`NEWOBJ_EX`/`OBJ`: memoize, or pop and `GET` if recursive.
+    CallEnd(NodeId),
+    /// Closes a tuple the walker synthesised (never recursive).
+    SynthTupleEnd(usize),
+    /// A memoized empty dict the walker synthesised (`NEWOBJ_EX` without kwargs).
+    SynthEmptyDict,
+    Reduce,
+    NewObj,
+    NewObjEx,
+    Obj,
+    Build,
+    BinPersId,
+    /// A `BUILD` on a plain value: later visits fetch that value.
+    AliasMemo(NodeId, NodeId),
+}
+
+struct TreeWriter<'a> {
+    enc: &'a mut Encoder,
+    tree: &'a Tree,
+    memo: Vec<u32>,
+    stack: Vec<Step>,
+    next_buffer: usize,
+    /// References to each out-of-band buffer node, when the tree has any.
+    buffer_refs: Option<Vec<u32>>,
+}
+
+impl<'a> TreeWriter<'a> {
+    fn new(enc: &'a mut Encoder, tree: &'a Tree) -> Self {
+        TreeWriter {
+            enc,
+            tree,
+            memo: vec![NOT_MEMOIZED; tree.len()],
+            stack: Vec::new(),
+            next_buffer: 0,
+            buffer_refs: None,
+        }
+    }
+
+    fn run(mut self, root: NodeId) -> Result<(), EncodeError> {
+        self.stack.push(Step::Save(root));
+        while let Some(step) = self.stack.pop() {
+            self.step(step)?;
+        }
+        Ok(())
+    }
+
+    fn node(&self, id: NodeId) -> Result<&'a Value, EncodeError> {
+        let tree: &'a Tree = self.tree;
+        tree.nodes()
+            .get(id)
+            .ok_or_else(|| EncodeError::Invalid(format!("node {id} is not in the tree")))
+    }
+
+    fn memoize(&mut self, id: NodeId) {
+        self.memo[id] = self.enc.memoize();
+    }
+
+    /// Schedules `steps` to run next, in order.
+    fn then(&mut self, steps: impl DoubleEndedIterator<Item = Step>) {
+        self.stack.extend(steps.rev());
+    }
+
+    fn step(&mut self, step: Step) -> Result<(), EncodeError> {
+        match step {
+            Step::Save(id) => self.save(id)?,
+            Step::BatchBegin(b, i, n) => self.enc.batch_item_begin(b, i, n),
+            Step::BatchEnd(b, i, n) => self.enc.batch_item_end(b, i, n),
+            Step::TupleEnd(id, len) => match self.memo[id] {
+                NOT_MEMOIZED => {
+                    self.enc.tuple_end(len);
+                    self.memoize(id);
+                }
+                idx => self.enc.tuple_end_recursive(len, idx),
+            },
+            Step::FrozenSetEnd(id) => match self.memo[id] {
+                NOT_MEMOIZED => {
+                    self.enc.frozenset();
+                    self.memoize(id);
+                }
+                idx => self.enc.frozenset_end_recursive(idx),
+            },
+            Step::SetReduceEnd => self.enc.set_reduce_end(),
+            Step::CallEnd(id) => match self.memo[id] {
+                NOT_MEMOIZED => self.memoize(id),
+                idx => self.enc.reduce_end_recursive(idx),
+            },
+            Step::SynthTupleEnd(len) => {
+                self.enc.tuple_end(len);
+                self.enc.memoize();
+            }
+            Step::SynthEmptyDict => {
+                self.enc.boundary();
+                self.enc.empty_dict();
+                self.enc.memoize();
+            }
+            Step::Reduce => self.enc.reduce(),
+            Step::NewObj => self.enc.newobj(),
+            Step::NewObjEx => self.enc.newobj_ex(),
+            Step::Obj => self.enc.obj(),
+            Step::Build => self.enc.build(),
+            Step::BinPersId => self.enc.binpersid(),
+            Step::AliasMemo(id, of) => {
+                if self.memo[id] == NOT_MEMOIZED {
+                    self.memo[id] = self.memo[of];
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn save(&mut self, id: NodeId) -> Result<(), EncodeError> {
+        let value = self.node(id)?;
+        self.enc.boundary();
+        match value {
+            Value::None => self.enc.none(),
+            Value::Bool(b) => self.enc.bool(*b),
+            Value::Int(v) => self.enc.int(*v),
+            Value::BigInt(le) => self.enc.big_int(le),
+            Value::Float(v) => self.enc.float(*v),
+            _ => return self.save_memoized_kind(id, value),
+        }
+        Ok(())
+    }
+
+    /// Saves a node of a type CPython memoizes (or that is never shared).
+    fn save_memoized_kind(&mut self, id: NodeId, value: &'a Value) -> Result<(), EncodeError> {
+        let proto = self.enc.protocol();
+        if self.memo[id] != NOT_MEMOIZED {
+            self.enc.get(self.memo[id]);
+            return Ok(());
+        }
+        match value {
+            Value::Str(s) => {
+                check_len(s.len(), proto)?;
+                self.enc.str(s);
+                self.memoize(id);
+            }
+            Value::SurrogateStr(b) => {
+                check_len(b.len(), proto)?;
+                self.enc.str_utf8(b);
+                self.memoize(id);
+            }
+            Value::Bytes(b) => {
+                check_len(b.len(), proto)?;
+                self.enc.bytes(b);
+                self.memoize(id);
+            }
+            Value::ByteArray(b) => {
+                check_len(b.len(), proto)?;
+                self.enc.bytearray(b);
+                self.memoize(id);
+            }
+            Value::List(items) => {
+                self.enc.empty_list();
+                self.memoize(id);
+                self.items(Batch::List, items);
+            }
+            Value::Dict(entries) => {
+                self.enc.empty_dict();
+                self.memoize(id);
+                self.entries(Batch::Dict, entries);
+            }
+            Value::Set(items) | Value::FrozenSet(items) if proto < 4 => {
+                self.enc
+                    .set_reduce_begin(matches!(value, Value::FrozenSet(_)));
+                self.then([Step::SetReduceEnd, Step::CallEnd(id)].into_iter());
+                self.items(Batch::List, items);
+            }
+            Value::Set(items) => {
+                self.enc.empty_set()?;
+                self.memoize(id);
+                self.items(Batch::Set, items);
+            }
+            Value::FrozenSet(items) => {
+                self.enc.mark();
+                self.stack.push(Step::FrozenSetEnd(id));
+                self.then(items.iter().map(|&item| Step::Save(item)));
+            }
+            Value::Tuple(items) if items.is_empty() => self.enc.tuple_end(0),
+            Value::Tuple(items) => {
+                self.enc.tuple_begin(items.len());
+                self.stack.push(Step::TupleEnd(id, items.len()));
+                self.then(items.iter().map(|&item| Step::Save(item)));
+            }
+            Value::Global { module, name } => {
+                self.memo[id] = self.enc.global_memoized(module, name);
+            }
+            Value::Object(obj) => self.object(id, obj)?,
+            Value::PersistentId(pid) => self.persistent_id(id, *pid)?,
+            Value::Extension(code) => {
+                if proto < 2 {
+                    return Err(EncodeError::NeedsProtocol("extension codes", 2));
+                }
+                if *code <= 0 {
+                    return Err(invalid(id, "extension code must be positive"));
+                }
+                self.enc.ext(*code as u32);
+            }
+            Value::Buffer { index, readonly } => {
+                if *index != self.next_buffer {
+                    return Err(invalid(
+                        id,
+                        &format!(
+                            "out-of-band buffer {index} written where buffer {} comes next",
+                            self.next_buffer
+                        ),
+                    ));
+                }
+                self.enc.next_buffer(*readonly)?;
+                self.next_buffer += 1;
+                if self.buffer_references(id) > 1 {
+                    self.memoize(id);
+                }
+            }
+            Value::None | Value::Bool(_) | Value::Int(_) | Value::BigInt(_) | Value::Float(_) => {
+                unreachable!("atoms are written above")
+            }
+        }
+        Ok(())
+    }
+
+    /// Schedules the items of a list-like run.
+    fn items(&mut self, batch: Batch, items: &[NodeId]) {
+        let n = items.len();
+        self.then(items.iter().enumerate().flat_map(|(i, &item)| {
+            [
+                Step::BatchBegin(batch, i, n),
+                Step::Save(item),
+                Step::BatchEnd(batch, i, n),
+            ]
+        }));
+    }
+
+    /// Schedules the entries of a dict-like run.
+    fn entries(&mut self, batch: Batch, entries: &[(NodeId, NodeId)]) {
+        let n = entries.len();
+        self.then(entries.iter().enumerate().flat_map(|(i, &(k, v))| {
+            [
+                Step::BatchBegin(batch, i, n),
+                Step::Save(k),
+                Step::Save(v),
+                Step::BatchEnd(batch, i, n),
+            ]
+        }));
+    }
+
+    fn object(&mut self, id: NodeId, obj: &Object) -> Result<(), EncodeError> {
+        let proto = self.enc.protocol();
+        // What follows the call, scheduled first so that it runs last.
+        for &state in obj.state.iter().rev() {
+            self.then([Step::Save(state), Step::Build].into_iter());
+        }
+        self.entries(Batch::DictIter, &obj.entries);
+        self.items(Batch::ListIter, &obj.items);
+        match obj.kind {
+            ObjectKind::Reduce => {
+                self.then(
+                    [
+                        Step::Save(obj.callable),
+                        Step::Save(obj.args),
+                        Step::Reduce,
+                        Step::CallEnd(id),
+                    ]
+                    .into_iter(),
+                );
+            }
+            ObjectKind::NewObj if proto >= 2 => {
+                self.then(
+                    [
+                        Step::Save(obj.callable),
+                        Step::Save(obj.args),
+                        Step::NewObj,
+                        Step::CallEnd(id),
+                    ]
+                    .into_iter(),
+                );
+            }
+            ObjectKind::NewObj => {
+                // copyreg.__newobj__(cls, *args)
+                let args = self.tuple_items(id, obj.args)?;
+                self.stack.push(Step::CallEnd(id));
+                self.stack.push(Step::Reduce);
+                self.stack.push(Step::SynthTupleEnd(args.len() + 1));
+                self.then(args.iter().map(|&a| Step::Save(a)));
+                self.stack.push(Step::Save(obj.callable));
+                self.enc.boundary();
+                self.enc.global_memoized("copyreg", "__newobj__");
+                self.enc.boundary();
+                self.enc.tuple_begin(args.len() + 1);
+            }
+            ObjectKind::NewObjEx => {
+                let kwargs = match obj.kwargs {
+                    Some(k) => Step::Save(k),
+                    None => Step::SynthEmptyDict,
+                };
+                if proto >= 4 {
+                    self.then(
+                        [
+                            Step::Save(obj.callable),
+                            Step::Save(obj.args),
+                            kwargs,
+                            Step::NewObjEx,
+                            Step::CallEnd(id),
+                        ]
+                        .into_iter(),
+                    );
+                } else {
+                    // copyreg.__newobj_ex__(cls, args, kwargs)
+                    self.then(
+                        [
+                            Step::Save(obj.callable),
+                            Step::Save(obj.args),
+                            kwargs,
+                            Step::SynthTupleEnd(3),
+                            Step::Reduce,
+                            Step::CallEnd(id),
+                        ]
+                        .into_iter(),
+                    );
+                    self.enc.boundary();
+                    self.enc.global_memoized("copyreg", "__newobj_ex__");
+                    self.enc.boundary();
+                    self.enc.tuple_begin(3);
+                }
+            }
+            ObjectKind::Inst => {
+                let args = self.tuple_items(id, obj.args)?;
+                self.stack.push(Step::CallEnd(id));
+                self.stack.push(Step::Obj);
+                self.then(args.iter().map(|&a| Step::Save(a)));
+                self.stack.push(Step::Save(obj.callable));
+                self.enc.mark();
+            }
+            ObjectKind::Built => {
+                self.then(
+                    [Step::Save(obj.callable), Step::AliasMemo(id, obj.callable)].into_iter(),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn tuple_items(&self, id: NodeId, args: NodeId) -> Result<&'a [NodeId], EncodeError> {
+        match self.node(args)? {
+            Value::Tuple(items) => Ok(items),
+            _ => Err(invalid(id, "arguments must be a tuple")),
+        }
+    }
+
+    fn persistent_id(&mut self, id: NodeId, pid: NodeId) -> Result<(), EncodeError> {
+        if self.enc.protocol() == 0 {
+            return match self.node(pid)? {
+                Value::Str(s) if s.is_ascii() && !s.contains('\n') => self.enc.persid_text(s),
+                _ => Err(invalid(
+                    id,
+                    "a persistent id at protocol 0 must be an ascii str without newlines",
+                )),
+            };
+        }
+        self.then([Step::Save(pid), Step::BinPersId].into_iter());
+        Ok(())
+    }
+
+    fn buffer_references(&mut self, id: NodeId) -> u32 {
+        let tree = self.tree;
+        let refs = self.buffer_refs.get_or_insert_with(|| {
+            let mut refs = vec![0u32; tree.len()];
+            let mut count = |child: NodeId| {
+                if let Some(r) = refs.get_mut(child) {
+                    *r = r.saturating_add(1);
+                }
+            };
+            count(tree.root());
+            for value in tree.nodes() {
+                for_each_child(value, &mut count);
+            }
+            refs
+        });
+        refs[id]
+    }
+}
+
+/// Calls `f` with every node `value` refers to.
+fn for_each_child(value: &Value, f: &mut impl FnMut(NodeId)) {
+    match value {
+        Value::List(items) | Value::Tuple(items) | Value::Set(items) | Value::FrozenSet(items) => {
+            items.iter().for_each(|&i| f(i))
+        }
+        Value::Dict(entries) => entries.iter().for_each(|&(k, v)| {
+            f(k);
+            f(v)
+        }),
+        Value::Object(obj) => {
+            f(obj.callable);
+            f(obj.args);
+            if let Some(k) = obj.kwargs {
+                f(k);
+            }
+            obj.state.iter().for_each(|&s| f(s));
+            obj.items.iter().for_each(|&i| f(i));
+            obj.entries.iter().for_each(|&(k, v)| {
+                f(k);
+                f(v)
+            });
+        }
+        Value::PersistentId(pid) => f(*pid),
+        _ => {}
+    }
+}
+
+/// Payloads over 4 GiB need the 8-byte length opcodes of protocol 4.
+fn check_len(len: usize, proto: u8) -> Result<(), EncodeError> {
+    if len > MAX_LEN_BELOW_PROTO_4 && proto < 4 {
+        return Err(EncodeError::NeedsProtocol("str or bytes over 4 GiB", 4));
+    }
+    Ok(())
+}
+
+fn invalid(id: NodeId, why: &str) -> EncodeError {
+    EncodeError::Invalid(format!("node {id}: {why}"))
 }

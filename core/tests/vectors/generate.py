@@ -29,6 +29,9 @@ import sys
 import types
 import uuid
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ctext import children, ctext, is_memoized, is_plain  # noqa: E402
+
 if os.environ.get("PYTHONHASHSEED") != "0":
     env = dict(os.environ, PYTHONHASHSEED="0")
     os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)] + sys.argv[1:], env)
@@ -116,140 +119,6 @@ class StrPidPickler(PersistentPickler):
 class TuplePidPickler(PersistentPickler):
     def make_pid(self, doc):
         return ("doc", doc.key)
-
-
-# ---- canonical text --------------------------------------------------------------
-
-MEMOIZED = (str, bytes, bytearray, list, tuple, dict, set, frozenset)
-
-
-def is_memoized(obj):
-    return isinstance(obj, MEMOIZED) and not (type(obj) is tuple and len(obj) == 0)
-
-
-def children(obj):
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        return list(obj)
-    if isinstance(obj, dict):
-        out = []
-        for k, v in obj.items():
-            out.append(k)
-            out.append(v)
-        return out
-    return []
-
-
-def count_visits(root):
-    """How many times each memoized object is reached, depth first."""
-    counts = {}
-
-    def walk(obj):
-        if is_memoized(obj):
-            key = id(obj)
-            counts[key] = counts.get(key, 0) + 1
-            if counts[key] > 1:
-                return
-        for child in children(obj):
-            walk(child)
-
-    walk(root)
-    return counts
-
-
-def esc_str(s):
-    out = []
-    for ch in s:
-        cp = ord(ch)
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == '"':
-            out.append('\\"')
-        elif 0x20 <= cp <= 0x7E:
-            out.append(ch)
-        else:
-            out.append("\\u{%x}" % cp)
-    return "".join(out)
-
-
-def esc_bytes(b):
-    out = []
-    for c in b:
-        if c == 0x5C:
-            out.append("\\\\")
-        elif c == 0x22:
-            out.append('\\"')
-        elif 0x20 <= c <= 0x7E:
-            out.append(chr(c))
-        else:
-            out.append("\\x%02x" % c)
-    return "".join(out)
-
-
-def ctext(root):
-    counts = count_visits(root)
-    labels = {}
-
-    def render(obj):
-        shared = is_memoized(obj) and counts.get(id(obj), 0) > 1
-        if shared:
-            if id(obj) in labels:
-                return "#%d#" % labels[id(obj)]
-            labels[id(obj)] = len(labels)
-            prefix = "#%d=" % labels[id(obj)]
-        else:
-            prefix = ""
-        return prefix + render_body(obj)
-
-    def render_body(obj):
-        t = type(obj)
-        if obj is None:
-            return "None"
-        if t is bool:
-            return "True" if obj else "False"
-        if t is int:
-            return str(obj)
-        if t is float:
-            return repr(obj)
-        if t is str:
-            return 's"%s"' % esc_str(obj)
-        if t is bytes:
-            return 'b"%s"' % esc_bytes(obj)
-        if t is bytearray:
-            return 'bytearray(b"%s")' % esc_bytes(obj)
-        if t is list:
-            return "[%s]" % ", ".join(render(x) for x in obj)
-        if t is tuple:
-            if len(obj) == 1:
-                return "(%s,)" % render(obj[0])
-            return "(%s)" % ", ".join(render(x) for x in obj)
-        if t is dict:
-            return "{%s}" % ", ".join(
-                "%s: %s" % (render(k), render(v)) for k, v in obj.items()
-            )
-        if t is set:
-            return "set{%s}" % ", ".join(render(x) for x in obj)
-        if t is frozenset:
-            return "frozenset{%s}" % ", ".join(render(x) for x in obj)
-        raise TypeError("not plain data: %r" % t)
-
-    return render(root)
-
-
-def is_plain(root):
-    seen = set()
-    stack = [root]
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        if obj is None or type(obj) in (bool, int, float, str, bytes, bytearray):
-            continue
-        if type(obj) in (list, tuple, dict, set, frozenset):
-            stack.extend(children(obj))
-            continue
-        return False
-    return True
 
 
 # ---- JSON description of an object graph ------------------------------------------
@@ -358,7 +227,7 @@ def plain_cases():
     # lists, dicts, tuples
     for n in (0, 1, 2, 999, 1000, 1001, 2500):
         case("list_%d" % n, [i % 300 for i in range(n)])
-    for n in (0, 1, 2, 999, 1000, 1001, 2500):
+    for n in (0, 1, 2, 999, 1000, 1001, 2000, 2500):
         case("dict_%d" % n, {i: i % 7 for i in range(n)})
     for n in range(6):
         case("tuple_%d" % n, tuple(range(10, 10 + n)))
@@ -376,7 +245,10 @@ def plain_cases():
     case("frozenset_empty", frozenset())
     case("frozenset_ints", frozenset({7, 8, 9}))
     case("frozenset_strs", frozenset({"x", "yy", "zzz"}))
+    case("set_1000", set(range(1000)))
     case("set_1001", set(range(1001)))
+    case("frozenset_1000", frozenset(range(1000)))
+    case("set_one", {"only"})
     case("set_of_frozensets", {frozenset({1, 2}), frozenset(), frozenset({"a"})})
 
     # shared references
@@ -388,6 +260,8 @@ def plain_cases():
     case("shared_str", [s, s])
     tup = (1, "two")
     case("shared_tuple", [tup, tup])
+    st = {1, 2}
+    case("shared_set", [st, st, frozenset(st)])
     b = b"shared bytes"
     case("shared_bytes", [b, b, bytearray(b"x")])
     fs = frozenset({1})
@@ -555,7 +429,7 @@ def dumps_with(obj, protocol, pickler=None, buffer_callback=None):
 def clean():
     for entry in os.listdir(HERE):
         path = os.path.join(HERE, entry)
-        if entry in ("generate.py", "README.md", "cpython") or os.path.isdir(path):
+        if entry in ("generate.py", "ctext.py", "README.md", ".gitignore") or os.path.isdir(path):
             continue
         os.remove(path)
 

@@ -1,0 +1,181 @@
+//! How containers' items are laid out: the `MARK … APPENDS`/`SETITEMS`/`ADDITEMS` runs of
+//! `_pickle.c`'s batching loops, and the `set(list)`/`frozenset(list)` reductions written
+//! for sets below protocol 4.
+//!
+//! CPython has two batching loops per kind, and they differ in one case: an exact `list`
+//! or `dict` (`batch_list_exact`, `batch_dict_exact`) closes a final run of one item with
+//! `APPENDS`/`SETITEMS`, while the generic loops over an iterator (list and dict
+//! subclasses, the items of a `__reduce__` tuple) write a lone final item with
+//! `APPEND`/`SETITEM`. [`Batch`] names the loop; the host brackets each item with
+//! [`Encoder::batch_item_begin`] and [`Encoder::batch_item_end`].
+
+use super::Encoder;
+use crate::opcode::*;
+
+/// Which of CPython's batching loops a run of items follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batch {
+    /// Items of an exact `list` (`batch_list_exact`): a single item is `item APPEND`,
+    /// otherwise runs of up to 1000 as `MARK items APPENDS`.
+    List,
+    /// Items from an iterator (`batch_list`: list subclasses, `__reduce__` list items):
+    /// as [`Batch::List`], except that a final run of one item is `item APPEND`.
+    ListIter,
+    /// Entries of an exact `dict` (`batch_dict_exact`): `key value SETITEM` for a single
+    /// entry, otherwise runs of up to 1000 as `MARK key value ... SETITEMS`; when the
+    /// count is a multiple of 1000, an empty `MARK SETITEMS` follows the last run.
+    Dict,
+    /// Entries from an iterator (`batch_dict`: dict subclasses, `__reduce__` dict items):
+    /// as [`Batch::Dict`], except that a final run of one entry is `key value SETITEM`.
+    DictIter,
+    /// Items of a `set` at protocol 4+ (`save_set`): runs of up to 1000 as
+    /// `MARK items ADDITEMS`, even for one item, and like [`Batch::Dict`] an empty run
+    /// after a count that is a multiple of 1000.
+    Set,
+}
+
+impl Batch {
+    /// Whether item `index` of `len` belongs to a `MARK`ed run.
+    fn in_run(self, index: usize, len: usize) -> bool {
+        match self {
+            Batch::List | Batch::Dict => len != 1,
+            Batch::ListIter | Batch::DictIter => !(index + 1 == len && index % BATCHSIZE == 0),
+            Batch::Set => true,
+        }
+    }
+}
+
+impl Encoder {
+    /// Before item (or dict entry) `index` of `len` (and before its
+    /// [`boundary`](Encoder::boundary)): writes the `MARK` that opens a run.
+    pub fn batch_item_begin(&mut self, batch: Batch, index: usize, len: usize) {
+        if self.proto == 0 && batch != Batch::Set {
+            return;
+        }
+        if batch.in_run(index, len) && index % BATCHSIZE == 0 {
+            self.op(MARK);
+        }
+    }
+
+    /// After item (or dict entry) `index` of `len`: writes `APPEND`/`SETITEM` for an item
+    /// outside a run (always at protocol 0), or the opcode that closes a run after its
+    /// last item.
+    pub fn batch_item_end(&mut self, batch: Batch, index: usize, len: usize) {
+        let (one, run) = match batch {
+            Batch::List | Batch::ListIter => (APPEND, APPENDS),
+            Batch::Dict | Batch::DictIter => (SETITEM, SETITEMS),
+            Batch::Set => (ADDITEMS, ADDITEMS),
+        };
+        if (self.proto == 0 && batch != Batch::Set) || !batch.in_run(index, len) {
+            self.op(one);
+        } else if (index + 1) % BATCHSIZE == 0 || index + 1 == len {
+            self.op(run);
+            // `batch_dict_exact` and `save_set` loop while the last run was full, so a
+            // count that is a multiple of 1000 ends with an empty `MARK SETITEMS`.
+            let full_last_run = index + 1 == len && len % BATCHSIZE == 0;
+            if full_last_run && matches!(batch, Batch::Dict | Batch::Set) {
+                self.op(MARK);
+                self.op(run);
+            }
+        }
+    }
+
+    /// Starts the reduction `_pickle.c` writes for a `set` (or `frozenset`) below
+    /// protocol 4: `builtins.set` (memoized once per stream), then the argument tuple's
+    /// `MARK` at protocol 0/1, then a new memoized empty list. Call it after the set's own
+    /// [`boundary`](Encoder::boundary); then write the items as a [`Batch::List`] run
+    /// (each item after a `boundary`) and finish with [`Encoder::set_reduce_end`].
+    pub fn set_reduce_begin(&mut self, frozen: bool) {
+        self.boundary();
+        self.own_global("builtins", if frozen { "frozenset" } else { "set" });
+        self.boundary();
+        self.tuple_begin(1);
+        self.boundary();
+        self.empty_list();
+        self.memoize();
+    }
+
+    /// Closes the argument tuple (memoized) and writes `REDUCE`. The host then memoizes
+    /// the set, or, if the set was memoized while its items were written (it is reachable
+    /// from itself), writes [`Encoder::reduce_end_recursive`] instead.
+    pub fn set_reduce_end(&mut self) {
+        self.tuple_end(1);
+        self.memoize();
+        self.op(REDUCE);
+    }
+
+    /// After `REDUCE`/`NEWOBJ`/`NEWOBJ_EX`/`OBJ` of an object that became memoized while
+    /// its arguments were written: drops the new object and fetches the memoized one
+    /// (`POP` then a `GET`), as `save_reduce` does.
+    pub fn reduce_end_recursive(&mut self, memo_index: u32) {
+        self.op(POP);
+        self.get(memo_index);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(proto: u8, batch: Batch, len: usize) -> Vec<u8> {
+        let mut enc = Encoder::new(proto).unwrap();
+        for i in 0..len {
+            enc.batch_item_begin(batch, i, len);
+            enc.none();
+            if matches!(batch, Batch::Dict | Batch::DictIter) {
+                enc.none();
+            }
+            enc.batch_item_end(batch, i, len);
+        }
+        enc.finish()
+    }
+
+    fn count(data: &[u8], op: u8) -> usize {
+        data.iter().filter(|&&b| b == op).count()
+    }
+
+    #[test]
+    fn exact_list_closes_a_final_single_item_with_appends() {
+        let data = run(2, Batch::List, 1001);
+        assert_eq!((count(&data, MARK), count(&data, APPENDS)), (2, 2));
+        assert_eq!(count(&data, APPEND), 0);
+        assert_eq!(run(2, Batch::List, 1), b"Na.");
+    }
+
+    #[test]
+    fn iterator_list_writes_a_final_single_item_with_append() {
+        let data = run(2, Batch::ListIter, 1001);
+        assert_eq!((count(&data, MARK), count(&data, APPENDS)), (1, 1));
+        assert_eq!(count(&data, APPEND), 1);
+        assert_eq!(run(2, Batch::ListIter, 2000), run(2, Batch::List, 2000));
+    }
+
+    #[test]
+    fn dicts_and_protocol_0() {
+        assert_eq!(run(1, Batch::Dict, 1), b"NNs.");
+        assert_eq!(run(1, Batch::Dict, 2), b"(NNNNu.");
+        assert_eq!(run(0, Batch::Dict, 2), b"NNsNNs.");
+        assert_eq!(run(0, Batch::List, 2), b"NaNa.");
+        let data = run(1, Batch::DictIter, 1001);
+        assert_eq!((count(&data, SETITEMS), count(&data, SETITEM)), (1, 1));
+    }
+
+    #[test]
+    fn sets_always_use_additems() {
+        assert_eq!(run(4, Batch::Set, 1), b"(N\x90.");
+        let data = run(4, Batch::Set, 2001);
+        assert_eq!((count(&data, MARK), count(&data, ADDITEMS)), (3, 3));
+        let data = run(4, Batch::Set, 2000);
+        assert_eq!((count(&data, MARK), count(&data, ADDITEMS)), (3, 3));
+    }
+
+    #[test]
+    fn exact_dicts_end_a_multiple_of_1000_with_an_empty_run() {
+        let data = run(1, Batch::Dict, 1000);
+        assert!(data.ends_with(b"u(u."));
+        let data = run(1, Batch::DictIter, 1000);
+        assert!(data.ends_with(b"Nu."));
+        let data = run(1, Batch::List, 1000);
+        assert!(data.ends_with(b"Ne."));
+    }
+}
