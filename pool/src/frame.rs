@@ -17,6 +17,7 @@ use crate::shm::{memfd_with, Mapping};
 pub(crate) const TASK: u32 = 1;
 pub(crate) const RESULT: u32 = 2;
 pub(crate) const SHUTDOWN: u32 = 3;
+pub(crate) const DEFINE: u32 = 4;
 
 const HEADER: usize = 24;
 const PER_BUFFER: usize = 16;

@@ -4,8 +4,12 @@
 //! and a wake-up eventfd, so a finished result, a dead worker or a submission from
 //! another thread is seen at once. A dead worker fails only the task its stage page names
 //! (other tasks queued at it go back to the queue), and a replacement starts.
+//!
+//! Definitions are blobs a task may need (a binding's by-value functions): the pool sends
+//! each one to a worker once, just before the first task that needs it, and again to a
+//! replacement worker, so tasks themselves can refer to them by id.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -70,11 +74,13 @@ pub struct Outcome {
 struct Task {
     id: TaskId,
     msg: Message,
+    needs: Vec<u64>,
 }
 
 enum Command {
     Submit(Task),
     Cancel(TaskId),
+    Define(u64, Vec<u8>),
 }
 
 /// The thread-safe side door into a pool: submissions and cancellations from other
@@ -91,9 +97,23 @@ pub struct Submitter(Arc<Inbox>);
 
 impl Submitter {
     pub fn submit(&self, msg: Message) -> TaskId {
+        self.submit_needing(msg, Vec::new())
+    }
+
+    /// Submits a task that needs the given definitions (see [`Submitter::define`]).
+    pub fn submit_needing(&self, msg: Message, needs: Vec<u64>) -> TaskId {
         let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
-        self.push(Command::Submit(Task { id, msg }));
+        self.push(Command::Submit(Task { id, msg, needs }));
         id
+    }
+
+    /// Registers definition `id`; workers receive it before their first task needing it.
+    pub fn define(&self, id: u64, bytes: Vec<u8>) {
+        self.0
+            .commands
+            .lock()
+            .unwrap()
+            .push(Command::Define(id, bytes));
     }
 
     /// Cancels `id` if no worker has it yet; its outcome is then [`TaskError::Cancelled`].
@@ -131,6 +151,7 @@ struct Worker {
     completed: u64,
     retiring: bool,
     timed_out: Option<TaskId>,
+    defined: HashSet<u64>,
 }
 
 /// A process pool. See the module docs.
@@ -144,6 +165,7 @@ pub struct Pool {
     scratch: Vec<u8>,
     early_deaths: u32,
     closing: bool,
+    definitions: HashMap<u64, Vec<u8>>,
 }
 
 impl Pool {
@@ -169,6 +191,7 @@ impl Pool {
             scratch: Vec::new(),
             early_deaths: 0,
             closing: false,
+            definitions: HashMap::new(),
         };
         for i in 0..pool.slots.len() {
             pool.start_worker(i)?;
@@ -182,9 +205,19 @@ impl Pool {
 
     /// Queues a task (from the thread that owns the pool; no lock taken).
     pub fn submit(&mut self, msg: Message) -> TaskId {
+        self.submit_needing(msg, Vec::new())
+    }
+
+    /// Queues a task that needs the given definitions.
+    pub fn submit_needing(&mut self, msg: Message, needs: Vec<u64>) -> TaskId {
         let id = self.inbox.next_id.fetch_add(1, Ordering::Relaxed);
-        self.pending.push_back(Task { id, msg });
+        self.pending.push_back(Task { id, msg, needs });
         id
+    }
+
+    /// Registers definition `id` (from the owning thread).
+    pub fn define(&mut self, id: u64, bytes: Vec<u8>) {
+        self.definitions.insert(id, bytes);
     }
 
     /// Cancels `id` if it is still queued; returns whether it was.
@@ -302,6 +335,9 @@ impl Pool {
                 Command::Submit(t) => self.pending.push_back(t),
                 Command::Cancel(id) => {
                     self.cancel(id);
+                }
+                Command::Define(id, bytes) => {
+                    self.definitions.insert(id, bytes);
                 }
             }
         }
@@ -472,17 +508,37 @@ impl Pool {
                 let Some(task) = self.pending.pop_front() else {
                     break;
                 };
+                let mut sent = Ok(());
+                for need in &task.needs {
+                    if sent.is_err() || w.defined.contains(need) {
+                        continue;
+                    }
+                    if let Some(def) = self.definitions.get(need) {
+                        sent = frame::send(
+                            w.sock.as_fd(),
+                            frame::DEFINE,
+                            *need,
+                            &[def],
+                            &[],
+                            self.cfg.shm_threshold,
+                            &mut self.scratch,
+                        );
+                        w.defined.insert(*need);
+                    }
+                }
                 let buffers: Vec<&[u8]> = task.msg.buffers.iter().map(|b| &b[..]).collect();
                 let fds: Vec<BorrowedFd<'_>> = task.msg.fds.iter().map(|f| f.as_fd()).collect();
-                let sent = frame::send(
-                    w.sock.as_fd(),
-                    frame::TASK,
-                    task.id,
-                    &buffers,
-                    &fds,
-                    self.cfg.shm_threshold,
-                    &mut self.scratch,
-                );
+                let sent = sent.and_then(|()| {
+                    frame::send(
+                        w.sock.as_fd(),
+                        frame::TASK,
+                        task.id,
+                        &buffers,
+                        &fds,
+                        self.cfg.shm_threshold,
+                        &mut self.scratch,
+                    )
+                });
                 drop(buffers);
                 drop(fds);
                 match sent {
@@ -541,6 +597,7 @@ impl Pool {
             completed: 0,
             retiring: false,
             timed_out: None,
+            defined: HashSet::new(),
         });
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! reply with the result, stop when the parent says so or goes away. A spawned worker
 //! finds its descriptors in [`crate::launch::FDS_ENV`]; a forked one is handed them.
 
+use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
@@ -16,6 +17,7 @@ pub struct Endpoint {
     reader: FrameReader,
     stage: StagePage,
     scratch: Vec<u8>,
+    definitions: HashMap<u64, Message>,
     /// Result buffers of this many bytes or more go through shared memory.
     pub shm_threshold: usize,
 }
@@ -57,6 +59,7 @@ impl Endpoint {
             sock: fds.socket,
             reader: FrameReader::new(),
             scratch: Vec::new(),
+            definitions: HashMap::new(),
             shm_threshold: DEFAULT_THRESHOLD,
         })
     }
@@ -68,6 +71,9 @@ impl Endpoint {
             match self.reader.recv(self.sock.as_fd())? {
                 None => return Ok(None),
                 Some(f) if f.kind == frame::SHUTDOWN => return Ok(None),
+                Some(f) if f.kind == frame::DEFINE => {
+                    self.definitions.insert(f.id, f.msg);
+                }
                 Some(f) if f.kind == frame::TASK => {
                     self.stage.set(f.id, RECEIVED);
                     return Ok(Some((f.id, f.msg)));
@@ -75,6 +81,11 @@ impl Endpoint {
                 Some(_) => continue,
             }
         }
+    }
+
+    /// Definition `id`, received before the first task that needs it.
+    pub fn definition(&self, id: u64) -> Option<&Message> {
+        self.definitions.get(&id)
     }
 
     /// Records how far the current task got; the parent reads it only if this process dies.

@@ -285,3 +285,26 @@ fn closure_launcher_starts_workers_in_subprocess() {
     let id = p.submit(cmd("echo"));
     assert_eq!(text(&collect(&mut p, &[id])[&id]), "echo");
 }
+
+#[test]
+fn definitions_reach_each_worker_once_in_subprocess() {
+    let mut p = pool_with(Config {
+        workers: 1,
+        max_tasks_per_child: Some(2),
+        ..Config::default()
+    });
+    p.define(7, b"seven".to_vec());
+    let s = p.submitter();
+    s.define(8, b"eight".to_vec());
+    let mut ids: Vec<_> = (0..4)
+        .map(|_| p.submit_needing(cmd("def 7"), vec![7]))
+        .collect();
+    ids.push(s.submit_needing(cmd("def 8"), vec![8]));
+    ids.push(p.submit(cmd("def 9")));
+    let got = collect(&mut p, &ids);
+    let texts: Vec<String> = ids.iter().map(|id| text(&got[id])).collect();
+    // Workers are replaced every 2 tasks; each replacement gets the definition again.
+    assert_eq!(&texts[..4], ["seven"; 4]);
+    assert_eq!(texts[4], "eight");
+    assert_eq!(texts[5], "missing");
+}

@@ -1,7 +1,8 @@
 //! A worker for `brinery-pool`'s own tests. Each task's first buffer is a command; the
 //! worker obeys it and replies: `echo` (all buffers and fds back), `sleep <ms>`,
 //! `exit <code>`, `segv`, `abort`, `hang`, `stage <n> exit <code>` (report a stage, then
-//! exit), `pid` (reply with its pid), `sum` (length and byte sum of buffer 1).
+//! exit), `pid` (reply with its pid), `sum` (length and byte sum of buffer 1),
+//! `def <id>` (reply with definition `id`, or `missing`).
 
 use std::os::fd::AsFd;
 use std::time::Duration;
@@ -40,6 +41,10 @@ fn main() {
             ["abort"] => std::process::abort(),
             ["hang"] => loop {
                 std::thread::sleep(Duration::from_secs(3600));
+            },
+            ["def", n] => match ep.definition(n.parse().unwrap()) {
+                Some(d) => d.buffers[0].to_vec(),
+                None => b"missing".to_vec(),
             },
             ["pid"] => std::process::id().to_string().into_bytes(),
             ["sum"] => {
