@@ -1,0 +1,242 @@
+//! A checked builder of [`Tree`]s for hosts that describe a value as a sequence of
+//! pushes and begin/end pairs (the C encoder API, and the JSON bridge). Misuse (an end
+//! that does not match, a dict with a dangling key, an unhashable key, a second
+//! top-level value) is an error and leaves the builder as it was. No C types here: it
+//! belongs in the core once a second binding needs it.
+
+use brinery_core::{NodeId, Tree, Value};
+
+/// Deepest container nesting the builder accepts (as the decoder's default limit).
+pub const MAX_DEPTH: usize = 10_000;
+
+/// Why a builder call was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    #[error("end does not match the innermost open container")]
+    Unbalanced,
+    #[error("containers still open or no value pushed")]
+    Incomplete,
+    #[error("dict closed with a key and no value")]
+    OddDict,
+    #[error("unhashable dict key or set item")]
+    Unhashable,
+    #[error("a pickle holds one top-level value")]
+    SecondRoot,
+    #[error("containers nested deeper than {MAX_DEPTH}")]
+    TooDeep,
+}
+
+/// The containers a builder can open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Container {
+    List,
+    Tuple,
+    Dict,
+    Set,
+    FrozenSet,
+}
+
+#[derive(Debug)]
+struct Open {
+    kind: Container,
+    node: NodeId,
+    children: Vec<NodeId>,
+}
+
+/// Builds one [`Tree`]: push scalars, open and close containers, then [`Builder::finish`].
+#[derive(Debug, Default)]
+pub struct Builder {
+    tree: Tree,
+    open: Vec<Open>,
+    root: Option<NodeId>,
+}
+
+impl Builder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of containers currently open.
+    pub fn depth(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Adds a scalar value (anything but a container) where the next value goes.
+    pub fn push(&mut self, value: Value) -> Result<NodeId, BuildError> {
+        self.check_slot()?;
+        let id = self.tree.push(value);
+        self.attach(id);
+        Ok(id)
+    }
+
+    /// Adds a node that is already in the tree (a shared or cyclic reference) where the
+    /// next value goes.
+    pub fn push_existing(&mut self, id: NodeId) -> Result<(), BuildError> {
+        self.check_slot()?;
+        self.attach(id);
+        Ok(())
+    }
+
+    /// Opens a container; its node id is valid at once (for references to it).
+    pub fn begin(&mut self, kind: Container) -> Result<NodeId, BuildError> {
+        self.check_slot()?;
+        if self.open.len() >= MAX_DEPTH {
+            return Err(BuildError::TooDeep);
+        }
+        let node = self.tree.push(Value::None);
+        self.open.push(Open {
+            kind,
+            node,
+            children: Vec::new(),
+        });
+        Ok(node)
+    }
+
+    /// Closes the innermost container, which must be of `kind`.
+    pub fn end(&mut self, kind: Container) -> Result<NodeId, BuildError> {
+        let Some(top) = self.open.last() else {
+            return Err(BuildError::Unbalanced);
+        };
+        if top.kind != kind {
+            return Err(BuildError::Unbalanced);
+        }
+        match kind {
+            Container::Dict => {
+                if top.children.len() % 2 != 0 {
+                    return Err(BuildError::OddDict);
+                }
+                for key in top.children.iter().step_by(2) {
+                    if !hashable(&self.tree, *key, top.node) {
+                        return Err(BuildError::Unhashable);
+                    }
+                }
+            }
+            Container::Set | Container::FrozenSet => {
+                for item in &top.children {
+                    if !hashable(&self.tree, *item, top.node) {
+                        return Err(BuildError::Unhashable);
+                    }
+                }
+            }
+            Container::List | Container::Tuple => {}
+        }
+        let top = self.open.pop().expect("checked above");
+        let items = top.children;
+        *self.tree.get_mut(top.node) = match kind {
+            Container::List => Value::List(items),
+            Container::Tuple => Value::Tuple(items),
+            Container::Set => Value::Set(items),
+            Container::FrozenSet => Value::FrozenSet(items),
+            Container::Dict => Value::Dict(items.chunks(2).map(|kv| (kv[0], kv[1])).collect()),
+        };
+        self.attach(top.node);
+        Ok(top.node)
+    }
+
+    /// The finished tree; fails while containers are open or when nothing was pushed.
+    pub fn finish(mut self) -> Result<Tree, BuildError> {
+        match self.root {
+            Some(root) if self.open.is_empty() => {
+                self.tree.set_root(root);
+                Ok(self.tree)
+            }
+            _ => Err(BuildError::Incomplete),
+        }
+    }
+
+    /// The tree so far, for hosts that fill in nodes themselves (the JSON bridge).
+    pub fn tree_mut(&mut self) -> &mut Tree {
+        &mut self.tree
+    }
+
+    fn check_slot(&self) -> Result<(), BuildError> {
+        if self.open.is_empty() && self.root.is_some() {
+            return Err(BuildError::SecondRoot);
+        }
+        Ok(())
+    }
+
+    /// Records `id` as the next child of the innermost container, or as the root.
+    fn attach(&mut self, id: NodeId) {
+        match self.open.last_mut() {
+            Some(top) => top.children.push(id),
+            None => self.root = Some(id),
+        }
+    }
+}
+
+/// Whether Python can hash the value at `id`: scalars, str, bytes, tuples and
+/// frozensets of hashable values, globals. `open` is a container still being built (it
+/// will be a dict or set, so it is unhashable). Walks with an explicit stack.
+pub fn hashable(tree: &Tree, id: NodeId, open: NodeId) -> bool {
+    let mut todo = vec![id];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(id) = todo.pop() {
+        if id == open {
+            return false;
+        }
+        if !seen.insert(id) {
+            continue;
+        }
+        match tree.get(id) {
+            Value::None
+            | Value::Bool(_)
+            | Value::Int(_)
+            | Value::BigInt(_)
+            | Value::Float(_)
+            | Value::Str(_)
+            | Value::SurrogateStr(_)
+            | Value::Bytes(_)
+            | Value::Global { .. }
+            | Value::Extension(_) => {}
+            Value::Tuple(items) | Value::FrozenSet(items) => todo.extend(items),
+            // Objects, persistent ids and buffers: unknown until resolved; allow, as
+            // CPython lets the class decide.
+            Value::Object(_) | Value::PersistentId(_) | Value::Buffer { .. } => {}
+            Value::ByteArray(_) | Value::List(_) | Value::Dict(_) | Value::Set(_) => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_nested_containers() {
+        let mut b = Builder::new();
+        b.begin(Container::Dict).unwrap();
+        b.push(Value::Str("k".into())).unwrap();
+        b.begin(Container::List).unwrap();
+        b.push(Value::Int(1)).unwrap();
+        b.end(Container::List).unwrap();
+        b.end(Container::Dict).unwrap();
+        let tree = b.finish().unwrap();
+        let Value::Dict(entries) = tree.get(tree.root()) else {
+            panic!("root is not a dict")
+        };
+        assert_eq!(entries.len(), 1);
+        assert_eq!(tree.get(entries[0].1), &Value::List(vec![3]));
+    }
+
+    #[test]
+    fn misuse_is_an_error_and_changes_nothing() {
+        let mut b = Builder::new();
+        assert_eq!(b.end(Container::List), Err(BuildError::Unbalanced));
+        b.begin(Container::Dict).unwrap();
+        b.push(Value::Int(1)).unwrap();
+        assert_eq!(b.end(Container::List), Err(BuildError::Unbalanced));
+        assert_eq!(b.end(Container::Dict), Err(BuildError::OddDict));
+        b.push(Value::Int(2)).unwrap();
+        b.begin(Container::List).unwrap();
+        b.end(Container::List).unwrap();
+        b.push(Value::Int(3)).unwrap();
+        assert_eq!(b.end(Container::Dict), Err(BuildError::Unhashable));
+        assert_eq!(b.depth(), 1);
+        let mut b = Builder::new();
+        b.push(Value::None).unwrap();
+        assert_eq!(b.push(Value::None), Err(BuildError::SecondRoot));
+        assert!(Builder::new().finish().is_err());
+    }
+}
