@@ -12,7 +12,7 @@ use std::mem::size_of;
 use std::ops::Deref;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
-use crate::shm::{memfd_with, Mapping};
+use crate::shm::{memfd, memfd_with, Mapping};
 
 pub(crate) const TASK: u32 = 1;
 pub(crate) const RESULT: u32 = 2;
@@ -23,11 +23,32 @@ const HEADER: usize = 24;
 const PER_BUFFER: usize = 16;
 const MAX_FDS: usize = 250;
 
-/// One received buffer: bytes copied off the socket, or a copy-on-write shared mapping.
+/// One buffer of a message: bytes in memory, a received copy-on-write shared mapping,
+/// or a memfd the sender filled itself (sent as is, with no copy).
 #[derive(Debug)]
 pub enum Buffer {
     Inline(Vec<u8>),
     Shared(Mapping),
+    Memfd { fd: OwnedFd, map: Mapping },
+}
+
+impl Buffer {
+    /// A memfd-backed buffer holding a copy of `data` (the only copy it will need).
+    pub fn shared_copy(data: &[u8]) -> io::Result<Buffer> {
+        let fd = memfd(c"brinery-buffer", data.len())?;
+        let mut map = Mapping::new(fd.as_fd(), data.len(), true)?;
+        map.as_mut_slice().copy_from_slice(data);
+        Ok(Buffer::Memfd { fd, map })
+    }
+
+    /// How this buffer goes on the wire.
+    pub fn chunk(&self) -> Chunk<'_> {
+        match self {
+            Buffer::Inline(v) => Chunk::Bytes(v),
+            Buffer::Shared(m) => Chunk::Bytes(m.as_slice()),
+            Buffer::Memfd { fd, map } => Chunk::Memfd(fd.as_fd(), map.len()),
+        }
+    }
 }
 
 impl Deref for Buffer {
@@ -35,8 +56,34 @@ impl Deref for Buffer {
     fn deref(&self) -> &[u8] {
         match self {
             Buffer::Inline(v) => v,
-            Buffer::Shared(m) => m.as_slice(),
+            Buffer::Shared(m) | Buffer::Memfd { map: m, .. } => m.as_slice(),
         }
+    }
+}
+
+/// A buffer to send: bytes (moved to a memfd when large) or a memfd of the given length.
+#[derive(Debug, Clone, Copy)]
+pub enum Chunk<'a> {
+    Bytes(&'a [u8]),
+    Memfd(BorrowedFd<'a>, usize),
+}
+
+impl<'a> From<&'a [u8]> for Chunk<'a> {
+    fn from(b: &'a [u8]) -> Chunk<'a> {
+        Chunk::Bytes(b)
+    }
+}
+
+impl Chunk<'_> {
+    fn len(&self) -> usize {
+        match *self {
+            Chunk::Bytes(b) => b.len(),
+            Chunk::Memfd(_, len) => len,
+        }
+    }
+
+    fn in_shm(&self, threshold: usize) -> bool {
+        matches!(self, Chunk::Memfd(..)) || self.len() >= threshold
     }
 }
 
@@ -69,7 +116,7 @@ pub(crate) fn send(
     sock: BorrowedFd<'_>,
     kind: u32,
     id: u64,
-    buffers: &[&[u8]],
+    buffers: &[Chunk<'_>],
     fds: &[BorrowedFd<'_>],
     threshold: usize,
     scratch: &mut Vec<u8>,
@@ -80,22 +127,25 @@ pub(crate) fn send(
     put(scratch, &kind.to_ne_bytes());
     put(scratch, &(fds.len() as u32).to_ne_bytes());
     put(scratch, &(buffers.len() as u32).to_ne_bytes());
-    let nshm = buffers.iter().filter(|b| b.len() >= threshold).count();
+    let nshm = buffers.iter().filter(|b| b.in_shm(threshold)).count();
     put(scratch, &(nshm as u32).to_ne_bytes());
     put(scratch, &id.to_ne_bytes());
     for b in buffers {
         put(scratch, &(b.len() as u64).to_ne_bytes());
-        put(scratch, &u64::from(b.len() >= threshold).to_ne_bytes());
-    }
-    for b in buffers {
-        if b.len() >= threshold {
-            shm.push(memfd_with(b)?);
-        } else {
-            put(scratch, b);
-        }
+        put(scratch, &u64::from(b.in_shm(threshold)).to_ne_bytes());
     }
     let mut raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
-    raw.extend(shm.iter().map(|f| f.as_raw_fd()));
+    for b in buffers {
+        match *b {
+            Chunk::Memfd(fd, _) => raw.push(fd.as_raw_fd()),
+            Chunk::Bytes(b) if b.len() >= threshold => {
+                let fd = memfd_with(b)?;
+                raw.push(fd.as_raw_fd());
+                shm.push(fd);
+            }
+            Chunk::Bytes(b) => put(scratch, b),
+        }
+    }
     if raw.len() > MAX_FDS {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,

@@ -14,7 +14,7 @@ pub mod supervisor;
 pub mod worker;
 
 pub use error::{Death, PoolError, TaskError};
-pub use frame::{Buffer, Message};
+pub use frame::{Buffer, Chunk, Message};
 pub use launch::{Launcher, Spawn, WorkerFds};
 pub use stage::StagePage;
 pub use supervisor::{Config, Outcome, Pool, Submitter, TaskId};

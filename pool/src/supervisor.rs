@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::error::{Death, PoolError, TaskError};
-use crate::frame::{self, socketpair, FrameReader, Message};
+use crate::frame::{self, socketpair, Chunk, FrameReader, Message};
 use crate::launch::{Launcher, WorkerFds};
 use crate::process::{kill, pidfd_open, reap};
 use crate::shm::DEFAULT_THRESHOLD;
@@ -518,7 +518,7 @@ impl Pool {
                             w.sock.as_fd(),
                             frame::DEFINE,
                             *need,
-                            &[def],
+                            &[Chunk::Bytes(def)],
                             &[],
                             self.cfg.shm_threshold,
                             &mut self.scratch,
@@ -526,7 +526,7 @@ impl Pool {
                         w.defined.insert(*need);
                     }
                 }
-                let buffers: Vec<&[u8]> = task.msg.buffers.iter().map(|b| &b[..]).collect();
+                let buffers: Vec<Chunk<'_>> = task.msg.buffers.iter().map(|b| b.chunk()).collect();
                 let fds: Vec<BorrowedFd<'_>> = task.msg.fds.iter().map(|f| f.as_fd()).collect();
                 let sent = sent.and_then(|()| {
                     frame::send(

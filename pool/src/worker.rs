@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
-use crate::frame::{self, FrameReader, Message};
+use crate::frame::{self, Chunk, FrameReader, Message};
 use crate::launch::{WorkerFds, FDS_ENV};
 use crate::shm::DEFAULT_THRESHOLD;
 use crate::stage::{StagePage, IDLE, RECEIVED};
@@ -94,7 +94,12 @@ impl Endpoint {
     }
 
     /// Sends the result of task `id` and marks the worker idle.
-    pub fn reply(&mut self, id: u64, buffers: &[&[u8]], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
+    pub fn reply(
+        &mut self,
+        id: u64,
+        buffers: &[Chunk<'_>],
+        fds: &[BorrowedFd<'_>],
+    ) -> io::Result<()> {
         frame::send(
             self.sock.as_fd(),
             frame::RESULT,

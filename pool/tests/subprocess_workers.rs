@@ -308,3 +308,19 @@ fn definitions_reach_each_worker_once_in_subprocess() {
     assert_eq!(texts[4], "eight");
     assert_eq!(texts[5], "missing");
 }
+
+#[test]
+fn memfd_buffers_are_sent_without_copy_in_subprocess() {
+    let mut p = pool(1);
+    let big = vec![3u8; 1 << 20];
+    let msg = Message {
+        buffers: vec![
+            brinery_pool::Buffer::Inline(b"sum".to_vec()),
+            brinery_pool::Buffer::shared_copy(&big).unwrap(),
+        ],
+        fds: vec![],
+    };
+    let id = p.submit(msg);
+    let got = collect(&mut p, &[id]);
+    assert_eq!(text(&got[&id]), format!("{} {}", 1 << 20, 3 << 20));
+}

@@ -17,7 +17,7 @@ fn main() {
         ep.set_stage(2);
         let reply: Vec<u8> = match words.as_slice() {
             ["echo"] => {
-                let bufs: Vec<&[u8]> = msg.buffers.iter().map(|b| &b[..]).collect();
+                let bufs: Vec<_> = msg.buffers.iter().map(|b| b.chunk()).collect();
                 let fds: Vec<_> = msg.fds.iter().map(|f| f.as_fd()).collect();
                 ep.reply(id, &bufs, &fds).expect("reply");
                 continue;
@@ -54,6 +54,6 @@ fn main() {
             }
             _ => format!("unknown command {cmd:?}").into_bytes(),
         };
-        ep.reply(id, &[&reply], &[]).expect("reply");
+        ep.reply(id, &[reply[..].into()], &[]).expect("reply");
     }
 }
