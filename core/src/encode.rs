@@ -46,7 +46,10 @@ pub struct Encoder {
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum OwnKey {
+    /// A string constant of a reduction (`'latin1'`).
     Str(String),
+    /// The module name of a `STACK_GLOBAL`.
+    Module(String),
     Global(String, String),
 }
 
@@ -335,7 +338,7 @@ impl Encoder {
             self.str(&latin1);
             self.memoize();
             self.boundary();
-            self.own_str("latin1");
+            self.own_str(OwnKey::Str, "latin1");
             self.tuple_end(2);
             self.memoize();
             self.op(REDUCE);
@@ -546,9 +549,12 @@ impl Encoder {
     pub fn global(&mut self, module: &str, name: &str) {
         if self.proto >= 4 {
             self.boundary();
-            self.own_str(module);
+            // Classes of one module share their `__module__` object, so CPython fetches
+            // a module name from the memo; a name string is a new object each time.
+            self.own_str(OwnKey::Module, module);
             self.boundary();
-            self.own_str(name);
+            self.str(name);
+            self.memoize();
             self.op(STACK_GLOBAL);
         } else if let Some((parent, last)) = name.rsplit_once('.') {
             // A nested name has no GLOBAL form: `getattr(parent, last)`, as `save_global`.
@@ -670,16 +676,16 @@ impl Encoder {
 
     // ---- objects the encoder synthesises --------------------------------------------
 
-    fn own_str(&mut self, s: &str) -> u32 {
-        if let Some(&idx) = self.own_memo.get(&OwnKey::Str(s.into())) {
+    fn own_str(&mut self, kind: fn(String) -> OwnKey, s: &str) -> u32 {
+        let key = kind(s.into());
+        if let Some(&idx) = self.own_memo.get(&key) {
             self.get(idx);
-            idx
-        } else {
-            self.str(s);
-            let idx = self.memoize();
-            self.own_memo.insert(OwnKey::Str(s.into()), idx);
-            idx
+            return idx;
         }
+        self.str(s);
+        let idx = self.memoize();
+        self.own_memo.insert(key, idx);
+        idx
     }
 
     fn own_global(&mut self, module: &str, name: &str) -> u32 {

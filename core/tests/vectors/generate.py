@@ -346,6 +346,11 @@ def nonplain_cases():
          [pickle.PickleBuffer(bytearray(b"writable")), pickle.PickleBuffer(b"readonly")],
          protocols=[5], note="PickleBuffer without buffer_callback: in-band BYTEARRAY8/BYTES")
     case("range", range(1, 10, 2))
+    case("same_module_classes",
+         [collections.OrderedDict(a=1), collections.Counter("abca"), Stateful("s"),
+          KwOnly(2, b=3), collections.OrderedDict(b=2)],
+         protocols=[2, 3, 4, 5], note="classes of one module share the module name's memo entry")
+    case("list_subclass_state", [collections.UserList([1, 2]), types.SimpleNamespace(x=1, y=[2])])
     case("global_function", [len, pickle.dumps])
     return cases
 
