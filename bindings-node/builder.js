@@ -1,0 +1,324 @@
+'use strict';
+// Turns the tape written by `src/decode.rs` into JavaScript values.
+//
+// The tape is a Float64Array of opcodes (numbers must match `src/tape.rs`), one string
+// holding all text in order, and one Buffer holding all bytes payloads in order. The
+// loop below is iterative (an explicit stack, no recursion), creates every container
+// before its children so cycles resolve, and never lets a key reach a prototype.
+// It decides nothing about Python semantics: that happened in Rust.
+
+const NONE = 0;
+const FALSE = 1;
+const TRUE = 2;
+const NUM = 3;
+const STR = 4;
+const BIGINT = 5;
+const BYTES = 6;
+const LIST = 7;
+const TUPLE = 8;
+const OBJECT = 9;
+const MAP = 10;
+const SET = 11;
+const REF = 12;
+const DATE = 13;
+const NUMS = 14;
+const STRS = 15;
+const CALL = 16;
+const GLOBAL = 17;
+
+// Frame kinds.
+const K_ROOT = 0;
+const K_LIST = 1;
+const K_TUPLE = 2;
+const K_OBJECT = 3;
+const K_MAP = 4;
+const K_SET = 5;
+const K_CALL = 6;
+
+// Arrays longer than this are grown instead of preallocated (V8 makes huge
+// preallocated arrays sparse).
+const PREALLOC_MAX = 1 << 16;
+
+const defineProperty = Object.defineProperty;
+const hasOwn = Object.prototype.hasOwnProperty;
+
+function setKey(obj, key, value) {
+  if (typeof key !== 'string') key = String(key);
+  if (key === '__proto__') {
+    defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  } else {
+    obj[key] = value;
+  }
+}
+
+function isClass(fn) {
+  return /^class[\s{]/.test(Function.prototype.toString.call(fn));
+}
+
+// The value a CALL becomes once name, args and kwargs are known.
+function create(parts, classes) {
+  const name = parts[0];
+  const args = parts[1];
+  const kwargs = parts[2];
+  if (classes !== null && hasOwn.call(classes, name)) {
+    const fn = classes[name];
+    const callArgs = kwargs === null ? args : args.concat([kwargs]);
+    return isClass(fn) ? new fn(...callArgs) : fn(...callArgs);
+  }
+  const inert = { $global: name, args, state: null };
+  if (kwargs !== null) inert.kwargs = kwargs;
+  return inert;
+}
+
+// Applies BUILD states, appended items and set entries to a created object.
+function finish(obj, parts, classes) {
+  const states = parts[3];
+  const items = parts[4];
+  const entries = parts[5];
+  const mapped = classes !== null && hasOwn.call(classes, parts[0]);
+  if (!mapped) {
+    if (states.length > 0) obj.state = states[states.length - 1];
+    if (items.length > 0) obj.items = items;
+    if (entries.length > 0) obj.entries = entries;
+    return;
+  }
+  for (const state of states) {
+    if (obj !== null && typeof obj === 'object' && typeof obj.__setstate__ === 'function') {
+      obj.__setstate__(state);
+    } else {
+      applyState(obj, state);
+    }
+  }
+  for (const item of items) {
+    if (typeof obj.push === 'function') obj.push(item);
+    else if (typeof obj.add === 'function') obj.add(item);
+  }
+  for (const [k, v] of entries) {
+    if (obj instanceof Map) obj.set(k, v);
+    else setKey(obj, k, v);
+  }
+}
+
+// `obj.__dict__.update(state)`, or both halves of a `(dict, slots)` state.
+function applyState(obj, state) {
+  const parts = Array.isArray(state) && state.length === 2 ? state : [state];
+  for (const part of parts) {
+    if (part === null || typeof part !== 'object') continue;
+    if (part instanceof Map) {
+      for (const [k, v] of part) setKey(obj, k, v);
+    } else {
+      for (const k of Object.keys(part)) setKey(obj, k, part[k]);
+    }
+  }
+}
+
+function build(tape, options) {
+  const ops = tape.ops;
+  const text = tape.text;
+  const blob = tape.blob;
+  const slots = tape.slots > 0 ? new Array(tape.slots) : null;
+  const classes = options.classes;
+  let p = 0;
+  let sp = 0;
+  let bp = 0;
+  const stack = [];
+  let cur = null;
+  let kind = K_ROOT;
+  let idx = 0;
+  let n = 1;
+  let key;
+  for (;;) {
+    const op = ops[p++];
+    let v;
+    switch (op) {
+      case NUM:
+        v = ops[p++];
+        break;
+      case STR: {
+        const start = sp;
+        sp += ops[p];
+        v = text.slice(start, sp);
+        if (ops[p + 1] >= 0) slots[ops[p + 1]] = v;
+        p += 2;
+        break;
+      }
+      case NONE:
+        v = null;
+        break;
+      case FALSE:
+        v = false;
+        break;
+      case TRUE:
+        v = true;
+        break;
+      case REF:
+        v = slots[ops[p++]];
+        break;
+      case NUMS: {
+        const len = ops[p];
+        const slot = ops[p + 1];
+        p += 2;
+        const a = len > PREALLOC_MAX ? [] : new Array(len);
+        for (let i = 0; i < len; i++) a[i] = ops[p + i];
+        p += len;
+        if (slot >= 0) slots[slot] = a;
+        v = a;
+        break;
+      }
+      case STRS: {
+        const len = ops[p];
+        const slot = ops[p + 1];
+        p += 2;
+        const a = len > PREALLOC_MAX ? [] : new Array(len);
+        for (let i = 0; i < len; i++) {
+          const start = sp;
+          sp += ops[p + i];
+          a[i] = text.slice(start, sp);
+        }
+        p += len;
+        if (slot >= 0) slots[slot] = a;
+        v = a;
+        break;
+      }
+      case BIGINT: {
+        const negative = ops[p];
+        const start = sp;
+        sp += ops[p + 1];
+        const slot = ops[p + 2];
+        p += 3;
+        const big = BigInt('0x' + text.slice(start, sp));
+        v = negative ? -big : big;
+        if (slot >= 0) slots[slot] = v;
+        break;
+      }
+      case BYTES: {
+        const start = bp;
+        bp += ops[p];
+        v = blob.subarray(start, bp);
+        if (ops[p + 1] >= 0) slots[ops[p + 1]] = v;
+        p += 2;
+        break;
+      }
+      case DATE:
+        v = new Date(ops[p]);
+        if (ops[p + 1] >= 0) slots[ops[p + 1]] = v;
+        p += 2;
+        break;
+      case LIST:
+      case TUPLE:
+      case OBJECT:
+      case MAP:
+      case SET:
+      case CALL:
+      case GLOBAL: {
+        let len;
+        let slot;
+        if (op === CALL || op === GLOBAL) {
+          len = op === CALL ? 6 : 1;
+          slot = ops[p++];
+        } else {
+          len = ops[p];
+          slot = ops[p + 1];
+          p += 2;
+        }
+        let c;
+        let k;
+        switch (op) {
+          case LIST:
+            c = len > PREALLOC_MAX ? [] : new Array(len);
+            k = K_LIST;
+            break;
+          case TUPLE:
+            c = len > PREALLOC_MAX ? [] : new Array(len);
+            k = K_TUPLE;
+            break;
+          case OBJECT:
+            c = {};
+            k = K_OBJECT;
+            len *= 2;
+            break;
+          case MAP:
+            c = new Map();
+            k = K_MAP;
+            len *= 2;
+            break;
+          case SET:
+            c = new Set();
+            k = K_SET;
+            break;
+          default:
+            // CALL and GLOBAL collect their parts; the object exists once the name,
+            // args and kwargs are known (see K_CALL below), so its slot is set then.
+            c = new Array(len);
+            c.slot = slot;
+            c.global = op === GLOBAL;
+            k = K_CALL;
+            slot = -1;
+        }
+        if (slot >= 0) slots[slot] = c;
+        if (len === 0) {
+          v = k === K_TUPLE ? Object.freeze(c) : c;
+          break;
+        }
+        stack.push(cur, kind, idx, n, key);
+        cur = c;
+        kind = k;
+        idx = 0;
+        n = len;
+        continue;
+      }
+      default:
+        throw new Error(`brinery: corrupt tape opcode ${op} at ${p - 1}`);
+    }
+    // Deliver `v` to the open container; close every container it completes.
+    for (;;) {
+      switch (kind) {
+        case K_LIST:
+        case K_TUPLE:
+          cur[idx++] = v;
+          break;
+        case K_OBJECT:
+          if (idx & 1) setKey(cur, key, v);
+          else key = v;
+          idx++;
+          break;
+        case K_MAP:
+          if (idx & 1) cur.set(key, v);
+          else key = v;
+          idx++;
+          break;
+        case K_SET:
+          cur.add(v);
+          idx++;
+          break;
+        case K_CALL:
+          cur[idx++] = v;
+          if (cur.global) {
+            const name = cur[0];
+            v = classes !== null && hasOwn.call(classes, name) ? classes[name] : { $global: name, args: null, state: null };
+            if (cur.slot >= 0) slots[cur.slot] = v;
+          } else if (idx === 3) {
+            const obj = create(cur, classes);
+            cur.obj = obj;
+            if (cur.slot >= 0) slots[cur.slot] = obj;
+          } else if (idx === 6) {
+            finish(cur.obj, cur, classes);
+            v = cur.obj;
+          }
+          break;
+        default:
+          return v;
+      }
+      if (idx < n) break;
+      if (kind === K_TUPLE) Object.freeze(cur);
+      if (kind !== K_CALL) v = cur;
+      key = stack.pop();
+      n = stack.pop();
+      idx = stack.pop();
+      kind = stack.pop();
+      cur = stack.pop();
+    }
+  }
+}
+
+module.exports = { build };

@@ -1,0 +1,80 @@
+'use strict';
+// brinery for Node.js: Python pickles in JavaScript, safely and fast.
+//
+// The public API (`loads`, `dumps`, `dis`) over the native addon built from `src/`.
+// Types and the JS form of every Python type are in `index.d.ts`.
+
+const path = require('node:path');
+const { build } = require('./builder');
+
+function loadNative() {
+  const file = `brinery.${process.platform}-${process.arch}${process.platform === 'linux' ? '-gnu' : ''}.node`;
+  return require(path.join(__dirname, file));
+}
+
+const native = loadNative();
+
+function badOption(message) {
+  const err = new TypeError(`brinery: ${message}`);
+  err.code = 'ERR_BRINERY_BAD_ARGUMENT';
+  err.offset = undefined;
+  return err;
+}
+
+function toBytes(data, what) {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw badOption(`${what} expects a Buffer, Uint8Array or ArrayBuffer`);
+}
+
+function loads(data, options) {
+  const bytes = toBytes(data, 'loads');
+  const o = options == null ? {} : options;
+  if (typeof o !== 'object') throw badOption('options must be an object');
+  let classes = null;
+  let names;
+  if (o.classes != null) {
+    if (typeof o.classes !== 'object') throw badOption('classes must be an object of constructors');
+    classes = Object.create(null);
+    names = [];
+    for (const name of Object.keys(o.classes)) {
+      const fn = o.classes[name];
+      if (typeof fn !== 'function') throw badOption(`classes[${JSON.stringify(name)}] is not a function`);
+      classes[name] = fn;
+      names.push(name);
+    }
+  }
+  const tape = native.decodeTape(bytes, {
+    dict: o.dict,
+    frozenTuples: o.frozenTuples === true,
+    classes: names,
+    allowUnknown: o.allowUnknown === true,
+    encoding: o.encoding,
+    maxDepth: o.maxDepth,
+  });
+  return build(tape, { classes });
+}
+
+function dumps(value, options) {
+  const o = options == null ? {} : options;
+  let protocol = o.protocol;
+  if (protocol === undefined) protocol = native.DEFAULT_PROTOCOL;
+  if (protocol === -1) protocol = native.HIGHEST_PROTOCOL;
+  if (!Number.isInteger(protocol) || protocol < 0) {
+    throw badOption(`protocol must be an integer from 0 to ${native.HIGHEST_PROTOCOL}, or -1`);
+  }
+  return native.dumpsNative(value, protocol);
+}
+
+function dis(data) {
+  return native.dis(toBytes(data, 'dis'));
+}
+
+module.exports = {
+  loads,
+  dumps,
+  dis,
+  HIGHEST_PROTOCOL: native.HIGHEST_PROTOCOL,
+  DEFAULT_PROTOCOL: native.DEFAULT_PROTOCOL,
+};

@@ -1,0 +1,373 @@
+//! Well-known standard types: the calls a stream makes to rebuild `OrderedDict`,
+//! `datetime`, `Decimal`, `complex`, `UUID`, `set`, `frozenset`, `bytearray` and `bytes`
+//! (the `_codecs.encode` reduction of protocols 0-2), read from the inert tree and
+//! written to the tape as the plain JS values `index.d.ts` documents. The arguments are
+//! read as data; nothing is ever called.
+//!
+//! Also the generic path for every other call: a `CALL` the JS side resolves through the
+//! `classes` option or turns into an inert `{ $global, args, state }` object. Not for
+//! plain containers (see [`crate::decode`]).
+
+use std::borrow::Cow;
+
+use brinery_core::{NodeId, Object, ObjectKind, Value};
+
+use crate::decode::{DictMode, Walker};
+use crate::error::{Code, Failure, Fallible};
+use crate::tape::{self, NO_SLOT};
+
+/// Writes the value a call node becomes.
+pub fn object(w: &mut Walker<'_>, obj: &Object, slot: f64) -> Fallible<()> {
+    let nodes = w.nodes;
+    let Some((module, name, args)) = callable(nodes, obj) else {
+        return Err(Failure::new(
+            Code::Unsupported,
+            "a call whose callable is not a global is not supported",
+        ));
+    };
+    let full = format!("{module}.{name}");
+    if !w.settings.classes.contains(&full) && standard(w, module, name, obj, args, slot)? {
+        return Ok(());
+    }
+    w.check_global(&full)?;
+    call(w, &full, obj, args, slot)
+}
+
+/// The global a call node calls and its positional arguments, seeing through
+/// `copyreg._reconstructor(cls, object, None)` (how protocols 0 and 1 create instances).
+fn callable<'t>(nodes: &'t [Value], obj: &Object) -> Option<(&'t str, &'t str, &'t [NodeId])> {
+    if obj.kind == ObjectKind::Built {
+        return None;
+    }
+    let Value::Global { module, name } = &nodes[obj.callable] else {
+        return None;
+    };
+    let args = seq(nodes, obj.args)?;
+    if (module.as_str(), name.as_str()) == ("copyreg", "_reconstructor") && args.len() == 3 {
+        if let Value::Global { module, name } = &nodes[args[0]] {
+            let base_is_object = matches!(&nodes[args[1]],
+                Value::Global { module, name } if module == "builtins" && name == "object");
+            if base_is_object && matches!(nodes[args[2]], Value::None) {
+                return Some((module, name, &[]));
+            }
+        }
+    }
+    Some((module, name, args))
+}
+
+/// A `CALL`: name, args, kwargs, state, items, entries.
+fn call(
+    w: &mut Walker<'_>,
+    full: &str,
+    obj: &Object,
+    args: &[NodeId],
+    slot: f64,
+) -> Fallible<()> {
+    w.tape.op2(tape::CALL, slot);
+    w.tape.str_value(full, NO_SLOT);
+    w.tape.op3(tape::LIST, args.len() as f64, NO_SLOT);
+    for &a in args {
+        w.value(a)?;
+    }
+    match obj.kwargs {
+        Some(k) => w.value(k)?,
+        None => w.tape.op(tape::NONE),
+    }
+    w.tape.op3(tape::LIST, obj.state.len() as f64, NO_SLOT);
+    for &s in &obj.state {
+        w.value(s)?;
+    }
+    w.tape.op3(tape::LIST, obj.items.len() as f64, NO_SLOT);
+    for &i in &obj.items {
+        w.value(i)?;
+    }
+    w.tape.op3(tape::LIST, obj.entries.len() as f64, NO_SLOT);
+    for &(k, v) in &obj.entries {
+        w.tape.op3(tape::LIST, 2.0, NO_SLOT);
+        w.value(k)?;
+        w.value(v)?;
+    }
+    Ok(())
+}
+
+fn bad(what: &str) -> Failure {
+    Failure::new(
+        Code::Unsupported,
+        format!("{what} with arguments brinery does not understand"),
+    )
+}
+
+/// Writes a standard type; `Ok(false)` when `module.name` is not one.
+fn standard(
+    w: &mut Walker<'_>,
+    module: &str,
+    name: &str,
+    obj: &Object,
+    args: &[NodeId],
+    slot: f64,
+) -> Fallible<bool> {
+    let nodes = w.nodes;
+    let plain = obj.state.is_empty() && obj.items.is_empty() && obj.entries.is_empty();
+    match (module, name) {
+        ("collections", "OrderedDict") => {
+            if !obj.state.is_empty() || !obj.items.is_empty() {
+                return Err(bad("collections.OrderedDict"));
+            }
+            let mut entries: Vec<(NodeId, NodeId)> = Vec::new();
+            if let Some(&first) = args.first() {
+                for &pair in seq(nodes, first).ok_or_else(|| bad("collections.OrderedDict"))? {
+                    match seq(nodes, pair) {
+                        Some(&[k, v]) => entries.push((k, v)),
+                        _ => return Err(bad("collections.OrderedDict")),
+                    }
+                }
+            }
+            entries.extend_from_slice(&obj.entries);
+            w.dict(&entries, slot)?;
+        }
+        ("builtins", "set") | ("builtins", "frozenset") if plain => {
+            let items = match args {
+                [] => &[][..],
+                [items] => seq(nodes, *items).ok_or_else(|| bad(name))?,
+                _ => return Err(bad(name)),
+            };
+            w.seq(tape::SET, items, slot)?;
+        }
+        ("builtins", "bytearray") | ("builtins", "bytes") | ("_codecs", "encode") if plain => {
+            let b = call_bytes(nodes, module, name, args).ok_or_else(|| bad(name))?;
+            w.tape.bytes(&b, slot);
+        }
+        ("datetime", "datetime") if plain => {
+            let b = args
+                .first()
+                .and_then(|&a| bytes_of(nodes, a))
+                .filter(|b| b.len() == 10)
+                .ok_or_else(|| bad("datetime.datetime"))?;
+            let days = days_from_civil(
+                i64::from(b[0]) * 256 + i64::from(b[1]),
+                i64::from(b[2] & 0x7f),
+                i64::from(b[3]),
+            );
+            let us = i64::from(b[7]) << 16 | i64::from(b[8]) << 8 | i64::from(b[9]);
+            let secs = i64::from(b[4] & 0x7f) * 3600 + i64::from(b[5]) * 60 + i64::from(b[6]);
+            let offset_us = match args.get(1) {
+                None => 0,
+                Some(&tz) => utc_offset_us(nodes, tz).ok_or_else(|| {
+                    bad("datetime.datetime (only datetime.timezone offsets are supported)")
+                })?,
+            };
+            let total_us = (days * 86_400 + secs) * 1_000_000 + us - offset_us;
+            w.tape
+                .op3(tape::DATE, total_us.div_euclid(1000) as f64, slot);
+        }
+        ("datetime", "date") if plain => {
+            let b = args
+                .first()
+                .and_then(|&a| bytes_of(nodes, a))
+                .filter(|b| b.len() == 4)
+                .ok_or_else(|| bad("datetime.date"))?;
+            let days = days_from_civil(
+                i64::from(b[0]) * 256 + i64::from(b[1]),
+                i64::from(b[2]),
+                i64::from(b[3]),
+            );
+            w.tape.op3(tape::DATE, (days * 86_400_000) as f64, slot);
+        }
+        ("datetime", "time") if plain && args.len() == 1 => {
+            let b = bytes_of(nodes, args[0])
+                .filter(|b| b.len() == 6)
+                .ok_or_else(|| bad("datetime.time"))?;
+            let us = i64::from(b[3]) << 16 | i64::from(b[4]) << 8 | i64::from(b[5]);
+            fields(
+                w,
+                slot,
+                &[
+                    ("hour", i64::from(b[0] & 0x7f)),
+                    ("minute", i64::from(b[1])),
+                    ("second", i64::from(b[2])),
+                    ("microsecond", us),
+                ],
+            );
+        }
+        ("datetime", "timedelta") if plain => {
+            let [d, s, us] = ints::<3>(nodes, args).ok_or_else(|| bad("datetime.timedelta"))?;
+            fields(
+                w,
+                slot,
+                &[("days", d), ("seconds", s), ("microseconds", us)],
+            );
+        }
+        ("decimal", "Decimal") if plain => match args {
+            [a] => match &nodes[*a] {
+                Value::Str(s) => w.tape.str_value(s, slot),
+                _ => return Err(bad("decimal.Decimal")),
+            },
+            _ => return Err(bad("decimal.Decimal")),
+        },
+        ("builtins", "complex") if plain => {
+            let parts: Vec<f64> = args.iter().filter_map(|&a| float_of(nodes, a)).collect();
+            if parts.len() != args.len() || parts.len() > 2 {
+                return Err(bad("complex"));
+            }
+            w.tape.op3(tape::OBJECT, 2.0, slot);
+            w.tape.str_value("re", NO_SLOT);
+            w.tape.op2(tape::NUM, parts.first().copied().unwrap_or(0.0));
+            w.tape.str_value("im", NO_SLOT);
+            w.tape.op2(tape::NUM, parts.get(1).copied().unwrap_or(0.0));
+        }
+        ("uuid", "UUID") if args.is_empty() && obj.state.len() == 1 => {
+            let text = uuid_text(nodes, obj.state[0]).ok_or_else(|| bad("uuid.UUID"))?;
+            w.tape.str_value(&text, slot);
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// A plain object of integer fields.
+fn fields(w: &mut Walker<'_>, slot: f64, fields: &[(&str, i64)]) {
+    let mode = w.settings.dict;
+    let op = if mode == DictMode::Map {
+        tape::MAP
+    } else {
+        tape::OBJECT
+    };
+    w.tape.op3(op, fields.len() as f64, slot);
+    for &(k, v) in fields {
+        w.tape.str_value(k, NO_SLOT);
+        w.tape.int(v);
+    }
+}
+
+/// Items of a tuple or list node.
+fn seq(nodes: &[Value], id: NodeId) -> Option<&[NodeId]> {
+    match &nodes[id] {
+        Value::Tuple(items) | Value::List(items) => Some(items),
+        _ => None,
+    }
+}
+
+fn int_of(nodes: &[Value], id: NodeId) -> Option<i64> {
+    match nodes[id] {
+        Value::Int(v) => Some(v),
+        Value::Bool(b) => Some(b as i64),
+        _ => None,
+    }
+}
+
+fn ints<const N: usize>(nodes: &[Value], args: &[NodeId]) -> Option<[i64; N]> {
+    if args.len() > N {
+        return None;
+    }
+    let mut out = [0; N];
+    for (o, &a) in out.iter_mut().zip(args) {
+        *o = int_of(nodes, a)?;
+    }
+    Some(out)
+}
+
+fn float_of(nodes: &[Value], id: NodeId) -> Option<f64> {
+    match nodes[id] {
+        Value::Float(v) => Some(v),
+        Value::Int(v) => Some(v as f64),
+        _ => None,
+    }
+}
+
+/// The bytes a node stands for: bytes, bytearray, a Latin-1 str (what Python 2 and
+/// `encoding="latin1"` give), or a `_codecs.encode`/`bytes()` reduction.
+fn bytes_of(nodes: &[Value], id: NodeId) -> Option<Cow<'_, [u8]>> {
+    match &nodes[id] {
+        Value::Bytes(b) | Value::ByteArray(b) => Some(Cow::Borrowed(b)),
+        Value::Str(s) => latin1(s).map(Cow::Owned),
+        Value::Object(obj) if obj.state.is_empty() => {
+            let (module, name, args) = callable(nodes, obj)?;
+            call_bytes(nodes, module, name, args).map(Cow::Owned)
+        }
+        _ => None,
+    }
+}
+
+fn latin1(s: &str) -> Option<Vec<u8>> {
+    s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
+}
+
+/// The bytes made by `bytes(...)`, `bytearray(...)` or `_codecs.encode(str, "latin1")`.
+fn call_bytes(nodes: &[Value], module: &str, name: &str, args: &[NodeId]) -> Option<Vec<u8>> {
+    match (module, name, args) {
+        ("_codecs", "encode", [s, enc]) | ("builtins", "bytearray" | "bytes", [s, enc]) => {
+            let (Value::Str(s), Value::Str(enc)) = (&nodes[*s], &nodes[*enc]) else {
+                return None;
+            };
+            matches!(enc.as_str(), "latin1" | "latin-1" | "iso-8859-1").then_some(())?;
+            latin1(s)
+        }
+        ("builtins", "bytearray" | "bytes", []) => Some(Vec::new()),
+        ("builtins", "bytearray" | "bytes", [b]) => bytes_of(nodes, *b).map(Cow::into_owned),
+        _ => None,
+    }
+}
+
+/// The offset of a `datetime.timezone(timedelta(...))` tzinfo, in microseconds.
+fn utc_offset_us(nodes: &[Value], id: NodeId) -> Option<i64> {
+    let Value::Object(tz) = &nodes[id] else {
+        return None;
+    };
+    let ("datetime", "timezone", [delta, ..]) = callable(nodes, tz)? else {
+        return None;
+    };
+    let Value::Object(delta) = &nodes[*delta] else {
+        return None;
+    };
+    let ("datetime", "timedelta", args) = callable(nodes, delta)? else {
+        return None;
+    };
+    let [d, s, us] = ints::<3>(nodes, args)?;
+    Some((d * 86_400 + s) * 1_000_000 + us)
+}
+
+/// The canonical text of a `uuid.UUID` from its state dict's `int`.
+fn uuid_text(nodes: &[Value], state: NodeId) -> Option<String> {
+    let Value::Dict(entries) = &nodes[state] else {
+        return None;
+    };
+    let &(_, int) = entries
+        .iter()
+        .find(|&&(k, _)| matches!(&nodes[k], Value::Str(s) if s == "int"))?;
+    let value: u128 = match &nodes[int] {
+        Value::Int(v) => u128::try_from(*v).ok()?,
+        Value::BigInt(le) => {
+            let le = match le.split_last() {
+                Some((0, rest)) => rest,
+                _ => le,
+            };
+            if le.len() > 16 || le.last().is_some_and(|b| b & 0x80 != 0) && le.len() == 17 {
+                return None;
+            }
+            le.iter()
+                .rev()
+                .fold(0u128, |acc, &b| (acc << 8) | u128::from(b))
+        }
+        _ => return None,
+    };
+    let hex = format!("{value:032x}");
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    ))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}

@@ -1,0 +1,169 @@
+//! The tape: how a decoded [`brinery_core::Tree`] crosses into JavaScript in three
+//! napi values instead of one napi call per Python object.
+//!
+//! The tape is a `Float64Array` of opcodes and their arguments in depth-first order; all
+//! string text is one JS string (Latin-1 when every code unit fits, else UTF-16) that
+//! `builder.js` slices in order; all bytes payloads are one `Buffer` it views in order.
+//! Objects reached more than once get a slot number, so shared and cyclic references
+//! come back as one JS object. The opcode numbers here and in `builder.js` must agree.
+//! Not for deciding what a Python value becomes: that is [`crate::decode`] and
+//! [`crate::stdtypes`].
+
+/// `null`.
+pub const NONE: f64 = 0.0;
+/// `false`.
+pub const FALSE: f64 = 1.0;
+/// `true`.
+pub const TRUE: f64 = 2.0;
+/// `NUM value`: a number.
+pub const NUM: f64 = 3.0;
+/// `STR len slot`: the next `len` UTF-16 units of the text.
+pub const STR: f64 = 4.0;
+/// `BIGINT negative len slot`: the next `len` text units are hex digits of the magnitude.
+pub const BIGINT: f64 = 5.0;
+/// `BYTES len slot`: the next `len` bytes of the blob, as a `Buffer`.
+pub const BYTES: f64 = 6.0;
+/// `LIST n slot`, then `n` values: an `Array`.
+pub const LIST: f64 = 7.0;
+/// `TUPLE n slot`, then `n` values: a frozen `Array`.
+pub const TUPLE: f64 = 8.0;
+/// `OBJECT n slot`, then `n` key/value pairs: a plain object.
+pub const OBJECT: f64 = 9.0;
+/// `MAP n slot`, then `n` key/value pairs: a `Map`.
+pub const MAP: f64 = 10.0;
+/// `SET n slot`, then `n` values: a `Set`.
+pub const SET: f64 = 11.0;
+/// `REF slot`: the object already stored in `slot`.
+pub const REF: f64 = 12.0;
+/// `DATE ms slot`: a `Date`.
+pub const DATE: f64 = 13.0;
+/// `NUMS n slot`, then `n` raw numbers: an `Array` of numbers.
+pub const NUMS: f64 = 14.0;
+/// `STRS n slot`, then `n` raw string lengths: an `Array` of strings.
+pub const STRS: f64 = 15.0;
+/// `CALL slot`, then name, args, kwargs, state, items, entries: a mapped class or an
+/// inert `{ $global, args, state }`.
+pub const CALL: f64 = 16.0;
+/// `GLOBAL slot`, then the name: a mapped class itself, or an inert `{ $global }`.
+pub const GLOBAL: f64 = 17.0;
+
+/// No slot: the value is reached once.
+pub const NO_SLOT: f64 = -1.0;
+
+/// The three buffers a tape is made of, filled by [`crate::decode`].
+#[derive(Default)]
+pub struct Tape {
+    pub ops: Vec<f64>,
+    pub text: Vec<u16>,
+    /// True once a code unit above 0xff is in `text` (the text must then go as UTF-16).
+    pub wide: bool,
+    pub blob: Vec<u8>,
+    pub slots: u32,
+}
+
+impl Tape {
+    #[inline]
+    pub fn op(&mut self, op: f64) {
+        self.ops.push(op);
+    }
+
+    #[inline]
+    pub fn op2(&mut self, op: f64, a: f64) {
+        self.ops.extend_from_slice(&[op, a]);
+    }
+
+    #[inline]
+    pub fn op3(&mut self, op: f64, a: f64, b: f64) {
+        self.ops.extend_from_slice(&[op, a, b]);
+    }
+
+    /// Appends valid UTF-8 to the text and returns its length in UTF-16 units.
+    pub fn text_str(&mut self, s: &str) -> usize {
+        let start = self.text.len();
+        if s.is_ascii() {
+            self.text.extend(s.bytes().map(u16::from));
+        } else {
+            for unit in s.encode_utf16() {
+                self.wide |= unit > 0xff;
+                self.text.push(unit);
+            }
+        }
+        self.text.len() - start
+    }
+
+    /// Appends generalized UTF-8 (lone surrogates allowed) and returns its length in
+    /// UTF-16 units, or `None` when the bytes are malformed.
+    pub fn text_wtf8(&mut self, mut b: &[u8]) -> Option<usize> {
+        let start = self.text.len();
+        while !b.is_empty() {
+            let (cp, len) = brinery_core::pyfmt::decode_wtf8_char(b)?;
+            b = &b[len..];
+            if cp >= 0x10000 {
+                let c = cp - 0x10000;
+                self.text.push(0xd800 | (c >> 10) as u16);
+                self.text.push(0xdc00 | (c & 0x3ff) as u16);
+                self.wide = true;
+            } else {
+                self.wide |= cp > 0xff;
+                self.text.push(cp as u16);
+            }
+        }
+        Some(self.text.len() - start)
+    }
+
+    /// Appends a string op for `s` (never shared).
+    pub fn str_value(&mut self, s: &str, slot: f64) {
+        let len = self.text_str(s);
+        self.op3(STR, len as f64, slot);
+    }
+
+    /// Appends a `BIGINT` for a little-endian two's complement int of any size.
+    pub fn big_int(&mut self, le: &[u8], slot: f64) {
+        let negative = le.last().is_some_and(|&b| b & 0x80 != 0);
+        let mut mag: Vec<u8> = le.to_vec();
+        if negative {
+            // Two's complement negation: invert, add one.
+            let mut carry = true;
+            for b in mag.iter_mut() {
+                *b = !*b;
+                if carry {
+                    let (v, c) = b.overflowing_add(1);
+                    *b = v;
+                    carry = c;
+                }
+            }
+        }
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let start = self.text.len();
+        for &b in mag.iter().rev() {
+            self.text.push(HEX[(b >> 4) as usize] as u16);
+            self.text.push(HEX[(b & 15) as usize] as u16);
+        }
+        let digits = &mut self.text[start..];
+        let zeros = digits.iter().take_while(|&&d| d == b'0' as u16).count();
+        let zeros = zeros.min(digits.len().saturating_sub(1));
+        self.text.drain(start..start + zeros);
+        if self.text.len() == start {
+            self.text.push(b'0' as u16);
+        }
+        let len = self.text.len() - start;
+        self.ops
+            .extend_from_slice(&[BIGINT, negative as u8 as f64, len as f64, slot]);
+    }
+
+    /// Appends a number, or a `BIGINT` when it is beyond `Number.MAX_SAFE_INTEGER`.
+    pub fn int(&mut self, v: i64) {
+        const SAFE: i64 = (1 << 53) - 1;
+        if (-SAFE..=SAFE).contains(&v) {
+            self.op2(NUM, v as f64);
+        } else {
+            self.big_int(&v.to_le_bytes(), NO_SLOT);
+        }
+    }
+
+    /// Appends a `BYTES` op with its payload.
+    pub fn bytes(&mut self, b: &[u8], slot: f64) {
+        self.blob.extend_from_slice(b);
+        self.op3(BYTES, b.len() as f64, slot);
+    }
+}
