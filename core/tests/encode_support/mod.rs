@@ -133,3 +133,90 @@ pub fn first_difference(ours: &[u8], theirs: &[u8]) -> String {
         &theirs[from..(at + 8).min(theirs.len())],
     )
 }
+
+/// A small tree builder for tests that construct values by hand.
+#[derive(Default)]
+pub struct Build {
+    pub tree: Tree,
+}
+
+impl Build {
+    pub fn new() -> Self {
+        Build { tree: Tree::new() }
+    }
+    pub fn add(&mut self, v: Value) -> usize {
+        self.tree.push(v)
+    }
+    pub fn int(&mut self, v: i64) -> usize {
+        self.add(Value::Int(v))
+    }
+    pub fn str(&mut self, s: &str) -> usize {
+        self.add(Value::Str(s.into()))
+    }
+    pub fn list(&mut self, items: Vec<usize>) -> usize {
+        self.add(Value::List(items))
+    }
+    pub fn tuple(&mut self, items: Vec<usize>) -> usize {
+        self.add(Value::Tuple(items))
+    }
+    pub fn dict(&mut self, entries: Vec<(usize, usize)>) -> usize {
+        self.add(Value::Dict(entries))
+    }
+    pub fn global(&mut self, module: &str, name: &str) -> usize {
+        self.add(Value::Global {
+            module: module.into(),
+            name: name.into(),
+        })
+    }
+    pub fn push_object(&mut self, obj: brinery_core::Object) -> usize {
+        self.add(Value::Object(Box::new(obj)))
+    }
+    pub fn finish(mut self, root: usize) -> Tree {
+        self.tree.set_root(root);
+        self.tree
+    }
+}
+
+/// An object node's contents with no kwargs, state, items or entries.
+pub fn object(
+    kind: brinery_core::ObjectKind,
+    callable: usize,
+    args: usize,
+) -> brinery_core::Object {
+    brinery_core::Object {
+        kind,
+        callable,
+        args,
+        kwargs: None,
+        state: Vec::new(),
+        items: Vec::new(),
+        entries: Vec::new(),
+    }
+}
+
+/// Runs `python3` on `script` with `args`; panics with its output unless it exits 0.
+pub fn run_python(script: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .env("PYTHONHASHSEED", "0")
+        .output()
+        .expect("python3 must be installed to check streams against CPython");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "python3 failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// A fresh empty directory under the system temp dir, unique to this process and `tag`.
+pub fn scratch_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("brinery-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("creating a scratch dir");
+    dir
+}
