@@ -2,7 +2,9 @@
 //! brinery in every language. Each subcommand lives in its own module; shared process
 //! plumbing is in [`run`].
 
+mod c;
 mod docs;
+mod python;
 mod run;
 mod test;
 mod venv;
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
     let rest = &args[1..];
     let result = match cmd.as_str() {
         "test" => test::run(rest),
+        "c-test-tmp" => c::test(),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())

@@ -21,6 +21,10 @@ pub fn run(_args: &[String]) -> Result {
     ] {
         if !run::has_crate(dir) {
             eprintln!("xtask: {dir}/ does not exist yet; {what} tests skipped");
+        } else if dir == "bindings-python" {
+            crate::python::test()?;
+        } else if dir == "bindings-c" {
+            crate::c::test()?;
         }
     }
     crate::docs::test()?;

@@ -1,0 +1,113 @@
+"""brinery: serialize all of Python, fast, in a stream any Python can load.
+
+``dumps``/``dump``/``Pickler`` write the same bytes as ``pickle`` for everything
+``pickle`` can store, and store by value what ``pickle`` can only name: functions,
+lambdas, closures, classes and modules defined in ``__main__``, locally, in modules
+that cannot be imported, or in modules registered with ``register_pickle_by_value``.
+Every stream loads with stock ``pickle.loads`` (``loads``/``load`` here *are* the stock
+ones) in a same-minor-version Python where brinery is not installed.
+"""
+
+import pickle as _pickle
+import sys as _sys
+import types as _types
+
+from . import _brinery, _byvalue
+from ._errors import PicklingError
+
+__all__ = [
+    "DEFAULT_PROTOCOL",
+    "HIGHEST_PROTOCOL",
+    "Pickler",
+    "PicklingError",
+    "dump",
+    "dumps",
+    "load",
+    "loads",
+    "register_pickle_by_value",
+    "unregister_pickle_by_value",
+]
+
+HIGHEST_PROTOCOL = _pickle.HIGHEST_PROTOCOL
+DEFAULT_PROTOCOL = _pickle.DEFAULT_PROTOCOL
+
+loads = _pickle.loads
+load = _pickle.load
+
+_native_dumps = _brinery.dumps
+
+
+def _module_names(by_value):
+    names = []
+    for m in by_value:
+        names.append(m.__name__ if isinstance(m, _types.ModuleType) else str(m))
+    return names
+
+
+def dumps(obj, protocol=None, *, buffer_callback=None, by_value=()):
+    """Return the pickle of ``obj`` as bytes.
+
+    ``protocol`` defaults to ``pickle.DEFAULT_PROTOCOL``; ``buffer_callback`` is as in
+    ``pickle.dumps`` (protocol 5); ``by_value`` names extra modules (or module objects)
+    whose functions and classes are stored by value for this call.
+    """
+    if protocol is None:
+        protocol = DEFAULT_PROTOCOL
+    if by_value:
+        return _native_dumps(obj, protocol, buffer_callback, _module_names(by_value))
+    return _native_dumps(obj, protocol, buffer_callback)
+
+
+def dump(obj, file, protocol=None, *, buffer_callback=None, by_value=()):
+    """Write the pickle of ``obj`` to the binary file ``file``."""
+    Pickler(file, protocol, buffer_callback=buffer_callback, by_value=by_value).dump(obj)
+
+
+class Pickler(_brinery.Pickler):
+    """A ``pickle.Pickler`` work-alike writing through brinery.
+
+    Subclasses may define ``persistent_id``, ``reducer_override`` and ``dispatch_table``;
+    they are looked up when ``dump()`` starts and win exactly as with ``pickle.Pickler``.
+
+    ``namespaces=True`` is for processes that load many streams into one long-lived
+    interpreter (brinery's pool): the globals of by-value functions are not a fresh dict
+    per stream but the persistent id ``("brinery.ns", module_name)``, filled afterwards
+    through ``("brinery.fill", module_name, {name: value})`` (names the namespace lacks
+    only). Load such streams with ``brinery._namespaces.Unpickler``.
+    """
+
+    def __new__(cls, file=None, protocol=None, *, fix_imports=True, buffer_callback=None,
+                by_value=(), namespaces=False):
+        if protocol is None:
+            protocol = DEFAULT_PROTOCOL
+        return super().__new__(
+            cls,
+            file,
+            protocol,
+            fix_imports=fix_imports,
+            buffer_callback=buffer_callback,
+            by_value=_module_names(by_value),
+            namespaces=namespaces,
+        )
+
+    def __init__(self, file=None, protocol=None, *, fix_imports=True, buffer_callback=None,
+                 by_value=(), namespaces=False):
+        pass
+
+
+def register_pickle_by_value(module):
+    """Store the functions and classes of ``module`` (and its submodules) by value."""
+    if not isinstance(module, _types.ModuleType):
+        raise ValueError(f"input should be a module object, got {module!r} instead")
+    if module.__name__ not in _sys.modules:
+        raise ValueError(f"{module!r} was not imported correctly, have you used an `import` statement to access it?")
+    _byvalue.BY_VALUE.add(module.__name__)
+
+
+def unregister_pickle_by_value(module):
+    """Undo ``register_pickle_by_value(module)``."""
+    if not isinstance(module, _types.ModuleType):
+        raise ValueError(f"input should be a module object, got {module!r} instead")
+    if module.__name__ not in _byvalue.BY_VALUE:
+        raise ValueError(f"{module!r} is not registered for pickle by value")
+    _byvalue.BY_VALUE.discard(module.__name__)

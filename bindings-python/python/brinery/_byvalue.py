@@ -1,0 +1,110 @@
+"""Helpers the native pickler calls for classes stored by value.
+
+``class_recipe(cls)`` says how to rebuild a class with standard-library callables only:
+the arguments of ``types.new_class`` (with a namespace holding only what the metaclass
+needs at creation and nothing that can refer back to the class) and the calls to replay
+once the class exists. ``BY_VALUE`` is the set of module names registered with
+``register_pickle_by_value``.
+"""
+
+import abc
+import enum
+import operator
+import types
+
+__all__ = ["BY_VALUE", "class_recipe", "new_class"]
+
+BY_VALUE: set = set()
+
+new_class = types.new_class
+
+# Attributes the interpreter or the metaclass makes itself; never copied.
+_SKIP = frozenset(
+    {
+        "__dict__",
+        "__weakref__",
+        "__module__",
+        "__qualname__",
+        "__doc__",
+        "__slots__",
+        "__orig_bases__",
+        "__parameters__",
+        "_abc_impl",
+        "__annotations__",
+        "__match_args__",
+    }
+)
+
+# Namespace entries the metaclass reads while creating the class.
+_AT_CREATION = ("__module__", "__qualname__", "__doc__", "__slots__", "__annotations__")
+
+
+def _is_enum(cls):
+    return isinstance(cls, enum.EnumMeta)
+
+
+def _is_typeddict(cls):
+    return type(cls).__name__ == "_TypedDictMeta" and type(cls).__module__ == "typing"
+
+
+def _is_namedtuple_class(cls):
+    return (
+        issubclass(cls, tuple)
+        and hasattr(cls, "_fields")
+        and any(getattr(b, "__name__", "") == "NamedTuple" for b in getattr(cls, "__orig_bases__", ()))
+    )
+
+
+def class_recipe(cls):
+    """``((name, bases, kwds, exec_body), [(callable, args, label), ...])`` for ``cls``."""
+    d = cls.__dict__
+    ns = {}
+    for key in _AT_CREATION:
+        if key in d:
+            ns[key] = d[key]
+    ns["__qualname__"] = cls.__qualname__
+    bases = getattr(cls, "__orig_bases__", None) or cls.__bases__
+    if "__orig_bases__" not in d:
+        bases = cls.__bases__
+    kwds = {}
+    meta = type(cls)
+    if meta is not type and not _is_typeddict(cls) and not _is_namedtuple_class(cls):
+        kwds["metaclass"] = meta
+    if _is_typeddict(cls) and not cls.__total__:
+        kwds["total"] = False
+    skip = set(_SKIP)
+    slots = d.get("__slots__", ())
+    if isinstance(slots, str):
+        slots = (slots,)
+    skip.update(slots)
+    if _is_enum(cls):
+        for name, member in cls.__members__.items():
+            if name in d and member.name == name:
+                ns[name] = member._value_
+                skip.add(name)
+        skip.update(k for k in d if k.startswith("_") and k.endswith("_") and not k.startswith("__"))
+        skip.update({"__new__", "_member_names_", "_member_map_", "_value2member_map_"})
+        for k in ("_generate_next_value_", "_missing_", "_ignore_"):
+            if k in d and callable(d[k]) and k not in ns:
+                pass
+    if _is_namedtuple_class(cls):
+        ns.update(cls._field_defaults)
+        skip.update(cls._fields)
+        skip.update({"__new__", "_make", "_replace", "__repr__", "_asdict", "__getnewargs__",
+                     "_fields", "_field_defaults", "__slots__"})
+    if _is_typeddict(cls):
+        skip.update({"__required_keys__", "__optional_keys__", "__total__"})
+    later = []
+    for key, value in d.items():
+        if key in skip or key in ns:
+            continue
+        later.append((setattr, (cls, key, value), key))
+    if isinstance(cls, abc.ABCMeta):
+        registry = abc._get_dump(cls)[0]
+        subs = [ref() for ref in registry]
+        subs = [s for s in subs if s is not None]
+        subs.sort(key=lambda s: (s.__module__, s.__qualname__))
+        for sub in subs:
+            later.append((cls.register, (sub,), "register"))
+    body = operator.methodcaller("update", ns)
+    return (cls.__name__, tuple(bases), kwds, body), later

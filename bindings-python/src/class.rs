@@ -1,0 +1,142 @@
+//! Classes and modules stored by value, and the decision of what is stored by value.
+//!
+//! A class is rebuilt as `types.new_class(name, bases, kwds, operator.methodcaller('update',
+//! ns))`, where `ns` holds only what the metaclass needs at creation (`__slots__`,
+//! `__annotations__`, enum members, ...) and nothing that can refer back to the class;
+//! the class is memoized, then the rest is set with `builtins.setattr(cls, name, value)`
+//! calls (and ABC registrations replayed). What goes where is decided by the Python
+//! helper `brinery._byvalue.class_recipe`, which knows the standard metaclasses.
+//! Modules: importable ones by reference (`importlib.import_module(name)`), dynamic ones
+//! by value (`types.ModuleType(name)` filled with `BUILD`-free `setattr`s of its dict).
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString, PyTuple};
+
+use crate::function::save_named;
+use crate::path::Seg;
+use crate::walker::Walker;
+
+/// True when `obj` (a function or class) must be stored by value: its module is
+/// `__main__`, registered by value, missing, or the object is not reachable by name.
+pub fn wants_by_value<'py>(w: &Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult<bool> {
+    let py = w.py;
+    let module = match obj.getattr("__module__") {
+        Ok(m) if !m.is_none() => m,
+        _ => return Ok(false),
+    };
+    let Ok(module) = module.cast_into::<PyString>() else {
+        return Ok(false);
+    };
+    let name = module.to_cow()?;
+    if name == "__main__" || name == "__mp_main__" {
+        return Ok(true);
+    }
+    for m in &w.opts.by_value {
+        if name == m.as_str() || (name.starts_with(m.as_str()) && name[m.len()..].starts_with('.'))
+        {
+            return Ok(true);
+        }
+    }
+    let qualname = match obj.getattr("__qualname__") {
+        Ok(q) => q.extract::<String>().unwrap_or_default(),
+        Err(_) => return Ok(false),
+    };
+    if qualname.contains("<locals>") {
+        return Ok(true);
+    }
+    let Some(m) = w.st.sys_modules.bind(py).get_item(&module)? else {
+        // Not importable as far as this process knows: a dynamic module's object.
+        return Ok(py.import(name.as_ref()).is_err());
+    };
+    let mut cur = m;
+    for part in qualname.split('.') {
+        match cur.getattr(part) {
+            Ok(next) => cur = next,
+            Err(_) => return Ok(true),
+        }
+    }
+    Ok(!cur.is(obj))
+}
+
+/// A class by value (see the module docs).
+pub fn save_class<'py>(w: &mut Walker<'py>, cls: &Bound<'py, PyAny>) -> PyResult<()> {
+    let py = w.py;
+    let recipe =
+        w.st.helpers
+            .bind(py)
+            .getattr("class_recipe")?
+            .call1((cls,))?;
+    let recipe = recipe.cast_into::<PyTuple>()?;
+    let create = recipe.get_item(0)?;
+    let later = recipe.get_item(1)?;
+    let new_class = w.st.helpers.bind(py).getattr("new_class")?;
+    save_named(w, &new_class, "types", "new_class");
+    w.path.push(Seg::Item("class namespace"));
+    w.save(&create)?;
+    w.path.pop();
+    w.enc.reduce();
+    if let Some(idx) = w.memo_get(cls) {
+        w.enc.pop();
+        w.enc.get(idx);
+        return Ok(());
+    }
+    w.memoize(cls);
+    for call in later.try_iter()? {
+        let call = call?.cast_into::<PyTuple>()?;
+        let func = call.get_item(0)?;
+        let args = call.get_item(1)?;
+        let label = call.get_item(2)?.extract::<String>()?;
+        w.path.push(Seg::AttrName(label));
+        let r = w.save(&func).and_then(|_| w.save(&args));
+        w.path.pop();
+        r?;
+        w.enc.reduce();
+        w.enc.pop();
+    }
+    Ok(())
+}
+
+/// A module: by reference when importable, else by value.
+pub fn save_module<'py>(w: &mut Walker<'py>, m: &Bound<'py, PyAny>) -> PyResult<()> {
+    let py = w.py;
+    let name: String = m.getattr("__name__")?.extract()?;
+    let importable = match w.st.sys_modules.bind(py).get_item(&name)? {
+        Some(found) => found.is(m) && !w.opts.by_value.iter().any(|b| *b == name),
+        None => false,
+    };
+    if importable {
+        save_named(w, w.st.import_module.bind(py), "importlib", "import_module");
+        w.enc.tuple_begin(1);
+        w.save(PyString::new(py, &name).as_any())?;
+        w.enc.tuple_end(1);
+        w.enc.reduce();
+        w.memoize(m);
+        return Ok(());
+    }
+    save_named(w, w.st.module_type.bind(py), "types", "ModuleType");
+    w.enc.tuple_begin(1);
+    w.save(PyString::new(py, &name).as_any())?;
+    w.enc.tuple_end(1);
+    w.enc.reduce();
+    w.memoize(m);
+    let d = m.getattr("__dict__")?.cast_into::<PyDict>()?;
+    let setattr = w.st.setattr.bind(py).clone();
+    for (k, v) in d.iter() {
+        let key: String = k.extract()?;
+        if key == "__builtins__" || key == "__name__" {
+            continue;
+        }
+        save_named(w, &setattr, "builtins", "setattr");
+        w.enc.tuple_begin(3);
+        w.save(m)?;
+        w.save(&k)?;
+        w.path.push(Seg::AttrName(key));
+        let r = w.save(&v);
+        w.path.pop();
+        r?;
+        w.enc.tuple_end(3);
+        w.enc.reduce();
+        w.enc.pop();
+    }
+    Ok(())
+}

@@ -1,0 +1,419 @@
+//! Functions stored by value, with code objects and cells, built only from standard-library
+//! callables: `types.FunctionType(code, globals, name, None, (empty cells...))`, then the
+//! function's attributes through `BUILD (None, {attr: value})` (which `setattr`s them),
+//! then the cells filled the same way, then the globals the code uses. Creating the
+//! function and its cells before anything that may refer back to them is what makes
+//! closures with cycles (recursion, mutual recursion, `__class__`) load correctly.
+//!
+//! All by-value functions that shared one globals dict share one rebuilt dict, created
+//! once (or, with `namespaces=True`, fetched through the persistent id
+//! `("brinery.ns", module)`) and filled after the functions exist. Not for classes or
+//! modules: see [`crate::class`].
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::path::Seg;
+use crate::walker::Walker;
+
+/// Per-dump bookkeeping for by-value functions.
+#[derive(Default)]
+pub struct FunctionState<'py> {
+    version_checked: bool,
+    /// Real globals dict (by id) -> the stand-in object memoized for its rebuilt dict,
+    /// the module name, and the names already filled.
+    globals: FxHashMap<usize, GlobalsEntry<'py>>,
+    /// Code object (by id) -> global names its code (and nested code) reads.
+    names: FxHashMap<usize, Vec<Bound<'py, PyString>>>,
+    /// While true, sets and frozensets are written in sorted order (code constants).
+    pub sort_sets: bool,
+}
+
+struct GlobalsEntry<'py> {
+    standin: Bound<'py, PyAny>,
+    module: String,
+    filled: FxHashSet<String>,
+    _real: Bound<'py, PyDict>,
+}
+
+const CODE_ARGS: [&str; 18] = [
+    "co_argcount",
+    "co_posonlyargcount",
+    "co_kwonlyargcount",
+    "co_nlocals",
+    "co_stacksize",
+    "co_flags",
+    "co_code",
+    "co_consts",
+    "co_names",
+    "co_varnames",
+    "co_filename",
+    "co_name",
+    "co_qualname",
+    "co_firstlineno",
+    "co_linetable",
+    "co_exceptiontable",
+    "co_freevars",
+    "co_cellvars",
+];
+
+/// Writes a reference to a standard-library object under the name given (its own
+/// `__qualname__` may not be importable, e.g. `types.FunctionType` is `function`).
+pub fn save_named<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>, module: &str, name: &str) {
+    if w.try_get(obj) {
+        return;
+    }
+    w.enc.global(module, name);
+    w.memoize(obj);
+}
+
+/// Before the first code object: a call that fails on another Python minor version
+/// with a message naming the one the stream needs. It runs
+/// `importlib.import_module({tag: 'sys'}.get(sys.implementation.cache_tag, msg))`.
+fn version_check(w: &mut Walker<'_>) -> PyResult<()> {
+    if w.fns.version_checked {
+        return Ok(());
+    }
+    w.fns.version_checked = true;
+    let py = w.py;
+    let st = w.st;
+    let msg = format!(
+        "this brinery stream holds code for Python {v} ({tag}); load it with Python {v}",
+        v = st.version,
+        tag = st.cache_tag
+    );
+    let table = PyDict::new(py);
+    table.set_item(&st.cache_tag, "sys")?;
+    save_named(w, st.import_module.bind(py), "importlib", "import_module");
+    w.enc.tuple_begin(1);
+    save_named(w, st.getattr.bind(py), "builtins", "getattr");
+    w.enc.tuple_begin(2);
+    w.save(table.as_any())?;
+    w.save(PyString::new(py, "get").as_any())?;
+    w.enc.tuple_end(2);
+    w.enc.reduce();
+    w.enc.tuple_begin(2);
+    save_named(w, st.getattr.bind(py), "builtins", "getattr");
+    w.enc.tuple_begin(2);
+    save_named(w, st.sys_implementation.bind(py), "sys", "implementation");
+    w.save(PyString::new(py, "cache_tag").as_any())?;
+    w.enc.tuple_end(2);
+    w.enc.reduce();
+    w.save(PyString::new(py, &msg).as_any())?;
+    w.enc.tuple_end(2);
+    w.enc.reduce();
+    w.enc.tuple_end(1);
+    w.enc.reduce();
+    w.enc.pop();
+    Ok(())
+}
+
+/// A code object: `types.CodeType(*args)` in this interpreter's argument order.
+pub fn save_code<'py>(w: &mut Walker<'py>, code: &Bound<'py, PyAny>) -> PyResult<()> {
+    version_check(w)?;
+    let py = w.py;
+    save_named(w, w.st.code_type.bind(py), "types", "CodeType");
+    let mut args = Vec::with_capacity(CODE_ARGS.len());
+    for a in CODE_ARGS {
+        args.push(code.getattr(a)?);
+    }
+    let args = PyTuple::new(py, args)?;
+    let sort = std::mem::replace(&mut w.fns.sort_sets, true);
+    w.path.push(Seg::Attr("co_consts"));
+    let r = w.save(args.as_any());
+    w.path.pop();
+    w.fns.sort_sets = sort;
+    r?;
+    w.enc.reduce();
+    w.memoize(code);
+    Ok(())
+}
+
+fn emit_empty_cell<'py>(w: &mut Walker<'py>, cell: &Bound<'py, PyAny>) {
+    let py = w.py;
+    save_named(w, w.st.cell_type.bind(py), "types", "CellType");
+    w.enc.tuple_begin(0);
+    w.enc.tuple_end(0);
+    w.enc.reduce();
+    w.memoize(cell);
+}
+
+/// `BUILD (None, {name: value, ...})` on the object on top of the stack.
+fn build_attrs<'py>(
+    w: &mut Walker<'py>,
+    attrs: &[(Bound<'py, PyString>, Bound<'py, PyAny>)],
+) -> PyResult<()> {
+    if attrs.is_empty() {
+        return Ok(());
+    }
+    w.enc.tuple_begin(2);
+    w.enc.none();
+    w.enc.empty_dict();
+    let proto = w.enc.protocol();
+    if proto >= 1 && attrs.len() > 1 {
+        w.enc.mark();
+    }
+    for (k, v) in attrs {
+        w.save(k.as_any())?;
+        w.path.push(Seg::AttrName(k.to_string()));
+        w.save(v)?;
+        w.path.pop();
+        if proto == 0 || attrs.len() == 1 {
+            w.enc.setitem();
+        }
+    }
+    if proto >= 1 && attrs.len() > 1 {
+        w.enc.setitems();
+    }
+    w.enc.tuple_end(2);
+    w.enc.build();
+    Ok(())
+}
+
+fn fill_cell<'py>(
+    w: &mut Walker<'py>,
+    cell: &Bound<'py, PyAny>,
+    value: Bound<'py, PyAny>,
+) -> PyResult<()> {
+    let idx = w.memo_get(cell).expect("cell is memoized");
+    w.enc.get(idx);
+    let key = PyString::intern(w.py, "cell_contents");
+    build_attrs(w, &[(key, value)])?;
+    w.enc.pop();
+    Ok(())
+}
+
+/// A cell met on its own: an empty cell, then its contents.
+pub fn save_cell<'py>(w: &mut Walker<'py>, cell: &Bound<'py, PyAny>) -> PyResult<()> {
+    emit_empty_cell(w, cell);
+    if let Ok(v) = cell.getattr("cell_contents") {
+        let key = PyString::intern(w.py, "cell_contents");
+        build_attrs(w, &[(key, v)])?;
+    }
+    Ok(())
+}
+
+/// Global names read by `code` and the code objects nested in it, in first-use order.
+fn code_names<'py>(
+    w: &mut Walker<'py>,
+    code: &Bound<'py, PyAny>,
+) -> PyResult<Vec<Bound<'py, PyString>>> {
+    let id = code.as_ptr() as usize;
+    if let Some(n) = w.fns.names.get(&id) {
+        return Ok(n.clone());
+    }
+    let mut out: Vec<Bound<'py, PyString>> = Vec::new();
+    let mut seen = FxHashSet::default();
+    let mut stack = vec![code.clone()];
+    let code_type = w.st.code_type.bind(w.py).clone();
+    while let Some(c) = stack.pop() {
+        for n in c.getattr("co_names")?.cast_into::<PyTuple>()?.iter() {
+            let s = n.cast_into::<PyString>()?;
+            if seen.insert(s.to_cow()?.into_owned()) {
+                out.push(s);
+            }
+        }
+        let consts = c.getattr("co_consts")?.cast_into::<PyTuple>()?;
+        for k in consts.iter().rev() {
+            if k.get_type().is(&code_type) {
+                stack.push(k);
+            }
+        }
+    }
+    w.fns.names.insert(id, out.clone());
+    w.keep_alive(code);
+    Ok(out)
+}
+
+fn intern<'py>(py: Python<'py>, s: &str) -> Bound<'py, PyString> {
+    PyString::intern(py, s)
+}
+
+/// A function by value. See the module docs for the opcode sequence.
+pub fn save_function<'py>(w: &mut Walker<'py>, f: &Bound<'py, PyAny>) -> PyResult<()> {
+    let py = w.py;
+    let code = f.getattr("__code__")?;
+    let globals = f.getattr("__globals__")?.cast_into::<PyDict>()?;
+    let gid = globals.as_ptr() as usize;
+    let closure = f.getattr("__closure__")?;
+
+    save_named(w, w.st.function_type.bind(py), "types", "FunctionType");
+    w.enc.tuple_begin(5);
+    w.path.push(Seg::Attr("__code__"));
+    w.save(&code)?;
+    w.path.pop();
+    // The globals: one stand-in per real dict, memoized under its stand-in object.
+    if let Some(entry) = w.fns.globals.get(&gid) {
+        let standin = entry.standin.clone();
+        w.save(&standin)?;
+    } else {
+        let module: String = match globals.get_item("__name__")? {
+            Some(n) => n.extract().unwrap_or_else(|_| "__main__".into()),
+            None => "__main__".into(),
+        };
+        let standin = PyList::empty(py).into_any();
+        if w.opts.namespaces {
+            let pid = PyTuple::new(
+                py,
+                [PyString::new(py, "brinery.ns"), PyString::new(py, &module)],
+            )?;
+            w.save_with(pid.as_any(), true)?;
+            w.enc.binpersid();
+        } else {
+            let d = PyDict::new(py);
+            d.set_item("__name__", &module)?;
+            w.enc.empty_dict();
+            let k = intern(py, "__name__");
+            w.save(k.as_any())?;
+            w.save(PyString::new(py, &module).as_any())?;
+            w.enc.setitem();
+        }
+        w.memoize(&standin);
+        let mut filled = FxHashSet::default();
+        filled.insert("__name__".to_string());
+        w.fns.globals.insert(
+            gid,
+            GlobalsEntry {
+                standin,
+                module,
+                filled,
+                _real: globals.clone(),
+            },
+        );
+    }
+    w.save(f.getattr("__name__")?.as_any())?;
+    w.enc.none();
+    let mut pending_cells = Vec::new();
+    if closure.is_none() {
+        w.enc.none();
+    } else {
+        let cells = closure.cast_into::<PyTuple>()?;
+        w.enc.tuple_begin(cells.len());
+        for cell in cells.iter() {
+            if w.try_get(&cell) {
+                continue;
+            }
+            emit_empty_cell(w, &cell);
+            pending_cells.push(cell);
+        }
+        w.enc.tuple_end(cells.len());
+    }
+    w.enc.tuple_end(5);
+    w.enc.reduce();
+    w.memoize(f);
+
+    // Attributes, set by BUILD's setattr path.
+    let mut attrs: Vec<(Bound<'py, PyString>, Bound<'py, PyAny>)> = Vec::with_capacity(6);
+    attrs.push((intern(py, "__qualname__"), f.getattr("__qualname__")?));
+    attrs.push((intern(py, "__module__"), f.getattr("__module__")?));
+    for name in ["__doc__", "__defaults__", "__kwdefaults__"] {
+        let v = f.getattr(name)?;
+        if !v.is_none() {
+            attrs.push((intern(py, name), v));
+        }
+    }
+    let ann = f.getattr("__annotations__")?;
+    if ann.len()? > 0 {
+        attrs.push((intern(py, "__annotations__"), ann));
+    }
+    let fdict = f.getattr("__dict__")?.cast_into::<PyDict>()?;
+    for (k, v) in fdict.iter() {
+        if let Ok(k) = k.cast_into::<PyString>() {
+            attrs.push((k, v));
+        }
+    }
+    build_attrs(w, &attrs)?;
+
+    // Cells, now that the function exists.
+    for (i, cell) in pending_cells.iter().enumerate() {
+        if let Ok(v) = cell.getattr("cell_contents") {
+            w.path.push(Seg::Attr("__closure__"));
+            w.path.push(Seg::Index(i));
+            fill_cell(w, cell, v)?;
+            w.path.pop();
+            w.path.pop();
+        }
+    }
+
+    // Globals the code reads, not yet filled.
+    let names = code_names(w, &code)?;
+    let mut todo: Vec<(Bound<'py, PyString>, Bound<'py, PyAny>)> = Vec::new();
+    {
+        let entry = w.fns.globals.get_mut(&gid).expect("inserted above");
+        for n in names {
+            let key = n.to_cow()?.into_owned();
+            if entry.filled.contains(&key) {
+                continue;
+            }
+            if let Some(v) = globals.get_item(&n)? {
+                entry.filled.insert(key);
+                todo.push((n, v));
+            }
+        }
+    }
+    if !todo.is_empty() {
+        fill_globals(w, gid, &todo)?;
+    }
+    Ok(())
+}
+
+fn fill_globals<'py>(
+    w: &mut Walker<'py>,
+    gid: usize,
+    items: &[(Bound<'py, PyString>, Bound<'py, PyAny>)],
+) -> PyResult<()> {
+    let py = w.py;
+    let (standin, module) = {
+        let e = &w.fns.globals[&gid];
+        (e.standin.clone(), e.module.clone())
+    };
+    w.path.push(Seg::Attr("__globals__"));
+    let r = if w.opts.namespaces {
+        // ("brinery.fill", module, {name: value}), loaded after the functions exist.
+        let d = PyDict::new(py);
+        for (k, v) in items {
+            d.set_item(k, v)?;
+        }
+        let pid = PyTuple::new(
+            py,
+            [
+                PyString::new(py, "brinery.fill").into_any(),
+                PyString::new(py, &module).into_any(),
+                d.into_any(),
+            ],
+        )?;
+        let r = w.save_with(pid.as_any(), true);
+        w.enc.binpersid();
+        w.enc.pop();
+        r
+    } else {
+        let idx = w.memo_get(&standin).expect("globals stand-in is memoized");
+        w.enc.get(idx);
+        let proto = w.enc.protocol();
+        let batch = proto >= 1 && items.len() > 1;
+        if batch {
+            w.enc.mark();
+        }
+        let mut r = Ok(());
+        for (k, v) in items {
+            w.save(k.as_any())?;
+            w.path.push(Seg::Key(k.clone().into_any()));
+            r = w.save(v);
+            w.path.pop();
+            if r.is_err() {
+                break;
+            }
+            if !batch {
+                w.enc.setitem();
+            }
+        }
+        if batch {
+            w.enc.setitems();
+        }
+        w.enc.pop();
+        r
+    };
+    w.path.pop();
+    r
+}

@@ -1,0 +1,185 @@
+//! The native `Pickler` class and `dumps` function behind `brinery.Pickler`/`brinery.dumps`.
+//! A subclass's `persistent_id`, `reducer_override` and `dispatch_table` are looked up on
+//! the instance when `dump()` starts, as `_pickle.c` does, so they win exactly as with
+//! `pickle.Pickler`; this class defines none of them itself.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+use crate::stdlib;
+use crate::walker::{Options, Walker};
+
+fn resolve_protocol(py: Python<'_>, protocol: Option<i64>) -> PyResult<u8> {
+    let highest = brinery_core::HIGHEST_PROTOCOL as i64;
+    let p = match protocol {
+        None => {
+            let _ = py;
+            brinery_core::DEFAULT_PROTOCOL as i64
+        }
+        Some(p) if p < 0 => highest,
+        Some(p) => p,
+    };
+    if p > highest {
+        return Err(PyValueError::new_err(format!(
+            "pickle protocol must be <= {highest}"
+        )));
+    }
+    Ok(p as u8)
+}
+
+fn by_value_modules(
+    st: &stdlib::Stdlib,
+    py: Python<'_>,
+    extra: &[String],
+) -> PyResult<Vec<String>> {
+    let mut out: Vec<String> = extra.to_vec();
+    let registered = st.helpers.bind(py).getattr("BY_VALUE")?;
+    for m in registered.try_iter()? {
+        out.push(m?.extract()?);
+    }
+    Ok(out)
+}
+
+fn optional<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+    match obj.getattr(name) {
+        Ok(v) if v.is_none() => Ok(None),
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyAttributeError>(obj.py()) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `dumps(obj, protocol=None, buffer_callback=None, by_value=())` without a Pickler.
+#[pyfunction]
+#[pyo3(signature = (obj, protocol=None, buffer_callback=None, by_value=Vec::new(), namespaces=false))]
+pub fn dumps<'py>(
+    py: Python<'py>,
+    obj: &Bound<'py, PyAny>,
+    protocol: Option<i64>,
+    buffer_callback: Option<Bound<'py, PyAny>>,
+    by_value: Vec<String>,
+    namespaces: bool,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let st = stdlib::get(py)?;
+    let proto = resolve_protocol(py, protocol)?;
+    if buffer_callback.is_some() && proto < 5 {
+        return Err(PyValueError::new_err("buffer_callback needs protocol >= 5"));
+    }
+    let opts = Options {
+        proto,
+        persistent_id: None,
+        reducer_override: None,
+        dispatch_table: None,
+        buffer_callback: buffer_callback.filter(|b| !b.is_none()),
+        by_value: by_value_modules(st, py, &by_value)?,
+        namespaces,
+    };
+    let bytes = Walker::new(py, st, opts)?.dump(obj)?;
+    Ok(PyBytes::new(py, &bytes))
+}
+
+/// The native base of `brinery.Pickler`.
+#[pyclass(subclass, module = "brinery._brinery")]
+pub struct Pickler {
+    write: Option<Py<PyAny>>,
+    proto: u8,
+    buffer_callback: Option<Py<PyAny>>,
+    by_value: Vec<String>,
+    namespaces: bool,
+}
+
+#[pymethods]
+impl Pickler {
+    #[new]
+    #[pyo3(signature = (file=None, protocol=None, *, fix_imports=true, buffer_callback=None, by_value=Vec::new(), namespaces=false))]
+    fn new(
+        py: Python<'_>,
+        file: Option<Bound<'_, PyAny>>,
+        protocol: Option<i64>,
+        fix_imports: bool,
+        buffer_callback: Option<Py<PyAny>>,
+        by_value: Vec<String>,
+        namespaces: bool,
+    ) -> PyResult<Self> {
+        let _ = fix_imports;
+        let proto = resolve_protocol(py, protocol)?;
+        let write = match file {
+            Some(f) if !f.is_none() => Some(
+                f.getattr("write")
+                    .map_err(|_| {
+                        pyo3::exceptions::PyTypeError::new_err("file must have a 'write' attribute")
+                    })?
+                    .unbind(),
+            ),
+            _ => None,
+        };
+        if buffer_callback.is_some() && proto < 5 {
+            return Err(PyValueError::new_err("buffer_callback needs protocol >= 5"));
+        }
+        Ok(Pickler {
+            write,
+            proto,
+            buffer_callback,
+            by_value,
+            namespaces,
+        })
+    }
+
+    /// The protocol this pickler writes.
+    #[getter]
+    fn protocol(&self) -> u8 {
+        self.proto
+    }
+
+    /// Writes the pickle of `obj` to the file given at construction.
+    fn dump(slf: &Bound<'_, Self>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let write = slf.borrow().write.as_ref().map(|w| w.clone_ref(py));
+        let Some(write) = write else {
+            return Err(pyo3::exceptions::PyTypeError::new_err(
+                "Pickler has no file; use dumps() or pass a file",
+            ));
+        };
+        let bytes = Self::dump_bytes(slf, obj, Some(write.bind(py).clone()))?;
+        write.bind(py).call1((bytes,))?;
+        Ok(())
+    }
+
+    /// The pickle of `obj` as bytes (ignores the file).
+    fn dumps<'py>(
+        slf: &Bound<'py, Self>,
+        obj: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        Self::dump_bytes(slf, obj, None)
+    }
+}
+
+impl Pickler {
+    fn dump_bytes<'py>(
+        slf: &Bound<'py, Self>,
+        obj: &Bound<'py, PyAny>,
+        sink: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let py = slf.py();
+        let st = stdlib::get(py)?;
+        let me = slf.borrow();
+        let any = slf.as_any();
+        let dispatch_table = optional(any, "dispatch_table")?;
+        let opts = Options {
+            proto: me.proto,
+            persistent_id: optional(any, "persistent_id")?,
+            reducer_override: optional(any, "reducer_override")?,
+            dispatch_table,
+            buffer_callback: me.buffer_callback.as_ref().map(|b| b.bind(py).clone()),
+            by_value: by_value_modules(st, py, &me.by_value)?,
+            namespaces: me.namespaces,
+        };
+        drop(me);
+        let mut walker = Walker::new(py, st, opts)?;
+        walker.sink = sink;
+        let bytes = walker.dump(obj)?;
+        let _ = PyString::new(py, "");
+        Ok(PyBytes::new(py, &bytes))
+    }
+}

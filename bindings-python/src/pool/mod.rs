@@ -1,0 +1,19 @@
+//! The native half of `brinery.Pool`: thin PyO3 wrappers over `brinery-pool` for the
+//! parent ([`supervisor::PoolCore`]) and the worker ([`worker::WorkerEndpoint`]), plus
+//! [`buffer::SharedBuffer`], a zero-copy view of a buffer that arrived in shared memory.
+//! Task encoding, futures and the worker loop are Python code in `brinery/pool.py` and
+//! `brinery/_worker.py`; nothing here knows about pickles.
+
+mod buffer;
+mod supervisor;
+mod worker;
+
+use pyo3::prelude::*;
+
+/// Adds the pool classes to `brinery._brinery`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<buffer::SharedBuffer>()?;
+    m.add_class::<supervisor::PoolCore>()?;
+    m.add_class::<worker::WorkerEndpoint>()?;
+    Ok(())
+}

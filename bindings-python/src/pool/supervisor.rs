@@ -1,0 +1,198 @@
+//! `PoolCore`: the parent's handle on a `brinery_pool::Pool`. Submissions go through the
+//! pool's lock-free-of-the-GIL `Submitter` from any thread; the event loop (`wait`) and
+//! `shutdown` run on one driver thread with the GIL released, taking it back only to fork
+//! a worker through the Python callable the pool was given.
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use brinery_pool::{Config, Outcome, Pool, Spawn, Submitter, TaskError, WorkerFds};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use pyo3::IntoPyObjectExt;
+
+use super::buffer::{from_message, to_message};
+
+#[pyclass(module = "brinery._brinery", frozen)]
+pub struct PoolCore {
+    pool: Mutex<Pool>,
+    submitter: Submitter,
+    shm_threshold: usize,
+    pids: Mutex<Vec<i32>>,
+}
+
+#[pymethods]
+impl PoolCore {
+    /// Starts `workers` workers, by calling `fork(sock_fd, stage_fd, parent_only_fds) -> pid`
+    /// or by exec'ing the `spawn` argv with extra `env` pairs.
+    #[new]
+    #[pyo3(signature = (workers, *, fork=None, spawn=None, env=Vec::new(), max_tasks_per_child=None,
+        task_timeout=None, prefetch=1, shm_threshold=65536, stage_names=Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        workers: usize,
+        fork: Option<Py<PyAny>>,
+        spawn: Option<Vec<String>>,
+        env: Vec<(String, String)>,
+        max_tasks_per_child: Option<u64>,
+        task_timeout: Option<f64>,
+        prefetch: usize,
+        shm_threshold: usize,
+        stage_names: Vec<String>,
+    ) -> PyResult<PoolCore> {
+        let mut cfg = Config {
+            workers,
+            max_tasks_per_child,
+            task_timeout: task_timeout.map(Duration::from_secs_f64),
+            prefetch,
+            shm_threshold,
+            ..Config::default()
+        };
+        if !stage_names.is_empty() {
+            cfg.stage_names = stage_names;
+        }
+        let pool = match (fork, spawn) {
+            (Some(fork), None) => {
+                let launch = move |fds: &WorkerFds, parent_only: &[RawFd]| {
+                    Python::attach(|py| {
+                        let args = (
+                            fds.socket.as_raw_fd(),
+                            fds.stage.as_raw_fd(),
+                            parent_only.to_vec(),
+                        );
+                        fork.call1(py, args)?.extract::<i32>(py)
+                    })
+                    .map_err(|e| io::Error::other(e.to_string()))
+                };
+                Pool::new(cfg, launch)
+            }
+            (None, Some(argv)) if !argv.is_empty() => {
+                let mut s = Spawn::new(&argv[0]);
+                s.args = argv[1..].iter().map(Into::into).collect();
+                s.env = env.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+                Pool::new(cfg, s)
+            }
+            _ => {
+                return Err(PyValueError::new_err(
+                    "give exactly one of fork= and spawn=",
+                ))
+            }
+        }
+        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        Ok(PoolCore {
+            submitter: pool.submitter(),
+            pids: Mutex::new(pool.worker_pids()),
+            pool: Mutex::new(pool),
+            shm_threshold,
+        })
+    }
+
+    /// Queues a task: buffers (the first is the main stream), fds to pass (duplicated;
+    /// they stay the caller's) and definition ids it needs. Returns the task id.
+    #[pyo3(signature = (buffers, fds=Vec::new(), needs=Vec::new()))]
+    fn submit(
+        &self,
+        py: Python<'_>,
+        buffers: Vec<Bound<'_, PyAny>>,
+        fds: Vec<RawFd>,
+        needs: Vec<u64>,
+    ) -> PyResult<u64> {
+        let msg = to_message(py, &buffers, &fds, self.shm_threshold)?;
+        Ok(self.submitter.submit_needing(msg, needs))
+    }
+
+    /// Registers definition `id` (sent to each worker once, before a task needing it).
+    fn define(&self, id: u64, data: &[u8]) {
+        self.submitter.define(id, data.to_vec());
+    }
+
+    /// Cancels a task no worker has yet.
+    fn cancel(&self, id: u64) {
+        self.submitter.cancel(id);
+    }
+
+    /// Makes a blocked `wait` return.
+    fn wake(&self) {
+        self.submitter.wake();
+    }
+
+    /// Runs the event loop (GIL released) until outcomes arrive, `timeout` passes or
+    /// `wake` is called. Each outcome is `(id, True, buffers, fds)` or
+    /// `(id, False, kind, message)` with kind one of `died`, `timeout`, `cancelled`,
+    /// `shutdown`, `cannot_start`.
+    #[pyo3(signature = (timeout=None))]
+    fn wait<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<Vec<Bound<'py, PyTuple>>> {
+        let outcomes = py.detach(|| {
+            let mut pool = self.pool.lock().unwrap();
+            let r = pool.wait(timeout.map(Duration::from_secs_f64));
+            *self.pids.lock().unwrap() = pool.worker_pids();
+            r
+        });
+        let outcomes = outcomes.map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        outcomes.into_iter().map(|o| to_py(py, o)).collect()
+    }
+
+    /// Stops the pool (see `brinery_pool::Pool::shutdown`) and returns the last outcomes.
+    fn shutdown<'py>(
+        &self,
+        py: Python<'py>,
+        immediate: bool,
+    ) -> PyResult<Vec<Bound<'py, PyTuple>>> {
+        let outcomes = py.detach(|| {
+            let mut pool = self.pool.lock().unwrap();
+            let r = pool.shutdown(immediate);
+            *self.pids.lock().unwrap() = pool.worker_pids();
+            r
+        });
+        let outcomes = outcomes.map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        outcomes.into_iter().map(|o| to_py(py, o)).collect()
+    }
+
+    /// Pids of the live workers, as of the last turn of the event loop.
+    fn worker_pids(&self) -> Vec<i32> {
+        self.pids.lock().unwrap().clone()
+    }
+}
+
+fn to_py(py: Python<'_>, o: Outcome) -> PyResult<Bound<'_, PyTuple>> {
+    let id = o.id.into_py_any(py)?;
+    match o.result {
+        Ok(msg) => {
+            let (bufs, fds) = from_message(py, msg)?;
+            PyTuple::new(
+                py,
+                [
+                    id,
+                    true.into_py_any(py)?,
+                    bufs.into_any().unbind(),
+                    fds.into_py_any(py)?,
+                ],
+            )
+        }
+        Err(e) => {
+            let kind = match e {
+                TaskError::WorkerDied { .. } => "died",
+                TaskError::Timeout { .. } => "timeout",
+                TaskError::Cancelled => "cancelled",
+                TaskError::Shutdown => "shutdown",
+                TaskError::WorkersCannotStart(_) => "cannot_start",
+            };
+            PyTuple::new(
+                py,
+                [
+                    id,
+                    false.into_py_any(py)?,
+                    kind.into_py_any(py)?,
+                    e.to_string().into_py_any(py)?,
+                ],
+            )
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! `WorkerEndpoint`: the worker process's end of its channel, for `brinery/_worker.py`.
+//! Receiving blocks with the GIL released; the stage page is written with plain stores so
+//! the Python loop can mark every stage of a task at no syscall cost.
+
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::sync::Mutex;
+
+use brinery_pool::{launch, Chunk, Endpoint, WorkerFds};
+use pyo3::exceptions::PyOSError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+use super::buffer::{dup, from_message, to_message};
+
+#[pyclass(module = "brinery._brinery", frozen)]
+pub struct WorkerEndpoint {
+    ep: Mutex<Endpoint>,
+    threshold: usize,
+}
+
+#[pymethods]
+impl WorkerEndpoint {
+    /// Serves on `sock` and `stage` (a forked worker); takes ownership of both fds.
+    #[new]
+    fn new(sock: RawFd, stage: RawFd) -> PyResult<WorkerEndpoint> {
+        // SAFETY: the caller hands these descriptors over to us.
+        let fds = unsafe {
+            WorkerFds {
+                socket: OwnedFd::from_raw_fd(sock),
+                stage: OwnedFd::from_raw_fd(stage),
+            }
+        };
+        Self::wrap(Endpoint::new(fds)?)
+    }
+
+    /// Serves on the descriptors the spawning parent named in the environment.
+    #[staticmethod]
+    fn from_env() -> PyResult<WorkerEndpoint> {
+        Self::wrap(Endpoint::from_env()?)
+    }
+
+    /// Asks for SIGKILL when the parent dies; exits at once if `parent` is already gone.
+    #[staticmethod]
+    fn die_with_parent(parent: i32) -> PyResult<()> {
+        Ok(launch::die_with_parent(parent)?)
+    }
+
+    /// The next task as `(id, buffers, fds)`, or None when the pool says stop.
+    fn recv<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Option<(u64, Bound<'py, PyList>, Vec<RawFd>)>> {
+        let got = py.detach(|| self.ep.lock().unwrap().recv())?;
+        match got {
+            None => Ok(None),
+            Some((id, msg)) => {
+                let (bufs, fds) = from_message(py, msg)?;
+                Ok(Some((id, bufs, fds)))
+            }
+        }
+    }
+
+    /// Definition `id` as bytes, if the parent sent it.
+    fn definition<'py>(&self, py: Python<'py>, id: u64) -> Option<Bound<'py, PyBytes>> {
+        let ep = self.ep.lock().unwrap();
+        ep.definition(id).map(|m| PyBytes::new(py, &m.buffers[0]))
+    }
+
+    /// Records the current task's stage (read by the parent only if this process dies).
+    fn set_stage(&self, stage: u32) {
+        self.ep.lock().unwrap().set_stage(stage);
+    }
+
+    /// Sends the result of task `id`.
+    #[pyo3(signature = (id, buffers, fds=Vec::new()))]
+    fn reply(
+        &self,
+        py: Python<'_>,
+        id: u64,
+        buffers: Vec<Bound<'_, PyAny>>,
+        fds: Vec<RawFd>,
+    ) -> PyResult<()> {
+        let msg = to_message(py, &buffers, &[], self.threshold)?;
+        let owned = fds
+            .iter()
+            .map(|&fd| dup(fd))
+            .collect::<PyResult<Vec<_>>>()?;
+        let chunks: Vec<Chunk<'_>> = msg.buffers.iter().map(|b| b.chunk()).collect();
+        let borrowed: Vec<_> = owned.iter().map(std::os::fd::AsFd::as_fd).collect();
+        let mut ep = self.ep.lock().unwrap();
+        ep.reply(id, &chunks, &borrowed)
+            .map_err(|e| PyOSError::new_err(e.to_string()))
+    }
+}
+
+impl WorkerEndpoint {
+    fn wrap(ep: Endpoint) -> PyResult<WorkerEndpoint> {
+        Ok(WorkerEndpoint {
+            threshold: ep.shm_threshold,
+            ep: Mutex::new(ep),
+        })
+    }
+}

@@ -1,0 +1,549 @@
+//! Everything CPython's pickler stores by reference or through `__reduce_ex__`, done the
+//! same way: persistent ids, `dispatch_table`/`copyreg`, the 2-6 item reduce tuples
+//! (with `NEWOBJ`/`NEWOBJ_EX` for `copyreg.__newobj__`/`__newobj_ex__`), globals found
+//! by `__qualname__` (with `copyreg` extension codes), and protocol 5 `PickleBuffer`s.
+//! Functions and classes that cannot be found by reference are handed to
+//! [`crate::function`] and [`crate::class`] to be stored by value.
+
+use brinery_core::opcode;
+use pyo3::exceptions::PyBufferError;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+
+use crate::error::new_pickling_error;
+use crate::walker::Walker;
+
+/// Calls `persistent_id(obj)`; true when it gave an id, which is then written.
+pub fn save_pers<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult<bool> {
+    let func = w.opts.persistent_id.clone().expect("checked by caller");
+    let pid = func.call1((obj,))?;
+    if pid.is_none() {
+        return Ok(false);
+    }
+    if w.enc.protocol() >= 1 {
+        w.save_with(&pid, true)?;
+        w.enc.binpersid();
+    } else {
+        let text = pid.str()?.to_string();
+        w.enc.persid_text(&text).map_err(|_| {
+            new_pickling_error(w.py, "persistent IDs in protocol 0 must be ASCII strings")
+        })?;
+    }
+    Ok(true)
+}
+
+/// What `__reduce_ex__`, a dispatch table or `reducer_override` returned.
+pub fn save_reduce_value<'py>(
+    w: &mut Walker<'py>,
+    obj: &Bound<'py, PyAny>,
+    rv: &Bound<'py, PyAny>,
+) -> PyResult<()> {
+    if rv.is_instance_of::<PyString>() {
+        return save_global(w, obj, Some(rv.cast::<PyString>()?));
+    }
+    if !rv.is_instance_of::<PyTuple>() {
+        return Err(new_pickling_error(
+            w.py,
+            "__reduce__ must return a string or tuple",
+        ));
+    }
+    save_reduce(w, rv.cast::<PyTuple>()?, Some(obj))
+}
+
+/// Finds the reduction for `obj` (dispatch table, then `__reduce_ex__`) and saves it.
+pub fn save_by_reduce<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+    let py = w.py;
+    let tp = obj.get_type();
+    let func = match &w.opts.dispatch_table {
+        None => w.st.copyreg_dispatch.bind(py).get_item(&tp)?,
+        Some(table) => match table.get_item(&tp) {
+            Ok(f) => Some(f),
+            Err(e) if e.is_instance_of::<pyo3::exceptions::PyKeyError>(py) => None,
+            Err(e) => return Err(e),
+        },
+    };
+    let rv = if let Some(func) = func {
+        func.call1((obj,))?
+    } else if tp.is_subclass_of::<pyo3::types::PyType>()? {
+        return crate::reduce::save_global(w, obj, None);
+    } else if let Some(f) = lookup(obj, "__reduce_ex__")? {
+        f.call1((w.enc.protocol(),))?
+    } else if let Some(f) = lookup(obj, "__reduce__")? {
+        f.call0()?
+    } else {
+        return Err(new_pickling_error(
+            py,
+            format!("can't pickle '{}' object: {}", tp.name()?, obj.repr()?),
+        ));
+    };
+    save_reduce_value(w, obj, &rv)
+}
+
+fn lookup<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+    match obj.getattr(name) {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyAttributeError>(obj.py()) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default()
+}
+
+/// `save_reduce`: a 2 to 6 item reduce tuple for `obj` (None when the result must not
+/// be memoized).
+pub fn save_reduce<'py>(
+    w: &mut Walker<'py>,
+    rv: &Bound<'py, PyTuple>,
+    obj: Option<&Bound<'py, PyAny>>,
+) -> PyResult<()> {
+    let py = w.py;
+    let size = rv.len();
+    if !(2..=6).contains(&size) {
+        return Err(new_pickling_error(
+            py,
+            "tuple returned by __reduce__ must contain 2 through 6 elements",
+        ));
+    }
+    let item = |i: usize| -> PyResult<Option<Bound<'py, PyAny>>> {
+        if i < size {
+            let v = rv.get_item(i)?;
+            Ok(if v.is_none() { None } else { Some(v) })
+        } else {
+            Ok(None)
+        }
+    };
+    let callable = rv.get_item(0)?;
+    let argtup = rv.get_item(1)?;
+    let state = item(2)?;
+    let listitems = item(3)?;
+    let dictitems = item(4)?;
+    let state_setter = item(5)?;
+    if !callable.is_callable() {
+        return Err(new_pickling_error(
+            py,
+            "first item of the tuple returned by __reduce__ must be callable",
+        ));
+    }
+    let Ok(argtup) = argtup.cast_into::<PyTuple>() else {
+        return Err(new_pickling_error(
+            py,
+            "second item of the tuple returned by __reduce__ must be a tuple",
+        ));
+    };
+    let is_iter = |o: &Bound<'py, PyAny>| unsafe { ffi::PyIter_Check(o.as_ptr()) != 0 };
+    if let Some(l) = &listitems {
+        if !is_iter(l) {
+            return Err(new_pickling_error(
+                py,
+                format!(
+                    "fourth element of the tuple returned by __reduce__ must be an iterator, not {}",
+                    type_name(l)
+                ),
+            ));
+        }
+    }
+    if let Some(d) = &dictitems {
+        if !is_iter(d) {
+            return Err(new_pickling_error(
+                py,
+                format!(
+                    "fifth element of the tuple returned by __reduce__ must be an iterator, not {}",
+                    type_name(d)
+                ),
+            ));
+        }
+    }
+    if let Some(s) = &state_setter {
+        if !s.is_callable() {
+            return Err(new_pickling_error(
+                py,
+                format!(
+                    "sixth element of the tuple returned by __reduce__ must be a function, not {}",
+                    type_name(s)
+                ),
+            ));
+        }
+    }
+
+    let proto = w.enc.protocol();
+    let (mut use_newobj, mut use_newobj_ex) = (false, false);
+    if proto >= 2 {
+        if let Some(name) = lookup(&callable, "__name__")? {
+            if let Ok(name) = name.cast::<PyString>() {
+                let name = name.to_cow()?;
+                use_newobj_ex = name == "__newobj_ex__";
+                use_newobj = name == "__newobj__";
+            }
+        }
+    }
+    if use_newobj_ex {
+        if argtup.len() != 3 {
+            return Err(new_pickling_error(
+                py,
+                format!(
+                    "length of the NEWOBJ_EX argument tuple must be exactly 3, not {}",
+                    argtup.len()
+                ),
+            ));
+        }
+        let cls = argtup.get_item(0)?;
+        let args = argtup.get_item(1)?;
+        let kwargs = argtup.get_item(2)?;
+        if !cls.is_instance_of::<pyo3::types::PyType>() {
+            return Err(new_pickling_error(
+                py,
+                format!(
+                    "first item from NEWOBJ_EX argument tuple must be a class, not {}",
+                    type_name(&cls)
+                ),
+            ));
+        }
+        if let Some(obj) = obj {
+            let obj_class = obj.getattr("__class__")?;
+            if !obj_class.is(&cls) {
+                return Err(new_pickling_error(
+                    py,
+                    "first item from NEWOBJ_EX argument tuple must be the object's class",
+                ));
+            }
+        }
+        let Ok(args) = args.cast_into::<PyTuple>() else {
+            return Err(new_pickling_error(
+                py,
+                "second item from NEWOBJ_EX argument tuple must be a tuple",
+            ));
+        };
+        let Ok(kwargs) = kwargs.cast_into::<PyDict>() else {
+            return Err(new_pickling_error(
+                py,
+                "third item from NEWOBJ_EX argument tuple must be a dict",
+            ));
+        };
+        if proto >= 4 {
+            w.save(&cls)?;
+            w.save(args.as_any())?;
+            w.save(kwargs.as_any())?;
+            w.enc.newobj_ex();
+        } else {
+            let mut newargs = vec![cls.getattr("__new__")?, cls.clone()];
+            newargs.extend(args.iter());
+            let partial =
+                w.st.partial
+                    .bind(py)
+                    .call(PyTuple::new(py, newargs)?, Some(&kwargs))?;
+            w.save(&partial)?;
+            w.save(PyTuple::empty(py).as_any())?;
+            w.enc.reduce();
+        }
+    } else if use_newobj {
+        if argtup.is_empty() {
+            return Err(new_pickling_error(py, "__newobj__ arglist is empty"));
+        }
+        let cls = argtup.get_item(0)?;
+        if !cls.is_instance_of::<pyo3::types::PyType>() {
+            return Err(new_pickling_error(
+                py,
+                "args[0] from __newobj__ args is not a type",
+            ));
+        }
+        if let Some(obj) = obj {
+            let obj_class = obj.getattr("__class__")?;
+            if !obj_class.is(&cls) {
+                return Err(new_pickling_error(
+                    py,
+                    "args[0] from __newobj__ args has the wrong class",
+                ));
+            }
+        }
+        let newargs = argtup.get_slice(1, argtup.len());
+        w.save(&cls)?;
+        w.save(newargs.as_any())?;
+        w.enc.newobj();
+    } else {
+        w.save(&callable)?;
+        w.save(argtup.as_any())?;
+        w.enc.reduce();
+    }
+
+    if let Some(obj) = obj {
+        if let Some(idx) = w.memo_get(obj) {
+            w.enc.pop();
+            w.enc.get(idx);
+        } else {
+            w.memoize(obj);
+        }
+    }
+    if let Some(l) = listitems {
+        w.batch_list(&l)?;
+    }
+    if let Some(d) = dictitems {
+        w.batch_dict(&d)?;
+    }
+    if let Some(state) = state {
+        match state_setter {
+            None => {
+                w.save(&state)?;
+                w.enc.build();
+            }
+            Some(setter) => {
+                w.save(&setter)?;
+                w.save(obj.expect("state_setter needs the object"))?;
+                w.save(&state)?;
+                w.enc.raw(&[opcode::TUPLE2]);
+                w.enc.reduce();
+                w.enc.pop();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `save_type`: the types of `None`, `NotImplemented` and `...` reduce to `type(x)`.
+pub fn save_type<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+    let py = w.py;
+    for singleton in [py.None(), py.NotImplemented(), py.Ellipsis()] {
+        let s = singleton.bind(py);
+        if obj.is(s.get_type()) {
+            let rv = PyTuple::new(
+                py,
+                [
+                    py.get_type::<pyo3::types::PyType>().into_any(),
+                    PyTuple::new(py, [s.clone()])?.into_any(),
+                ],
+            )?;
+            return save_reduce(w, &rv, Some(obj));
+        }
+    }
+    save_global(w, obj, None)
+}
+
+/// Where a global lives, as `save_global` resolves it.
+pub struct Found<'py> {
+    pub module_name: Bound<'py, PyString>,
+    pub global_name: Bound<'py, PyString>,
+    pub dotted: Vec<String>,
+    pub parent: Bound<'py, PyAny>,
+    pub module: Bound<'py, PyAny>,
+}
+
+/// `whichmodule` plus the attribute walk: `Ok(Found)` when `obj` is reachable by name,
+/// `Err(reason)` when it is not.
+pub fn find_global<'py>(
+    w: &Walker<'py>,
+    obj: &Bound<'py, PyAny>,
+    name: Option<&Bound<'py, PyString>>,
+) -> PyResult<Result<Found<'py>, String>> {
+    let py = w.py;
+    let global_name = match name {
+        Some(n) => n.clone(),
+        None => match lookup(obj, "__qualname__")? {
+            Some(q) => q.cast_into::<PyString>()?,
+            None => obj.getattr("__name__")?.cast_into::<PyString>()?,
+        },
+    };
+    let text = global_name.to_cow()?.into_owned();
+    let dotted: Vec<String> = text.split('.').map(str::to_owned).collect();
+    if dotted.iter().any(|p| p == "<locals>") {
+        return Ok(Err(format!("Can't pickle local object {}", obj.repr()?)));
+    }
+    let module_name = match lookup(obj, "__module__")? {
+        Some(m) if !m.is_none() => m.cast_into::<PyString>()?,
+        _ => whichmodule(w, obj, &dotted)?,
+    };
+    let modname = module_name.to_cow()?.into_owned();
+    let module = match py.import(modname.as_str()) {
+        Ok(m) => m.into_any(),
+        Err(_) => {
+            return Ok(Err(format!(
+                "Can't pickle {}: import of module {:?} failed",
+                obj.repr()?,
+                modname
+            )))
+        }
+    };
+    let mut parent = module.clone();
+    let mut cur = module.clone();
+    for (i, part) in dotted.iter().enumerate() {
+        match cur.getattr(part.as_str()) {
+            Ok(next) => {
+                if i + 1 < dotted.len() {
+                    parent = next.clone();
+                }
+                cur = next;
+            }
+            Err(_) => {
+                return Ok(Err(format!(
+                    "Can't pickle {}: attribute lookup {} on {} failed",
+                    obj.repr()?,
+                    text,
+                    modname
+                )))
+            }
+        }
+    }
+    if !cur.is(obj) {
+        return Ok(Err(format!(
+            "Can't pickle {}: it's not the same object as {}.{}",
+            obj.repr()?,
+            modname,
+            text
+        )));
+    }
+    Ok(Ok(Found {
+        module_name,
+        global_name,
+        dotted,
+        parent,
+        module,
+    }))
+}
+
+fn whichmodule<'py>(
+    w: &Walker<'py>,
+    obj: &Bound<'py, PyAny>,
+    dotted: &[String],
+) -> PyResult<Bound<'py, PyString>> {
+    let py = w.py;
+    let modules = w.st.sys_modules.bind(py).copy()?;
+    for (name, module) in modules.iter() {
+        let n: String = name.extract().unwrap_or_default();
+        if n == "__main__" || n == "__mp_main__" || module.is_none() {
+            continue;
+        }
+        let mut cur = module;
+        let mut ok = true;
+        for part in dotted {
+            match cur.getattr(part.as_str()) {
+                Ok(next) => cur = next,
+                Err(_) => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if ok && cur.is(obj) {
+            return Ok(name.cast_into::<PyString>()?);
+        }
+    }
+    Ok(PyString::new(py, "__main__"))
+}
+
+/// `save_global`, except that functions and classes that cannot be found by name (or
+/// whose module is `__main__`, local, or registered by value) are stored by value.
+pub fn save_global<'py>(
+    w: &mut Walker<'py>,
+    obj: &Bound<'py, PyAny>,
+    name: Option<&Bound<'py, PyString>>,
+) -> PyResult<()> {
+    let py = w.py;
+    if name.is_none() && crate::class::wants_by_value(w, obj)? {
+        if obj.is_instance_of::<pyo3::types::PyType>() {
+            return crate::class::save_class(w, obj);
+        }
+        return crate::function::save_function(w, obj);
+    }
+    let found = match find_global(w, obj, name)? {
+        Ok(f) => f,
+        Err(msg) => return Err(new_pickling_error(py, msg)),
+    };
+    let proto = w.enc.protocol();
+    if proto >= 2 {
+        let key = PyTuple::new(py, [found.module_name.as_any(), found.global_name.as_any()])?;
+        if let Some(code) = w.st.extension_registry.bind(py).get_item(&key)? {
+            let code: i64 = code
+                .extract()
+                .map_err(|_| new_pickling_error(py, "extension code isn't an integer"))?;
+            if code <= 0 || code > 0x7fff_ffff {
+                return Err(new_pickling_error(
+                    py,
+                    format!("extension code {code} is out of range"),
+                ));
+            }
+            w.enc.ext(code as u32);
+            return Ok(());
+        }
+    }
+    let global_name = if found.parent.is(&found.module) {
+        PyString::new(py, found.dotted.last().expect("non-empty"))
+    } else {
+        found.global_name.clone()
+    };
+    if proto >= 4 {
+        w.save(found.module_name.as_any())?;
+        w.save(global_name.as_any())?;
+        w.enc.raw(&[opcode::STACK_GLOBAL]);
+    } else if !found.parent.is(&found.module) {
+        let last = PyString::new(py, found.dotted.last().expect("non-empty"));
+        let rv = PyTuple::new(
+            py,
+            [
+                w.st.getattr.bind(py).clone(),
+                PyTuple::new(py, [found.parent.clone(), last.into_any()])?.into_any(),
+            ],
+        )?;
+        save_reduce(w, &rv, None)?;
+    } else {
+        let m = found.module_name.to_cow()?;
+        let n = global_name.to_cow()?;
+        if proto < 3 && (!m.is_ascii() || !n.is_ascii()) {
+            return Err(new_pickling_error(
+                py,
+                format!("can't pickle module identifier '{m}' using pickle protocol {proto}"),
+            ));
+        }
+        w.enc.global(&m, &n);
+    }
+    w.memoize(obj);
+    Ok(())
+}
+
+/// A protocol 5 `PickleBuffer`: out of band when `buffer_callback` says so, else as
+/// `bytes` (read-only) or `bytearray` (writable) data.
+pub fn save_picklebuffer<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+    let py = w.py;
+    if w.enc.protocol() < 5 {
+        return Err(new_pickling_error(
+            py,
+            "PickleBuffer can only be pickled with protocol >= 5",
+        ));
+    }
+    let view = obj
+        .call_method0("raw")
+        .or_else(|_| py.import("builtins")?.getattr("memoryview")?.call1((obj,)))?;
+    let view = py
+        .import("builtins")?
+        .getattr("memoryview")?
+        .call1((obj,))
+        .unwrap_or(view);
+    if !view.getattr("contiguous")?.is_truthy()? {
+        return Err(PyBufferError::new_err(
+            "PickleBuffer can not be pickled when pointing to a non-contiguous buffer",
+        ));
+    }
+    let readonly = view.getattr("readonly")?.is_truthy()?;
+    let in_band = match &w.opts.buffer_callback {
+        None => true,
+        Some(cb) => cb.call1((obj,))?.is_truthy()?,
+    };
+    if in_band {
+        let data = view.call_method1("tobytes", ("A",))?;
+        let data = data.cast::<PyBytes>()?.as_bytes();
+        if readonly {
+            w.enc.bytes(data);
+        } else {
+            w.enc.bytearray(data);
+        }
+        w.memoize(obj);
+    } else {
+        w.enc
+            .next_buffer(readonly)
+            .map_err(|e| new_pickling_error(py, e.to_string()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! The standard-library objects the pickler names or consults, imported once per
+//! interpreter: reconstruction callables (`types.FunctionType`, `types.CodeType`, ...),
+//! `copyreg`'s tables and the `brinery` Python helpers. Not for per-dump state.
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyString};
+
+/// Cached objects; fields are owned references valid for the interpreter's life.
+pub struct Stdlib {
+    pub copyreg_dispatch: Py<PyDict>,
+    pub extension_registry: Py<PyDict>,
+    pub codecs_encode: Py<PyAny>,
+    pub getattr: Py<PyAny>,
+    pub setattr: Py<PyAny>,
+    pub partial: Py<PyAny>,
+    pub sys_modules: Py<PyDict>,
+    pub import_module: Py<PyAny>,
+    pub function_type: Py<PyAny>,
+    pub code_type: Py<PyAny>,
+    pub cell_type: Py<PyAny>,
+    pub module_type: Py<PyAny>,
+    pub pickle_buffer: Py<PyAny>,
+    pub sys_implementation: Py<PyAny>,
+    pub latin1: Py<PyString>,
+    pub helpers: Py<PyAny>,
+    pub cache_tag: String,
+    pub version: String,
+}
+
+static STDLIB: PyOnceLock<Stdlib> = PyOnceLock::new();
+
+/// The cached objects, importing them on first use.
+pub fn get(py: Python<'_>) -> PyResult<&Stdlib> {
+    STDLIB.get_or_try_init(py, || {
+        let attr =
+            |m: &str, a: &str| -> PyResult<Py<PyAny>> { Ok(py.import(m)?.getattr(a)?.unbind()) };
+        let copyreg = py.import("copyreg")?;
+        let sys = py.import("sys")?;
+        let implementation = sys.getattr("implementation")?;
+        let vi = sys.getattr("version_info")?;
+        let version = format!(
+            "{}.{}",
+            vi.get_item(0)?.extract::<u32>()?,
+            vi.get_item(1)?.extract::<u32>()?
+        );
+        Ok(Stdlib {
+            copyreg_dispatch: copyreg.getattr("dispatch_table")?.cast_into()?.unbind(),
+            extension_registry: copyreg
+                .getattr("_extension_registry")?
+                .cast_into()?
+                .unbind(),
+            codecs_encode: attr("_codecs", "encode")?,
+            getattr: attr("builtins", "getattr")?,
+            setattr: attr("builtins", "setattr")?,
+            partial: attr("functools", "partial")?,
+            sys_modules: sys.getattr("modules")?.cast_into()?.unbind(),
+            import_module: attr("importlib", "import_module")?,
+            function_type: attr("types", "FunctionType")?,
+            code_type: attr("types", "CodeType")?,
+            cell_type: attr("types", "CellType")?,
+            module_type: attr("types", "ModuleType")?,
+            pickle_buffer: attr("pickle", "PickleBuffer")?,
+            cache_tag: implementation.getattr("cache_tag")?.extract()?,
+            sys_implementation: implementation.unbind(),
+            latin1: PyString::intern(py, "latin1").unbind(),
+            helpers: py.import("brinery._byvalue")?.unbind().into_any(),
+            version,
+        })
+    })
+}

@@ -1,0 +1,685 @@
+//! The object walker: CPython's `save()` in Rust. It dispatches on the exact type first
+//! (atomic values, the memo, str/bytes, containers) without calling back into Python for
+//! plain data, keeps the memo by object identity (objects stay alive for the dump, as in
+//! `_pickle.c`), and calls the encoder's `boundary()` after every saved object so frames
+//! split where CPython's do. Reductions, globals and by-value objects live in
+//! [`crate::reduce`], [`crate::function`] and [`crate::class`].
+
+use brinery_core::Encoder;
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use rustc_hash::FxHashMap;
+
+use crate::error;
+use crate::function::FunctionState;
+use crate::path::{Path, Seg};
+use crate::stdlib::Stdlib;
+
+/// How many items go between one `MARK` and its `APPENDS`/`SETITEMS`/`ADDITEMS`.
+pub const BATCHSIZE: usize = 1000;
+
+/// What a dump was asked to do, resolved once before walking.
+pub struct Options<'py> {
+    pub proto: u8,
+    pub persistent_id: Option<Bound<'py, PyAny>>,
+    pub reducer_override: Option<Bound<'py, PyAny>>,
+    pub dispatch_table: Option<Bound<'py, PyAny>>,
+    pub buffer_callback: Option<Bound<'py, PyAny>>,
+    /// Module names whose functions and classes are stored by value.
+    pub by_value: Vec<String>,
+    /// Emit by-value module namespaces as persistent ids (see `brinery/_namespaces.py`).
+    pub namespaces: bool,
+}
+
+/// One dump in progress.
+pub struct Walker<'py> {
+    pub py: Python<'py>,
+    pub enc: Encoder,
+    memo: FxHashMap<usize, u32>,
+    keep: Vec<Bound<'py, PyAny>>,
+    pub opts: Options<'py>,
+    pub st: &'py Stdlib,
+    pub path: Path<'py>,
+    located: bool,
+    pub fns: FunctionState<'py>,
+    /// Receives committed frames when dumping to a file.
+    pub sink: Option<Bound<'py, PyAny>>,
+}
+
+#[inline]
+fn is_type(obj: &Bound<'_, PyAny>, tp: *mut ffi::PyTypeObject) -> bool {
+    obj.get_type_ptr() == tp
+}
+
+impl<'py> Walker<'py> {
+    pub fn new(py: Python<'py>, st: &'py Stdlib, opts: Options<'py>) -> PyResult<Self> {
+        let enc = Encoder::with_capacity(opts.proto, 1024)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        Ok(Walker {
+            py,
+            enc,
+            memo: FxHashMap::default(),
+            keep: Vec::new(),
+            opts,
+            st,
+            path: Path::default(),
+            located: false,
+            fns: FunctionState::default(),
+            sink: None,
+        })
+    }
+
+    /// Writes the whole stream for `obj` and returns its bytes (what is left of them when
+    /// a sink took committed frames).
+    pub fn dump(mut self, obj: &Bound<'py, PyAny>) -> PyResult<Vec<u8>> {
+        self.enc.begin();
+        self.save(obj)?;
+        Ok(self.enc.finish())
+    }
+
+    // ---- memo ------------------------------------------------------------------------
+
+    #[inline]
+    pub fn memo_get(&self, obj: &Bound<'py, PyAny>) -> Option<u32> {
+        self.memo.get(&(obj.as_ptr() as usize)).copied()
+    }
+
+    /// Memoizes the value on top of the stack as `obj`.
+    #[inline]
+    pub fn memoize(&mut self, obj: &Bound<'py, PyAny>) {
+        let idx = self.enc.memoize();
+        self.memo.insert(obj.as_ptr() as usize, idx);
+        self.keep.push(obj.clone());
+    }
+
+    /// Keeps `obj` alive until the dump ends (its id is used as a key).
+    pub fn keep_alive(&mut self, obj: &Bound<'py, PyAny>) {
+        self.keep.push(obj.clone());
+    }
+
+    /// The items of a set in iteration order, or sorted while writing code constants
+    /// (set order depends on the hash seed; code must give the same bytes everywhere).
+    fn set_items(&self, obj: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let items: Vec<_> = obj.try_iter()?.collect::<PyResult<_>>()?;
+        if !self.fns.sort_sets {
+            return Ok(items);
+        }
+        let list = pyo3::types::PyList::new(self.py, items)?;
+        let builtins = self.py.import("builtins")?;
+        let kwargs = PyDict::new(self.py);
+        kwargs.set_item("key", builtins.getattr("repr")?)?;
+        let sorted = builtins.getattr("sorted")?.call((list,), Some(&kwargs))?;
+        sorted.try_iter()?.collect()
+    }
+
+    /// Writes `GET` for `obj` if it is memoized.
+    #[inline]
+    pub fn try_get(&mut self, obj: &Bound<'py, PyAny>) -> bool {
+        match self.memo_get(obj) {
+            Some(idx) => {
+                self.enc.get(idx);
+                true
+            }
+            None => false,
+        }
+    }
+
+    // ---- save ------------------------------------------------------------------------
+
+    /// `save(obj)`: one object, its path errors located, then an opcode boundary.
+    pub fn save(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+        self.save_with(obj, false)
+    }
+
+    pub fn save_with(&mut self, obj: &Bound<'py, PyAny>, pers_save: bool) -> PyResult<()> {
+        // SAFETY: plain C-API calls with the GIL held (we hold a `Python` token).
+        if unsafe { ffi::Py_EnterRecursiveCall(c" while pickling an object".as_ptr()) } != 0 {
+            return Err(PyErr::fetch(self.py));
+        }
+        let r = self.dispatch(obj, pers_save);
+        unsafe { ffi::Py_LeaveRecursiveCall() };
+        match r {
+            Ok(()) => {
+                self.boundary()?;
+                Ok(())
+            }
+            Err(e) => Err(self.locate(e)),
+        }
+    }
+
+    #[inline]
+    fn boundary(&mut self) -> PyResult<()> {
+        self.enc.boundary();
+        if let Some(sink) = &self.sink {
+            if self.enc.len() >= 1 << 16 {
+                let done = self.enc.take_committed();
+                if !done.is_empty() {
+                    sink.call1((PyBytes::new(self.py, &done),))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The first (deepest) frame an error passes through gives it the path.
+    fn locate(&mut self, e: PyErr) -> PyErr {
+        if self.located {
+            return e;
+        }
+        self.located = true;
+        error::with_path(self.py, e, &self.path.render())
+    }
+
+    fn dispatch(&mut self, obj: &Bound<'py, PyAny>, pers_save: bool) -> PyResult<()> {
+        if !pers_save && self.opts.persistent_id.is_some() && crate::reduce::save_pers(self, obj)? {
+            return Ok(());
+        }
+        let py = self.py;
+        unsafe {
+            if obj.is_none() {
+                self.enc.none();
+                return Ok(());
+            }
+            if is_type(obj, &raw mut ffi::PyBool_Type) {
+                self.enc.bool(obj.as_ptr() == ffi::Py_True());
+                return Ok(());
+            }
+            if is_type(obj, &raw mut ffi::PyLong_Type) {
+                return self.save_long(obj);
+            }
+            if is_type(obj, &raw mut ffi::PyFloat_Type) {
+                self.enc.float(ffi::PyFloat_AS_DOUBLE(obj.as_ptr()));
+                return Ok(());
+            }
+        }
+        if self.try_get(obj) {
+            return Ok(());
+        }
+        {
+            if is_type(obj, &raw mut ffi::PyBytes_Type) {
+                return self.save_bytes(obj);
+            }
+            if is_type(obj, &raw mut ffi::PyUnicode_Type) {
+                return self.save_str(obj);
+            }
+        }
+        if let Some(ro) = &self.opts.reducer_override {
+            let rv = ro.call1((obj,))?;
+            if !rv.is(py.NotImplemented()) {
+                return crate::reduce::save_reduce_value(self, obj, &rv);
+            }
+        }
+        {
+            if is_type(obj, &raw mut ffi::PyDict_Type) {
+                return self.save_dict(obj);
+            }
+            if is_type(obj, &raw mut ffi::PyList_Type) {
+                return self.save_list(obj);
+            }
+            if is_type(obj, &raw mut ffi::PyTuple_Type) {
+                return self.save_tuple(obj);
+            }
+            if is_type(obj, &raw mut ffi::PySet_Type) {
+                return self.save_set(obj);
+            }
+            if is_type(obj, &raw mut ffi::PyFrozenSet_Type) {
+                return self.save_frozenset(obj);
+            }
+            if is_type(obj, &raw mut ffi::PyByteArray_Type) {
+                return self.save_bytearray(obj);
+            }
+            if is_type(obj, &raw mut ffi::PyType_Type) {
+                return crate::reduce::save_type(self, obj);
+            }
+            if is_type(obj, &raw mut ffi::PyFunction_Type) {
+                return crate::reduce::save_global(self, obj, None);
+            }
+        }
+        let tp = obj.get_type();
+        if tp.is(self.st.pickle_buffer.bind(py)) {
+            return crate::reduce::save_picklebuffer(self, obj);
+        }
+        if tp.is(self.st.code_type.bind(py)) {
+            return crate::function::save_code(self, obj);
+        }
+        if tp.is(self.st.cell_type.bind(py)) {
+            return crate::function::save_cell(self, obj);
+        }
+        if tp.is(self.st.module_type.bind(py)) {
+            return crate::class::save_module(self, obj);
+        }
+        crate::reduce::save_by_reduce(self, obj)
+    }
+
+    // ---- plain data ------------------------------------------------------------------
+
+    fn save_long(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+        let mut overflow = 0;
+        // SAFETY: obj is an exact int.
+        let v = unsafe { ffi::PyLong_AsLongLongAndOverflow(obj.as_ptr(), &mut overflow) };
+        if overflow == 0 {
+            if v == -1 && unsafe { !ffi::PyErr_Occurred().is_null() } {
+                return Err(PyErr::fetch(self.py));
+            }
+            self.enc.int(v);
+            return Ok(());
+        }
+        let bits: usize = obj.call_method0("bit_length")?.extract()?;
+        let kwargs = PyDict::new(self.py);
+        kwargs.set_item("signed", true)?;
+        let le = obj.call_method("to_bytes", (bits / 8 + 1, "little"), Some(&kwargs))?;
+        let le = le.cast::<PyBytes>()?;
+        self.enc.big_int(le.as_bytes());
+        Ok(())
+    }
+
+    fn save_str(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+        let mut size: ffi::Py_ssize_t = 0;
+        // SAFETY: obj is an exact str; the returned buffer lives as long as obj.
+        let data = unsafe { ffi::PyUnicode_AsUTF8AndSize(obj.as_ptr(), &mut size) };
+        if data.is_null() {
+            // Lone surrogates: CPython writes them with `surrogatepass`.
+            let _ = PyErr::take(self.py);
+            let b = obj.call_method1("encode", ("utf-8", "surrogatepass"))?;
+            self.enc.str_utf8(b.cast::<PyBytes>()?.as_bytes());
+        } else {
+            let s = unsafe { std::slice::from_raw_parts(data as *const u8, size as usize) };
+            self.enc.str_utf8(s);
+        }
+        self.memoize(obj);
+        Ok(())
+    }
+
+    fn save_bytes(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+        let b = obj.cast::<PyBytes>()?.as_bytes();
+        if self.enc.protocol() >= 3 {
+            self.enc.bytes(b);
+            self.memoize(obj);
+            return Ok(());
+        }
+        let py = self.py;
+        let rv = if b.is_empty() {
+            PyTuple::new(
+                py,
+                [
+                    py.get_type::<PyBytes>().into_any(),
+                    PyTuple::empty(py).into_any(),
+                ],
+            )?
+        } else {
+            let latin: String = b.iter().map(|&c| c as char).collect();
+            let args = PyTuple::new(
+                py,
+                [
+                    PyString::new(py, &latin).into_any(),
+                    self.st.latin1.bind(py).clone().into_any(),
+                ],
+            )?;
+            PyTuple::new(
+                py,
+                [self.st.codecs_encode.bind(py).clone(), args.into_any()],
+            )?
+        };
+        crate::reduce::save_reduce(self, &rv, Some(obj))
+    }
+
+    fn save_bytearray(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+        let py = self.py;
+        let ba = obj.cast::<pyo3::types::PyByteArray>()?;
+        if self.enc.protocol() >= 5 {
+            // SAFETY: no Python code runs while the slice is borrowed.
+            self.enc.bytearray(unsafe { ba.as_bytes() });
+            self.memoize(obj);
+            return Ok(());
+        }
+        let tp = py.get_type::<pyo3::types::PyByteArray>().into_any();
+        let args = if ba.len() == 0 {
+            PyTuple::empty(py)
+        } else {
+            PyTuple::new(py, [PyBytes::new(py, &ba.to_vec()).into_any()])?
+        };
+        let rv = PyTuple::new(py, [tp, args.into_any()])?;
+        crate::reduce::save_reduce(self, &rv, Some(obj))
+    }
+
+    fn save_tuple(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+        let t = obj.cast::<PyTuple>()?;
+        let n = t.len();
+        if n == 0 {
+            self.enc.tuple_begin(0);
+            self.enc.tuple_end(0);
+            return Ok(());
+        }
+        self.enc.tuple_begin(n);
+        self.path.push(Seg::Index(0));
+        for i in 0..n {
+            self.path.set_top_index(i);
+            // SAFETY: i < len of an immutable tuple.
+            let item = unsafe { t.get_borrowed_item_unchecked(i) };
+            self.save(&item)?;
+        }
+        self.path.pop();
+        if let Some(idx) = self.memo_get(obj) {
+            self.enc.tuple_end_recursive(n, idx);
+            return Ok(());
+        }
+        self.enc.tuple_end(n);
+        self.memoize(obj);
+        Ok(())
+    }
+
+    fn save_list(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+        self.enc.empty_list();
+        self.memoize(obj);
+        let list = obj.cast::<pyo3::types::PyList>()?;
+        if list.len() == 0 {
+            return Ok(());
+        }
+        if self.enc.protocol() == 0 {
+            return self.batch_list(&obj.try_iter()?.into_any());
+        }
+        self.path.push(Seg::Index(0));
+        if list.len() == 1 {
+            let item = list.get_item(0)?;
+            self.save(&item)?;
+            self.enc.append();
+            self.path.pop();
+            return Ok(());
+        }
+        let mut total = 0;
+        loop {
+            self.enc.mark();
+            let mut this_batch = 0;
+            while total < list.len() {
+                self.path.set_top_index(total);
+                let item = list.get_item(total)?;
+                self.save(&item)?;
+                total += 1;
+                this_batch += 1;
+                if this_batch == BATCHSIZE {
+                    break;
+                }
+            }
+            self.enc.appends();
+            if total >= list.len() {
+                break;
+            }
+        }
+        self.path.pop();
+        Ok(())
+    }
+
+    /// `batch_list`: items from an iterator, `APPEND` for a lone trailing item.
+    pub fn batch_list(&mut self, iter: &Bound<'py, PyAny>) -> PyResult<()> {
+        let next = || -> PyResult<Option<Bound<'py, PyAny>>> {
+            // SAFETY: iter is an iterator; PyIter_Next returns a new reference or NULL.
+            let p = unsafe { ffi::PyIter_Next(iter.as_ptr()) };
+            if p.is_null() {
+                match PyErr::take(iter.py()) {
+                    Some(e) => Err(e),
+                    None => Ok(None),
+                }
+            } else {
+                Ok(Some(unsafe { Bound::from_owned_ptr(iter.py(), p) }))
+            }
+        };
+        self.path.push(Seg::Index(0));
+        let mut index = 0;
+        if self.enc.protocol() == 0 {
+            while let Some(item) = next()? {
+                self.path.set_top_index(index);
+                self.save(&item)?;
+                self.enc.append();
+                index += 1;
+            }
+            self.path.pop();
+            return Ok(());
+        }
+        loop {
+            let Some(first) = next()? else { break };
+            let Some(mut item) = next()? else {
+                self.path.set_top_index(index);
+                self.save(&first)?;
+                self.enc.append();
+                break;
+            };
+            self.enc.mark();
+            self.path.set_top_index(index);
+            self.save(&first)?;
+            index += 1;
+            let mut n = 1;
+            loop {
+                self.path.set_top_index(index);
+                self.save(&item)?;
+                index += 1;
+                n += 1;
+                if n == BATCHSIZE {
+                    break;
+                }
+                match next()? {
+                    Some(i) => item = i,
+                    None => break,
+                }
+            }
+            self.enc.appends();
+            if n != BATCHSIZE {
+                break;
+            }
+        }
+        self.path.pop();
+        Ok(())
+    }
+
+    fn save_dict(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+        self.enc.empty_dict();
+        self.memoize(obj);
+        let dict = obj.cast::<PyDict>()?;
+        if dict.len() == 0 {
+            return Ok(());
+        }
+        if self.enc.protocol() == 0 {
+            let items = obj.call_method0("items")?.try_iter()?.into_any();
+            return self.batch_dict(&items);
+        }
+        self.batch_dict_exact(dict)
+    }
+
+    fn dict_entry(&mut self, k: &Bound<'py, PyAny>, v: &Bound<'py, PyAny>) -> PyResult<()> {
+        self.path.push(Seg::Item("key"));
+        self.save(k)?;
+        self.path.pop();
+        self.path.push(Seg::Key(k.clone()));
+        self.save(v)?;
+        self.path.pop();
+        Ok(())
+    }
+
+    fn batch_dict_exact(&mut self, dict: &Bound<'py, PyDict>) -> PyResult<()> {
+        let size = dict.len();
+        let mut pos: ffi::Py_ssize_t = 0;
+        let next = |pos: &mut ffi::Py_ssize_t| -> Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+            let mut k = std::ptr::null_mut();
+            let mut v = std::ptr::null_mut();
+            // SAFETY: PyDict_Next yields borrowed refs we immediately own.
+            if unsafe { ffi::PyDict_Next(dict.as_ptr(), pos, &mut k, &mut v) } == 0 {
+                return None;
+            }
+            let py = dict.py();
+            Some(unsafe {
+                (
+                    Bound::from_borrowed_ptr(py, k),
+                    Bound::from_borrowed_ptr(py, v),
+                )
+            })
+        };
+        let changed = || PyRuntimeError::new_err("dictionary changed size during iteration");
+        if size == 1 {
+            if let Some((k, v)) = next(&mut pos) {
+                self.dict_entry(&k, &v)?;
+                self.enc.setitem();
+            }
+            if dict.len() != size {
+                return Err(changed());
+            }
+            return Ok(());
+        }
+        loop {
+            self.enc.mark();
+            let mut i = 0;
+            while let Some((k, v)) = next(&mut pos) {
+                self.dict_entry(&k, &v)?;
+                i += 1;
+                if i == BATCHSIZE {
+                    break;
+                }
+            }
+            self.enc.setitems();
+            if dict.len() != size {
+                return Err(changed());
+            }
+            if i != BATCHSIZE {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// `batch_dict`: `(key, value)` pairs from an iterator.
+    pub fn batch_dict(&mut self, iter: &Bound<'py, PyAny>) -> PyResult<()> {
+        let py = self.py;
+        let next = || -> PyResult<Option<Bound<'py, PyAny>>> {
+            let p = unsafe { ffi::PyIter_Next(iter.as_ptr()) };
+            if p.is_null() {
+                match PyErr::take(py) {
+                    Some(e) => Err(e),
+                    None => Ok(None),
+                }
+            } else {
+                Ok(Some(unsafe { Bound::from_owned_ptr(py, p) }))
+            }
+        };
+        let pair = |item: &Bound<'py, PyAny>| -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+            match item.cast::<PyTuple>() {
+                Ok(t) if t.len() == 2 => Ok((t.get_item(0)?, t.get_item(1)?)),
+                _ => Err(pyo3::exceptions::PyTypeError::new_err(
+                    "dict items iterator must return 2-tuples",
+                )),
+            }
+        };
+        if self.enc.protocol() == 0 {
+            while let Some(item) = next()? {
+                let (k, v) = pair(&item)?;
+                self.dict_entry(&k, &v)?;
+                self.enc.setitem();
+            }
+            return Ok(());
+        }
+        loop {
+            let Some(first) = next()? else { break };
+            let Some(mut item) = next()? else {
+                let (k, v) = pair(&first)?;
+                self.dict_entry(&k, &v)?;
+                self.enc.setitem();
+                break;
+            };
+            self.enc.mark();
+            let (k, v) = pair(&first)?;
+            self.dict_entry(&k, &v)?;
+            let mut n = 1;
+            loop {
+                let (k, v) = pair(&item)?;
+                self.dict_entry(&k, &v)?;
+                n += 1;
+                if n == BATCHSIZE {
+                    break;
+                }
+                match next()? {
+                    Some(i) => item = i,
+                    None => break,
+                }
+            }
+            self.enc.setitems();
+            if n != BATCHSIZE {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn save_set(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+        let py = self.py;
+        if self.enc.protocol() < 4 {
+            let items =
+                pyo3::types::PyList::new(py, obj.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
+            let args = PyTuple::new(py, [items.into_any()])?;
+            let rv = PyTuple::new(py, [obj.get_type().into_any(), args.into_any()])?;
+            return crate::reduce::save_reduce(self, &rv, Some(obj));
+        }
+        self.enc
+            .empty_set()
+            .map_err(|e| error::new_pickling_error(py, e.to_string()))?;
+        self.memoize(obj);
+        let size = obj.len()?;
+        if size == 0 {
+            return Ok(());
+        }
+        let mut iter = self
+            .set_items(obj)?
+            .into_iter()
+            .map(Ok::<_, PyErr>)
+            .peekable();
+        self.path.push(Seg::Item("set item"));
+        loop {
+            self.enc.mark();
+            let mut i = 0;
+            for item in iter.by_ref() {
+                self.save(&item?)?;
+                i += 1;
+                if i == BATCHSIZE {
+                    break;
+                }
+            }
+            self.enc.additems();
+            if obj.len()? != size {
+                return Err(PyRuntimeError::new_err("set changed size during iteration"));
+            }
+            if i != BATCHSIZE {
+                break;
+            }
+            // CPython writes one more (possibly empty) batch after a full one.
+            if iter.peek().is_none() {
+                self.enc.mark();
+                self.enc.additems();
+                break;
+            }
+        }
+        self.path.pop();
+        Ok(())
+    }
+
+    fn save_frozenset(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+        let py = self.py;
+        if self.enc.protocol() < 4 {
+            let items =
+                pyo3::types::PyList::new(py, obj.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
+            let args = PyTuple::new(py, [items.into_any()])?;
+            let rv = PyTuple::new(py, [obj.get_type().into_any(), args.into_any()])?;
+            return crate::reduce::save_reduce(self, &rv, Some(obj));
+        }
+        self.enc.mark();
+        self.path.push(Seg::Item("frozenset item"));
+        for item in self.set_items(obj)? {
+            self.save(&item)?;
+        }
+        self.path.pop();
+        if let Some(idx) = self.memo_get(obj) {
+            self.enc.frozenset_end_recursive(idx);
+            return Ok(());
+        }
+        self.enc.frozenset();
+        self.memoize(obj);
+        Ok(())
+    }
+}
