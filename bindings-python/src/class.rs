@@ -20,6 +20,15 @@ use crate::walker::Walker;
 /// `__main__`, registered by value, missing, or the object is not reachable by name.
 pub fn wants_by_value<'py>(w: &Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult<bool> {
     let py = w.py;
+    let by_value_kind = if let Ok(t) = obj.cast::<pyo3::types::PyType>() {
+        // SAFETY: reading the flags of a live type object.
+        unsafe { (*t.as_type_ptr()).tp_flags & pyo3::ffi::Py_TPFLAGS_HEAPTYPE != 0 }
+    } else {
+        obj.get_type().is(w.st.function_type.bind(py))
+    };
+    if !by_value_kind {
+        return Ok(false);
+    }
     let module = match obj.getattr("__module__") {
         Ok(m) if !m.is_none() => m,
         _ => return Ok(false),

@@ -63,6 +63,10 @@ pub fn save_by_reduce<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyRe
             Err(e) => return Err(e),
         },
     };
+    let func = match func {
+        Some(f) => Some(f),
+        None => w.st.helpers.bind(py).getattr("REDUCERS")?.cast_into::<PyDict>()?.get_item(&tp)?,
+    };
     let rv = if let Some(func) = func {
         func.call1((obj,))?
     } else if tp.is_subclass_of::<pyo3::types::PyType>()? {
@@ -450,7 +454,15 @@ pub fn save_global<'py>(
     }
     let found = match find_global(w, obj, name)? {
         Ok(f) => f,
-        Err(msg) => return Err(new_pickling_error(py, msg)),
+        Err(msg) => {
+            let names = w.st.helpers.bind(py).getattr("STDLIB_NAMES")?;
+            if let Some(place) = names.cast::<PyDict>()?.get_item(obj)? {
+                let (m, n): (String, String) = place.extract()?;
+                crate::function::save_named(w, obj, &m, &n);
+                return Ok(());
+            }
+            return Err(new_pickling_error(py, msg));
+        }
     };
     let proto = w.enc.protocol();
     if proto >= 2 {

@@ -88,6 +88,7 @@ def class_recipe(cls):
             if k in d and callable(d[k]) and k not in ns:
                 pass
     if _is_namedtuple_class(cls):
+        ns.pop("__slots__", None)
         ns.update(cls._field_defaults)
         skip.update(cls._fields)
         skip.update({"__new__", "_make", "_replace", "__repr__", "_asdict", "__getnewargs__",
@@ -108,3 +109,52 @@ def class_recipe(cls):
             later.append((cls.register, (sub,), "register"))
     body = operator.methodcaller("update", ns)
     return (cls.__name__, tuple(bases), kwds, body), later
+
+
+def _reduce_property(p):
+    return property, (p.fget, p.fset, p.fdel, p.__doc__)
+
+
+def _reduce_classmethod(m):
+    return classmethod, (m.__func__,)
+
+
+def _reduce_staticmethod(m):
+    return staticmethod, (m.__func__,)
+
+
+def _reduce_by_name(obj):
+    # dataclasses' sentinels must stay the module's own objects.
+    return obj.name if hasattr(obj, "name") and isinstance(obj.name, str) else "MISSING"
+
+
+def _reducers():
+    import dataclasses
+
+    table = {
+        property: _reduce_property,
+        classmethod: _reduce_classmethod,
+        staticmethod: _reduce_staticmethod,
+        types.MappingProxyType: lambda m: (types.MappingProxyType, (dict(m),)),
+        dataclasses._FIELD_BASE: _reduce_by_name,
+        dataclasses._MISSING_TYPE: lambda o: "MISSING",
+        dataclasses._HAS_DEFAULT_FACTORY_CLASS: lambda o: "_HAS_DEFAULT_FACTORY",
+    }
+    return table
+
+
+# Reductions for objects stock pickle cannot store but by-value classes hold; consulted
+# after the dispatch table and before ``__reduce_ex__``.
+REDUCERS = _reducers()
+
+
+def _stdlib_names():
+    names = {}
+    for attr in ("FunctionType", "CodeType", "CellType", "ModuleType", "MappingProxyType",
+                 "MethodType", "SimpleNamespace", "GetSetDescriptorType", "MemberDescriptorType"):
+        names[getattr(types, attr)] = ("types", attr)
+    return names
+
+
+# Standard-library objects whose own ``__qualname__`` does not lead back to them.
+STDLIB_NAMES = _stdlib_names()
