@@ -35,10 +35,6 @@ const K_MAP = 4;
 const K_SET = 5;
 const K_CALL = 6;
 
-// Arrays longer than this are grown instead of preallocated (V8 makes huge
-// preallocated arrays sparse).
-const PREALLOC_MAX = 1 << 16;
-
 const defineProperty = Object.defineProperty;
 const hasOwn = Object.prototype.hasOwnProperty;
 
@@ -158,7 +154,7 @@ function build(tape, options) {
         const len = ops[p];
         const slot = ops[p + 1];
         p += 2;
-        const a = len > PREALLOC_MAX ? [] : new Array(len);
+        const a = new Array(len);
         for (let i = 0; i < len; i++) a[i] = ops[p + i];
         p += len;
         if (slot >= 0) slots[slot] = a;
@@ -169,7 +165,7 @@ function build(tape, options) {
         const len = ops[p];
         const slot = ops[p + 1];
         p += 2;
-        const a = len > PREALLOC_MAX ? [] : new Array(len);
+        const a = new Array(len);
         for (let i = 0; i < len; i++) {
           const start = sp;
           sp += ops[p + i];
@@ -184,11 +180,9 @@ function build(tape, options) {
         const negative = ops[p];
         const start = sp;
         sp += ops[p + 1];
-        const slot = ops[p + 2];
-        p += 3;
+        p += 2;
         const big = BigInt('0x' + text.slice(start, sp));
         v = negative ? -big : big;
-        if (slot >= 0) slots[slot] = v;
         break;
       }
       case BYTES: {
@@ -225,11 +219,11 @@ function build(tape, options) {
         let k;
         switch (op) {
           case LIST:
-            c = len > PREALLOC_MAX ? [] : new Array(len);
+            c = new Array(len);
             k = K_LIST;
             break;
           case TUPLE:
-            c = len > PREALLOC_MAX ? [] : new Array(len);
+            c = new Array(len);
             k = K_TUPLE;
             break;
           case OBJECT:

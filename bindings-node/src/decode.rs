@@ -118,11 +118,9 @@ pub fn decode_tape<'e>(
         .map_err(|f| f.into_napi(env))?;
     let mut out = Object::new(env)?;
     out.set("ops", Float64Array::new(tape.ops))?;
-    let text = if tape.wide {
-        env.create_string_utf16(&tape.text)?
-    } else {
-        let narrow: Vec<u8> = tape.text.iter().map(|&u| u as u8).collect();
-        env.create_string_latin1(&narrow)?
+    let text = match tape.text.into_parts() {
+        Ok(latin1) => env.create_string_latin1(&latin1)?,
+        Err(utf16) => env.create_string_utf16(&utf16)?,
     };
     out.set("text", text)?;
     out.set("blob", Buffer::from(tape.blob))?;
@@ -131,40 +129,32 @@ pub fn decode_tape<'e>(
 }
 
 /// One pass over a decoded tree, writing its tape.
+///
+/// Sharing is found during the same pass: a node's first visit records where its op's
+/// slot field is; a second visit gives it a slot, patches that field and writes `REF`.
+/// The tape only reaches JS once complete, so the patch is always seen in time, cycles
+/// included.
 pub struct Walker<'t> {
     pub nodes: &'t [Value],
     pub settings: &'t Settings,
     pub tape: Tape,
-    /// How often each node is referenced (saturating at 2: "shared").
-    refs: Vec<u8>,
-    /// The slot a shared node got at its first visit (`u32::MAX`: not visited yet).
-    slot_of: Vec<u32>,
+    /// Per node: 0 unseen; `(pos + 1) << 1` seen once with its slot field at `ops[pos]`;
+    /// `slot << 1 | 1` given a slot.
+    seen: Vec<u64>,
     depth: usize,
 }
 
 impl<'t> Walker<'t> {
     pub fn new(tree: &'t Tree, settings: &'t Settings) -> Self {
         let nodes = tree.nodes();
-        let mut refs = vec![0u8; nodes.len()];
-        let mut bump = |id: NodeId| {
-            if let Some(r) = refs.get_mut(id) {
-                *r = r.saturating_add(1).min(2);
-            }
-        };
-        bump(tree.root());
-        for node in nodes {
-            for_each_child(node, &mut bump);
-        }
-        let ops = Vec::with_capacity(nodes.len() * 2 + 4);
         Walker {
             nodes,
             settings,
             tape: Tape {
-                ops,
+                ops: Vec::with_capacity(nodes.len() + 16),
                 ..Tape::default()
             },
-            refs,
-            slot_of: Vec::new(),
+            seen: vec![0; nodes.len()],
             depth: 0,
         }
     }
@@ -178,28 +168,31 @@ impl<'t> Walker<'t> {
         Ok(self.tape)
     }
 
-    /// Starts the visit of a node that JS represents by identity: emits `REF` and
-    /// returns `None` when it was visited before, else the slot to store it in.
+    /// Writes `REF` and returns true when node `id` was written before.
     #[inline]
-    pub fn begin(&mut self, id: NodeId) -> Option<f64> {
-        if self.refs[id] < 2 {
-            return Some(NO_SLOT);
+    pub fn seen(&mut self, id: NodeId) -> bool {
+        let s = self.seen[id];
+        if s == 0 {
+            return false;
         }
-        if self.slot_of.is_empty() {
-            self.slot_of = vec![u32::MAX; self.nodes.len()];
-        }
-        match self.slot_of[id] {
-            u32::MAX => {
-                let slot = self.tape.slots;
-                self.tape.slots += 1;
-                self.slot_of[id] = slot;
-                Some(slot as f64)
-            }
-            slot => {
-                self.tape.op2(tape::REF, slot as f64);
-                None
-            }
-        }
+        let slot = if s & 1 == 1 {
+            s >> 1
+        } else {
+            let pos = (s >> 1) as usize - 1;
+            let slot = u64::from(self.tape.slots);
+            self.tape.slots += 1;
+            self.tape.ops[pos] = slot as f64;
+            self.seen[id] = slot << 1 | 1;
+            slot
+        };
+        self.tape.op2(tape::REF, slot as f64);
+        true
+    }
+
+    /// Records that node `id`'s op was just written, its last field being the slot.
+    #[inline]
+    pub fn mark(&mut self, id: NodeId) {
+        self.seen[id] = (self.tape.ops.len() as u64) << 1;
     }
 
     fn enter(&mut self) -> Fallible<()> {
@@ -224,67 +217,67 @@ impl<'t> Walker<'t> {
             Value::Bool(b) => self.tape.op(if *b { tape::TRUE } else { tape::FALSE }),
             Value::Int(v) => self.tape.int(*v),
             Value::Float(v) => self.tape.op2(tape::NUM, *v),
-            Value::BigInt(le) => {
-                if let Some(slot) = self.begin(id) {
-                    self.tape.big_int(le, slot);
-                }
-            }
+            Value::BigInt(le) => self.tape.big_int(le),
             Value::Str(s) => {
-                if let Some(slot) = self.begin(id) {
-                    self.tape.str_value(s, slot);
+                if !self.seen(id) {
+                    self.tape.str_value(s, NO_SLOT);
+                    self.mark(id);
                 }
             }
             Value::SurrogateStr(b) => {
-                if let Some(slot) = self.begin(id) {
+                if !self.seen(id) {
                     let len = self
                         .tape
                         .text_wtf8(b)
                         .ok_or_else(|| Failure::new(Code::BadUtf8, "malformed surrogate str"))?;
-                    self.tape.op3(tape::STR, len as f64, slot);
+                    self.tape.op3(tape::STR, len as f64, NO_SLOT);
+                    self.mark(id);
                 }
             }
             Value::Bytes(b) | Value::ByteArray(b) => {
-                if let Some(slot) = self.begin(id) {
-                    self.tape.bytes(b, slot);
+                if !self.seen(id) {
+                    self.tape.bytes(b, NO_SLOT);
+                    self.mark(id);
                 }
             }
             Value::List(items) => {
-                if let Some(slot) = self.begin(id) {
-                    self.seq(tape::LIST, items, slot)?;
+                if !self.seen(id) {
+                    self.seq(tape::LIST, items, Some(id))?;
                 }
             }
             Value::Tuple(items) => {
-                if let Some(slot) = self.begin(id) {
+                if !self.seen(id) {
                     let op = if self.settings.frozen_tuples {
                         tape::TUPLE
                     } else {
                         tape::LIST
                     };
-                    self.seq(op, items, slot)?;
+                    self.seq(op, items, Some(id))?;
                 }
             }
             Value::Dict(entries) => {
-                if let Some(slot) = self.begin(id) {
-                    self.dict(entries, slot)?;
+                if !self.seen(id) {
+                    self.dict(entries, Some(id))?;
                 }
             }
             Value::Set(items) | Value::FrozenSet(items) => {
-                if let Some(slot) = self.begin(id) {
-                    self.seq(tape::SET, items, slot)?;
+                if !self.seen(id) {
+                    self.seq(tape::SET, items, Some(id))?;
                 }
             }
             Value::Global { module, name } => {
-                if let Some(slot) = self.begin(id) {
+                if !self.seen(id) {
                     let full = format!("{module}.{name}");
                     self.check_global(&full)?;
-                    self.tape.op2(tape::GLOBAL, slot);
+                    self.tape.op2(tape::GLOBAL, NO_SLOT);
+                    self.mark(id);
                     self.tape.str_value(&full, NO_SLOT);
                 }
             }
             Value::Object(obj) => {
-                if let Some(slot) = self.begin(id) {
+                if !self.seen(id) {
                     self.enter()?;
-                    stdtypes::object(self, obj, slot)?;
+                    stdtypes::object(self, obj, id)?;
                     self.depth -= 1;
                 }
             }
@@ -323,23 +316,40 @@ impl<'t> Walker<'t> {
         ))
     }
 
+    /// Writes a container op `op n` whose node is `id` (none for synthesized values).
+    #[inline]
+    fn open(&mut self, op: f64, n: usize, id: Option<NodeId>) {
+        self.tape.op3(op, n as f64, NO_SLOT);
+        if let Some(id) = id {
+            self.mark(id);
+        }
+    }
+
     /// A sequence container (`LIST`, `TUPLE`, `SET`) of `items`.
-    pub fn seq(&mut self, op: f64, items: &[NodeId], slot: f64) -> Fallible<()> {
+    pub fn seq(&mut self, op: f64, items: &[NodeId], id: Option<NodeId>) -> Fallible<()> {
         let nodes = self.nodes;
-        let n = items.len() as f64;
         if op == tape::LIST && items.len() >= 2 {
-            if items.iter().all(|&i| number(&nodes[i]).is_some()) {
-                self.tape.op3(tape::NUMS, n, slot);
-                self.tape
-                    .ops
-                    .extend(items.iter().map(|&i| number(&nodes[i]).unwrap_or(0.0)));
+            // Optimistically write a run of plain numbers; undo on the first other value.
+            let start = self.tape.ops.len();
+            self.open(tape::NUMS, items.len(), id);
+            let mut all = true;
+            for &i in items {
+                match number(&nodes[i]) {
+                    Some(f) => self.tape.ops.push(f),
+                    None => {
+                        all = false;
+                        break;
+                    }
+                }
+            }
+            if all {
                 return Ok(());
             }
-            if items
-                .iter()
-                .all(|&i| self.refs[i] < 2 && matches!(nodes[i], Value::Str(_)))
-            {
-                self.tape.op3(tape::STRS, n, slot);
+            self.tape.ops.truncate(start);
+            if items.iter().all(|&i| matches!(nodes[i], Value::Str(_))) {
+                // Strings are values in JS: a string also reached elsewhere is simply
+                // written again there.
+                self.open(tape::STRS, items.len(), id);
                 for &i in items {
                     if let Value::Str(s) = &nodes[i] {
                         let len = self.tape.text_str(s);
@@ -350,7 +360,7 @@ impl<'t> Walker<'t> {
             }
         }
         self.enter()?;
-        self.tape.op3(op, n, slot);
+        self.open(op, items.len(), id);
         for &i in items {
             self.value(i)?;
         }
@@ -359,7 +369,7 @@ impl<'t> Walker<'t> {
     }
 
     /// A dict: a plain object or a `Map`, per the `dict` option.
-    pub fn dict(&mut self, entries: &[(NodeId, NodeId)], slot: f64) -> Fallible<()> {
+    pub fn dict(&mut self, entries: &[(NodeId, NodeId)], id: Option<NodeId>) -> Fallible<()> {
         let nodes = self.nodes;
         let as_map = match self.settings.dict {
             DictMode::Map => true,
@@ -369,8 +379,11 @@ impl<'t> Walker<'t> {
                 .all(|&(k, _)| matches!(nodes[k], Value::Str(_) | Value::SurrogateStr(_))),
         };
         self.enter()?;
-        let op = if as_map { tape::MAP } else { tape::OBJECT };
-        self.tape.op3(op, entries.len() as f64, slot);
+        self.open(
+            if as_map { tape::MAP } else { tape::OBJECT },
+            entries.len(),
+            id,
+        );
         for &(k, v) in entries {
             self.value(k)?;
             self.value(v)?;
@@ -388,32 +401,5 @@ fn number(v: &Value) -> Option<f64> {
         Value::Int(i) if (-SAFE..=SAFE).contains(i) => Some(*i as f64),
         Value::Float(f) => Some(*f),
         _ => None,
-    }
-}
-
-fn for_each_child(node: &Value, f: &mut impl FnMut(NodeId)) {
-    match node {
-        Value::List(items) | Value::Tuple(items) | Value::Set(items) | Value::FrozenSet(items) => {
-            items.iter().for_each(|&i| f(i))
-        }
-        Value::Dict(entries) => entries.iter().for_each(|&(k, v)| {
-            f(k);
-            f(v)
-        }),
-        Value::Object(obj) => {
-            f(obj.callable);
-            f(obj.args);
-            if let Some(k) = obj.kwargs {
-                f(k);
-            }
-            obj.state.iter().for_each(|&i| f(i));
-            obj.items.iter().for_each(|&i| f(i));
-            obj.entries.iter().for_each(|&(k, v)| {
-                f(k);
-                f(v)
-            });
-        }
-        Value::PersistentId(i) => f(*i),
-        _ => {}
     }
 }

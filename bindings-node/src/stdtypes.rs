@@ -17,7 +17,7 @@ use crate::error::{Code, Failure, Fallible};
 use crate::tape::{self, NO_SLOT};
 
 /// Writes the value a call node becomes.
-pub fn object(w: &mut Walker<'_>, obj: &Object, slot: f64) -> Fallible<()> {
+pub fn object(w: &mut Walker<'_>, obj: &Object, id: NodeId) -> Fallible<()> {
     let nodes = w.nodes;
     let Some((module, name, args)) = callable(nodes, obj) else {
         return Err(Failure::new(
@@ -26,11 +26,11 @@ pub fn object(w: &mut Walker<'_>, obj: &Object, slot: f64) -> Fallible<()> {
         ));
     };
     let full = format!("{module}.{name}");
-    if !w.settings.classes.contains(&full) && standard(w, module, name, obj, args, slot)? {
+    if !w.settings.classes.contains(&full) && standard(w, module, name, obj, args, id)? {
         return Ok(());
     }
     w.check_global(&full)?;
-    call(w, &full, obj, args, slot)
+    call(w, &full, obj, args, id)
 }
 
 /// The global a call node calls and its positional arguments, seeing through
@@ -61,9 +61,10 @@ fn call(
     full: &str,
     obj: &Object,
     args: &[NodeId],
-    slot: f64,
+    id: NodeId,
 ) -> Fallible<()> {
-    w.tape.op2(tape::CALL, slot);
+    w.tape.op2(tape::CALL, NO_SLOT);
+    w.mark(id);
     w.tape.str_value(full, NO_SLOT);
     w.tape.op3(tape::LIST, args.len() as f64, NO_SLOT);
     for &a in args {
@@ -104,7 +105,7 @@ fn standard(
     name: &str,
     obj: &Object,
     args: &[NodeId],
-    slot: f64,
+    id: NodeId,
 ) -> Fallible<bool> {
     let nodes = w.nodes;
     let plain = obj.state.is_empty() && obj.items.is_empty() && obj.entries.is_empty();
@@ -123,7 +124,7 @@ fn standard(
                 }
             }
             entries.extend_from_slice(&obj.entries);
-            w.dict(&entries, slot)?;
+            w.dict(&entries, Some(id))?;
         }
         ("builtins", "set") | ("builtins", "frozenset") if plain => {
             let items = match args {
@@ -131,11 +132,12 @@ fn standard(
                 [items] => seq(nodes, *items).ok_or_else(|| bad(name))?,
                 _ => return Err(bad(name)),
             };
-            w.seq(tape::SET, items, slot)?;
+            w.seq(tape::SET, items, Some(id))?;
         }
         ("builtins", "bytearray") | ("builtins", "bytes") | ("_codecs", "encode") if plain => {
             let b = call_bytes(nodes, module, name, args).ok_or_else(|| bad(name))?;
-            w.tape.bytes(&b, slot);
+            w.tape.bytes(&b, NO_SLOT);
+            w.mark(id);
         }
         ("datetime", "datetime") if plain => {
             let b = args
@@ -158,7 +160,8 @@ fn standard(
             };
             let total_us = (days * 86_400 + secs) * 1_000_000 + us - offset_us;
             w.tape
-                .op3(tape::DATE, total_us.div_euclid(1000) as f64, slot);
+                .op3(tape::DATE, total_us.div_euclid(1000) as f64, NO_SLOT);
+            w.mark(id);
         }
         ("datetime", "date") if plain => {
             let b = args
@@ -171,7 +174,8 @@ fn standard(
                 i64::from(b[2]),
                 i64::from(b[3]),
             );
-            w.tape.op3(tape::DATE, (days * 86_400_000) as f64, slot);
+            w.tape.op3(tape::DATE, (days * 86_400_000) as f64, NO_SLOT);
+            w.mark(id);
         }
         ("datetime", "time") if plain && args.len() == 1 => {
             let b = bytes_of(nodes, args[0])
@@ -180,7 +184,7 @@ fn standard(
             let us = i64::from(b[3]) << 16 | i64::from(b[4]) << 8 | i64::from(b[5]);
             fields(
                 w,
-                slot,
+                id,
                 &[
                     ("hour", i64::from(b[0] & 0x7f)),
                     ("minute", i64::from(b[1])),
@@ -193,13 +197,16 @@ fn standard(
             let [d, s, us] = ints::<3>(nodes, args).ok_or_else(|| bad("datetime.timedelta"))?;
             fields(
                 w,
-                slot,
+                id,
                 &[("days", d), ("seconds", s), ("microseconds", us)],
             );
         }
         ("decimal", "Decimal") if plain => match args {
             [a] => match &nodes[*a] {
-                Value::Str(s) => w.tape.str_value(s, slot),
+                Value::Str(s) => {
+                    w.tape.str_value(s, NO_SLOT);
+                    w.mark(id);
+                }
                 _ => return Err(bad("decimal.Decimal")),
             },
             _ => return Err(bad("decimal.Decimal")),
@@ -209,7 +216,8 @@ fn standard(
             if parts.len() != args.len() || parts.len() > 2 {
                 return Err(bad("complex"));
             }
-            w.tape.op3(tape::OBJECT, 2.0, slot);
+            w.tape.op3(tape::OBJECT, 2.0, NO_SLOT);
+            w.mark(id);
             w.tape.str_value("re", NO_SLOT);
             w.tape.op2(tape::NUM, parts.first().copied().unwrap_or(0.0));
             w.tape.str_value("im", NO_SLOT);
@@ -217,7 +225,8 @@ fn standard(
         }
         ("uuid", "UUID") if args.is_empty() && obj.state.len() == 1 => {
             let text = uuid_text(nodes, obj.state[0]).ok_or_else(|| bad("uuid.UUID"))?;
-            w.tape.str_value(&text, slot);
+            w.tape.str_value(&text, NO_SLOT);
+            w.mark(id);
         }
         _ => return Ok(false),
     }
@@ -225,14 +234,15 @@ fn standard(
 }
 
 /// A plain object of integer fields.
-fn fields(w: &mut Walker<'_>, slot: f64, fields: &[(&str, i64)]) {
+fn fields(w: &mut Walker<'_>, id: NodeId, fields: &[(&str, i64)]) {
     let mode = w.settings.dict;
     let op = if mode == DictMode::Map {
         tape::MAP
     } else {
         tape::OBJECT
     };
-    w.tape.op3(op, fields.len() as f64, slot);
+    w.tape.op3(op, fields.len() as f64, NO_SLOT);
+    w.mark(id);
     for &(k, v) in fields {
         w.tape.str_value(k, NO_SLOT);
         w.tape.int(v);

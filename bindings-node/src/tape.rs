@@ -19,7 +19,8 @@ pub const TRUE: f64 = 2.0;
 pub const NUM: f64 = 3.0;
 /// `STR len slot`: the next `len` UTF-16 units of the text.
 pub const STR: f64 = 4.0;
-/// `BIGINT negative len slot`: the next `len` text units are hex digits of the magnitude.
+/// `BIGINT negative len`: the next `len` text units are hex digits of the magnitude
+/// (BigInts are values: no slot).
 pub const BIGINT: f64 = 5.0;
 /// `BYTES len slot`: the next `len` bytes of the blob, as a `Buffer`.
 pub const BYTES: f64 = 6.0;
@@ -50,13 +51,60 @@ pub const GLOBAL: f64 = 17.0;
 /// No slot: the value is reached once.
 pub const NO_SLOT: f64 = -1.0;
 
+/// All string text of a tape: Latin-1 bytes while every code unit fits, UTF-16 after.
+#[derive(Default)]
+pub struct Text {
+    narrow: Vec<u8>,
+    wide: Option<Vec<u16>>,
+}
+
+impl Text {
+    /// Length in UTF-16 code units.
+    #[inline]
+    pub fn len(&self) -> usize {
+        match &self.wide {
+            Some(w) => w.len(),
+            None => self.narrow.len(),
+        }
+    }
+
+    #[inline]
+    fn push_ascii(&mut self, b: &[u8]) {
+        match &mut self.wide {
+            Some(w) => w.extend(b.iter().map(|&c| u16::from(c))),
+            None => self.narrow.extend_from_slice(b),
+        }
+    }
+
+    #[inline]
+    fn push_unit(&mut self, unit: u16) {
+        if let Some(w) = &mut self.wide {
+            w.push(unit);
+        } else if unit <= 0xff {
+            self.narrow.push(unit as u8);
+        } else {
+            let mut w: Vec<u16> = Vec::with_capacity(self.narrow.capacity().max(16) * 2);
+            w.extend(self.narrow.iter().map(|&c| u16::from(c)));
+            w.push(unit);
+            self.narrow = Vec::new();
+            self.wide = Some(w);
+        }
+    }
+
+    /// The text as one JS string value: Latin-1 or UTF-16.
+    pub fn into_parts(self) -> Result<Vec<u8>, Vec<u16>> {
+        match self.wide {
+            Some(w) => Err(w),
+            None => Ok(self.narrow),
+        }
+    }
+}
+
 /// The three buffers a tape is made of, filled by [`crate::decode`].
 #[derive(Default)]
 pub struct Tape {
     pub ops: Vec<f64>,
-    pub text: Vec<u16>,
-    /// True once a code unit above 0xff is in `text` (the text must then go as UTF-16).
-    pub wide: bool,
+    pub text: Text,
     pub blob: Vec<u8>,
     pub slots: u32,
 }
@@ -78,15 +126,15 @@ impl Tape {
     }
 
     /// Appends valid UTF-8 to the text and returns its length in UTF-16 units.
+    #[inline]
     pub fn text_str(&mut self, s: &str) -> usize {
-        let start = self.text.len();
         if s.is_ascii() {
-            self.text.extend(s.bytes().map(u16::from));
-        } else {
-            for unit in s.encode_utf16() {
-                self.wide |= unit > 0xff;
-                self.text.push(unit);
-            }
+            self.text.push_ascii(s.as_bytes());
+            return s.len();
+        }
+        let start = self.text.len();
+        for unit in s.encode_utf16() {
+            self.text.push_unit(unit);
         }
         self.text.len() - start
     }
@@ -100,25 +148,24 @@ impl Tape {
             b = &b[len..];
             if cp >= 0x10000 {
                 let c = cp - 0x10000;
-                self.text.push(0xd800 | (c >> 10) as u16);
-                self.text.push(0xdc00 | (c & 0x3ff) as u16);
-                self.wide = true;
+                self.text.push_unit(0xd800 | (c >> 10) as u16);
+                self.text.push_unit(0xdc00 | (c & 0x3ff) as u16);
             } else {
-                self.wide |= cp > 0xff;
-                self.text.push(cp as u16);
+                self.text.push_unit(cp as u16);
             }
         }
         Some(self.text.len() - start)
     }
 
-    /// Appends a string op for `s` (never shared).
+    /// Appends a string op for `s`.
+    #[inline]
     pub fn str_value(&mut self, s: &str, slot: f64) {
         let len = self.text_str(s);
         self.op3(STR, len as f64, slot);
     }
 
     /// Appends a `BIGINT` for a little-endian two's complement int of any size.
-    pub fn big_int(&mut self, le: &[u8], slot: f64) {
+    pub fn big_int(&mut self, le: &[u8]) {
         let negative = le.last().is_some_and(|&b| b & 0x80 != 0);
         let mut mag: Vec<u8> = le.to_vec();
         if negative {
@@ -134,30 +181,27 @@ impl Tape {
             }
         }
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let start = self.text.len();
+        let mut digits = Vec::with_capacity(mag.len() * 2);
         for &b in mag.iter().rev() {
-            self.text.push(HEX[(b >> 4) as usize] as u16);
-            self.text.push(HEX[(b & 15) as usize] as u16);
+            digits.push(HEX[(b >> 4) as usize]);
+            digits.push(HEX[(b & 15) as usize]);
         }
-        let digits = &mut self.text[start..];
-        let zeros = digits.iter().take_while(|&&d| d == b'0' as u16).count();
-        let zeros = zeros.min(digits.len().saturating_sub(1));
-        self.text.drain(start..start + zeros);
-        if self.text.len() == start {
-            self.text.push(b'0' as u16);
-        }
-        let len = self.text.len() - start;
+        let zeros = digits.iter().take_while(|&&d| d == b'0').count();
+        let digits = &digits[zeros.min(digits.len().saturating_sub(1))..];
+        let digits: &[u8] = if digits.is_empty() { b"0" } else { digits };
+        self.text.push_ascii(digits);
         self.ops
-            .extend_from_slice(&[BIGINT, negative as u8 as f64, len as f64, slot]);
+            .extend_from_slice(&[BIGINT, negative as u8 as f64, digits.len() as f64]);
     }
 
     /// Appends a number, or a `BIGINT` when it is beyond `Number.MAX_SAFE_INTEGER`.
+    #[inline]
     pub fn int(&mut self, v: i64) {
         const SAFE: i64 = (1 << 53) - 1;
         if (-SAFE..=SAFE).contains(&v) {
             self.op2(NUM, v as f64);
         } else {
-            self.big_int(&v.to_le_bytes(), NO_SLOT);
+            self.big_int(&v.to_le_bytes());
         }
     }
 
