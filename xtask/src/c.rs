@@ -1,0 +1,208 @@
+//! The C binding's steps: generate `brinery.h` with cbindgen (into
+//! `<target>/include/brinery.h`, keeping the committed copy
+//! `bindings-c/include/brinery.h` current), build `libbrinery.{so,a}`, write the
+//! pkg-config file, build the example, and compile and run every `bindings-c/tests/*.c`
+//! under AddressSanitizer and UndefinedBehaviorSanitizer. Not for the C API itself.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::run::{self, Result};
+
+const CRATE_DIR: &str = "bindings-c";
+const COMMITTED_HEADER: &str = "bindings-c/include/brinery.h";
+/// What a program linking `libbrinery.a` also needs (`rustc --print native-static-libs`
+/// on Linux).
+const LIBS_PRIVATE: &str = "-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc";
+const SANITIZE: &[&str] = &[
+    "-std=c11",
+    "-g",
+    "-O1",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-fsanitize=address,undefined",
+    "-fno-omit-frame-pointer",
+    "-fno-sanitize-recover=undefined",
+];
+
+/// `cargo xtask develop` for C: release build, header, pkg-config file.
+#[allow(dead_code)] // wired into `cargo xtask develop` by the lead
+pub fn develop() -> Result {
+    build()?;
+    header(false)?;
+    let pc = pkg_config()?;
+    eprintln!(
+        "xtask: libbrinery in {}, header in {}, pkg-config file {}",
+        release_dir().display(),
+        include_dir().display(),
+        pc.display()
+    );
+    Ok(())
+}
+
+/// `cargo xtask test` for C: header check, build, example, every C test.
+pub fn test() -> Result {
+    header(true)?;
+    build()?;
+    let pc = pkg_config()?;
+    let out = run::target_dir().join("c");
+    fs::create_dir_all(&out)?;
+    let pickle2json = example(&out, &pc)?;
+    let mut tests: Vec<PathBuf> = fs::read_dir(run::root().join(CRATE_DIR).join("tests"))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    tests.retain(|p| p.extension().is_some_and(|e| e == "c"));
+    tests.sort();
+    let mut failed = Vec::new();
+    for src in &tests {
+        let name = src.file_stem().unwrap().to_string_lossy().into_owned();
+        let exe = out.join(&name);
+        compile(src, &exe, SANITIZE)?;
+        if let Err(e) = run_test(&exe, &pickle2json) {
+            eprintln!("xtask: C test {name} failed: {e}");
+            failed.push(name);
+        }
+    }
+    if !failed.is_empty() {
+        return Err(format!("C tests failed: {}", failed.join(", ")).into());
+    }
+    eprintln!("xtask: {} C test programs passed", tests.len());
+    Ok(())
+}
+
+fn release_dir() -> PathBuf {
+    run::target_dir().join("release")
+}
+
+fn include_dir() -> PathBuf {
+    run::target_dir().join("include")
+}
+
+fn build() -> Result {
+    run::cargo(&["build", "-p", "brinery-c", "--release"])
+}
+
+/// Generates the header into `<target>/include/brinery.h`. With `check`, a committed
+/// copy that differs is an error (the copy is rewritten so that committing fixes it);
+/// without, the committed copy is simply updated.
+pub fn header(check: bool) -> Result {
+    let root = run::root();
+    let crate_dir = root.join(CRATE_DIR);
+    let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
+        .map_err(|e| format!("bindings-c/cbindgen.toml: {e}"))?;
+    let bindings = cbindgen::Builder::new()
+        .with_crate(&crate_dir)
+        .with_config(config)
+        .generate()
+        .map_err(|e| format!("cbindgen: {e}"))?;
+    let mut text = Vec::new();
+    bindings.write(&mut text);
+    fs::create_dir_all(include_dir())?;
+    fs::write(include_dir().join("brinery.h"), &text)?;
+    let committed = root.join(COMMITTED_HEADER);
+    if fs::read(&committed).ok().as_deref() != Some(text.as_slice()) {
+        fs::write(&committed, &text)?;
+        if check {
+            return Err(format!(
+                "{COMMITTED_HEADER} was stale (the C API changed); it has been regenerated, \
+                 commit it"
+            )
+            .into());
+        }
+        eprintln!("xtask: updated {COMMITTED_HEADER}");
+    }
+    Ok(())
+}
+
+/// Writes `<target>/brinery.pc` from `bindings-c/brinery.pc.in`, pointing at the build.
+fn pkg_config() -> Result<PathBuf> {
+    let root = run::root();
+    let template = fs::read_to_string(root.join(CRATE_DIR).join("brinery.pc.in"))?;
+    let version = workspace_version(&fs::read_to_string(root.join("Cargo.toml"))?)
+        .ok_or("no version in [workspace.package] of Cargo.toml")?;
+    let text = template
+        .replace("@PREFIX@", &run::target_dir().to_string_lossy())
+        .replace("@LIBDIR@", &release_dir().to_string_lossy())
+        .replace("@INCLUDEDIR@", &include_dir().to_string_lossy())
+        .replace("@VERSION@", &version)
+        .replace("@LIBS_PRIVATE@", LIBS_PRIVATE);
+    let pc = run::target_dir().join("brinery.pc");
+    fs::write(&pc, text)?;
+    Ok(pc)
+}
+
+fn workspace_version(manifest: &str) -> Option<String> {
+    let section = manifest.split("[workspace.package]").nth(1)?;
+    let line = section
+        .lines()
+        .take_while(|l| !l.starts_with('['))
+        .find(|l| l.trim_start().starts_with("version"))?;
+    Some(line.split('"').nth(1)?.to_owned())
+}
+
+/// Builds `examples/pickle2json.c` twice: exactly as docs/c.md says (flags from the
+/// pkg-config file, so it is checked too), then under the sanitizers for the tests.
+/// Returns the sanitized binary.
+fn example(out: &Path, pc: &Path) -> Result<PathBuf> {
+    let src = run::root().join(CRATE_DIR).join("examples/pickle2json.c");
+    let mut pkg = run::cmd("pkg-config", &["--cflags", "--libs", "brinery"]);
+    pkg.env("PKG_CONFIG_PATH", pc.parent().unwrap());
+    let flags = run::output(&mut pkg)?;
+    let rpath = format!("-Wl,-rpath,{}", release_dir().display());
+    let mut c = run::cmd("gcc", &["-Wall", "-Werror"]);
+    c.arg(&src)
+        .arg("-o")
+        .arg(out.join("pickle2json"))
+        .args(flags.split_whitespace())
+        .arg(rpath);
+    run::status(&mut c)?;
+    let sanitized = out.join("pickle2json-asan");
+    compile(&src, &sanitized, SANITIZE)?;
+    Ok(sanitized)
+}
+
+fn compile(src: &Path, exe: &Path, flags: &[&str]) -> Result {
+    let include = format!("-I{}", include_dir().display());
+    let libdir = format!("-L{}", release_dir().display());
+    let rpath = format!("-Wl,-rpath,{}", release_dir().display());
+    let mut c = run::cmd("gcc", flags);
+    c.arg(&include)
+        .arg(src)
+        .arg("-o")
+        .arg(exe)
+        .args([libdir.as_str(), "-lbrinery", rpath.as_str()]);
+    run::status(&mut c)
+}
+
+/// Runs one test program; it must exit 0 and end with `N passed, 0 failed`.
+fn run_test(exe: &Path, pickle2json: &Path) -> Result {
+    let mut c = Command::new(exe);
+    c.current_dir(run::root())
+        .env("BRINERY_VECTORS", run::root().join("core/tests/vectors"))
+        .env("BRINERY_PICKLE2JSON", pickle2json)
+        .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1");
+    eprintln!("$ {}", exe.display());
+    let output = c.output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    print!("{stdout}");
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    if !output.status.success() {
+        return Err(format!("exited with {}", output.status).into());
+    }
+    let summary = stdout
+        .lines()
+        .rev()
+        .find_map(|l| {
+            let (p, f) = l.split_once(" passed, ")?;
+            Some((p.parse::<u32>().ok()?, f.strip_suffix(" failed")?.parse::<u32>().ok()?))
+        })
+        .ok_or("no `N passed, N failed` line")?;
+    match summary {
+        (0, _) => Err("no checks ran".into()),
+        (_, 0) => Ok(()),
+        (_, f) => Err(format!("{f} checks failed").into()),
+    }
+}
