@@ -1,0 +1,211 @@
+"""The worker process of ``brinery.Pool``: receive a task, load it, run it, send the
+result, for as long as the pool wants. Each step is written to the stage page first, so
+if this process dies the parent knows which task it was on and how far it got.
+
+Started either by ``os.fork()`` in the parent (``serve_forked``) or as a fresh
+interpreter (``python -c 'from brinery._worker import main; main()'``), which imports
+brinery and the modules tasks name, never the parent's ``__main__``.
+"""
+
+import os
+import signal
+import sys
+import traceback
+
+from . import _namespaces
+from ._brinery import WorkerEndpoint
+from ._worker_codec import PENDING, Decoder, Encoder, close_unclaimed, make_encoder
+
+# Stage numbers; their names are pool.STAGE_NAMES.
+IDLE, RECEIVING, UNPICKLING, RUNNING, PICKLING, SENDING, INITIALIZING = range(7)
+
+# Task kinds.
+CALL, CHUNK, STARCHUNK = range(3)
+
+# Definition id of the spawn-mode initializer ``(initializer, initargs)``.
+INIT_DEF = 0
+
+
+class RemoteError(Exception):
+    """Stands in for a worker exception that could not be pickled."""
+
+
+class StageError(Exception):
+    """A Python error in the worker outside the task itself (loading the task, pickling
+    the result); ``stage`` names the step."""
+
+    def __init__(self, stage, message):
+        super().__init__(stage, message)
+        self.stage = stage
+        self.message = message
+
+    def __str__(self):
+        return f"error while {self.stage} in the worker: {self.message}"
+
+
+class _ResultEncoder(Encoder):
+    def setup(self, worker):
+        self.worker = worker
+
+    def def_ref(self, obj):
+        n = self.worker.def_ids.get(id(obj))
+        if n is not None and self.worker.defs.get(n) is obj:
+            return ("brinery.ref", n)
+        return None
+
+
+class Worker:
+    def __init__(self, ep):
+        self.ep = ep
+        self.defs = {}
+        self.def_ids = {}
+        self.loading = set()
+        self.encoder = make_encoder(_ResultEncoder, False, self)
+        self.init_error = None
+        self.initialized = False
+
+    # Decoder side hooks.
+    def load_def(self, n):
+        obj = self.defs.get(n)
+        if obj is not None:
+            return obj
+        if n in self.loading:
+            return PENDING
+        data = self.ep.definition(n)
+        if data is None:
+            raise LookupError(f"definition {n} was never sent to this worker")
+        self.loading.add(n)
+        try:
+            obj = Decoder(data, [], [], self).load()
+        finally:
+            self.loading.discard(n)
+        self.defs[n] = obj
+        self.def_ids[id(obj)] = n
+        module = getattr(obj, "__module__", None)
+        name = getattr(obj, "__qualname__", "")
+        if isinstance(module, str) and name.isidentifier():
+            _namespaces.namespace(module).setdefault(name, obj)
+        return obj
+
+    def load_ref(self, n):
+        raise LookupError("result references are for the parent")
+
+    def run_spawn_initializer(self):
+        self.initialized = True
+        if self.ep.definition(INIT_DEF) is None:
+            return
+        self.ep.set_stage(INITIALIZING)
+        try:
+            initializer, initargs = self.load_def(INIT_DEF)
+            initializer(*initargs)
+        except BaseException as e:  # noqa: BLE001 - reported with every task
+            self.init_error = e
+
+    def serve(self):
+        ep = self.ep
+        while True:
+            got = ep.recv()
+            if got is None:
+                return
+            tid, bufs, fds = got
+            if not self.initialized:
+                self.run_spawn_initializer()
+            ep.set_stage(UNPICKLING)
+            try:
+                if self.init_error is not None:
+                    raise RuntimeError("the pool's initializer failed") from self.init_error
+                kind, fn, payload = Decoder(bufs[0], bufs[1:], fds, self).load()
+            except BaseException as e:  # noqa: BLE001
+                close_unclaimed(fds)
+                self.reply(tid, (False, StageError("unpickling the task", _describe(e)), _tb(e)))
+                continue
+            ep.set_stage(RUNNING)
+            try:
+                if kind == CALL:
+                    args, kwargs = payload
+                    value = fn(*args, **kwargs)
+                elif kind == CHUNK:
+                    value = [fn(a) for a in payload]
+                else:
+                    value = [fn(*a) for a in payload]
+                out = (True, value)
+            except BaseException as e:  # noqa: BLE001 - SystemExit fails the task, not the worker
+                out = (False, e, _tb(e))
+            del fn, payload
+            close_unclaimed(fds)
+            self.reply(tid, out)
+
+    def reply(self, tid, out):
+        ep = self.ep
+        ep.set_stage(PICKLING)
+        try:
+            main, bufs, fds = self.encoder.encode(out)
+        except BaseException as e:  # noqa: BLE001
+            if out[0]:
+                err = StageError("pickling the result", _describe(e))
+                tb = _tb(e)
+            else:
+                err = RemoteError(_describe(out[1]))
+                tb = out[2]
+            main, bufs, fds = self.encoder.encode((False, err, tb))
+        ep.set_stage(SENDING)
+        ep.reply(tid, [main, *bufs], fds)
+
+
+def _describe(e):
+    return f"{type(e).__module__}.{type(e).__qualname__}: {e}"
+
+
+def _tb(e):
+    return "".join(traceback.format_exception(type(e), e, e.__traceback__))
+
+
+def _quiet_signals():
+    # Ctrl-C goes to the whole foreground group: let the parent decide what to cancel.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def serve_forked(sock, stage, parent_only, parent_pid, initializer, initargs):
+    """The body of a forked worker; never returns."""
+    code = 0
+    try:
+        WorkerEndpoint.die_with_parent(parent_pid)
+        for fd in parent_only:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        _quiet_signals()
+        # By-value functions from __main__ bind to the real (inherited) __main__ globals.
+        main = sys.modules.get("__main__")
+        if main is not None:
+            _namespaces.NAMESPACES["__main__"] = vars(main)
+        worker = Worker(WorkerEndpoint(sock, stage))
+        worker.initialized = True
+        if initializer is not None:
+            worker.ep.set_stage(INITIALIZING)
+            try:
+                initializer(*initargs)
+            except BaseException as e:  # noqa: BLE001
+                worker.init_error = e
+        worker.serve()
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def main():
+    """Entry point of a spawned worker."""
+    _quiet_signals()
+    Worker(WorkerEndpoint.from_env()).serve()
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
+__all__ = ["main", "serve_forked", "StageError", "RemoteError"]

@@ -1,0 +1,226 @@
+"""How ``brinery.Pool`` turns tasks and results into messages, on both sides.
+
+A message is a main pickle stream, out-of-band buffers (protocol 5 buffers and ``bytes``
+of ``THRESHOLD`` bytes or more; the native layer moves those through shared memory), and
+file descriptors (passed with SCM_RIGHTS). Persistent ids carry what a plain stream
+cannot:
+
+- ``("brinery.def", n)``: a function or class stored by value once per worker as
+  definition ``n``; the worker loads it on first use and keeps it, so every task sees
+  the same object (``isinstance`` holds across tasks);
+- ``("brinery.ref", n)``: in a result, definition ``n`` coming back: the parent resolves it
+  to its own original object;
+- ``("brinery.fd", i, kind, *details)``: the ``i``-th passed descriptor, rebuilt as an
+  ``Fd``, a ``socket.socket``, a ``multiprocessing.connection.Connection`` or a file;
+- ``("brinery.bytes", i)``: a large ``bytes`` object sent as buffer ``i``;
+- the ``("brinery.ns", ...)``/``("brinery.fill", ...)`` ids of ``Pickler(namespaces=True)``
+  that bind by-value functions to one globals dict per module for the worker's life.
+"""
+
+import io
+import os
+import pickle
+import socket
+import types
+from multiprocessing.connection import Connection
+
+from . import Pickler, _byvalue, _namespaces
+
+THRESHOLD = 64 * 1024
+
+# Types that can never need a persistent id, checked first to keep the hot path short.
+_PLAIN = frozenset(
+    {int, float, str, bool, type(None), tuple, list, dict, set, frozenset, complex, bytearray}
+)
+
+
+class Fd:
+    """A raw file descriptor to pass to a worker (``os.pipe()`` ends are plain ints, so
+    wrap them: ``Fd(r)``). The worker receives an ``Fd`` holding its own duplicate, which
+    it owns and should close (``with`` closes it, as does ``close()``)."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd):
+        self.fd = int(fd)
+
+    def fileno(self):
+        return self.fd
+
+    def close(self):
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"Fd({self.fd})"
+
+
+def wants_by_value(obj):
+    """Whether brinery stores this function or class by value (mirrors the pickler)."""
+    module = getattr(obj, "__module__", None)
+    if not isinstance(module, str):
+        return False
+    if module in ("__main__", "__mp_main__"):
+        return True
+    for m in _byvalue.BY_VALUE:
+        if module == m or module.startswith(m + "."):
+            return True
+    qualname = getattr(obj, "__qualname__", "")
+    if "<locals>" in qualname or "<lambda>" in qualname:
+        return True
+    import sys
+
+    cur = sys.modules.get(module)
+    if cur is None:
+        return True
+    for part in qualname.split("."):
+        cur = getattr(cur, part, None)
+        if cur is None:
+            return True
+    return cur is not obj
+
+
+def fd_pid(obj, fds):
+    """The persistent id of an OS resource (recording its descriptor), or None."""
+    if isinstance(obj, Fd):
+        fds.append(obj.fd)
+        return ("brinery.fd", len(fds) - 1, "fd")
+    if isinstance(obj, socket.socket):
+        fds.append(obj.fileno())
+        return ("brinery.fd", len(fds) - 1, "socket")
+    if isinstance(obj, Connection):
+        fds.append(obj.fileno())
+        return ("brinery.fd", len(fds) - 1, "connection", obj.readable, obj.writable)
+    if isinstance(obj, io.IOBase):
+        try:
+            fd = obj.fileno()
+        except (OSError, ValueError):
+            return None
+        obj.flush() if obj.writable() else None
+        fds.append(fd)
+        if isinstance(obj, io.TextIOBase):
+            return ("brinery.fd", len(fds) - 1, "text", obj.mode, obj.encoding)
+        mode = getattr(obj, "mode", "rb")
+        return ("brinery.fd", len(fds) - 1, "binary", mode if isinstance(mode, str) else "rb")
+    return None
+
+
+def rebuild_fd(pid, fds):
+    _, i, kind, *details = pid
+    fd = fds[i]
+    fds[i] = -1  # now owned by the object built here
+    if kind == "fd":
+        return Fd(fd)
+    if kind == "socket":
+        return socket.socket(fileno=fd)
+    if kind == "connection":
+        return Connection(fd, readable=details[0], writable=details[1])
+    if kind == "text":
+        return open(fd, details[0].replace("b", ""), encoding=details[1])
+    if kind == "binary":
+        mode = details[0]
+        return open(fd, mode if "b" in mode else mode + "b")
+    raise pickle.UnpicklingError(f"unknown descriptor kind {kind!r}")
+
+
+def close_unclaimed(fds):
+    for fd in fds:
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+class Encoder(Pickler):
+    """A brinery pickler collecting out-of-band buffers and descriptors per dump, with a
+    hook (``def_ref``) deciding how functions and classes are referred to."""
+
+    def __init__(self, *args, **kwargs):
+        self.buffers = []
+        self.fds = []
+        self.defining = None
+
+    def encode(self, obj):
+        """``(main_stream, buffers, fds)`` for ``obj``."""
+        self.buffers.clear()
+        self.fds = []
+        main = self.dumps(obj)
+        return main, list(self.buffers), self.fds
+
+    def setup(self):
+        pass
+
+    def def_ref(self, obj):
+        return None
+
+    def persistent_id(self, obj):
+        t = type(obj)
+        if t in _PLAIN:
+            return None
+        if t is bytes:
+            if len(obj) >= THRESHOLD:
+                self.buffers.append(obj)
+                return ("brinery.bytes", len(self.buffers))
+            return None
+        if t is types.FunctionType or isinstance(obj, type):
+            if obj is self.defining:
+                return None
+            return self.def_ref(obj)
+        return fd_pid(obj, self.fds)
+
+
+def make_encoder(cls, namespaces, *args):
+    """An ``Encoder`` subclass instance whose large protocol-5 buffers go out of band."""
+    buffers = []
+
+    def out_of_band(pb):
+        m = pb.raw()
+        if m.nbytes < THRESHOLD:
+            return True
+        buffers.append(m)
+        return False
+
+    enc = cls(None, 5, buffer_callback=out_of_band, namespaces=namespaces)
+    enc.buffers = buffers
+    enc.setup(*args)
+    return enc
+
+
+PENDING = object()
+
+
+class Decoder(pickle.Unpickler):
+    """Loads a message: buffers, descriptors and the pool's persistent ids. ``load_def``
+    and ``load_ref`` are supplied by the side using it."""
+
+    def __init__(self, data, buffers, fds, side):
+        super().__init__(io.BytesIO(data), buffers=buffers)
+        self.buffers = buffers
+        self.fds = fds
+        self.side = side
+
+    def persistent_load(self, pid):
+        tag = pid[0]
+        if tag == "brinery.def":
+            return self.side.load_def(pid[1])
+        if tag == "brinery.ref":
+            return self.side.load_ref(pid[1])
+        if tag == "brinery.fd":
+            return rebuild_fd(pid, self.fds)
+        if tag == "brinery.bytes":
+            return bytes(self.buffers[pid[1] - 1])
+        if tag == "brinery.fill":
+            ns = _namespaces.namespace(pid[1])
+            for k, v in pid[2].items():
+                if v is not PENDING:
+                    ns.setdefault(k, v)
+            return None
+        return _namespaces.persistent_load(pid)
