@@ -156,9 +156,16 @@ fn build_attrs<'py>(
     }
     for (k, v) in attrs {
         w.save(k.as_any())?;
-        w.path.push(Seg::AttrName(k.to_string()));
-        w.save(v)?;
-        w.path.pop();
+        // A cell's contents are the cell itself in paths: `__closure__[0]`.
+        let named = k.to_cow()? != "cell_contents";
+        if named {
+            w.path.push(Seg::AttrName(k.to_string()));
+        }
+        let r = w.save(v);
+        if named {
+            w.path.pop();
+        }
+        r?;
         if proto == 0 || attrs.len() == 1 {
             w.enc.setitem();
         }

@@ -10,6 +10,8 @@ pub enum Seg<'py> {
     Attr(&'static str),
     AttrName(String),
     Item(&'static str),
+    /// The state of a reduced object: string keys below it render as attributes.
+    State,
 }
 
 /// The segments from the dumped object down to the object being saved.
@@ -39,9 +41,16 @@ impl<'py> Path<'py> {
     /// `obj` followed by every segment, with dict keys shown by `repr`.
     pub fn render(&self) -> String {
         let mut s = String::from("obj");
+        let mut in_state = false;
         for seg in &self.segs {
+            let after_state = std::mem::replace(&mut in_state, false);
             match seg {
+                Seg::State => in_state = true,
                 Seg::Index(i) => s.push_str(&format!("[{i}]")),
+                Seg::Key(k) if after_state && k.is_instance_of::<pyo3::types::PyString>() => {
+                    s.push('.');
+                    s.push_str(&k.to_string());
+                }
                 Seg::Key(k) => {
                     let r = k
                         .repr()

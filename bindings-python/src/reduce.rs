@@ -12,6 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use crate::error::new_pickling_error;
+use crate::path::Seg;
 use crate::walker::Walker;
 
 /// Calls `persistent_id(obj)`; true when it gave an id, which is then written.
@@ -292,7 +293,10 @@ pub fn save_reduce<'py>(
     if let Some(state) = state {
         match state_setter {
             None => {
-                w.save(&state)?;
+                w.path.push(Seg::State);
+                let r = w.save(&state);
+                w.path.pop();
+                r?;
                 w.enc.build();
             }
             Some(setter) => {

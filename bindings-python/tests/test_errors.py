@@ -1,0 +1,61 @@
+"""Errors name the path inside the dumped object and keep the cause."""
+
+import pickle
+import sys
+
+import pytest
+
+import brinery
+
+
+def test_generator_in_closure_names_the_path():
+    def gen():
+        yield 1
+
+    g = gen()
+
+    def callback():
+        return g
+
+    class Job:
+        pass
+
+    job = Job()
+    job.callback = callback
+    with pytest.raises(brinery.PicklingError) as info:
+        brinery.dumps({"jobs": [0, 1, job]})
+    msg = str(info.value)
+    assert msg == "obj['jobs'][2].callback.__closure__[0]: cannot pickle 'generator' object"
+    assert isinstance(info.value.__cause__, TypeError)
+    assert isinstance(info.value, pickle.PicklingError)
+
+
+def test_deep_list_raises_recursion_error_like_pickle():
+    deep = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(RecursionError):
+        pickle.dumps(deep)
+    with pytest.raises(RecursionError):
+        brinery.dumps(deep)
+
+
+def test_recursion_limit_is_honoured():
+    nested = []
+    for _ in range(300):
+        nested = [nested]
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(200)
+    try:
+        with pytest.raises(RecursionError):
+            brinery.dumps(nested)
+    finally:
+        sys.setrecursionlimit(old)
+    assert brinery.dumps(nested) == pickle.dumps(nested)
+
+
+def test_lock_is_not_picklable():
+    import threading
+
+    with pytest.raises(brinery.PicklingError, match=r"obj\[1\]: cannot pickle '_thread.lock' object"):
+        brinery.dumps([1, threading.Lock()])
