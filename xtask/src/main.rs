@@ -2,7 +2,10 @@
 //! brinery in every language. Each subcommand lives in its own module; shared process
 //! plumbing is in [`run`].
 
+mod bench;
 mod c;
+mod demo;
+mod develop;
 mod docs;
 mod python;
 mod run;
@@ -31,6 +34,9 @@ fn main() -> ExitCode {
     let rest = &args[1..];
     let result = match cmd.as_str() {
         "test" => test::run(rest),
+        "develop" => develop::run(rest),
+        "demo" => demo::run(rest),
+        "bench" => bench::run(rest),
         "c-test-tmp" => c::test(),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
