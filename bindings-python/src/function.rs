@@ -79,8 +79,8 @@ fn version_check(w: &mut Walker<'_>) -> PyResult<()> {
     let py = w.py;
     let st = w.st;
     let msg = format!(
-        "this brinery stream holds code for Python {v} ({tag}); load it with Python {v}",
-        v = st.version,
+        "this brinery stream holds code for {tag} (Python {v}); load it with Python {v}",
+        v = st.version.replace('.', " minor "),
         tag = st.cache_tag
     );
     let table = PyDict::new(py);

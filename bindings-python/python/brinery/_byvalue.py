@@ -158,3 +158,37 @@ def _stdlib_names():
 
 # Standard-library objects whose own ``__qualname__`` does not lead back to them.
 STDLIB_NAMES = _stdlib_names()
+
+
+def _reduce_typevar(tv):
+    import functools
+    import sys
+    import typing
+
+    mod = sys.modules.get(tv.__module__)
+    by_ref = (
+        tv.__module__ not in ("__main__", "__mp_main__")
+        and tv.__module__ not in BY_VALUE
+        and mod is not None
+        and getattr(mod, tv.__name__, None) is tv
+    )
+    if by_ref:
+        return tv.__name__
+    make = functools.partial(
+        typing.TypeVar,
+        tv.__name__,
+        *tv.__constraints__,
+        bound=tv.__bound__,
+        covariant=tv.__covariant__,
+        contravariant=tv.__contravariant__,
+    )
+    return make, ()
+
+
+def _add_typing_reducers():
+    import typing
+
+    REDUCERS[typing.TypeVar] = _reduce_typevar
+
+
+_add_typing_reducers()

@@ -14,7 +14,9 @@ import traceback
 
 from . import _namespaces
 from ._brinery import WorkerEndpoint
-from ._worker_codec import PENDING, Decoder, Encoder, close_unclaimed, make_encoder
+import pickle
+
+from ._worker_codec import FAST, FULL, PENDING, Decoder, Encoder, close_unclaimed, is_plain, make_encoder
 
 # Stage numbers; their names are pool.STAGE_NAMES.
 IDLE, RECEIVING, UNPICKLING, RUNNING, PICKLING, SENDING, INITIALIZING = range(7)
@@ -114,7 +116,13 @@ class Worker:
             try:
                 if self.init_error is not None:
                     raise RuntimeError("the pool's initializer failed") from self.init_error
-                kind, fn, payload = Decoder(bufs[0], bufs[1:], fds, self).load()
+                main = bufs[0]
+                if main[0] == 70:  # FAST: (kind, def id or function, payload)
+                    kind, fn, payload = pickle.loads(memoryview(main)[1:])
+                    if type(fn) is int:
+                        fn = self.load_def(fn)
+                else:
+                    kind, fn, payload = Decoder(memoryview(main)[1:], bufs[1:], fds, self).load()
             except BaseException as e:  # noqa: BLE001
                 close_unclaimed(fds)
                 self.reply(tid, (False, StageError("unpickling the task", _describe(e)), _tb(e)))
@@ -129,8 +137,11 @@ class Worker:
                 else:
                     value = [fn(*a) for a in payload]
                 out = (True, value)
-            except BaseException as e:  # noqa: BLE001 - SystemExit fails the task, not the worker
+            except Exception as e:  # noqa: BLE001
                 out = (False, e, _tb(e))
+            except BaseException as e:  # noqa: BLE001 - sys.exit() fails the task, not the worker
+                why = f"{type(e).__name__}({', '.join(map(repr, e.args))}); the worker stayed up"
+                out = (False, StageError("running the task", why), _tb(e))
             del fn, payload
             close_unclaimed(fds)
             self.reply(tid, out)
@@ -139,7 +150,11 @@ class Worker:
         ep = self.ep
         ep.set_stage(PICKLING)
         try:
-            main, bufs, fds = self.encoder.encode(out)
+            if out[0] and is_plain(out[1]):
+                main, bufs, fds = FAST + pickle.dumps(out, 5), (), ()
+            else:
+                main, bufs, fds = self.encoder.encode(out)
+                main = FULL + main
         except BaseException as e:  # noqa: BLE001
             if out[0]:
                 err = StageError("pickling the result", _describe(e))
@@ -148,6 +163,7 @@ class Worker:
                 err = RemoteError(_describe(out[1]))
                 tb = out[2]
             main, bufs, fds = self.encoder.encode((False, err, tb))
+            main = FULL + main
         ep.set_stage(SENDING)
         ep.reply(tid, [main, *bufs], fds)
 

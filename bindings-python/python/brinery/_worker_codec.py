@@ -194,6 +194,37 @@ def make_encoder(cls, namespaces, *args):
     return enc
 
 
+_SCALARS = frozenset({int, float, str, bool, type(None), complex})
+
+
+def is_plain(x, depth=3):
+    """Whether stock ``pickle`` can write ``x`` exactly as brinery would, with no
+    persistent id: scalars, small bytes, and shallow tuples/lists/str-keyed dicts of them.
+    Such messages take the fast path (``FAST`` prefix, C pickler both ways)."""
+    t = type(x)
+    if t in _SCALARS:
+        return True
+    if t is bytes:
+        return len(x) < THRESHOLD
+    if depth == 0:
+        return False
+    if t is tuple or t is list:
+        for y in x:
+            if not is_plain(y, depth - 1):
+                return False
+        return True
+    if t is dict:
+        for k, v in x.items():
+            if type(k) is not str or not is_plain(v, depth - 1):
+                return False
+        return True
+    return False
+
+
+# First byte of a main stream: a stock pickle, or one needing ``Decoder``.
+FAST = b"F"
+FULL = b"D"
+
 PENDING = object()
 
 

@@ -34,7 +34,10 @@ import weakref
 from . import _worker
 from ._brinery import PoolCore
 from ._worker import CALL, CHUNK, INIT_DEF, STARCHUNK, RemoteError, StageError
-from ._worker_codec import Decoder, Encoder, Fd, close_unclaimed, make_encoder, wants_by_value
+import pickle
+import types
+
+from ._worker_codec import FAST, FULL, Decoder, Encoder, Fd, close_unclaimed, is_plain, make_encoder, wants_by_value
 
 __all__ = [
     "AsyncResult",
@@ -187,6 +190,7 @@ class Pool(_cf.Executor):
         self._enc_lock = threading.RLock()
         self._defs = {}
         self._defs_by_obj = {}
+        self._fast_refs = {}
         self._next_def = itertools.count(1)
         self._base_needs = []
         self._parent_side = _ParentSide(self)
@@ -320,13 +324,18 @@ class Pool(_cf.Executor):
         if self._closing:
             raise RuntimeError("cannot schedule new futures after shutdown")
         with self._enc_lock:
-            enc = self._encoder
-            enc.needs = list(self._base_needs)
             try:
-                main, bufs, fds = enc.encode((kind, fn, payload))
+                ref = self._fast_ref(fn)
+                if ref is not None and is_plain(payload):
+                    main = FAST + pickle.dumps((kind, ref[0], payload), 5)
+                    tid = self._core.submit([main], (), ref[1])
+                else:
+                    enc = self._encoder
+                    enc.needs = list(self._base_needs)
+                    main, bufs, fds = enc.encode((kind, fn, payload))
+                    tid = self._core.submit([FULL + main, *bufs], fds, enc.needs)
             except BaseException as e:
                 raise StageError("pickling the task in the parent", f"{type(e).__name__}: {e}") from e
-            tid = self._core.submit([main, *bufs], fds, enc.needs)
         with self._sink_lock:
             out = self._orphans.pop(tid, None)
             if out is None:
@@ -336,13 +345,36 @@ class Pool(_cf.Executor):
             self._deliver([out])
         return tid
 
+    def _fast_ref(self, fn):
+        """``(what the fast path pickles for fn, definitions needed)``, or None when fn
+        needs the full encoder. Cached per function object."""
+        hit = self._fast_refs.get(id(fn))
+        if hit is not None and hit[0] is fn:
+            return hit[1]
+        t = type(fn)
+        ref = None
+        if t is types.FunctionType or t is types.BuiltinFunctionType:
+            if t is types.FunctionType and wants_by_value(fn):
+                entry = self._defs_by_obj.get(id(fn))
+                if entry is None or entry[0] is not fn:
+                    entry = self._define(fn)
+                ref = (entry[1], [*self._base_needs, entry[1], *entry[2]])
+            else:
+                ref = (fn, list(self._base_needs))
+        self._fast_refs[id(fn)] = (fn, ref)
+        return ref
+
     def _decode(self, out):
         tid, ok, a, b = out
         if not ok:
             raise _error(a, b)
         bufs, fds = a, b
+        main = bufs[0]
         try:
-            r = Decoder(bufs[0], bufs[1:], fds, self._parent_side).load()
+            if main[0] == 70:  # FAST
+                r = pickle.loads(memoryview(main)[1:])
+            else:
+                r = Decoder(memoryview(main)[1:], bufs[1:], fds, self._parent_side).load()
         except BaseException as e:
             raise StageError("unpickling the result in the parent", f"{type(e).__name__}: {e}") from e
         finally:
