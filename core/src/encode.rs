@@ -234,7 +234,8 @@ impl Encoder {
     }
 
     /// An int of any size given as little-endian two's complement bytes (any length;
-    /// redundant sign bytes are dropped).
+    /// redundant sign bytes are dropped). Below protocol 2 it is decimal text of any
+    /// length, where CPython 3.11 refuses ints over 4300 digits (`int_max_str_digits`).
     pub fn big_int(&mut self, le: &[u8]) {
         let le = pyfmt::trim_le(le);
         if le.len() <= 8 {
@@ -244,13 +245,15 @@ impl Encoder {
             }
         }
         if self.proto >= 2 {
+            // `save_long` writes through `_Pickler_Write`: even a huge int stays in frames.
             if le.len() < 256 {
-                self.write_payload(&[LONG1, le.len() as u8], le);
+                self.write(&[LONG1, le.len() as u8]);
             } else {
                 let mut h = [LONG4, 0, 0, 0, 0];
                 h[1..].copy_from_slice(&(le.len() as u32).to_le_bytes());
-                self.write_payload(&h, le);
+                self.write(&h);
             }
+            self.write(le);
         } else {
             let mut line = Vec::with_capacity(le.len() * 3 + 4);
             line.push(LONG);
@@ -280,6 +283,8 @@ impl Encoder {
     }
 
     /// A `str` given as generalized UTF-8 (lone surrogates allowed, `surrogatepass`).
+    /// Over 4 GiB of UTF-8 it needs protocol 4 (`BINUNICODE8`); check the length first
+    /// below that, as CPython refuses such strs there ([`crate::encode_tree`] does).
     pub fn str_utf8(&mut self, utf8: &[u8]) {
         if self.proto == 0 {
             let mut line = Vec::with_capacity(utf8.len() + 2);

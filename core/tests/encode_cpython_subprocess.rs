@@ -14,6 +14,7 @@ const LOAD_PLAIN: &str = r#"
 import os, pickle, sys
 vectors, scratch = sys.argv[1], sys.argv[2]
 sys.path.insert(0, vectors)
+sys.set_int_max_str_digits(0)
 from ctext import ctext
 bad, n = [], 0
 for fname in sorted(os.listdir(scratch)):
@@ -35,7 +36,7 @@ fn cpython_loads_every_plain_case_we_encode_subprocess() {
     let mut written = 0;
     for case in plain_cases() {
         let tree = case_tree(&case.name);
-        for p in 0..=5u8 {
+        for &p in &case.protocols {
             let data = encode_tree(&tree, p).unwrap();
             std::fs::write(scratch.join(format!("{}.p{p}.pickle", case.name)), data).unwrap();
             written += 1;

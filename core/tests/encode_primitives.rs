@@ -2,7 +2,8 @@
 //! floats (binary and protocol 0's `repr` text), strs (including lone surrogates and
 //! protocol 0's raw-unicode-escape) and bytes, each as a whole `pickle.dumps` stream at
 //! every protocol, with CPython as the oracle (one `python3` subprocess lists the cases
-//! and the bytes it writes for them). Also the frame layout and `take_committed`.
+//! and the bytes it writes for them), and a 75 KB `LONG4` (which, unlike a bytes payload
+//! that size, stays inside its frame). Also the frame layout and `take_committed`.
 
 mod encode_support;
 
@@ -37,6 +38,12 @@ for p in range(6):
         out.append(["bytearray", v.hex(), p, pickle.dumps(bytearray(v), protocol=p).hex()])
     for v in (True, False, None):
         out.append(["atom", repr(v), p, pickle.dumps(v, protocol=p).hex()])
+    # LONG4 of 75 KB: written through the frame, unlike bytes and str payloads that size
+    # (no decimal digits: CPython refuses to print them, and they are slow to make).
+    if p >= 2:
+        for v in (2**600000 - 12345, -(2**600000)):
+            le = v.to_bytes((v.bit_length() + 8) // 8, "little", signed=True)
+            out.append(["int_le", le.hex(), p, pickle.dumps(v, protocol=p).hex()])
 print(json.dumps(out))
 "#;
 
@@ -56,6 +63,7 @@ fn encode_one(kind: &str, arg: &str, proto: u8) -> Vec<u8> {
             Ok(v) => enc.int(v),
             Err(_) => enc.big_int(&pyfmt::decimal_to_le(arg.as_bytes()).unwrap()),
         },
+        "int_le" => enc.big_int(&unhex(arg)),
         "float" => enc.float(f64::from_bits(u64::from_str_radix(arg, 16).unwrap())),
         "str" => {
             enc.str_utf8(&unhex(arg));

@@ -6,7 +6,6 @@
 
 use std::path::{Path, PathBuf};
 
-use brinery_core::pyfmt;
 use brinery_core::{Tree, Value};
 use serde_json::Value as Json;
 
@@ -73,15 +72,10 @@ pub fn tree_from_json(doc: &Json) -> Tree {
         let value = match kind {
             "none" => Value::None,
             "bool" => Value::Bool(arg.as_bool().expect("bool")),
-            "int" => {
-                let text = arg.as_str().expect("int text");
-                match text.parse::<i64>() {
-                    Ok(v) => Value::Int(v),
-                    Err(_) => Value::BigInt(
-                        pyfmt::decimal_to_le(text.as_bytes()).expect("decimal digits"),
-                    ),
-                }
-            }
+            "int" => match node.get(2) {
+                Some(le) => Value::BigInt(hex(le.as_str().expect("int bytes"))),
+                None => Value::Int(arg.as_str().expect("int text").parse().expect("i64")),
+            },
             "float" => {
                 let bits = u64::from_str_radix(arg.as_str().expect("float bits"), 16).unwrap();
                 Value::Float(f64::from_bits(bits))

@@ -142,7 +142,15 @@ def graph_json(root):
         elif t is bool:
             nodes[index] = ["bool", obj]
         elif t is int:
-            nodes[index] = ["int", str(obj)]
+            if -(2**63) <= obj < 2**63:
+                nodes[index] = ["int", str(obj)]
+            else:
+                size = (obj.bit_length() + 8) // 8
+                le = obj.to_bytes(size, "little", signed=True)
+                while len(le) > 1 and ((le[-1] == 0 and le[-2] < 0x80) or
+                                       (le[-1] == 0xFF and le[-2] >= 0x80)):
+                    le = le[:-1]
+                nodes[index] = ["int", str(obj), le.hex()]
         elif t is float:
             nodes[index] = ["float", struct.pack(">d", obj).hex()]
         elif t is str:
