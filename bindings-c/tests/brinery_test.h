@@ -7,7 +7,10 @@
 #ifndef BRINERY_TEST_H
 #define BRINERY_TEST_H
 
+#define _POSIX_C_SOURCE 200809L
+
 #include <math.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -497,6 +500,103 @@ static inline void ctext(sbuf *out, const brinery_value *v) {
     ctext_node(&w, brinery_value_root(v));
     free(w.reached);
     free(w.label);
+}
+
+/* ---- CPython in a subprocess ---------------------------------------------------- */
+
+/*
+ * Pickles to check with CPython: each is written to a temporary folder with a Python
+ * expression for the value it must load as; py_check_run() then runs one python3 that
+ * loads every file with stock pickle.loads and compares (types included, recursively).
+ */
+typedef struct {
+    char dir[64];
+    sbuf list;
+    int count;
+} py_checks;
+
+static inline void py_check_begin(py_checks *c) {
+    memset(c, 0, sizeof *c);
+    strcpy(c->dir, "/tmp/brinery-c-test-XXXXXX");
+    if (mkdtemp(c->dir) == NULL) {
+        abort();
+    }
+}
+
+static inline void py_check_add(py_checks *c, const char *name, const uint8_t *data, size_t len,
+                                const char *expr) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%d.pickle", c->dir, c->count++);
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || fwrite(data, 1, len, f) != len) {
+        abort();
+    }
+    fclose(f);
+    sb_printf(&c->list, "%s\t", path);
+    sb_puts(&c->list, name);
+    sb_puts(&c->list, "\t");
+    sb_puts(&c->list, expr);
+    sb_puts(&c->list, "\n");
+}
+
+static const char PY_CHECK_SCRIPT[] =
+    "import math, pickle, sys, collections\n"
+    "sys.setrecursionlimit(20000)\n"
+    "def same(a, b):\n"
+    "    if type(a) is not type(b): return False\n"
+    "    if isinstance(a, (list, tuple)):\n"
+    "        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))\n"
+    "    if isinstance(a, dict):\n"
+    "        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)\n"
+    "    if isinstance(a, float) and math.isnan(a): return math.isnan(b)\n"
+    "    if isinstance(a, float): return a == b and math.copysign(1, a) == math.copysign(1, b)\n"
+    "    return a == b\n"
+    "for line in open(sys.argv[1], encoding='utf-8'):\n"
+    "    path, name, expr = line.rstrip('\\n').split('\\t')\n"
+    "    try:\n"
+    "        got = pickle.loads(open(path, 'rb').read())\n"
+    "    except Exception as e:\n"
+    "        print('FAIL', name, 'pickle.loads raised', repr(e)[:300]); continue\n"
+    "    want = eval(expr)\n"
+    "    print('ok', name) if same(got, want) else print('FAIL', name, ascii(got)[:300])\n";
+
+/* Runs CPython over everything added; one CHECK per pickle. Removes the files. */
+static inline void py_check_run(py_checks *c) {
+    char list[128], script[128], cmd[512];
+    snprintf(list, sizeof list, "%s/list.txt", c->dir);
+    snprintf(script, sizeof script, "%s/check.py", c->dir);
+    FILE *f = fopen(list, "w");
+    fputs(c->list.p ? c->list.p : "", f);
+    fclose(f);
+    f = fopen(script, "w");
+    fputs(PY_CHECK_SCRIPT, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "python3 %s %s", script, list);
+    FILE *py = popen(cmd, "r");
+    CHECK(py != NULL, "cannot run python3");
+    int ok = 0;
+    if (py != NULL) {
+        char line[1024];
+        while (fgets(line, sizeof line, py) != NULL) {
+            if (strncmp(line, "ok ", 3) == 0) {
+                ok++;
+            } else {
+                CHECK(0, "python3: %s", line);
+            }
+        }
+        CHECK(pclose(py) == 0, "python3 failed");
+    }
+    CHECK(ok == c->count, "CPython accepted %d of %d pickles", ok, c->count);
+    test_passed += ok > 0 ? ok - 1 : 0;
+    for (int i = 0; i < c->count; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/%d.pickle", c->dir, i);
+        remove(path);
+    }
+    remove(list);
+    remove(script);
+    rmdir(c->dir);
+    sb_free(&c->list);
 }
 
 #endif
