@@ -3,54 +3,104 @@
 //! with the expected value. Covers the plain-data vectors (against their ctext) and
 //! trees of objects built by hand: reductions, `NEWOBJ`/`NEWOBJ_EX` at every protocol,
 //! `OBJ`, `BUILD` state, list and dict items of objects, nested globals, extension
-//! codes, persistent ids, out-of-band buffers and a list nested 100,000 deep.
+//! codes, persistent ids, out-of-band buffers and a list nested 100,000 deep; and the
+//! Python 2-era vectors, decoded with each `encoding` and written back.
 
 mod encode_support;
 
-use brinery_core::{encode_tree, ObjectKind, Tree, Value};
+use std::path::PathBuf;
+
+use brinery_core::{encode_tree, DecodeOptions, ObjectKind, Py2Strings, Tree, Value};
 use encode_support::*;
 
 const LOAD_PLAIN: &str = r#"
-import os, pickle, sys
-vectors, scratch = sys.argv[1], sys.argv[2]
-sys.path.insert(0, vectors)
+import json, pickle, sys
+sys.path.insert(0, sys.argv[1])
 sys.set_int_max_str_digits(0)
 from ctext import ctext
 bad, n = [], 0
-for fname in sorted(os.listdir(scratch)):
-    name, proto, _ = fname.rsplit(".", 2)
-    with open(os.path.join(scratch, fname), "rb") as f:
+for stream, txt in json.load(open(sys.argv[2])):
+    with open(stream, "rb") as f:
         value = pickle.loads(f.read())
-    with open(os.path.join(vectors, name + ".txt"), encoding="utf-8") as f:
+    with open(txt, encoding="utf-8") as f:
         expected = f.read().rstrip("\n")
     n += 1
     if ctext(value) != expected:
-        bad.append(fname)
+        bad.append(stream)
 print(n, "loaded;", len(bad), "differ:", " ".join(bad))
 sys.exit(1 if bad else 0)
 "#;
 
+/// Has CPython load each `(stream file, ctext file)` pair and compare the ctext.
+fn cpython_loads(scratch: &std::path::Path, pairs: Vec<(PathBuf, PathBuf)>) {
+    let listing: Vec<[&str; 2]> = pairs
+        .iter()
+        .map(|(s, t)| [s.to_str().unwrap(), t.to_str().unwrap()])
+        .collect();
+    let list_file = scratch.join("pairs.json");
+    std::fs::write(&list_file, serde_json::to_vec(&listing).unwrap()).unwrap();
+    let vectors = vectors_dir();
+    let out = run_python(
+        LOAD_PLAIN,
+        &[vectors.to_str().unwrap(), list_file.to_str().unwrap()],
+    );
+    assert!(
+        out.starts_with(&format!("{} loaded; 0 differ", pairs.len())),
+        "{out}"
+    );
+}
+
 #[test]
 fn cpython_loads_every_plain_case_we_encode_subprocess() {
     let scratch = scratch_dir("plain");
-    let mut written = 0;
+    let mut pairs = Vec::new();
     for case in plain_cases() {
         let tree = case_tree(&case.name);
         for &p in &case.protocols {
             let data = encode_tree(&tree, p).unwrap();
-            std::fs::write(scratch.join(format!("{}.p{p}.pickle", case.name)), data).unwrap();
-            written += 1;
+            let file = scratch.join(format!("{}.p{p}.pickle", case.name));
+            std::fs::write(&file, data).unwrap();
+            pairs.push((file, vectors_dir().join(format!("{}.txt", case.name))));
         }
     }
-    let vectors = vectors_dir();
-    let out = run_python(
-        LOAD_PLAIN,
-        &[vectors.to_str().unwrap(), scratch.to_str().unwrap()],
-    );
-    assert!(
-        out.starts_with(&format!("{written} loaded; 0 differ")),
-        "{out}"
-    );
+    cpython_loads(&scratch, pairs);
+    std::fs::remove_dir_all(scratch).ok();
+}
+
+/// Python 2 streams decoded with each `encoding` and written back at every protocol
+/// load in CPython as what `pickle.loads(..., encoding=...)` gave for the original.
+#[test]
+fn cpython_loads_python2_streams_we_reencode_subprocess() {
+    let scratch = scratch_dir("py2");
+    let mut pairs = Vec::new();
+    for case in manifest()["py2"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let data = read(case["pickle"].as_str().unwrap());
+        for (encoding, strings) in [
+            ("ascii", Py2Strings::Ascii),
+            ("latin1", Py2Strings::Latin1),
+            ("bytes", Py2Strings::Bytes),
+        ] {
+            let Some(txt) = case["results"][encoding]["txt"].as_str() else {
+                continue;
+            };
+            let opts = DecodeOptions {
+                py2_strings: strings,
+                ..DecodeOptions::new()
+            };
+            let tree = brinery_core::decode(&data, &opts)
+                .unwrap_or_else(|e| panic!("decoding {name} as {encoding}: {e}"));
+            for p in 0..=5u8 {
+                let ours = encode_tree(&tree, p)
+                    .unwrap_or_else(|e| panic!("{name} ({encoding}) at protocol {p}: {e}"));
+                let file = scratch.join(format!("{name}.{encoding}.p{p}.pickle"));
+                std::fs::write(&file, ours).unwrap();
+                pairs.push((file, vectors_dir().join(txt)));
+            }
+        }
+    }
+    assert!(pairs.len() > 100, "the manifest lists Python 2 streams");
+    cpython_loads(&scratch, pairs);
     std::fs::remove_dir_all(scratch).ok();
 }
 
