@@ -7,6 +7,7 @@ mod c;
 mod demo;
 mod develop;
 mod docs;
+mod node;
 mod python;
 mod run;
 mod test;

@@ -25,6 +25,8 @@ pub fn run(_args: &[String]) -> Result {
             crate::python::test()?;
         } else if dir == "bindings-c" {
             crate::c::test()?;
+        } else if dir == "bindings-node" {
+            crate::node::test()?;
         }
     }
     crate::docs::test()?;
