@@ -13,7 +13,7 @@ use crate::value::Value;
 /// An int literal as `INT` reads it: `00`/`01` (any two-character spelling of 0 or 1,
 /// like `_pickle.c`'s length check) are `False`/`True`.
 pub(crate) fn int_line(line: &[u8]) -> Result<Value, &'static str> {
-    let v = int_literal(line, true)?;
+    let v = int_literal(line, Base::C)?;
     if line.len() == 2 {
         if let Value::Int(n @ (0 | 1)) = v {
             return Ok(Value::Bool(n == 1));
@@ -25,22 +25,36 @@ pub(crate) fn int_line(line: &[u8]) -> Result<Value, &'static str> {
 /// A `LONG` literal: an int with an optional trailing `L`.
 pub(crate) fn long_line(line: &[u8]) -> Result<Value, &'static str> {
     let line = line.strip_suffix(b"L").unwrap_or(line);
-    int_literal(line, false)
+    int_literal(line, Base::Zero)
+}
+
+/// `int(text)`: base 10 only, as `pickletools` reads ints.
+pub(crate) fn decimal(line: &[u8]) -> Result<Value, &'static str> {
+    int_literal(line, Base::Ten)
 }
 
 /// A memo key of `GET`/`PUT`: a non-negative decimal int.
 pub(crate) fn memo_key(line: &[u8]) -> Result<u64, &'static str> {
-    match int_literal(line, false)? {
+    match int_literal(line, Base::Zero)? {
         Value::Int(n) if n >= 0 => Ok(n as u64),
         Value::Int(_) => Err("negative memo key"),
         _ => Err("memo key too large"),
     }
 }
 
-/// `int(text, 0)` as `_pickle.c` applies it: surrounding blanks, a sign, `0x`/`0o`/`0b`
-/// prefixes, `_` between digits, and (for `INT`, parsed by C `strtol`) a leading `0`
-/// meaning octal. Fits in `i64` or becomes a big int.
-fn int_literal(line: &[u8], c_octal: bool) -> Result<Value, &'static str> {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Base {
+    /// C `strtol(s, 0)`: prefixes, and a leading `0` means octal (`INT`).
+    C,
+    /// `int(s, 0)`: prefixes (`LONG`, memo keys).
+    Zero,
+    /// `int(s)`: decimal only.
+    Ten,
+}
+
+/// An int literal as `_pickle.c` reads it: surrounding blanks, a sign, `0x`/`0o`/`0b`
+/// prefixes, `_` between digits, per [`Base`]. Fits in `i64` or becomes a big int.
+fn int_literal(line: &[u8], base: Base) -> Result<Value, &'static str> {
     const BAD: &str = "invalid int literal";
     let text = line.trim_ascii();
     let (negative, rest) = match text.first() {
@@ -49,10 +63,11 @@ fn int_literal(line: &[u8], c_octal: bool) -> Result<Value, &'static str> {
         _ => (false, text),
     };
     let (radix, digits) = match rest {
-        [b'0', b'x' | b'X', d @ ..] => (16u32, d),
+        _ if base == Base::Ten => (10u32, rest),
+        [b'0', b'x' | b'X', d @ ..] => (16, d),
         [b'0', b'o' | b'O', d @ ..] => (8, d),
         [b'0', b'b' | b'B', d @ ..] => (2, d),
-        [b'0', d @ ..] if c_octal && !d.is_empty() => (8, d),
+        [b'0', d @ ..] if base == Base::C && !d.is_empty() => (8, d),
         _ => (10, rest),
     };
     if digits.is_empty() || digits[0] == b'_' || digits[digits.len() - 1] == b'_' {
@@ -139,6 +154,11 @@ pub(crate) fn string_literal(line: &[u8]) -> Result<Vec<u8>, &'static str> {
         [q @ (b'\'' | b'"'), inner @ .., last] if q == last => inner,
         _ => return Err("the STRING opcode argument must be quoted"),
     };
+    escape_decode(inner)
+}
+
+/// `codecs.escape_decode`: Python's backslash escapes of a bytes literal undone.
+pub(crate) fn escape_decode(inner: &[u8]) -> Result<Vec<u8>, &'static str> {
     let mut out = Vec::with_capacity(inner.len());
     let mut i = 0;
     while i < inner.len() {
