@@ -1,7 +1,9 @@
 """Extracts CPython's own unpickling corpus from Lib/test/pickletester.py.
 
 Writes, next to this script:
-  dataN.pickle, dataN.dis  DATA0..DATA4 and their expected pickletools.dis text
+  dataN.pickle             DATA0..DATA4
+  dataN.pickletester.dis   their DATAn_DIS text from pickletester.py
+  dataN.dis                what this Python's pickletools.dis prints for them
   bad.txt                  every stream an AbstractUnpickleTests test hands to
                            check_unpickling_error, one per line:
                            "<test name> <hex bytes> <exception classes CPython accepts>"
@@ -13,8 +15,10 @@ hand and every recorded stream is one CPython really rejects. Run with python3.1
     python3 core/tests/vectors/cpython/extract.py
 """
 
+import io
 import os
 import pickle
+import pickletools
 import sys
 import unittest
 
@@ -36,7 +40,12 @@ def main():
         # column became the character U+0080; put the escape back.
         dis = getattr(pickletester, f"DATA{n}_DIS")
         dis = "".join(f"\\x{ord(c):02x}" if 0x80 <= ord(c) <= 0xff else c for c in dis)
-        write(f"data{n}.dis", dis)
+        write(f"data{n}.pickletester.dis", dis)
+        # pickletester's texts predate the "(as N)" notes pickletools now prints after
+        # MEMOIZE; dataN.dis is what this Python's pickletools.dis prints.
+        out = io.StringIO()
+        pickletools.dis(getattr(pickletester, f"DATA{n}"), out=out)
+        write(f"data{n}.dis", out.getvalue())
 
     recorded = []
 
