@@ -450,7 +450,9 @@ fn wtf8(units: &[u16]) -> Vec<u8> {
         };
         match cp {
             0..=0x7f => out.push(cp as u8),
-            0x80..=0x7ff => out.extend_from_slice(&[0xc0 | (cp >> 6) as u8, 0x80 | (cp & 0x3f) as u8]),
+            0x80..=0x7ff => {
+                out.extend_from_slice(&[0xc0 | (cp >> 6) as u8, 0x80 | (cp & 0x3f) as u8])
+            }
             0x800..=0xffff => out.extend_from_slice(&[
                 0xe0 | (cp >> 12) as u8,
                 0x80 | ((cp >> 6) & 0x3f) as u8,

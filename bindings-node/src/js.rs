@@ -63,14 +63,20 @@ impl Js {
     pub fn bool(self, v: napi_value) -> Fallible<bool> {
         let mut b = false;
         // SAFETY: as in `kind`.
-        check(unsafe { sys::napi_get_value_bool(self.env, v, &mut b) }, "a boolean")?;
+        check(
+            unsafe { sys::napi_get_value_bool(self.env, v, &mut b) },
+            "a boolean",
+        )?;
         Ok(b)
     }
 
     pub fn number(self, v: napi_value) -> Fallible<f64> {
         let mut f = 0.0;
         // SAFETY: as in `kind`.
-        check(unsafe { sys::napi_get_value_double(self.env, v, &mut f) }, "a number")?;
+        check(
+            unsafe { sys::napi_get_value_double(self.env, v, &mut f) },
+            "a number",
+        )?;
         Ok(f)
     }
 
@@ -143,7 +149,10 @@ impl Js {
     pub fn is_array(self, v: napi_value) -> Fallible<bool> {
         let mut b = false;
         // SAFETY: as in `kind`.
-        check(unsafe { sys::napi_is_array(self.env, v, &mut b) }, "an array")?;
+        check(
+            unsafe { sys::napi_is_array(self.env, v, &mut b) },
+            "an array",
+        )?;
         Ok(b)
     }
 
@@ -157,7 +166,10 @@ impl Js {
     pub fn date(self, v: napi_value) -> Fallible<f64> {
         let mut f = 0.0;
         // SAFETY: as in `kind`; `v` is a Date.
-        check(unsafe { sys::napi_get_date_value(self.env, v, &mut f) }, "a date")?;
+        check(
+            unsafe { sys::napi_get_date_value(self.env, v, &mut f) },
+            "a date",
+        )?;
         Ok(f)
     }
 
@@ -166,7 +178,10 @@ impl Js {
     pub fn uint8_bytes<'a>(self, v: napi_value) -> Fallible<Option<&'a [u8]>> {
         let mut b = false;
         // SAFETY: as in `kind`.
-        check(unsafe { sys::napi_is_typedarray(self.env, v, &mut b) }, "a typed array")?;
+        check(
+            unsafe { sys::napi_is_typedarray(self.env, v, &mut b) },
+            "a typed array",
+        )?;
         if !b {
             return Ok(None);
         }
@@ -199,13 +214,18 @@ impl Js {
             return Ok(Some(&[]));
         }
         // SAFETY: Node reports `len` bytes at `data`, alive as long as `v`.
-        Ok(Some(unsafe { std::slice::from_raw_parts(data as *const u8, len) }))
+        Ok(Some(unsafe {
+            std::slice::from_raw_parts(data as *const u8, len)
+        }))
     }
 
     pub fn array_len(self, v: napi_value) -> Fallible<u32> {
         let mut n = 0;
         // SAFETY: `v` is an array.
-        check(unsafe { sys::napi_get_array_length(self.env, v, &mut n) }, "an array")?;
+        check(
+            unsafe { sys::napi_get_array_length(self.env, v, &mut n) },
+            "an array",
+        )?;
         Ok(n)
     }
 
@@ -262,7 +282,10 @@ impl Js {
     pub fn global(self) -> Fallible<napi_value> {
         let mut out = std::ptr::null_mut();
         // SAFETY: valid out pointer.
-        check(unsafe { sys::napi_get_global(self.env, &mut out) }, "globalThis")?;
+        check(
+            unsafe { sys::napi_get_global(self.env, &mut out) },
+            "globalThis",
+        )?;
         Ok(out)
     }
 

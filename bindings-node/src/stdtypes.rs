@@ -56,13 +56,7 @@ fn callable<'t>(nodes: &'t [Value], obj: &Object) -> Option<(&'t str, &'t str, &
 }
 
 /// A `CALL`: name, args, kwargs, state, items, entries.
-fn call(
-    w: &mut Walker<'_>,
-    full: &str,
-    obj: &Object,
-    args: &[NodeId],
-    id: NodeId,
-) -> Fallible<()> {
+fn call(w: &mut Walker<'_>, full: &str, obj: &Object, args: &[NodeId], id: NodeId) -> Fallible<()> {
     w.tape.op2(tape::CALL, NO_SLOT);
     w.mark(id);
     w.tape.str_value(full, NO_SLOT);
@@ -195,11 +189,7 @@ fn standard(
         }
         ("datetime", "timedelta") if plain => {
             let [d, s, us] = ints::<3>(nodes, args).ok_or_else(|| bad("datetime.timedelta"))?;
-            fields(
-                w,
-                id,
-                &[("days", d), ("seconds", s), ("microseconds", us)],
-            );
+            fields(w, id, &[("days", d), ("seconds", s), ("microseconds", us)]);
         }
         ("decimal", "Decimal") if plain => match args {
             [a] => match &nodes[*a] {
