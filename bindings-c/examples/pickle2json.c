@@ -11,6 +11,7 @@
  * Build: gcc -Wall -Werror pickle2json.c -Itarget/include -Ltarget/release -lbrinery
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,8 +61,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "pickle2json: %s: %s\n", argv[1], strerror(errno));
         return 3;
     }
+    /* Out-of-band buffers (protocol 5) are not in the file: show where they go. */
+    brinery_decode_options opts = brinery_decode_options_default();
+    opts.buffers = SIZE_MAX;
     brinery_error err = {0};
-    char *json = brinery_pickle_to_json(data, len, NULL, &err);
+    char *json = brinery_pickle_to_json(data, len, &opts, &err);
     free(data);
     if (json == NULL) {
         if (err.has_offset) {

@@ -10,6 +10,7 @@
 //! | int beyond 64 bits | `{"$int": "123456789012345678901234567890"}` |
 //! | nan, inf, -inf | `{"$float": "nan"}`, `"inf"`, `"-inf"` |
 //! | bytes / bytearray | `{"$bytes": "<base64>"}` / `{"$bytearray": "<base64>"}` |
+//! | str with lone surrogates | `{"$wtf8": "<base64 of its surrogatepass UTF-8>"}` |
 //! | tuple / set / frozenset | `{"$tuple": [...]}` / `{"$set": [...]}` / `{"$frozenset": [...]}` |
 //! | dict with a non-`str` or `$` key | `{"$dict": [[key, value], ...]}` |
 //! | global | `{"$global": ["module", "name"]}` |
@@ -18,8 +19,7 @@
 //! | a container reached twice | first `{"$def": 0, "value": ..}`, then `{"$ref": 0}` |
 //!
 //! `$object` kinds are `reduce`, `newobj`, `newobj_ex`, `inst`, `built`; `kwargs`,
-//! `state`, `items` and `entries` are left out when absent or empty. A `str` with lone
-//! surrogates is written with `\udXXX` escapes (as Python's `json` does). Shared and
+//! `state`, `items` and `entries` are left out when absent or empty. Shared and
 //! cyclic references use `$def`/`$ref` for containers, bytearrays and objects (the
 //! values whose identity Python can observe), labelled 0, 1, 2... in the order they are
 //! first written; immutable scalars are repeated. No C
@@ -197,7 +197,7 @@ impl Writer<'_> {
                 let _ = write!(self.out, "{{\"$float\":\"{}\"}}", pyfmt::float_repr(*f));
             }
             Value::Str(s) => write_str(&mut self.out, s.as_bytes())?,
-            Value::SurrogateStr(b) => write_str(&mut self.out, b)?,
+            Value::SurrogateStr(b) => self.tagged_base64("$wtf8", b),
             Value::Bytes(b) => self.tagged_base64("$bytes", b),
             Value::ByteArray(b) => self.tagged_base64("$bytearray", b),
             Value::List(items) => self.array(items, depth)?,
@@ -322,7 +322,7 @@ impl Writer<'_> {
     }
 }
 
-/// A JSON string from generalized UTF-8: lone surrogates become `\udXXX` escapes.
+/// A JSON string from UTF-8.
 fn write_str(out: &mut String, wtf8: &[u8]) -> Result<(), JsonError> {
     out.push('"');
     let mut i = 0;
@@ -337,7 +337,7 @@ fn write_str(out: &mut String, wtf8: &[u8]) -> Result<(), JsonError> {
             0x0a => out.push_str("\\n"),
             0x0d => out.push_str("\\r"),
             0x09 => out.push_str("\\t"),
-            0..=0x1f | 0xd800..=0xdfff => {
+            0..=0x1f => {
                 let _ = write!(out, "\\u{cp:04x}");
             }
             _ => out.push(char::from_u32(cp).expect("not a surrogate")),
@@ -494,6 +494,18 @@ impl Reader {
                     Some("inf") => Value::Float(f64::INFINITY),
                     Some("-inf") => Value::Float(f64::NEG_INFINITY),
                     _ => return Err(JsonError::form("$float wants \"nan\", \"inf\" or \"-inf\"")),
+                }
+            }
+            "$wtf8" => {
+                only(&["$wtf8"])?;
+                let data = body
+                    .as_str()
+                    .and_then(base64_decode)
+                    .filter(|b| is_wtf8(b))
+                    .ok_or_else(|| JsonError::form("$wtf8 wants base64 of generalized utf-8"))?;
+                match String::from_utf8(data) {
+                    Ok(s) => Value::Str(s),
+                    Err(e) => Value::SurrogateStr(e.into_bytes()),
                 }
             }
             "$bytes" | "$bytearray" => {
@@ -691,6 +703,16 @@ impl Reader {
         }
         Ok(())
     }
+}
+
+fn is_wtf8(mut b: &[u8]) -> bool {
+    while !b.is_empty() {
+        match pyfmt::decode_wtf8_char(b) {
+            Some((_, len)) => b = &b[len..],
+            None => return false,
+        }
+    }
+    true
 }
 
 fn number(n: &Number) -> Result<Value, JsonError> {

@@ -168,11 +168,11 @@ fn compile(src: &Path, exe: &Path, flags: &[&str]) -> Result {
     let libdir = format!("-L{}", release_dir().display());
     let rpath = format!("-Wl,-rpath,{}", release_dir().display());
     let mut c = run::cmd("gcc", flags);
-    c.arg(&include)
-        .arg(src)
-        .arg("-o")
-        .arg(exe)
-        .args([libdir.as_str(), "-lbrinery", rpath.as_str()]);
+    c.arg(&include).arg(src).arg("-o").arg(exe).args([
+        libdir.as_str(),
+        "-lbrinery",
+        rpath.as_str(),
+    ]);
     run::status(&mut c)
 }
 
@@ -182,6 +182,9 @@ fn run_test(exe: &Path, pickle2json: &Path) -> Result {
     c.current_dir(run::root())
         .env("BRINERY_VECTORS", run::root().join("core/tests/vectors"))
         .env("BRINERY_PICKLE2JSON", pickle2json)
+        // `cargo run` points LD_LIBRARY_PATH at target/debug/deps, which may hold a
+        // stale debug libbrinery.so that would win over the rpath.
+        .env_remove("LD_LIBRARY_PATH")
         .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1");
     eprintln!("$ {}", exe.display());
@@ -197,7 +200,10 @@ fn run_test(exe: &Path, pickle2json: &Path) -> Result {
         .rev()
         .find_map(|l| {
             let (p, f) = l.split_once(" passed, ")?;
-            Some((p.parse::<u32>().ok()?, f.strip_suffix(" failed")?.parse::<u32>().ok()?))
+            Some((
+                p.parse::<u32>().ok()?,
+                f.strip_suffix(" failed")?.parse::<u32>().ok()?,
+            ))
         })
         .ok_or("no `N passed, N failed` line")?;
     match summary {
