@@ -67,12 +67,20 @@ enum Step {
     BinPersId,
     /// A `BUILD` on a plain value: later visits fetch that value.
     AliasMemo(NodeId, NodeId),
+    /// A node memoized only after its contents is complete: restores its entry mark.
+    Leave(NodeId, u32),
 }
 
 struct TreeWriter<'a> {
     enc: &'a mut Encoder,
     tree: &'a Tree,
     memo: Vec<u32>,
+    /// For nodes being written that are memoized only after their contents (tuples,
+    /// frozensets, objects, persistent ids): 1 + `memoized_nodes` when writing began.
+    entered: Vec<u32>,
+    /// How many nodes have a memo entry: the walk's measure of progress (the memo itself
+    /// also grows with objects the encoder synthesises afresh each time).
+    memoized_nodes: u32,
     stack: Vec<Step>,
     next_buffer: usize,
     /// References to each out-of-band buffer node, when the tree has any.
@@ -85,6 +93,8 @@ impl<'a> TreeWriter<'a> {
             enc,
             tree,
             memo: vec![NOT_MEMOIZED; tree.len()],
+            entered: vec![0; tree.len()],
+            memoized_nodes: 0,
             stack: Vec::new(),
             next_buffer: 0,
             buffer_refs: None,
@@ -107,7 +117,15 @@ impl<'a> TreeWriter<'a> {
     }
 
     fn memoize(&mut self, id: NodeId) {
-        self.memo[id] = self.enc.memoize();
+        let idx = self.enc.memoize();
+        self.set_memo(id, idx);
+    }
+
+    fn set_memo(&mut self, id: NodeId, idx: u32) {
+        if self.memo[id] == NOT_MEMOIZED && idx != NOT_MEMOIZED {
+            self.memoized_nodes += 1;
+        }
+        self.memo[id] = idx;
     }
 
     /// Schedules `steps` to run next, in order.
@@ -156,9 +174,10 @@ impl<'a> TreeWriter<'a> {
             Step::BinPersId => self.enc.binpersid(),
             Step::AliasMemo(id, of) => {
                 if self.memo[id] == NOT_MEMOIZED {
-                    self.memo[id] = self.memo[of];
+                    self.set_memo(id, self.memo[of]);
                 }
             }
+            Step::Leave(id, previous) => self.entered[id] = previous,
         }
         Ok(())
     }
@@ -183,6 +202,9 @@ impl<'a> TreeWriter<'a> {
         if self.memo[id] != NOT_MEMOIZED {
             self.enc.get(self.memo[id]);
             return Ok(());
+        }
+        if memoized_after_contents(value) {
+            self.enter(id)?;
         }
         match value {
             Value::Str(s) => {
@@ -238,7 +260,16 @@ impl<'a> TreeWriter<'a> {
                 self.then(items.iter().map(|&item| Step::Save(item)));
             }
             Value::Global { module, name } => {
-                self.memo[id] = self.enc.global_memoized(module, name);
+                // GLOBAL's text lines are ASCII, except at protocol 3 (UTF-8), as in
+                // `save_global`; STACK_GLOBAL's are strs.
+                if proto != 3 && proto < 4 && !(module.is_ascii() && name.is_ascii()) {
+                    return Err(invalid(id, "a non-ascii global needs protocol 3 or 4+"));
+                }
+                if [module, name].iter().any(|s| s.contains('\n')) {
+                    return Err(invalid(id, "a global's module or name holds a newline"));
+                }
+                let idx = self.enc.global_memoized(module, name);
+                self.set_memo(id, idx);
             }
             Value::Object(obj) => self.object(id, obj)?,
             Value::PersistentId(pid) => self.persistent_id(id, *pid)?,
@@ -271,6 +302,26 @@ impl<'a> TreeWriter<'a> {
                 unreachable!("atoms are written above")
             }
         }
+        Ok(())
+    }
+
+    /// Marks `id` as being written. CPython writes such a node again when it meets it
+    /// inside itself (a tuple reached through a list in it is written twice, the outer
+    /// copy then popped); that ends once a memoized node closes the loop. If no node was
+    /// memoized since the node was entered, nothing on the loop is memoized and CPython
+    /// would recurse until `RecursionError`: refuse.
+    fn enter(&mut self, id: NodeId) -> Result<(), EncodeError> {
+        let now = self.memoized_nodes + 1;
+        let previous = self.entered[id];
+        if previous == now {
+            return Err(invalid(
+                id,
+                "reaches itself only through tuples, frozensets, object arguments or \
+                 persistent ids, which CPython cannot pickle either",
+            ));
+        }
+        self.entered[id] = now;
+        self.stack.push(Step::Leave(id, previous));
         Ok(())
     }
 
@@ -432,6 +483,16 @@ impl<'a> TreeWriter<'a> {
             refs
         });
         refs[id]
+    }
+}
+
+/// Whether CPython memoizes the object only once its contents is written, so that a
+/// loop through it alone never reaches a memo entry.
+fn memoized_after_contents(value: &Value) -> bool {
+    match value {
+        Value::Tuple(items) => !items.is_empty(),
+        Value::FrozenSet(_) | Value::Set(_) | Value::Object(_) | Value::PersistentId(_) => true,
+        _ => false,
     }
 }
 
