@@ -1,5 +1,117 @@
-//! divan benchmarks of decodeing throughput (placeholder until the benchmark lands).
+//! Decoding throughput (input bytes per second) of [`decode`] on two protocol 4 streams:
+//! a string-heavy one (20,000 strs of 30 to 450 characters, a quarter of them non-ASCII)
+//! and a structure-heavy one (a list of 10,000 small dicts). `cargo bench -p brinery-core
+//! --bench decode` runs them under divan.
+//!
+//! `core/benches/compare_cpython_decode.py` runs this binary with
+//! `BRINERY_DECODE_REPORT=<dir>` instead: it then writes the streams to `<dir>` (the
+//! script checks they equal `pickle.dumps` of the same data and times `pickle.loads` on
+//! those very bytes), times each decode itself and prints the timings as JSON.
+
+use std::time::{Duration, Instant};
+
+use brinery_core::{decode, encode_tree, DecodeOptions, Tree, Value};
+use divan::counter::BytesCount;
+
+const PROTOCOL: u8 = 4;
+
+/// `[("%05d " % i) + "lorem ipsum dolor sit amet, " * (i % 16 + 1)
+///   + ("caf\u00e9 \u00fcn\u00efc\u00f6d\u00e9 \u2603" if i % 4 == 0 else "")
+///   for i in range(20000)]`
+fn string_heavy() -> Tree {
+    let mut tree = Tree::new();
+    let items = (0..20_000)
+        .map(|i| {
+            let mut s = format!("{i:05} ");
+            s.push_str(&"lorem ipsum dolor sit amet, ".repeat(i % 16 + 1));
+            if i % 4 == 0 {
+                s.push_str("caf\u{e9} \u{fc}n\u{ef}c\u{f6}d\u{e9} \u{2603}");
+            }
+            tree.push(Value::Str(s))
+        })
+        .collect();
+    let root = tree.push(Value::List(items));
+    tree.set_root(root);
+    tree
+}
+
+/// `[{"id": i, "name": f"user{i}", "score": i * 1.5, "tags": ["a", "b"]} for i in
+/// range(10000)]`: the key and tag strs are one object each in CPython, so one node here.
+fn structure_heavy() -> Tree {
+    let mut tree = Tree::new();
+    let keys = ["id", "name", "score", "tags"].map(|k| tree.push(Value::Str(k.into())));
+    let (a, b) = (
+        tree.push(Value::Str("a".into())),
+        tree.push(Value::Str("b".into())),
+    );
+    let items = (0..10_000i64)
+        .map(|i| {
+            let id = tree.push(Value::Int(i));
+            let name = tree.push(Value::Str(format!("user{i}")));
+            let score = tree.push(Value::Float(i as f64 * 1.5));
+            let tags = tree.push(Value::List(vec![a, b]));
+            let entries = vec![
+                (keys[0], id),
+                (keys[1], name),
+                (keys[2], score),
+                (keys[3], tags),
+            ];
+            tree.push(Value::Dict(entries))
+        })
+        .collect();
+    let root = tree.push(Value::List(items));
+    tree.set_root(root);
+    tree
+}
+
+fn stream(name: &str) -> Vec<u8> {
+    let tree = match name {
+        "string_heavy" => string_heavy(),
+        _ => structure_heavy(),
+    };
+    encode_tree(&tree, PROTOCOL).expect("workload encodes")
+}
+
+#[divan::bench(args = ["string_heavy", "structure_heavy"])]
+fn decode_tree(bencher: divan::Bencher, name: &str) {
+    let data = stream(name);
+    let opts = DecodeOptions::new();
+    bencher
+        .counter(BytesCount::new(data.len()))
+        .bench(|| decode(divan::black_box(&data), &opts).unwrap());
+}
+
+/// Best time per decode over about a second of repeats.
+fn best_time(data: &[u8]) -> Duration {
+    let opts = DecodeOptions::new();
+    let mut best = Duration::MAX;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(1) {
+        let t = Instant::now();
+        let tree = decode(std::hint::black_box(data), &opts).unwrap();
+        best = best.min(t.elapsed());
+        drop(tree);
+    }
+    best
+}
+
+fn report(dir: &str) {
+    let mut fields = Vec::new();
+    for name in ["string_heavy", "structure_heavy"] {
+        let data = stream(name);
+        std::fs::write(format!("{dir}/decode_{name}.pickle"), &data).unwrap();
+        let secs = best_time(&data).as_secs_f64();
+        fields.push(format!(
+            "\"{name}\": {{\"bytes\": {}, \"seconds\": {secs:e}}}",
+            data.len()
+        ));
+    }
+    println!("{{{}}}", fields.join(", "));
+}
 
 fn main() {
-    divan::main();
+    match std::env::var("BRINERY_DECODE_REPORT") {
+        Ok(dir) => report(&dir),
+        Err(_) => divan::main(),
+    }
 }
