@@ -21,6 +21,8 @@ pub mod decode;
 pub mod dis;
 pub mod encode;
 pub mod error;
+#[cfg(feature = "std")]
+pub mod io;
 pub mod limits;
 pub mod opcode;
 pub mod opinfo;
