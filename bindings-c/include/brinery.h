@@ -496,10 +496,17 @@ struct brinery_bytes brinery_json_to_pickle(const char *json,
                                             struct brinery_error *err);
 
 // Frees bytes returned by libbrinery. Passing a `brinery_bytes` whose `data` is NULL
-// does nothing. Each buffer must be freed once, with its `len` unchanged.
+// does nothing.
+//
+// # Safety
+// `bytes` is exactly as a libbrinery call returned it (`len` unchanged) and is freed
+// once.
 void brinery_bytes_free(struct brinery_bytes bytes);
 
 // Frees a string returned by libbrinery (JSON and disassembly text). NULL does nothing.
+//
+// # Safety
+// `s` is NULL or a string a libbrinery call returned, freed once.
 void brinery_string_free(char *s);
 
 // Frees a value returned by `brinery_loads` and every pointer its accessors returned.

@@ -215,7 +215,7 @@ pub unsafe extern "C" fn brinery_encoder_push_global(
     };
     match parts {
         (Ok(m), Ok(n))
-            if !m.is_empty() && !n.is_empty() && !(m.contains('\n') || n.contains('\n')) =>
+            if !(m.is_empty() || n.is_empty() || m.contains('\n') || n.contains('\n')) =>
         {
             push(
                 enc,

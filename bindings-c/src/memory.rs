@@ -34,9 +34,13 @@ impl brinery_bytes {
 }
 
 /// Frees bytes returned by libbrinery. Passing a `brinery_bytes` whose `data` is NULL
-/// does nothing. Each buffer must be freed once, with its `len` unchanged.
+/// does nothing.
+///
+/// # Safety
+/// `bytes` is exactly as a libbrinery call returned it (`len` unchanged) and is freed
+/// once.
 #[no_mangle]
-pub extern "C" fn brinery_bytes_free(bytes: brinery_bytes) {
+pub unsafe extern "C" fn brinery_bytes_free(bytes: brinery_bytes) {
     if bytes.data.is_null() {
         return;
     }
@@ -56,8 +60,11 @@ pub fn to_c_string(text: String) -> Result<*mut c_char, Error> {
 }
 
 /// Frees a string returned by libbrinery (JSON and disassembly text). NULL does nothing.
+///
+/// # Safety
+/// `s` is NULL or a string a libbrinery call returned, freed once.
 #[no_mangle]
-pub extern "C" fn brinery_string_free(s: *mut c_char) {
+pub unsafe extern "C" fn brinery_string_free(s: *mut c_char) {
     if s.is_null() {
         return;
     }
