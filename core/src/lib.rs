@@ -27,6 +27,7 @@ pub mod limits;
 pub mod opcode;
 pub mod opinfo;
 pub mod pyfmt;
+pub mod scan;
 pub mod tree_encode;
 pub mod value;
 

@@ -1,0 +1,711 @@
+//! The scanner: what a stream would import and call if `pickle.loads` ran it, found by
+//! walking the opcodes, never by loading anything.
+//!
+//! It follows the pickle machine abstractly: the stack and memo hold only what is needed
+//! to name globals (string literals, the globals themselves, small tuples, and for the
+//! result of a call the worst severity that went into it), so `STACK_GLOBAL` names built
+//! from memoized strings and `getattr(global, "name")` chains are resolved as far as
+//! the bytes allow. Because it does not build values it also reports on streams the safe
+//! decoder rejects, up to the first opcode that `pickle` itself could not execute; where
+//! it stopped and why is in [`Scan::error`]. Each import and call gets a [`Severity`]
+//! from [`classify`]; it judges what a stream *can* do, not what data it carries, and is
+//! not an allowlist for loading (see each binding's safe loader for that).
+
+mod classify;
+
+use alloc::collections::BTreeMap;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+pub use classify::{classify, is_safe, safe_globals};
+
+use crate::decode::text::{self, Text};
+use crate::error::{DecodeError, DecodeErrorKind as K};
+use crate::opcode::*;
+use crate::opinfo::{self, ArgKind};
+
+/// How much a stream can do when loaded with `pickle.loads`, least to most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Plain data and the documented harmless standard types (`datetime`, `Decimal`,
+    /// `OrderedDict`, `UUID`, `complex`, `Fraction`...).
+    Safe,
+    /// A global outside every list, typically a class of the application: loading
+    /// imports its module (running its top-level code) and runs its constructor or
+    /// `__setstate__`. Harmless exactly when that module is trusted.
+    Unknown,
+    /// Builds code objects, functions, classes or modules from the stream (`types.CodeType`,
+    /// `marshal.loads`, the by-value helpers of cloudpickle, dill and brinery): the
+    /// stream carries code that runs once the rebuilt objects are used.
+    Code,
+    /// Runs commands, evaluates code, opens files or connections, imports modules by
+    /// name, reaches arbitrary attributes or loads a nested pickle, at load time.
+    Dangerous,
+}
+
+impl Severity {
+    /// The lowercase name printed by the CLI.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Safe => "safe",
+            Severity::Unknown => "unknown",
+            Severity::Code => "code",
+            Severity::Dangerous => "dangerous",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What an import or call refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `module.name` (`name` may be dotted), after Python 2 names are mapped to
+    /// Python 3 as `pickle.loads(fix_imports=True)` does.
+    Global { module: String, name: String },
+    /// An entry of the copyreg extension registry (`EXT1`/`EXT2`/`EXT4`).
+    Extension(i32),
+    /// A `STACK_GLOBAL` whose module or name is not a string literal.
+    Dynamic,
+    /// A value the stream built: the result of a call, a persistent id, a literal.
+    Built,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Global { module, name } => write!(f, "{module}.{name}"),
+            Target::Extension(code) => write!(f, "extension code {code}"),
+            Target::Dynamic => f.write_str("global with a computed name"),
+            Target::Built => f.write_str("object built by the stream"),
+        }
+    }
+}
+
+/// One global the stream imports, or one call it makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Offset of the opcode.
+    pub offset: usize,
+    /// The opcode's `pickletools` name (`GLOBAL`, `REDUCE`...).
+    pub opcode: &'static str,
+    pub target: Target,
+    pub severity: Severity,
+    /// Why it has that severity.
+    pub reason: &'static str,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:>8}: {:<12} {:<9} {} ({})",
+            self.offset, self.opcode, self.severity, self.target, self.reason
+        )
+    }
+}
+
+/// Everything [`scan`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scan {
+    /// Globals imported (`GLOBAL`, `STACK_GLOBAL`, `INST`, `EXT1`/`EXT2`/`EXT4`), in
+    /// stream order.
+    pub imports: Vec<Finding>,
+    /// Calls made (`REDUCE`, `NEWOBJ`, `NEWOBJ_EX`, `INST`, `OBJ`, `BUILD` on an object
+    /// that is not a plain container), in stream order.
+    pub calls: Vec<Finding>,
+    /// The protocol announced by `PROTO`, or 0.
+    pub protocol: u8,
+    /// Bytes up to and including `STOP`, when the stream got that far.
+    pub end: Option<usize>,
+    /// Where and why the walk stopped early (the stream would fail to load there).
+    pub error: Option<DecodeError>,
+}
+
+impl Scan {
+    /// The worst severity of any import or call ([`Severity::Safe`] when there are none).
+    pub fn severity(&self) -> Severity {
+        self.imports
+            .iter()
+            .chain(&self.calls)
+            .map(|f| f.severity)
+            .max()
+            .unwrap_or(Severity::Safe)
+    }
+
+    /// Imports and calls at or above `level`, in stream order.
+    pub fn flagged(&self, level: Severity) -> Vec<&Finding> {
+        let mut v: Vec<&Finding> = self
+            .imports
+            .iter()
+            .chain(&self.calls)
+            .filter(|f| f.severity >= level)
+            .collect();
+        v.sort_by_key(|f| f.offset);
+        v
+    }
+
+    /// The offset of the first import of `module.name`, if the stream imports it.
+    pub fn offset_of(&self, module: &str, name: &str) -> Option<usize> {
+        self.imports.iter().find_map(|f| match &f.target {
+            Target::Global { module: m, name: n } if m == module && n == name => Some(f.offset),
+            _ => None,
+        })
+    }
+}
+
+/// Scans the first pickle in `data`. Never fails: a malformed stream yields the findings
+/// up to the malformed opcode, with [`Scan::error`] set.
+pub fn scan(data: &[u8]) -> Scan {
+    let mut w = Walker {
+        data,
+        pos: 0,
+        op: 0,
+        stack: Vec::new(),
+        marks: Vec::new(),
+        memo: BTreeMap::new(),
+        out: Scan::default(),
+    };
+    if let Err(e) = w.run() {
+        w.out.error = Some(e);
+    }
+    w.out
+}
+
+/// What the walker knows about one stack slot.
+#[derive(Debug, Clone)]
+enum Abs {
+    Str(Rc<str>),
+    Global {
+        module: Rc<str>,
+        name: Rc<str>,
+        severity: Severity,
+    },
+    Extension(i32),
+    /// The result of a call, with the worst severity that went into it.
+    Made(Severity),
+    /// A tuple of at most [`MAX_TUPLE`] items (longer ones are `Plain`).
+    Tuple(Rc<[Abs]>),
+    /// Any other value: numbers, containers, persistent ids.
+    Plain,
+}
+
+const MAX_TUPLE: usize = 4;
+
+fn worst(items: &[Abs]) -> Severity {
+    items
+        .iter()
+        .map(Abs::severity)
+        .max()
+        .unwrap_or(Severity::Safe)
+}
+
+impl Abs {
+    fn severity(&self) -> Severity {
+        match self {
+            Abs::Global { severity, .. } | Abs::Made(severity) => *severity,
+            Abs::Extension(_) => Severity::Dangerous,
+            Abs::Tuple(items) => items
+                .iter()
+                .map(Abs::severity)
+                .max()
+                .unwrap_or(Severity::Safe),
+            Abs::Str(_) | Abs::Plain => Severity::Safe,
+        }
+    }
+
+    fn target(&self) -> Target {
+        match self {
+            Abs::Global { module, name, .. } => Target::Global {
+                module: String::from(&**module),
+                name: String::from(&**name),
+            },
+            Abs::Extension(code) => Target::Extension(*code),
+            _ => Target::Built,
+        }
+    }
+}
+
+type R<T> = Result<T, DecodeError>;
+
+struct Walker<'a> {
+    data: &'a [u8],
+    pos: usize,
+    op: usize,
+    stack: Vec<Abs>,
+    marks: Vec<usize>,
+    memo: BTreeMap<u64, Abs>,
+    out: Scan,
+}
+
+impl<'a> Walker<'a> {
+    fn run(&mut self) -> R<()> {
+        loop {
+            self.op = self.pos;
+            let Some(&code) = self.data.get(self.pos) else {
+                return Err(self.fail(K::NoStop));
+            };
+            self.pos += 1;
+            let Some(info) = opinfo::lookup(code) else {
+                return Err(self.fail(K::UnknownOpcode(code)));
+            };
+            if code == STOP {
+                self.pop()?;
+                self.out.end = Some(self.pos);
+                return Ok(());
+            }
+            self.step(code, info)?;
+        }
+    }
+
+    fn step(&mut self, code: u8, info: &'static opinfo::OpInfo) -> R<()> {
+        match code {
+            PROTO => {
+                let p = self.take(1)?[0];
+                if p > crate::HIGHEST_PROTOCOL {
+                    return Err(self.fail(K::UnsupportedProtocol(p)));
+                }
+                self.out.protocol = p;
+            }
+            SHORT_BINUNICODE | BINUNICODE | BINUNICODE8 => {
+                let raw = self.arg(info.arg)?;
+                match core::str::from_utf8(raw) {
+                    Ok(s) => self.stack.push(Abs::Str(Rc::from(s))),
+                    Err(_) if text::is_surrogatepass_utf8(raw) => self.stack.push(Abs::Plain),
+                    Err(_) => return Err(self.fail(K::BadUtf8)),
+                }
+            }
+            UNICODE => {
+                let raw = self.arg(info.arg)?;
+                match text::raw_unicode_escape(raw).map_err(|m| self.bad(m))? {
+                    Text::Utf8(s) => self.stack.push(Abs::Str(Rc::from(s.as_str()))),
+                    Text::Surrogates(_) => self.stack.push(Abs::Plain),
+                }
+            }
+            SHORT_BINSTRING | BINSTRING | STRING => {
+                let raw = self.arg(info.arg)?;
+                let bytes = if code == STRING {
+                    text::string_literal(raw).map_err(|m| self.bad(m))?
+                } else {
+                    raw.to_vec()
+                };
+                // `pickle.loads`' default encoding is ASCII; other bytes fail there.
+                match core::str::from_utf8(&bytes) {
+                    Ok(s) if s.is_ascii() => self.stack.push(Abs::Str(Rc::from(s))),
+                    _ => self.stack.push(Abs::Plain),
+                }
+            }
+            MARK => {
+                self.marks.push(self.stack.len());
+            }
+            POP => {
+                if self.marks.last() == Some(&self.stack.len()) {
+                    self.marks.pop();
+                } else {
+                    self.pop()?;
+                }
+            }
+            POP_MARK => {
+                let k = self.pop_mark()?;
+                self.stack.truncate(k);
+            }
+            DUP => {
+                let top = self.top()?.clone();
+                self.stack.push(top);
+            }
+            GET | BINGET | LONG_BINGET => {
+                let key = self.memo_key(code, info.arg)?;
+                let Some(v) = self.memo.get(&key) else {
+                    return Err(self.fail(K::MemoKeyMissing(key)));
+                };
+                self.stack.push(v.clone());
+            }
+            PUT | BINPUT | LONG_BINPUT => {
+                let key = self.memo_key(code, info.arg)?;
+                let v = self.top()?.clone();
+                self.memo.insert(key, v);
+            }
+            MEMOIZE => {
+                let key = self.memo.len() as u64;
+                let v = self.top()?.clone();
+                self.memo.insert(key, v);
+            }
+            EMPTY_TUPLE => self.stack.push(Abs::Tuple(Rc::from([]))),
+            TUPLE1 | TUPLE2 | TUPLE3 => {
+                let n = (code - TUPLE1 + 1) as usize;
+                let items = self.pop_n(n)?;
+                self.stack.push(Abs::Tuple(Rc::from(items)));
+            }
+            TUPLE => {
+                let k = self.pop_mark()?;
+                let items = self.stack.split_off(k);
+                let sev = worst(&items);
+                self.stack.push(match sev {
+                    _ if items.len() <= MAX_TUPLE => Abs::Tuple(Rc::from(items)),
+                    Severity::Safe => Abs::Plain,
+                    s => Abs::Made(s),
+                });
+            }
+            GLOBAL => {
+                let module = self.name_line()?;
+                let name = self.name_line()?;
+                let g = self.import("GLOBAL", module, name);
+                self.stack.push(g);
+            }
+            STACK_GLOBAL => {
+                let name = self.pop()?;
+                let module = self.pop()?;
+                let g = match (module, name) {
+                    (Abs::Str(m), Abs::Str(n)) => self.import("STACK_GLOBAL", &m, &n),
+                    _ => {
+                        self.record_import(
+                            "STACK_GLOBAL",
+                            Target::Dynamic,
+                            Severity::Dangerous,
+                            "module or name is not a string literal",
+                        );
+                        Abs::Made(Severity::Dangerous)
+                    }
+                };
+                self.stack.push(g);
+            }
+            EXT1 | EXT2 | EXT4 => {
+                let raw = self.arg(info.arg)?;
+                let mut le = [0u8; 4];
+                le[..raw.len()].copy_from_slice(raw);
+                let code = i32::from_le_bytes(le);
+                if code <= 0 {
+                    return Err(self.bad("EXT specifies code <= 0"));
+                }
+                self.record_import(
+                    info.name,
+                    Target::Extension(code),
+                    Severity::Dangerous,
+                    "the copyreg extension registry can name any global",
+                );
+                self.stack.push(Abs::Extension(code));
+            }
+            REDUCE => {
+                let args = self.pop()?;
+                let callable = self.pop()?;
+                let result = self.call("REDUCE", &callable, Some(&args));
+                self.stack.push(result);
+            }
+            NEWOBJ => {
+                let args = self.pop()?;
+                let cls = self.pop()?;
+                let result = self.call("NEWOBJ", &cls, Some(&args));
+                self.stack.push(result);
+            }
+            NEWOBJ_EX => {
+                let _kwargs = self.pop()?;
+                let args = self.pop()?;
+                let cls = self.pop()?;
+                let result = self.call("NEWOBJ_EX", &cls, Some(&args));
+                self.stack.push(result);
+            }
+            INST => {
+                let k = self.pop_mark()?;
+                self.stack.truncate(k);
+                let module = self.name_line()?;
+                let name = self.name_line()?;
+                let cls = self.import("INST", module, name);
+                let result = self.call("INST", &cls, None);
+                self.stack.push(result);
+            }
+            OBJ => {
+                let k = self.pop_mark()?;
+                if self.stack.len() == k {
+                    return Err(self.fail(K::StackUnderflow));
+                }
+                let cls = self.stack[k].clone();
+                self.stack.truncate(k);
+                let result = self.call("OBJ", &cls, None);
+                self.stack.push(result);
+            }
+            BUILD => {
+                let state = self.pop()?;
+                let target = self.top()?.clone();
+                let built = self.build(&target, state.severity());
+                if let Some(top) = self.stack.last_mut() {
+                    *top = built;
+                }
+            }
+            APPEND | SETITEM => {
+                let n = if code == APPEND { 1 } else { 2 };
+                let items = self.pop_n(n)?;
+                self.top()?;
+                self.taint_top(worst(&items));
+            }
+            APPENDS | SETITEMS | ADDITEMS => {
+                let k = self.pop_mark()?;
+                let items = self.stack.split_off(k);
+                self.top()?;
+                self.taint_top(worst(&items));
+            }
+            _ => self.generic(info)?,
+        }
+        Ok(())
+    }
+
+    /// Opcodes that only move plain values: read the argument, then pop and push
+    /// as the opcode table says.
+    fn generic(&mut self, info: &'static opinfo::OpInfo) -> R<()> {
+        self.arg(info.arg)?;
+        let mut taken = Vec::new();
+        if info.mark {
+            let k = self.pop_mark()?;
+            taken = self.stack.split_off(k);
+        }
+        taken.extend(self.pop_n(info.pops)?);
+        // A container holding a global is as bad as the global: it may reach a call.
+        let pushed = match worst(&taken) {
+            Severity::Safe => Abs::Plain,
+            s => Abs::Made(s),
+        };
+        for _ in 0..info.pushes {
+            self.stack.push(pushed.clone());
+        }
+        Ok(())
+    }
+
+    /// Raises the severity of the top of the stack to at least `sev` (items were added
+    /// to it).
+    fn taint_top(&mut self, sev: Severity) {
+        if let Some(top) = self.stack.last_mut() {
+            if sev > top.severity() {
+                *top = Abs::Made(sev);
+            }
+        }
+    }
+
+    // ---- findings ----
+
+    fn record_import(
+        &mut self,
+        opcode: &'static str,
+        target: Target,
+        sev: Severity,
+        why: &'static str,
+    ) {
+        self.out.imports.push(Finding {
+            offset: self.op,
+            opcode,
+            target,
+            severity: sev,
+            reason: why,
+        });
+    }
+
+    /// Records the import of `module.name` (mapped to Python 3 names below protocol 3)
+    /// and returns its stack value.
+    fn import(&mut self, opcode: &'static str, module: &str, name: &str) -> Abs {
+        let (module, name) = if self.out.protocol < 3 {
+            crate::compat::to_python3(module, name)
+        } else {
+            (module, name)
+        };
+        let (severity, why) = classify(module, name);
+        self.record_import(
+            opcode,
+            Target::Global {
+                module: module.into(),
+                name: name.into(),
+            },
+            severity,
+            why,
+        );
+        Abs::Global {
+            module: Rc::from(module),
+            name: Rc::from(name),
+            severity,
+        }
+    }
+
+    /// Records a call of `callee` and returns what the stack holds afterwards.
+    fn call(&mut self, opcode: &'static str, callee: &Abs, args: Option<&Abs>) -> Abs {
+        let (severity, why) = match callee {
+            Abs::Global { severity, .. } => (*severity, "calls an imported global"),
+            Abs::Extension(_) => (Severity::Dangerous, "calls an extension registry entry"),
+            other => (
+                other.severity().max(Severity::Unknown),
+                "calls an object the stream built",
+            ),
+        };
+        // Arguments that are themselves dangerous globals (`map(os.system, ...)`)
+        // make the call as bad as they are.
+        let arg_sev = args.map_or(Severity::Safe, Abs::severity);
+        let (severity, why) = if arg_sev > severity {
+            (arg_sev, "an argument is a global of this severity")
+        } else {
+            (severity, why)
+        };
+        self.out.calls.push(Finding {
+            offset: self.op,
+            opcode,
+            target: callee.target(),
+            severity,
+            reason: why,
+        });
+        if let (Abs::Global { module, name, .. }, Some(Abs::Tuple(items))) = (callee, args) {
+            if &**module == "builtins" && &**name == "getattr" {
+                if let [Abs::Global { module, name, .. }, Abs::Str(attr)] = &items[..] {
+                    return self.attribute(module, name, attr);
+                }
+            }
+        }
+        Abs::Made(severity)
+    }
+
+    /// `getattr(module.name, attr)`: the global `module.name.attr`, judged on its own
+    /// (`getattr(os, "system")` is `os.system`).
+    fn attribute(&mut self, module: &str, name: &str, attr: &str) -> Abs {
+        let qual = alloc::format!("{name}.{attr}");
+        let (severity, _) = classify(module, &qual);
+        let (parent, _) = classify(module, name);
+        let severity = severity.max(parent).max(Severity::Unknown);
+        Abs::Global {
+            module: Rc::from(module),
+            name: Rc::from(qual.as_str()),
+            severity,
+        }
+    }
+
+    /// `BUILD` on `target`: a call of its `__setstate__` or attribute updates, unless the
+    /// target is a plain value (where `pickle` fails).
+    fn build(&mut self, target: &Abs, state: Severity) -> Abs {
+        let (severity, why) = match target {
+            _ if state > target.severity().max(Severity::Unknown) => {
+                (state, "the state holds a global of this severity")
+            }
+            Abs::Global { .. } | Abs::Extension(_) => {
+                (Severity::Dangerous, "sets attributes of an imported global")
+            }
+            Abs::Made(s) => (*s, "calls __setstate__ or sets attributes"),
+            _ if state > Severity::Safe => (state, "the state holds a global of this severity"),
+            _ => return target.clone(),
+        };
+        self.out.calls.push(Finding {
+            offset: self.op,
+            opcode: "BUILD",
+            target: target.target(),
+            severity,
+            reason: why,
+        });
+        Abs::Made(severity)
+    }
+
+    // ---- stack ----
+
+    fn pop(&mut self) -> R<Abs> {
+        let fence = self.marks.last().copied().unwrap_or(0);
+        if self.stack.len() > fence {
+            if let Some(v) = self.stack.pop() {
+                return Ok(v);
+            }
+        }
+        Err(self.fail(K::StackUnderflow))
+    }
+
+    fn pop_n(&mut self, n: usize) -> R<Vec<Abs>> {
+        let fence = self.marks.last().copied().unwrap_or(0);
+        if self.stack.len() < fence + n {
+            return Err(self.fail(K::StackUnderflow));
+        }
+        Ok(self.stack.split_off(self.stack.len() - n))
+    }
+
+    fn top(&self) -> R<&Abs> {
+        let fence = self.marks.last().copied().unwrap_or(0);
+        match self.stack.last() {
+            Some(v) if self.stack.len() > fence => Ok(v),
+            _ => Err(self.fail(K::StackUnderflow)),
+        }
+    }
+
+    fn pop_mark(&mut self) -> R<usize> {
+        self.marks.pop().ok_or_else(|| self.fail(K::MissingMark))
+    }
+
+    // ---- arguments ----
+
+    fn fail(&self, kind: K) -> DecodeError {
+        DecodeError::new(kind, self.op)
+    }
+
+    fn bad(&self, msg: &str) -> DecodeError {
+        self.fail(K::BadArgument(msg.into()))
+    }
+
+    fn take(&mut self, n: usize) -> R<&'a [u8]> {
+        let data = self.data;
+        match data.get(self.pos..).and_then(|rest| rest.get(..n)) {
+            Some(s) => {
+                self.pos += n;
+                Ok(s)
+            }
+            None => Err(self.fail(K::Truncated)),
+        }
+    }
+
+    fn line(&mut self) -> R<&'a [u8]> {
+        let data = self.data;
+        let rest = &data[self.pos..];
+        match rest.iter().position(|&b| b == b'\n') {
+            Some(n) => {
+                self.pos += n + 1;
+                Ok(&rest[..n])
+            }
+            None => Err(self.fail(K::Truncated)),
+        }
+    }
+
+    fn name_line(&mut self) -> R<&'a str> {
+        let line = self.line()?;
+        core::str::from_utf8(line).map_err(|_| self.fail(K::BadUtf8))
+    }
+
+    /// The inline argument of an opcode as raw bytes (the payload for counted ones).
+    fn arg(&mut self, kind: ArgKind) -> R<&'a [u8]> {
+        match kind {
+            ArgKind::None => Ok(&[]),
+            ArgKind::Fixed(n) => self.take(n),
+            ArgKind::Line => self.line(),
+            ArgKind::TwoLines => {
+                let start = self.pos;
+                self.line()?;
+                self.line()?;
+                Ok(&self.data[start..self.pos])
+            }
+            ArgKind::Counted { width, signed } => {
+                let raw = self.take(width)?;
+                let mut le = [0u8; 8];
+                le[..width].copy_from_slice(raw);
+                let n = u64::from_le_bytes(le);
+                if signed && width == 4 && (n as u32 as i32) < 0 {
+                    return Err(self.fail(K::BadLength));
+                }
+                let n = usize::try_from(n).map_err(|_| self.fail(K::Truncated))?;
+                self.take(n)
+            }
+        }
+    }
+
+    fn memo_key(&mut self, code: u8, kind: ArgKind) -> R<u64> {
+        let raw = self.arg(kind)?;
+        Ok(match code {
+            GET | PUT => text::memo_key(raw).map_err(|m| self.bad(m))?,
+            _ => {
+                let mut le = [0u8; 8];
+                le[..raw.len()].copy_from_slice(raw);
+                u64::from_le_bytes(le)
+            }
+        })
+    }
+}
