@@ -1,0 +1,117 @@
+"""The "brinery" serialization family on its own, inside this process: frames,
+buffers out of band, registration, and the graph hook's choice of family. The cluster
+tests are in test_dask_cluster_subprocess.py."""
+
+import pickle
+
+import pytest
+
+distributed = pytest.importorskip("distributed", reason="distributed is not installed")
+np = pytest.importorskip("numpy")
+
+import msgpack  # noqa: E402  (a dependency of distributed)
+from dask._expr import LLGExpr  # noqa: E402
+from dask._task_spec import Task  # noqa: E402
+from distributed.protocol import deserialize, serialize, to_serialize  # noqa: E402
+from distributed.protocol.serialize import families  # noqa: E402
+
+import brinery.dask  # noqa: E402
+
+MB = 1 << 20
+
+
+def test_import_registers_the_family():
+    assert families["brinery"][:2] == (brinery.dask.dumps, brinery.dask.loads)
+
+
+def test_register_is_idempotent():
+    before = dict(families)
+    brinery.dask.register()
+    brinery.dask.register()
+    assert families == before
+
+
+def test_50mb_array_travels_as_its_own_frame_without_a_copy():
+    x = np.arange(50 * MB // 8, dtype="float64")
+    header, frames = serialize(x, serializers=["brinery"])
+    assert header["serializer"] == "brinery"
+    assert len(frames) == 2
+    assert len(frames[0]) < 1000  # the stream holds the array's metadata only
+    assert memoryview(frames[1]).nbytes == x.nbytes
+    assert np.shares_memory(np.frombuffer(frames[1], dtype="float64"), x)
+    msgpack.dumps(header)  # headers cross the wire as msgpack
+    y = deserialize(header, frames)
+    assert np.array_equal(x, y)
+    assert np.shares_memory(y, np.frombuffer(frames[1], dtype="float64"))
+
+
+def test_writeable_flags_survive():
+    ro = np.arange(10)
+    ro.flags.writeable = False
+    rw = np.arange(10)
+    header, frames = serialize((ro, rw), serializers=["brinery"], iterate_collection=False)
+    assert header["writeable"] == (False, True)
+    # A receiver may hand over frames in either state; loads restores the sender's.
+    frames = [frames[0], bytearray(frames[1]), bytes(frames[2])]
+    a, b = deserialize(header, frames)
+    assert not a.flags.writeable and b.flags.writeable
+    assert np.array_equal(a, ro) and np.array_equal(b, rw)
+
+
+def test_peer_protocol_below_5_keeps_buffers_in_band():
+    header, frames = brinery.dask.dumps(np.arange(4), context={"pickle-protocol": 4})
+    assert len(frames) == 1 and header["writeable"] == ()
+    assert pickle.loads(frames[0]).tolist() == [0, 1, 2, 3]
+
+
+def test_streams_load_with_stock_pickle():
+    offset = 7
+
+    def add(a):
+        return a + offset
+
+    header, frames = serialize(add, serializers=["brinery"])
+    assert pickle.loads(frames[0])(1) == 8
+
+
+def _graph():
+    return LLGExpr({"k": Task("k", lambda a: a + 1, 1)})
+
+
+def _graph_family():
+    header, frames = serialize(to_serialize(_graph()), on_error="raise")
+    if header["serializer"] == "dask":
+        return header["sub-header"]["serializer"], header, frames
+    return header["serializer"], header, frames
+
+
+def test_graph_uses_pickle_without_a_brinery_client():
+    family, _, _ = _graph_family()
+    assert family == "pickle"
+
+
+# Dask tokenizes submit() arguments and ships tasks from scheduler to worker with
+# cloudpickle; loading a by-value class with cloudpickle in the process that defined it
+# re-sets the class's attributes, leaving dataclass fields whose default is a copy of
+# dataclasses.MISSING. brinery's pickler then refuses the class (its sentinel reduction
+# checks identity with dataclasses.MISSING). Owned by the pickler; remove the marker
+# when this passes.
+MISSING_COPY = pytest.mark.xfail(
+    strict=True,
+    raises=pickle.PicklingError,
+    reason="brinery refuses a dataclass whose field holds a copy of dataclasses.MISSING",
+)
+
+
+@MISSING_COPY
+def test_dataclass_after_a_cloudpickle_round_trip():
+    import dataclasses
+
+    cloudpickle = pytest.importorskip("cloudpickle")
+
+    @dataclasses.dataclass
+    class Point:
+        x: int = 0
+
+    pickle.loads(cloudpickle.dumps(Point))
+    assert pickle.loads(brinery.dumps(Point(3))).x == 3
