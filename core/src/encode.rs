@@ -194,11 +194,13 @@ impl Encoder {
     // ---- scalars -------------------------------------------------------------------
 
     /// `None`.
+    #[inline]
     pub fn none(&mut self) {
         self.op(NONE);
     }
 
     /// `True`/`False`: `NEWTRUE`/`NEWFALSE` from protocol 2, `I01`/`I00` before.
+    #[inline]
     pub fn bool(&mut self, v: bool) {
         if self.proto >= 2 {
             self.op(if v { NEWTRUE } else { NEWFALSE });
@@ -208,6 +210,7 @@ impl Encoder {
     }
 
     /// An int in 64 bits, in the shortest form the protocol allows.
+    #[inline]
     pub fn int(&mut self, v: i64) {
         if (-0x8000_0000..=0x7fff_ffff).contains(&v) {
             if self.proto >= 1 {
@@ -264,6 +267,7 @@ impl Encoder {
     }
 
     /// A float: `BINFLOAT` from protocol 1, the `repr` text before.
+    #[inline]
     pub fn float(&mut self, v: f64) {
         if self.proto >= 1 {
             let b = v.to_be_bytes();
@@ -278,6 +282,7 @@ impl Encoder {
     }
 
     /// A `str`. Only the opcode: the host memoizes it afterwards, as CPython does.
+    #[inline]
     pub fn str(&mut self, s: &str) {
         self.str_utf8(s.as_bytes());
     }
@@ -285,6 +290,7 @@ impl Encoder {
     /// A `str` given as generalized UTF-8 (lone surrogates allowed, `surrogatepass`).
     /// Over 4 GiB of UTF-8 it needs protocol 4 (`BINUNICODE8`); check the length first
     /// below that, as CPython refuses such strs there ([`crate::encode_tree`] does).
+    #[inline]
     pub fn str_utf8(&mut self, utf8: &[u8]) {
         if self.proto == 0 {
             let mut line = Vec::with_capacity(utf8.len() + 2);
@@ -392,11 +398,13 @@ impl Encoder {
     // ---- containers ----------------------------------------------------------------
 
     /// `MARK`.
+    #[inline]
     pub fn mark(&mut self) {
         self.op(MARK);
     }
 
     /// An empty list: `EMPTY_LIST`, or `MARK LIST` in protocol 0.
+    #[inline]
     pub fn empty_list(&mut self) {
         if self.proto >= 1 {
             self.op(EMPTY_LIST);
@@ -406,6 +414,7 @@ impl Encoder {
     }
 
     /// An empty dict: `EMPTY_DICT`, or `MARK DICT` in protocol 0.
+    #[inline]
     pub fn empty_dict(&mut self) {
         if self.proto >= 1 {
             self.op(EMPTY_DICT);
@@ -424,21 +433,25 @@ impl Encoder {
     }
 
     /// `APPEND`.
+    #[inline]
     pub fn append(&mut self) {
         self.op(APPEND);
     }
 
     /// `APPENDS`.
+    #[inline]
     pub fn appends(&mut self) {
         self.op(APPENDS);
     }
 
     /// `SETITEM`.
+    #[inline]
     pub fn setitem(&mut self) {
         self.op(SETITEM);
     }
 
     /// `SETITEMS`.
+    #[inline]
     pub fn setitems(&mut self) {
         self.op(SETITEMS);
     }
@@ -504,6 +517,7 @@ impl Encoder {
     // ---- memo ----------------------------------------------------------------------
 
     /// Memoizes the value on top of the stack and returns its memo index.
+    #[inline]
     pub fn memoize(&mut self) -> u32 {
         let idx = self.memo_len;
         self.memo_len += 1;
@@ -527,6 +541,7 @@ impl Encoder {
     }
 
     /// Pushes memo entry `idx` again (`GET`/`BINGET`/`LONG_BINGET`).
+    #[inline]
     pub fn get(&mut self, idx: u32) {
         if self.proto >= 1 {
             if idx < 256 {

@@ -48,6 +48,7 @@ impl Batch {
 impl Encoder {
     /// Before item (or dict entry) `index` of `len` (and before its
     /// [`boundary`](Encoder::boundary)): writes the `MARK` that opens a run.
+    #[inline]
     pub fn batch_item_begin(&mut self, batch: Batch, index: usize, len: usize) {
         if self.proto == 0 && batch != Batch::Set {
             return;
@@ -60,6 +61,7 @@ impl Encoder {
     /// After item (or dict entry) `index` of `len`: writes `APPEND`/`SETITEM` for an item
     /// outside a run (always at protocol 0), or the opcode that closes a run after its
     /// last item.
+    #[inline]
     pub fn batch_item_end(&mut self, batch: Batch, index: usize, len: usize) {
         let (one, run) = match batch {
             Batch::List | Batch::ListIter => (APPEND, APPENDS),
