@@ -28,6 +28,8 @@ pub mod opcode;
 pub mod opinfo;
 pub mod pyfmt;
 pub mod scan;
+#[cfg(feature = "serde")]
+pub mod serde;
 pub mod tree_encode;
 pub mod value;
 
