@@ -68,7 +68,8 @@ typedef enum brinery_status {
     BRINERY_DECODE_TRAILING_STACK = 114,
     // A frame longer than the stream.
     BRINERY_DECODE_BAD_FRAME = 115,
-    // Nesting deeper than `max_depth`.
+    // Nesting deeper than `max_depth` (without an offset when found in the finished
+    // tree rather than while reading).
     BRINERY_DECODE_TOO_DEEP = 116,
     // More memo entries than `max_memo`.
     BRINERY_DECODE_MEMO_LIMIT = 117,
@@ -192,7 +193,8 @@ typedef struct brinery_value brinery_value;
 // `brinery_decode_options_default()` and change fields; passing NULL instead of
 // options means those defaults.
 typedef struct brinery_decode_options {
-    // Deepest container nesting accepted; 0 means the default (10,000).
+    // Deepest container nesting accepted; 0 means the default (10,000). A recursive
+    // walk of the result (skipping visited nodes) stays within this many levels.
     size_t max_depth;
     // Most memo entries a stream may create; 0 means the default (2^24).
     size_t max_memo;

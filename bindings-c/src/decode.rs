@@ -30,7 +30,8 @@ pub enum brinery_py2_strings {
 #[repr(C)]
 #[allow(non_camel_case_types)]
 pub struct brinery_decode_options {
-    /// Deepest container nesting accepted; 0 means the default (10,000).
+    /// Deepest container nesting accepted; 0 means the default (10,000). A recursive
+    /// walk of the result (skipping visited nodes) stays within this many levels.
     pub max_depth: usize,
     /// Most memo entries a stream may create; 0 means the default (2^24).
     pub max_memo: usize,
@@ -114,6 +115,13 @@ pub unsafe fn decode_with(data: &[u8], opts: *const brinery_decode_options) -> R
         None
     };
     let tree = decode(data, &core_opts)?;
+    let max_depth = core_opts.limits.max_depth;
+    if crate::depth::exceeds(&tree, max_depth) {
+        return Err(Error::new(
+            BRINERY_DECODE_TOO_DEEP,
+            format!("nesting deeper than the limit of {max_depth}"),
+        ));
+    }
     if let Some(allow) = allow {
         allow.check(&tree)?;
     }

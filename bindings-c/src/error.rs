@@ -72,7 +72,8 @@ pub enum brinery_status {
     BRINERY_DECODE_TRAILING_STACK = 114,
     /// A frame longer than the stream.
     BRINERY_DECODE_BAD_FRAME = 115,
-    /// Nesting deeper than `max_depth`.
+    /// Nesting deeper than `max_depth` (without an offset when found in the finished
+    /// tree rather than while reading).
     BRINERY_DECODE_TOO_DEEP = 116,
     /// More memo entries than `max_memo`.
     BRINERY_DECODE_MEMO_LIMIT = 117,
