@@ -38,7 +38,6 @@ fn main() -> ExitCode {
         "develop" => develop::run(rest),
         "demo" => demo::run(rest),
         "bench" => bench::run(rest),
-        "c-test-tmp" => c::test(),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())
