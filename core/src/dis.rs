@@ -69,7 +69,7 @@ impl<'a> Dis<'a> {
             };
             let info = opinfo::lookup(code).ok_or(err(K::UnknownOpcode(code)))?;
             self.pos += 1;
-            let arg = self.arg(info).map_err(|kind| err(kind))?;
+            let arg = self.arg(info).map_err(err)?;
 
             let _ = write!(self.out, "{pos:5}: ");
             let line_start = self.out.len();
@@ -169,9 +169,7 @@ impl<'a> Dis<'a> {
                 markstack.push(pos);
                 stack.push(true);
             }
-            for _ in 0..info.pushes {
-                stack.push(false);
-            }
+            stack.resize(stack.len() + info.pushes, false);
             if info.code == b'.' {
                 break;
             }

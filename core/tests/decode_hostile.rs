@@ -106,7 +106,7 @@ fn nested_lists(depth: usize, proto: u8) -> Vec<u8> {
             data.extend_from_slice(&(i as u32).to_le_bytes());
         }
     }
-    data.extend(std::iter::repeat_n(b'a', depth - 1));
+    data.extend(vec![b'a'; depth - 1]);
     data.push(b'.');
     data
 }
@@ -138,7 +138,7 @@ fn marks_nested_too_deep_are_too_deep() {
     // Protocol 0 tuples nest marks: ((((...)))).
     let depth = 100_000;
     let mut data = vec![b'('; depth];
-    data.extend(std::iter::repeat_n(b't', depth));
+    data.extend(vec![b't'; depth]);
     data.push(b'.');
     let e = decode(&data, &opts()).unwrap_err();
     let max = Limits::default().max_depth;
@@ -154,7 +154,7 @@ fn memo_flood_hits_the_memo_limit() {
     let mut o = opts();
     o.limits.max_memo = 1000;
     let mut data = b"\x80\x04N".to_vec();
-    data.extend(std::iter::repeat_n(0x94u8, 5000)); // MEMOIZE the same None 5000 times
+    data.extend([0x94u8; 5000]); // MEMOIZE the same None 5000 times
     data.push(b'.');
     let e = decode(&data, &o).unwrap_err();
     assert_eq!((e.kind, e.offset), (K::MemoLimit(1000), 3 + 1000));

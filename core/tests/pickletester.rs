@@ -87,10 +87,10 @@ fn every_bad_stream_is_an_error() {
                 );
                 // Stack and mark errors must be found where they happen, not reported as
                 // the stream running out later.
-                if matches!(test.as_str(), "test_bad_stack" | "test_bad_mark") {
-                    if matches!(e.kind, DecodeErrorKind::Truncated | DecodeErrorKind::NoStop) {
-                        failures.push(format!("{test} {hex}: {e} (expected a stack error)"));
-                    }
+                if matches!(test.as_str(), "test_bad_stack" | "test_bad_mark")
+                    && matches!(e.kind, DecodeErrorKind::Truncated | DecodeErrorKind::NoStop)
+                {
+                    failures.push(format!("{test} {hex}: {e} (expected a stack error)"));
                 }
                 println!("{test:28} {hex:40} {e}");
             }
