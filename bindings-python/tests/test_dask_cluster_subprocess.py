@@ -276,3 +276,47 @@ def test_main_dataclass_result_subprocess(main_script_results):
 @MISSING_COPY
 def test_main_dataclass_pure_submit_subprocess(main_script_results):
     assert _ok(main_script_results, "main_dataclass_pure_submit") == 3
+
+
+def _dask_cli(*args, log):
+    return subprocess.Popen([sys.executable, "-m", "dask", *args],
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+def test_cli_scheduler_and_worker_preload_subprocess(tmp_path):
+    # The deployment path: `dask scheduler`/`dask worker` in their own processes, both
+    # with --preload brinery.dask; the scheduler decodes the client's brinery graphs.
+    sched_file = str(tmp_path / "scheduler.json")
+    procs = []
+    try:
+        with open(tmp_path / "cli.log", "wb") as log:
+            procs.append(_dask_cli("scheduler", "--port", "0", "--no-dashboard",
+                                   "--scheduler-file", sched_file,
+                                   "--preload", "brinery.dask", log=log))
+            procs.append(_dask_cli("worker", "--scheduler-file", sched_file,
+                                   "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
+                                   "--death-timeout", "30", "--preload", "brinery.dask",
+                                   log=log))
+            deadline = time.monotonic() + TIMEOUT
+            while not os.path.exists(sched_file):
+                assert time.monotonic() < deadline, (tmp_path / "cli.log").read_text()
+                time.sleep(0.1)
+            with distributed.Client(scheduler_file=sched_file, serializers=SERIALIZERS,
+                                    deserializers=["brinery"], timeout="20s") as c:
+                c.wait_for_workers(1, timeout=TIMEOUT)
+                even, _ = _make_parity()
+                k = 5
+                assert c.submit(lambda a: (a * k, even(a)), 4).result(timeout=TIMEOUT) == (
+                    20, True)
+                assert c.run_on_scheduler(
+                    lambda: "brinery" in sys.modules["distributed.protocol.serialize"].families
+                )
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in reversed(procs):
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=10)
