@@ -28,7 +28,6 @@ const SANITIZE: &[&str] = &[
 ];
 
 /// `cargo xtask develop` for C: release build, header, pkg-config file.
-#[allow(dead_code)] // wired into `cargo xtask develop` by the lead
 pub fn develop() -> Result {
     build()?;
     header(false)?;
@@ -142,9 +141,10 @@ fn workspace_version(manifest: &str) -> Option<String> {
     Some(line.split('"').nth(1)?.to_owned())
 }
 
-/// Builds `examples/pickle2json.c` twice: exactly as docs/c.md says (flags from the
-/// pkg-config file, so it is checked too), then under the sanitizers for the tests.
-/// Returns the sanitized binary.
+/// Builds `examples/pickle2json.c` three times: as docs/c.md says (flags from the
+/// pkg-config file, so it is checked too), linked statically against `libbrinery.a`
+/// with the pkg-config file's private libraries (and run once), then under the
+/// sanitizers for the tests. Returns the sanitized binary.
 fn example(out: &Path, pc: &Path) -> Result<PathBuf> {
     let src = run::root().join(CRATE_DIR).join("examples/pickle2json.c");
     let mut pkg = run::cmd("pkg-config", &["--cflags", "--libs", "brinery"]);
@@ -158,6 +158,24 @@ fn example(out: &Path, pc: &Path) -> Result<PathBuf> {
         .args(flags.split_whitespace())
         .arg(rpath);
     run::status(&mut c)?;
+
+    let mut pkg = run::cmd("pkg-config", &["--libs-only-l", "--static", "brinery"]);
+    pkg.env("PKG_CONFIG_PATH", pc.parent().unwrap());
+    let libs = run::output(&mut pkg)?;
+    let static_exe = out.join("pickle2json-static");
+    let mut c = run::cmd("gcc", &["-Wall", "-Werror"]);
+    c.arg(format!("-I{}", include_dir().display()))
+        .arg(&src)
+        .arg("-o")
+        .arg(&static_exe)
+        .arg(release_dir().join("libbrinery.a"))
+        .args(libs.split_whitespace().filter(|l| *l != "-lbrinery"));
+    run::status(&mut c)?;
+    let vector = run::root().join("core/tests/vectors/nested.p4.pickle");
+    let json = run::output(run::cmd(&static_exe, &[]).arg(vector))?;
+    if !json.starts_with('{') && !json.starts_with('[') {
+        return Err(format!("static pickle2json printed {json:?}").into());
+    }
     let sanitized = out.join("pickle2json-asan");
     compile(&src, &sanitized, SANITIZE)?;
     Ok(sanitized)
