@@ -14,6 +14,25 @@ pub fn run(_args: &[String]) -> Result {
         "warnings",
     ])?;
     run::cargo(&["test", "--workspace", "--exclude", "xtask"])?;
+    // brinery-core's `serde` feature is off in the workspace run: lint and test it too.
+    run::cargo(&[
+        "clippy",
+        "-p",
+        "brinery-core",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    run::cargo(&[
+        "test",
+        "-p",
+        "brinery-core",
+        "--all-features",
+        "--test",
+        "decode_serde",
+    ])?;
     for (dir, what) in [
         ("bindings-python", "Python"),
         ("bindings-c", "C"),
