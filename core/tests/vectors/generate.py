@@ -101,7 +101,19 @@ class Document:
         self.key = key
 
 
+@in_module
+class Wide2:
+    """Registered with a two-byte extension code (EXT2)."""
+
+
+@in_module
+class Wide4:
+    """Registered with a four-byte extension code (EXT4)."""
+
+
 copyreg.add_extension(MODULE_NAME, "Point", 0x42)
+copyreg.add_extension(MODULE_NAME, "Wide2", 300)
+copyreg.add_extension(MODULE_NAME, "Wide4", 70000)
 
 
 class PersistentPickler(pickle.Pickler):
@@ -297,6 +309,10 @@ def plain_cases():
     nested_t = ((holder3,),)
     holder3.append(nested_t)
     case("cycle_tuple_nested", nested_t, note="recursion through two tuple levels")
+    keys = ["k%d" % i for i in range(300)]
+    case("memo_over_256", [keys, list(reversed(keys))],
+         note="memo indexes past 255: LONG_BINPUT and LONG_BINGET")
+
     # sizes that exercise framing
     case("frames_structure", ["%05d-" % i + "x" * 494 for i in range(300)],
          note="about 150 KB: several FRAMEs at protocol 4+")
@@ -339,6 +355,8 @@ def nonplain_cases():
     case("uuid", uuid.UUID("12345678-1234-5678-1234-567812345678"))
     case("extension", [Point(1, 2), Point(3, 4)],
          note="copyreg.add_extension('%s', 'Point', 0x42)" % MODULE_NAME)
+    case("extension_wide", [Wide2, Wide4, Wide2()], protocols=[2, 3, 4, 5],
+         note="copyreg extension codes 300 (EXT2) and 70000 (EXT4)")
     case("getstate", Stateful("widget"))
     case("newobj_ex", KwOnly(1, b="two"), protocols=[2, 3, 4, 5],
          note="NEWOBJ_EX at protocol 4+; copyreg.__newobj_ex__ reduction at 2-3")
@@ -406,6 +424,8 @@ def py2_streams():
          "a Python 2 new-style instance at protocol 0"),
         ("py2_unicode", b"(lp0\nVcaf\\u00e9\np1\naX\x02\x00\x00\x00\xc3\xa9q\x02a.",
          "UNICODE and BINUNICODE are str under every encoding"),
+        ("py2_dup_pop", b"(I1\nI2\n1]2aN0.",
+         "POP_MARK, DUP (a list appended to itself) and POP, which CPython never writes"),
         ("py2_datetime",
          b"\x80\x02cdatetime\ndatetime\nq\x00U\n\x07\xdf\x01\x02\x03\x04\x05\x00\x00\x06"
          b"q\x01\x85q\x02Rq\x03.",
