@@ -113,9 +113,9 @@ pub fn decode_tape<'e>(
 ) -> Result<Object<'e>> {
     let (settings, core) = settings(options).map_err(|f| f.into_napi(env))?;
     let tree = decode(data, &core).map_err(|e| Failure::from(e).into_napi(env))?;
-    let tape = Walker::new(&tree, &settings)
-        .run(tree.root())
-        .map_err(|f| f.into_napi(env))?;
+    let tape = Walker::new(&tree, &settings).run(tree.root());
+    drop_in_background(tree);
+    let tape = tape.map_err(|f| f.into_napi(env))?;
     let mut out = Object::new(env)?;
     out.set("ops", Float64Array::new(tape.ops))?;
     let text = match tape.text.into_parts() {
@@ -126,6 +126,20 @@ pub fn decode_tape<'e>(
     out.set("blob", Buffer::from(tape.blob))?;
     out.set("slots", tape.slots)?;
     Ok(out)
+}
+
+/// Trees with more nodes than this are freed on a helper thread: freeing a large tree
+/// (one allocation per str, list and dict) costs as much as walking it, and nothing
+/// waits for it.
+const BACKGROUND_DROP_NODES: usize = 50_000;
+
+fn drop_in_background(tree: Tree) {
+    if tree.len() > BACKGROUND_DROP_NODES {
+        // When no thread can be spawned, the closure and the tree are dropped here.
+        let _ = std::thread::Builder::new()
+            .name("brinery-drop".into())
+            .spawn(move || drop(tree));
+    }
 }
 
 /// One pass over a decoded tree, writing its tape.
@@ -368,23 +382,24 @@ impl<'t> Walker<'t> {
         Ok(())
     }
 
-    /// A dict: a plain object or a `Map`, per the `dict` option.
+    /// A dict: a plain object or a `Map`, per the `dict` option. In `"auto"` mode the op
+    /// is written as `OBJECT` and patched to `MAP` at the first key that is not a str.
     pub fn dict(&mut self, entries: &[(NodeId, NodeId)], id: Option<NodeId>) -> Fallible<()> {
         let nodes = self.nodes;
-        let as_map = match self.settings.dict {
-            DictMode::Map => true,
-            DictMode::Object => false,
-            DictMode::Auto => !entries
-                .iter()
-                .all(|&(k, _)| matches!(nodes[k], Value::Str(_) | Value::SurrogateStr(_))),
-        };
+        let mode = self.settings.dict;
         self.enter()?;
-        self.open(
-            if as_map { tape::MAP } else { tape::OBJECT },
-            entries.len(),
-            id,
-        );
+        let at = self.tape.ops.len();
+        let op = if mode == DictMode::Map {
+            tape::MAP
+        } else {
+            tape::OBJECT
+        };
+        self.open(op, entries.len(), id);
         for &(k, v) in entries {
+            if mode == DictMode::Auto && !matches!(nodes[k], Value::Str(_) | Value::SurrogateStr(_))
+            {
+                self.tape.ops[at] = tape::MAP;
+            }
             self.value(k)?;
             self.value(v)?;
         }
