@@ -7,11 +7,15 @@
 /// Bounds applied while decoding. Construct with [`Limits::default`] and adjust fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Deepest container nesting accepted in the value tree (marks and nested containers).
+    /// Most `MARK`s open at once: the nesting of mark-built containers (protocol 0-1
+    /// tuples, and `MARK ... APPENDS` inside each other). The decoder never recurses, so
+    /// nesting built without marks (`[[[...]]]` with `APPEND`, 100,000 deep) decodes
+    /// regardless; a host that walks the tree recursively must bound its own walk.
     pub max_depth: usize,
     /// Most memo entries a stream may create.
     pub max_memo: usize,
-    /// Most bytes the decoder may allocate for values in total (strings, bytes, nodes).
+    /// Most bytes the decoder may allocate for values in total (string and bytes
+    /// payloads, nodes, container slots, memo slots); checked before each allocation.
     pub max_alloc: usize,
 }
 
