@@ -12,6 +12,7 @@ mod path;
 mod pickler;
 mod pool;
 mod reduce;
+mod safe;
 mod stdlib;
 mod walker;
 
@@ -22,5 +23,6 @@ fn _brinery(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pickler::Pickler>()?;
     m.add_function(wrap_pyfunction!(pickler::dumps, m)?)?;
     pool::register(m)?;
+    safe::register(m)?;
     Ok(())
 }

@@ -14,6 +14,7 @@ import types as _types
 
 from . import _brinery, _byvalue
 from ._errors import PicklingError
+from .safe import UnpicklingError, UnsafePickleError, safe_load, safe_loads, scan
 
 __all__ = [
     "DEFAULT_PROTOCOL",
@@ -27,6 +28,7 @@ __all__ = [
     "register_pickle_by_value",
     "unregister_pickle_by_value",
 ]
+__all__ += ["UnpicklingError", "UnsafePickleError", "safe_load", "safe_loads", "scan"]
 
 HIGHEST_PROTOCOL = _pickle.HIGHEST_PROTOCOL
 DEFAULT_PROTOCOL = _pickle.DEFAULT_PROTOCOL

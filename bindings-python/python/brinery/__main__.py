@@ -1,0 +1,63 @@
+"""``python -m brinery dis FILE`` and ``python -m brinery scan FILE``.
+
+``dis`` prints the disassembly (as ``pickletools.dis``); ``scan`` prints every global the
+stream would import and every call it would make, with byte offsets and severities.
+``FILE`` may be ``-`` for standard input. Exit status: 0 when nothing of severity
+``code`` or ``dangerous`` was found (and for a successful ``dis``), 1 when something
+was, 2 when the input cannot be read (or, for ``dis``, is not a valid pickle).
+"""
+
+import argparse
+import sys
+
+from .safe import UnpicklingError, dis, scan
+
+
+def _read(path):
+    if path == "-":
+        return sys.stdin.buffer.read()
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _dis(data):
+    try:
+        sys.stdout.write(dis(data))
+    except UnpicklingError as e:
+        print(f"brinery dis: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _scan(data):
+    s = scan(data)
+    size = s.end if s.end is not None else len(data)
+    print(f"protocol {s.protocol}, {size} bytes, severity: {s.severity}")
+    for title, items in (("imports", s.imports), ("calls", s.calls)):
+        print(f"{title}:" if items else f"{title}: none")
+        for f in items:
+            print(f"  {f.offset:>8}: {f.opcode:<12} {f.severity:<9} {f.target} ({f.reason})")
+    if s.error is not None:
+        message, offset = s.error
+        print(f"stopped: {message} at byte {offset}")
+    return 1 if s.dangerous else 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m brinery", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_ in (("dis", "print the disassembly"),
+                        ("scan", "list imports and calls, flag the dangerous ones")):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("file", help="a pickle file, or - for standard input")
+    args = parser.parse_args(argv)
+    try:
+        data = _read(args.file)
+    except OSError as e:
+        print(f"brinery {args.command}: cannot read {args.file}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    return _dis(data) if args.command == "dis" else _scan(data)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
