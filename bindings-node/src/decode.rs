@@ -113,7 +113,10 @@ pub fn decode_tape<'e>(
 ) -> Result<Object<'e>> {
     let (settings, core) = settings(options).map_err(|f| f.into_napi(env))?;
     let tree = decode(data, &core).map_err(|e| Failure::from(e).into_napi(env))?;
-    let tape = Walker::new(&tree, &settings).run(tree.root());
+    let mut walker = Walker::new(&tree, &settings);
+    // Text is at most about as long as the stream (shared strings are written once).
+    walker.tape.text.reserve(data.len());
+    let tape = walker.run(tree.root());
     drop_in_background(tree);
     let tape = tape.map_err(|f| f.into_napi(env))?;
     let mut out = Object::new(env)?;

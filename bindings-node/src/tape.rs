@@ -68,6 +68,14 @@ impl Text {
         }
     }
 
+    /// Reserves room for `n` more Latin-1 units.
+    pub fn reserve(&mut self, n: usize) {
+        match &mut self.wide {
+            Some(w) => w.reserve(n),
+            None => self.narrow.reserve(n),
+        }
+    }
+
     #[inline]
     fn push_ascii(&mut self, b: &[u8]) {
         match &mut self.wide {
