@@ -177,6 +177,13 @@ test('other globals are coded errors naming them, or inert with allowUnknown', (
   }
   const range = loads(read('range.p4.pickle'), { allowUnknown: true });
   assert.deepEqual(range, { $global: 'builtins.range', args: [1, 10, 2], state: null });
+  const fns = loads(read('global_function.p4.pickle'), { allowUnknown: true });
+  assert.deepEqual(fns, [
+    { $global: 'builtins.len', args: null, state: null },
+    { $global: '_pickle.dumps', args: null, state: null },
+  ]);
+  const len = () => 0;
+  assert.equal(loads(read('global_function.p2.pickle'), { classes: { 'builtins.len': len }, allowUnknown: true })[0], len);
 });
 
 test('classes maps globals to constructors, applying BUILD state', () => {
