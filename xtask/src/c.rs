@@ -41,6 +41,88 @@ pub fn develop() -> Result {
     Ok(())
 }
 
+/// `cargo xtask dist` for C: `<target>/dist/brinery-c-VERSION-linux-ARCH.tar.gz` holding
+/// `include/brinery.h`, `lib/libbrinery.{so,a}`, a relocatable
+/// `lib/pkgconfig/brinery.pc`, `share/doc/brinery/c.md` and the example; then a smoke
+/// test: unpack it elsewhere, build the example with its pkg-config file, run it.
+/// Returns the tarball.
+#[allow(dead_code)] // for `cargo xtask dist`, wired by the lead
+pub fn dist() -> Result<PathBuf> {
+    build()?;
+    header(false)?;
+    let root = run::root();
+    let version = workspace_version(&fs::read_to_string(root.join("Cargo.toml"))?)
+        .ok_or("no version in [workspace.package] of Cargo.toml")?;
+    let name = format!("brinery-c-{version}-linux-{}", std::env::consts::ARCH);
+    let dist = run::target_dir().join("dist");
+    let stage = dist.join(&name);
+    if stage.exists() {
+        fs::remove_dir_all(&stage)?;
+    }
+    for dir in ["include", "lib/pkgconfig", "share/doc/brinery/examples"] {
+        fs::create_dir_all(stage.join(dir))?;
+    }
+    fs::copy(
+        include_dir().join("brinery.h"),
+        stage.join("include/brinery.h"),
+    )?;
+    for lib in ["libbrinery.so", "libbrinery.a"] {
+        fs::copy(release_dir().join(lib), stage.join("lib").join(lib))?;
+    }
+    let template = fs::read_to_string(root.join(CRATE_DIR).join("brinery.pc.in"))?;
+    let pc = template
+        .replace("@PREFIX@", "${pcfiledir}/../..")
+        .replace("@LIBDIR@", "${prefix}/lib")
+        .replace("@INCLUDEDIR@", "${prefix}/include")
+        .replace("@VERSION@", &version)
+        .replace("@LIBS_PRIVATE@", LIBS_PRIVATE);
+    fs::write(stage.join("lib/pkgconfig/brinery.pc"), pc)?;
+    fs::copy(root.join("docs/c.md"), stage.join("share/doc/brinery/c.md"))?;
+    fs::copy(
+        root.join(CRATE_DIR).join("examples/pickle2json.c"),
+        stage.join("share/doc/brinery/examples/pickle2json.c"),
+    )?;
+    let tarball = dist.join(format!("{name}.tar.gz"));
+    let mut tar = run::cmd("tar", &["-czf"]);
+    tar.arg(&tarball).arg("-C").arg(&dist).arg(&name);
+    run::status(&mut tar)?;
+    smoke_test(&tarball, &name)?;
+    eprintln!("xtask: {}", tarball.display());
+    Ok(tarball)
+}
+
+/// Unpacks the tarball in a fresh folder and builds and runs the example from it alone.
+fn smoke_test(tarball: &Path, name: &str) -> Result {
+    let dir = run::target_dir().join("dist/smoke");
+    if dir.exists() {
+        fs::remove_dir_all(&dir)?;
+    }
+    fs::create_dir_all(&dir)?;
+    let mut untar = run::cmd("tar", &["-xzf"]);
+    untar.arg(tarball).arg("-C").arg(&dir);
+    run::status(&mut untar)?;
+    let prefix = dir.join(name);
+    let mut pkg = run::cmd("pkg-config", &["--cflags", "--libs", "brinery"]);
+    pkg.env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"));
+    let flags = run::output(&mut pkg)?;
+    let exe = dir.join("pickle2json");
+    let mut gcc = run::cmd("gcc", &["-Wall", "-Werror"]);
+    gcc.arg(prefix.join("share/doc/brinery/examples/pickle2json.c"))
+        .arg("-o")
+        .arg(&exe)
+        .args(flags.split_whitespace())
+        .arg(format!("-Wl,-rpath,{}", prefix.join("lib").display()));
+    run::status(&mut gcc)?;
+    let vector = run::root().join("core/tests/vectors/dict_mixed_keys.p4.pickle");
+    let mut run_it = run::cmd(&exe, &[]);
+    run_it.arg(vector).env_remove("LD_LIBRARY_PATH");
+    let json = run::output(&mut run_it)?;
+    if !json.starts_with("{\"$dict\"") {
+        return Err(format!("the unpacked pickle2json printed {json:?}").into());
+    }
+    Ok(())
+}
+
 /// `cargo xtask test` for C: header check, build, example, every C test.
 pub fn test() -> Result {
     header(true)?;
