@@ -612,12 +612,19 @@ impl Reader {
     /// are read, so that a `$ref` inside (a cycle) finds it. Reads the value, then moves
     /// it into a node reserved first.
     fn definition(&mut self, id: u64, inner: &Json) -> Result<NodeId, JsonError> {
+        if let Json::Object(m) = inner {
+            if m.contains_key("$def") || m.contains_key("$ref") {
+                return Err(JsonError::form("$def value cannot be a $def or $ref"));
+            }
+        }
         let node = self.tree.push(Value::None);
         self.defs.insert(id, node);
         let built = self.value(inner)?;
         let value = std::mem::replace(self.tree.get_mut(built), Value::None);
         *self.tree.get_mut(node) = value;
-        // `built` is left as an unreferenced None.
+        // `built` is left as an unreferenced None. Now that `node` holds the value, a set
+        // or dict that contains itself through `$ref` is seen as unhashable.
+        self.check_hashable(node)?;
         Ok(node)
     }
 
@@ -779,6 +786,9 @@ mod tests {
         assert_eq!(e.offset, Some(7));
         assert!(from_json(br#"{"$ref":3}"#).is_err());
         assert!(from_json(br#"{"$set":[[1]]}"#).is_err());
+        assert!(from_json(br#"{"$def":0,"value":{"$set":[{"$ref":0}]}}"#).is_err());
+        assert!(from_json(br#"{"$def":0,"value":{"$dict":[[{"$ref":0},1]]}}"#).is_err());
+        assert!(from_json(br#"{"$def":0,"value":{"$ref":0}}"#).is_err());
         assert!(from_json(br#"{"$nope":1}"#).is_err());
         assert!(from_json("[".repeat(100_000).as_bytes()).is_err());
     }

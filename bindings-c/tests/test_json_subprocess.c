@@ -184,6 +184,8 @@ static void errors(void) {
         {"{\"$set\": [[1]]}", BRINERY_JSON_FORM, (size_t)-1},
         {"{\"$tuple\": [], \"extra\": 1}", BRINERY_JSON_FORM, (size_t)-1},
         {"{\"$def\": 0, \"value\": 1, \"x\": 2}", BRINERY_JSON_FORM, (size_t)-1},
+        {"{\"$def\": 0, \"value\": {\"$set\": [{\"$ref\": 0}]}}", BRINERY_JSON_FORM, (size_t)-1},
+        {"{\"$def\": 0, \"value\": {\"$ref\": 0}}", BRINERY_JSON_FORM, (size_t)-1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         brinery_error err = {0};
