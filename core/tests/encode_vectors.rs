@@ -4,7 +4,7 @@
 
 mod encode_support;
 
-use brinery_core::encode_tree;
+use brinery_core::{encode_tree, Value};
 use encode_support::*;
 
 #[test]
@@ -107,5 +107,45 @@ fn object_cases_decode_and_reencode_to_the_same_bytes() {
         failures.len(),
         failures.len() + checked,
         failures.join("\n")
+    );
+}
+
+#[test]
+fn plain_cases_decoded_with_their_reductions_kept_reencode_to_the_same_bytes() {
+    // `keep_reductions` leaves `_codecs.encode(...)`, `set([...])` etc. as object nodes:
+    // written back as reductions, they must come out as CPython wrote them.
+    let opts = brinery_core::DecodeOptions {
+        keep_reductions: true,
+        ..brinery_core::DecodeOptions::new()
+    };
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    let mut with_objects = 0;
+    for case in plain_cases() {
+        for &p in &case.protocols {
+            let file = format!("{}.p{p}.pickle", case.name);
+            let expected = read(&file);
+            let tree = brinery_core::decode(&expected, &opts).unwrap();
+            let kept = tree.nodes().iter().any(|v| matches!(v, Value::Object(_)));
+            with_objects += usize::from(kept);
+            match encode_tree(&tree, p) {
+                Ok(ours) if ours == expected => checked += 1,
+                Ok(ours) => {
+                    failures.push(format!("{file}: {}", first_difference(&ours, &expected)))
+                }
+                Err(e) => failures.push(format!("{file}: {e}")),
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} streams differ:\n{}",
+        failures.len(),
+        failures.len() + checked,
+        failures.join("\n")
+    );
+    assert!(
+        with_objects > 100,
+        "reductions were kept in {with_objects} streams"
     );
 }
