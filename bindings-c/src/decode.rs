@@ -162,8 +162,10 @@ unsafe fn allowlist(opts: &brinery_decode_options) -> Result<Allowlist, Error> {
 ///
 /// Returns the tree, owned by the caller and freed with `brinery_value_free`, or NULL
 /// on failure with `*err` filled in: the `BRINERY_DECODE_*` codes carry the byte offset
-/// where the stream went wrong; `BRINERY_FORBIDDEN_GLOBAL` names the global;
-/// `BRINERY_NULL_ARGUMENT` when `data` is NULL and `len` is not 0.
+/// where the stream went wrong (except `BRINERY_DECODE_TOO_DEEP` found in the finished
+/// tree); `BRINERY_FORBIDDEN_GLOBAL` names the global (no offset);
+/// `BRINERY_INVALID_ARGUMENT` for a `py2_strings` out of range; `BRINERY_NULL_ARGUMENT`
+/// when `data` is NULL and `len` is not 0, or an allowlist pointer is NULL.
 ///
 /// # Safety
 /// `data` points to `len` readable bytes (or is NULL with `len == 0`); `opts` is NULL
