@@ -78,8 +78,10 @@ function finish(obj, parts, classes) {
     if (entries.length > 0) obj.entries = entries;
     return;
   }
+  // A mapped function may return a primitive: there is nothing to apply state to.
+  if (obj === null || (typeof obj !== 'object' && typeof obj !== 'function')) return;
   for (const state of states) {
-    if (obj !== null && typeof obj === 'object' && typeof obj.__setstate__ === 'function') {
+    if (typeof obj.__setstate__ === 'function') {
       obj.__setstate__(state);
     } else {
       applyState(obj, state);

@@ -60,3 +60,22 @@ test('works in worker threads', async () => {
   assert.deepEqual(message, { a: [1, 2n ** 70n] });
   await worker.terminate();
 });
+
+test('a mapped function may return a primitive; state is then dropped', () => {
+  const { execFileSync } = require('node:child_process');
+  const data = execFileSync(process.env.BRINERY_PYTHON || 'python3', ['-c', `
+import pickle, sys
+class P:
+    pass
+P.__module__ = "m"
+sys.modules["m"] = sys.modules["__main__"]
+p = P(); p.x = 1
+sys.stdout.buffer.write(pickle.dumps(p, 2))`]);
+  assert.equal(loads(data, { classes: { 'm.P': () => 7 } }), 7);
+  class P {
+    __setstate__(state) {
+      this.restored = state;
+    }
+  }
+  assert.deepEqual(loads(data, { classes: { 'm.P': P } }).restored, { x: 1 });
+});
