@@ -240,3 +240,37 @@ def test_safe_load_reads_a_file(tmp_path):
     p.write_bytes(pickle.dumps({"a": datetime.date(2020, 1, 1)}))
     with open(p, "rb") as f:
         assert brinery.safe_load(f) == {"a": datetime.date(2020, 1, 1)}
+
+
+HOSTILE_KB = {
+    "sets": b"\x80\x04](" + b"\x8f" * 1017 + b"e.",
+    "dups": b"\x80\x02]" + b"2a" * 510 + b".",
+    "memo": b"\x80\x02Nr\xff\xff\xff\x7f(" + b"j\xff\xff\xff\x7f" * 200 + b"l.",
+    "claim": b"\x80\x04\x8e\x00\x00\x00\x00\x01\x00\x00\x00" + b"A" * 1012 + b".",
+    "deep": b"\x80\x02" + b"]" * 510 + b"a" * 509 + b".",
+    "dicts": b"\x80\x02](" + b"}" * 1018 + b"e.",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_KB))
+def test_one_kb_stream_stays_within_the_bound_subprocess(name):
+    """Peak RSS of a fresh interpreter loading the stream grows by less than twice the
+    default allocation bound (tree plus objects) plus interpreter noise."""
+    import subprocess
+    import sys
+
+    data = HOSTILE_KB[name]
+    assert len(data) <= 1100
+    code = (
+        "import resource, sys, brinery\n"
+        "data = sys.stdin.buffer.read()\n"
+        "brinery.safe_loads(b'\\x80\\x04K\\x01.')\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n    v = brinery.safe_loads(data)\nexcept Exception as e:\n    v = e\n"
+        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print((after - before) * 1024)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    grew = int(r.stdout)
+    assert grew < 2 * default_max_alloc(len(data)) + (4 << 20), (name, grew)
