@@ -44,8 +44,10 @@ pub enum DecodeErrorKind {
     AllocLimit(usize),
     #[error("global {0} is not allowed")]
     Forbidden(String),
-    #[error("odd number of items for SETITEMS")]
+    #[error("odd number of items for a dict")]
     OddItems,
+    #[error("{0}: unhashable {1} as a dict key or set item")]
+    Unhashable(&'static str, &'static str),
     #[error("python 2 str is not ascii (decode with latin1 or bytes)")]
     NonAscii,
     #[error("stream refers to out-of-band buffers but none were supplied")]

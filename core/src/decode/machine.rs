@@ -205,11 +205,15 @@ impl<'a> Machine<'a> {
                 self.push(Value::Tuple(items))
             }
             FROZENSET => {
+                if let Some(&k) = self.marks.last() {
+                    self.check_hashable("FROZENSET", k, 1)?;
+                }
                 let items = self.take_marked()?;
                 self.push(Value::FrozenSet(items))
             }
             DICT => {
                 let k = self.pop_mark()?;
+                self.check_hashable("DICT", k, 2)?;
                 let entries = self.pairs(k)?;
                 self.push(Value::Dict(entries))
             }
@@ -427,9 +431,18 @@ impl<'a> Machine<'a> {
                 })
             }
             READONLY_BUFFER => {
+                // CPython makes a read-only memoryview of the top value: a no-op for
+                // bytes, a type error for values without the buffer protocol.
                 let id = self.top()?;
-                if let Value::Buffer { readonly, .. } = self.tree.get_mut(id) {
-                    *readonly = true;
+                match self.tree.get_mut(id) {
+                    Value::Buffer { readonly, .. } => *readonly = true,
+                    Value::Bytes(_)
+                    | Value::ByteArray(_)
+                    | Value::Object(_)
+                    | Value::Global { .. }
+                    | Value::PersistentId(_)
+                    | Value::Extension(_) => {}
+                    _ => return Err(self.fail(K::WrongType("READONLY_BUFFER", "buffer"))),
                 }
                 Ok(())
             }

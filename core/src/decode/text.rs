@@ -13,7 +13,14 @@ use crate::value::Value;
 /// An int literal as `INT` reads it: `00`/`01` (any two-character spelling of 0 or 1,
 /// like `_pickle.c`'s length check) are `False`/`True`.
 pub(crate) fn int_line(line: &[u8]) -> Result<Value, &'static str> {
-    let v = int_literal(line, Base::C)?;
+    let text = until_nul(line);
+    // C `strtol` of an empty C string converts nothing and stops at the NUL, which
+    // `_pickle.c` accepts as 0 (a line without any bytes is an error).
+    let v = if text.is_empty() && !line.is_empty() {
+        Value::Int(0)
+    } else {
+        int_literal(text, Base::C)?
+    };
     if line.len() == 2 {
         if let Value::Int(n @ (0 | 1)) = v {
             return Ok(Value::Bool(n == 1));
@@ -25,7 +32,15 @@ pub(crate) fn int_line(line: &[u8]) -> Result<Value, &'static str> {
 /// A `LONG` literal: an int with an optional trailing `L`.
 pub(crate) fn long_line(line: &[u8]) -> Result<Value, &'static str> {
     let line = line.strip_suffix(b"L").unwrap_or(line);
-    int_literal(line, Base::Zero)
+    int_literal(until_nul(line), Base::Zero)
+}
+
+/// `_pickle.c` parses text arguments as C strings: a NUL byte ends the literal.
+fn until_nul(line: &[u8]) -> &[u8] {
+    match line.iter().position(|&b| b == 0) {
+        Some(i) => &line[..i],
+        None => line,
+    }
 }
 
 /// `int(text)`: base 10 only, as `pickletools` reads ints.
@@ -35,7 +50,7 @@ pub(crate) fn decimal(line: &[u8]) -> Result<Value, &'static str> {
 
 /// A memo key of `GET`/`PUT`: a non-negative decimal int.
 pub(crate) fn memo_key(line: &[u8]) -> Result<u64, &'static str> {
-    match int_literal(line, Base::Zero)? {
+    match int_literal(until_nul(line), Base::Zero)? {
         Value::Int(n) if n >= 0 => Ok(n as u64),
         Value::Int(_) => Err("negative memo key"),
         _ => Err("memo key too large"),
@@ -140,7 +155,7 @@ fn int_literal(line: &[u8], base: Base) -> Result<Value, &'static str> {
 /// A `FLOAT` literal; no surrounding blanks, as `PyOS_string_to_double` insists.
 pub(crate) fn float_line(line: &[u8]) -> Result<f64, &'static str> {
     const BAD: &str = "invalid float literal";
-    let text = core::str::from_utf8(line).map_err(|_| BAD)?;
+    let text = core::str::from_utf8(until_nul(line)).map_err(|_| BAD)?;
     if text.is_empty() || text.contains('_') || text.trim() != text {
         return Err(BAD);
     }
@@ -330,6 +345,9 @@ mod tests {
         );
         assert!(int_line(b"9223372036854775807JUNK").is_err());
         assert!(int_line(b"").is_err());
+        assert_eq!(int_line(b"12\0junk"), Ok(Value::Int(12)));
+        assert_eq!(int_line(b"\0junk"), Ok(Value::Int(0)));
+        assert_eq!(long_line(b"-922\0junkL"), Ok(Value::Int(-922)));
         assert!(int_line(b"1__0").is_err());
         assert_eq!(memo_key(b"-1"), Err("negative memo key"));
     }

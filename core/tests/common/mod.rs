@@ -3,6 +3,8 @@
 //! `core/tests/vectors/README.md` defines and CPython's generator writes to `NAME.txt`).
 #![allow(dead_code)]
 
+pub mod mutate;
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
