@@ -46,7 +46,7 @@ fn hostile() -> Vec<(&'static str, Vec<u8>)> {
     let kb = 1024;
     let mut v = Vec::new();
     let mut sets = vec![0x80, 4, b']', b'('];
-    sets.extend(std::iter::repeat_n(0x8f, kb - 7));
+    sets.extend(vec![0x8f; kb - 7]);
     sets.extend(b"e.");
     v.push(("sets", sets));
     let mut dups = vec![0x80, 2, b']'];
@@ -58,16 +58,16 @@ fn hostile() -> Vec<(&'static str, Vec<u8>)> {
     memo.extend(b"l.");
     v.push(("memo", memo));
     let mut claim = vec![0x80, 4, 0x8e, 0, 0, 0, 0, 1, 0, 0, 0];
-    claim.extend(std::iter::repeat_n(b'A', kb - 12));
+    claim.extend(vec![b'A'; kb - 12]);
     claim.push(b'.');
     v.push(("claim", claim));
     let mut deep = vec![0x80, 2];
-    deep.extend(std::iter::repeat_n(b']', 510));
-    deep.extend(std::iter::repeat_n(b'a', 509));
+    deep.extend(vec![b']'; 510]);
+    deep.extend(vec![b'a'; 509]);
     deep.push(b'.');
     v.push(("deep", deep));
     let mut marks = vec![0x80, 2];
-    marks.extend(std::iter::repeat_n(b'(', 1020));
+    marks.extend(vec![b'('; 1020]);
     marks.push(b'.');
     v.push(("marks", marks));
     let mut globals = vec![0x80, 4];
@@ -92,7 +92,10 @@ fn one_kilobyte_streams_stay_within_the_bound() {
             ..DecodeOptions::new()
         };
         let peak = peak_of(|| drop(decode(&data, &tight)));
-        assert!(peak < 64 << 10, "{name}: decode with a 16 KiB limit peaked at {peak} bytes");
+        assert!(
+            peak < 64 << 10,
+            "{name}: decode with a 16 KiB limit peaked at {peak} bytes"
+        );
         let peak = peak_of(|| drop(scan(&data)));
         assert!(peak < 1 << 20, "{name}: scan peaked at {peak} bytes");
     }
