@@ -141,10 +141,10 @@ fn no_mutation_of_a_vector_panics() {
     let mut n = 0u64;
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     for (_, _, data, _) in common::case_streams() {
-        if data.len() > 4096 {
+        if data.len() > 1024 {
             continue;
         }
-        for cut in 0..data.len() {
+        for cut in (0..data.len()).step_by(1 + data.len() / 128) {
             let _ = scan(&data[..cut]);
         }
         for _ in 0..8 {
