@@ -16,7 +16,8 @@ fuzz_target!(|data: &[u8]| {
     // SAFETY: brinery_error is plain C data; all-zero is a valid "no error" value.
     let mut err: brinery_error = unsafe { std::mem::zeroed() };
     // SAFETY: json is readable for its length.
-    let bytes = unsafe { brinery_json_to_pickle(json.as_ptr().cast(), json.len(), protocol, &mut err) };
+    let bytes =
+        unsafe { brinery_json_to_pickle(json.as_ptr().cast(), json.len(), protocol, &mut err) };
     if bytes.data.is_null() {
         if err.code == brinery_status::BRINERY_JSON_SYNTAX && err.has_offset {
             assert!(err.offset <= json.len());
@@ -26,8 +27,14 @@ fuzz_target!(|data: &[u8]| {
     // SAFETY: zeroed plain C data.
     let mut err2: brinery_error = unsafe { std::mem::zeroed() };
     // SAFETY: bytes.data is readable for bytes.len.
-    let back = unsafe { brinery_pickle_to_json(bytes.data, bytes.len, std::ptr::null(), &mut err2) };
-    assert!(!back.is_null(), "our own pickle does not decode: {:?} {}", err2.code, err2.offset);
+    let back =
+        unsafe { brinery_pickle_to_json(bytes.data, bytes.len, std::ptr::null(), &mut err2) };
+    assert!(
+        !back.is_null(),
+        "our own pickle does not decode: {:?} {}",
+        err2.code,
+        err2.offset
+    );
     // SAFETY: each freed once.
     unsafe {
         brinery_string_free(back);

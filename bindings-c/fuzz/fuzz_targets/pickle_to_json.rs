@@ -26,7 +26,12 @@ fuzz_target!(|data: &[u8]| {
     // SAFETY: data is readable for its length; opts and err are valid.
     let json = unsafe { brinery_pickle_to_json(data.as_ptr(), data.len(), &opts, &mut err) };
     if json.is_null() {
-        assert!(!err.has_offset || err.offset <= data.len(), "offset {} past {}", err.offset, data.len());
+        assert!(
+            !err.has_offset || err.offset <= data.len(),
+            "offset {} past {}",
+            err.offset,
+            data.len()
+        );
         return;
     }
     // SAFETY: a non-NULL result is a NUL-terminated string owned by us.
@@ -36,7 +41,8 @@ fuzz_target!(|data: &[u8]| {
     for protocol in [0, 2, 5] {
         let mut err = empty_error();
         // SAFETY: text is readable for its length.
-        let bytes = unsafe { brinery_json_to_pickle(text.as_ptr().cast(), text.len(), protocol, &mut err) };
+        let bytes =
+            unsafe { brinery_json_to_pickle(text.as_ptr().cast(), text.len(), protocol, &mut err) };
         assert!(
             err.code != brinery_status::BRINERY_JSON_SYNTAX,
             "the bridge's own JSON does not parse: {}",
@@ -45,8 +51,14 @@ fuzz_target!(|data: &[u8]| {
         if !bytes.data.is_null() {
             let mut err2 = empty_error();
             // SAFETY: bytes.data is readable for bytes.len.
-            let again = unsafe { brinery_pickle_to_json(bytes.data, bytes.len, std::ptr::null(), &mut err2) };
-            assert!(!again.is_null(), "re-encoded pickle does not decode: {:?}", err2.code);
+            let again = unsafe {
+                brinery_pickle_to_json(bytes.data, bytes.len, std::ptr::null(), &mut err2)
+            };
+            assert!(
+                !again.is_null(),
+                "re-encoded pickle does not decode: {:?}",
+                err2.code
+            );
             // SAFETY: freed once.
             unsafe { brinery_string_free(again) };
         }
