@@ -90,6 +90,13 @@ pub fn save_class<'py>(w: &mut Walker<'py>, cls: &Bound<'py, PyAny>) -> PyResult
         return Ok(());
     }
     w.memoize(cls);
+    w.fns.class_depth += 1;
+    let r = replay(w, &later);
+    w.fns.class_depth -= 1;
+    r
+}
+
+fn replay<'py>(w: &mut Walker<'py>, later: &Bound<'py, PyAny>) -> PyResult<()> {
     for call in later.try_iter()? {
         let call = call?.cast_into::<PyTuple>()?;
         let func = call.get_item(0)?;

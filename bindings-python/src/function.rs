@@ -28,6 +28,8 @@ pub struct FunctionState<'py> {
     names: FxHashMap<usize, Vec<Bound<'py, PyString>>>,
     /// While true, sets and frozensets are written in sorted order (code constants).
     pub sort_sets: bool,
+    /// How many by-value class namespaces are being written right now.
+    pub class_depth: u32,
 }
 
 struct GlobalsEntry<'py> {

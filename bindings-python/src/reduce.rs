@@ -68,6 +68,16 @@ pub fn save_by_reduce<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyRe
         Some(f) => Some(f),
         None => w.st.helpers.bind(py).getattr("REDUCERS")?.cast_into::<PyDict>()?.get_item(&tp)?,
     };
+    let func = match func {
+        None if w.fns.class_depth > 0 => w
+            .st
+            .helpers
+            .bind(py)
+            .getattr("CLASS_REDUCERS")?
+            .cast_into::<PyDict>()?
+            .get_item(&tp)?,
+        other => other,
+    };
     let rv = if let Some(func) = func {
         func.call1((obj,))?
     } else if tp.is_subclass_of::<pyo3::types::PyType>()? {

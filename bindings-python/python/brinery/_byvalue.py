@@ -132,9 +132,6 @@ def _reducers():
     import dataclasses
 
     table = {
-        property: _reduce_property,
-        classmethod: _reduce_classmethod,
-        staticmethod: _reduce_staticmethod,
         types.MappingProxyType: lambda m: (types.MappingProxyType, (dict(m),)),
         dataclasses._FIELD_BASE: _reduce_by_name,
         dataclasses._MISSING_TYPE: lambda o: "MISSING",
@@ -146,6 +143,14 @@ def _reducers():
 # Reductions for objects stock pickle cannot store but by-value classes hold; consulted
 # after the dispatch table and before ``__reduce_ex__``.
 REDUCERS = _reducers()
+
+# Reductions used only inside the namespace of a class stored by value (elsewhere these
+# objects stay unpicklable, as with stock pickle).
+CLASS_REDUCERS = {
+    property: _reduce_property,
+    classmethod: _reduce_classmethod,
+    staticmethod: _reduce_staticmethod,
+}
 
 
 def _stdlib_names():
