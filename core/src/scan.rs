@@ -198,6 +198,21 @@ enum Abs {
 
 const MAX_TUPLE: usize = 4;
 
+/// Deepest tuple nesting kept; deeper tuples collapse, so no walk of an `Abs` (or its
+/// drop) recurses more than this.
+const MAX_TUPLE_DEPTH: usize = 4;
+
+/// A tuple of `items` as the walker keeps it: itself when small and shallow, else what
+/// it may carry into a call.
+fn tuple(items: Vec<Abs>) -> Abs {
+    let deep = items.iter().any(|i| i.depth() >= MAX_TUPLE_DEPTH);
+    match worst(&items) {
+        _ if items.len() <= MAX_TUPLE && !deep => Abs::Tuple(Rc::from(items)),
+        Severity::Safe => Abs::Plain,
+        s => Abs::Made(s),
+    }
+}
+
 fn worst(items: &[Abs]) -> Severity {
     items
         .iter()
@@ -217,6 +232,13 @@ impl Abs {
                 .max()
                 .unwrap_or(Severity::Safe),
             Abs::Str(_) | Abs::Plain => Severity::Safe,
+        }
+    }
+
+    fn depth(&self) -> usize {
+        match self {
+            Abs::Tuple(items) => 1 + items.iter().map(Abs::depth).max().unwrap_or(0),
+            _ => 0,
         }
     }
 
@@ -340,17 +362,12 @@ impl<'a> Walker<'a> {
             TUPLE1 | TUPLE2 | TUPLE3 => {
                 let n = (code - TUPLE1 + 1) as usize;
                 let items = self.pop_n(n)?;
-                self.stack.push(Abs::Tuple(Rc::from(items)));
+                self.stack.push(tuple(items));
             }
             TUPLE => {
                 let k = self.pop_mark()?;
                 let items = self.stack.split_off(k);
-                let sev = worst(&items);
-                self.stack.push(match sev {
-                    _ if items.len() <= MAX_TUPLE => Abs::Tuple(Rc::from(items)),
-                    Severity::Safe => Abs::Plain,
-                    s => Abs::Made(s),
-                });
+                self.stack.push(tuple(items));
             }
             GLOBAL => {
                 let module = self.name_line()?;

@@ -162,3 +162,16 @@ fn no_mutation_of_a_vector_panics() {
     }
     assert!(n > 1000);
 }
+
+#[test]
+fn deeply_nested_tuples_neither_overflow_nor_hide_globals() {
+    let mut data = b"\x80\x02cos\nsystem\n".to_vec();
+    data.extend(vec![0x85u8; 200_000]);
+    data.extend(b"N\x86)\x86.");
+    let s = scan(&data);
+    assert_eq!(s.error, None);
+    let mut call = b"\x80\x02cfunctools\npartial\ncos\nsystem\n".to_vec();
+    call.extend(vec![0x85u8; 1000]);
+    call.extend(b"R.");
+    assert_eq!(scan(&call).calls[0].severity, Severity::Dangerous);
+}
