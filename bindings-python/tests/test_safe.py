@@ -274,3 +274,15 @@ def test_one_kb_stream_stays_within_the_bound_subprocess(name):
     assert r.returncode == 0, r.stderr
     grew = int(r.stdout)
     assert grew < 2 * default_max_alloc(len(data)) + (4 << 20), (name, grew)
+
+
+def test_deep_tuples_and_lists_are_limit_errors_not_crashes():
+    tuples = b"\x80\x02cos\nsystem\n" + b"\x85" * 200_000 + b"."
+    with pytest.raises(brinery.UnsafePickleError, match="os.system"):
+        brinery.safe_loads(tuples)
+    assert brinery.scan(tuples).severity == "dangerous"
+    with pytest.raises(brinery.UnpicklingError, match="nesting deeper than the limit of 10000"):
+        brinery.safe_loads(b"\x80\x02N" + b"\x85" * 200_000 + b".")
+    lists = b"\x80\x02" + b"]" * 100_000 + b"a" * 99_999 + b"."
+    with pytest.raises(brinery.UnpicklingError, match="nesting"):
+        brinery.safe_loads(lists)
