@@ -46,8 +46,6 @@ pub enum DecodeErrorKind {
     Forbidden(String),
     #[error("odd number of items for a dict")]
     OddItems,
-    #[error("{0}: unhashable {1} as a dict key or set item")]
-    Unhashable(&'static str, &'static str),
     #[error("python 2 str is not ascii (decode with latin1 or bytes)")]
     NonAscii,
     #[error("stream refers to out-of-band buffers but none were supplied")]

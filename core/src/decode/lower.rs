@@ -93,12 +93,8 @@ fn builtin(tree: &mut Tree, module: &str, name: &str, args: &[NodeId]) -> Option
         },
         ("builtins", "set", 0) => Some(Value::Set(Vec::new())),
         ("builtins", "frozenset", 0) => Some(Value::FrozenSet(Vec::new())),
-        ("builtins", "set", 1) => seq(0)
-            .filter(|items| items.iter().all(|&i| unhashable(tree, i).is_none()))
-            .map(Value::Set),
-        ("builtins", "frozenset", 1) => seq(0)
-            .filter(|items| items.iter().all(|&i| unhashable(tree, i).is_none()))
-            .map(Value::FrozenSet),
+        ("builtins", "set", 1) => seq(0).map(Value::Set),
+        ("builtins", "frozenset", 1) => seq(0).map(Value::FrozenSet),
         _ => None,
     }
 }
@@ -111,33 +107,6 @@ fn elements(tree: &mut Tree, id: NodeId) -> Vec<NodeId> {
         _ => Vec::new(),
     };
     values.into_iter().map(|v| tree.push(v)).collect()
-}
-
-/// The kind of `id` when Python could not hash it (a list, dict, set or bytearray, or a
-/// tuple holding one), else `None`. Objects are the host's to judge. Looks at most 64
-/// nodes deep into nested tuples, so it stays cheap and bounded.
-pub(crate) fn unhashable(tree: &Tree, id: NodeId) -> Option<&'static str> {
-    let mut todo = [0usize; 64];
-    todo[0] = id;
-    let (mut len, mut seen) = (1, 0);
-    while len > 0 && seen < 64 {
-        len -= 1;
-        seen += 1;
-        match tree.get(todo[len]) {
-            Value::List(_) => return Some("list"),
-            Value::Dict(_) => return Some("dict"),
-            Value::Set(_) => return Some("set"),
-            Value::ByteArray(_) => return Some("bytearray"),
-            Value::Tuple(items) => {
-                for &i in items.iter().take(todo.len() - len) {
-                    todo[len] = i;
-                    len += 1;
-                }
-            }
-            _ => {}
-        }
-    }
-    None
 }
 
 fn is_latin1_name(enc: &str) -> bool {

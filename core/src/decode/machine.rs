@@ -205,15 +205,11 @@ impl<'a> Machine<'a> {
                 self.push(Value::Tuple(items))
             }
             FROZENSET => {
-                if let Some(&k) = self.marks.last() {
-                    self.check_hashable("FROZENSET", k, 1)?;
-                }
                 let items = self.take_marked()?;
                 self.push(Value::FrozenSet(items))
             }
             DICT => {
                 let k = self.pop_mark()?;
-                self.check_hashable("DICT", k, 2)?;
                 let entries = self.pairs(k)?;
                 self.push(Value::Dict(entries))
             }

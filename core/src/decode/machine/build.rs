@@ -118,9 +118,6 @@ impl Machine<'_> {
             return Err(self.fail(K::StackUnderflow));
         }
         let target = self.stack[k - 1];
-        if op == "ADDITEMS" {
-            self.check_hashable(op, k, 1)?;
-        }
         self.charge((self.stack.len() - k) * ID_COST)?;
         let items = self.stack.drain(k..);
         match (op, self.tree.get_mut(target)) {
@@ -145,7 +142,6 @@ impl Machine<'_> {
         if n % 2 != 0 {
             return Err(self.fail(K::OddItems));
         }
-        self.check_hashable(op, k, 2)?;
         self.charge(n * ID_COST)?;
         let pairs = self.stack[k..].chunks_exact(2).map(|p| (p[0], p[1]));
         match self.tree.get_mut(target) {
@@ -154,17 +150,6 @@ impl Machine<'_> {
             _ => return Err(DecodeError::new(K::WrongType(op, "dict"), self.op)),
         }
         self.stack.truncate(k);
-        Ok(())
-    }
-
-    /// Dict keys and set items must be hashable, as in Python: checks every `step`-th
-    /// stack item from position `k` (keys of key/value pairs with `step` 2).
-    pub(super) fn check_hashable(&self, op: &'static str, k: usize, step: usize) -> R<()> {
-        for &id in self.stack[k.min(self.stack.len())..].iter().step_by(step) {
-            if let Some(kind) = lower::unhashable(&self.tree, id) {
-                return Err(self.fail(K::Unhashable(op, kind)));
-            }
-        }
         Ok(())
     }
 
