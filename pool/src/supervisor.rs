@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -88,6 +88,9 @@ enum Command {
 struct Inbox {
     commands: Mutex<Vec<Command>>,
     wake: OwnedFd,
+    /// Set by [`Submitter::wake`]: the running `wait` must return (not just look at the
+    /// inbox). Checked after every look at the inbox, so a wake is never lost.
+    interrupt: AtomicBool,
     next_id: AtomicU64,
 }
 
@@ -121,8 +124,13 @@ impl Submitter {
         self.push(Command::Cancel(id));
     }
 
-    /// Makes a blocked [`Pool::wait`] return.
+    /// Makes a blocked [`Pool::wait`] return (or the next one return at once).
     pub fn wake(&self) {
+        self.0.interrupt.store(true, Ordering::Release);
+        self.nudge();
+    }
+
+    fn nudge(&self) {
         let one = 1u64.to_ne_bytes();
         // SAFETY: writing 8 bytes from a live buffer to our eventfd.
         unsafe { libc::write(self.0.wake.as_raw_fd(), one.as_ptr().cast(), 8) };
@@ -130,7 +138,7 @@ impl Submitter {
 
     fn push(&self, c: Command) {
         self.0.commands.lock().unwrap().push(c);
-        self.wake();
+        self.nudge();
     }
 }
 
@@ -185,6 +193,7 @@ impl Pool {
                 commands: Mutex::new(Vec::new()),
                 // SAFETY: the kernel just gave us this descriptor.
                 wake: unsafe { OwnedFd::from_raw_fd(wake) },
+                interrupt: AtomicBool::new(false),
                 next_id: AtomicU64::new(1),
             }),
             done: Vec::new(),
@@ -281,7 +290,8 @@ impl Pool {
         loop {
             self.take_inbox();
             self.dispatch()?;
-            if !self.done.is_empty() {
+            let interrupted = self.inbox.interrupt.swap(false, Ordering::AcqRel);
+            if !self.done.is_empty() || interrupted {
                 return Ok(std::mem::take(&mut self.done));
             }
             let now = Instant::now();
