@@ -171,10 +171,13 @@ pub fn scan(data: &[u8]) -> Scan {
         marks: Vec::new(),
         memo: BTreeMap::new(),
         out: Scan::default(),
+        getattr_static: Vec::new(),
+        getattr_dynamic: Vec::new(),
     };
     if let Err(e) = w.run() {
         w.out.error = Some(e);
     }
+    w.finish();
     w.out
 }
 
@@ -186,6 +189,9 @@ enum Abs {
         module: Rc<str>,
         name: Rc<str>,
         severity: Severity,
+        /// The index in [`Scan::imports`] of the import it came from, if it was imported
+        /// (not resolved through `getattr`).
+        origin: Option<usize>,
     },
     Extension(i32),
     /// The result of a call, with the worst severity that went into it.
@@ -264,6 +270,10 @@ struct Walker<'a> {
     marks: Vec<usize>,
     memo: BTreeMap<u64, Abs>,
     out: Scan,
+    /// Imports of `getattr` (by index) and the severity of each fixed attribute reached.
+    getattr_static: Vec<(usize, Severity)>,
+    /// Imports of `getattr` used any other way as a callable.
+    getattr_dynamic: Vec<usize>,
 }
 
 impl<'a> Walker<'a> {
@@ -542,14 +552,21 @@ impl<'a> Walker<'a> {
             module: Rc::from(module),
             name: Rc::from(name),
             severity,
+            origin: Some(self.out.imports.len() - 1),
         }
     }
 
     /// Records a call of `callee` and returns what the stack holds afterwards.
     fn call(&mut self, opcode: &'static str, callee: &Abs, args: Option<&Abs>) -> Abs {
+        if let Some(result) = self.static_getattr(opcode, callee, args) {
+            return result;
+        }
         let (severity, why) = match callee {
             Abs::Global { severity, .. } => (*severity, "calls an imported global"),
             Abs::Extension(_) => (Severity::Dangerous, "calls an extension registry entry"),
+            // A computed callable is as bad as what went into computing it: a dangerous
+            // global or a dynamic `getattr` taints it (CPython itself calls a
+            // `functools.partial` of `cls.__new__` for `NEWOBJ_EX` below protocol 4).
             other => (
                 other.severity().max(Severity::Unknown),
                 "calls an object the stream built",
@@ -570,14 +587,81 @@ impl<'a> Walker<'a> {
             severity,
             reason: why,
         });
-        if let (Abs::Global { module, name, .. }, Some(Abs::Tuple(items))) = (callee, args) {
-            if &**module == "builtins" && &**name == "getattr" {
-                if let [Abs::Global { module, name, .. }, Abs::Str(attr)] = &items[..] {
-                    return self.attribute(module, name, attr);
+        Abs::Made(severity)
+    }
+
+    /// `getattr(module.name, "attr")` through `REDUCE`: judged as the global
+    /// `module.name.attr`. Every other use of an imported `getattr` as a callable marks
+    /// that import as dynamic, so it stays dangerous (see [`Walker::finish`]).
+    fn static_getattr(
+        &mut self,
+        opcode: &'static str,
+        callee: &Abs,
+        args: Option<&Abs>,
+    ) -> Option<Abs> {
+        let Abs::Global {
+            module,
+            name,
+            origin,
+            ..
+        } = callee
+        else {
+            return None;
+        };
+        if &**module != "builtins" || &**name != "getattr" {
+            return None;
+        }
+        let resolved = match (opcode, args) {
+            ("REDUCE", Some(Abs::Tuple(items))) => match &items[..] {
+                [Abs::Global { module, name, .. }, Abs::Str(attr)] => {
+                    Some(self.attribute(module, name, attr))
                 }
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(resolved) = resolved else {
+            if let Some(i) = origin {
+                self.getattr_dynamic.push(*i);
+            }
+            return None;
+        };
+        let severity = resolved.severity();
+        if let Some(i) = origin {
+            self.getattr_static.push((*i, severity));
+        }
+        self.out.calls.push(Finding {
+            offset: self.op,
+            opcode,
+            target: resolved.target(),
+            severity,
+            reason: "getattr of a named attribute of an imported global",
+        });
+        Some(resolved)
+    }
+
+    /// Judges each imported `getattr` by its uses: when every call of it named a fixed
+    /// attribute of an imported global, it is as bad as the worst attribute reached
+    /// (CPython writes such calls for nested classes below protocol 4). Any other use
+    /// already taints whatever it reaches, and the import stays dangerous.
+    fn finish(&mut self) {
+        for &(i, sev) in &self.getattr_static {
+            if self.getattr_dynamic.contains(&i) {
+                continue;
+            }
+            let worst = self
+                .getattr_static
+                .iter()
+                .filter(|(j, _)| *j == i)
+                .map(|&(_, s)| s)
+                .max()
+                .unwrap_or(sev)
+                .max(Severity::Unknown);
+            if let Some(f) = self.out.imports.get_mut(i) {
+                f.severity = worst;
+                f.reason = "getattr of named attributes of imported globals only";
             }
         }
-        Abs::Made(severity)
     }
 
     /// `getattr(module.name, attr)`: the global `module.name.attr`, judged on its own
@@ -591,6 +675,7 @@ impl<'a> Walker<'a> {
             module: Rc::from(module),
             name: Rc::from(qual.as_str()),
             severity,
+            origin: None,
         }
     }
 

@@ -42,6 +42,29 @@ fn getattr_on_a_global_is_judged_by_the_attribute() {
     assert_eq!(last.target.to_string(), "os.path.system");
     assert_eq!(last.severity, Severity::Dangerous);
     assert_eq!(s.imports[0].target.to_string(), "builtins.getattr");
+    assert_eq!(s.imports[0].severity, Severity::Dangerous);
+}
+
+#[test]
+fn getattr_used_dynamically_stays_dangerous() {
+    // getattr(getattr, ...) through a call result: no fixed global to judge.
+    let data = b"\x80\x02c__builtin__\ngetattr\nq\x00h\x00cmymod\nK\n)R\x8c\x01x\x86R.";
+    let s = scan(data);
+    assert_eq!(s.imports[0].severity, Severity::Dangerous);
+    // A fixed attribute of an application class: unknown, like the class.
+    let data = b"\x80\x02c__builtin__\ngetattr\ncmymod\nOuter\nU\x05Inner\x86R.";
+    let s = scan(data);
+    assert_eq!(s.severity(), Severity::Unknown);
+    assert_eq!(s.calls[0].target.to_string(), "mymod.Outer.Inner");
+}
+
+#[test]
+fn dunder_attributes_in_dotted_names_are_dangerous() {
+    let data = b"\x80\x04\x8c\x08builtins\x8c\x15object.__subclasses__\x93)R.";
+    let s = scan(data);
+    assert_eq!(s.imports[0].severity, Severity::Dangerous);
+    assert_eq!(classify("mymod", "Outer.__new__").0, Severity::Unknown);
+    assert_eq!(classify("mymod", "__builtins__").0, Severity::Dangerous);
 }
 
 #[test]

@@ -157,6 +157,16 @@ pub fn classify(module: &str, name: &str) -> (Severity, &'static str) {
     if SAFE.iter().any(|&(m, n)| m == module && n == name) {
         return (Severity::Safe, "plain data or a harmless standard type");
     }
+    let mut parts = name.split('.');
+    let head = parts.next().unwrap_or(name);
+    if parts.any(|p| p.starts_with("__") && p != "__new__" && p != "__init__")
+        || matches!(
+            head,
+            "__builtins__" | "__dict__" | "__loader__" | "__spec__" | "__globals__"
+        )
+    {
+        return (Severity::Dangerous, "reaches a dunder attribute");
+    }
     if module == "builtins" || module == "__builtin__" {
         if DANGEROUS_BUILTINS.contains(&first) {
             return (
