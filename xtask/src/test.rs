@@ -1,10 +1,17 @@
-//! `cargo xtask test`: formatting, lints, then every language's tests. A binding whose
-//! folder does not exist yet is skipped with a note, never faked.
+//! `cargo xtask test`: formatting, lints, then every language's tests. Every step runs
+//! even when an earlier one failed (so one run shows everything that is wrong, unless
+//! `--fail-fast` is given), and the run fails at the end naming the failed steps. A
+//! binding whose folder does not exist is skipped with a note, never faked.
 
 use crate::run::{self, Result};
 
-pub fn run(_args: &[String]) -> Result {
-    run::cargo(&["fmt", "--all", "--check"])?;
+type Step = (&'static str, fn() -> Result);
+
+fn fmt() -> Result {
+    run::cargo(&["fmt", "--all", "--check"])
+}
+
+fn clippy() -> Result {
     run::cargo(&[
         "clippy",
         "--workspace",
@@ -13,8 +20,7 @@ pub fn run(_args: &[String]) -> Result {
         "-D",
         "warnings",
     ])?;
-    run::cargo(&["test", "--workspace", "--exclude", "xtask"])?;
-    // brinery-core's `serde` feature is off in the workspace run: lint and test it too.
+    // brinery-core's `serde` feature is off in the workspace run: lint it too.
     run::cargo(&[
         "clippy",
         "-p",
@@ -24,7 +30,11 @@ pub fn run(_args: &[String]) -> Result {
         "--",
         "-D",
         "warnings",
-    ])?;
+    ])
+}
+
+fn rust() -> Result {
+    run::cargo(&["test", "--workspace"])?;
     run::cargo(&[
         "test",
         "-p",
@@ -32,22 +42,52 @@ pub fn run(_args: &[String]) -> Result {
         "--all-features",
         "--test",
         "decode_serde",
-    ])?;
-    for (dir, what) in [
-        ("bindings-python", "Python"),
-        ("bindings-c", "C"),
-        ("bindings-node", "Node"),
-    ] {
-        if !run::has_crate(dir) {
-            eprintln!("xtask: {dir}/ does not exist yet; {what} tests skipped");
-        } else if dir == "bindings-python" {
-            crate::python::test()?;
-        } else if dir == "bindings-c" {
-            crate::c::test()?;
-        } else if dir == "bindings-node" {
-            crate::node::test()?;
+    ])
+}
+
+const STEPS: &[Step] = &[
+    ("fmt", fmt),
+    ("clippy", clippy),
+    ("rust tests", rust),
+    ("python tests", crate::python::test),
+    ("c tests", crate::c::test),
+    ("node tests", crate::node::test),
+    ("doc examples", crate::docs::test),
+];
+
+/// The binding folder a step needs, if any.
+fn needs(step: &str) -> Option<&'static str> {
+    match step {
+        "python tests" => Some("bindings-python"),
+        "c tests" => Some("bindings-c"),
+        "node tests" => Some("bindings-node"),
+        _ => None,
+    }
+}
+
+pub fn run(args: &[String]) -> Result {
+    let fail_fast = args.iter().any(|a| a == "--fail-fast");
+    let mut failed = Vec::new();
+    for (name, step) in STEPS {
+        if let Some(dir) = needs(name) {
+            if !run::has_crate(dir) {
+                eprintln!("xtask: {dir}/ does not exist; {name} skipped");
+                continue;
+            }
+        }
+        eprintln!("xtask: == {name} ==");
+        if let Err(e) = step() {
+            eprintln!("xtask: {name} FAILED: {e}");
+            failed.push(*name);
+            if fail_fast {
+                break;
+            }
         }
     }
-    crate::docs::test()?;
-    Ok(())
+    if failed.is_empty() {
+        eprintln!("xtask: all steps passed");
+        Ok(())
+    } else {
+        Err(format!("failed steps: {}", failed.join(", ")).into())
+    }
 }
