@@ -81,12 +81,16 @@ class Worker:
             obj = Decoder(data, [], [], self).load()
         finally:
             self.loading.discard(n)
-        self.defs[n] = obj
-        self.def_ids[id(obj)] = n
         module = getattr(obj, "__module__", None)
         name = getattr(obj, "__qualname__", "")
         if isinstance(module, str) and name.isidentifier():
-            _namespaces.namespace(module).setdefault(name, obj)
+            # A forked worker already has the parent's object under that name: keep it,
+            # so instances made by its functions and instances sent as arguments agree.
+            existing = _namespaces.namespace(module).setdefault(name, obj)
+            if type(existing) is type(obj) and getattr(existing, "__qualname__", None) == name:
+                obj = existing
+        self.defs[n] = obj
+        self.def_ids[id(obj)] = n
         return obj
 
     def load_ref(self, n):

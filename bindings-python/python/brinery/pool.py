@@ -198,6 +198,7 @@ class Pool(_cf.Executor):
         self._closing = False
         self._terminating = False
         self._core = None
+        self._early_defs = []
         if start_method == "spawn" and initializer is not None:
             with self._enc_lock:
                 enc = make_encoder(_TaskEncoder, True, self)
@@ -238,6 +239,8 @@ class Pool(_cf.Executor):
                 env = [("PYTHONPATH", os.pathsep.join(p for p in sys.path if p))]
                 argv = [sys.executable, "-c", "from brinery._worker import main; main()"]
                 core = PoolCore(self._processes, spawn=argv, env=env, **kwargs)
+            for n, blob in self._early_defs:
+                core.define(n, blob)
             if self._base_needs:
                 core.define(INIT_DEF, self._pending_init)
             self._core = core
@@ -317,7 +320,10 @@ class Pool(_cf.Executor):
             del self._defs_by_obj[id(obj)]
             raise
         entry[2].extend(enc.needs)
-        self._core.define(n, main)
+        if self._core is None:  # the spawn initializer, encoded before the pool starts
+            self._early_defs.append((n, main))
+        else:
+            self._core.define(n, main)
         return entry
 
     def _send(self, kind, fn, payload, sink):

@@ -1,0 +1,163 @@
+"""brinery.Pool's semantics with real worker processes: the Executor and multiprocessing
+calls, values by value from a real ``__main__`` (a script run in a subprocess), globals
+that live in the worker, descriptors and shared-memory buffers, Ctrl-C in the parent."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from concurrent.futures import Executor
+
+import pytest
+
+from brinery.pool import Fd, Pool
+
+METHODS = ["fork", "spawn"]
+WAIT = 30
+
+
+def double(x):
+    return 2 * x
+
+
+def read_fd(f):
+    with f:
+        return os.read(f.fileno(), 100)
+
+
+def total(a):
+    return float(a.sum()), a.shape
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_executor_and_multiprocessing_calls_in_subprocess(method):
+    with Pool(2, start_method=method) as p:
+        assert isinstance(p, Executor)
+        assert p.submit(double, 21).result(WAIT) == 42
+        assert list(p.map(double, range(10))) == [2 * i for i in range(10)]
+        assert list(p.map(pow, [2, 3], [3, 2], chunksize=2)) == [8, 9]
+        assert p.starmap(pow, [(2, 5), (3, 3)]) == [32, 27]
+        assert list(p.imap(double, range(7), chunksize=3)) == [2 * i for i in range(7)]
+        assert sorted(p.imap_unordered(double, range(7), chunksize=2)) == [2 * i for i in range(7)]
+        r = p.apply_async(double, (4,))
+        assert r.get(WAIT) == 8 and r.ready() and r.successful()
+        assert p.apply(double, (5,)) == 10
+
+
+def test_progress_bar_on_stderr_in_subprocess(capfd):
+    with Pool(2) as p:
+        assert list(p.imap(double, range(100), progress=True)) == [2 * i for i in range(100)]
+    assert "100/100" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_pipe_end_travels_as_fd_in_subprocess(method):
+    r, w = os.pipe()
+    os.write(w, b"through SCM_RIGHTS")
+    os.close(w)
+    with Pool(1, start_method=method) as p:
+        assert p.submit(read_fd, Fd(r)).result(WAIT) == b"through SCM_RIGHTS"
+    os.close(r)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_large_numpy_array_goes_through_shared_memory_in_subprocess(method):
+    np = pytest.importorskip("numpy")
+    a = np.arange(4_000_000, dtype=np.float64)
+    with Pool(1, start_method=method) as p:
+        assert p.submit(total, a).result(WAIT) == (float(a.sum()), a.shape)
+        back = p.submit(lambda x: x * 2, a).result(WAIT)
+    assert (back == a * 2).all()
+
+
+MAIN_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from brinery.pool import Pool
+
+    COUNTER = 0
+
+    def init(value):
+        global GREETING
+        GREETING = value
+
+    def greet(name):
+        return f"{GREETING}, {name}"
+
+    def bump(_):
+        global COUNTER
+        COUNTER += 1
+        return COUNTER
+
+    if __name__ == "__main__":
+        class Point:
+            def __init__(self, x):
+                self.x = x
+
+        def make(x):
+            return Point(x)
+
+        def check(p):
+            return isinstance(p, Point), p.x
+
+        method = sys.argv[1]
+        with Pool(1, start_method=method, initializer=init, initargs=("hello",)) as p:
+            assert p.submit(greet, "world").result(30) == "hello, world"
+            assert list(p.map(lambda x: x + 1, range(3))) == [1, 2, 3]
+            offset = 10
+            assert p.submit(lambda x: x + offset, 1).result(30) == 11
+            pts = list(p.map(make, range(3)))
+            assert all(type(q) is Point for q in pts), [type(q) for q in pts]
+            assert list(p.map(check, pts)) == [(True, 0), (True, 1), (True, 2)]
+            assert p.submit(check, Point(7)).result(30) == (True, 7)
+            # globals persist in the worker across tasks
+            assert [p.submit(bump, None).result(30) for _ in range(3)] == [1, 2, 3]
+        print("ok")
+    """
+)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_main_script_functions_classes_and_initializer_globals_in_subprocess(tmp_path, method):
+    script = tmp_path / "main_script.py"
+    script.write_text(MAIN_SCRIPT)
+    out = subprocess.run(
+        [sys.executable, str(script), method], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+INTERRUPT_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys, threading, time
+    from brinery.pool import Pool
+
+    if __name__ == "__main__":
+        p = Pool(2, start_method=sys.argv[1])
+        print(*p.worker_pids(), flush=True)
+        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+        try:
+            with p:
+                list(p.map(time.sleep, [60] * 4))
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_keyboard_interrupt_in_parent_stops_pool_in_subprocess(tmp_path, method):
+    script = tmp_path / "interrupt.py"
+    script.write_text(INTERRUPT_SCRIPT)
+    t = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, str(script), method], capture_output=True, text=True, timeout=60
+    )
+    assert time.monotonic() - t < 30
+    lines = out.stdout.split("\n")
+    assert "interrupted" in lines, out.stderr
+    for pid in map(int, lines[0].split()):
+        assert not os.path.exists(f"/proc/{pid}")

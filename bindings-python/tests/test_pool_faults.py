@@ -1,0 +1,222 @@
+"""brinery.Pool under faults, with real worker processes (fork and spawn): loky's crash
+matrix, where each fault must fail only its own task, say which stage failed and why,
+and leave the pool serving; plus SIGKILL, timeouts and cleanup. Every wait is bounded."""
+
+import ctypes
+import os
+import signal
+import sys
+import time
+
+import pytest
+
+from brinery.pool import Pool, StageError, WorkerDiedError
+
+METHODS = ["fork", "spawn"]
+WAIT = 30  # seconds; no test may block longer
+
+
+def c_exit(code):
+    ctypes.CDLL(None).exit(code)
+
+
+def segfault():
+    ctypes.string_at(0)
+
+
+def raise_value_error(msg="boom"):
+    raise ValueError(msg)
+
+
+def identity(x):
+    return x
+
+
+def pid_after(_=None):
+    return os.getpid()
+
+
+class Reduces:
+    """Pickles as ``func(*args)``: the fault happens wherever the object is loaded."""
+
+    def __init__(self, func, *args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return (self.func, self.args)
+
+
+class FailsToPickle:
+    """Runs ``func(*args)`` when pickled, i.e. in whichever process pickles it."""
+
+    def __init__(self, func, *args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        self.func(*self.args)
+        raise RuntimeError("unreachable")
+
+
+def returns(obj):
+    return obj
+
+
+def returns_fails_to_pickle(func, *args):
+    return FailsToPickle(func, *args)
+
+
+def returns_reduces(func, *args):
+    return Reduces(func, *args)
+
+
+def in_worker_only(parent_pid):
+    """Fails when called in the parent (unpickling the result there)."""
+    if os.getpid() == parent_pid:
+        raise ValueError("cannot load in the parent")
+    return "loaded"
+
+
+@pytest.fixture(params=METHODS)
+def pool(request):
+    with Pool(1, start_method=request.param) as p:
+        yield p
+
+
+def assert_still_serving(pool):
+    assert pool.submit(identity, 42).result(WAIT) == 42
+
+
+def alive(pid):
+    return os.path.exists(f"/proc/{pid}")
+
+
+# -- the crash matrix, stage by stage ------------------------------------------------
+
+
+def test_error_pickling_task_in_parent_in_subprocess(pool):
+    fut = pool.submit(identity, FailsToPickle(raise_value_error))
+    with pytest.raises(StageError, match="pickling the task in the parent"):
+        fut.result(WAIT)
+    assert_still_serving(pool)
+
+
+@pytest.mark.parametrize(
+    "payload, error, match",
+    [
+        (Reduces(raise_value_error, "bad arg"), StageError, "unpickling the task.*bad arg"),
+        (Reduces(os._exit, 3), WorkerDiedError, "exited with code 3 while unpickling the task"),
+        (Reduces(c_exit, 4), WorkerDiedError, "exited with code 4 while unpickling the task"),
+        (Reduces(ctypes.string_at, 0), WorkerDiedError, "SIGSEGV while unpickling the task"),
+    ],
+    ids=["error", "os_exit", "c_exit", "segfault"],
+)
+def test_fault_unpickling_task_in_worker_in_subprocess(pool, payload, error, match):
+    with pytest.raises(error, match=match):
+        pool.submit(identity, payload).result(WAIT)
+    assert_still_serving(pool)
+
+
+@pytest.mark.parametrize(
+    "fn, args, error, match",
+    [
+        (segfault, (), WorkerDiedError, "SIGSEGV while running the task"),
+        (sys.exit, (3,), StageError, r"running the task.*SystemExit\(3\)"),
+        (c_exit, (5,), WorkerDiedError, "exited with code 5 while running the task"),
+        (os._exit, (6,), WorkerDiedError, "exited with code 6 while running the task"),
+        (raise_value_error, ("in task",), ValueError, "in task"),
+    ],
+    ids=["segfault", "sys_exit", "c_exit", "os_exit", "exception"],
+)
+def test_fault_running_task_in_subprocess(pool, fn, args, error, match):
+    with pytest.raises(error, match=match):
+        pool.submit(fn, *args).result(WAIT)
+    assert_still_serving(pool)
+
+
+def test_task_exception_carries_worker_traceback_in_subprocess(pool):
+    with pytest.raises(ValueError) as info:
+        pool.submit(raise_value_error, "traced").result(WAIT)
+    cause = info.value.__cause__
+    assert cause is not None and "raise_value_error" in str(cause)
+
+
+@pytest.mark.parametrize(
+    "args, error, match",
+    [
+        ((ctypes.string_at, 0), WorkerDiedError, "SIGSEGV while pickling the result"),
+        ((os._exit, 7), WorkerDiedError, "exited with code 7 while pickling the result"),
+        ((raise_value_error, "no pickle"), StageError, "pickling the result.*no pickle"),
+    ],
+    ids=["segfault", "exit", "error"],
+)
+def test_fault_pickling_result_in_worker_in_subprocess(pool, args, error, match):
+    with pytest.raises(error, match=match):
+        pool.submit(returns_fails_to_pickle, *args).result(WAIT)
+    assert_still_serving(pool)
+
+
+def test_error_unpickling_result_in_parent_in_subprocess(pool):
+    fut = pool.submit(returns_reduces, in_worker_only, os.getpid())
+    with pytest.raises(StageError, match="unpickling the result in the parent.*cannot load"):
+        fut.result(WAIT)
+    assert_still_serving(pool)
+
+
+# -- signals, timeouts, cleanup -------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_sigkill_of_worker_fails_only_its_task_in_subprocess(method):
+    with Pool(1, start_method=method) as p:
+        pid = p.submit(pid_after).result(WAIT)
+        slow = p.submit(time.sleep, 60)
+        after = p.submit(identity, "next")
+        time.sleep(0.3)
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(WorkerDiedError, match="SIGKILL"):
+            slow.result(WAIT)
+        assert after.result(WAIT) == "next"
+        assert p.submit(pid_after).result(WAIT) != pid
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_task_past_timeout_fails_with_timeout_error_in_subprocess(method):
+    with Pool(1, start_method=method, task_timeout=0.5) as p:
+        t = time.monotonic()
+        hung = p.submit(time.sleep, 60)
+        with pytest.raises(TimeoutError):
+            hung.result(WAIT)
+        assert time.monotonic() - t < 10
+        assert_still_serving(p)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_no_process_left_after_shutdown_in_subprocess(method):
+    p = Pool(2, start_method=method)
+    p.submit(segfault)  # forces one replacement along the way
+    assert list(p.map(identity, range(50))) == list(range(50))
+    pids = p.worker_pids()
+    assert len(pids) == 2
+    p.shutdown(wait=True)
+    assert not any(alive(pid) for pid in pids)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_terminate_kills_running_tasks_and_reaps_in_subprocess(method):
+    p = Pool(2, start_method=method)
+    futs = [p.submit(time.sleep, 60) for _ in range(4)]
+    time.sleep(0.3)
+    pids = p.worker_pids()
+    t = time.monotonic()
+    p.terminate()
+    assert time.monotonic() - t < 10
+    for f in futs:
+        with pytest.raises(Exception):
+            f.result(WAIT)
+    assert not any(alive(pid) for pid in pids)
+
+
+def test_max_tasks_per_child_replaces_workers_in_subprocess():
+    with Pool(1, max_tasks_per_child=3) as p:
+        pids = [p.submit(pid_after).result(WAIT) for _ in range(7)]
+    assert len(set(pids)) == 3
