@@ -113,3 +113,5 @@ def unregister_pickle_by_value(module):
     if module.__name__ not in _byvalue.BY_VALUE:
         raise ValueError(f"{module!r} is not registered for pickle by value")
     _byvalue.BY_VALUE.discard(module.__name__)
+
+from .pool import Pool  # noqa: E402 - after Pickler, which the pool builds on
