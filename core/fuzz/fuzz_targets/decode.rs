@@ -15,7 +15,12 @@ fuzz_target!(|data: &[u8]| {
         max_alloc: 64 << 20,
     };
     if let Err(e) = decode(data, &opts) {
-        assert!(e.offset <= data.len(), "offset {} past {}", e.offset, data.len());
+        assert!(
+            e.offset <= data.len(),
+            "offset {} past {}",
+            e.offset,
+            data.len()
+        );
     }
     opts.buffers = Some(4);
     opts.py2_strings = Py2Strings::Bytes;

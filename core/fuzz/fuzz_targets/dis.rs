@@ -7,6 +7,11 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Err(e) = dis(data) {
-        assert!(e.offset <= data.len(), "offset {} past {}", e.offset, data.len());
+        assert!(
+            e.offset <= data.len(),
+            "offset {} past {}",
+            e.offset,
+            data.len()
+        );
     }
 });
