@@ -36,7 +36,8 @@ impl Default for Limits {
         Limits {
             max_depth: 10_000,
             max_memo: 1 << 24,
-            max_alloc: 1 << 32,
+            // 4 GiB (all of memory on 32-bit targets).
+            max_alloc: (u32::MAX as usize).saturating_add(1),
         }
     }
 }
