@@ -50,6 +50,24 @@ fn every_truncation_of_every_vector_is_an_error() {
 }
 
 #[test]
+fn every_truncation_of_python2_and_cpython_streams_is_an_error() {
+    let m = common::manifest();
+    let mut streams: Vec<Vec<u8>> = m["py2"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| common::vector(c["pickle"].as_str().unwrap()))
+        .collect();
+    streams.extend((0..5).map(|n| common::vector(&format!("cpython/data{n}.pickle"))));
+    for data in &streams {
+        for n in 0..data.len() {
+            let e = decode(&data[..n], &opts()).unwrap_err();
+            assert!(e.offset <= n, "{data:?}[..{n}]: {e}");
+        }
+    }
+}
+
+#[test]
 fn huge_length_claims_fail_before_allocating() {
     // 4 GiB claimed by every counted opcode, in streams of a few bytes.
     let claims: [&[u8]; 8] = [
