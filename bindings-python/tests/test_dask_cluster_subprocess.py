@@ -283,16 +283,18 @@ def _dask_cli(*args, log):
                             stdout=log, stderr=subprocess.STDOUT)
 
 
-def test_cli_scheduler_and_worker_preload_subprocess(tmp_path):
-    # The deployment path: `dask scheduler`/`dask worker` in their own processes, both
-    # with --preload brinery.dask; the scheduler decodes the client's brinery graphs.
+@pytest.mark.parametrize("scheduler_registration", ["preload", "plugin"])
+def test_cli_scheduler_and_worker_subprocess(tmp_path, scheduler_registration):
+    # The deployment path: `dask scheduler`/`dask worker` in their own processes. Workers
+    # preload brinery.dask; the scheduler either preloads it too or gets it from the
+    # client as a SchedulerPlugin, and then decodes the client's brinery graphs.
     sched_file = str(tmp_path / "scheduler.json")
+    sched_args = ["--preload", "brinery.dask"] if scheduler_registration == "preload" else []
     procs = []
     try:
         with open(tmp_path / "cli.log", "wb") as log:
             procs.append(_dask_cli("scheduler", "--port", "0", "--no-dashboard",
-                                   "--scheduler-file", sched_file,
-                                   "--preload", "brinery.dask", log=log))
+                                   "--scheduler-file", sched_file, *sched_args, log=log))
             procs.append(_dask_cli("worker", "--scheduler-file", sched_file,
                                    "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
                                    "--death-timeout", "30", "--preload", "brinery.dask",
@@ -304,8 +306,13 @@ def test_cli_scheduler_and_worker_preload_subprocess(tmp_path):
             with distributed.Client(scheduler_file=sched_file, serializers=SERIALIZERS,
                                     deserializers=["brinery"], timeout="20s") as c:
                 c.wait_for_workers(1, timeout=TIMEOUT)
-                even, _ = _make_parity()
                 k = 5
+                if scheduler_registration == "plugin":
+                    # Without it the scheduler cannot read the graph: Dask says so.
+                    with pytest.raises(RuntimeError, match="deserialization of the task graph"):
+                        c.submit(lambda a: a * k, 1).result(timeout=TIMEOUT)
+                    c.register_plugin(brinery.dask.SchedulerPlugin())
+                even, _ = _make_parity()
                 assert c.submit(lambda a: (a * k, even(a)), 4).result(timeout=TIMEOUT) == (
                     20, True)
                 assert c.run_on_scheduler(
