@@ -12,7 +12,7 @@ use std::mem::size_of;
 use std::ops::Deref;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
-use crate::shm::{memfd, memfd_with, Mapping};
+use crate::shm::{memfd_with, Mapping};
 
 pub(crate) const TASK: u32 = 1;
 pub(crate) const RESULT: u32 = 2;
@@ -35,9 +35,10 @@ pub enum Buffer {
 impl Buffer {
     /// A memfd-backed buffer holding a copy of `data` (the only copy it will need).
     pub fn shared_copy(data: &[u8]) -> io::Result<Buffer> {
-        let fd = memfd(c"brinery-buffer", data.len())?;
-        let mut map = Mapping::new(fd.as_fd(), data.len(), true)?;
-        map.as_mut_slice().copy_from_slice(data);
+        // write(2) fills the memfd in the kernel without a page fault per page; the
+        // mapping is only for readers in this process and costs nothing until touched.
+        let fd = memfd_with(data)?;
+        let map = Mapping::new(fd.as_fd(), data.len(), true)?;
         Ok(Buffer::Memfd { fd, map })
     }
 
