@@ -1,0 +1,140 @@
+"""brinery.Pool against multiprocessing.Pool, ProcessPoolExecutor and loky, in one run.
+
+    python bindings-python/benches/pool_compare.py [--tasks 20000] [--repeat 3]
+
+Measures (best of --repeat): throughput of no-op tasks with chunksize 1 on 2 workers
+(pools started and warmed first), pool start to first result (fork and spawn), and the
+effective throughput of a 100 MB NumPy array argument. Prints ratios against the peers.
+"""
+
+import argparse
+import concurrent.futures as cf
+import multiprocessing as mp
+import time
+
+
+def noop(x):
+    return x
+
+
+def nbytes(a):
+    return a.nbytes
+
+
+def best(fn, repeat):
+    return min(fn() for _ in range(repeat))
+
+
+def throughput(args):
+    import brinery
+
+    n = args.tasks
+    rows = {}
+
+    def brinery_run(method):
+        with brinery.Pool(2, start_method=method) as p:
+            list(p.map(noop, range(200)))
+
+            def once():
+                t = time.perf_counter()
+                for _ in p.map(noop, range(n)):
+                    pass
+                return time.perf_counter() - t
+
+            return best(once, args.repeat)
+
+    rows["brinery.Pool (fork)"] = brinery_run("fork")
+    rows["brinery.Pool (spawn)"] = brinery_run("spawn")
+    with mp.Pool(2) as p:
+        p.map(noop, range(200))
+        rows["multiprocessing.Pool"] = best(lambda: _timed(lambda: p.map(noop, range(n), chunksize=1)), args.repeat)
+    with cf.ProcessPoolExecutor(2) as ex:
+        list(ex.map(noop, range(200)))
+        rows["ProcessPoolExecutor"] = best(lambda: _timed(lambda: list(ex.map(noop, range(n)))), args.repeat)
+    try:
+        import loky
+    except ImportError:
+        loky = None
+    if loky is not None:
+        ex = loky.ProcessPoolExecutor(2)
+        list(ex.map(noop, range(200)))
+        rows["loky"] = best(lambda: _timed(lambda: list(ex.map(noop, range(n)))), args.repeat)
+        ex.shutdown()
+    print(f"\n{n} no-op tasks, chunksize 1, 2 workers (best of {args.repeat}):")
+    base = rows["brinery.Pool (fork)"]
+    for name, dt in rows.items():
+        print(f"  {name:24} {n / dt:10,.0f} tasks/s   brinery(fork) is {dt / base:5.2f}x")
+
+
+def _timed(fn):
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def startup(args):
+    import brinery
+
+    rows = {}
+    for method in ("fork", "spawn"):
+
+        def once():
+            t = time.perf_counter()
+            with brinery.Pool(2, start_method=method) as p:
+                p.submit(noop, 1).result()
+                dt = time.perf_counter() - t
+            return dt
+
+        rows[f"brinery.Pool ({method})"] = best(once, args.repeat)
+
+        def mp_once():
+            t = time.perf_counter()
+            with mp.get_context(method).Pool(2) as p:
+                p.apply(noop, (1,))
+                dt = time.perf_counter() - t
+            return dt
+
+        rows[f"multiprocessing.Pool ({method})"] = best(mp_once, args.repeat)
+    print(f"\npool start to first result, 2 workers (best of {args.repeat}):")
+    for name, dt in rows.items():
+        print(f"  {name:32} {dt * 1000:8.1f} ms")
+
+
+def big_array(args):
+    try:
+        import numpy as np
+    except ImportError:
+        print("\nnumpy not installed: array benchmark skipped")
+        return
+    import brinery
+
+    a = np.ones(100 * 1024 * 1024 // 8)
+    mb = a.nbytes / 1e6
+    rows = {}
+    with brinery.Pool(1) as p:
+        p.submit(nbytes, a[:10]).result()
+        rows["brinery.Pool"] = best(lambda: _timed(lambda: p.submit(nbytes, a).result()), args.repeat)
+    with mp.Pool(1) as p:
+        p.apply(nbytes, (a[:10],))
+        rows["multiprocessing.Pool"] = best(lambda: _timed(lambda: p.apply(nbytes, (a,))), args.repeat)
+    with cf.ProcessPoolExecutor(1) as ex:
+        ex.submit(nbytes, a[:10]).result()
+        rows["ProcessPoolExecutor"] = best(lambda: _timed(lambda: ex.submit(nbytes, a).result()), args.repeat)
+    print(f"\na {mb:.0f} MB NumPy array as an argument (best of {args.repeat}):")
+    base = rows["brinery.Pool"]
+    for name, dt in rows.items():
+        print(f"  {name:24} {mb / dt:10,.0f} MB/s   brinery is {dt / base:5.2f}x")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tasks", type=int, default=20000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    throughput(args)
+    startup(args)
+    big_array(args)
+
+
+if __name__ == "__main__":
+    main()
