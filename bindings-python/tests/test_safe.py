@@ -286,3 +286,11 @@ def test_deep_tuples_and_lists_are_limit_errors_not_crashes():
     lists = b"\x80\x02" + b"]" * 100_000 + b"a" * 99_999 + b"."
     with pytest.raises(brinery.UnpicklingError, match="nesting"):
         brinery.safe_loads(lists)
+
+
+def test_str_with_a_codec_is_refused():
+    stream = b"\x80\x02c__builtin__\nstr\nC\x01xU\x04idna\x86R."
+    with pytest.raises(brinery.UnsafePickleError, match="encoding"):
+        brinery.safe_loads(stream)
+    ok = b"\x80\x02c__builtin__\nstr\nC\x01xU\x06latin1\x86R."
+    assert brinery.safe_loads(ok) == "x"

@@ -22,7 +22,9 @@ pub enum Rule {
     Trusted,
     /// No argument may be a `range` (a lazy iterable a constructor could expand).
     Bounded,
-    /// As `Bounded`, and no int argument (a size to allocate): `bytes`, `bytearray`.
+    /// As `Bounded`, no int argument (a size to allocate), and an encoding argument
+    /// only among Latin-1, UTF-8 and ASCII (a codec lookup imports modules): `bytes`,
+    /// `bytearray`, `str`, `codecs.encode`.
     NoSize,
     /// `Fraction`: an int, or a string of digits with an optional `/denominator` (no
     /// exponent, which `Fraction` would expand into a huge int).
@@ -51,7 +53,7 @@ pub static DEFAULT: &[(&str, &str, Rule)] = &[
     ("builtins", "range", Rule::Bounded),
     ("builtins", "set", Rule::Bounded),
     ("builtins", "slice", Rule::Bounded),
-    ("builtins", "str", Rule::Bounded),
+    ("builtins", "str", Rule::NoSize),
     ("builtins", "tuple", Rule::Bounded),
     ("_codecs", "encode", Rule::NoSize),
     ("codecs", "encode", Rule::NoSize),
