@@ -41,7 +41,8 @@ pub(crate) struct Machine<'a> {
 
 impl<'a> Machine<'a> {
     pub(crate) fn new(data: &'a [u8], opts: &'a DecodeOptions) -> Self {
-        let nodes = (data.len() / 8).clamp(16, 1 << 20);
+        // A guess from the input size, capped: the arena grows as needed beyond it.
+        let nodes = (data.len() / 8).clamp(16, 1 << 16);
         Machine {
             data,
             pos: 0,
