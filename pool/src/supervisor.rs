@@ -30,6 +30,9 @@ pub type TaskId = u64;
 /// its queued tasks instead of restarting them forever.
 const EARLY_DEATHS_LIMIT: u32 = 3;
 
+/// The most tasks queued at one worker, however short they are.
+pub const MAX_QUEUED: usize = 128;
+
 /// How long a graceful shutdown waits for a worker to exit before killing it.
 const EXIT_GRACE: Duration = Duration::from_secs(5);
 
@@ -43,6 +46,10 @@ pub struct Config {
     pub task_timeout: Option<Duration>,
     /// Tasks queued at a worker beyond the one it runs, to hide the round trip.
     pub prefetch: usize,
+    /// More may be queued at a worker whose tasks are short: up to about this much
+    /// work (by its recent task durations), so it keeps busy while the parent is slow
+    /// to come back (a thread waiting for Python's GIL), capped at [`MAX_QUEUED`].
+    pub queue_budget: Duration,
     /// Buffers of this many bytes or more travel through shared memory.
     pub shm_threshold: usize,
     /// Names of the stages workers report, indexed by stage number, for error messages.
@@ -56,6 +63,7 @@ impl Default for Config {
             max_tasks_per_child: None,
             task_timeout: None,
             prefetch: 1,
+            queue_budget: Duration::from_millis(5),
             shm_threshold: DEFAULT_THRESHOLD,
             stage_names: ["idle", "receiving the task", "running the task"]
                 .map(String::from)
@@ -160,6 +168,8 @@ struct Worker {
     retiring: bool,
     timed_out: Option<TaskId>,
     defined: HashSet<u64>,
+    /// Recent task duration (moving average), for the queue budget.
+    typical: Option<Duration>,
 }
 
 /// A process pool. See the module docs.
@@ -392,7 +402,13 @@ impl Pool {
             let Some(pos) = w.inflight.iter().position(|t| t.task.id == f.id) else {
                 continue;
             };
-            w.inflight.remove(pos);
+            if let Some(started) = w.inflight.remove(pos).and_then(|t| t.started) {
+                let took = started.elapsed();
+                w.typical = Some(match w.typical {
+                    None => took,
+                    Some(avg) => (avg * 7 + took) / 8,
+                });
+            }
             w.completed += 1;
             self.early_deaths = 0;
             if let Some(next) = w.inflight.front_mut() {
@@ -509,7 +525,13 @@ impl Pool {
             let Some(w) = self.slots[i].as_mut() else {
                 continue;
             };
-            while !w.retiring && w.sock_open && w.inflight.len() <= self.cfg.prefetch {
+            let by_budget = match w.typical {
+                Some(t) if !t.is_zero() => (self.cfg.queue_budget.as_nanos() / t.as_nanos())
+                    .min(MAX_QUEUED as u128) as usize,
+                _ => 0,
+            };
+            let depth = 1 + self.cfg.prefetch.max(by_budget);
+            while !w.retiring && w.sock_open && w.inflight.len() < depth {
                 if let Some(max) = self.cfg.max_tasks_per_child {
                     if w.completed + w.inflight.len() as u64 >= max {
                         break;
@@ -608,6 +630,7 @@ impl Pool {
             retiring: false,
             timed_out: None,
             defined: HashSet::new(),
+            typical: None,
         });
         Ok(())
     }
