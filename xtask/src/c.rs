@@ -46,13 +46,11 @@ pub fn develop() -> Result {
 /// `lib/pkgconfig/brinery.pc`, `share/doc/brinery/c.md` and the example; then a smoke
 /// test: unpack it elsewhere, build the example with its pkg-config file, run it.
 /// Returns the tarball.
-#[allow(dead_code)] // for `cargo xtask dist`, wired by the lead
 pub fn dist() -> Result<PathBuf> {
     build()?;
     header(false)?;
     let root = run::root();
-    let version = workspace_version(&fs::read_to_string(root.join("Cargo.toml"))?)
-        .ok_or("no version in [workspace.package] of Cargo.toml")?;
+    let version = run::workspace_version()?;
     let name = format!("brinery-c-{version}-linux-{}", std::env::consts::ARCH);
     let dist = run::target_dir().join("dist");
     let stage = dist.join(&name);
@@ -201,8 +199,7 @@ pub fn header(check: bool) -> Result {
 fn pkg_config() -> Result<PathBuf> {
     let root = run::root();
     let template = fs::read_to_string(root.join(CRATE_DIR).join("brinery.pc.in"))?;
-    let version = workspace_version(&fs::read_to_string(root.join("Cargo.toml"))?)
-        .ok_or("no version in [workspace.package] of Cargo.toml")?;
+    let version = run::workspace_version()?;
     let text = template
         .replace("@PREFIX@", &run::target_dir().to_string_lossy())
         .replace("@LIBDIR@", &release_dir().to_string_lossy())
@@ -212,15 +209,6 @@ fn pkg_config() -> Result<PathBuf> {
     let pc = run::target_dir().join("brinery.pc");
     fs::write(&pc, text)?;
     Ok(pc)
-}
-
-fn workspace_version(manifest: &str) -> Option<String> {
-    let section = manifest.split("[workspace.package]").nth(1)?;
-    let line = section
-        .lines()
-        .take_while(|l| !l.starts_with('['))
-        .find(|l| l.trim_start().starts_with("version"))?;
-    Some(line.split('"').nth(1)?.to_owned())
 }
 
 /// Builds `examples/pickle2json.c` three times: as docs/c.md says (flags from the

@@ -6,6 +6,7 @@ mod bench;
 mod c;
 mod demo;
 mod develop;
+mod dist;
 mod docs;
 mod node;
 mod python;
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
         "develop" => develop::run(rest),
         "demo" => demo::run(rest),
         "bench" => bench::run(rest),
+        "dist" => dist::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())

@@ -15,7 +15,6 @@ pub fn root() -> PathBuf {
 }
 
 /// Cargo's target directory: `$CARGO_TARGET_DIR` when set, else `target/` at the root.
-#[allow(dead_code)] // used by the binding steps as they land
 pub fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => {
@@ -50,7 +49,6 @@ pub fn status(c: &mut Command) -> Result {
 }
 
 /// Runs `c` and returns its stdout as text.
-#[allow(dead_code)] // used by the binding steps as they land
 pub fn output(c: &mut Command) -> Result<String> {
     let out = c
         .output()
@@ -85,4 +83,24 @@ pub fn cargo(args: &[&str]) -> Result {
 /// True when the workspace has this member folder with a manifest.
 pub fn has_crate(dir: &str) -> bool {
     root().join(dir).join("Cargo.toml").exists()
+}
+
+/// The version in `[workspace.package]` of the root `Cargo.toml`: the one place every
+/// artifact's version comes from.
+pub fn workspace_version() -> Result<String> {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml"))?;
+    let section = manifest
+        .split("[workspace.package]")
+        .nth(1)
+        .ok_or("no [workspace.package]")?;
+    let line = section
+        .lines()
+        .take_while(|l| !l.starts_with('['))
+        .find(|l| l.trim_start().starts_with("version"))
+        .ok_or("no version in [workspace.package]")?;
+    Ok(line
+        .split('"')
+        .nth(1)
+        .ok_or("version is not a string")?
+        .to_owned())
 }

@@ -47,6 +47,7 @@ fn rust() -> Result {
 
 const STEPS: &[Step] = &[
     ("fmt", fmt),
+    ("versions", crate::dist::check_versions),
     ("clippy", clippy),
     ("rust tests", rust),
     ("python tests", crate::python::test),

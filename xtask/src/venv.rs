@@ -6,7 +6,6 @@ use crate::run::{self, Result};
 use std::path::PathBuf;
 
 /// Path of the venv's python, creating and provisioning the venv when needed.
-#[allow(dead_code)] // used by the binding steps as they land
 pub fn ensure() -> Result<PathBuf> {
     let root = run::root();
     let venv = root.join(".venv");
