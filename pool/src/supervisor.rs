@@ -503,8 +503,14 @@ impl Pool {
             if w.timed_out.is_some() {
                 continue;
             }
-            if let Some(head) = w.inflight.front() {
+            if let Some(head) = w.inflight.front_mut() {
                 if head.started.is_some_and(|s| now >= s + limit) {
+                    if w.stage.get().0 != head.task.id {
+                        // Not picked up yet (a new worker still starting): the clock
+                        // starts when the worker has the task.
+                        head.started = Some(now);
+                        continue;
+                    }
                     w.timed_out = Some(head.task.id);
                     w.retiring = true;
                     kill(w.pid, libc::SIGKILL);
