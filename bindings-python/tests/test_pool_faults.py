@@ -181,13 +181,15 @@ def test_sigkill_of_worker_fails_only_its_task_in_subprocess(method):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_task_past_timeout_fails_with_timeout_error_in_subprocess(method):
-    with Pool(1, start_method=method, task_timeout=0.5) as p:
+    # Builtins only: a task's time includes importing what it names, and a replacement
+    # worker imports afresh under spawn.
+    with Pool(1, start_method=method, task_timeout=1.0) as p:
         t = time.monotonic()
         hung = p.submit(time.sleep, 60)
-        with pytest.raises(TimeoutError):
+        with pytest.raises(TimeoutError, match="timed out after 1s"):
             hung.result(WAIT)
-        assert time.monotonic() - t < 10
-        assert_still_serving(p)
+        assert time.monotonic() - t < 20
+        assert p.submit(abs, -42).result(WAIT) == 42
 
 
 @pytest.mark.parametrize("method", METHODS)
