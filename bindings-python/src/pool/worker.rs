@@ -12,6 +12,9 @@ use pyo3::types::{PyBytes, PyList};
 
 use super::buffer::{dup, from_message, to_message};
 
+/// A received task: id, buffers, descriptors (now the caller's).
+type Received<'py> = (u64, Bound<'py, PyList>, Vec<RawFd>);
+
 #[pyclass(module = "brinery._brinery", frozen)]
 pub struct WorkerEndpoint {
     ep: Mutex<Endpoint>,
@@ -46,10 +49,7 @@ impl WorkerEndpoint {
     }
 
     /// The next task as `(id, buffers, fds)`, or None when the pool says stop.
-    fn recv<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<Option<(u64, Bound<'py, PyList>, Vec<RawFd>)>> {
+    fn recv<'py>(&self, py: Python<'py>) -> PyResult<Option<Received<'py>>> {
         let got = py.detach(|| self.ep.lock().unwrap().recv())?;
         match got {
             None => Ok(None),
