@@ -10,6 +10,7 @@ const SCRIPTS: &[(&str, &str)] = &[
     ("python", "core/benches/compare_cpython_decode.py"),
     ("python", "bindings-python/benches/compare.py"),
     ("python", "bindings-python/benches/pool_compare.py"),
+    ("python", "bindings-python/benches/dask_compare.py"),
     ("node", "bindings-node/bench/compare.js"),
 ];
 
