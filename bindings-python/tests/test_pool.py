@@ -161,3 +161,86 @@ def test_keyboard_interrupt_in_parent_stops_pool_in_subprocess(tmp_path, method)
     assert "interrupted" in lines, out.stderr
     for pid in map(int, lines[0].split()):
         assert not os.path.exists(f"/proc/{pid}")
+
+
+def send_over(sock):
+    with sock:
+        sock.sendall(b"from the worker")
+    return "sent"
+
+
+def write_file(f):
+    with f:
+        f.write("written by the worker\n")
+    return "written"
+
+
+def conn_roundtrip(conn):
+    conn.send(conn.recv() * 2)
+    conn.close()
+    return "done"
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_socket_file_and_connection_travel_as_fds_in_subprocess(tmp_path, method):
+    import multiprocessing as mp
+    import socket
+
+    a, b = socket.socketpair()
+    path = tmp_path / "out.txt"
+    ours, theirs = mp.Pipe()
+    with Pool(1, start_method=method) as p, open(path, "w") as f:
+        assert p.submit(send_over, b).result(WAIT) == "sent"
+        assert a.recv(100) == b"from the worker"
+        assert p.submit(write_file, f).result(WAIT) == "written"
+        fut = p.submit(conn_roundtrip, theirs)
+        ours.send(21)
+        assert ours.recv() == 42
+        assert fut.result(WAIT) == "done"
+    assert path.read_text() == "written by the worker\n"
+    a.close()
+    b.close()
+
+
+QUEUE = None
+
+
+def keep_queue(q):
+    global QUEUE
+    QUEUE = q
+
+
+def put_in_queue(x):
+    QUEUE.put(x * 10)
+    return True
+
+
+def test_multiprocessing_queue_in_initargs_is_inherited_under_fork_in_subprocess():
+    import multiprocessing as mp
+
+    q = mp.get_context("fork").Queue()
+    with Pool(2, initializer=keep_queue, initargs=(q,)) as p:
+        assert all(p.map(put_in_queue, range(5)))
+        assert sorted(q.get(timeout=WAIT) for _ in range(5)) == [0, 10, 20, 30, 40]
+
+
+def signal_then_sleep(f):
+    with f:
+        os.write(f.fileno(), b"!")
+    time.sleep(0.5)
+
+
+def test_shutdown_cancel_futures_in_subprocess():
+    import select
+
+    r, w = os.pipe()
+    p = Pool(1)
+    running = p.submit(signal_then_sleep, Fd(w))
+    os.close(w)
+    queued = [p.submit(double, i) for i in range(200)]
+    assert select.select([r], [], [], WAIT)[0], "the first task never started"
+    os.close(r)
+    p.shutdown(wait=True, cancel_futures=True)
+    assert running.result(WAIT) is None
+    outcomes = [f.exception(WAIT) for f in queued]
+    assert any(e is not None for e in outcomes)
