@@ -66,25 +66,19 @@ pub fn save_by_reduce<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyRe
     };
     let func = match func {
         Some(f) => Some(f),
-        None => w.st.helpers.bind(py).getattr("REDUCERS")?.cast_into::<PyDict>()?.get_item(&tp)?,
+        None => w.st.reducers.bind(py).get_item(&tp)?,
     };
     let func = match func {
-        None if w.fns.class_depth > 0 => w
-            .st
-            .helpers
-            .bind(py)
-            .getattr("CLASS_REDUCERS")?
-            .cast_into::<PyDict>()?
-            .get_item(&tp)?,
+        None if w.fns.class_depth > 0 => w.st.class_reducers.bind(py).get_item(&tp)?,
         other => other,
     };
     let rv = if let Some(func) = func {
         func.call1((obj,))?
     } else if tp.is_subclass_of::<pyo3::types::PyType>()? {
         return crate::reduce::save_global(w, obj, None);
-    } else if let Some(f) = lookup(obj, "__reduce_ex__")? {
+    } else if let Some(f) = lookup(obj, pyo3::intern!(obj.py(), "__reduce_ex__"))? {
         f.call1((w.enc.protocol(),))?
-    } else if let Some(f) = lookup(obj, "__reduce__")? {
+    } else if let Some(f) = lookup(obj, pyo3::intern!(obj.py(), "__reduce__"))? {
         f.call0()?
     } else {
         return Err(new_pickling_error(
@@ -95,7 +89,10 @@ pub fn save_by_reduce<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyRe
     save_reduce_value(w, obj, &rv)
 }
 
-fn lookup<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+fn lookup<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &Bound<'py, PyString>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
     match obj.getattr(name) {
         Ok(v) => Ok(Some(v)),
         Err(e) if e.is_instance_of::<pyo3::exceptions::PyAttributeError>(obj.py()) => Ok(None),
@@ -189,7 +186,7 @@ pub fn save_reduce<'py>(
     let proto = w.enc.protocol();
     let (mut use_newobj, mut use_newobj_ex) = (false, false);
     if proto >= 2 {
-        if let Some(name) = lookup(&callable, "__name__")? {
+        if let Some(name) = lookup(&callable, pyo3::intern!(callable.py(), "__name__"))? {
             if let Ok(name) = name.cast::<PyString>() {
                 let name = name.to_cow()?;
                 use_newobj_ex = name == "__newobj_ex__";
@@ -220,7 +217,7 @@ pub fn save_reduce<'py>(
             ));
         }
         if let Some(obj) = obj {
-            let obj_class = obj.getattr("__class__")?;
+            let obj_class = obj.getattr(pyo3::intern!(py, "__class__"))?;
             if !obj_class.is(&cls) {
                 return Err(new_pickling_error(
                     py,
@@ -268,7 +265,7 @@ pub fn save_reduce<'py>(
             ));
         }
         if let Some(obj) = obj {
-            let obj_class = obj.getattr("__class__")?;
+            let obj_class = obj.getattr(pyo3::intern!(py, "__class__"))?;
             if !obj_class.is(&cls) {
                 return Err(new_pickling_error(
                     py,
@@ -360,7 +357,7 @@ pub fn find_global<'py>(
     let py = w.py;
     let global_name = match name {
         Some(n) => n.clone(),
-        None => match lookup(obj, "__qualname__")? {
+        None => match lookup(obj, pyo3::intern!(obj.py(), "__qualname__"))? {
             Some(q) => q.cast_into::<PyString>()?,
             None => obj.getattr("__name__")?.cast_into::<PyString>()?,
         },
@@ -370,7 +367,7 @@ pub fn find_global<'py>(
     if dotted.iter().any(|p| p == "<locals>") {
         return Ok(Err(format!("Can't pickle local object {}", obj.repr()?)));
     }
-    let module_name = match lookup(obj, "__module__")? {
+    let module_name = match lookup(obj, pyo3::intern!(obj.py(), "__module__"))? {
         Some(m) if !m.is_none() => m.cast_into::<PyString>()?,
         _ => whichmodule(w, obj, &dotted)?,
     };
@@ -469,8 +466,7 @@ pub fn save_global<'py>(
     let found = match find_global(w, obj, name)? {
         Ok(f) => f,
         Err(msg) => {
-            let names = w.st.helpers.bind(py).getattr("STDLIB_NAMES")?;
-            if let Some(place) = names.cast::<PyDict>()?.get_item(obj)? {
+            if let Some(place) = w.st.stdlib_names.bind(py).get_item(obj)? {
                 let (m, n): (String, String) = place.extract()?;
                 crate::function::save_named(w, obj, &m, &n);
                 return Ok(());

@@ -24,6 +24,10 @@ pub struct Stdlib {
     pub sys_implementation: Py<PyAny>,
     pub latin1: Py<PyString>,
     pub helpers: Py<PyAny>,
+    /// `brinery._byvalue.REDUCERS`, `CLASS_REDUCERS`, `STDLIB_NAMES`.
+    pub reducers: Py<PyDict>,
+    pub class_reducers: Py<PyDict>,
+    pub stdlib_names: Py<PyDict>,
     pub cache_tag: String,
     pub version: String,
 }
@@ -36,6 +40,7 @@ pub fn get(py: Python<'_>) -> PyResult<&Stdlib> {
         let attr =
             |m: &str, a: &str| -> PyResult<Py<PyAny>> { Ok(py.import(m)?.getattr(a)?.unbind()) };
         let copyreg = py.import("copyreg")?;
+        let helpers = py.import("brinery._byvalue")?;
         let sys = py.import("sys")?;
         let implementation = sys.getattr("implementation")?;
         let vi = sys.getattr("version_info")?;
@@ -64,7 +69,10 @@ pub fn get(py: Python<'_>) -> PyResult<&Stdlib> {
             cache_tag: implementation.getattr("cache_tag")?.extract()?,
             sys_implementation: implementation.unbind(),
             latin1: PyString::intern(py, "latin1").unbind(),
-            helpers: py.import("brinery._byvalue")?.unbind().into_any(),
+            reducers: helpers.getattr("REDUCERS")?.cast_into()?.unbind(),
+            class_reducers: helpers.getattr("CLASS_REDUCERS")?.cast_into()?.unbind(),
+            stdlib_names: helpers.getattr("STDLIB_NAMES")?.cast_into()?.unbind(),
+            helpers: helpers.unbind().into_any(),
             version,
         })
     })

@@ -10,7 +10,31 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
-use rustc_hash::FxHashMap;
+
+/// Memo keys are object addresses: 16-byte aligned, so the low bits carry nothing. A
+/// multiply spreads them and the fold brings high bits down for hashbrown's bucket index.
+#[derive(Default, Clone, Copy)]
+pub struct AddrHasher(u64);
+
+impl std::hash::Hasher for AddrHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        let h = self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        h ^ (h >> 29)
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.0 = n as u64;
+    }
+}
+
+type MemoMap = std::collections::HashMap<usize, u32, std::hash::BuildHasherDefault<AddrHasher>>;
 
 use crate::error;
 use crate::function::FunctionState;
@@ -19,6 +43,13 @@ use crate::stdlib::Stdlib;
 
 /// How many items go between one `MARK` and its `APPENDS`/`SETITEMS`/`ADDITEMS`.
 pub const BATCHSIZE: usize = 1000;
+
+thread_local! {
+    /// The memo table of the last dump on this thread, emptied but with its capacity,
+    /// so repeated dumps do not regrow it from nothing.
+    static MEMO_CACHE: std::cell::Cell<Option<MemoMap>> =
+        const { std::cell::Cell::new(None) };
+}
 
 /// What a dump was asked to do, resolved once before walking.
 pub struct Options<'py> {
@@ -37,7 +68,7 @@ pub struct Options<'py> {
 pub struct Walker<'py> {
     pub py: Python<'py>,
     pub enc: Encoder,
-    memo: FxHashMap<usize, u32>,
+    memo: MemoMap,
     keep: Vec<Bound<'py, PyAny>>,
     pub opts: Options<'py>,
     pub st: &'py Stdlib,
@@ -60,7 +91,7 @@ impl<'py> Walker<'py> {
         Ok(Walker {
             py,
             enc,
-            memo: FxHashMap::default(),
+            memo: MEMO_CACHE.with(|c| c.take()).unwrap_or_default(),
             keep: Vec::new(),
             opts,
             st,
@@ -75,7 +106,13 @@ impl<'py> Walker<'py> {
     /// a sink took committed frames).
     pub fn dump(mut self, obj: &Bound<'py, PyAny>) -> PyResult<Vec<u8>> {
         self.enc.begin();
-        self.save(obj)?;
+        let r = self.save(obj);
+        let mut memo = std::mem::take(&mut self.memo);
+        if memo.capacity() <= 1 << 20 {
+            memo.clear();
+            MEMO_CACHE.with(|c| c.set(Some(memo)));
+        }
+        r?;
         Ok(self.enc.finish())
     }
 
@@ -134,6 +171,15 @@ impl<'py> Walker<'py> {
     }
 
     pub fn save_with(&mut self, obj: &Bound<'py, PyAny>, pers_save: bool) -> PyResult<()> {
+        // Leaves cannot nest, so they skip the recursion guard (CPython's limit is still
+        // enforced on every container).
+        if pers_save || self.opts.persistent_id.is_none() {
+            match self.save_leaf(obj) {
+                Ok(true) => return self.boundary(),
+                Ok(false) => {}
+                Err(e) => return Err(self.locate(e)),
+            }
+        }
         // SAFETY: plain C-API calls with the GIL held (we hold a `Python` token).
         if unsafe { ffi::Py_EnterRecursiveCall(c" while pickling an object".as_ptr()) } != 0 {
             return Err(PyErr::fetch(self.py));
@@ -149,15 +195,21 @@ impl<'py> Walker<'py> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn boundary(&mut self) -> PyResult<()> {
         self.enc.boundary();
+        if self.sink.is_some() && self.enc.len() >= 1 << 16 {
+            self.flush_committed()?;
+        }
+        Ok(())
+    }
+
+    #[cold]
+    fn flush_committed(&mut self) -> PyResult<()> {
+        let done = self.enc.take_committed();
         if let Some(sink) = &self.sink {
-            if self.enc.len() >= 1 << 16 {
-                let done = self.enc.take_committed();
-                if !done.is_empty() {
-                    sink.call1((PyBytes::new(self.py, &done),))?;
-                }
+            if !done.is_empty() {
+                sink.call1((PyBytes::new(self.py, &done),))?;
             }
         }
         Ok(())
@@ -170,6 +222,41 @@ impl<'py> Walker<'py> {
         }
         self.located = true;
         error::with_path(self.py, e, &self.path.render())
+    }
+
+    /// None, bools, ints, floats, memo hits, str and bytes: true when `obj` was one.
+    #[inline]
+    fn save_leaf(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<bool> {
+        unsafe {
+            if obj.is_none() {
+                self.enc.none();
+                return Ok(true);
+            }
+            if is_type(obj, &raw mut ffi::PyBool_Type) {
+                self.enc.bool(obj.as_ptr() == ffi::Py_True());
+                return Ok(true);
+            }
+            if is_type(obj, &raw mut ffi::PyLong_Type) {
+                self.save_long(obj)?;
+                return Ok(true);
+            }
+            if is_type(obj, &raw mut ffi::PyFloat_Type) {
+                self.enc.float(ffi::PyFloat_AS_DOUBLE(obj.as_ptr()));
+                return Ok(true);
+            }
+        }
+        if self.try_get(obj) {
+            return Ok(true);
+        }
+        if is_type(obj, &raw mut ffi::PyUnicode_Type) {
+            self.save_str(obj)?;
+            return Ok(true);
+        }
+        if is_type(obj, &raw mut ffi::PyBytes_Type) && self.enc.protocol() >= 3 {
+            self.save_bytes(obj)?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     fn dispatch(&mut self, obj: &Bound<'py, PyAny>, pers_save: bool) -> PyResult<()> {
@@ -487,10 +574,17 @@ impl<'py> Walker<'py> {
     }
 
     fn dict_entry(&mut self, k: &Bound<'py, PyAny>, v: &Bound<'py, PyAny>) -> PyResult<()> {
-        self.path.push(Seg::Item("key"));
         self.save(k)?;
-        self.path.pop();
         self.path.push(Seg::Key(k.clone()));
+        self.save(v)?;
+        self.path.pop();
+        Ok(())
+    }
+
+    /// Like [`Walker::dict_entry`], taking the key to avoid a reference-count round trip.
+    fn dict_entry_owned(&mut self, k: Bound<'py, PyAny>, v: &Bound<'py, PyAny>) -> PyResult<()> {
+        self.save(&k)?;
+        self.path.push(Seg::Key(k));
         self.save(v)?;
         self.path.pop();
         Ok(())
@@ -517,7 +611,7 @@ impl<'py> Walker<'py> {
         let changed = || PyRuntimeError::new_err("dictionary changed size during iteration");
         if size == 1 {
             if let Some((k, v)) = next(&mut pos) {
-                self.dict_entry(&k, &v)?;
+                self.dict_entry_owned(k, &v)?;
                 self.enc.setitem();
             }
             if dict.len() != size {
@@ -529,7 +623,7 @@ impl<'py> Walker<'py> {
             self.enc.mark();
             let mut i = 0;
             while let Some((k, v)) = next(&mut pos) {
-                self.dict_entry(&k, &v)?;
+                self.dict_entry_owned(k, &v)?;
                 i += 1;
                 if i == BATCHSIZE {
                     break;

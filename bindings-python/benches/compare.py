@@ -1,0 +1,111 @@
+"""brinery against pickle, cloudpickle and dill, measured side by side in one run.
+
+Run from the repo root: ``.venv/bin/python bindings-python/benches/compare.py``. Prints
+one table per case: best-of-N time per dump, ratio to the reference (pickle for plain
+data and dataclass instances, cloudpickle for closures), stream size, and the time
+``pickle.loads`` takes on each library's stream.
+"""
+
+import dataclasses
+import pickle
+import sys
+import time
+
+import cloudpickle
+import dill
+
+import brinery
+
+PROTO = 5
+
+
+def best(fn, repeat=15, number=2):
+    """Best CPU time of one call (thread CPU time, so other processes on a busy machine
+    do not count)."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.thread_time()
+        for _ in range(number):
+            fn()
+        times.append((time.thread_time() - t0) / number)
+    return min(times)
+
+
+def plain_data():
+    return [
+        {"name": f"item{i}", "id": i, "score": i * 0.5, "tags": ["a", "b", i], "ok": i % 2 == 0}
+        for i in range(10_000)
+    ]
+
+
+def make_closure(i):
+    offset = i * 2
+
+    def closure(x):
+        return x + offset + i
+
+    return closure
+
+
+@dataclasses.dataclass
+class Record:
+    name: str
+    id: int
+    score: float
+
+
+def closures():
+    return [make_closure(i) for i in range(1_000)]
+
+
+def records():
+    return [Record(f"r{i}", i, i * 0.25) for i in range(10_000)]
+
+
+LOADERS = {"dill": dill.loads}
+
+DUMPERS = {
+    "brinery": lambda o: brinery.dumps(o, PROTO),
+    "pickle": lambda o: pickle.dumps(o, PROTO),
+    "cloudpickle": lambda o: cloudpickle.dumps(o, PROTO),
+    "dill": lambda o: dill.dumps(o, PROTO),
+}
+
+
+def run_case(title, obj, reference, libs):
+    print(f"\n{title}")
+    print(f"  {'library':<12}{'dumps':>12}{'ratio':>9}{'size':>11}{'loads':>12}")
+    rows = {}
+    for lib in libs:
+        dump = DUMPERS[lib]
+        try:
+            data = dump(obj)
+        except Exception as e:  # stock pickle cannot store __main__ closures by value
+            rows[lib] = None
+            print(f"  {lib:<12}{'n/a (' + type(e).__name__ + ')':>12}")
+            continue
+        t = best(lambda: dump(obj))
+        load = LOADERS.get(lib, pickle.loads)
+        lt = best(lambda: load(data))
+        rows[lib] = (t, len(data), lt)
+    ref = rows[reference][0]
+    for lib, row in rows.items():
+        if row is None:
+            continue
+        t, size, lt = row
+        print(f"  {lib:<12}{t * 1e3:>10.2f}ms{t / ref:>8.2f}x{size:>11,}{lt * 1e3:>10.2f}ms")
+    return rows
+
+
+def main():
+    print(f"Python {sys.version.split()[0]}, protocol {PROTO}; best CPU time of 15x2; loads = pickle.loads (dill.loads for dill); ratio = dumps time / {{reference}}")
+    run_case("10,000 dicts of str/int/float/list/bool (reference: pickle)", plain_data(), "pickle",
+             ["brinery", "pickle", "cloudpickle", "dill"])
+    run_case("1,000 distinct __main__ closures (reference: cloudpickle)", closures(), "cloudpickle",
+             ["brinery", "cloudpickle", "dill"])
+    run_case("10,000 instances of a __main__ dataclass (reference: pickle; pickle stores the class by name)",
+             records(), "pickle", ["brinery", "pickle", "cloudpickle", "dill"])
+
+
+if __name__ == "__main__":
+    main()
