@@ -244,3 +244,19 @@ def test_shutdown_cancel_futures_in_subprocess():
     assert running.result(WAIT) is None
     outcomes = [f.exception(WAIT) for f in queued]
     assert any(e is not None for e in outcomes)
+
+
+class Unpicklable:
+    def __reduce__(self):
+        raise TypeError("not today")
+
+
+def test_map_raises_at_the_unpicklable_item_in_subprocess():
+    from brinery.pool import StageError
+
+    with Pool(2) as p:
+        it = p.map(double, [1, Unpicklable(), 3])
+        assert next(it) == 2
+        with pytest.raises(StageError, match="pickling the task in the parent.*not today"):
+            next(it)
+        assert list(p.map(double, [4, 5])) == [8, 10]

@@ -351,6 +351,48 @@ class Pool(_cf.Executor):
             self._deliver([out])
         return tid
 
+    def _send_many(self, kind, fn, payloads, batch, first):
+        """Submits ``payloads`` (results go to ``batch`` from index ``first``); returns
+        the task ids, ``None`` for one that could not be pickled (its error is stored in
+        the batch and nothing after it is sent)."""
+        if self._closing:
+            raise RuntimeError("cannot schedule new futures after shutdown")
+        core = self._core
+        tids = []
+        with self._enc_lock:
+            ref = self._fast_ref(fn)
+            for payload in payloads:
+                try:
+                    if ref is not None and is_plain(payload):
+                        main = FAST + pickle.dumps((kind, ref[0], payload), 5)
+                        tids.append(core.submit([main], (), ref[1]))
+                        continue
+                    enc = self._encoder
+                    enc.needs = list(self._base_needs)
+                    main, bufs, fds = enc.encode((kind, fn, payload))
+                    tids.append(core.submit([FULL + main, *bufs], fds, enc.needs))
+                except BaseException as e:
+                    err = StageError("pickling the task in the parent", f"{type(e).__name__}: {e}")
+                    err.__cause__ = e
+                    batch.results[first + len(tids)] = (None, False, "parent", err)
+                    tids.append(None)
+                    break
+        late = []
+        with self._sink_lock:
+            sinks, orphans = self._sinks, self._orphans
+            for i, tid in enumerate(tids, first):
+                if tid is None:
+                    continue
+                out = orphans.pop(tid, None) if orphans else None
+                if out is None:
+                    sinks[tid] = (batch, i)
+                else:
+                    sinks[tid] = (batch, i)
+                    late.append(out)
+        if late:
+            self._deliver(late)
+        return tids
+
     def _fast_ref(self, fn):
         """``(what the fast path pickles for fn, definitions needed)``, or None when fn
         needs the full encoder. Cached per function object."""
@@ -453,18 +495,18 @@ class Pool(_cf.Executor):
         sizes = []
 
         def submit_some(limit):
-            for chunk in itertools.islice(chunks, limit):
-                i = len(batch.results)
-                batch.results.append(None)
-                sizes.append(len(chunk))
-                payload = (chunk[0], {}) if kind == CALL else chunk
-                try:
-                    tids.append(self._send(kind, fn, payload, (batch, i)))
-                except StageError as e:
-                    tids.append(None)
-                    batch.results[i] = (None, False, "parent", e)
-                    return False
-            return True
+            todo = list(itertools.islice(chunks, limit))
+            if not todo:
+                return
+            first = len(batch.results)
+            batch.results.extend([None] * len(todo))
+            sizes.extend(map(len, todo))
+            payloads = [(c[0], {}) for c in todo] if kind == CALL else todo
+            sent = self._send_many(kind, fn, payloads, batch, first)
+            tids.extend(sent)
+            if len(sent) < len(todo):  # a pickling error: stop where it happened
+                del batch.results[first + len(sent) :]
+                del sizes[first + len(sent) :]
 
         submit_some(window)
         bar = _Progress(n) if progress else None
