@@ -117,7 +117,7 @@ pub fn save_module<'py>(w: &mut Walker<'py>, m: &Bound<'py, PyAny>) -> PyResult<
     let py = w.py;
     let name: String = m.getattr("__name__")?.extract()?;
     let importable = match w.st.sys_modules.bind(py).get_item(&name)? {
-        Some(found) => found.is(m) && !w.opts.by_value.iter().any(|b| *b == name),
+        Some(found) => found.is(m) && !w.opts.by_value.contains(&name),
         None => false,
     };
     if importable {

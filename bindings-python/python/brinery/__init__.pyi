@@ -1,0 +1,53 @@
+import pickle
+from collections.abc import Callable, Iterable
+from types import ModuleType
+from typing import IO, Any
+
+from ._errors import PicklingError as PicklingError
+from .pool import Pool as Pool
+from .safe import UnpicklingError as UnpicklingError
+from .safe import UnsafePickleError as UnsafePickleError
+from .safe import safe_load as safe_load
+from .safe import safe_loads as safe_loads
+from .safe import scan as scan
+
+HIGHEST_PROTOCOL: int
+DEFAULT_PROTOCOL: int
+
+loads = pickle.loads
+load = pickle.load
+
+def dumps(
+    obj: Any,
+    protocol: int | None = ...,
+    *,
+    buffer_callback: Callable[[pickle.PickleBuffer], Any] | None = ...,
+    by_value: Iterable[ModuleType | str] = ...,
+) -> bytes: ...
+def dump(
+    obj: Any,
+    file: IO[bytes],
+    protocol: int | None = ...,
+    *,
+    buffer_callback: Callable[[pickle.PickleBuffer], Any] | None = ...,
+    by_value: Iterable[ModuleType | str] = ...,
+) -> None: ...
+
+class Pickler:
+    def __init__(
+        self,
+        file: IO[bytes] | None = ...,
+        protocol: int | None = ...,
+        *,
+        fix_imports: bool = ...,
+        buffer_callback: Callable[[pickle.PickleBuffer], Any] | None = ...,
+        by_value: Iterable[ModuleType | str] = ...,
+        namespaces: bool = ...,
+    ) -> None: ...
+    @property
+    def protocol(self) -> int: ...
+    def dump(self, obj: Any) -> None: ...
+    def dumps(self, obj: Any) -> bytes: ...
+
+def register_pickle_by_value(module: ModuleType) -> None: ...
+def unregister_pickle_by_value(module: ModuleType) -> None: ...
