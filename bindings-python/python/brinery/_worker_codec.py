@@ -20,9 +20,8 @@ cannot:
 import io
 import os
 import pickle
-import socket
+import sys
 import types
-from multiprocessing.connection import Connection
 
 from . import Pickler, _byvalue, _namespaces
 
@@ -75,8 +74,6 @@ def wants_by_value(obj):
     qualname = getattr(obj, "__qualname__", "")
     if "<locals>" in qualname or "<lambda>" in qualname:
         return True
-    import sys
-
     cur = sys.modules.get(module)
     if cur is None:
         return True
@@ -92,10 +89,14 @@ def fd_pid(obj, fds):
     if isinstance(obj, Fd):
         fds.append(obj.fd)
         return ("brinery.fd", len(fds) - 1, "fd")
-    if isinstance(obj, socket.socket):
+    # socket and multiprocessing.connection are looked up, not imported: an object of
+    # theirs implies they are loaded, and a spawned worker starts faster without them.
+    socket = sys.modules.get("socket")
+    if socket is not None and isinstance(obj, socket.socket):
         fds.append(obj.fileno())
         return ("brinery.fd", len(fds) - 1, "socket")
-    if isinstance(obj, Connection):
+    connection = sys.modules.get("multiprocessing.connection")
+    if connection is not None and isinstance(obj, connection.Connection):
         fds.append(obj.fileno())
         return ("brinery.fd", len(fds) - 1, "connection", obj.readable, obj.writable)
     if isinstance(obj, io.IOBase):
@@ -119,8 +120,12 @@ def rebuild_fd(pid, fds):
     if kind == "fd":
         return Fd(fd)
     if kind == "socket":
+        import socket
+
         return socket.socket(fileno=fd)
     if kind == "connection":
+        from multiprocessing.connection import Connection
+
         return Connection(fd, readable=details[0], writable=details[1])
     if kind == "text":
         return open(fd, details[0].replace("b", ""), encoding=details[1])
