@@ -1,7 +1,7 @@
 //! The object walker: CPython's `save()` in Rust. It dispatches on the exact type first
 //! (atomic values, the memo, str/bytes, containers) without calling back into Python for
 //! plain data, keeps the memo by object identity (objects stay alive for the dump, as in
-//! `_pickle.c`), and calls the encoder's `boundary()` after every saved object so frames
+//! `_pickle.c`), and calls the encoder's `boundary()` before every saved object so frames
 //! split where CPython's do. Reductions, globals and by-value objects live in
 //! [`crate::reduce`], [`crate::function`] and [`crate::class`].
 
@@ -165,17 +165,19 @@ impl<'py> Walker<'py> {
 
     // ---- save ------------------------------------------------------------------------
 
-    /// `save(obj)`: one object, its path errors located, then an opcode boundary.
+    /// `save(obj)`: an opcode boundary, then one object, its errors given their path.
     pub fn save(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
         self.save_with(obj, false)
     }
 
     pub fn save_with(&mut self, obj: &Bound<'py, PyAny>, pers_save: bool) -> PyResult<()> {
+        // Frames are committed when the next object starts, as in CPython.
+        self.boundary()?;
         // Leaves cannot nest, so they skip the recursion guard (CPython's limit is still
         // enforced on every container).
         if pers_save || self.opts.persistent_id.is_none() {
             match self.save_leaf(obj) {
-                Ok(true) => return self.boundary(),
+                Ok(true) => return Ok(()),
                 Ok(false) => {}
                 Err(e) => return Err(self.locate(e)),
             }
@@ -186,13 +188,7 @@ impl<'py> Walker<'py> {
         }
         let r = self.dispatch(obj, pers_save);
         unsafe { ffi::Py_LeaveRecursiveCall() };
-        match r {
-            Ok(()) => {
-                self.boundary()?;
-                Ok(())
-            }
-            Err(e) => Err(self.locate(e)),
-        }
+        r.map_err(|e| self.locate(e))
     }
 
     #[inline(always)]
