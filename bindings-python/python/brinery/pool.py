@@ -29,7 +29,6 @@ import os
 import sys
 import threading
 import time
-import weakref
 
 from . import _worker
 from ._brinery import PoolCore
@@ -220,7 +219,6 @@ class Pool(_cf.Executor):
         started.wait()
         if failure:
             raise failure[0]
-        weakref.finalize(self, _terminate_at_exit, self._core)
 
     # -- the driver thread ------------------------------------------------------------
 
@@ -648,11 +646,6 @@ def _error(kind, message):
     if kind == "cannot_start":
         return BrokenWorkersError(message)
     return PoolError(message)
-
-
-def _terminate_at_exit(core):
-    if core is not None:
-        core.wake()
 
 
 class _Progress:
