@@ -352,12 +352,22 @@ impl<'a> TreeWriter<'a> {
 
     fn object(&mut self, id: NodeId, obj: &Object) -> Result<(), EncodeError> {
         let proto = self.enc.protocol();
+        // A `Built` node is a value that was `BUILD` first and then appended to (the
+        // decoder cannot see another order), so its first state goes before its items;
+        // a call's items come before its state, as `save_reduce` writes them.
+        let (first_state, later_states) = match (obj.kind, obj.state.split_first()) {
+            (ObjectKind::Built, Some((first, rest))) => (Some(*first), rest),
+            _ => (None, &obj.state[..]),
+        };
         // What follows the call, scheduled first so that it runs last.
-        for &state in obj.state.iter().rev() {
+        for &state in later_states.iter().rev() {
             self.then([Step::Save(state), Step::Build].into_iter());
         }
         self.entries(Batch::DictIter, &obj.entries);
         self.items(Batch::ListIter, &obj.items);
+        if let Some(state) = first_state {
+            self.then([Step::Save(state), Step::Build].into_iter());
+        }
         match obj.kind {
             ObjectKind::Reduce => {
                 self.then(

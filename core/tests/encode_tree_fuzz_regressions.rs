@@ -3,11 +3,9 @@
 //!
 //! Cause: `BUILD` on a value that is not an object (a persistent id, a global) makes a
 //! `Built` object node, and `APPEND`/`SETITEM` after that add to the node's `items`/
-//! `entries`. `encode_tree` writes the items before the `BUILD`, so the decoder sees
-//! `APPEND` on a persistent id or a global (`APPEND expects a list`). Writing the first
-//! state before the items for `ObjectKind::Built` would fix it (owner: the encoder,
-//! `core/src/tree_encode.rs`). Ignored until then, so CI stays green; run with
-//! `cargo test -p brinery-core --test encode_tree_fuzz_regressions -- --ignored`.
+//! `entries`. `encode_tree` used to write the items before the `BUILD`, so the decoder saw
+//! `APPEND` on a persistent id or a global (`APPEND expects a list`). Fixed by writing
+//! the first state before the items for `ObjectKind::Built`.
 
 use brinery_core::{decode, encode_tree, DecodeOptions};
 
@@ -23,20 +21,17 @@ fn round_trips(data: &[u8]) {
 }
 
 #[test]
-#[ignore = "encode_tree writes APPEND before BUILD for Built objects (tree_encode.rs)"]
 fn build_then_append_on_a_persistent_id() {
     // PERSID 'a'; UNICODE 's'; BUILD; UNICODE 'i'; APPEND; STOP
     round_trips(b"Pa\nVs\nbVi\na.");
 }
 
 #[test]
-#[ignore = "encode_tree writes APPEND before BUILD for Built objects (tree_encode.rs)"]
 fn build_then_append_on_a_global() {
     round_trips(b"cmymod\nX\nVs\nbVi\na.");
 }
 
 #[test]
-#[ignore = "encode_tree writes APPEND before BUILD for Built objects (tree_encode.rs)"]
 fn fuzz_input_8f6e628b() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
