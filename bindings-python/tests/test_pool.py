@@ -260,3 +260,15 @@ def test_map_raises_at_the_unpicklable_item_in_subprocess():
         with pytest.raises(StageError, match="pickling the task in the parent.*not today"):
             next(it)
         assert list(p.map(double, [4, 5])) == [8, 10]
+
+
+def test_map_timeout_raises_timeout_error_in_subprocess():
+    import concurrent.futures as cf
+
+    p = Pool(1)
+    it = p.map(time.sleep, [30], timeout=0.3)
+    t = time.monotonic()
+    with pytest.raises(cf.TimeoutError):
+        next(it)
+    assert time.monotonic() - t < 10
+    p.terminate()
