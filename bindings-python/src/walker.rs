@@ -241,11 +241,23 @@ impl<'py> Walker<'py> {
                 return Ok(true);
             }
         }
-        if self.try_get(obj) {
+        if is_type(obj, &raw mut ffi::PyUnicode_Type) {
+            // One hash lookup for both the memo hit and the insert.
+            let key = obj.as_ptr() as usize;
+            match self.memo.entry(key) {
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    let idx = *e.get();
+                    self.enc.get(idx);
+                }
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    Self::write_str(&mut self.enc, obj)?;
+                    e.insert(self.enc.memoize());
+                    self.keep.push(obj.clone());
+                }
+            }
             return Ok(true);
         }
-        if is_type(obj, &raw mut ffi::PyUnicode_Type) {
-            self.save_str(obj)?;
+        if self.try_get(obj) {
             return Ok(true);
         }
         if is_type(obj, &raw mut ffi::PyBytes_Type) && self.enc.protocol() >= 3 {
@@ -359,19 +371,26 @@ impl<'py> Walker<'py> {
     }
 
     fn save_str(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+        Self::write_str(&mut self.enc, obj)?;
+        self.memoize(obj);
+        Ok(())
+    }
+
+    /// The opcode of an exact `str`, without memoizing it.
+    #[inline]
+    fn write_str(enc: &mut Encoder, obj: &Bound<'py, PyAny>) -> PyResult<()> {
         let mut size: ffi::Py_ssize_t = 0;
         // SAFETY: obj is an exact str; the returned buffer lives as long as obj.
         let data = unsafe { ffi::PyUnicode_AsUTF8AndSize(obj.as_ptr(), &mut size) };
         if data.is_null() {
             // Lone surrogates: CPython writes them with `surrogatepass`.
-            let _ = PyErr::take(self.py);
+            let _ = PyErr::take(obj.py());
             let b = obj.call_method1("encode", ("utf-8", "surrogatepass"))?;
-            self.enc.str_utf8(b.cast::<PyBytes>()?.as_bytes());
+            enc.str_utf8(b.cast::<PyBytes>()?.as_bytes());
         } else {
             let s = unsafe { std::slice::from_raw_parts(data as *const u8, size as usize) };
-            self.enc.str_utf8(s);
+            enc.str_utf8(s);
         }
-        self.memoize(obj);
         Ok(())
     }
 
@@ -477,7 +496,14 @@ impl<'py> Walker<'py> {
             let mut this_batch = 0;
             while total < list.len() {
                 self.path.set_top_index(total);
-                let item = list.get_item(total)?;
+                // SAFETY: total < len, checked just above with the GIL held; the item is
+                // owned (incref'd) before any Python code can run.
+                let item = unsafe {
+                    Bound::from_borrowed_ptr(
+                        self.py,
+                        ffi::PyList_GET_ITEM(list.as_ptr(), total as ffi::Py_ssize_t),
+                    )
+                };
                 self.save(&item)?;
                 total += 1;
                 this_batch += 1;
