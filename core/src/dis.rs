@@ -166,6 +166,11 @@ impl<'a> Dis<'a> {
             }
             stack.truncate(stack.len() - numtopop);
             if info.code == b'(' {
+                // Each open mark indents every later line: bound the output.
+                let limit = crate::Limits::default().max_depth;
+                if markstack.len() >= limit {
+                    return Err(err(K::TooDeep(limit)));
+                }
                 markstack.push(pos);
                 stack.push(true);
             }
@@ -276,7 +281,20 @@ impl<'a> Dis<'a> {
             ("LONG1" | "LONG4", ArgKind::Counted { width, signed }) => {
                 let n = self.length(width, signed)?;
                 let le = self.take(n)?;
-                out.push_str(&pyfmt::le_to_decimal(le));
+                // `pickletools` prints the int in decimal, which CPython refuses past
+                // 4300 digits (and which is quadratic): at most ~1786 bytes pass.
+                let digits = if le.len() <= 1800 {
+                    pyfmt::le_to_decimal(le)
+                } else {
+                    String::new()
+                };
+                if digits.is_empty() || digits.trim_start_matches('-').len() > text::MAX_STR_DIGITS
+                {
+                    return Err(K::BadArgument(
+                        "int exceeds the limit of 4300 digits".into(),
+                    ));
+                }
+                out.push_str(&digits);
             }
             (
                 "SHORT_BINUNICODE" | "BINUNICODE" | "BINUNICODE8",

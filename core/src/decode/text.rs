@@ -44,6 +44,10 @@ fn until_nul(line: &[u8]) -> &[u8] {
 }
 
 /// `int(text)`: base 10 only, as `pickletools` reads ints.
+/// Python's default `sys.get_int_max_str_digits()`: the most decimal digits an int may
+/// be converted from or to.
+pub(crate) const MAX_STR_DIGITS: usize = 4300;
+
 pub(crate) fn decimal(line: &[u8]) -> Result<Value, &'static str> {
     int_literal(line, Base::Ten)
 }
@@ -87,6 +91,11 @@ fn int_literal(line: &[u8], base: Base) -> Result<Value, &'static str> {
     };
     if digits.is_empty() || digits[0] == b'_' || digits[digits.len() - 1] == b'_' {
         return Err(BAD);
+    }
+    // CPython 3.11 refuses decimal text of more than 4300 digits (which also keeps this
+    // quadratic conversion bounded).
+    if radix == 10 && digits.iter().filter(|&&c| c != b'_').count() > MAX_STR_DIGITS {
+        return Err("int literal exceeds the limit of 4300 digits");
     }
     // Magnitude as little-endian u32 limbs; almost always one or two.
     let mut limbs: Vec<u32> = Vec::new();
