@@ -56,25 +56,21 @@ pub fn save_reduce_value<'py>(
 pub fn save_by_reduce<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult<()> {
     let py = w.py;
     let tp = obj.get_type();
-    let func = match &w.opts.dispatch_table {
-        None => w.st.copyreg_dispatch.bind(py).get_item(&tp)?,
-        Some(table) => match table.get_item(&tp) {
-            Ok(f) => Some(f),
-            Err(e) if e.is_instance_of::<pyo3::exceptions::PyKeyError>(py) => None,
-            Err(e) => return Err(e),
-        },
-    };
-    let func = match func {
-        Some(f) => Some(f),
-        None => w.st.reducers.bind(py).get_item(&tp)?,
-    };
-    let func = match func {
-        None if w.fns.class_depth > 0 => w.st.class_reducers.bind(py).get_item(&tp)?,
-        other => other,
-    };
+    // Types already known to have no table entry and not to be classes go straight to
+    // `__reduce_ex__` (copyreg's table is consulted once per type per dump).
+    let plain = w.fns.class_depth == 0 && w.plain_reduce_types.contains(&(tp.as_ptr() as usize));
+    let func = if plain { None } else { reduce_func(w, &tp)? };
+    if !plain
+        && func.is_none()
+        && w.fns.class_depth == 0
+        && !tp.is_subclass_of::<pyo3::types::PyType>()?
+    {
+        w.plain_reduce_types.insert(tp.as_ptr() as usize);
+        w.keep_alive(tp.as_any());
+    }
     let rv = if let Some(func) = func {
         func.call1((obj,))?
-    } else if tp.is_subclass_of::<pyo3::types::PyType>()? {
+    } else if !plain && tp.is_subclass_of::<pyo3::types::PyType>()? {
         return crate::reduce::save_global(w, obj, None);
     } else if let Some(f) = lookup(obj, pyo3::intern!(obj.py(), "__reduce_ex__"))? {
         f.call1((w.enc.protocol(),))?
@@ -87,6 +83,30 @@ pub fn save_by_reduce<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyRe
         ));
     };
     save_reduce_value(w, obj, &rv)
+}
+
+/// The reduction function a dispatch table (or brinery's own tables) gives for `tp`.
+fn reduce_func<'py>(
+    w: &Walker<'py>,
+    tp: &Bound<'py, pyo3::types::PyType>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let py = w.py;
+    let func = match &w.opts.dispatch_table {
+        None => w.st.copyreg_dispatch.bind(py).get_item(tp)?,
+        Some(table) => match table.get_item(tp) {
+            Ok(f) => Some(f),
+            Err(e) if e.is_instance_of::<pyo3::exceptions::PyKeyError>(py) => None,
+            Err(e) => return Err(e),
+        },
+    };
+    let func = match func {
+        Some(f) => Some(f),
+        None => w.st.reducers.bind(py).get_item(tp)?,
+    };
+    Ok(match func {
+        None if w.fns.class_depth > 0 => w.st.class_reducers.bind(py).get_item(tp)?,
+        other => other,
+    })
 }
 
 fn lookup<'py>(

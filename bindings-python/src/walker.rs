@@ -77,6 +77,8 @@ pub struct Walker<'py> {
     pub fns: FunctionState<'py>,
     /// Receives committed frames when dumping to a file.
     pub sink: Option<Bound<'py, PyAny>>,
+    /// Types (kept alive) with no dispatch-table entry that are not classes.
+    pub plain_reduce_types: rustc_hash::FxHashSet<usize>,
 }
 
 #[inline]
@@ -99,6 +101,7 @@ impl<'py> Walker<'py> {
             located: false,
             fns: FunctionState::default(),
             sink: None,
+            plain_reduce_types: Default::default(),
         })
     }
 
