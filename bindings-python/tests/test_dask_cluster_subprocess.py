@@ -258,22 +258,12 @@ def test_main_dataclass_argument_subprocess(main_script_results):
     assert _ok(main_script_results, "main_dataclass_argument") == [3, -4, 7]
 
 
-# Both fail on brinery refusing a dataclass after Dask's cloudpickle touched it; see
-# test_dask.py::test_dataclass_after_a_cloudpickle_round_trip. Remove the markers with it.
-MISSING_COPY = pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="brinery refuses a dataclass whose field holds a copy of dataclasses.MISSING",
-)
-
-
-@MISSING_COPY
 def test_main_dataclass_result_subprocess(main_script_results):
     assert _ok(main_script_results, "main_dataclass_result") == [
         "Point", {"x": -4, "y": 3}, 7,
     ]
 
 
-@MISSING_COPY
 def test_main_dataclass_pure_submit_subprocess(main_script_results):
     assert _ok(main_script_results, "main_dataclass_pure_submit") == 3
 

@@ -21,14 +21,19 @@ __all__ = [
     "HIGHEST_PROTOCOL",
     "Pickler",
     "PicklingError",
+    "Pool",
+    "UnpicklingError",
+    "UnsafePickleError",
     "dump",
     "dumps",
     "load",
     "loads",
     "register_pickle_by_value",
+    "safe_load",
+    "safe_loads",
+    "scan",
     "unregister_pickle_by_value",
 ]
-__all__ += ["UnpicklingError", "UnsafePickleError", "safe_load", "safe_loads", "scan"]
 
 HIGHEST_PROTOCOL = _pickle.HIGHEST_PROTOCOL
 DEFAULT_PROTOCOL = _pickle.DEFAULT_PROTOCOL

@@ -123,9 +123,24 @@ def _reduce_staticmethod(m):
     return staticmethod, (m.__func__,)
 
 
-def _reduce_by_name(obj):
-    # dataclasses' sentinels must stay the module's own objects.
-    return obj.name if hasattr(obj, "name") and isinstance(obj.name, str) else "MISSING"
+def _dataclasses_sentinel(name):
+    """Reduces one of dataclasses' sentinels to the module's own object: by name when it
+    is that object, else (a copy made by another pickler's round trip, e.g. cloudpickle's
+    or dill's) as ``getattr(dataclasses, name)``, which loads as the real one."""
+
+    def reduce(obj):
+        import dataclasses
+
+        if getattr(dataclasses, name, None) is obj:
+            return name
+        return getattr, (dataclasses, name)
+
+    return reduce
+
+
+def _reduce_field_base(obj):
+    name = obj.name if isinstance(getattr(obj, "name", None), str) else "MISSING"
+    return _dataclasses_sentinel(name)(obj)
 
 
 def _reducers():
@@ -133,9 +148,9 @@ def _reducers():
 
     table = {
         types.MappingProxyType: lambda m: (types.MappingProxyType, (dict(m),)),
-        dataclasses._FIELD_BASE: _reduce_by_name,
-        dataclasses._MISSING_TYPE: lambda o: "MISSING",
-        dataclasses._HAS_DEFAULT_FACTORY_CLASS: lambda o: "_HAS_DEFAULT_FACTORY",
+        dataclasses._FIELD_BASE: _reduce_field_base,
+        dataclasses._MISSING_TYPE: _dataclasses_sentinel("MISSING"),
+        dataclasses._HAS_DEFAULT_FACTORY_CLASS: _dataclasses_sentinel("_HAS_DEFAULT_FACTORY"),
     }
     return table
 
