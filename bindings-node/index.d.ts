@@ -107,6 +107,13 @@ export interface LoadsOptions {
   encoding?: 'ascii' | 'latin1' | 'bytes';
   /** Deepest container nesting accepted. Default 1000. */
   maxDepth?: number;
+  /** Most memo entries a stream may create. Default: the stream's length in bytes.
+   * Beyond it: `ERR_BRINERY_LIMIT`. */
+  maxMemo?: number;
+  /** Most bytes the decoder may allocate (strings, bytes, nodes). Default: 1 MiB plus
+   * 64 bytes per stream byte, so a short stream can never make `loads` allocate much.
+   * `Infinity` lifts it. Beyond it: `ERR_BRINERY_LIMIT`. */
+  maxAlloc?: number;
 }
 
 export interface DumpsOptions {

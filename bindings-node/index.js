@@ -52,6 +52,8 @@ function loads(data, options) {
     allowUnknown: o.allowUnknown === true,
     encoding: o.encoding,
     maxDepth: o.maxDepth,
+    maxMemo: o.maxMemo,
+    maxAlloc: o.maxAlloc,
   });
   return build(tape, { classes });
 }

@@ -32,6 +32,10 @@ pub struct NativeLoadsOptions {
     pub encoding: Option<String>,
     /// Deepest nesting accepted (default 1000).
     pub max_depth: Option<u32>,
+    /// Most memo entries accepted (default: the stream's length in bytes).
+    pub max_memo: Option<f64>,
+    /// Most bytes the decoder may allocate (default: 1 MiB + 64 x the stream's length).
+    pub max_alloc: Option<f64>,
 }
 
 /// How dicts become JS values.
@@ -56,7 +60,13 @@ pub struct Settings {
 /// recursive walk stays far from the end of Node's stack.
 pub const DEFAULT_MAX_DEPTH: usize = 1000;
 
-fn settings(options: Option<NativeLoadsOptions>) -> Fallible<(Settings, DecodeOptions)> {
+/// Allocation allowed beyond 64 bytes per input byte, by default.
+const ALLOC_BASE: usize = 1 << 20;
+
+fn settings(
+    options: Option<NativeLoadsOptions>,
+    input_len: usize,
+) -> Fallible<(Settings, DecodeOptions)> {
     let o = options.unwrap_or(NativeLoadsOptions {
         dict: None,
         frozen_tuples: None,
@@ -64,6 +74,8 @@ fn settings(options: Option<NativeLoadsOptions>) -> Fallible<(Settings, DecodeOp
         allow_unknown: None,
         encoding: None,
         max_depth: None,
+        max_memo: None,
+        max_alloc: None,
     });
     let dict = match o.dict.as_deref() {
         None | Some("auto") => DictMode::Auto,
@@ -90,9 +102,18 @@ fn settings(options: Option<NativeLoadsOptions>) -> Fallible<(Settings, DecodeOp
     let max_depth = o.max_depth.map_or(DEFAULT_MAX_DEPTH, |d| d as usize);
     let mut core = DecodeOptions::new();
     core.py2_strings = py2_strings;
+    let bound = |v: Option<f64>, default: usize| match v {
+        Some(v) if v.is_finite() && v >= 0.0 => v as usize,
+        Some(_) => usize::MAX,
+        None => default,
+    };
     core.limits = Limits {
         max_depth,
-        ..Limits::default()
+        max_memo: bound(o.max_memo, input_len.max(16)),
+        max_alloc: bound(
+            o.max_alloc,
+            ALLOC_BASE.saturating_add(input_len.saturating_mul(64)),
+        ),
     };
     let settings = Settings {
         dict,
@@ -111,7 +132,7 @@ pub fn decode_tape<'e>(
     data: &[u8],
     options: Option<NativeLoadsOptions>,
 ) -> Result<Object<'e>> {
-    let (settings, core) = settings(options).map_err(|f| f.into_napi(env))?;
+    let (settings, core) = settings(options, data.len()).map_err(|f| f.into_napi(env))?;
     let tree = decode(data, &core).map_err(|e| Failure::from(e).into_napi(env))?;
     let mut walker = Walker::new(&tree, &settings);
     // Text is at most about as long as the stream (shared strings are written once).

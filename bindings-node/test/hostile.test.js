@@ -192,3 +192,24 @@ test('big ints are exact', () => {
   assert.equal(loads(dumps(-(2n ** 63n))), -(2n ** 63n));
   assert.equal(loads(dumps(2 ** 53 - 1)), 2 ** 53 - 1);
 });
+
+test('memo and allocation limits bound what a short stream can cost', () => {
+  // 1 KB of MEMOIZE after one list: a thousand memo entries.
+  const flood = Buffer.concat([Buffer.from([0x80, 4, 0x5d]), Buffer.alloc(1000, 0x94), Buffer.from('.')]);
+  assert.ok(Array.isArray(loads(flood)), 'the default memo bound is the stream length');
+  assert.throws(() => loads(flood, { maxMemo: 100 }), coded('ERR_BRINERY_LIMIT'));
+  // A 2,000-byte string against a 1,000-byte allocation bound.
+  const big = dumps('x'.repeat(2000), { protocol: 4 });
+  assert.equal(loads(big).length, 2000);
+  assert.throws(() => loads(big, { maxAlloc: 1000 }), coded('ERR_BRINERY_LIMIT'));
+  assert.equal(loads(big, { maxAlloc: Infinity }).length, 2000);
+  // A list holding itself 1,000 times (memo GETs) stays one shared JS object.
+  const gets = Buffer.concat([
+    Buffer.from([0x80, 4, 0x5d, 0x94, 0x28]),
+    Buffer.concat(Array.from({ length: 1000 }, () => Buffer.from([0x68, 0]))),
+    Buffer.from([0x65, 0x2e]),
+  ]);
+  const self = loads(gets);
+  assert.equal(self.length, 1000);
+  assert.ok(self.every((item) => item === self));
+});
