@@ -16,7 +16,15 @@ const SCRIPTS: &[(&str, &str)] = &[
 
 pub fn run(args: &[String]) -> Result {
     let quick = args.iter().any(|a| a == "--quick");
-    let mut bench = vec!["bench", "-p", "brinery-core"];
+    let mut bench = vec![
+        "bench",
+        "-p",
+        "brinery-core",
+        "--bench",
+        "encode",
+        "--bench",
+        "decode",
+    ];
     if quick {
         bench.extend(["--", "--sample-count", "10"]);
     }
