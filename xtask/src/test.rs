@@ -20,6 +20,18 @@ fn clippy() -> Result {
         "-D",
         "warnings",
     ])?;
+    // brinery-core must stay `no_std` (alloc only): lint it without `std`.
+    run::cargo(&[
+        "clippy",
+        "-p",
+        "brinery-core",
+        "--no-default-features",
+        "--features",
+        "serde",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
     // brinery-core's `serde` feature is off in the workspace run: lint it too.
     run::cargo(&[
         "clippy",
