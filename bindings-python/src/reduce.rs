@@ -205,7 +205,10 @@ pub fn save_reduce<'py>(
 
     let proto = w.enc.protocol();
     let (mut use_newobj, mut use_newobj_ex) = (false, false);
-    if proto >= 2 {
+    if proto >= 2 && callable.is(w.st.copyreg_newobj.bind(py)) {
+        // The common case (every plain instance), without looking up `__name__`.
+        use_newobj = true;
+    } else if proto >= 2 {
         if let Some(name) = lookup(&callable, pyo3::intern!(callable.py(), "__name__"))? {
             if let Ok(name) = name.cast::<PyString>() {
                 let name = name.to_cow()?;

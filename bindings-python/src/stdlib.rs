@@ -11,6 +11,8 @@ pub struct Stdlib {
     pub copyreg_dispatch: Py<PyDict>,
     pub extension_registry: Py<PyDict>,
     pub codecs_encode: Py<PyAny>,
+    /// `copyreg.__newobj__`, which `object.__reduce_ex__` returns for every plain instance.
+    pub copyreg_newobj: Py<PyAny>,
     pub getattr: Py<PyAny>,
     pub setattr: Py<PyAny>,
     pub partial: Py<PyAny>,
@@ -57,6 +59,7 @@ pub fn get(py: Python<'_>) -> PyResult<&Stdlib> {
                 .unbind(),
             codecs_encode: attr("_codecs", "encode")?,
             getattr: attr("builtins", "getattr")?,
+            copyreg_newobj: attr("copyreg", "__newobj__")?,
             setattr: attr("builtins", "setattr")?,
             partial: attr("functools", "partial")?,
             sys_modules: sys.getattr("modules")?.cast_into()?.unbind(),
