@@ -173,7 +173,15 @@ pub fn float_repr(v: f64) -> String {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };
     }
     // `{:e}` gives the shortest round-trip digits as d[.ddd]e[-]x.
-    let e = format!("{:e}", v);
+    // `{:e}` finds how many digits the shortest round-trip form needs; when two such
+    // forms are equally close (a tie), it may pick the other one than Python, whose
+    // `repr` is the correctly rounded (half-even) value at that many digits, which is
+    // what `{:.N$e}` prints.
+    let shortest = format!("{:e}", v);
+    let digits = shortest
+        .split_once('e')
+        .map_or(1, |(m, _)| m.bytes().filter(u8::is_ascii_digit).count());
+    let e = format!("{:.*e}", digits.saturating_sub(1), v);
     let (mantissa, exp) = e.split_once('e').expect("LowerExp always has an exponent");
     let exp: i32 = exp.parse().expect("exponent is an int");
     let (sign, mantissa) = match mantissa.strip_prefix('-') {
@@ -286,6 +294,7 @@ mod tests {
             (1.7976931348623157e308, "1.7976931348623157e+308"),
             (5e-324, "5e-324"),
             (0.1, "0.1"),
+            (123456789.08007812, "123456789.08007812"),
         ] {
             assert_eq!(float_repr(v), s);
         }
