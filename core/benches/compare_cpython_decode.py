@@ -6,7 +6,7 @@ Run from the repository root:
     python3 core/benches/compare_cpython_decode.py
 
 It builds core/benches/decode.rs in release mode and runs it with BRINERY_DECODE_REPORT,
-which writes its two protocol 4 streams and times brinery's decode on them; this script
+which writes its three protocol 4 streams and times brinery's decode on them; this script
 builds the same data in Python, checks that pickle.dumps gives exactly those bytes and
 that pickle.loads of them gives back the data, times pickle.loads on those very bytes the
 same way (best of repeats for about a second), and prints MB/s of input for both and
@@ -36,6 +36,11 @@ def structure_heavy():
             for i in range(10000)]
 
 
+def int_heavy():
+    return [i % 256 if i % 3 == 0 else (i * 7919) % 65536 if i % 3 == 1
+            else (i * 2654435761) % (1 << 32) - (1 << 31) for i in range(1000000)]
+
+
 def best_time(data):
     best = float("inf")
     start = time.perf_counter()
@@ -56,7 +61,8 @@ def main():
         print("%-16s %10s %12s %12s %8s" % ("workload", "bytes", "brinery MB/s",
                                             "CPython MB/s", "ratio"))
         for name, build in (("string_heavy", string_heavy),
-                            ("structure_heavy", structure_heavy)):
+                            ("structure_heavy", structure_heavy),
+                            ("int_heavy", int_heavy)):
             obj = build()
             with open(os.path.join(out, "decode_%s.pickle" % name), "rb") as f:
                 data = f.read()

@@ -1,6 +1,7 @@
-//! Decoding throughput (input bytes per second) of [`decode`] on two protocol 4 streams:
-//! a string-heavy one (20,000 strs of 30 to 450 characters, a quarter of them non-ASCII)
-//! and a structure-heavy one (a list of 10,000 small dicts). `cargo bench -p brinery-core
+//! Decoding throughput (input bytes per second) of [`decode`] on three protocol 4 streams:
+//! a string-heavy one (20,000 strs of 30 to 450 characters, a quarter of them non-ASCII),
+//! a structure-heavy one (a list of 10,000 small dicts) and an int-heavy one (a list of
+//! 1,000,000 ints). Timings include dropping the tree, as CPython's include freeing. `cargo bench -p brinery-core
 //! --bench decode` runs them under divan.
 //!
 //! `core/benches/compare_cpython_decode.py` runs this binary with
@@ -64,15 +65,35 @@ fn structure_heavy() -> Tree {
     tree
 }
 
+/// `int_heavy()` of the script: 1,000,000 ints, a third each in the BININT1, BININT2
+/// and BININT ranges.
+fn int_heavy() -> Tree {
+    let mut tree = Tree::new();
+    let items = (0..1_000_000i64)
+        .map(|i| {
+            let v = match i % 3 {
+                0 => i % 256,
+                1 => (i * 7919) % 65536,
+                _ => (i * 2_654_435_761) % (1 << 32) - (1 << 31),
+            };
+            tree.push(Value::Int(v))
+        })
+        .collect();
+    let root = tree.push(Value::List(items));
+    tree.set_root(root);
+    tree
+}
+
 fn stream(name: &str) -> Vec<u8> {
     let tree = match name {
         "string_heavy" => string_heavy(),
+        "int_heavy" => int_heavy(),
         _ => structure_heavy(),
     };
     encode_tree(&tree, PROTOCOL).expect("workload encodes")
 }
 
-#[divan::bench(args = ["string_heavy", "structure_heavy"])]
+#[divan::bench(args = ["string_heavy", "structure_heavy", "int_heavy"])]
 fn decode_tree(bencher: divan::Bencher, name: &str) {
     let data = stream(name);
     let opts = DecodeOptions::new();
@@ -89,15 +110,15 @@ fn best_time(data: &[u8]) -> Duration {
     while start.elapsed() < Duration::from_secs(1) {
         let t = Instant::now();
         let tree = decode(std::hint::black_box(data), &opts).unwrap();
-        best = best.min(t.elapsed());
         drop(tree);
+        best = best.min(t.elapsed());
     }
     best
 }
 
 fn report(dir: &str) {
     let mut fields = Vec::new();
-    for name in ["string_heavy", "structure_heavy"] {
+    for name in ["string_heavy", "structure_heavy", "int_heavy"] {
         let data = stream(name);
         std::fs::write(format!("{dir}/decode_{name}.pickle"), &data).unwrap();
         let secs = best_time(&data).as_secs_f64();
