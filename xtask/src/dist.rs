@@ -34,16 +34,6 @@ pub fn check_versions() -> Result {
     Ok(())
 }
 
-/// A fresh, empty scratch directory.
-fn scratch(name: &str) -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("brinery-dist-{name}-{}", std::process::id()));
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
-}
-
 /// The newest file in `dir` whose name starts with `prefix` and ends with `suffix`.
 fn newest(dir: &Path, prefix: &str, suffix: &str) -> Result<PathBuf> {
     let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)?
@@ -86,7 +76,7 @@ fn wheel(dist: &Path) -> Result<PathBuf> {
 }
 
 fn smoke_wheel(wheel: &Path) -> Result {
-    let dir = scratch("wheel")?;
+    let dir = run::scratch_dir("dist-wheel")?;
     let venv = dir.join("venv");
     run::status(run::cmd("python3", &["-m", "venv", venv.to_str().unwrap()]).current_dir(&dir))?;
     let python = venv.join("bin/python");
@@ -139,7 +129,7 @@ fn npm_tarball(dist: &Path) -> Result<PathBuf> {
 }
 
 fn smoke_npm(tarball: &Path) -> Result {
-    let dir = scratch("npm")?;
+    let dir = run::scratch_dir("dist-npm")?;
     std::fs::write(
         dir.join("package.json"),
         "{\"name\":\"smoke\",\"version\":\"1.0.0\",\"private\":true}\n",

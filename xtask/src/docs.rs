@@ -75,15 +75,6 @@ fn markdown_files() -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn scratch_dir(i: usize) -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("brinery-docs-{}-{i}", std::process::id()));
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
-}
-
 fn command_for(ex: &Example, dir: &Path, python: &Path) -> Result<Command> {
     let root = run::root();
     Ok(match ex.lang {
@@ -159,7 +150,7 @@ pub fn test() -> Result {
                 skipped += 1;
                 continue;
             }
-            let dir = scratch_dir(i)?;
+            let dir = run::scratch_dir(&format!("docs-{i}"))?;
             let outcome =
                 command_for(&ex, &dir, &python).and_then(|mut c| run::status(c.current_dir(&dir)));
             let _ = std::fs::remove_dir_all(&dir);

@@ -104,3 +104,14 @@ pub fn workspace_version() -> Result<String> {
         .ok_or("version is not a string")?
         .to_owned())
 }
+
+/// A fresh, empty directory `brinery-<name>-<pid>` under the system temp dir (emptied if
+/// a previous run left it behind).
+pub fn scratch_dir(name: &str) -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("brinery-{name}-{}", std::process::id()));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
