@@ -9,10 +9,11 @@
 //! script checks they equal `pickle.dumps` of the same data and times `pickle.loads` on
 //! those very bytes), times each decode itself and prints the timings as JSON.
 
-use std::time::{Duration, Instant};
+mod support;
 
 use brinery_core::{decode, encode_tree, DecodeOptions, Tree, Value};
 use divan::counter::BytesCount;
+use support::{best_time, print_report, structure_heavy};
 
 const PROTOCOL: u8 = 4;
 
@@ -29,35 +30,6 @@ fn string_heavy() -> Tree {
                 s.push_str("caf\u{e9} \u{fc}n\u{ef}c\u{f6}d\u{e9} \u{2603}");
             }
             tree.push(Value::Str(s))
-        })
-        .collect();
-    let root = tree.push(Value::List(items));
-    tree.set_root(root);
-    tree
-}
-
-/// `[{"id": i, "name": f"user{i}", "score": i * 1.5, "tags": ["a", "b"]} for i in
-/// range(10000)]`: the key and tag strs are one object each in CPython, so one node here.
-fn structure_heavy() -> Tree {
-    let mut tree = Tree::new();
-    let keys = ["id", "name", "score", "tags"].map(|k| tree.push(Value::Str(k.into())));
-    let (a, b) = (
-        tree.push(Value::Str("a".into())),
-        tree.push(Value::Str("b".into())),
-    );
-    let items = (0..10_000i64)
-        .map(|i| {
-            let id = tree.push(Value::Int(i));
-            let name = tree.push(Value::Str(format!("user{i}")));
-            let score = tree.push(Value::Float(i as f64 * 1.5));
-            let tags = tree.push(Value::List(vec![a, b]));
-            let entries = vec![
-                (keys[0], id),
-                (keys[1], name),
-                (keys[2], score),
-                (keys[3], tags),
-            ];
-            tree.push(Value::Dict(entries))
         })
         .collect();
     let root = tree.push(Value::List(items));
@@ -102,32 +74,17 @@ fn decode_tree(bencher: divan::Bencher, name: &str) {
         .bench(|| decode(divan::black_box(&data), &opts).unwrap());
 }
 
-/// Best time per decode over about a second of repeats.
-fn best_time(data: &[u8]) -> Duration {
-    let opts = DecodeOptions::new();
-    let mut best = Duration::MAX;
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(1) {
-        let t = Instant::now();
-        let tree = decode(std::hint::black_box(data), &opts).unwrap();
-        drop(tree);
-        best = best.min(t.elapsed());
-    }
-    best
-}
-
 fn report(dir: &str) {
-    let mut fields = Vec::new();
+    let opts = DecodeOptions::new();
+    let mut rows = Vec::new();
     for name in ["string_heavy", "structure_heavy", "int_heavy"] {
         let data = stream(name);
         std::fs::write(format!("{dir}/decode_{name}.pickle"), &data).unwrap();
-        let secs = best_time(&data).as_secs_f64();
-        fields.push(format!(
-            "\"{name}\": {{\"bytes\": {}, \"seconds\": {secs:e}}}",
-            data.len()
-        ));
+        // The tree is dropped inside the timing, as CPython's figure includes freeing.
+        let secs = best_time(|| drop(decode(std::hint::black_box(&data), &opts).unwrap()));
+        rows.push((name, data.len(), secs));
     }
-    println!("{{{}}}", fields.join(", "));
+    print_report(&rows);
 }
 
 fn main() {
