@@ -5,7 +5,7 @@
 
 use crate::run::{self, Result};
 
-type Step = (&'static str, fn() -> Result);
+type Step = (&'static str, Option<&'static str>, fn() -> Result);
 
 fn fmt() -> Result {
     run::cargo(&["fmt", "--all", "--check"])
@@ -57,32 +57,23 @@ fn rust() -> Result {
     ])
 }
 
+/// Each step, with the binding folder it needs (skipped, with a note, when absent).
 const STEPS: &[Step] = &[
-    ("fmt", fmt),
-    ("versions", crate::dist::check_versions),
-    ("clippy", clippy),
-    ("rust tests", rust),
-    ("python tests", crate::python::test),
-    ("c tests", crate::c::test),
-    ("node tests", crate::node::test),
-    ("doc examples", crate::docs::test),
+    ("fmt", None, fmt),
+    ("versions", None, crate::dist::check_versions),
+    ("clippy", None, clippy),
+    ("rust tests", None, rust),
+    ("python tests", Some("bindings-python"), crate::python::test),
+    ("c tests", Some("bindings-c"), crate::c::test),
+    ("node tests", Some("bindings-node"), crate::node::test),
+    ("doc examples", None, crate::docs::test),
 ];
-
-/// The binding folder a step needs, if any.
-fn needs(step: &str) -> Option<&'static str> {
-    match step {
-        "python tests" => Some("bindings-python"),
-        "c tests" => Some("bindings-c"),
-        "node tests" => Some("bindings-node"),
-        _ => None,
-    }
-}
 
 pub fn run(args: &[String]) -> Result {
     let fail_fast = args.iter().any(|a| a == "--fail-fast");
     let mut failed = Vec::new();
-    for (name, step) in STEPS {
-        if let Some(dir) = needs(name) {
+    for (name, needs, step) in STEPS {
+        if let Some(dir) = needs {
             if !run::has_crate(dir) {
                 eprintln!("xtask: {dir}/ does not exist; {name} skipped");
                 continue;
