@@ -21,6 +21,7 @@
 //! It is not a walker of values: [`crate::encode_tree`] walks a [`crate::Tree`] with it.
 
 mod containers;
+mod payload;
 
 pub use containers::Batch;
 
@@ -183,11 +184,11 @@ impl Encoder {
             self.commit_frame();
             let framing = core::mem::replace(&mut self.framing, false);
             self.write(header);
-            self.write(data);
+            payload::extend(&mut self.buf, data);
             self.framing = framing;
         } else {
             self.write(header);
-            self.write(data);
+            payload::extend(&mut self.buf, data);
         }
     }
 
