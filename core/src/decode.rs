@@ -8,11 +8,18 @@
 //! the byte offset, never a panic, a hang or an unbounded allocation. The machine is a
 //! loop over opcodes with an explicit stack, so deeply nested input cannot overflow the
 //! native stack. Not for streaming: [`crate::io`] reads one pickle from a reader first.
+//!
+//! [`decode_with`] runs the same machine with a host's own [`Builder`] instead of the
+//! tree, so a host can receive values as they are decoded.
 
+mod builder;
 mod lower;
 mod machine;
 mod memo;
 pub(crate) mod text;
+mod tree_builder;
+
+pub use builder::{Builder, Contents, ValueKind};
 
 use crate::error::DecodeError;
 use crate::limits::Limits;
@@ -61,13 +68,27 @@ impl DecodeOptions {
 /// Decodes one pickle from the start of `data`. Bytes after `STOP` are ignored, as
 /// `pickle.loads` ignores them.
 pub fn decode(data: &[u8], opts: &DecodeOptions) -> Result<Tree, DecodeError> {
-    machine::Machine::new(data, opts)
-        .run()
-        .map(|(tree, _)| tree)
+    decode_prefix(data, opts).map(|(tree, _)| tree)
 }
 
 /// Like [`decode`], also returning how many bytes the pickle took (up to and including
 /// `STOP`), so a caller can read several pickles from one buffer.
 pub fn decode_prefix(data: &[u8], opts: &DecodeOptions) -> Result<(Tree, usize), DecodeError> {
-    machine::Machine::new(data, opts).run()
+    // A guess from the input size, capped: the arena grows as needed beyond it.
+    let mut tree = Tree::with_capacity((data.len() / 8).clamp(16, 1 << 16));
+    let (root, used) = decode_with(data, opts, &mut tree)?;
+    tree.set_root(root);
+    Ok((tree, used))
+}
+
+/// Decodes one pickle from the start of `data` into `builder` (see [`Builder`] for what
+/// it receives and when); returns the handle of the value the stream produced and how
+/// many bytes the pickle took (up to and including `STOP`). Checks and limits are
+/// exactly those of [`decode`]: the same stream fails with the same error.
+pub fn decode_with<B: Builder>(
+    data: &[u8],
+    opts: &DecodeOptions,
+    builder: &mut B,
+) -> Result<(B::Handle, usize), DecodeError> {
+    machine::Machine::new(data, opts, builder).run()
 }

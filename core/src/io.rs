@@ -2,7 +2,7 @@
 //! exactly one pickle from a reader and no byte past its `STOP`, as `pickle.load` does,
 //! so several pickles written back to back (or a pickle followed by other data) can be
 //! read one at a time; [`dump`] writes a [`Tree`] to a writer. Not for in-memory bytes:
-//! use [`crate::decode`] and [`crate::encode_tree`] directly.
+//! use [`crate::decode()`] and [`crate::encode_tree`] directly.
 //!
 //! The reader walks the stream opcode by opcode using [`crate::opinfo`] to know how long
 //! each argument is, reading whole frames at once; lengths are checked against

@@ -4,9 +4,10 @@
 //! - [`encode`]: an opcode-level [`Encoder`] that writes protocols 0 to 5 exactly as
 //!   CPython's C pickler does (framing, memo, shortest forms), driven by a host that walks
 //!   its own objects, plus [`encode_tree`] for encoding a decoded [`Tree`].
-//! - [`decode`]: a safe pickle machine producing an inert [`Tree`]; no code is ever run,
-//!   globals and calls become nodes the host resolves.
-//! - [`dis`]: a disassembler printing what `pickletools.dis` prints.
+//! - [`decode()`]: a safe pickle machine producing an inert [`Tree`]; no code is ever run,
+//!   globals and calls become nodes the host resolves. [`decode_with`] runs it with the
+//!   host's own [`Builder`] instead, so values arrive as they are decoded.
+//! - [`dis()`]: a disassembler printing what `pickletools.dis` prints.
 //!
 //! `no_std` with `alloc`; the `std` feature adds `io` adapters, `serde` adds
 //! `to_vec`/`from_slice` for Rust types.
@@ -33,7 +34,7 @@ pub mod serde;
 pub mod tree_encode;
 pub mod value;
 
-pub use decode::{decode, DecodeOptions, Py2Strings};
+pub use decode::{decode, decode_with, Builder, DecodeOptions, Py2Strings, ValueKind};
 pub use dis::dis;
 pub use encode::Encoder;
 pub use error::{DecodeError, DecodeErrorKind, EncodeError};

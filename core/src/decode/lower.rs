@@ -4,20 +4,44 @@
 //! 4), and what Python 2 wrote for builtin containers: `list(...)`/`tuple(...)`/
 //! `dict(...)` through `INST`/`OBJ`, and `copy_reg._reconstructor(set, set, [...])`.
 //! These calls are pure, so evaluating them is as safe as reading a literal; anything
-//! else stays an [`Object`](crate::value::Object) node for the host.
+//! else stays an object for the host. Reads the operands through
+//! [`Builder::contents`], so it works for any builder that keeps them.
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::value::{NodeId, Tree, Value};
+use super::builder::{Builder, Contents, ValueKind};
+
+/// The plain value a pure call produces, for the machine to charge and build.
+pub(crate) enum Lowered<H> {
+    Bytes(Vec<u8>),
+    ByteArray(Vec<u8>),
+    List(Vec<H>),
+    Tuple(Vec<H>),
+    /// Flattened key, value, ...
+    Dict(Vec<H>),
+    Set(Vec<H>),
+    FrozenSet(Vec<H>),
+    /// `list(s)` (`true`) or `tuple(s)` of a str: one-character strs.
+    Chars(String, bool),
+    /// `list(b)` (`true`) or `tuple(b)` of bytes: ints.
+    Ints(Vec<u8>, bool),
+}
 
 /// The plain value `callable(*args)` produces, when the call is one of the known pure
 /// reductions with arguments of the right types; `None` leaves the call to the host.
-/// May add nodes to the tree (the characters of `list("ab")`).
-pub(crate) fn reduce(tree: &mut Tree, callable: NodeId, args: NodeId) -> Option<Value> {
-    let Value::Global { module, name } = tree.get(callable) else {
+pub(crate) fn reduce<B: Builder>(
+    b: &B,
+    callable: B::Handle,
+    args: B::Handle,
+) -> Option<Lowered<B::Handle>> {
+    let Contents::Global { module, name } = b.contents(callable) else {
         return None;
     };
-    let Value::Tuple(args) = tree.get(args) else {
+    if b.kind(args) != ValueKind::Tuple {
+        return None;
+    }
+    let Contents::Items(args) = b.contents(args) else {
         return None;
     };
     if module == "copyreg" && name == "_reconstructor" && args.len() == 3 {
@@ -25,88 +49,86 @@ pub(crate) fn reduce(tree: &mut Tree, callable: NodeId, args: NodeId) -> Option<
         // `base.__init__(obj, state)`: for a builtin container with cls == base that is
         // `cls(state)`.
         let (cls, base, state) = (args[0], args[1], args[2]);
-        if tree.get(cls) != tree.get(base) {
-            return None;
-        }
-        let Value::Global { module, name } = tree.get(cls) else {
+        let (
+            Contents::Global { module, name },
+            Contents::Global {
+                module: m2,
+                name: n2,
+            },
+        ) = (b.contents(cls), b.contents(base))
+        else {
             return None;
         };
-        if module != "builtins" || !matches!(name.as_str(), "set" | "frozenset" | "list" | "dict") {
+        if (module, name) != (m2, n2)
+            || module != "builtins"
+            || !matches!(name, "set" | "frozenset" | "list" | "dict")
+        {
             return None;
         }
-        let name = name.clone();
-        return builtin(tree, "builtins", &name, &[state]);
+        return builtin(b, "builtins", name, &[state]);
     }
-    let (module, name, args) = (module.clone(), name.clone(), args.clone());
-    builtin(tree, &module, &name, &args)
+    builtin(b, module, name, args)
 }
 
-fn builtin(tree: &mut Tree, module: &str, name: &str, args: &[NodeId]) -> Option<Value> {
-    let arg = |i: usize| args.get(i).map(|&id| tree.get(id));
+fn builtin<B: Builder>(
+    b: &B,
+    module: &str,
+    name: &str,
+    args: &[B::Handle],
+) -> Option<Lowered<B::Handle>> {
+    let arg = |i: usize| args.get(i).map(|&h| (b.kind(h), b.contents(h)));
     let seq = |i: usize| match arg(i) {
-        Some(Value::List(v) | Value::Tuple(v) | Value::Set(v) | Value::FrozenSet(v)) => {
-            Some(v.clone())
-        }
+        Some((
+            ValueKind::List | ValueKind::Tuple | ValueKind::Set | ValueKind::FrozenSet,
+            Contents::Items(v),
+        )) => Some(v.to_vec()),
         _ => None,
     };
+    let str_arg = |i: usize| match arg(i) {
+        Some((ValueKind::Str, Contents::Str(s))) => Some(s),
+        _ => None,
+    };
+    let bytes_arg = |i: usize| match arg(i) {
+        Some((ValueKind::Bytes, Contents::Bytes(v))) => Some(v),
+        _ => None,
+    };
+    let is_list = name == "list";
     match (module, name, args.len()) {
-        ("builtins", "list" | "tuple", 1)
-            if matches!(arg(0), Some(Value::Str(_) | Value::Bytes(_))) =>
-        {
-            let items = elements(tree, args[0]);
-            Some(if name == "list" {
-                Value::List(items)
-            } else {
-                Value::Tuple(items)
-            })
+        ("builtins", "list" | "tuple", 1) if str_arg(0).is_some() => {
+            Some(Lowered::Chars(str_arg(0)?.into(), is_list))
         }
-        ("builtins", "list", 0) => Some(Value::List(Vec::new())),
-        ("builtins", "tuple", 0) => Some(Value::Tuple(Vec::new())),
-        ("builtins", "dict", 0) => Some(Value::Dict(Vec::new())),
-        ("builtins", "list", 1) => seq(0).map(Value::List),
-        ("builtins", "tuple", 1) => seq(0).map(Value::Tuple),
+        ("builtins", "list" | "tuple", 1) if bytes_arg(0).is_some() => {
+            Some(Lowered::Ints(bytes_arg(0)?.to_vec(), is_list))
+        }
+        ("builtins", "list", 0) => Some(Lowered::List(Vec::new())),
+        ("builtins", "tuple", 0) => Some(Lowered::Tuple(Vec::new())),
+        ("builtins", "dict", 0) => Some(Lowered::Dict(Vec::new())),
+        ("builtins", "list", 1) => seq(0).map(Lowered::List),
+        ("builtins", "tuple", 1) => seq(0).map(Lowered::Tuple),
         ("builtins", "dict", 1) => match arg(0) {
-            Some(Value::Dict(d)) => Some(Value::Dict(d.clone())),
-            _ => None,
-        },
-        ("_codecs", "encode", 2) => match (arg(0), arg(1)) {
-            (Some(Value::Str(s)), Some(Value::Str(enc))) if is_latin1_name(enc) => {
-                latin1_bytes(s).map(Value::Bytes)
+            Some((ValueKind::Dict, Contents::Entries(d))) => {
+                Some(Lowered::Dict(d.iter().flat_map(|&(k, v)| [k, v]).collect()))
             }
             _ => None,
         },
-        ("builtins", "bytes", 0) => Some(Value::Bytes(Vec::new())),
-        ("builtins", "bytes", 1) => match arg(0) {
-            Some(Value::Bytes(b)) => Some(Value::Bytes(b.clone())),
+        ("_codecs", "encode", 2) => match (str_arg(0), str_arg(1)) {
+            (Some(s), Some(enc)) if is_latin1_name(enc) => latin1_bytes(s).map(Lowered::Bytes),
             _ => None,
         },
-        ("builtins", "bytearray", 0) => Some(Value::ByteArray(Vec::new())),
-        ("builtins", "bytearray", 1) => match arg(0) {
-            Some(Value::Bytes(b)) => Some(Value::ByteArray(b.clone())),
+        ("builtins", "bytes", 0) => Some(Lowered::Bytes(Vec::new())),
+        ("builtins", "bytes", 1) => bytes_arg(0).map(|v| Lowered::Bytes(v.to_vec())),
+        ("builtins", "bytearray", 0) => Some(Lowered::ByteArray(Vec::new())),
+        ("builtins", "bytearray", 1) => bytes_arg(0).map(|v| Lowered::ByteArray(v.to_vec())),
+        ("builtins", "bytearray", 2) => match (str_arg(0), str_arg(1)) {
+            (Some(s), Some(enc)) if is_latin1_name(enc) => latin1_bytes(s).map(Lowered::ByteArray),
             _ => None,
         },
-        ("builtins", "bytearray", 2) => match (arg(0), arg(1)) {
-            (Some(Value::Str(s)), Some(Value::Str(enc))) if is_latin1_name(enc) => {
-                latin1_bytes(s).map(Value::ByteArray)
-            }
-            _ => None,
-        },
-        ("builtins", "set", 0) => Some(Value::Set(Vec::new())),
-        ("builtins", "frozenset", 0) => Some(Value::FrozenSet(Vec::new())),
-        ("builtins", "set", 1) => seq(0).map(Value::Set),
-        ("builtins", "frozenset", 1) => seq(0).map(Value::FrozenSet),
+        ("builtins", "set", 0) => Some(Lowered::Set(Vec::new())),
+        ("builtins", "frozenset", 0) => Some(Lowered::FrozenSet(Vec::new())),
+        ("builtins", "set", 1) => seq(0).map(Lowered::Set),
+        ("builtins", "frozenset", 1) => seq(0).map(Lowered::FrozenSet),
         _ => None,
     }
-}
-
-/// The items of iterating a str (one-character strs) or bytes (ints), as new nodes.
-fn elements(tree: &mut Tree, id: NodeId) -> Vec<NodeId> {
-    let values: Vec<Value> = match tree.get(id) {
-        Value::Str(s) => s.chars().map(|c| Value::Str(c.into())).collect(),
-        Value::Bytes(b) => b.iter().map(|&c| Value::Int(c as i64)).collect(),
-        _ => Vec::new(),
-    };
-    values.into_iter().map(|v| tree.push(v)).collect()
 }
 
 fn is_latin1_name(enc: &str) -> bool {

@@ -1,54 +1,57 @@
 //! The opcode loop: one `match` per opcode over an explicit value stack, a mark stack
 //! (whose top is the fence below which no opcode may reach, as in `_pickle.c`) and the
-//! memo. Values go straight into the [`Tree`] arena; the stack holds node ids only.
+//! memo. Values go straight to the [`Builder`]; the stack holds its handles only. The
+//! machine is generic over the builder, so each builder gets its own monomorphized
+//! loop.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::mem::size_of;
 
 mod build;
 
+use super::builder::{Builder, Contents, ValueKind};
 use super::memo::Memo;
 use super::text::{self, Text};
 use super::DecodeOptions;
 use crate::error::{DecodeError, DecodeErrorKind as K};
 use crate::opcode::*;
-use crate::value::{NodeId, ObjectKind, Tree, Value};
-use build::long_value;
+use crate::value::{ObjectKind, Value};
 
-/// What one node costs against `Limits::max_alloc`, besides its payload.
-const NODE_COST: usize = size_of::<Value>();
-const ID_COST: usize = size_of::<NodeId>();
+/// What one value costs against `Limits::max_alloc`, besides its payload (the cost
+/// model, whatever the builder allocates: 48 bytes on 64-bit targets, what a tree
+/// node took when the model was made).
+const NODE_COST: usize = 6 * size_of::<usize>();
+/// What one container slot costs (a node id).
+const ID_COST: usize = size_of::<usize>();
 
 type R<T> = Result<T, DecodeError>;
 
-pub(crate) struct Machine<'a> {
+pub(crate) struct Machine<'a, 'b, B: Builder> {
     data: &'a [u8],
     pos: usize,
     /// Offset of the opcode being executed, reported by every error.
     op: usize,
     opts: &'a DecodeOptions,
-    tree: Tree,
-    stack: Vec<NodeId>,
+    b: &'b mut B,
+    stack: Vec<B::Handle>,
     marks: Vec<usize>,
     /// `marks.last()`, or 0: opcodes never pop below it.
     fence: usize,
-    memo: Memo,
+    memo: Memo<B::Handle>,
     proto: u8,
     charged: usize,
     buffers_used: usize,
 }
 
-impl<'a> Machine<'a> {
-    pub(crate) fn new(data: &'a [u8], opts: &'a DecodeOptions) -> Self {
-        // A guess from the input size, capped: the arena grows as needed beyond it.
+impl<'a, 'b, B: Builder> Machine<'a, 'b, B> {
+    pub(crate) fn new(data: &'a [u8], opts: &'a DecodeOptions, b: &'b mut B) -> Self {
         let nodes = (data.len() / 8).clamp(16, 1 << 16);
         Machine {
             data,
             pos: 0,
             op: 0,
             opts,
-            tree: Tree::with_capacity(nodes),
+            b,
             stack: Vec::with_capacity(64),
             marks: Vec::with_capacity(16),
             fence: 0,
@@ -59,8 +62,8 @@ impl<'a> Machine<'a> {
         }
     }
 
-    /// Runs to `STOP`; returns the tree and the number of bytes consumed.
-    pub(crate) fn run(mut self) -> R<(Tree, usize)> {
+    /// Runs to `STOP`; returns the root's handle and the number of bytes consumed.
+    pub(crate) fn run(mut self) -> R<(B::Handle, usize)> {
         loop {
             self.op = self.pos;
             let Some(&code) = self.data.get(self.pos) else {
@@ -69,8 +72,7 @@ impl<'a> Machine<'a> {
             self.pos += 1;
             if code == STOP {
                 let root = self.pop()?;
-                self.tree.set_root(root);
-                return Ok((self.tree, self.pos));
+                return Ok((root, self.pos));
             }
             self.step(code)?;
         }
@@ -82,47 +84,47 @@ impl<'a> Machine<'a> {
             // ---- scalars ----
             BININT1 => {
                 let b = self.byte()?;
-                self.push(Value::Int(b as i64))
+                self.push(|t| t.int(b as i64))
             }
             BININT2 => {
                 let b = self.array::<2>()?;
-                self.push(Value::Int(u16::from_le_bytes(b) as i64))
+                self.push(|t| t.int(u16::from_le_bytes(b) as i64))
             }
             BININT => {
                 let b = self.array::<4>()?;
-                self.push(Value::Int(i32::from_le_bytes(b) as i64))
+                self.push(|t| t.int(i32::from_le_bytes(b) as i64))
             }
-            NONE => self.push(Value::None),
-            NEWTRUE => self.push(Value::Bool(true)),
-            NEWFALSE => self.push(Value::Bool(false)),
+            NONE => self.push(|t| t.none()),
+            NEWTRUE => self.push(|t| t.bool(true)),
+            NEWFALSE => self.push(|t| t.bool(false)),
             BINFLOAT => {
                 let b = self.array::<8>()?;
-                self.push(Value::Float(f64::from_be_bytes(b)))
+                self.push(|t| t.float(f64::from_be_bytes(b)))
             }
             FLOAT => {
                 let line = self.line()?;
                 let v = text::float_line(line).map_err(|m| self.bad(m))?;
-                self.push(Value::Float(v))
+                self.push(|t| t.float(v))
             }
             INT => {
                 let line = self.line()?;
                 let v = text::int_line(line).map_err(|m| self.bad(m))?;
-                self.push(v)
+                self.push_int(v)
             }
             LONG => {
                 let line = self.line()?;
                 let v = text::long_line(line).map_err(|m| self.bad(m))?;
-                self.push(v)
+                self.push_int(v)
             }
             LONG1 => {
                 let n = self.byte()? as u64;
                 let le = self.counted(n)?;
-                self.push(long_value(le))
+                self.long(le)
             }
             LONG4 => {
                 let n = self.signed_len()?;
                 let le = self.counted(n)?;
-                self.push(long_value(le))
+                self.long(le)
             }
             // ---- str ----
             SHORT_BINUNICODE => {
@@ -140,32 +142,31 @@ impl<'a> Machine<'a> {
             UNICODE => {
                 let line = self.line()?;
                 self.charge(line.len())?;
-                let v = match text::raw_unicode_escape(line).map_err(|m| self.bad(m))? {
-                    Text::Utf8(s) => Value::Str(s),
-                    Text::Surrogates(w) => Value::SurrogateStr(w),
-                };
-                self.push(v)
+                match text::raw_unicode_escape(line).map_err(|m| self.bad(m))? {
+                    Text::Utf8(s) => self.push(|t| t.str(&s)),
+                    Text::Surrogates(w) => self.push(|t| t.surrogate_str(&w)),
+                }
             }
             // ---- bytes ----
             SHORT_BINBYTES => {
                 let n = self.byte()? as u64;
                 let b = self.counted(n)?;
-                self.push(Value::Bytes(b.to_vec()))
+                self.push(|t| t.bytes(b))
             }
             BINBYTES => {
                 let n = u32::from_le_bytes(self.array::<4>()?) as u64;
                 let b = self.counted(n)?;
-                self.push(Value::Bytes(b.to_vec()))
+                self.push(|t| t.bytes(b))
             }
             BINBYTES8 => {
                 let n = u64::from_le_bytes(self.array::<8>()?);
                 let b = self.counted(n)?;
-                self.push(Value::Bytes(b.to_vec()))
+                self.push(|t| t.bytes(b))
             }
             BYTEARRAY8 => {
                 let n = u64::from_le_bytes(self.array::<8>()?);
                 let b = self.counted(n)?;
-                self.push(Value::ByteArray(b.to_vec()))
+                self.push(|t| t.byte_array(b))
             }
             // ---- Python 2 str ----
             SHORT_BINSTRING => {
@@ -185,10 +186,10 @@ impl<'a> Machine<'a> {
                 self.py2_str(&raw)
             }
             // ---- containers ----
-            EMPTY_LIST => self.push(Value::List(Vec::new())),
-            EMPTY_DICT => self.push(Value::Dict(Vec::new())),
-            EMPTY_SET => self.push(Value::Set(Vec::new())),
-            EMPTY_TUPLE => self.push(Value::Tuple(Vec::new())),
+            EMPTY_LIST => self.push(|t| t.list(&[])),
+            EMPTY_DICT => self.push(|t| t.dict(&[])),
+            EMPTY_SET => self.push(|t| t.set(&[])),
+            EMPTY_TUPLE => self.push(|t| t.tuple(&[])),
             MARK => {
                 if self.marks.len() >= self.opts.limits.max_depth {
                     return Err(self.fail(K::TooDeep(self.opts.limits.max_depth)));
@@ -197,31 +198,22 @@ impl<'a> Machine<'a> {
                 self.marks.push(self.fence);
                 Ok(())
             }
-            LIST => {
-                let items = self.take_marked()?;
-                self.push(Value::List(items))
-            }
-            TUPLE => {
-                let items = self.take_marked()?;
-                self.push(Value::Tuple(items))
-            }
-            FROZENSET => {
-                let items = self.take_marked()?;
-                self.push(Value::FrozenSet(items))
-            }
+            LIST => self.marked(|t, items| t.list(items)),
+            TUPLE => self.marked(|t, items| t.tuple(items)),
+            FROZENSET => self.marked(|t, items| t.frozen_set(items)),
             DICT => {
                 let k = self.pop_mark()?;
-                let entries = self.pairs(k)?;
-                self.push(Value::Dict(entries))
+                if (self.stack.len() - k) % 2 != 0 {
+                    return Err(self.fail(K::OddItems));
+                }
+                self.collect(k, |t, pairs| t.dict(pairs))
             }
             TUPLE1 | TUPLE2 | TUPLE3 => {
                 let n = (code - TUPLE1 + 1) as usize;
                 if self.stack.len() < self.fence + n {
                     return Err(self.fail(K::StackUnderflow));
                 }
-                let items = self.stack.split_off(self.stack.len() - n);
-                self.charge(n * ID_COST)?;
-                self.push(Value::Tuple(items))
+                self.collect(self.stack.len() - n, |t, items| t.tuple(items))
             }
             APPEND => {
                 if self.stack.len() <= self.fence {
@@ -263,8 +255,8 @@ impl<'a> Machine<'a> {
                 Ok(())
             }
             DUP => {
-                let id = self.top()?;
-                self.stack.push(id);
+                let h = self.top()?;
+                self.stack.push(h);
                 Ok(())
             }
             // ---- memo ----
@@ -302,21 +294,15 @@ impl<'a> Machine<'a> {
             GLOBAL => {
                 let module = self.name_line()?;
                 let name = self.name_line()?;
-                let id = self.global(module, name)?;
-                self.stack.push(id);
+                let h = self.global(module, name)?;
+                self.stack.push(h);
                 Ok(())
             }
             STACK_GLOBAL => {
                 let name = self.pop()?;
                 let module = self.pop()?;
-                let (Value::Str(module), Value::Str(name)) =
-                    (self.tree.get(module), self.tree.get(name))
-                else {
-                    return Err(self.fail(K::WrongType("STACK_GLOBAL", "str")));
-                };
-                let (module, name) = (module.clone(), name.clone());
-                let id = self.global(&module, &name)?;
-                self.stack.push(id);
+                let h = self.stack_global(module, name)?;
+                self.stack.push(h);
                 Ok(())
             }
             REDUCE => {
@@ -338,7 +324,7 @@ impl<'a> Machine<'a> {
                 let args = self.pop()?;
                 let cls = self.pop()?;
                 self.expect_tuple("NEWOBJ_EX", args)?;
-                if !matches!(self.tree.get(kwargs), Value::Dict(_)) {
+                if self.b.kind(kwargs) != ValueKind::Dict {
                     return Err(self.fail(K::WrongType("NEWOBJ_EX", "dict")));
                 }
                 self.expect_callable("NEWOBJ_EX", cls)?;
@@ -349,9 +335,10 @@ impl<'a> Machine<'a> {
                 let module = self.name_line()?;
                 let name = self.name_line()?;
                 let cls = self.global(module, name)?;
-                let items = self.stack.split_off(k);
-                self.charge(items.len() * ID_COST)?;
-                let args = self.node(Value::Tuple(items))?;
+                self.charge((self.stack.len() - k) * ID_COST)?;
+                self.charge(NODE_COST)?;
+                let args = self.b.tuple(&self.stack[k..]);
+                self.stack.truncate(k);
                 self.call(ObjectKind::Inst, cls, args)
             }
             OBJ => {
@@ -360,11 +347,11 @@ impl<'a> Machine<'a> {
                     return Err(self.fail(K::StackUnderflow));
                 }
                 let cls = self.stack[k];
-                let items = self.stack.split_off(k + 1);
-                self.stack.truncate(k);
-                self.charge(items.len() * ID_COST)?;
+                self.charge((self.stack.len() - k - 1) * ID_COST)?;
                 self.expect_callable("OBJ", cls)?;
-                let args = self.node(Value::Tuple(items))?;
+                self.charge(NODE_COST)?;
+                let args = self.b.tuple(&self.stack[k + 1..]);
+                self.stack.truncate(k);
                 self.call(ObjectKind::Inst, cls, args)
             }
             BUILD => {
@@ -378,12 +365,13 @@ impl<'a> Machine<'a> {
                     return Err(self.bad("persistent id must be ascii"));
                 };
                 self.charge(pid.len())?;
-                let pid = self.node(Value::Str(String::from(pid)))?;
-                self.push(Value::PersistentId(pid))
+                self.charge(NODE_COST)?;
+                let pid = self.b.str(pid);
+                self.push(|t| t.persistent_id(pid))
             }
             BINPERSID => {
                 let pid = self.pop()?;
-                self.push(Value::PersistentId(pid))
+                self.push(|t| t.persistent_id(pid))
             }
             EXT1 => {
                 let code = self.byte()? as i32;
@@ -422,23 +410,20 @@ impl<'a> Machine<'a> {
                     return Err(self.fail(K::MissingBuffer(index, supplied)));
                 }
                 self.buffers_used += 1;
-                self.push(Value::Buffer {
-                    index,
-                    readonly: false,
-                })
+                self.push(|t| t.buffer(index))
             }
             READONLY_BUFFER => {
                 // CPython makes a read-only memoryview of the top value: a no-op for
                 // bytes, a type error for values without the buffer protocol.
-                let id = self.top()?;
-                match self.tree.get_mut(id) {
-                    Value::Buffer { readonly, .. } => *readonly = true,
-                    Value::Bytes(_)
-                    | Value::ByteArray(_)
-                    | Value::Object(_)
-                    | Value::Global { .. }
-                    | Value::PersistentId(_)
-                    | Value::Extension(_) => {}
+                let h = self.top()?;
+                match self.b.kind(h) {
+                    ValueKind::Buffer => self.b.readonly(h),
+                    ValueKind::Bytes
+                    | ValueKind::ByteArray
+                    | ValueKind::Object
+                    | ValueKind::Global
+                    | ValueKind::PersistentId
+                    | ValueKind::Extension => {}
                     _ => return Err(self.fail(K::WrongType("READONLY_BUFFER", "buffer"))),
                 }
                 Ok(())
@@ -540,21 +525,46 @@ impl<'a> Machine<'a> {
 
     // ---- stack ----
 
-    #[inline]
-    fn node(&mut self, v: Value) -> R<NodeId> {
+    /// Charges one value, makes it with `make` and pushes its handle.
+    #[inline(always)]
+    fn push(&mut self, make: impl FnOnce(&mut B) -> B::Handle) -> R<()> {
         self.charge(NODE_COST)?;
-        Ok(self.tree.push(v))
+        let h = make(self.b);
+        self.stack.push(h);
+        Ok(())
     }
 
+    /// Pushes an `INT`/`LONG` line's value.
+    fn push_int(&mut self, v: Value) -> R<()> {
+        match v {
+            Value::Bool(b) => self.push(|t| t.bool(b)),
+            Value::BigInt(le) => self.push(|t| t.big_int(&le)),
+            Value::Int(i) => self.push(|t| t.int(i)),
+            _ => Err(self.bad("not an int")),
+        }
+    }
+
+    /// Pops the topmost mark; the items above it become one value made by `make`.
     #[inline]
-    fn push(&mut self, v: Value) -> R<()> {
-        let id = self.node(v)?;
-        self.stack.push(id);
+    fn marked(&mut self, make: impl FnOnce(&mut B, &[B::Handle]) -> B::Handle) -> R<()> {
+        let k = self.pop_mark()?;
+        self.collect(k, make)
+    }
+
+    /// The items above stack position `k` become one value made by `make`, replacing
+    /// them on the stack.
+    #[inline]
+    fn collect(&mut self, k: usize, make: impl FnOnce(&mut B, &[B::Handle]) -> B::Handle) -> R<()> {
+        self.charge((self.stack.len() - k) * ID_COST)?;
+        self.charge(NODE_COST)?;
+        let h = make(self.b, &self.stack[k..]);
+        self.stack.truncate(k);
+        self.stack.push(h);
         Ok(())
     }
 
     #[inline]
-    fn pop(&mut self) -> R<NodeId> {
+    fn pop(&mut self) -> R<B::Handle> {
         if self.stack.len() > self.fence {
             if let Some(id) = self.stack.pop() {
                 return Ok(id);
@@ -564,7 +574,7 @@ impl<'a> Machine<'a> {
     }
 
     #[inline]
-    fn top(&self) -> R<NodeId> {
+    fn top(&self) -> R<B::Handle> {
         if self.stack.len() > self.fence {
             if let Some(&id) = self.stack.last() {
                 return Ok(id);
@@ -581,29 +591,6 @@ impl<'a> Machine<'a> {
         };
         self.fence = self.marks.last().copied().unwrap_or(0);
         Ok(k)
-    }
-
-    /// Pops the topmost mark and the items above it.
-    #[inline]
-    fn take_marked(&mut self) -> R<Vec<NodeId>> {
-        let k = self.pop_mark()?;
-        self.charge((self.stack.len() - k) * ID_COST)?;
-        Ok(self.stack.split_off(k))
-    }
-
-    /// The items above stack position `k` as key/value pairs, removed from the stack.
-    fn pairs(&mut self, k: usize) -> R<Vec<(NodeId, NodeId)>> {
-        let n = self.stack.len() - k;
-        if n % 2 != 0 {
-            return Err(self.fail(K::OddItems));
-        }
-        self.charge(n * ID_COST)?;
-        let pairs = self.stack[k..]
-            .chunks_exact(2)
-            .map(|p| (p[0], p[1]))
-            .collect();
-        self.stack.truncate(k);
-        Ok(pairs)
     }
 
     // ---- memo ----

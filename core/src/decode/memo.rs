@@ -1,29 +1,30 @@
 //! The unpickler's memo: keys written by `PUT`/`BINPUT`/`LONG_BINPUT`/`MEMOIZE` mapped
-//! to nodes. Keys are almost always dense from zero (every pickler numbers them that
+//! to the builder's handles. Keys are almost always dense from zero (every pickler numbers them that
 //! way), so they live in a vector; a hostile far-away key goes to a map instead of
 //! growing the vector to it.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use crate::value::NodeId;
-
-const EMPTY: NodeId = NodeId::MAX;
 /// How far past the end of the vector a key may land and still grow it.
 const DENSE_SLACK: u64 = 4096;
 
-#[derive(Debug, Default)]
-pub(crate) struct Memo {
-    dense: Vec<NodeId>,
-    sparse: BTreeMap<u64, NodeId>,
+/// What one memo slot costs against `Limits::max_alloc` (the cost model of a node id).
+const SLOT_COST: usize = core::mem::size_of::<usize>();
+
+#[derive(Debug)]
+pub(crate) struct Memo<H> {
+    dense: Vec<Option<H>>,
+    sparse: BTreeMap<u64, H>,
     len: usize,
 }
 
-impl Memo {
+impl<H: Copy> Memo<H> {
     pub(crate) fn with_capacity(n: usize) -> Self {
         Memo {
             dense: Vec::with_capacity(n),
-            ..Default::default()
+            sparse: BTreeMap::new(),
+            len: 0,
         }
     }
 
@@ -34,11 +35,10 @@ impl Memo {
     }
 
     #[inline]
-    pub(crate) fn get(&self, key: u64) -> Option<NodeId> {
+    pub(crate) fn get(&self, key: u64) -> Option<H> {
         let dense = usize::try_from(key).ok().and_then(|k| self.dense.get(k));
         match dense {
-            Some(&id) if id != EMPTY => Some(id),
-            Some(_) => None,
+            Some(&slot) => slot,
             None if self.sparse.is_empty() => None,
             None => self.sparse.get(&key).copied(),
         }
@@ -46,32 +46,32 @@ impl Memo {
 
     /// Stores `id` under `key`; returns the bytes of vector growth to charge.
     #[inline]
-    pub(crate) fn put(&mut self, key: u64, id: NodeId) -> usize {
+    pub(crate) fn put(&mut self, key: u64, id: H) -> usize {
         let n = self.dense.len() as u64;
         if key < n {
             let slot = &mut self.dense[key as usize];
-            if *slot == EMPTY {
+            if slot.is_none() {
                 self.len += 1;
             }
-            *slot = id;
+            *slot = Some(id);
             0
         } else if key == n {
-            self.dense.push(id);
+            self.dense.push(Some(id));
             if self.sparse.is_empty() || self.sparse.remove(&key).is_none() {
                 self.len += 1;
             }
-            core::mem::size_of::<NodeId>()
+            SLOT_COST
         } else if key - n <= DENSE_SLACK && self.sparse.is_empty() {
             let grow = (key - n + 1) as usize;
-            self.dense.resize(key as usize, EMPTY);
-            self.dense.push(id);
+            self.dense.resize(key as usize, None);
+            self.dense.push(Some(id));
             self.len += 1;
-            grow * core::mem::size_of::<NodeId>()
+            grow * SLOT_COST
         } else {
             if self.sparse.insert(key, id).is_none() {
                 self.len += 1;
             }
-            4 * core::mem::size_of::<NodeId>()
+            4 * SLOT_COST
         }
     }
 }
@@ -82,7 +82,7 @@ mod tests {
 
     #[test]
     fn dense_sparse_and_overwrite() {
-        let mut m = Memo::with_capacity(4);
+        let mut m = Memo::<usize>::with_capacity(4);
         m.put(0, 10);
         m.put(1, 11);
         m.put(5, 15);
