@@ -90,10 +90,7 @@ pub fn save_class<'py>(w: &mut Walker<'py>, cls: &Bound<'py, PyAny>) -> PyResult
         return Ok(());
     }
     w.memoize(cls);
-    w.fns.class_depth += 1;
-    let r = replay(w, &later);
-    w.fns.class_depth -= 1;
-    r
+    replay(w, &later)
 }
 
 fn replay<'py>(w: &mut Walker<'py>, later: &Bound<'py, PyAny>) -> PyResult<()> {

@@ -28,8 +28,6 @@ pub struct FunctionState<'py> {
     names: FxHashMap<usize, Vec<Bound<'py, PyString>>>,
     /// While true, sets and frozensets are written in sorted order (code constants).
     pub sort_sets: bool,
-    /// How many by-value class namespaces are being written right now.
-    pub class_depth: u32,
 }
 
 struct GlobalsEntry<'py> {
@@ -270,17 +268,21 @@ pub fn save_function<'py>(w: &mut Walker<'py>, f: &Bound<'py, PyAny>) -> PyResul
             w.save_with(pid.as_any(), true)?;
             w.enc.binpersid();
         } else {
-            let d = PyDict::new(py);
-            d.set_item("__name__", &module)?;
+            // `__builtins__` too: the interpreter finds builtins without it, but C code
+            // that imports (`PyImport_Import`, e.g. in `datetime.strptime`) reads it
+            // from the calling frame's globals.
             w.enc.empty_dict();
-            let k = intern(py, "__name__");
-            w.save(k.as_any())?;
+            w.enc.mark();
+            w.save(intern(py, "__name__").as_any())?;
             w.save(PyString::new(py, &module).as_any())?;
-            w.enc.setitem();
+            w.save(intern(py, "__builtins__").as_any())?;
+            w.save(py.import("builtins")?.as_any())?;
+            w.enc.setitems();
         }
         w.memoize(&standin);
         let mut filled = FxHashSet::default();
         filled.insert("__name__".to_string());
+        filled.insert("__builtins__".to_string());
         w.fns.globals.insert(
             gid,
             GlobalsEntry {

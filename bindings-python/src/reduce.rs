@@ -58,13 +58,9 @@ pub fn save_by_reduce<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyRe
     let tp = obj.get_type();
     // Types already known to have no table entry and not to be classes go straight to
     // `__reduce_ex__` (copyreg's table is consulted once per type per dump).
-    let plain = w.fns.class_depth == 0 && w.plain_reduce_types.contains(&(tp.as_ptr() as usize));
+    let plain = w.plain_reduce_types.contains(&(tp.as_ptr() as usize));
     let func = if plain { None } else { reduce_func(w, &tp)? };
-    if !plain
-        && func.is_none()
-        && w.fns.class_depth == 0
-        && !tp.is_subclass_of::<pyo3::types::PyType>()?
-    {
+    if !plain && func.is_none() && !tp.is_subclass_of::<pyo3::types::PyType>()? {
         w.plain_reduce_types.insert(tp.as_ptr() as usize);
         w.keep_alive(tp.as_any());
     }
@@ -99,13 +95,9 @@ fn reduce_func<'py>(
             Err(e) => return Err(e),
         },
     };
-    let func = match func {
+    Ok(match func {
         Some(f) => Some(f),
         None => w.st.reducers.bind(py).get_item(tp)?,
-    };
-    Ok(match func {
-        None if w.fns.class_depth > 0 => w.st.class_reducers.bind(py).get_item(tp)?,
-        other => other,
     })
 }
 

@@ -26,9 +26,8 @@ pub struct Stdlib {
     pub sys_implementation: Py<PyAny>,
     pub latin1: Py<PyString>,
     pub helpers: Py<PyAny>,
-    /// `brinery._byvalue.REDUCERS`, `CLASS_REDUCERS`, `STDLIB_NAMES`.
+    /// `brinery._byvalue.REDUCERS`, `STDLIB_NAMES`.
     pub reducers: Py<PyDict>,
-    pub class_reducers: Py<PyDict>,
     pub stdlib_names: Py<PyDict>,
     pub cache_tag: String,
     pub version: String,
@@ -73,7 +72,6 @@ pub fn get(py: Python<'_>) -> PyResult<&Stdlib> {
             sys_implementation: implementation.unbind(),
             latin1: PyString::intern(py, "latin1").unbind(),
             reducers: helpers.getattr("REDUCERS")?.cast_into()?.unbind(),
-            class_reducers: helpers.getattr("CLASS_REDUCERS")?.cast_into()?.unbind(),
             stdlib_names: helpers.getattr("STDLIB_NAMES")?.cast_into()?.unbind(),
             helpers: helpers.unbind().into_any(),
             version,

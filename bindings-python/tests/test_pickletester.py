@@ -25,6 +25,24 @@ class BrineryDumpsTests(pickletester.AbstractPickleTests, unittest.TestCase):
     def loads(self, buf, **kwds):
         return self.unpickler(io.BytesIO(buf), **kwds).load()
 
+    def assertRaises(self, expected, *args, **kwargs):
+        # `test_py_methods` and `test_c_methods` end by asserting that stock pickle
+        # refuses bare `staticmethod`/`classmethod` objects. brinery stores them (as
+        # cloudpickle does), so for exactly those objects this checks the round trip
+        # instead; every other assertion of those tests runs unchanged.
+        if (
+            expected is TypeError
+            and len(args) >= 2
+            and args[0] == self.dumps
+            and type(args[1]) in (staticmethod, classmethod)
+        ):
+            descr = args[1]
+            loaded = self.loads(self.dumps(*args[1:], **kwargs))
+            self.assertIs(type(loaded), type(descr))
+            self.assertEqual(loaded.__func__.__qualname__, descr.__func__.__qualname__)
+            return None
+        return super().assertRaises(expected, *args, **kwargs)
+
     @unittest.expectedFailure
     def test_local_lookup_error(self):
         # Stock pickle refuses local functions; storing them by value is brinery's point.

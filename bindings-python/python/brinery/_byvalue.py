@@ -12,6 +12,8 @@ import enum
 import operator
 import types
 
+from . import _reducers as _stdlib_reducers
+
 __all__ = ["BY_VALUE", "class_recipe", "new_class"]
 
 BY_VALUE: set = set()
@@ -111,18 +113,6 @@ def class_recipe(cls):
     return (cls.__name__, tuple(bases), kwds, body), later
 
 
-def _reduce_property(p):
-    return property, (p.fget, p.fset, p.fdel, p.__doc__)
-
-
-def _reduce_classmethod(m):
-    return classmethod, (m.__func__,)
-
-
-def _reduce_staticmethod(m):
-    return staticmethod, (m.__func__,)
-
-
 def _dataclasses_sentinel(name):
     """Reduces one of dataclasses' sentinels to the module's own object: by name when it
     is that object, else (a copy made by another pickler's round trip, e.g. cloudpickle's
@@ -147,25 +137,17 @@ def _reducers():
     import dataclasses
 
     table = {
-        types.MappingProxyType: lambda m: (types.MappingProxyType, (dict(m),)),
         dataclasses._FIELD_BASE: _reduce_field_base,
         dataclasses._MISSING_TYPE: _dataclasses_sentinel("MISSING"),
         dataclasses._HAS_DEFAULT_FACTORY_CLASS: _dataclasses_sentinel("_HAS_DEFAULT_FACTORY"),
     }
+    table.update(_stdlib_reducers.table())
     return table
 
 
-# Reductions for objects stock pickle cannot store but by-value classes hold; consulted
-# after the dispatch table and before ``__reduce_ex__``.
+# Reductions for objects stock pickle cannot store; consulted after the dispatch table
+# and before ``__reduce_ex__``.
 REDUCERS = _reducers()
-
-# Reductions used only inside the namespace of a class stored by value (elsewhere these
-# objects stay unpicklable, as with stock pickle).
-CLASS_REDUCERS = {
-    property: _reduce_property,
-    classmethod: _reduce_classmethod,
-    staticmethod: _reduce_staticmethod,
-}
 
 
 def _stdlib_names():

@@ -7,6 +7,7 @@ applies ``("brinery.fill", module, {name: value})`` with setdefault semantics (n
 namespace already has are kept).
 """
 
+import builtins
 import pickle
 
 __all__ = ["NAMESPACES", "Unpickler", "loads", "namespace", "persistent_load"]
@@ -18,7 +19,7 @@ def namespace(module_name):
     """The worker-lifetime globals dict of ``module_name``."""
     ns = NAMESPACES.get(module_name)
     if ns is None:
-        ns = NAMESPACES[module_name] = {"__name__": module_name}
+        ns = NAMESPACES[module_name] = {"__name__": module_name, "__builtins__": builtins}
     return ns
 
 

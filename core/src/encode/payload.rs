@@ -36,7 +36,16 @@ mod tests {
 
     #[test]
     fn appends_every_byte_in_order_around_the_thresholds() {
-        for len in [0, 1, PIECE - 1, PIECE, PIECE + 1, CHUNKED_MIN - 1, CHUNKED_MIN, 10_007] {
+        for len in [
+            0,
+            1,
+            PIECE - 1,
+            PIECE,
+            PIECE + 1,
+            CHUNKED_MIN - 1,
+            CHUNKED_MIN,
+            10_007,
+        ] {
             let data: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
             let mut buf = alloc::vec![0xAB, 0xCD];
             extend(&mut buf, &data);

@@ -1,0 +1,168 @@
+"""Reductions for standard-library objects that stock ``pickle`` refuses but that a
+by-value pickler is expected to store (cloudpickle stores them too): descriptors and
+their wrappers, dict views, ``WeakSet``, ``memoryview``, and bound methods that cannot be
+found again by name. Every reduction names only standard-library callables, so the
+stream still loads without brinery.
+
+``table()`` maps each type to its reduction; the native pickler consults it after the
+dispatch table and before ``__reduce_ex__``.
+"""
+
+import collections
+import operator
+import types
+import weakref
+
+__all__ = ["table"]
+
+
+def _property(p):
+    return property, (p.fget, p.fset, p.fdel, p.__doc__)
+
+
+def _classmethod(m):
+    return classmethod, (m.__func__,)
+
+
+def _staticmethod(m):
+    return staticmethod, (m.__func__,)
+
+
+class _Call:
+    """Stands, inside a reduction's arguments, for ``func(*args)`` evaluated at load
+    time (it pickles as that call; the class itself never reaches the stream)."""
+
+    def __init__(self, func, *args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return self.func, self.args
+
+
+def _class_dict_entry(d):
+    # A descriptor of a class's own namespace: `vars(cls)[name]`, since attribute
+    # access on the class may evaluate it instead (`type.__abstractmethods__`).
+    return operator.getitem, (_Call(vars, d.__objclass__), d.__name__)
+
+
+def _member_descriptor(d):
+    # Stock pickle's reduction, `getattr(cls, name)`, unless that gives something else
+    # (the members of `type` itself, read on `type`, are its own attributes).
+    if getattr(d.__objclass__, d.__name__, None) is d:
+        return d.__reduce__()
+    return _class_dict_entry(d)
+
+
+def _mappingproxy(m):
+    return types.MappingProxyType, (dict(m),)
+
+
+def _weakset(s):
+    # The items are stored strongly; as after any copy of a WeakSet, they stay in the
+    # loaded set only while something else holds them.
+    return weakref.WeakSet, (list(s),)
+
+
+def _memoryview(m):
+    owner = m.tobytes() if m.readonly else bytearray(m.tobytes())
+    if m.format == "B" and m.ndim == 1:
+        return memoryview, (owner,)
+    memoryview(owner).cast(m.format, m.shape)  # refuse now what could not load
+    return operator.methodcaller("cast", m.format, m.shape), (memoryview(owner),)
+
+
+def _dict_view(method, items_of):
+    """A view is rebuilt by calling ``method`` on a dict holding the view's contents."""
+    call = operator.methodcaller(method)
+
+    def reduce(view):
+        return call, (items_of(view),)
+
+    return reduce
+
+
+def _keys_dict(view):
+    return dict.fromkeys(view)
+
+
+def _values_dict(view):
+    return dict(enumerate(view))
+
+
+def _items_dict(view):
+    return dict(view)
+
+
+def _odict_keys(view):
+    return collections.OrderedDict.fromkeys(view)
+
+
+def _odict_values(view):
+    return collections.OrderedDict(enumerate(view))
+
+
+def _odict_items(view):
+    return collections.OrderedDict(view)
+
+
+def _found_by_name(m):
+    """True when ``getattr(m.__self__, name)`` gives ``m`` back through the type (what
+    CPython's own ``method.__reduce__`` relies on), judged without running any of the
+    object's code: the function must sit under its name in the type's MRO, as a plain
+    function for an instance or as a classmethod for a class."""
+    owner, func = m.__self__, m.__func__
+    name = getattr(func, "__name__", None)
+    if not isinstance(name, str):
+        return False
+    if isinstance(owner, type):
+        mro, want_classmethod = type.__getattribute__(owner, "__mro__"), True
+    else:
+        inst_dict = getattr(owner, "__dict__", None)
+        if isinstance(inst_dict, dict) and name in inst_dict:
+            return False
+        mro, want_classmethod = type(owner).__mro__, False
+    for klass in mro:
+        attr = klass.__dict__.get(name)
+        if attr is None:
+            continue
+        if want_classmethod:
+            return isinstance(attr, classmethod) and attr.__func__ is func
+        return attr is func
+    return False
+
+
+def _method(m):
+    if _found_by_name(m):
+        return m.__reduce__()
+    # Bound to an object that holds it, or to a function the type does not have under
+    # that name: rebuild the binding itself.
+    return types.MethodType, (m.__func__, m.__self__)
+
+
+def table():
+    """The reductions, keyed by type."""
+    plain = {}
+    od = collections.OrderedDict()
+    views = {
+        type({}.keys()): _dict_view("keys", _keys_dict),
+        type({}.values()): _dict_view("values", _values_dict),
+        type({}.items()): _dict_view("items", _items_dict),
+        type(od.keys()): _dict_view("keys", _odict_keys),
+        type(od.values()): _dict_view("values", _odict_values),
+        type(od.items()): _dict_view("items", _odict_items),
+    }
+    plain.update(views)
+    plain.update(
+        {
+            property: _property,
+            classmethod: _classmethod,
+            staticmethod: _staticmethod,
+            types.GetSetDescriptorType: _class_dict_entry,
+            types.MemberDescriptorType: _member_descriptor,
+            types.MappingProxyType: _mappingproxy,
+            types.MethodType: _method,
+            weakref.WeakSet: _weakset,
+            memoryview: _memoryview,
+        }
+    )
+    return plain

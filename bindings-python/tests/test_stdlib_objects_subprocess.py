@@ -1,0 +1,175 @@
+"""Standard-library objects stock pickle refuses but cloudpickle stores (descriptors,
+property/classmethod/staticmethod, dict views, WeakSet, memoryview, bound methods that
+cannot be found by name), and the `__builtins__` entry of by-value globals: each is
+dumped here and checked in a fresh interpreter where brinery cannot be imported."""
+
+import collections
+import datetime
+import fractions
+import pickle
+import textwrap
+import weakref
+
+import pytest
+
+import brinery
+from helpers import load_without_brinery
+
+
+def check_in_child(obj, check_code):
+    code = textwrap.dedent(check_code) + "\nprint('done')\n"
+    out = load_without_brinery(brinery.dumps(obj), code)
+    assert out.strip().endswith("done"), out
+
+
+def test_property_classmethod_staticmethod_outside_a_class():
+    def getter(self):
+        return self.x * 2
+
+    def twice(cls, v):
+        return (cls.__name__, v * 2)
+
+    def plain(v):
+        return v + 1
+
+    check_in_child(
+        {"p": property(getter, None, None, "the doc"), "c": classmethod(twice),
+         "s": staticmethod(plain)},
+        """
+        class K:
+            x = 21
+            p = obj["p"]
+            c = obj["c"]
+            s = obj["s"]
+        assert type(obj["p"]) is property and obj["p"].__doc__ == "the doc"
+        assert K().p == 42
+        assert K.c(5) == ("K", 10)
+        assert K.s(1) == 2
+        """,
+    )
+
+
+def test_dict_views_keep_their_contents_and_type():
+    d = {"a": 1, "b": [2], 3: "c"}
+    od = collections.OrderedDict([("z", 1), ("y", 2)])
+    views = [d.keys(), d.values(), d.items(), od.keys(), od.values(), od.items()]
+    check_in_child(
+        views,
+        f"""
+        expected = {[[type(v).__name__, list(v)] for v in views]!r}
+        assert [[type(v).__name__, list(v)] for v in obj] == expected, obj
+        """,
+    )
+
+
+def test_memoryview_contents_format_shape_and_writability():
+    ro = memoryview(b"abcdef")
+    rw = memoryview(bytearray(b"xyz"))
+    ints = memoryview(bytearray(range(24))).cast("i", (2, 3))
+    check_in_child(
+        [ro, rw, ints],
+        f"""
+        ro, rw, ints = obj
+        assert ro.tobytes() == b"abcdef" and ro.readonly
+        assert rw.tobytes() == b"xyz" and not rw.readonly
+        assert ints.format == "i" and ints.shape == (2, 3)
+        assert ints.tolist() == {ints.tolist()!r}
+        """,
+    )
+
+
+def test_memoryview_whose_format_cannot_be_rebuilt_is_refused_at_dump():
+    import ctypes
+
+    odd = memoryview((ctypes.c_int * 2)(1, 2))  # format '<i', which cast() refuses
+    assert odd.format != "i"
+    with pytest.raises(Exception):
+        brinery.dumps(odd)
+
+
+def test_weakset_items_survive_when_the_stream_holds_them():
+    class Item:
+        pass
+
+    a, b = Item(), Item()
+    check_in_child(
+        {"items": [a, b], "ws": weakref.WeakSet([a, b])},
+        """
+        assert len(obj["ws"]) == 2
+        assert set(map(id, obj["ws"])) == set(map(id, obj["items"]))
+        """,
+    )
+
+
+def test_descriptors_of_class_namespaces_load_as_the_same_objects():
+    check_in_child(
+        [type.__dict__["__abstractmethods__"], type.__dict__["__basicsize__"],
+         object.__dict__["__class__"]],
+        """
+        assert obj[0] is type.__dict__["__abstractmethods__"]
+        assert obj[1] is type.__dict__["__basicsize__"]
+        assert obj[2] is object.__dict__["__class__"]
+        """,
+    )
+
+
+def test_getset_descriptor_of_a_by_value_class():
+    class Local:
+        pass
+
+    check_in_child(
+        [Local, Local.__dict__["__dict__"]],
+        """
+        cls, desc = obj
+        assert desc is vars(cls)["__dict__"]
+        """,
+    )
+
+
+def test_bound_method_held_by_its_own_object():
+    class Foo:
+        def __init__(self):
+            def f2(self):
+                return self
+
+            self.f2 = f2.__get__(self)
+
+    check_in_child(Foo(), "assert obj.f2() is obj")
+
+
+def test_bound_method_found_by_name_is_written_exactly_as_pickle_writes_it():
+    method = fractions.Fraction(1, 3).limit_denominator
+    for protocol in range(2, 6):
+        assert brinery.dumps(method, protocol) == pickle.dumps(method, protocol)
+
+
+def test_bound_method_of_a_local_class_and_a_classmethod():
+    class Counter:
+        def __init__(self):
+            self.n = 41
+
+        def bump(self):
+            self.n += 1
+            return self.n
+
+        @classmethod
+        def name(cls):
+            return cls.__name__
+
+    check_in_child([Counter().bump, Counter.name], "assert obj[0]() == 42 and obj[1]() == 'Counter'")
+
+
+def test_by_value_globals_have_builtins_for_c_level_imports():
+    def parse():
+        import datetime as dt
+
+        return dt.datetime.strptime("04-01-1943", "%d-%m-%Y").isoformat()
+
+    assert parse() == datetime.datetime(1943, 1, 4).isoformat()
+    check_in_child(
+        parse,
+        """
+        assert "__builtins__" in obj.__globals__
+        assert obj() == "1943-01-04T00:00:00", obj()
+        """,
+    )
