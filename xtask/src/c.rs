@@ -2,7 +2,9 @@
 //! `<target>/include/brinery.h`, keeping the committed copy
 //! `bindings-c/include/brinery.h` current), build `libbrinery.{so,a}`, write the
 //! pkg-config file, build the example, and compile and run every `bindings-c/tests/*.c`
-//! under AddressSanitizer and UndefinedBehaviorSanitizer. Not for the C API itself.
+//! (with gcc) and `*.cpp` (with g++) under AddressSanitizer and
+//! UndefinedBehaviorSanitizer, after checking that the header compiles as strict C99.
+//! Not for the C API itself.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,8 +17,8 @@ const COMMITTED_HEADER: &str = "bindings-c/include/brinery.h";
 /// What a program linking `libbrinery.a` also needs (`rustc --print native-static-libs`
 /// on Linux).
 const LIBS_PRIVATE: &str = "-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc";
+/// Sanitizers and warnings for every test program; the language standard comes first.
 const SANITIZE: &[&str] = &[
-    "-std=c11",
     "-g",
     "-O1",
     "-Wall",
@@ -132,8 +134,9 @@ pub fn test() -> Result {
     let mut tests: Vec<PathBuf> = fs::read_dir(run::root().join(CRATE_DIR).join("tests"))?
         .map(|e| e.map(|e| e.path()))
         .collect::<std::io::Result<_>>()?;
-    tests.retain(|p| p.extension().is_some_and(|e| e == "c"));
+    tests.retain(|p| p.extension().is_some_and(|e| e == "c" || e == "cpp"));
     tests.sort();
+    header_is_strict_c99(&out)?;
     let mut failed = Vec::new();
     for src in &tests {
         let name = src.file_stem().unwrap().to_string_lossy().into_owned();
@@ -251,11 +254,41 @@ fn example(out: &Path, pc: &Path) -> Result<PathBuf> {
     Ok(sanitized)
 }
 
+/// A program that includes `brinery.h` and nothing else must compile as C99 with
+/// `-pedantic -Werror` (the header promises no newer C than that).
+fn header_is_strict_c99(out: &Path) -> Result {
+    let src = out.join("header_c99.c");
+    fs::write(
+        &src,
+        "#include \"brinery.h\"\nint main(void) { return 0; }\n",
+    )?;
+    let mut c = run::cmd(
+        "gcc",
+        &[
+            "-std=c99",
+            "-pedantic",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-fsyntax-only",
+        ],
+    );
+    c.arg(format!("-I{}", include_dir().display())).arg(&src);
+    run::status(&mut c)
+}
+
+/// Compiles a test or example: C11 with gcc, or C++11 with g++ for a `.cpp` file.
 fn compile(src: &Path, exe: &Path, flags: &[&str]) -> Result {
     let include = format!("-I{}", include_dir().display());
     let libdir = format!("-L{}", release_dir().display());
     let rpath = format!("-Wl,-rpath,{}", release_dir().display());
-    let mut c = run::cmd("gcc", flags);
+    let (compiler, std) = if src.extension().is_some_and(|e| e == "cpp") {
+        ("g++", "-std=c++11")
+    } else {
+        ("gcc", "-std=c11")
+    };
+    let mut c = run::cmd(compiler, &[std, "-pedantic"]);
+    c.args(flags);
     c.arg(&include).arg(src).arg("-o").arg(exe).args([
         libdir.as_str(),
         "-lbrinery",

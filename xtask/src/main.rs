@@ -20,7 +20,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  test      format, lint, and run every test (Rust, Python, C, Node)
+  test      format, lint, and run every test (Rust, Python, C, Node);
+            `test STEP...` runs only those steps (`test --help` lists them)
   develop   build everything in place (release)
   demo      build, then show brinery against pickle/cloudpickle/dill
   bench     run divan benches and the cross-library comparison

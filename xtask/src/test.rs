@@ -1,7 +1,8 @@
 //! `cargo xtask test`: formatting, lints, then every language's tests. Every step runs
 //! even when an earlier one failed (so one run shows everything that is wrong, unless
 //! `--fail-fast` is given), and the run fails at the end naming the failed steps. A
-//! binding whose folder does not exist is skipped with a note, never faked.
+//! binding whose folder does not exist is skipped with a note, never faked. Naming steps
+//! by their first word (`cargo xtask test c node`) runs only those.
 
 use crate::run::{self, Result};
 
@@ -69,10 +70,34 @@ const STEPS: &[Step] = &[
     ("doc examples", None, crate::docs::test),
 ];
 
+/// The first word of a step's name: what `cargo xtask test <step>` selects it by.
+fn key(name: &str) -> &str {
+    name.split(' ').next().unwrap_or(name)
+}
+
 pub fn run(args: &[String]) -> Result {
-    let fail_fast = args.iter().any(|a| a == "--fail-fast");
+    let keys: Vec<&str> = STEPS.iter().map(|(name, _, _)| key(name)).collect();
+    let mut fail_fast = false;
+    let mut only = Vec::new();
+    for arg in args {
+        match arg.as_str() {
+            "--fail-fast" => fail_fast = true,
+            "-h" | "--help" => {
+                println!(
+                    "usage: cargo xtask test [--fail-fast] [STEP...]\nsteps: {}",
+                    keys.join(", ")
+                );
+                return Ok(());
+            }
+            a if keys.contains(&a) => only.push(a),
+            a => return Err(format!("unknown argument {a:?}; steps: {}", keys.join(", ")).into()),
+        }
+    }
     let mut failed = Vec::new();
     for (name, needs, step) in STEPS {
+        if !only.is_empty() && !only.contains(&key(name)) {
+            continue;
+        }
         if let Some(dir) = needs {
             if !run::has_crate(dir) {
                 eprintln!("xtask: {dir}/ does not exist; {name} skipped");
