@@ -5,6 +5,7 @@ dumped here and checked in a fresh interpreter where brinery cannot be imported.
 
 import collections
 import datetime
+import functools
 import fractions
 import pickle
 import textwrap
@@ -173,3 +174,29 @@ def test_by_value_globals_have_builtins_for_c_level_imports():
         assert obj() == "1943-01-04T00:00:00", obj()
         """,
     )
+
+
+def test_lru_cache_function_by_value_keeps_recursion_size_and_typed():
+    @functools.lru_cache(maxsize=128, typed=True)
+    def fib(n):
+        return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+    fib(10)  # the cache itself is not stored
+    check_in_child(
+        fib,
+        """
+        assert obj.cache_info().currsize == 0
+        assert obj(80) == 23416728348467685
+        assert obj.cache_parameters() == {"maxsize": 128, "typed": True}
+        assert obj.__name__ == "fib" and obj.__wrapped__(1) == 1
+        """,
+    )
+
+
+def test_importable_lru_cache_function_is_written_as_pickle_writes_it():
+    import fnmatch
+
+    f = fnmatch._compile_pattern
+    assert type(f) is functools._lru_cache_wrapper
+    for protocol in range(6):
+        assert brinery.dumps(f, protocol) == pickle.dumps(f, protocol)

@@ -1,15 +1,18 @@
 """Reductions for standard-library objects that stock ``pickle`` refuses but that a
-by-value pickler is expected to store (cloudpickle stores them too): descriptors and
-their wrappers, dict views, ``WeakSet``, ``memoryview``, and bound methods that cannot be
-found again by name. Every reduction names only standard-library callables, so the
-stream still loads without brinery.
+by-value pickler is expected to store (cloudpickle stores most of them too):
+descriptors and their wrappers, dict views, ``WeakSet``, ``memoryview``, ``lru_cache``
+functions from ``__main__``, and bound methods that cannot be found again by name.
+Every reduction names only standard-library callables, so the stream still loads
+without brinery.
 
 ``table()`` maps each type to its reduction; the native pickler consults it after the
 dispatch table and before ``__reduce_ex__``.
 """
 
 import collections
+import functools
 import operator
+import sys
 import types
 import weakref
 
@@ -139,6 +142,36 @@ def _method(m):
     return types.MethodType, (m.__func__, m.__self__)
 
 
+def _found_by_reference(obj):
+    """True when ``obj`` can be imported as ``obj.__module__`` + ``obj.__qualname__`` (and is
+    not from ``__main__`` or a module registered by value): the rule the pickler uses for
+    functions."""
+    from ._byvalue import BY_VALUE
+
+    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(qualname, str):
+        return False
+    if module in ("__main__", "__mp_main__") or "<locals>" in qualname:
+        return False
+    if any(module == m or module.startswith(m + ".") for m in BY_VALUE):
+        return False
+    found = sys.modules.get(module)
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return found is obj
+
+
+def _lru_cache(wrapper):
+    # An `lru_cache` function that can be imported is a global, as pickle writes it; one
+    # from `__main__` or a local one is rebuilt around its function stored by value,
+    # with the same size and `typed` flag and an empty cache.
+    if _found_by_reference(wrapper):
+        return wrapper.__reduce__()
+    params = wrapper.cache_parameters()
+    args = (wrapper.__wrapped__, params["maxsize"], params["typed"], functools._CacheInfo)
+    return functools._lru_cache_wrapper, args, dict(wrapper.__dict__)
+
+
 def table():
     """The reductions, keyed by type."""
     plain = {}
@@ -163,6 +196,7 @@ def table():
             types.MethodType: _method,
             weakref.WeakSet: _weakset,
             memoryview: _memoryview,
+            functools._lru_cache_wrapper: _lru_cache,
         }
     )
     return plain
