@@ -90,7 +90,33 @@ pub fn save_class<'py>(w: &mut Walker<'py>, cls: &Bound<'py, PyAny>) -> PyResult
         return Ok(());
     }
     w.memoize(cls);
-    replay(w, &later)
+    replay(w, &later)?;
+    resolve_identity(w, cls)
+}
+
+/// Replaces the rebuilt class on the stack with the class the loading process already
+/// has under the same key, if any (see `brinery/_identity.py`), and memoizes that as
+/// `cls` for everything after it: instances, enum members, later references.
+fn resolve_identity<'py>(w: &mut Walker<'py>, cls: &Bound<'py, PyAny>) -> PyResult<()> {
+    let identity = w.st.identity.bind(w.py).clone();
+    let key = identity.getattr("key_for")?.call1((cls,))?;
+    if key.is_none() {
+        return Ok(());
+    }
+    let rv = identity
+        .getattr("lookup_reduction")?
+        .call1((cls, key))?
+        .cast_into::<PyTuple>()?;
+    w.enc.pop();
+    w.path.push(Seg::Item("class identity"));
+    let r = w
+        .save(&rv.get_item(0)?)
+        .and_then(|_| w.save(&rv.get_item(1)?));
+    w.path.pop();
+    r?;
+    w.enc.reduce();
+    w.memoize(cls);
+    Ok(())
 }
 
 fn replay<'py>(w: &mut Walker<'py>, later: &Bound<'py, PyAny>) -> PyResult<()> {

@@ -26,6 +26,8 @@ pub struct Stdlib {
     pub sys_implementation: Py<PyAny>,
     pub latin1: Py<PyString>,
     pub helpers: Py<PyAny>,
+    /// `brinery._identity`: registry keys of by-value classes.
+    pub identity: Py<PyAny>,
     /// `brinery._byvalue.REDUCERS`, `STDLIB_NAMES`.
     pub reducers: Py<PyDict>,
     pub stdlib_names: Py<PyDict>,
@@ -74,6 +76,7 @@ pub fn get(py: Python<'_>) -> PyResult<&Stdlib> {
             reducers: helpers.getattr("REDUCERS")?.cast_into()?.unbind(),
             stdlib_names: helpers.getattr("STDLIB_NAMES")?.cast_into()?.unbind(),
             helpers: helpers.unbind().into_any(),
+            identity: py.import("brinery._identity")?.unbind().into_any(),
             version,
         })
     })

@@ -43,6 +43,10 @@ load = _pickle.load
 
 _native_dumps = _brinery.dumps
 
+# Classes stored by value, by registry key: a stream rebuilding one of them loads as the
+# class registered here, if any (see `_identity`). Reached by streams by this name.
+from ._identity import REGISTRY as _classes  # noqa: E402
+
 
 def _module_names(by_value):
     names = []

@@ -16,7 +16,7 @@ import sys
 import types
 import weakref
 
-__all__ = ["table"]
+__all__ = ["Call", "table"]
 
 
 def _property(p):
@@ -31,7 +31,7 @@ def _staticmethod(m):
     return staticmethod, (m.__func__,)
 
 
-class _Call:
+class Call:
     """Stands, inside a reduction's arguments, for ``func(*args)`` evaluated at load
     time (it pickles as that call; the class itself never reaches the stream)."""
 
@@ -45,7 +45,7 @@ class _Call:
 def _class_dict_entry(d):
     # A descriptor of a class's own namespace: `vars(cls)[name]`, since attribute
     # access on the class may evaluate it instead (`type.__abstractmethods__`).
-    return operator.getitem, (_Call(vars, d.__objclass__), d.__name__)
+    return operator.getitem, (Call(vars, d.__objclass__), d.__name__)
 
 
 def _member_descriptor(d):

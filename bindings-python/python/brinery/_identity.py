@@ -1,0 +1,90 @@
+"""Same-process identity for classes stored by value.
+
+A class stored by value is rebuilt when the stream loads. In a process that already has
+that class (the process that dumped it, a forked worker, a Dask client receiving
+results made from the class it sent), the loaded instances should belong to the class
+the process already has, as they do with cloudpickle: ``pickle.loads(brinery.dumps(p))
+== p`` for a local dataclass, ``isinstance`` holds, enum members stay identical.
+
+After rebuilding a class, the stream asks ``brinery._classes.setdefault(key, rebuilt)``
+through standard-library calls only::
+
+    operator.methodcaller("setdefault", key, rebuilt)(
+        getattr(sys.modules.get("brinery"), "_classes", {}))
+
+Where brinery is not imported, that is a throwaway dict and the rebuilt class is used:
+the stream stays portable. Where it is, :data:`REGISTRY` answers with the class already
+registered under ``key``, or registers the rebuilt one (so later streams in that process
+reuse it, and dumping it again writes the same key).
+
+The key is deterministic, never a random id: module, qualified name and a digest of the
+class's own by-value stream (dumped alone, without these lookups), so the same
+definition gives the same key in every process and a different definition never
+matches. Distinct live classes with identical contents in one process get ``#1``,
+``#2``... suffixes in the order they are first dumped. The registry holds classes weakly.
+"""
+
+import hashlib
+import operator
+import sys
+import threading
+import weakref
+
+from ._reducers import Call
+
+__all__ = ["REGISTRY", "ClassRegistry", "key_for", "lookup_reduction"]
+
+
+class ClassRegistry(weakref.WeakValueDictionary):
+    """``key -> class``, weakly, remembering each class's key."""
+
+    def __init__(self):
+        super().__init__()
+        self.key_of = weakref.WeakKeyDictionary()
+
+    def setdefault(self, key, cls):
+        found = super().setdefault(key, cls)
+        if found not in self.key_of:
+            self.key_of[found] = key
+        return found
+
+
+REGISTRY = ClassRegistry()
+
+_state = threading.local()
+
+
+def key_for(cls):
+    """The registry key of ``cls`` (registering it), or None while a digest is being
+    computed (the content dump must not contain lookups of its own)."""
+    if getattr(_state, "digesting", False):
+        return None
+    key = REGISTRY.key_of.get(cls)
+    if key is not None:
+        return key
+    from . import _native_dumps
+
+    _state.digesting = True
+    try:
+        content = _native_dumps(cls, 5)
+    finally:
+        _state.digesting = False
+    digest = hashlib.blake2b(content, digest_size=12).hexdigest()
+    base = f"{cls.__module__}.{cls.__qualname__}:{digest}"
+    key, n = base, 0
+    while True:
+        other = REGISTRY.get(key)
+        if other is None or other is cls:
+            break
+        n += 1
+        key = f"{base}#{n}"
+    REGISTRY.setdefault(key, cls)
+    return key
+
+
+def lookup_reduction(cls, key):
+    """The reduction whose result is the class to use for ``cls`` when loading."""
+    modules = Call(getattr, sys, "modules")
+    package = Call(operator.methodcaller("get", "brinery"), modules)
+    registry = Call(getattr, package, "_classes", {})
+    return operator.methodcaller("setdefault", key, cls), (registry,)
