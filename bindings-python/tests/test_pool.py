@@ -31,6 +31,24 @@ def total(a):
     return float(a.sum()), a.shape
 
 
+STASH = []
+
+
+def stash(a):
+    STASH.append(a)
+    return float(a.sum())
+
+
+def stashed(_):
+    return [(float(a.sum()), a[:2].tolist()) for a in STASH]
+
+
+def zero_then_total(a):
+    total = float(a.sum())
+    a[:] = 0  # copy-on-write: neither the parent nor later tasks see this
+    return total
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_executor_and_multiprocessing_calls_in_subprocess(method):
     with Pool(2, start_method=method) as p:
@@ -70,6 +88,34 @@ def test_large_numpy_array_goes_through_shared_memory_in_subprocess(method):
         assert p.submit(total, a).result(WAIT) == (float(a.sum()), a.shape)
         back = p.submit(lambda x: x * 2, a).result(WAIT)
     assert (back == a * 2).all()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_array_stashed_in_a_worker_global_keeps_its_contents_in_subprocess(method):
+    np = pytest.importorskip("numpy")
+    n = 500_000
+    with Pool(1, start_method=method) as p:
+        assert p.submit(stash, np.full(n, 3.0)).result(WAIT) == 3.0 * n
+        for k in range(8):
+            assert p.submit(zero_then_total, np.full(n, float(k))).result(WAIT) == k * n
+        assert p.submit(stash, np.full(n, 5.0)).result(WAIT) == 5.0 * n
+        for k in range(8):
+            assert p.submit(total, np.full(n, float(k))).result(WAIT) == (k * n, (n,))
+        assert p.submit(stashed, None).result(WAIT) == [(3.0 * n, [3.0, 3.0]), (5.0 * n, [5.0, 5.0])]
+        lent, cached, reused = p._core.segment_stats()
+    assert lent == 2, "the stashed arrays' segments stay with the worker"
+    assert reused >= 14, "the other tasks' segments were reused"
+
+
+def test_many_big_tasks_and_results_are_correct_in_subprocess():
+    np = pytest.importorskip("numpy")
+    arrays = [np.arange(200_000 + 1000 * i, dtype=np.float64) * (i + 1) for i in range(40)]
+    with Pool(2) as p:
+        sums = list(p.map(zero_then_total, arrays))
+        doubled = list(p.map(lambda a: a * 2, arrays))
+    assert sums == [float(a.sum()) for a in arrays]
+    assert all((d == a * 2).all() for d, a in zip(doubled, arrays))
+    assert all(a[-1] == (len(a) - 1) * (i + 1) for i, a in enumerate(arrays)), "the parent's arrays are untouched"
 
 
 MAIN_SCRIPT = textwrap.dedent(

@@ -4,7 +4,9 @@
 //! `sendmsg` as `SCM_RIGHTS`. What the buffers mean is the caller's business.
 //!
 //! Header (native endian): kind u32, fd count u32, buffer count u32, memfd count u32,
-//! task id u64; then per buffer: length u64, placement u64 (0 inline, 1 memfd).
+//! task id u64; then per buffer: length u64, placement u64 (0 inline, 1 memfd the
+//! receiver keeps, 2 and up: the token of a lent [`Segment`], given back in a `RELEASE`
+//! frame whose one buffer lists tokens as u64s). Several frames may share one `sendmsg`.
 
 use std::collections::VecDeque;
 use std::io;
@@ -12,24 +14,31 @@ use std::mem::size_of;
 use std::ops::Deref;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
+use std::sync::Arc;
+
+use crate::segment::{LentMapping, Returns, Segment, FIRST_TOKEN};
 use crate::shm::{memfd_with, Mapping};
 
 pub(crate) const TASK: u32 = 1;
 pub(crate) const RESULT: u32 = 2;
 pub(crate) const SHUTDOWN: u32 = 3;
 pub(crate) const DEFINE: u32 = 4;
+pub(crate) const RELEASE: u32 = 5;
 
 const HEADER: usize = 24;
 const PER_BUFFER: usize = 16;
 const MAX_FDS: usize = 250;
 
 /// One buffer of a message: bytes in memory, a received copy-on-write shared mapping,
-/// or a memfd the sender filled itself (sent as is, with no copy).
+/// a memfd the sender filled itself (sent as is, with no copy), a segment to lend (sent
+/// as is, reused once the receiver gives it back), or a received lent segment.
 #[derive(Debug)]
 pub enum Buffer {
     Inline(Vec<u8>),
     Shared(Mapping),
     Memfd { fd: OwnedFd, map: Mapping },
+    Segment(Arc<Segment>),
+    Lent(LentMapping),
 }
 
 impl Buffer {
@@ -37,7 +46,7 @@ impl Buffer {
     pub fn shared_copy(data: &[u8]) -> io::Result<Buffer> {
         // write(2) fills the memfd in the kernel without a page fault per page; the
         // mapping is only for readers in this process and costs nothing until touched.
-        let fd = memfd_with(data)?;
+        let fd = memfd_with(c"brinery-buffer", data)?;
         let map = Mapping::new(fd.as_fd(), data.len(), true)?;
         Ok(Buffer::Memfd { fd, map })
     }
@@ -48,6 +57,8 @@ impl Buffer {
             Buffer::Inline(v) => Chunk::Bytes(v),
             Buffer::Shared(m) => Chunk::Bytes(m.as_slice()),
             Buffer::Memfd { fd, map } => Chunk::Memfd(fd.as_fd(), map.len()),
+            Buffer::Segment(s) => Chunk::Segment(s.fd(), s.len(), s.token()),
+            Buffer::Lent(m) => Chunk::Bytes(m.as_slice()),
         }
     }
 }
@@ -58,15 +69,19 @@ impl Deref for Buffer {
         match self {
             Buffer::Inline(v) => v,
             Buffer::Shared(m) | Buffer::Memfd { map: m, .. } => m.as_slice(),
+            Buffer::Segment(s) => s.as_slice(),
+            Buffer::Lent(m) => m.as_slice(),
         }
     }
 }
 
-/// A buffer to send: bytes (moved to a memfd when large) or a memfd of the given length.
+/// A buffer to send: bytes (moved to a memfd when large), a memfd of the given length,
+/// or a lent segment's memfd, length and token.
 #[derive(Debug, Clone, Copy)]
 pub enum Chunk<'a> {
     Bytes(&'a [u8]),
     Memfd(BorrowedFd<'a>, usize),
+    Segment(BorrowedFd<'a>, usize, u64),
 }
 
 impl<'a> From<&'a [u8]> for Chunk<'a> {
@@ -79,12 +94,17 @@ impl Chunk<'_> {
     fn len(&self) -> usize {
         match *self {
             Chunk::Bytes(b) => b.len(),
-            Chunk::Memfd(_, len) => len,
+            Chunk::Memfd(_, len) | Chunk::Segment(_, len, _) => len,
         }
     }
 
-    fn in_shm(&self, threshold: usize) -> bool {
-        matches!(self, Chunk::Memfd(..)) || self.len() >= threshold
+    /// The placement word of the buffer table.
+    fn placement(&self, threshold: usize) -> u64 {
+        match *self {
+            Chunk::Segment(_, _, token) => token,
+            Chunk::Memfd(..) => 1,
+            Chunk::Bytes(b) => u64::from(b.len() >= threshold),
+        }
     }
 }
 
@@ -111,53 +131,107 @@ pub(crate) struct Frame {
     pub msg: Message,
 }
 
-/// Writes one frame on a blocking stream socket. Buffers of `threshold` bytes or more
-/// go through a memfd.
-pub(crate) fn send(
-    sock: BorrowedFd<'_>,
-    kind: u32,
-    id: u64,
-    buffers: &[Chunk<'_>],
-    fds: &[BorrowedFd<'_>],
-    threshold: usize,
-    scratch: &mut Vec<u8>,
-) -> io::Result<()> {
-    let mut shm = Vec::new();
-    scratch.clear();
-    let put = |s: &mut Vec<u8>, v: &[u8]| s.extend_from_slice(v);
-    put(scratch, &kind.to_ne_bytes());
-    put(scratch, &(fds.len() as u32).to_ne_bytes());
-    put(scratch, &(buffers.len() as u32).to_ne_bytes());
-    let nshm = buffers.iter().filter(|b| b.in_shm(threshold)).count();
-    put(scratch, &(nshm as u32).to_ne_bytes());
-    put(scratch, &id.to_ne_bytes());
-    for b in buffers {
-        put(scratch, &(b.len() as u64).to_ne_bytes());
-        put(scratch, &u64::from(b.in_shm(threshold)).to_ne_bytes());
-    }
-    let mut raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
-    for b in buffers {
-        match *b {
-            Chunk::Memfd(fd, _) => raw.push(fd.as_raw_fd()),
-            Chunk::Bytes(b) if b.len() >= threshold => {
-                let fd = memfd_with(b)?;
-                raw.push(fd.as_raw_fd());
-                shm.push(fd);
-            }
-            Chunk::Bytes(b) => put(scratch, b),
+/// Frames waiting to go out together in one `sendmsg`: their bytes and descriptors.
+#[derive(Default)]
+pub(crate) struct Outgoing {
+    bytes: Vec<u8>,
+    fds: Vec<RawFd>,
+    /// memfds made for large byte buffers, open until sent.
+    made: Vec<OwnedFd>,
+}
+
+impl Outgoing {
+    /// Appends one frame. Byte buffers of `threshold` bytes or more go through a memfd.
+    /// Frames already waiting are sent first if the descriptors would not fit in one
+    /// message with this frame's.
+    pub fn push(
+        &mut self,
+        sock: BorrowedFd<'_>,
+        kind: u32,
+        id: u64,
+        buffers: &[Chunk<'_>],
+        fds: &[BorrowedFd<'_>],
+        threshold: usize,
+    ) -> io::Result<()> {
+        let nshm = buffers
+            .iter()
+            .filter(|b| b.placement(threshold) != 0)
+            .count();
+        if fds.len() + nshm > MAX_FDS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "too many file descriptors in one message",
+            ));
         }
+        if self.fds.len() + fds.len() + nshm > MAX_FDS {
+            self.flush(sock)?;
+        }
+        let put = |s: &mut Vec<u8>, v: &[u8]| s.extend_from_slice(v);
+        let s = &mut self.bytes;
+        put(s, &kind.to_ne_bytes());
+        put(s, &(fds.len() as u32).to_ne_bytes());
+        put(s, &(buffers.len() as u32).to_ne_bytes());
+        put(s, &(nshm as u32).to_ne_bytes());
+        put(s, &id.to_ne_bytes());
+        for b in buffers {
+            put(s, &(b.len() as u64).to_ne_bytes());
+            put(s, &b.placement(threshold).to_ne_bytes());
+        }
+        self.fds.extend(fds.iter().map(|f| f.as_raw_fd()));
+        for b in buffers {
+            match *b {
+                Chunk::Memfd(fd, _) | Chunk::Segment(fd, _, _) => self.fds.push(fd.as_raw_fd()),
+                Chunk::Bytes(b) if b.len() >= threshold => {
+                    let fd = memfd_with(c"brinery-buffer", b)?;
+                    self.fds.push(fd.as_raw_fd());
+                    self.made.push(fd);
+                }
+                Chunk::Bytes(b) => put(&mut self.bytes, b),
+            }
+        }
+        Ok(())
     }
-    if raw.len() > MAX_FDS {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "too many file descriptors in one message",
-        ));
+
+    /// Appends a `RELEASE` frame giving back `tokens`.
+    pub fn push_release(&mut self, sock: BorrowedFd<'_>, tokens: &[u64]) -> io::Result<()> {
+        let bytes: Vec<u8> = tokens.iter().flat_map(|t| t.to_ne_bytes()).collect();
+        self.push(sock, RELEASE, 0, &[Chunk::Bytes(&bytes)], &[], usize::MAX)
     }
-    let mut sent = sendmsg(sock, scratch, &raw)?;
-    while sent < scratch.len() {
-        sent += sendmsg(sock, &scratch[sent..], &[])?;
+
+    /// Sends the waiting frames and a `SHUTDOWN` frame.
+    pub fn send_shutdown(&mut self, sock: BorrowedFd<'_>) -> io::Result<()> {
+        self.push(sock, SHUTDOWN, 0, &[], &[], usize::MAX)?;
+        self.flush(sock)
     }
-    Ok(())
+
+    /// Sends every waiting frame. The descriptors passed to [`Outgoing::push`] must still
+    /// be open. On error the waiting frames are dropped (the peer is gone or broken).
+    pub fn flush(&mut self, sock: BorrowedFd<'_>) -> io::Result<()> {
+        let r = self.send_all(sock);
+        self.bytes.clear();
+        self.fds.clear();
+        self.made.clear();
+        r
+    }
+
+    fn send_all(&self, sock: BorrowedFd<'_>) -> io::Result<()> {
+        if self.bytes.is_empty() {
+            return Ok(());
+        }
+        let mut sent = sendmsg(sock, &self.bytes, &self.fds)?;
+        while sent < self.bytes.len() {
+            sent += sendmsg(sock, &self.bytes[sent..], &[])?;
+        }
+        Ok(())
+    }
+}
+
+/// The tokens listed in a `RELEASE` frame.
+pub(crate) fn released_tokens(msg: &Message) -> impl Iterator<Item = u64> + '_ {
+    msg.buffers
+        .iter()
+        .flat_map(|b| b.chunks_exact(8))
+        .map(|c| u64::from_ne_bytes(c.try_into().expect("8 bytes")))
 }
 
 fn sendmsg(sock: BorrowedFd<'_>, bytes: &[u8], fds: &[RawFd]) -> io::Result<usize> {
@@ -165,7 +239,11 @@ fn sendmsg(sock: BorrowedFd<'_>, bytes: &[u8], fds: &[RawFd]) -> io::Result<usiz
         iov_base: bytes.as_ptr() as *mut _,
         iov_len: bytes.len(),
     };
-    let mut cbuf = vec![0u64; cmsg_space(fds.len()).div_ceil(8)];
+    let mut cbuf = if fds.is_empty() {
+        Vec::new()
+    } else {
+        vec![0u64; cmsg_space(fds.len()).div_ceil(8)]
+    };
     // SAFETY: msghdr is plain data; zeroed is a valid "no name, no control" header.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
@@ -212,6 +290,9 @@ pub(crate) struct FrameReader {
     start: usize,
     end: usize,
     fds: VecDeque<OwnedFd>,
+    cbuf: Vec<u64>,
+    /// Where received lent segments give their tokens back when dropped.
+    pub returns: Returns,
 }
 
 impl FrameReader {
@@ -221,6 +302,8 @@ impl FrameReader {
             start: 0,
             end: 0,
             fds: VecDeque::new(),
+            cbuf: vec![0u64; cmsg_space(MAX_FDS).div_ceil(8)],
+            returns: Returns::default(),
         }
     }
 
@@ -248,7 +331,7 @@ impl FrameReader {
             iov_base: self.buf[self.end..].as_mut_ptr().cast(),
             iov_len: self.buf.len() - self.end,
         };
-        let mut cbuf = vec![0u64; cmsg_space(MAX_FDS).div_ceil(8)];
+        let cbuf = &mut self.cbuf;
         // SAFETY: zeroed msghdr is valid; we fill the pointers below.
         let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
         msg.msg_iov = &mut iov;
@@ -326,13 +409,18 @@ impl FrameReader {
         let mut at = table;
         for i in 0..nbuf {
             let len = u64_at(HEADER + i * PER_BUFFER) as usize;
-            if u64_at(HEADER + i * PER_BUFFER + 8) == 0 {
+            let placement = u64_at(HEADER + i * PER_BUFFER + 8);
+            if placement == 0 {
                 buffers.push(Buffer::Inline(avail[at..at + len].to_vec()));
                 at += len;
             } else {
                 let fd = self.fds.pop_front().ok_or("descriptors missing")?;
                 let map = Mapping::new(fd.as_fd(), len, false).map_err(|_| "cannot map buffer")?;
-                buffers.push(Buffer::Shared(map));
+                buffers.push(if placement >= FIRST_TOKEN {
+                    Buffer::Lent(LentMapping::new(map, placement, self.returns.clone()))
+                } else {
+                    Buffer::Shared(map)
+                });
             }
         }
         self.start += total;

@@ -27,9 +27,9 @@ pub fn memfd(name: &std::ffi::CStr, len: usize) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
-/// A memfd holding a copy of `data`.
-pub fn memfd_with(data: &[u8]) -> io::Result<OwnedFd> {
-    let fd = memfd(c"brinery-buffer", 0)?;
+/// A memfd named `name` holding a copy of `data`.
+pub fn memfd_with(name: &std::ffi::CStr, data: &[u8]) -> io::Result<OwnedFd> {
+    let fd = memfd(name, 0)?;
     let mut file = File::from(fd);
     file.write_all(data)?;
     Ok(OwnedFd::from(file))
@@ -52,10 +52,7 @@ impl Mapping {
     /// private ones are copy-on-write.
     pub fn new(fd: BorrowedFd<'_>, len: usize, shared: bool) -> io::Result<Mapping> {
         if len == 0 {
-            return Ok(Mapping {
-                ptr: NonNull::dangling(),
-                len: 0,
-            });
+            return Ok(Mapping::empty());
         }
         let flags = if shared {
             libc::MAP_SHARED
@@ -80,6 +77,32 @@ impl Mapping {
             ptr: NonNull::new(ptr.cast()).expect("mmap returned null"),
             len,
         })
+    }
+
+    /// A mapping of nothing.
+    pub fn empty() -> Mapping {
+        Mapping {
+            ptr: NonNull::dangling(),
+            len: 0,
+        }
+    }
+
+    /// Keeps the mapping out of processes forked from this one.
+    pub fn dont_fork(&self) {
+        self.advise(libc::MADV_DONTFORK);
+    }
+
+    /// Sets up the page table for writing the whole mapping, in one call rather than a
+    /// fault per page (a hint: kernels without it fault the pages in as they are written).
+    pub fn populate_write(&self) {
+        self.advise(libc::MADV_POPULATE_WRITE);
+    }
+
+    fn advise(&self, advice: libc::c_int) {
+        if self.len != 0 {
+            // SAFETY: advice on our own live mapping; failure leaves it as it was.
+            unsafe { libc::madvise(self.ptr.as_ptr().cast(), self.len, advice) };
+        }
     }
 
     pub fn len(&self) -> usize {

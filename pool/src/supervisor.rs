@@ -5,6 +5,10 @@
 //! another thread is seen at once. A dead worker fails only the task its stage page names
 //! (other tasks queued at it go back to the queue), and a replacement starts.
 //!
+//! Large task buffers go out in lent shared-memory segments (see [`crate::segment`]):
+//! each worker's record of the segments it holds turns them back into cache entries when
+//! it gives them back, and frees them when it dies.
+//!
 //! Definitions are blobs a task may need (a binding's by-value functions): the pool sends
 //! each one to a worker once, just before the first task that needs it, and again to a
 //! replacement worker, so tasks themselves can refer to them by id.
@@ -17,9 +21,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::error::{Death, PoolError, TaskError};
-use crate::frame::{self, socketpair, Chunk, FrameReader, Message};
+use crate::frame::{self, socketpair, Buffer, Chunk, FrameReader, Message, Outgoing};
 use crate::launch::{Launcher, WorkerFds};
 use crate::process::{kill, pidfd_open, reap};
+use crate::segment::{self, Segment, SegmentCache};
 use crate::shm::DEFAULT_THRESHOLD;
 use crate::stage::{StagePage, IDLE};
 
@@ -52,6 +57,9 @@ pub struct Config {
     pub queue_budget: Duration,
     /// Buffers of this many bytes or more travel through shared memory.
     pub shm_threshold: usize,
+    /// Bytes of shared-memory segments kept for reuse once workers give them back (the
+    /// latest one is kept whatever its size).
+    pub segment_cache: usize,
     /// Names of the stages workers report, indexed by stage number, for error messages.
     pub stage_names: Vec<String>,
 }
@@ -65,6 +73,7 @@ impl Default for Config {
             prefetch: 1,
             queue_budget: Duration::from_millis(5),
             shm_threshold: DEFAULT_THRESHOLD,
+            segment_cache: 256 << 20,
             stage_names: ["idle", "receiving the task", "running the task"]
                 .map(String::from)
                 .to_vec(),
@@ -100,6 +109,7 @@ struct Inbox {
     /// inbox). Checked after every look at the inbox, so a wake is never lost.
     interrupt: AtomicBool,
     next_id: AtomicU64,
+    segments: Arc<SegmentCache>,
 }
 
 /// A cloneable, `Send` handle that submits to a pool from any thread.
@@ -130,6 +140,17 @@ impl Submitter {
     /// Cancels `id` if no worker has it yet; its outcome is then [`TaskError::Cancelled`].
     pub fn cancel(&self, id: TaskId) {
         self.push(Command::Cancel(id));
+    }
+
+    /// A buffer holding a copy of `data` in a shared-memory segment (a reused one when
+    /// a fitting one has been given back), to send without a further copy.
+    pub fn lend_copy(&self, data: &[u8]) -> io::Result<Buffer> {
+        Ok(Buffer::Segment(Arc::new(self.0.segments.fill(data)?)))
+    }
+
+    /// Where the pool's shared-memory segments are (as of the event loop's last turn).
+    pub fn segment_stats(&self) -> SegmentStats {
+        stats(&self.0.segments)
     }
 
     /// Makes a blocked [`Pool::wait`] return (or the next one return at once).
@@ -170,6 +191,16 @@ struct Worker {
     defined: HashSet<u64>,
     /// Recent task duration (moving average), for the queue budget.
     typical: Option<Duration>,
+    /// Segments sent to this worker and not given back yet, by token.
+    lent: HashMap<u64, Arc<Segment>>,
+}
+
+/// Shared-memory segments: lent to workers, cached for reuse, and reuses so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentStats {
+    pub lent: usize,
+    pub cached: usize,
+    pub reused: u64,
 }
 
 /// A process pool. See the module docs.
@@ -180,7 +211,7 @@ pub struct Pool {
     pending: VecDeque<Task>,
     inbox: Arc<Inbox>,
     done: Vec<Outcome>,
-    scratch: Vec<u8>,
+    out: Outgoing,
     early_deaths: u32,
     closing: bool,
     definitions: HashMap<u64, Vec<u8>>,
@@ -194,6 +225,7 @@ impl Pool {
         if wake < 0 {
             return Err(PoolError::io("eventfd")(io::Error::last_os_error()));
         }
+        let segments = SegmentCache::new(cfg.segment_cache);
         let mut pool = Pool {
             slots: (0..cfg.workers.max(1)).map(|_| None).collect(),
             cfg,
@@ -205,9 +237,10 @@ impl Pool {
                 wake: unsafe { OwnedFd::from_raw_fd(wake) },
                 interrupt: AtomicBool::new(false),
                 next_id: AtomicU64::new(1),
+                segments,
             }),
             done: Vec::new(),
-            scratch: Vec::new(),
+            out: Outgoing::default(),
             early_deaths: 0,
             closing: false,
             definitions: HashMap::new(),
@@ -286,6 +319,11 @@ impl Pool {
     /// Pids of the live workers.
     pub fn worker_pids(&self) -> Vec<libc::pid_t> {
         self.live().map(|w| w.pid).collect()
+    }
+
+    /// Where the pool's shared-memory segments are.
+    pub fn segment_stats(&self) -> SegmentStats {
+        stats(&self.inbox.segments)
     }
 
     fn live(&self) -> impl Iterator<Item = &Worker> {
@@ -396,6 +434,19 @@ impl Pool {
             Err(e) => return Err(PoolError::io("recvmsg")(e)),
         }
         while let Some(f) = w.reader.parse().map_err(PoolError::Frame)? {
+            if f.kind == frame::RELEASE {
+                for token in frame::released_tokens(&f.msg) {
+                    let Some(seg) = w.lent.remove(&token) else {
+                        continue;
+                    };
+                    self.inbox.segments.lent_fewer(1);
+                    // Still held by a task (not expected): that task's drop frees it.
+                    if let Ok(seg) = Arc::try_unwrap(seg) {
+                        self.inbox.segments.give_back(seg);
+                    }
+                }
+                continue;
+            }
             if f.kind != frame::RESULT {
                 continue;
             }
@@ -422,15 +473,7 @@ impl Pool {
         if let Some(max) = self.cfg.max_tasks_per_child {
             if w.completed >= max && w.inflight.is_empty() && !w.retiring && w.sock_open {
                 w.retiring = true;
-                let _ = frame::send(
-                    w.sock.as_fd(),
-                    frame::SHUTDOWN,
-                    0,
-                    &[],
-                    &[],
-                    usize::MAX,
-                    &mut self.scratch,
-                );
+                let _ = self.out.send_shutdown(w.sock.as_fd());
             }
         }
         Ok(())
@@ -442,8 +485,9 @@ impl Pool {
         if self.slots[i].as_ref().is_some_and(|w| w.sock_open) {
             self.read_results(i)?;
         }
-        let w = self.slots[i].take().expect("live worker");
+        let mut w = self.slots[i].take().expect("live worker");
         let death = reap(w.pid).map_err(PoolError::io("waitpid"))?;
+        free_lent(&mut w.lent, &self.inbox.segments);
         let (task, stage) = w.stage.get();
         let mut blamed = false;
         let mut requeue = Vec::new();
@@ -537,64 +581,76 @@ impl Pool {
                 _ => 0,
             };
             let depth = 1 + self.cfg.prefetch.max(by_budget);
+            let sock = w.sock.as_fd();
+            let threshold = self.cfg.shm_threshold;
+            // Every task that fits goes out in one sendmsg.
             while !w.retiring && w.sock_open && w.inflight.len() < depth {
                 if let Some(max) = self.cfg.max_tasks_per_child {
                     if w.completed + w.inflight.len() as u64 >= max {
                         break;
                     }
                 }
-                let Some(task) = self.pending.pop_front() else {
+                let Some(mut task) = self.pending.pop_front() else {
                     break;
                 };
-                let mut sent = Ok(());
+                let mut queued = Ok(());
                 for need in &task.needs {
-                    if sent.is_err() || w.defined.contains(need) {
+                    if queued.is_err() || w.defined.contains(need) {
                         continue;
                     }
                     if let Some(def) = self.definitions.get(need) {
-                        sent = frame::send(
-                            w.sock.as_fd(),
+                        queued = self.out.push(
+                            sock,
                             frame::DEFINE,
                             *need,
                             &[Chunk::Bytes(def)],
                             &[],
-                            self.cfg.shm_threshold,
-                            &mut self.scratch,
+                            threshold,
                         );
                         w.defined.insert(*need);
                     }
                 }
-                let buffers: Vec<Chunk<'_>> = task.msg.buffers.iter().map(|b| b.chunk()).collect();
-                let fds: Vec<BorrowedFd<'_>> = task.msg.fds.iter().map(|f| f.as_fd()).collect();
-                let sent = sent.and_then(|()| {
-                    frame::send(
-                        w.sock.as_fd(),
-                        frame::TASK,
-                        task.id,
-                        &buffers,
-                        &fds,
-                        self.cfg.shm_threshold,
-                        &mut self.scratch,
-                    )
-                });
-                drop(buffers);
-                drop(fds);
-                match sent {
+                let queued = queued
+                    .and_then(|()| lend_large(&mut task.msg, &self.inbox.segments, threshold))
+                    .and_then(|()| {
+                        for b in &task.msg.buffers {
+                            if let Buffer::Segment(s) = b {
+                                if w.lent.insert(s.token(), s.clone()).is_none() {
+                                    self.inbox.segments.lent_more(1);
+                                }
+                            }
+                        }
+                        let buffers: Vec<Chunk<'_>> =
+                            task.msg.buffers.iter().map(|b| b.chunk()).collect();
+                        let fds: Vec<BorrowedFd<'_>> =
+                            task.msg.fds.iter().map(|f| f.as_fd()).collect();
+                        self.out
+                            .push(sock, frame::TASK, task.id, &buffers, &fds, threshold)
+                    });
+                match queued {
                     Ok(()) => {
                         let started = w.inflight.is_empty().then(Instant::now);
                         w.inflight.push_back(InFlight { task, started });
                     }
-                    Err(e) if matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) => {
-                        // The worker is dying; its pidfd will say so.
+                    Err(e) if gone(&e) => {
+                        // The worker is dying; its pidfd will say so (and requeue what it
+                        // had).
                         self.pending.push_front(task);
                         w.sock_open = false;
                         break;
                     }
                     Err(e) => {
                         self.pending.push_front(task);
+                        self.out.flush(sock).ok();
                         return Err(PoolError::io("sendmsg")(e));
                     }
                 }
+            }
+            match self.out.flush(sock) {
+                Ok(()) => {}
+                // Tasks it never read go back to the queue when it is buried.
+                Err(e) if gone(&e) => w.sock_open = false,
+                Err(e) => return Err(PoolError::io("sendmsg")(e)),
             }
         }
         Ok(())
@@ -606,6 +662,19 @@ impl Pool {
         let mut parent_only: Vec<RawFd> = vec![parent.as_raw_fd(), self.inbox.wake.as_raw_fd()];
         for w in self.live() {
             parent_only.extend([w.sock.as_raw_fd(), w.pidfd.as_raw_fd()]);
+            parent_only.extend(w.lent.values().map(|s| s.raw_fd()));
+        }
+        // Segments must not stay alive in a forked worker (their mappings are not inherited).
+        parent_only.extend(self.inbox.segments.fds());
+        let queued = self
+            .pending
+            .iter()
+            .chain(self.live().flat_map(|w| w.inflight.iter().map(|t| &t.task)));
+        for t in queued {
+            parent_only.extend(t.msg.buffers.iter().filter_map(|b| match b {
+                Buffer::Segment(s) => Some(s.raw_fd()),
+                _ => None,
+            }));
         }
         let fds = WorkerFds {
             socket: child,
@@ -637,6 +706,7 @@ impl Pool {
             timed_out: None,
             defined: HashSet::new(),
             typical: None,
+            lent: HashMap::new(),
         });
         Ok(())
     }
@@ -658,19 +728,11 @@ impl Pool {
             }
         }
         for slot in self.slots.iter_mut() {
-            let Some(w) = slot.take() else { continue };
+            let Some(mut w) = slot.take() else { continue };
             if immediate {
                 kill(w.pid, libc::SIGKILL);
             } else {
-                let _ = frame::send(
-                    w.sock.as_fd(),
-                    frame::SHUTDOWN,
-                    0,
-                    &[],
-                    &[],
-                    usize::MAX,
-                    &mut self.scratch,
-                );
+                let _ = self.out.send_shutdown(w.sock.as_fd());
                 drop(w.sock);
                 let mut p = pollfd(w.pidfd.as_fd());
                 // SAFETY: one live pollfd.
@@ -680,6 +742,7 @@ impl Pool {
                 }
             }
             let _ = reap(w.pid);
+            free_lent(&mut w.lent, &self.inbox.segments);
             for t in w.inflight {
                 out.push(Outcome {
                     id: t.task.id,
@@ -687,6 +750,7 @@ impl Pool {
                 });
             }
         }
+        self.inbox.segments.close();
         Ok(out)
     }
 }
@@ -695,6 +759,44 @@ impl Drop for Pool {
     fn drop(&mut self) {
         if self.slots.iter().any(Option::is_some) {
             let _ = self.shutdown(true);
+        }
+    }
+}
+
+fn stats(cache: &SegmentCache) -> SegmentStats {
+    let (lent, cached, reused) = cache.stats();
+    SegmentStats {
+        lent,
+        cached,
+        reused,
+    }
+}
+
+/// Whether a send failed because the worker is gone (its pidfd will tell the rest).
+fn gone(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET))
+}
+
+/// Moves a task's large inline buffers into lent segments (once: a requeued task keeps
+/// its segments).
+fn lend_large(msg: &mut Message, cache: &SegmentCache, threshold: usize) -> io::Result<()> {
+    for b in msg.buffers.iter_mut() {
+        if let Buffer::Inline(v) = b {
+            if v.len() >= threshold {
+                *b = Buffer::Segment(Arc::new(cache.fill(v)?));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Frees the segments a gone worker held (its mappings died with it); those still part
+/// of a task that goes back to the queue stay with the task.
+fn free_lent(lent: &mut HashMap<u64, Arc<Segment>>, cache: &SegmentCache) {
+    cache.lent_fewer(lent.len());
+    for (_, seg) in lent.drain() {
+        if let Ok(seg) = Arc::try_unwrap(seg) {
+            segment::free(seg);
         }
     }
 }

@@ -1,12 +1,14 @@
 //! The worker's side of the channel: receive a task, report progress on the stage page,
-//! reply with the result, stop when the parent says so or goes away. A spawned worker
+//! reply with the result, stop when the parent says so or goes away. Lent segments the
+//! worker has finished with are given back with the next reply, or before it waits for
+//! the next task. A spawned worker
 //! finds its descriptors in [`crate::launch::FDS_ENV`]; a forked one is handed them.
 
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
-use crate::frame::{self, Chunk, FrameReader, Message};
+use crate::frame::{self, Chunk, FrameReader, Message, Outgoing};
 use crate::launch::{WorkerFds, FDS_ENV};
 use crate::shm::DEFAULT_THRESHOLD;
 use crate::stage::{StagePage, IDLE, RECEIVED};
@@ -16,7 +18,7 @@ pub struct Endpoint {
     sock: OwnedFd,
     reader: FrameReader,
     stage: StagePage,
-    scratch: Vec<u8>,
+    out: Outgoing,
     definitions: HashMap<u64, Message>,
     /// Result buffers of this many bytes or more go through shared memory.
     pub shm_threshold: usize,
@@ -58,7 +60,7 @@ impl Endpoint {
             stage: StagePage::open(&fds.stage)?,
             sock: fds.socket,
             reader: FrameReader::new(),
-            scratch: Vec::new(),
+            out: Outgoing::default(),
             definitions: HashMap::new(),
             shm_threshold: DEFAULT_THRESHOLD,
         })
@@ -67,6 +69,8 @@ impl Endpoint {
     /// The next task, or `None` when the pool asks this worker to stop (or is gone).
     /// Marks the task [`RECEIVED`] on the stage page.
     pub fn recv(&mut self) -> io::Result<Option<(u64, Message)>> {
+        // A parent that is gone shows as the end of the stream just below.
+        let _ = self.give_back();
         loop {
             match self.reader.recv(self.sock.as_fd())? {
                 None => return Ok(None),
@@ -100,16 +104,27 @@ impl Endpoint {
         buffers: &[Chunk<'_>],
         fds: &[BorrowedFd<'_>],
     ) -> io::Result<()> {
-        frame::send(
-            self.sock.as_fd(),
-            frame::RESULT,
-            id,
-            buffers,
-            fds,
-            self.shm_threshold,
-            &mut self.scratch,
-        )?;
+        let sock = self.sock.as_fd();
+        self.out
+            .push(sock, frame::RESULT, id, buffers, fds, self.shm_threshold)?;
+        // After the result, so the parent has the task back before it sees the segments.
+        let tokens = self.reader.returns.take();
+        if !tokens.is_empty() {
+            self.out.push_release(sock, &tokens)?;
+        }
+        self.out.flush(sock)?;
         self.stage.set_stage(IDLE);
         Ok(())
+    }
+
+    /// Gives back the lent segments dropped since the last frame to the parent.
+    fn give_back(&mut self) -> io::Result<()> {
+        let tokens = self.reader.returns.take();
+        if tokens.is_empty() {
+            return Ok(());
+        }
+        let sock = self.sock.as_fd();
+        self.out.push_release(sock, &tokens)?;
+        self.out.flush(sock)
     }
 }

@@ -2,57 +2,14 @@
 //! exit code and signal, hangs past the timeout, fd passing, shared-memory buffers,
 //! retirement, cancellation, shutdown, and no zombies left behind.
 
-use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
-use brinery_pool::{Config, Death, Message, Outcome, Pool, Spawn, TaskError, TaskId};
+use brinery_pool::{Config, Death, Message, Pool, Spawn, TaskError};
 
-fn spawn() -> Spawn {
-    Spawn::new(env!("CARGO_BIN_EXE_brinery-pool-test-worker"))
-}
-
-fn pool(workers: usize) -> Pool {
-    pool_with(Config {
-        workers,
-        ..Config::default()
-    })
-}
-
-fn pool_with(cfg: Config) -> Pool {
-    Pool::new(cfg, spawn()).expect("pool starts")
-}
-
-fn cmd(s: &str) -> Message {
-    Message::new(vec![s.as_bytes().to_vec()], vec![])
-}
-
-/// Runs the loop until every id has an outcome; fails the test after 20 s.
-fn collect(pool: &mut Pool, ids: &[TaskId]) -> HashMap<TaskId, Outcome> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut got = HashMap::new();
-    while ids.iter().any(|id| !got.contains_key(id)) {
-        let left = deadline
-            .checked_duration_since(Instant::now())
-            .expect("tasks did not finish within 20 s");
-        for o in pool.wait(Some(left)).expect("wait") {
-            got.insert(o.id, o);
-        }
-    }
-    got
-}
-
-fn text(o: &Outcome) -> String {
-    match &o.result {
-        Ok(m) => String::from_utf8_lossy(&m.buffers[0]).into_owned(),
-        Err(e) => panic!("task {} failed: {e}", o.id),
-    }
-}
-
-fn err(o: &Outcome) -> &TaskError {
-    o.result.as_ref().expect_err("task should have failed")
-}
+mod common;
+use common::{cmd, collect, err, pool, pool_with, spawn, text};
 
 /// Whether `pid` still exists in any state (a zombie counts).
 fn exists(pid: i32) -> bool {

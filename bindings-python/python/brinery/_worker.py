@@ -114,6 +114,9 @@ class Worker:
             if got is None:
                 return
             tid, bufs, fds = got
+            # Large arguments are shared-memory segments the parent reuses once nothing
+            # here references them: hold them no longer than the task does.
+            got = main = None
             if not self.initialized:
                 self.run_spawn_initializer()
             ep.set_stage(UNPICKLING)
@@ -128,9 +131,11 @@ class Worker:
                 else:
                     kind, fn, payload = Decoder(memoryview(main)[1:], bufs[1:], fds, self).load()
             except BaseException as e:  # noqa: BLE001
+                bufs = main = None
                 close_unclaimed(fds)
                 self.reply(tid, (False, StageError("unpickling the task", _describe(e)), _tb(e)))
                 continue
+            bufs = main = None
             ep.set_stage(RUNNING)
             try:
                 if kind == CALL:

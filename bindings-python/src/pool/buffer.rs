@@ -6,7 +6,7 @@
 use std::ffi::c_int;
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 
-use brinery_pool::{Buffer, Message};
+use brinery_pool::{Buffer, Message, Submitter};
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -53,12 +53,14 @@ impl SharedBuffer {
 }
 
 /// Copies Python buffer objects into message buffers; those of `threshold` bytes or more
-/// go straight into a memfd.
+/// go straight into shared memory: a segment lent through `lender` (reused once given
+/// back), else a memfd the receiver keeps.
 pub fn to_message(
     py: Python<'_>,
     buffers: &[Bound<'_, PyAny>],
     fds: &[RawFd],
     threshold: usize,
+    lender: Option<&Submitter>,
 ) -> PyResult<Message> {
     let mut out = Vec::with_capacity(buffers.len());
     for b in buffers {
@@ -83,7 +85,10 @@ pub fn to_message(
             let shared = py.detach(move || {
                 // SAFETY: as above; `pb` outlives this call.
                 let data = unsafe { std::slice::from_raw_parts(addr as *const u8, len) };
-                Buffer::shared_copy(data)
+                match lender {
+                    Some(l) => l.lend_copy(data),
+                    None => Buffer::shared_copy(data),
+                }
             })?;
             out.push(shared);
         }

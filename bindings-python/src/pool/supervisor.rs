@@ -100,7 +100,13 @@ impl PoolCore {
         fds: Vec<RawFd>,
         needs: Vec<u64>,
     ) -> PyResult<u64> {
-        let msg = to_message(py, &buffers, &fds, self.shm_threshold)?;
+        let msg = to_message(
+            py,
+            &buffers,
+            &fds,
+            self.shm_threshold,
+            Some(&self.submitter),
+        )?;
         Ok(self.submitter.submit_needing(msg, needs))
     }
 
@@ -153,6 +159,12 @@ impl PoolCore {
         });
         let outcomes = outcomes.map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
         outcomes.into_iter().map(|o| to_py(py, o)).collect()
+    }
+
+    /// Shared-memory segments: `(lent to workers, cached for reuse, reuses so far)`.
+    fn segment_stats(&self) -> (usize, usize, u64) {
+        let s = self.submitter.segment_stats();
+        (s.lent, s.cached, s.reused)
     }
 
     /// Pids of the live workers, as of the last turn of the event loop.

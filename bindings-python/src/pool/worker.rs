@@ -80,7 +80,7 @@ impl WorkerEndpoint {
         buffers: Vec<Bound<'_, PyAny>>,
         fds: Vec<RawFd>,
     ) -> PyResult<()> {
-        let msg = to_message(py, &buffers, &[], self.threshold)?;
+        let msg = to_message(py, &buffers, &[], self.threshold, None)?;
         let owned = fds
             .iter()
             .map(|&fd| dup(fd))

@@ -2,15 +2,23 @@
 //! worker obeys it and replies: `echo` (all buffers and fds back), `sleep <ms>`,
 //! `exit <code>`, `segv`, `abort`, `hang`, `stage <n> exit <code>` (report a stage, then
 //! exit), `pid` (reply with its pid), `sum` (length and byte sum of buffer 1),
-//! `def <id>` (reply with definition `id`, or `missing`).
+//! `def <id>` (reply with definition `id`, or `missing`), `keep` (hold on to buffers 1..
+//! for good), `kept` (`<len> <sum>` of each buffer kept, `;`-separated). Other than with
+//! `echo` and `keep`, the task's buffers are dropped before the reply.
 
 use std::os::fd::AsFd;
 use std::time::Duration;
 
 use brinery_pool::Endpoint;
 
+fn len_sum(b: &[u8]) -> String {
+    let sum: u64 = b.iter().map(|&x| u64::from(x)).sum();
+    format!("{} {}", b.len(), sum)
+}
+
 fn main() {
     let mut ep = Endpoint::from_env().expect("worker descriptors");
+    let mut kept = Vec::new();
     while let Some((id, msg)) = ep.recv().expect("recv") {
         let cmd = String::from_utf8_lossy(&msg.buffers[0]).into_owned();
         let words: Vec<&str> = cmd.split_whitespace().collect();
@@ -47,13 +55,19 @@ fn main() {
                 None => b"missing".to_vec(),
             },
             ["pid"] => std::process::id().to_string().into_bytes(),
-            ["sum"] => {
-                let b = &msg.buffers[1];
-                let sum: u64 = b.iter().map(|&x| u64::from(x)).sum();
-                format!("{} {}", b.len(), sum).into_bytes()
+            ["sum"] => len_sum(&msg.buffers[1]).into_bytes(),
+            ["keep"] => {
+                kept.extend(msg.buffers.into_iter().skip(1));
+                ep.reply(id, &[b"kept"[..].into()], &[]).expect("reply");
+                continue;
+            }
+            ["kept"] => {
+                let all: Vec<String> = kept.iter().map(|b| len_sum(b)).collect();
+                all.join(";").into_bytes()
             }
             _ => format!("unknown command {cmd:?}").into_bytes(),
         };
+        drop(msg);
         ep.reply(id, &[reply[..].into()], &[]).expect("reply");
     }
 }

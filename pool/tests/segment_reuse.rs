@@ -1,0 +1,55 @@
+//! Lent shared-memory segments against real worker processes: a segment the worker gave
+//! back is reused, one it still holds never is (its contents stay as sent), and a task
+//! sent back to the queue keeps its segment. (Freeing: `segment_freeing.rs`.)
+
+mod common;
+use common::{cmd, collect, data, len_sum, pool, run, text, with_buffer};
+
+#[test]
+fn a_segment_given_back_is_reused_in_subprocess() {
+    let mut p = pool(1);
+    for seed in 1..=6 {
+        assert_eq!(run(&mut p, "sum", seed), len_sum(&data(seed)));
+    }
+    let stats = p.segment_stats();
+    assert_eq!(stats.lent, 0, "{stats:?}");
+    assert_eq!(stats.cached, 1, "one segment serves every task: {stats:?}");
+    assert_eq!(stats.reused, 5, "{stats:?}");
+}
+
+#[test]
+fn a_segment_still_held_is_never_reused_in_subprocess() {
+    let mut p = pool(1);
+    assert_eq!(run(&mut p, "keep", 7), "kept");
+    for seed in 8..20 {
+        assert_eq!(run(&mut p, "sum", seed), len_sum(&data(seed)));
+    }
+    assert_eq!(run(&mut p, "keep", 20), "kept");
+    for seed in 21..30 {
+        assert_eq!(run(&mut p, "sum", seed), len_sum(&data(seed)));
+    }
+    let id = p.submit(cmd("kept"));
+    let kept = text(&collect(&mut p, &[id])[&id]);
+    assert_eq!(
+        kept,
+        format!("{};{}", len_sum(&data(7)), len_sum(&data(20)))
+    );
+    let stats = p.segment_stats();
+    assert_eq!(stats.lent, 2, "{stats:?}");
+    assert!(
+        stats.reused >= 19,
+        "the other tasks shared segments: {stats:?}"
+    );
+}
+
+#[test]
+fn a_requeued_task_keeps_its_segment_in_subprocess() {
+    let mut p = pool(1);
+    // Prefetched behind a task that kills the worker, it goes back to the queue with its
+    // segment and runs in the replacement.
+    let exit = p.submit(cmd("exit 3"));
+    let sum = p.submit(with_buffer("sum", data(5)));
+    let got = collect(&mut p, &[exit, sum]);
+    assert!(got[&exit].result.is_err());
+    assert_eq!(text(&got[&sum]), len_sum(&data(5)));
+}
