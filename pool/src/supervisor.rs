@@ -128,13 +128,26 @@ impl Submitter {
         id
     }
 
+    /// Submits tasks that all need the same definitions; their ids are consecutive,
+    /// starting with the one returned.
+    pub fn submit_all(&self, msgs: Vec<Message>, needs: &[u64]) -> TaskId {
+        let first = self
+            .0
+            .next_id
+            .fetch_add(msgs.len() as u64, Ordering::Relaxed);
+        self.push_all(msgs.into_iter().zip(first..).map(|(msg, id)| {
+            Command::Submit(Task {
+                id,
+                msg,
+                needs: needs.to_vec(),
+            })
+        }));
+        first
+    }
+
     /// Registers definition `id`; workers receive it before their first task needing it.
     pub fn define(&self, id: u64, bytes: Vec<u8>) {
-        self.0
-            .commands
-            .lock()
-            .unwrap()
-            .push(Command::Define(id, bytes));
+        self.push(Command::Define(id, bytes));
     }
 
     /// Cancels `id` if no worker has it yet; its outcome is then [`TaskError::Cancelled`].
@@ -166,8 +179,22 @@ impl Submitter {
     }
 
     fn push(&self, c: Command) {
-        self.0.commands.lock().unwrap().push(c);
-        self.nudge();
+        self.push_all(std::iter::once(c));
+    }
+
+    /// Queues commands, waking the loop only if the inbox was empty: otherwise whoever
+    /// filled it has woken the loop already, and it has not taken the inbox since (taking
+    /// it empties it, under the same lock).
+    fn push_all(&self, commands: impl IntoIterator<Item = Command>) {
+        let was_empty = {
+            let mut inbox = self.0.commands.lock().unwrap();
+            let was_empty = inbox.is_empty();
+            inbox.extend(commands);
+            was_empty
+        };
+        if was_empty {
+            self.nudge();
+        }
     }
 }
 
@@ -376,7 +403,14 @@ impl Pool {
                 self.handle_ready(&pollfds)?;
             }
             self.enforce_timeouts();
-            if until.is_some_and(|u| Instant::now() >= u) || (n > 0 && pollfds[0].revents != 0) {
+            if n > 0 && pollfds[0].revents != 0 {
+                // Reset before the next look at the inbox (at the top of the loop), so a
+                // command pushed after that look wakes the next poll.
+                let mut counter = [0u8; 8];
+                // SAFETY: reading 8 bytes into a live buffer from our non-blocking eventfd.
+                unsafe { libc::read(self.inbox.wake.as_raw_fd(), counter.as_mut_ptr().cast(), 8) };
+            }
+            if until.is_some_and(|u| Instant::now() >= u) {
                 self.take_inbox();
                 return Ok(std::mem::take(&mut self.done));
             }
@@ -384,9 +418,6 @@ impl Pool {
     }
 
     fn take_inbox(&mut self) {
-        let mut counter = [0u8; 8];
-        // SAFETY: reading 8 bytes into a live buffer from our non-blocking eventfd.
-        unsafe { libc::read(self.inbox.wake.as_raw_fd(), counter.as_mut_ptr().cast(), 8) };
         let commands = std::mem::take(&mut *self.inbox.commands.lock().unwrap());
         for c in commands {
             match c {

@@ -27,6 +27,9 @@ CALL, CHUNK, STARCHUNK = range(3)
 # Definition id of the spawn-mode initializer ``(initializer, initargs)``.
 INIT_DEF = 0
 
+# A message with nothing besides its main stream: no other buffers, no descriptors.
+_NOTHING = ((), ())
+
 
 class RemoteError(Exception):
     """Stands in for a worker exception that could not be pickled."""
@@ -110,26 +113,26 @@ class Worker:
     def serve(self):
         ep = self.ep
         while True:
-            got = ep.recv()
+            got = ep.recv(UNPICKLING)
             if got is None:
                 return
-            tid, bufs, fds = got
+            tid, main, extra = got
+            bufs, fds = _NOTHING if extra is None else extra
             # Large arguments are shared-memory segments the parent reuses once nothing
             # here references them: hold them no longer than the task does.
-            got = main = None
+            got = extra = None
             if not self.initialized:
                 self.run_spawn_initializer()
-            ep.set_stage(UNPICKLING)
+                ep.set_stage(UNPICKLING)
             try:
                 if self.init_error is not None:
                     raise RuntimeError("the pool's initializer failed") from self.init_error
-                main = bufs[0]
-                if main[0] == 70:  # FAST: (kind, def id or function, payload)
-                    kind, fn, payload = pickle.loads(memoryview(main)[1:])
+                if main[0] == FAST:  # (kind, def id or function, payload)
+                    kind, fn, payload = pickle.loads(main)
                     if type(fn) is int:
                         fn = self.load_def(fn)
                 else:
-                    kind, fn, payload = Decoder(memoryview(main)[1:], bufs[1:], fds, self).load()
+                    kind, fn, payload = Decoder(memoryview(main)[1:], bufs, fds, self).load()
             except BaseException as e:  # noqa: BLE001
                 bufs = main = None
                 close_unclaimed(fds)
@@ -152,7 +155,8 @@ class Worker:
                 why = f"{type(e).__name__}({', '.join(map(repr, e.args))}); the worker stayed up"
                 out = (False, StageError("running the task", why), _tb(e))
             del fn, payload
-            close_unclaimed(fds)
+            if fds:
+                close_unclaimed(fds)
             self.reply(tid, out)
 
     def reply(self, tid, out):
@@ -160,7 +164,7 @@ class Worker:
         ep.set_stage(PICKLING)
         try:
             if out[0] and is_plain(out[1]):
-                main, bufs, fds = FAST + pickle.dumps(out, 5), (), ()
+                main, bufs, fds = pickle.dumps(out, 5), (), ()
             else:
                 main, bufs, fds = self.encoder.encode(out)
                 main = FULL + main
@@ -173,8 +177,7 @@ class Worker:
                 tb = out[2]
             main, bufs, fds = self.encoder.encode((False, err, tb))
             main = FULL + main
-        ep.set_stage(SENDING)
-        ep.reply(tid, [main, *bufs], fds)
+        ep.reply(tid, SENDING, [main, *bufs], fds)
 
 
 def _describe(e):

@@ -205,7 +205,7 @@ _SCALARS = frozenset({int, float, str, bool, type(None), complex})
 def is_plain(x, depth=3):
     """Whether stock ``pickle`` can write ``x`` exactly as brinery would, with no
     persistent id: scalars, small bytes, and shallow tuples/lists/str-keyed dicts of them.
-    Such messages take the fast path (``FAST`` prefix, C pickler both ways)."""
+    Such messages take the fast path (a stock pickle, C pickler both ways)."""
     t = type(x)
     if t in _SCALARS:
         return True
@@ -213,21 +213,24 @@ def is_plain(x, depth=3):
         return len(x) < THRESHOLD
     if depth == 0:
         return False
+    # Scalars are checked inline: most containers hold nothing else, and a call each
+    # would cost more than the check.
     if t is tuple or t is list:
         for y in x:
-            if not is_plain(y, depth - 1):
+            if type(y) not in _SCALARS and not is_plain(y, depth - 1):
                 return False
         return True
     if t is dict:
         for k, v in x.items():
-            if type(k) is not str or not is_plain(v, depth - 1):
+            if type(k) is not str or (type(v) not in _SCALARS and not is_plain(v, depth - 1)):
                 return False
         return True
     return False
 
 
-# First byte of a main stream: a stock pickle, or one needing ``Decoder``.
-FAST = b"F"
+# First byte of a main stream: a stock pickle (its PROTO opcode; nothing is prepended,
+# so it loads as it is), or ``FULL`` prepended to one needing ``Decoder``.
+FAST = 0x80
 FULL = b"D"
 
 PENDING = object()

@@ -62,6 +62,9 @@ STAGE_NAMES = [
 # Chunks submitted ahead of the consumer by imap/imap_unordered.
 _WINDOW = 4096
 
+# A message with nothing besides its main stream: no other buffers, no descriptors.
+_NOTHING = ((), ())
+
 
 class PoolError(Exception):
     """A task could not complete because of the pool (shut down before it ran...)."""
@@ -331,7 +334,7 @@ class Pool(_cf.Executor):
             try:
                 ref = self._fast_ref(fn)
                 if ref is not None and is_plain(payload):
-                    main = FAST + pickle.dumps((kind, ref[0], payload), 5)
+                    main = pickle.dumps((kind, ref[0], payload), 5)
                     tid = self._core.submit([main], (), ref[1])
                 else:
                     enc = self._encoder
@@ -359,11 +362,21 @@ class Pool(_cf.Executor):
         tids = []
         with self._enc_lock:
             ref = self._fast_ref(fn)
+            if ref is not None:
+                # The plain ones up front go in one call, as stock pickles.
+                mains = []
+                for payload in payloads:
+                    if not is_plain(payload):
+                        break
+                    mains.append(pickle.dumps((kind, ref[0], payload), 5))
+                if mains:
+                    start = core.submit_many(mains, ref[1])
+                    tids.extend(range(start, start + len(mains)))
+                    payloads = payloads[len(mains) :]
             for payload in payloads:
                 try:
                     if ref is not None and is_plain(payload):
-                        main = FAST + pickle.dumps((kind, ref[0], payload), 5)
-                        tids.append(core.submit([main], (), ref[1]))
+                        tids.append(core.submit([pickle.dumps((kind, ref[0], payload), 5)], (), ref[1]))
                         continue
                     enc = self._encoder
                     enc.needs = list(self._base_needs)
@@ -411,20 +424,22 @@ class Pool(_cf.Executor):
         return ref
 
     def _decode(self, out):
-        tid, ok, a, b = out
+        tid, ok, main, extra = out
         if not ok:
-            raise _error(a, b)
-        bufs, fds = a, b
-        main = bufs[0]
+            if tid is None:  # the task could not even be pickled (see _send_many)
+                raise extra
+            raise _error(main, extra)
+        bufs, fds = _NOTHING if extra is None else extra
         try:
-            if main[0] == 70:  # FAST
-                r = pickle.loads(memoryview(main)[1:])
+            if main[0] == FAST:
+                r = pickle.loads(main)
             else:
-                r = Decoder(memoryview(main)[1:], bufs[1:], fds, self._parent_side).load()
+                r = Decoder(memoryview(main)[1:], bufs, fds, self._parent_side).load()
         except BaseException as e:
             raise StageError("unpickling the result in the parent", f"{type(e).__name__}: {e}") from e
         finally:
-            close_unclaimed(fds)
+            if fds:
+                close_unclaimed(fds)
         if r[0]:
             return r[1]
         exc = r[1]
@@ -517,11 +532,14 @@ class Pool(_cf.Executor):
                 batch.results[i] = None
                 if window is not None:
                     submit_some(1)
-                values = self._unpack(out, kind)
+                value = self._decode(out)
                 if bar is not None:
                     bar.advance(sizes[i])
                 i += 1
-                yield from values
+                if kind == CALL:
+                    yield value
+                else:
+                    yield from value
         except BaseException:
             for tid in tids[i:]:
                 if tid is not None:
@@ -530,12 +548,6 @@ class Pool(_cf.Executor):
         finally:
             if bar is not None:
                 bar.close()
-
-    def _unpack(self, out, kind):
-        if out[2] == "parent":
-            raise out[3]
-        value = self._decode(out)
-        return (value,) if kind == CALL else value
 
     def _await(self, batch, i, deadline):
         with batch.cond:

@@ -107,24 +107,33 @@ pub fn dup(fd: RawFd) -> PyResult<OwnedFd> {
     Ok(unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?)
 }
 
-/// `(buffers, fds)`: the first buffer as `bytes`, other small ones as `bytes`, large ones
-/// as [`SharedBuffer`]; fds as raw numbers now owned by the caller.
+/// `(main, extra)`: the first buffer as `bytes`, and `None` when that is all (the common
+/// case, kept cheap) or `(buffers, fds)`: the other buffers (small ones as `bytes`, large
+/// ones as [`SharedBuffer`]) and the fds as raw numbers, now owned by the caller.
 pub fn from_message<'py>(
     py: Python<'py>,
     msg: Message,
-) -> PyResult<(Bound<'py, PyList>, Vec<RawFd>)> {
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let mut buffers = msg.buffers.into_iter();
+    let main = match buffers.next() {
+        Some(b) => PyBytes::new(py, &b),
+        None => PyBytes::new(py, b""),
+    };
+    if buffers.len() == 0 && msg.fds.is_empty() {
+        return Ok((main.into_any(), py.None().into_bound(py)));
+    }
     let list = PyList::empty(py);
-    for (i, b) in msg.buffers.into_iter().enumerate() {
+    for b in buffers {
         match b {
             Buffer::Inline(v) => list.append(PyBytes::new(py, &v))?,
-            b if i == 0 => list.append(PyBytes::new(py, &b))?,
             b => list.append(SharedBuffer { buf: b }.into_py_any(py)?)?,
         }
     }
-    let fds = msg
+    let fds: Vec<RawFd> = msg
         .fds
         .into_iter()
         .map(std::os::fd::IntoRawFd::into_raw_fd)
         .collect();
-    Ok((list, fds))
+    let extra = (list, fds).into_pyobject(py)?.into_any();
+    Ok((main.into_any(), extra))
 }

@@ -110,6 +110,24 @@ impl PoolCore {
         Ok(self.submitter.submit_needing(msg, needs))
     }
 
+    /// Queues one task per main stream in `mains` (no other buffers, no fds), all needing
+    /// `needs`. Returns the first task id; the others follow it.
+    fn submit_many(
+        &self,
+        py: Python<'_>,
+        mains: Vec<Bound<'_, PyAny>>,
+        needs: Vec<u64>,
+    ) -> PyResult<u64> {
+        let msgs = mains
+            .iter()
+            .map(|m| {
+                let one = std::slice::from_ref(m);
+                to_message(py, one, &[], self.shm_threshold, Some(&self.submitter))
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(self.submitter.submit_all(msgs, &needs))
+    }
+
     /// Registers definition `id` (sent to each worker once, before a task needing it).
     fn define(&self, id: u64, data: &[u8]) {
         self.submitter.define(id, data.to_vec());
@@ -126,7 +144,7 @@ impl PoolCore {
     }
 
     /// Runs the event loop (GIL released) until outcomes arrive, `timeout` passes or
-    /// `wake` is called. Each outcome is `(id, True, buffers, fds)` or
+    /// `wake` is called. Each outcome is `(id, True, main, extra)` (see `from_message`) or
     /// `(id, False, kind, message)` with kind one of `died`, `timeout`, `cancelled`,
     /// `shutdown`, `cannot_start`.
     #[pyo3(signature = (timeout=None))]
@@ -177,15 +195,10 @@ fn to_py(py: Python<'_>, o: Outcome) -> PyResult<Bound<'_, PyTuple>> {
     let id = o.id.into_py_any(py)?;
     match o.result {
         Ok(msg) => {
-            let (bufs, fds) = from_message(py, msg)?;
+            let (main, extra) = from_message(py, msg)?;
             PyTuple::new(
                 py,
-                [
-                    id,
-                    true.into_py_any(py)?,
-                    bufs.into_any().unbind(),
-                    fds.into_py_any(py)?,
-                ],
+                [id, true.into_py_any(py)?, main.unbind(), extra.unbind()],
             )
         }
         Err(e) => {

@@ -8,12 +8,13 @@ use std::sync::Mutex;
 use brinery_pool::{launch, Chunk, Endpoint, WorkerFds};
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::PyBytes;
 
 use super::buffer::{dup, from_message, to_message};
 
-/// A received task: id, buffers, descriptors (now the caller's).
-type Received<'py> = (u64, Bound<'py, PyList>, Vec<RawFd>);
+/// A received task: id, main stream, and `None` or `(other buffers, descriptors)` (the
+/// descriptors now the caller's).
+type Received<'py> = (u64, Bound<'py, PyAny>, Bound<'py, PyAny>);
 
 #[pyclass(module = "brinery._brinery", frozen)]
 pub struct WorkerEndpoint {
@@ -48,14 +49,22 @@ impl WorkerEndpoint {
         Ok(launch::die_with_parent(parent)?)
     }
 
-    /// The next task as `(id, buffers, fds)`, or None when the pool says stop.
-    fn recv<'py>(&self, py: Python<'py>) -> PyResult<Option<Received<'py>>> {
-        let got = py.detach(|| self.ep.lock().unwrap().recv())?;
+    /// The next task as `(id, main, extra)`, or None when the pool says stop; the stage
+    /// page then says `stage` for it.
+    fn recv<'py>(&self, py: Python<'py>, stage: u32) -> PyResult<Option<Received<'py>>> {
+        let got = py.detach(|| {
+            let mut ep = self.ep.lock().unwrap();
+            let got = ep.recv();
+            if let Ok(Some(_)) = got {
+                ep.set_stage(stage);
+            }
+            got
+        })?;
         match got {
             None => Ok(None),
             Some((id, msg)) => {
-                let (bufs, fds) = from_message(py, msg)?;
-                Ok(Some((id, bufs, fds)))
+                let (main, extra) = from_message(py, msg)?;
+                Ok(Some((id, main, extra)))
             }
         }
     }
@@ -71,12 +80,13 @@ impl WorkerEndpoint {
         self.ep.lock().unwrap().set_stage(stage);
     }
 
-    /// Sends the result of task `id`.
-    #[pyo3(signature = (id, buffers, fds=Vec::new()))]
+    /// Sends the result of task `id`, with the stage page saying `stage` meanwhile.
+    #[pyo3(signature = (id, stage, buffers, fds=Vec::new()))]
     fn reply(
         &self,
         py: Python<'_>,
         id: u64,
+        stage: u32,
         buffers: Vec<Bound<'_, PyAny>>,
         fds: Vec<RawFd>,
     ) -> PyResult<()> {
@@ -88,6 +98,7 @@ impl WorkerEndpoint {
         let chunks: Vec<Chunk<'_>> = msg.buffers.iter().map(|b| b.chunk()).collect();
         let borrowed: Vec<_> = owned.iter().map(std::os::fd::AsFd::as_fd).collect();
         let mut ep = self.ep.lock().unwrap();
+        ep.set_stage(stage);
         ep.reply(id, &chunks, &borrowed)
             .map_err(|e| PyOSError::new_err(e.to_string()))
     }
