@@ -2,7 +2,16 @@
 
 import pickle
 
-__all__ = ["PicklingError", "UnpicklingError", "UnsafePickleError"]
+__all__ = [
+    "BrokenWorkersError",
+    "PicklingError",
+    "PoolError",
+    "RemoteError",
+    "StageError",
+    "UnpicklingError",
+    "UnsafePickleError",
+    "WorkerDiedError",
+]
 
 
 class PicklingError(pickle.PicklingError, TypeError):
@@ -38,3 +47,36 @@ class UnsafePickleError(UnpicklingError):
     def __init__(self, message, global_name=None, offset=None):
         super().__init__(message, offset)
         self.global_name = global_name
+
+
+# -- brinery.Pool's errors (public as brinery.pool.<name>) --------------------------------
+
+
+class PoolError(Exception):
+    """A task could not complete because of the pool (shut down before it ran...)."""
+
+
+class WorkerDiedError(PoolError):
+    """The worker running the task died; the message names the exit code or signal and
+    the stage the task was in."""
+
+
+class BrokenWorkersError(PoolError):
+    """Workers die before serving anything (a broken initializer or interpreter)."""
+
+
+class RemoteError(Exception):
+    """Stands in for a worker exception that could not be pickled."""
+
+
+class StageError(Exception):
+    """A Python error in the worker outside the task itself (loading the task, pickling
+    the result); ``stage`` names the step."""
+
+    def __init__(self, stage, message):
+        super().__init__(stage, message)
+        self.stage = stage
+        self.message = message
+
+    def __str__(self):
+        return f"error while {self.stage} in the worker: {self.message}"

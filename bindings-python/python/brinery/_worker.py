@@ -13,6 +13,7 @@ import sys
 import traceback
 
 from . import _namespaces
+from ._errors import RemoteError, StageError
 from ._brinery import WorkerEndpoint
 import pickle
 
@@ -29,23 +30,6 @@ INIT_DEF = 0
 
 # A message with nothing besides its main stream: no other buffers, no descriptors.
 _NOTHING = ((), ())
-
-
-class RemoteError(Exception):
-    """Stands in for a worker exception that could not be pickled."""
-
-
-class StageError(Exception):
-    """A Python error in the worker outside the task itself (loading the task, pickling
-    the result); ``stage`` names the step."""
-
-    def __init__(self, stage, message):
-        super().__init__(stage, message)
-        self.stage = stage
-        self.message = message
-
-    def __str__(self):
-        return f"error while {self.stage} in the worker: {self.message}"
 
 
 class _ResultEncoder(Encoder):

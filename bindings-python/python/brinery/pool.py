@@ -32,7 +32,8 @@ import time
 
 from . import _worker
 from ._brinery import PoolCore
-from ._worker import CALL, CHUNK, INIT_DEF, STARCHUNK, RemoteError, StageError
+from ._errors import BrokenWorkersError, PoolError, RemoteError, StageError, WorkerDiedError
+from ._worker import CALL, CHUNK, INIT_DEF, STARCHUNK
 import pickle
 import types
 
@@ -64,19 +65,6 @@ _WINDOW = 4096
 
 # A message with nothing besides its main stream: no other buffers, no descriptors.
 _NOTHING = ((), ())
-
-
-class PoolError(Exception):
-    """A task could not complete because of the pool (shut down before it ran...)."""
-
-
-class WorkerDiedError(PoolError):
-    """The worker running the task died; the message names the exit code or signal and
-    the stage the task was in."""
-
-
-class BrokenWorkersError(PoolError):
-    """Workers die before serving anything (a broken initializer or interpreter)."""
 
 
 class _RemoteTraceback(Exception):
