@@ -2,7 +2,10 @@
 // Turns the tape written by `src/decode.rs` into JavaScript values.
 //
 // The tape is a Float64Array of opcodes (numbers must match `src/tape.rs`), one string
-// holding all text in order, and one Buffer holding all bytes payloads in order. The
+// holding all text in order, and one Buffer holding all bytes payloads in order. Every
+// string cut from the text goes to the string table (`strs`), so the tape can fetch a
+// str again; a shape is a template object that every dict of its key set is cloned
+// from, values then stored in key order. The
 // loop below is iterative (an explicit stack, no recursion), creates every container
 // before its children so cycles resolve, and never lets a key reach a prototype.
 // It decides nothing about Python semantics: that happened in Rust.
@@ -25,6 +28,9 @@ const NUMS = 14;
 const STRS = 15;
 const CALL = 16;
 const GLOBAL = 17;
+const SREF = 18;
+const KEYS = 19;
+const SHAPE = 20;
 
 // Frame kinds.
 const K_ROOT = 0;
@@ -34,6 +40,7 @@ const K_OBJECT = 3;
 const K_MAP = 4;
 const K_SET = 5;
 const K_CALL = 6;
+const K_SHAPE = 7;
 
 const defineProperty = Object.defineProperty;
 const hasOwn = Object.prototype.hasOwnProperty;
@@ -115,9 +122,13 @@ function build(tape, options) {
   const text = tape.text;
   const blob = tape.blob;
   const slots = tape.slots > 0 ? new Array(tape.slots) : null;
+  const strs = tape.strings > 0 ? new Array(tape.strings) : null;
+  const templates = [];
+  const shapeKeys = [];
   const classes = options.classes;
   let p = 0;
   let sp = 0;
+  let si = 0;
   let bp = 0;
   const stack = [];
   let cur = null;
@@ -134,12 +145,14 @@ function build(tape, options) {
         break;
       case STR: {
         const start = sp;
-        sp += ops[p];
+        sp += ops[p++];
         v = text.slice(start, sp);
-        if (ops[p + 1] >= 0) slots[ops[p + 1]] = v;
-        p += 2;
+        strs[si++] = v;
         break;
       }
+      case SREF:
+        v = strs[ops[p++]];
+        break;
       case NONE:
         v = null;
         break;
@@ -169,14 +182,45 @@ function build(tape, options) {
         p += 2;
         const a = new Array(len);
         for (let i = 0; i < len; i++) {
-          const start = sp;
-          sp += ops[p + i];
-          a[i] = text.slice(start, sp);
+          const e = ops[p + i];
+          if (e >= 0) {
+            const start = sp;
+            sp += e;
+            const s = text.slice(start, sp);
+            strs[si++] = s;
+            a[i] = s;
+          } else {
+            a[i] = strs[-1 - e];
+          }
         }
         p += len;
         if (slot >= 0) slots[slot] = a;
         v = a;
         break;
+      }
+      case KEYS: {
+        // Defines the next shape; no value.
+        const len = ops[p++];
+        const keys = new Array(len);
+        const template = {};
+        for (let i = 0; i < len; i++) {
+          const e = ops[p + i];
+          let s;
+          if (e >= 0) {
+            const start = sp;
+            sp += e;
+            s = text.slice(start, sp);
+            strs[si++] = s;
+          } else {
+            s = strs[-1 - e];
+          }
+          keys[i] = s;
+          setKey(template, s, null);
+        }
+        p += len;
+        templates.push(template);
+        shapeKeys.push(keys);
+        continue;
       }
       case BIGINT: {
         const negative = ops[p];
@@ -205,6 +249,7 @@ function build(tape, options) {
       case OBJECT:
       case MAP:
       case SET:
+      case SHAPE:
       case CALL:
       case GLOBAL: {
         let len;
@@ -242,6 +287,19 @@ function build(tape, options) {
             c = new Set();
             k = K_SET;
             break;
+          case SHAPE:
+            // `len` is the shape's number: every key already exists on the clone.
+            c = { ...templates[len] };
+            k = K_SHAPE;
+            stack.push(cur, kind, idx, n, key);
+            key = shapeKeys[len];
+            len = key.length;
+            if (slot >= 0) slots[slot] = c;
+            cur = c;
+            kind = k;
+            idx = 0;
+            n = len;
+            continue;
           default:
             // CALL and GLOBAL collect their parts; the object exists once the name,
             // args and kwargs are known (see K_CALL below), so its slot is set then.
@@ -286,6 +344,9 @@ function build(tape, options) {
         case K_SET:
           cur.add(v);
           idx++;
+          break;
+        case K_SHAPE:
+          cur[key[idx++]] = v;
           break;
         case K_CALL:
           cur[idx++] = v;

@@ -14,6 +14,8 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::error::{Code, Failure, Fallible};
+use crate::jstext;
+use crate::shapes::Shapes;
 use crate::stdtypes;
 use crate::tape::{self, Tape, NO_SLOT};
 
@@ -142,13 +144,10 @@ pub fn decode_tape<'e>(
     let tape = tape.map_err(|f| f.into_napi(env))?;
     let mut out = Object::new(env)?;
     out.set("ops", Float64Array::new(tape.ops))?;
-    let text = match tape.text.into_parts() {
-        Ok(latin1) => env.create_string_latin1(&latin1)?,
-        Err(utf16) => env.create_string_utf16(&utf16)?,
-    };
-    out.set("text", text)?;
+    out.set("text", jstext::js_string(env, tape.text.into_parts())?)?;
     out.set("blob", Buffer::from(tape.blob))?;
     out.set("slots", tape.slots)?;
+    out.set("strings", tape.strings)?;
     Ok(out)
 }
 
@@ -176,8 +175,9 @@ pub struct Walker<'t> {
     pub nodes: &'t [Value],
     pub settings: &'t Settings,
     pub tape: Tape,
+    shapes: Shapes,
     /// Per node: 0 unseen; `(pos + 1) << 1` seen once with its slot field at `ops[pos]`;
-    /// `slot << 1 | 1` given a slot.
+    /// `slot << 1 | 1` given a slot; for a str, `index << 1 | 1`, its string table index.
     seen: Vec<u64>,
     depth: usize,
 }
@@ -192,6 +192,7 @@ impl<'t> Walker<'t> {
                 ops: Vec::with_capacity(nodes.len() + 16),
                 ..Tape::default()
             },
+            shapes: Shapes::new(),
             seen: vec![0; nodes.len()],
             depth: 0,
         }
@@ -227,6 +228,34 @@ impl<'t> Walker<'t> {
         true
     }
 
+    /// The string entry of str node `id` (see [`Tape::entry`]): its text is appended
+    /// on the first visit, a table index is returned after. Callers pass only `Str` and
+    /// `SurrogateStr` nodes; any other node is written as an empty string.
+    #[inline]
+    pub fn string(&mut self, id: NodeId) -> Fallible<f64> {
+        let s = self.seen[id];
+        if s != 0 {
+            return Ok(Tape::entry((s >> 1) as u32));
+        }
+        let len = match &self.nodes[id] {
+            Value::Str(s) => self.tape.text_str(s),
+            Value::SurrogateStr(b) => self
+                .tape
+                .text_wtf8(b)
+                .ok_or_else(|| Failure::new(Code::BadUtf8, "malformed surrogate str"))?,
+            _ => 0,
+        };
+        let index = self.tape.next_string();
+        self.mark_string(id, index);
+        Ok(len as f64)
+    }
+
+    /// Records that node `id` became string table entry `index`.
+    #[inline]
+    pub fn mark_string(&mut self, id: NodeId, index: u32) {
+        self.seen[id] = u64::from(index) << 1 | 1;
+    }
+
     /// Records that node `id`'s op was just written, its last field being the slot.
     #[inline]
     pub fn mark(&mut self, id: NodeId) {
@@ -256,20 +285,12 @@ impl<'t> Walker<'t> {
             Value::Int(v) => self.tape.int(*v),
             Value::Float(v) => self.tape.op2(tape::NUM, *v),
             Value::BigInt(le) => self.tape.big_int(le),
-            Value::Str(s) => {
-                if !self.seen(id) {
-                    self.tape.str_value(s, NO_SLOT);
-                    self.mark(id);
-                }
-            }
-            Value::SurrogateStr(b) => {
-                if !self.seen(id) {
-                    let len = self
-                        .tape
-                        .text_wtf8(b)
-                        .ok_or_else(|| Failure::new(Code::BadUtf8, "malformed surrogate str"))?;
-                    self.tape.op3(tape::STR, len as f64, NO_SLOT);
-                    self.mark(id);
+            Value::Str(_) | Value::SurrogateStr(_) => {
+                let e = self.string(id)?;
+                if e < 0.0 {
+                    self.tape.op2(tape::SREF, -1.0 - e);
+                } else {
+                    self.tape.op2(tape::STR, e);
                 }
             }
             Value::Bytes(b) | Value::ByteArray(b) => {
@@ -309,7 +330,7 @@ impl<'t> Walker<'t> {
                     self.check_global(&full)?;
                     self.tape.op2(tape::GLOBAL, NO_SLOT);
                     self.mark(id);
-                    self.tape.str_value(&full, NO_SLOT);
+                    self.tape.str_value(&full);
                 }
             }
             Value::Object(obj) => {
@@ -385,14 +406,10 @@ impl<'t> Walker<'t> {
             }
             self.tape.ops.truncate(start);
             if items.iter().all(|&i| matches!(nodes[i], Value::Str(_))) {
-                // Strings are values in JS: a string also reached elsewhere is simply
-                // written again there.
                 self.open(tape::STRS, items.len(), id);
                 for &i in items {
-                    if let Value::Str(s) = &nodes[i] {
-                        let len = self.tape.text_str(s);
-                        self.tape.ops.push(len as f64);
-                    }
+                    let e = self.string(i)?;
+                    self.tape.ops.push(e);
                 }
                 return Ok(());
             }
@@ -406,12 +423,30 @@ impl<'t> Walker<'t> {
         Ok(())
     }
 
-    /// A dict: a plain object or a `Map`, per the `dict` option. In `"auto"` mode the op
-    /// is written as `OBJECT` and patched to `MAP` at the first key that is not a str.
+    /// A dict: a plain object or a `Map`, per the `dict` option. A dict of str keys
+    /// names its shape (see [`crate::shapes`]); otherwise, in `"auto"` mode, the op is
+    /// written as `OBJECT` and patched to `MAP` at the first key that is not a str.
     pub fn dict(&mut self, entries: &[(NodeId, NodeId)], id: Option<NodeId>) -> Fallible<()> {
         let nodes = self.nodes;
         let mode = self.settings.dict;
         self.enter()?;
+        if mode != DictMode::Map {
+            if let Some(found) = self.shapes.find(nodes, entries) {
+                if found.new {
+                    self.tape.op2(tape::KEYS, entries.len() as f64);
+                    for &(k, _) in entries {
+                        let e = self.string(k)?;
+                        self.tape.ops.push(e);
+                    }
+                }
+                self.open(tape::SHAPE, found.shape as usize, id);
+                for &(_, v) in entries {
+                    self.value(v)?;
+                }
+                self.depth -= 1;
+                return Ok(());
+            }
+        }
         let at = self.tape.ops.len();
         let op = if mode == DictMode::Map {
             tape::MAP

@@ -13,6 +13,8 @@ mod dis;
 mod encode;
 mod error;
 mod js;
+mod jstext;
+mod shapes;
 mod stdtypes;
 mod tape;
 

@@ -59,7 +59,7 @@ fn callable<'t>(nodes: &'t [Value], obj: &Object) -> Option<(&'t str, &'t str, &
 fn call(w: &mut Walker<'_>, full: &str, obj: &Object, args: &[NodeId], id: NodeId) -> Fallible<()> {
     w.tape.op2(tape::CALL, NO_SLOT);
     w.mark(id);
-    w.tape.str_value(full, NO_SLOT);
+    w.tape.str_value(full);
     w.tape.op3(tape::LIST, args.len() as f64, NO_SLOT);
     for &a in args {
         w.value(a)?;
@@ -193,9 +193,9 @@ fn standard(
         }
         ("decimal", "Decimal") if plain => match args {
             [a] => match &nodes[*a] {
+                // Strings are values: a Decimal reached twice is simply written twice.
                 Value::Str(s) => {
-                    w.tape.str_value(s, NO_SLOT);
-                    w.mark(id);
+                    w.tape.str_value(s);
                 }
                 _ => return Err(bad("decimal.Decimal")),
             },
@@ -208,15 +208,14 @@ fn standard(
             }
             w.tape.op3(tape::OBJECT, 2.0, NO_SLOT);
             w.mark(id);
-            w.tape.str_value("re", NO_SLOT);
+            w.tape.str_value("re");
             w.tape.op2(tape::NUM, parts.first().copied().unwrap_or(0.0));
-            w.tape.str_value("im", NO_SLOT);
+            w.tape.str_value("im");
             w.tape.op2(tape::NUM, parts.get(1).copied().unwrap_or(0.0));
         }
         ("uuid", "UUID") if args.is_empty() && obj.state.len() == 1 => {
             let text = uuid_text(nodes, obj.state[0]).ok_or_else(|| bad("uuid.UUID"))?;
-            w.tape.str_value(&text, NO_SLOT);
-            w.mark(id);
+            w.tape.str_value(&text);
         }
         _ => return Ok(false),
     }
@@ -234,7 +233,7 @@ fn fields(w: &mut Walker<'_>, id: NodeId, fields: &[(&str, i64)]) {
     w.tape.op3(op, fields.len() as f64, NO_SLOT);
     w.mark(id);
     for &(k, v) in fields {
-        w.tape.str_value(k, NO_SLOT);
+        w.tape.str_value(k);
         w.tape.int(v);
     }
 }

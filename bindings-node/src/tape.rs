@@ -5,7 +5,10 @@
 //! string text is one JS string (Latin-1 when every code unit fits, else UTF-16) that
 //! `builder.js` slices in order; all bytes payloads are one `Buffer` it views in order.
 //! Objects reached more than once get a slot number, so shared and cyclic references
-//! come back as one JS object. The opcode numbers here and in `builder.js` must agree.
+//! come back as one JS object. Every string cut from the text is numbered in order (the
+//! string table), so a str the stream reaches again is fetched, not cut and allocated
+//! again. Dicts whose keys are all str name a key set (a shape) defined once, so records
+//! repeat no keys. The opcode numbers here and in `builder.js` must agree.
 //! Not for deciding what a Python value becomes: that is [`crate::decode`] and
 //! [`crate::stdtypes`].
 
@@ -17,7 +20,7 @@ pub const FALSE: f64 = 1.0;
 pub const TRUE: f64 = 2.0;
 /// `NUM value`: a number.
 pub const NUM: f64 = 3.0;
-/// `STR len slot`: the next `len` UTF-16 units of the text.
+/// `STR len`: the next `len` UTF-16 units of the text, the next string table entry.
 pub const STR: f64 = 4.0;
 /// `BIGINT negative len`: the next `len` text units are hex digits of the magnitude
 /// (BigInts are values: no slot).
@@ -40,13 +43,19 @@ pub const REF: f64 = 12.0;
 pub const DATE: f64 = 13.0;
 /// `NUMS n slot`, then `n` raw numbers: an `Array` of numbers.
 pub const NUMS: f64 = 14.0;
-/// `STRS n slot`, then `n` raw string lengths: an `Array` of strings.
+/// `STRS n slot`, then `n` string entries (see [`Tape::entry`]): an `Array` of strings.
 pub const STRS: f64 = 15.0;
 /// `CALL slot`, then name, args, kwargs, state, items, entries: a mapped class or an
 /// inert `{ $global, args, state }`.
 pub const CALL: f64 = 16.0;
 /// `GLOBAL slot`, then the name: a mapped class itself, or an inert `{ $global }`.
 pub const GLOBAL: f64 = 17.0;
+/// `SREF index`: string table entry `index`.
+pub const SREF: f64 = 18.0;
+/// `KEYS n`, then `n` string entries: defines the next shape (no value).
+pub const KEYS: f64 = 19.0;
+/// `SHAPE shape slot`, then one value per key of the shape: a plain object.
+pub const SHAPE: f64 = 20.0;
 
 /// No slot: the value is reached once.
 pub const NO_SLOT: f64 = -1.0;
@@ -115,6 +124,8 @@ pub struct Tape {
     pub text: Text,
     pub blob: Vec<u8>,
     pub slots: u32,
+    /// Strings cut from the text so far: the next string table index.
+    pub strings: u32,
 }
 
 impl Tape {
@@ -165,11 +176,26 @@ impl Tape {
         Some(self.text.len() - start)
     }
 
-    /// Appends a string op for `s`.
+    /// Appends a `STR` op for `s` and returns its string table index.
     #[inline]
-    pub fn str_value(&mut self, s: &str, slot: f64) {
+    pub fn str_value(&mut self, s: &str) -> u32 {
         let len = self.text_str(s);
-        self.op3(STR, len as f64, slot);
+        self.op2(STR, len as f64);
+        self.next_string()
+    }
+
+    /// Numbers a string just cut from the text.
+    #[inline]
+    pub fn next_string(&mut self) -> u32 {
+        self.strings += 1;
+        self.strings - 1
+    }
+
+    /// The entry of a string in `STRS` and `KEYS`: its length when it is cut from the
+    /// text (it takes the next string table index), `-1 - index` for a table entry.
+    #[inline]
+    pub fn entry(index: u32) -> f64 {
+        -1.0 - f64::from(index)
     }
 
     /// Appends a `BIGINT` for a little-endian two's complement int of any size.

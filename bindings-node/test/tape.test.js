@@ -1,0 +1,111 @@
+'use strict';
+// What the tape's shortcuts (src/tape.rs, src/shapes.rs, src/jstext.rs) must not change:
+// dicts that share key sets, strs reached many times, large and non-Latin-1 text. Each
+// stream is made by CPython, which also writes the value it pickled as JSON.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { execFileSync } = require('node:child_process');
+const { loads } = require('..');
+
+const python = process.env.BRINERY_PYTHON || 'python3';
+
+// Runs `code` (which sets `value`) and returns, per protocol, [stream, JSON of value].
+function cpython(code, protocols = [0, 2, 4, 5]) {
+  const out = execFileSync(python, ['-c', `
+import json, pickle, sys
+${code}
+print(json.dumps([[pickle.dumps(value, p).hex(), json.dumps(value)] for p in ${JSON.stringify(protocols)}]))`], {
+    maxBuffer: 1 << 28,
+  });
+  return JSON.parse(out).map(([hex, json]) => [Buffer.from(hex, 'hex'), JSON.parse(json)]);
+}
+
+test('dicts sharing key sets, in any key order, memoized or not', () => {
+  const cases = cpython(`
+value = []
+for i in range(3000):
+    value.append({"id": i, "name": "n%d" % i, "score": i / 7, "ok": i % 2 == 0, "tags": ["a", "b"]})
+    value.append({"name": "x", "id": i})                     # same keys, other order
+    value.append({"".join(["i", "d"]): i, "".join(["na", "me"]): None})  # equal keys, not memoized
+    value.append({"1": "one", "0": "zero", "b": i})          # integer-like keys
+    value.append({})
+value.append({"k%d" % i: i for i in range(70)})               # beyond the shape key limit
+value.extend({"only%d" % i: i} for i in range(5000))          # beyond the shape limit
+value.append({"constructor": 1, "toString": 2, "hasOwnProperty": 3})
+`);
+  for (const [stream, expected] of cases) {
+    const v = loads(stream);
+    assert.deepEqual(v, expected);
+    assert.deepEqual(Object.keys(v[1]), ['name', 'id']);
+    assert.deepEqual(Object.keys(v[3]), ['0', '1', 'b']);
+    assert.equal(v[v.length - 1].hasOwnProperty, 3);
+    assert.deepEqual(loads(stream, { dict: 'object' }), expected);
+    assert.ok(loads(stream, { dict: 'map' })[0] instanceof Map);
+  }
+});
+
+test('a __proto__ key among records never touches a prototype', () => {
+  const cases = cpython(`
+value = [{"__proto__": {"polluted": i}, "a": i} for i in range(50)] + [{"a": 1, "__proto__": 2}]
+`);
+  for (const [stream, expected] of cases) {
+    const v = loads(stream);
+    assert.deepEqual(v, expected);
+    for (const d of v) {
+      assert.equal(Object.getPrototypeOf(d), Object.prototype);
+      assert.ok(Object.prototype.hasOwnProperty.call(d, '__proto__'));
+    }
+    assert.equal({}.polluted, undefined);
+  }
+});
+
+test('strs reached many times: as items, keys and values', () => {
+  const cases = cpython(`
+words = ["w%d" % i for i in range(50)] + ["é", "\\u20ac", "\\U0001f600"]
+value = {
+    "lists": [[words[(i * 7 + j) % len(words)] for j in range(3)] for i in range(2000)],
+    "mixed": [words[i % len(words)] if i % 3 else i for i in range(500)],
+    "dicts": [{words[i % 5]: words[i % 11], "v": words[i % 13]} for i in range(500)],
+}
+`);
+  for (const [stream, expected] of cases) assert.deepEqual(loads(stream), expected);
+});
+
+test('large Latin-1 and UTF-16 text, lone surrogates included', () => {
+  const cases = cpython(`
+value = ["x" * 100_000, "\\u00ff" * 5000, ["ab"] * 3000, "\\u20ac" * 10_000, "\\U0001f600" * 3000]
+`);
+  for (const [stream, expected] of cases) {
+    const v = loads(stream);
+    assert.deepEqual(v, expected);
+    // Parts of the text kept alone still read right after the rest is collected.
+    const kept = v[3].slice(5, 9);
+    v.length = 0;
+    if (global.gc) global.gc();
+    assert.equal(kept, '\u20ac'.repeat(4));
+  }
+  const lone = execFileSync(python, ['-c', `
+import pickle, sys
+sys.stdout.buffer.write(pickle.dumps(["\\ud800" + "y" * 5000, "\\udfff"] * 3, 4))`]);
+  const v = loads(lone);
+  assert.equal(v[0], '\ud800' + 'y'.repeat(5000));
+  assert.equal(v[1], '\udfff');
+  assert.equal(v[5], '\udfff');
+});
+
+test('a record that contains itself, and records shared between lists', () => {
+  const data = execFileSync(python, ['-c', `
+import pickle, sys
+rows = [{"id": i, "self": None, "peer": None} for i in range(100)]
+for i, r in enumerate(rows):
+    r["self"] = r
+    r["peer"] = rows[(i + 1) % 100]
+sys.stdout.buffer.write(pickle.dumps([rows, rows[::-1]], 4))`]);
+  const [rows, reversed] = loads(data);
+  for (let i = 0; i < 100; i++) {
+    assert.equal(rows[i].self, rows[i]);
+    assert.equal(rows[i].peer, rows[(i + 1) % 100]);
+    assert.equal(reversed[99 - i], rows[i]);
+  }
+});
