@@ -1,5 +1,6 @@
-//! `loads`, native half: decodes a stream with `brinery_core::decode` and walks the
-//! inert tree once, writing a [`Tape`] that `builder.js` turns into JavaScript values.
+//! `loads`, native half: decodes a stream with `brinery_core::decode_with` into a
+//! [`Graph`] and walks it once, writing a [`Tape`] that `builder.js` turns into
+//! JavaScript values.
 //!
 //! Every decision about what a Python value becomes (number or BigInt, object or Map,
 //! which globals are allowed) is made here and in [`crate::stdtypes`]; the JS side only
@@ -9,11 +10,12 @@
 
 use std::collections::HashSet;
 
-use brinery_core::{decode, DecodeOptions, Limits, NodeId, Py2Strings, Tree, Value};
+use brinery_core::{decode_with, DecodeOptions, Limits, Py2Strings};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::error::{Code, Failure, Fallible};
+use crate::graph::{Graph, Node, NodeRef, H};
 use crate::jstext;
 use crate::shapes::Shapes;
 use crate::stdtypes;
@@ -135,12 +137,21 @@ pub fn decode_tape<'e>(
     options: Option<NativeLoadsOptions>,
 ) -> Result<Object<'e>> {
     let (settings, core) = settings(options, data.len()).map_err(|f| f.into_napi(env))?;
-    let tree = decode(data, &core).map_err(|e| Failure::from(e).into_napi(env))?;
-    let mut walker = Walker::new(&tree, &settings);
-    // Text is at most about as long as the stream (shared strings are written once).
-    walker.tape.text.reserve(data.len());
-    let tape = walker.run(tree.root());
-    drop_in_background(tree);
+    let mut graph = Graph::with_capacity(data.len());
+    let (root, _) =
+        decode_with(data, &core, &mut graph).map_err(|e| Failure::from(e).into_napi(env))?;
+    if graph.built_scalar {
+        return Err(Failure::new(
+            Code::Unsupported,
+            "BUILD applied to a plain number, bool or None",
+        )
+        .into_napi(env));
+    }
+    let mut walker = Walker::new(&graph, &settings, data.len());
+    // Text is at most about as long as the graph's (shared strings are written once).
+    walker.tape.text.reserve(graph.text.len());
+    let tape = walker.run(root);
+    drop_in_background(graph);
     let tape = tape.map_err(|f| f.into_napi(env))?;
     let mut out = Object::new(env)?;
     out.set("ops", Float64Array::new(tape.ops))?;
@@ -151,28 +162,28 @@ pub fn decode_tape<'e>(
     Ok(out)
 }
 
-/// Trees with more nodes than this are freed on a helper thread: freeing a large tree
-/// (one allocation per str, list and dict) costs as much as walking it, and nothing
+/// Graphs with more nodes than this are freed on a helper thread: freeing a large graph
+/// (one allocation per list and dict) costs about as much as walking it, and nothing
 /// waits for it.
 const BACKGROUND_DROP_NODES: usize = 50_000;
 
-fn drop_in_background(tree: Tree) {
-    if tree.len() > BACKGROUND_DROP_NODES {
-        // When no thread can be spawned, the closure and the tree are dropped here.
+fn drop_in_background(graph: Graph) {
+    if graph.nodes.len() > BACKGROUND_DROP_NODES {
+        // When no thread can be spawned, the closure and the graph are dropped here.
         let _ = std::thread::Builder::new()
             .name("brinery-drop".into())
-            .spawn(move || drop(tree));
+            .spawn(move || drop(graph));
     }
 }
 
-/// One pass over a decoded tree, writing its tape.
+/// One pass over a decoded graph, writing its tape.
 ///
 /// Sharing is found during the same pass: a node's first visit records where its op's
 /// slot field is; a second visit gives it a slot, patches that field and writes `REF`.
 /// The tape only reaches JS once complete, so the patch is always seen in time, cycles
 /// included.
 pub struct Walker<'t> {
-    pub nodes: &'t [Value],
+    pub graph: &'t Graph,
     pub settings: &'t Settings,
     pub tape: Tape,
     shapes: Shapes,
@@ -183,13 +194,15 @@ pub struct Walker<'t> {
 }
 
 impl<'t> Walker<'t> {
-    pub fn new(tree: &'t Tree, settings: &'t Settings) -> Self {
-        let nodes = tree.nodes();
+    /// A walker over `graph`, decoded from `input_len` bytes.
+    pub fn new(graph: &'t Graph, settings: &'t Settings, input_len: usize) -> Self {
+        let nodes = &graph.nodes;
         Walker {
-            nodes,
+            graph,
             settings,
             tape: Tape {
-                ops: Vec::with_capacity(nodes.len() + 16),
+                // Scalars take no node: about one op per two stream bytes covers them.
+                ops: Vec::with_capacity(3 * nodes.len() + input_len / 2 + 16),
                 ..Tape::default()
             },
             shapes: Shapes::new(),
@@ -198,18 +211,14 @@ impl<'t> Walker<'t> {
         }
     }
 
-    pub fn run(mut self, root: NodeId) -> Fallible<Tape> {
-        if root < self.nodes.len() {
-            self.value(root)?;
-        } else {
-            self.tape.op(tape::NONE);
-        }
+    pub fn run(mut self, root: H) -> Fallible<Tape> {
+        self.value(root)?;
         Ok(self.tape)
     }
 
     /// Writes `REF` and returns true when node `id` was written before.
     #[inline]
-    pub fn seen(&mut self, id: NodeId) -> bool {
+    pub fn seen(&mut self, id: usize) -> bool {
         let s = self.seen[id];
         if s == 0 {
             return false;
@@ -232,18 +241,21 @@ impl<'t> Walker<'t> {
     /// on the first visit, a table index is returned after. Callers pass only `Str` and
     /// `SurrogateStr` nodes; any other node is written as an empty string.
     #[inline]
-    pub fn string(&mut self, id: NodeId) -> Fallible<f64> {
+    pub fn string(&mut self, id: usize) -> Fallible<f64> {
         let s = self.seen[id];
         if s != 0 {
             return Ok(Tape::entry((s >> 1) as u32));
         }
-        let len = match &self.nodes[id] {
-            Value::Str(s) => self.tape.text_str(s),
-            Value::SurrogateStr(b) => self
-                .tape
-                .text_wtf8(b)
-                .ok_or_else(|| Failure::new(Code::BadUtf8, "malformed surrogate str"))?,
-            _ => 0,
+        let graph = self.graph;
+        let len = match &graph.nodes[id] {
+            Node::Str(r) => self.tape.text_str(&graph.text[r.clone()]),
+            _ => match graph.get(id) {
+                NodeRef::SurrogateStr(b) => self
+                    .tape
+                    .text_wtf8(b)
+                    .ok_or_else(|| Failure::new(Code::BadUtf8, "malformed surrogate str"))?,
+                _ => 0,
+            },
         };
         let index = self.tape.next_string();
         self.mark_string(id, index);
@@ -252,13 +264,13 @@ impl<'t> Walker<'t> {
 
     /// Records that node `id` became string table entry `index`.
     #[inline]
-    pub fn mark_string(&mut self, id: NodeId, index: u32) {
+    pub fn mark_string(&mut self, id: usize, index: u32) {
         self.seen[id] = u64::from(index) << 1 | 1;
     }
 
     /// Records that node `id`'s op was just written, its last field being the slot.
     #[inline]
-    pub fn mark(&mut self, id: NodeId) {
+    pub fn mark(&mut self, id: usize) {
         self.seen[id] = (self.tape.ops.len() as u64) << 1;
     }
 
@@ -276,35 +288,45 @@ impl<'t> Walker<'t> {
         Ok(())
     }
 
+    /// Writes a value.
+    pub fn value(&mut self, h: H) -> Fallible<()> {
+        match h {
+            H::None => self.tape.op(tape::NONE),
+            H::Bool(b) => self.tape.op(if b { tape::TRUE } else { tape::FALSE }),
+            H::Int(v) => self.tape.int(v),
+            H::Float(v) => self.tape.op2(tape::NUM, v),
+            H::Node(id) => self.node(id)?,
+        }
+        Ok(())
+    }
+
     /// Writes the value of node `id`.
-    pub fn value(&mut self, id: NodeId) -> Fallible<()> {
-        let nodes = self.nodes;
-        match &nodes[id] {
-            Value::None => self.tape.op(tape::NONE),
-            Value::Bool(b) => self.tape.op(if *b { tape::TRUE } else { tape::FALSE }),
-            Value::Int(v) => self.tape.int(*v),
-            Value::Float(v) => self.tape.op2(tape::NUM, *v),
-            Value::BigInt(le) => self.tape.big_int(le),
-            Value::Str(_) | Value::SurrogateStr(_) => {
-                let e = self.string(id)?;
-                if e < 0.0 {
-                    self.tape.op2(tape::SREF, -1.0 - e);
-                } else {
-                    self.tape.op2(tape::STR, e);
-                }
+    fn node(&mut self, id: usize) -> Fallible<()> {
+        let graph = self.graph;
+        if let Node::Str(_) | Node::SurrogateStr(_) = graph.nodes[id] {
+            let e = self.string(id)?;
+            if e < 0.0 {
+                self.tape.op2(tape::SREF, -1.0 - e);
+            } else {
+                self.tape.op2(tape::STR, e);
             }
-            Value::Bytes(b) | Value::ByteArray(b) => {
+            return Ok(());
+        }
+        match graph.get(id) {
+            NodeRef::BigInt(le) => self.tape.big_int(le),
+            NodeRef::Str(_) | NodeRef::SurrogateStr(_) => {}
+            NodeRef::Bytes(b) | NodeRef::ByteArray(b) => {
                 if !self.seen(id) {
                     self.tape.bytes(b, NO_SLOT);
                     self.mark(id);
                 }
             }
-            Value::List(items) => {
+            NodeRef::List(items) => {
                 if !self.seen(id) {
                     self.seq(tape::LIST, items, Some(id))?;
                 }
             }
-            Value::Tuple(items) => {
+            NodeRef::Tuple(items) => {
                 if !self.seen(id) {
                     let op = if self.settings.frozen_tuples {
                         tape::TUPLE
@@ -314,17 +336,17 @@ impl<'t> Walker<'t> {
                     self.seq(op, items, Some(id))?;
                 }
             }
-            Value::Dict(entries) => {
+            NodeRef::Dict(entries) => {
                 if !self.seen(id) {
                     self.dict(entries, Some(id))?;
                 }
             }
-            Value::Set(items) | Value::FrozenSet(items) => {
+            NodeRef::Set(items) | NodeRef::FrozenSet(items) => {
                 if !self.seen(id) {
                     self.seq(tape::SET, items, Some(id))?;
                 }
             }
-            Value::Global { module, name } => {
+            NodeRef::Global { module, name } => {
                 if !self.seen(id) {
                     let full = format!("{module}.{name}");
                     self.check_global(&full)?;
@@ -333,30 +355,34 @@ impl<'t> Walker<'t> {
                     self.tape.str_value(&full);
                 }
             }
-            Value::Object(obj) => {
+            NodeRef::Object(obj) => {
                 if !self.seen(id) {
                     self.enter()?;
                     stdtypes::object(self, obj, id)?;
                     self.depth -= 1;
                 }
             }
-            Value::PersistentId(_) => {
+            NodeRef::PersistentId(pid) => {
+                let pid = graph
+                    .str_of(pid)
+                    .map_or(String::new(), |s| format!(" {s:?}"));
                 return Err(Failure::new(
                     Code::Unsupported,
-                    "persistent ids are not supported",
-                ))
+                    format!("persistent id{pid} is not supported"),
+                ));
             }
-            Value::Extension(code) => {
+            NodeRef::Extension(code) => {
                 return Err(Failure::new(
                     Code::Unsupported,
                     format!("copyreg extension code {code} is not supported"),
                 ))
             }
-            Value::Buffer { index, .. } => {
+            NodeRef::Buffer { index, readonly } => {
+                let ro = if readonly { "read-only " } else { "" };
                 return Err(Failure::new(
                     Code::Unsupported,
-                    format!("out-of-band buffer {index} is not supported"),
-                ))
+                    format!("{ro}out-of-band buffer {index} is not supported"),
+                ));
             }
         }
         Ok(())
@@ -377,7 +403,7 @@ impl<'t> Walker<'t> {
 
     /// Writes a container op `op n` whose node is `id` (none for synthesized values).
     #[inline]
-    fn open(&mut self, op: f64, n: usize, id: Option<NodeId>) {
+    fn open(&mut self, op: f64, n: usize, id: Option<usize>) {
         self.tape.op3(op, n as f64, NO_SLOT);
         if let Some(id) = id {
             self.mark(id);
@@ -385,15 +411,15 @@ impl<'t> Walker<'t> {
     }
 
     /// A sequence container (`LIST`, `TUPLE`, `SET`) of `items`.
-    pub fn seq(&mut self, op: f64, items: &[NodeId], id: Option<NodeId>) -> Fallible<()> {
-        let nodes = self.nodes;
+    pub fn seq(&mut self, op: f64, items: &[H], id: Option<usize>) -> Fallible<()> {
+        let graph = self.graph;
         if op == tape::LIST && items.len() >= 2 {
             // Optimistically write a run of plain numbers; undo on the first other value.
             let start = self.tape.ops.len();
             self.open(tape::NUMS, items.len(), id);
             let mut all = true;
             for &i in items {
-                match number(&nodes[i]) {
+                match number(i) {
                     Some(f) => self.tape.ops.push(f),
                     None => {
                         all = false;
@@ -405,11 +431,13 @@ impl<'t> Walker<'t> {
                 return Ok(());
             }
             self.tape.ops.truncate(start);
-            if items.iter().all(|&i| matches!(nodes[i], Value::Str(_))) {
+            if items.iter().all(|&i| graph.is_str(i)) {
                 self.open(tape::STRS, items.len(), id);
                 for &i in items {
-                    let e = self.string(i)?;
-                    self.tape.ops.push(e);
+                    if let H::Node(i) = i {
+                        let e = self.string(i)?;
+                        self.tape.ops.push(e);
+                    }
                 }
                 return Ok(());
             }
@@ -426,17 +454,19 @@ impl<'t> Walker<'t> {
     /// A dict: a plain object or a `Map`, per the `dict` option. A dict of str keys
     /// names its shape (see [`crate::shapes`]); otherwise, in `"auto"` mode, the op is
     /// written as `OBJECT` and patched to `MAP` at the first key that is not a str.
-    pub fn dict(&mut self, entries: &[(NodeId, NodeId)], id: Option<NodeId>) -> Fallible<()> {
-        let nodes = self.nodes;
+    pub fn dict(&mut self, entries: &[(H, H)], id: Option<usize>) -> Fallible<()> {
+        let graph = self.graph;
         let mode = self.settings.dict;
         self.enter()?;
         if mode != DictMode::Map {
-            if let Some(found) = self.shapes.find(nodes, entries) {
+            if let Some(found) = self.shapes.find(graph, entries) {
                 if found.new {
                     self.tape.op2(tape::KEYS, entries.len() as f64);
                     for &(k, _) in entries {
-                        let e = self.string(k)?;
-                        self.tape.ops.push(e);
+                        if let H::Node(k) = k {
+                            let e = self.string(k)?;
+                            self.tape.ops.push(e);
+                        }
                     }
                 }
                 self.open(tape::SHAPE, found.shape as usize, id);
@@ -455,7 +485,8 @@ impl<'t> Walker<'t> {
         };
         self.open(op, entries.len(), id);
         for &(k, v) in entries {
-            if mode == DictMode::Auto && !matches!(nodes[k], Value::Str(_) | Value::SurrogateStr(_))
+            if mode == DictMode::Auto
+                && !matches!(k, H::Node(k) if matches!(graph.nodes[k], Node::Str(_) | Node::SurrogateStr(_)))
             {
                 self.tape.ops[at] = tape::MAP;
             }
@@ -467,13 +498,13 @@ impl<'t> Walker<'t> {
     }
 }
 
-/// The number a node becomes when it is a plain, safe number.
+/// The number a value becomes when it is a plain, safe number.
 #[inline]
-fn number(v: &Value) -> Option<f64> {
+fn number(h: H) -> Option<f64> {
     const SAFE: i64 = (1 << 53) - 1;
-    match v {
-        Value::Int(i) if (-SAFE..=SAFE).contains(i) => Some(*i as f64),
-        Value::Float(f) => Some(*f),
+    match h {
+        H::Int(i) if (-SAFE..=SAFE).contains(&i) => Some(i as f64),
+        H::Float(f) => Some(f),
         _ => None,
     }
 }

@@ -12,6 +12,7 @@ mod decode;
 mod dis;
 mod encode;
 mod error;
+mod graph;
 mod js;
 mod jstext;
 mod shapes;

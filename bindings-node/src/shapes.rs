@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::hash::Hasher;
 
-use brinery_core::{NodeId, Value};
+use crate::graph::{Graph, H};
 
 /// Dicts with more keys than this are written key by key.
 pub const MAX_KEYS: usize = 64;
@@ -24,7 +24,7 @@ const CACHE: usize = 256;
 /// The shapes of one tape.
 pub struct Shapes {
     /// By the hash of the key node ids: those ids and their shape.
-    by_ids: Vec<(Vec<NodeId>, u32)>,
+    by_ids: Vec<(Vec<usize>, u32)>,
     /// By the keys' text, each key as its length (4 bytes) then its bytes (SipHash:
     /// the stream chooses these keys).
     by_text: HashMap<Vec<u8>, u32>,
@@ -48,17 +48,22 @@ impl Shapes {
     }
 
     /// The shape of a dict with these entries, when it gets one.
-    pub fn find(&mut self, nodes: &[Value], entries: &[(NodeId, NodeId)]) -> Option<Found> {
+    pub fn find(&mut self, g: &Graph, entries: &[(H, H)]) -> Option<Found> {
         if entries.is_empty() || entries.len() > MAX_KEYS {
             return None;
         }
         let mut h = Fx::default();
         for &(k, _) in entries {
+            let H::Node(k) = k else {
+                return None;
+            };
             h.write_usize(k);
         }
         let at = (h.finish() >> 56) as usize % CACHE;
         if let Some((ids, shape)) = self.by_ids.get(at) {
-            if ids.len() == entries.len() && ids.iter().zip(entries).all(|(a, b)| *a == b.0) {
+            if ids.len() == entries.len()
+                && ids.iter().zip(entries).all(|(a, b)| H::Node(*a) == b.0)
+            {
                 return Some(Found {
                     shape: *shape,
                     new: false,
@@ -67,9 +72,7 @@ impl Shapes {
         }
         let mut text = Vec::new();
         for &(k, _) in entries {
-            let Value::Str(s) = &nodes[k] else {
-                return None;
-            };
+            let s = g.str_of(k)?;
             if s == "__proto__" {
                 return None;
             }
@@ -89,7 +92,11 @@ impl Shapes {
         if self.by_ids.is_empty() {
             self.by_ids = vec![(Vec::new(), 0); CACHE];
         }
-        self.by_ids[at] = (entries.iter().map(|e| e.0).collect(), found.shape);
+        let ids = entries.iter().filter_map(|e| match e.0 {
+            H::Node(id) => Some(id),
+            _ => None,
+        });
+        self.by_ids[at] = (ids.collect(), found.shape);
         Some(found)
     }
 }

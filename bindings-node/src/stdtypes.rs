@@ -1,6 +1,6 @@
 //! Well-known standard types: the calls a stream makes to rebuild `OrderedDict`,
 //! `datetime`, `Decimal`, `complex`, `UUID`, `set`, `frozenset`, `bytearray` and `bytes`
-//! (the `_codecs.encode` reduction of protocols 0-2), read from the inert tree and
+//! (the `_codecs.encode` reduction of protocols 0-2), read from the decoded graph and
 //! written to the tape as the plain JS values `index.d.ts` documents. The arguments are
 //! read as data; nothing is ever called.
 //!
@@ -10,16 +10,17 @@
 
 use std::borrow::Cow;
 
-use brinery_core::{NodeId, Object, ObjectKind, Value};
+use brinery_core::ObjectKind;
 
 use crate::decode::{DictMode, Walker};
 use crate::error::{Code, Failure, Fallible};
+use crate::graph::{Graph, NodeRef, Obj, H};
 use crate::tape::{self, NO_SLOT};
 
 /// Writes the value a call node becomes.
-pub fn object(w: &mut Walker<'_>, obj: &Object, id: NodeId) -> Fallible<()> {
-    let nodes = w.nodes;
-    let Some((module, name, args)) = callable(nodes, obj) else {
+pub fn object(w: &mut Walker<'_>, obj: &Obj, id: usize) -> Fallible<()> {
+    let g = w.graph;
+    let Some((module, name, args)) = callable(g, obj) else {
         return Err(Failure::new(
             Code::Unsupported,
             "a call whose callable is not a global is not supported",
@@ -35,19 +36,19 @@ pub fn object(w: &mut Walker<'_>, obj: &Object, id: NodeId) -> Fallible<()> {
 
 /// The global a call node calls and its positional arguments, seeing through
 /// `copyreg._reconstructor(cls, object, None)` (how protocols 0 and 1 create instances).
-fn callable<'t>(nodes: &'t [Value], obj: &Object) -> Option<(&'t str, &'t str, &'t [NodeId])> {
+fn callable<'t>(g: &'t Graph, obj: &Obj) -> Option<(&'t str, &'t str, &'t [H])> {
     if obj.kind == ObjectKind::Built {
         return None;
     }
-    let Value::Global { module, name } = &nodes[obj.callable] else {
+    let Some(NodeRef::Global { module, name }) = g.node(obj.callable) else {
         return None;
     };
-    let args = seq(nodes, obj.args)?;
-    if (module.as_str(), name.as_str()) == ("copyreg", "_reconstructor") && args.len() == 3 {
-        if let Value::Global { module, name } = &nodes[args[0]] {
-            let base_is_object = matches!(&nodes[args[1]],
-                Value::Global { module, name } if module == "builtins" && name == "object");
-            if base_is_object && matches!(nodes[args[2]], Value::None) {
+    let args = seq(g, obj.args)?;
+    if (module, name) == ("copyreg", "_reconstructor") && args.len() == 3 {
+        if let Some(NodeRef::Global { module, name }) = g.node(args[0]) {
+            let base_is_object = matches!(g.node(args[1]),
+                Some(NodeRef::Global { module, name }) if module == "builtins" && name == "object");
+            if base_is_object && args[2] == H::None {
                 return Some((module, name, &[]));
             }
         }
@@ -56,7 +57,7 @@ fn callable<'t>(nodes: &'t [Value], obj: &Object) -> Option<(&'t str, &'t str, &
 }
 
 /// A `CALL`: name, args, kwargs, state, items, entries.
-fn call(w: &mut Walker<'_>, full: &str, obj: &Object, args: &[NodeId], id: NodeId) -> Fallible<()> {
+fn call(w: &mut Walker<'_>, full: &str, obj: &Obj, args: &[H], id: usize) -> Fallible<()> {
     w.tape.op2(tape::CALL, NO_SLOT);
     w.mark(id);
     w.tape.str_value(full);
@@ -97,21 +98,21 @@ fn standard(
     w: &mut Walker<'_>,
     module: &str,
     name: &str,
-    obj: &Object,
-    args: &[NodeId],
-    id: NodeId,
+    obj: &Obj,
+    args: &[H],
+    id: usize,
 ) -> Fallible<bool> {
-    let nodes = w.nodes;
+    let g = w.graph;
     let plain = obj.state.is_empty() && obj.items.is_empty() && obj.entries.is_empty();
     match (module, name) {
         ("collections", "OrderedDict") => {
             if !obj.state.is_empty() || !obj.items.is_empty() {
                 return Err(bad("collections.OrderedDict"));
             }
-            let mut entries: Vec<(NodeId, NodeId)> = Vec::new();
+            let mut entries: Vec<(H, H)> = Vec::new();
             if let Some(&first) = args.first() {
-                for &pair in seq(nodes, first).ok_or_else(|| bad("collections.OrderedDict"))? {
-                    match seq(nodes, pair) {
+                for &pair in seq(g, first).ok_or_else(|| bad("collections.OrderedDict"))? {
+                    match seq(g, pair) {
                         Some(&[k, v]) => entries.push((k, v)),
                         _ => return Err(bad("collections.OrderedDict")),
                     }
@@ -123,20 +124,20 @@ fn standard(
         ("builtins", "set") | ("builtins", "frozenset") if plain => {
             let items = match args {
                 [] => &[][..],
-                [items] => seq(nodes, *items).ok_or_else(|| bad(name))?,
+                [items] => seq(g, *items).ok_or_else(|| bad(name))?,
                 _ => return Err(bad(name)),
             };
             w.seq(tape::SET, items, Some(id))?;
         }
         ("builtins", "bytearray") | ("builtins", "bytes") | ("_codecs", "encode") if plain => {
-            let b = call_bytes(nodes, module, name, args).ok_or_else(|| bad(name))?;
+            let b = call_bytes(g, module, name, args).ok_or_else(|| bad(name))?;
             w.tape.bytes(&b, NO_SLOT);
             w.mark(id);
         }
         ("datetime", "datetime") if plain => {
             let b = args
                 .first()
-                .and_then(|&a| bytes_of(nodes, a))
+                .and_then(|&a| bytes_of(g, a))
                 .filter(|b| b.len() == 10)
                 .ok_or_else(|| bad("datetime.datetime"))?;
             let days = days_from_civil(
@@ -148,7 +149,7 @@ fn standard(
             let secs = i64::from(b[4] & 0x7f) * 3600 + i64::from(b[5]) * 60 + i64::from(b[6]);
             let offset_us = match args.get(1) {
                 None => 0,
-                Some(&tz) => utc_offset_us(nodes, tz).ok_or_else(|| {
+                Some(&tz) => utc_offset_us(g, tz).ok_or_else(|| {
                     bad("datetime.datetime (only datetime.timezone offsets are supported)")
                 })?,
             };
@@ -160,7 +161,7 @@ fn standard(
         ("datetime", "date") if plain => {
             let b = args
                 .first()
-                .and_then(|&a| bytes_of(nodes, a))
+                .and_then(|&a| bytes_of(g, a))
                 .filter(|b| b.len() == 4)
                 .ok_or_else(|| bad("datetime.date"))?;
             let days = days_from_civil(
@@ -172,7 +173,7 @@ fn standard(
             w.mark(id);
         }
         ("datetime", "time") if plain && args.len() == 1 => {
-            let b = bytes_of(nodes, args[0])
+            let b = bytes_of(g, args[0])
                 .filter(|b| b.len() == 6)
                 .ok_or_else(|| bad("datetime.time"))?;
             let us = i64::from(b[3]) << 16 | i64::from(b[4]) << 8 | i64::from(b[5]);
@@ -188,13 +189,13 @@ fn standard(
             );
         }
         ("datetime", "timedelta") if plain => {
-            let [d, s, us] = ints::<3>(nodes, args).ok_or_else(|| bad("datetime.timedelta"))?;
+            let [d, s, us] = ints::<3>(args).ok_or_else(|| bad("datetime.timedelta"))?;
             fields(w, id, &[("days", d), ("seconds", s), ("microseconds", us)]);
         }
         ("decimal", "Decimal") if plain => match args {
-            [a] => match &nodes[*a] {
+            [a] => match g.node(*a) {
                 // Strings are values: a Decimal reached twice is simply written twice.
-                Value::Str(s) => {
+                Some(NodeRef::Str(s)) => {
                     w.tape.str_value(s);
                 }
                 _ => return Err(bad("decimal.Decimal")),
@@ -202,7 +203,7 @@ fn standard(
             _ => return Err(bad("decimal.Decimal")),
         },
         ("builtins", "complex") if plain => {
-            let parts: Vec<f64> = args.iter().filter_map(|&a| float_of(nodes, a)).collect();
+            let parts: Vec<f64> = args.iter().filter_map(|&a| float_of(a)).collect();
             if parts.len() != args.len() || parts.len() > 2 {
                 return Err(bad("complex"));
             }
@@ -214,7 +215,7 @@ fn standard(
             w.tape.op2(tape::NUM, parts.get(1).copied().unwrap_or(0.0));
         }
         ("uuid", "UUID") if args.is_empty() && obj.state.len() == 1 => {
-            let text = uuid_text(nodes, obj.state[0]).ok_or_else(|| bad("uuid.UUID"))?;
+            let text = uuid_text(g, obj.state[0]).ok_or_else(|| bad("uuid.UUID"))?;
             w.tape.str_value(&text);
         }
         _ => return Ok(false),
@@ -223,7 +224,7 @@ fn standard(
 }
 
 /// A plain object of integer fields.
-fn fields(w: &mut Walker<'_>, id: NodeId, fields: &[(&str, i64)]) {
+fn fields(w: &mut Walker<'_>, id: usize, fields: &[(&str, i64)]) {
     let mode = w.settings.dict;
     let op = if mode == DictMode::Map {
         tape::MAP
@@ -239,49 +240,49 @@ fn fields(w: &mut Walker<'_>, id: NodeId, fields: &[(&str, i64)]) {
 }
 
 /// Items of a tuple or list node.
-fn seq(nodes: &[Value], id: NodeId) -> Option<&[NodeId]> {
-    match &nodes[id] {
-        Value::Tuple(items) | Value::List(items) => Some(items),
+fn seq(g: &Graph, h: H) -> Option<&[H]> {
+    match g.node(h)? {
+        NodeRef::Tuple(items) | NodeRef::List(items) => Some(items),
         _ => None,
     }
 }
 
-fn int_of(nodes: &[Value], id: NodeId) -> Option<i64> {
-    match nodes[id] {
-        Value::Int(v) => Some(v),
-        Value::Bool(b) => Some(b as i64),
+fn int_of(h: H) -> Option<i64> {
+    match h {
+        H::Int(v) => Some(v),
+        H::Bool(b) => Some(b as i64),
         _ => None,
     }
 }
 
-fn ints<const N: usize>(nodes: &[Value], args: &[NodeId]) -> Option<[i64; N]> {
+fn ints<const N: usize>(args: &[H]) -> Option<[i64; N]> {
     if args.len() > N {
         return None;
     }
     let mut out = [0; N];
     for (o, &a) in out.iter_mut().zip(args) {
-        *o = int_of(nodes, a)?;
+        *o = int_of(a)?;
     }
     Some(out)
 }
 
-fn float_of(nodes: &[Value], id: NodeId) -> Option<f64> {
-    match nodes[id] {
-        Value::Float(v) => Some(v),
-        Value::Int(v) => Some(v as f64),
+fn float_of(h: H) -> Option<f64> {
+    match h {
+        H::Float(v) => Some(v),
+        H::Int(v) => Some(v as f64),
         _ => None,
     }
 }
 
 /// The bytes a node stands for: bytes, bytearray, a Latin-1 str (what Python 2 and
 /// `encoding="latin1"` give), or a `_codecs.encode`/`bytes()` reduction.
-fn bytes_of(nodes: &[Value], id: NodeId) -> Option<Cow<'_, [u8]>> {
-    match &nodes[id] {
-        Value::Bytes(b) | Value::ByteArray(b) => Some(Cow::Borrowed(b)),
-        Value::Str(s) => latin1(s).map(Cow::Owned),
-        Value::Object(obj) if obj.state.is_empty() => {
-            let (module, name, args) = callable(nodes, obj)?;
-            call_bytes(nodes, module, name, args).map(Cow::Owned)
+fn bytes_of(g: &Graph, h: H) -> Option<Cow<'_, [u8]>> {
+    match g.node(h)? {
+        NodeRef::Bytes(b) | NodeRef::ByteArray(b) => Some(Cow::Borrowed(b)),
+        NodeRef::Str(s) => latin1(s).map(Cow::Owned),
+        NodeRef::Object(obj) if obj.state.is_empty() => {
+            let (module, name, args) = callable(g, obj)?;
+            call_bytes(g, module, name, args).map(Cow::Owned)
         }
         _ => None,
     }
@@ -292,50 +293,48 @@ fn latin1(s: &str) -> Option<Vec<u8>> {
 }
 
 /// The bytes made by `bytes(...)`, `bytearray(...)` or `_codecs.encode(str, "latin1")`.
-fn call_bytes(nodes: &[Value], module: &str, name: &str, args: &[NodeId]) -> Option<Vec<u8>> {
+fn call_bytes(g: &Graph, module: &str, name: &str, args: &[H]) -> Option<Vec<u8>> {
     match (module, name, args) {
         ("_codecs", "encode", [s, enc]) | ("builtins", "bytearray" | "bytes", [s, enc]) => {
-            let (Value::Str(s), Value::Str(enc)) = (&nodes[*s], &nodes[*enc]) else {
+            let (Some(s), Some(enc)) = (g.str_of(*s), g.str_of(*enc)) else {
                 return None;
             };
-            matches!(enc.as_str(), "latin1" | "latin-1" | "iso-8859-1").then_some(())?;
+            matches!(enc, "latin1" | "latin-1" | "iso-8859-1").then_some(())?;
             latin1(s)
         }
         ("builtins", "bytearray" | "bytes", []) => Some(Vec::new()),
-        ("builtins", "bytearray" | "bytes", [b]) => bytes_of(nodes, *b).map(Cow::into_owned),
+        ("builtins", "bytearray" | "bytes", [b]) => bytes_of(g, *b).map(Cow::into_owned),
         _ => None,
     }
 }
 
 /// The offset of a `datetime.timezone(timedelta(...))` tzinfo, in microseconds.
-fn utc_offset_us(nodes: &[Value], id: NodeId) -> Option<i64> {
-    let Value::Object(tz) = &nodes[id] else {
+fn utc_offset_us(g: &Graph, h: H) -> Option<i64> {
+    let NodeRef::Object(tz) = g.node(h)? else {
         return None;
     };
-    let ("datetime", "timezone", [delta, ..]) = callable(nodes, tz)? else {
+    let ("datetime", "timezone", [delta, ..]) = callable(g, tz)? else {
         return None;
     };
-    let Value::Object(delta) = &nodes[*delta] else {
+    let NodeRef::Object(delta) = g.node(*delta)? else {
         return None;
     };
-    let ("datetime", "timedelta", args) = callable(nodes, delta)? else {
+    let ("datetime", "timedelta", args) = callable(g, delta)? else {
         return None;
     };
-    let [d, s, us] = ints::<3>(nodes, args)?;
+    let [d, s, us] = ints::<3>(args)?;
     Some((d * 86_400 + s) * 1_000_000 + us)
 }
 
 /// The canonical text of a `uuid.UUID` from its state dict's `int`.
-fn uuid_text(nodes: &[Value], state: NodeId) -> Option<String> {
-    let Value::Dict(entries) = &nodes[state] else {
+fn uuid_text(g: &Graph, state: H) -> Option<String> {
+    let NodeRef::Dict(entries) = g.node(state)? else {
         return None;
     };
-    let &(_, int) = entries
-        .iter()
-        .find(|&&(k, _)| matches!(&nodes[k], Value::Str(s) if s == "int"))?;
-    let value: u128 = match &nodes[int] {
-        Value::Int(v) => u128::try_from(*v).ok()?,
-        Value::BigInt(le) => {
+    let &(_, int) = entries.iter().find(|&&(k, _)| g.str_of(k) == Some("int"))?;
+    let value: u128 = match (int, g.node(int)) {
+        (H::Int(v), _) => u128::try_from(v).ok()?,
+        (_, Some(NodeRef::BigInt(le))) => {
             let le = match le.split_last() {
                 Some((0, rest)) => rest,
                 _ => le,

@@ -1,4 +1,4 @@
-//! The tape: how a decoded [`brinery_core::Tree`] crosses into JavaScript in three
+//! The tape: how a decoded [`crate::graph::Graph`] crosses into JavaScript in three
 //! napi values instead of one napi call per Python object.
 //!
 //! The tape is a `Float64Array` of opcodes and their arguments in depth-first order; all

@@ -1,0 +1,368 @@
+//! The decoded values as `loads` keeps them between the decode and the tape: a
+//! [`Builder`] the core's decode machine fills directly, so no core `Tree` is built.
+//!
+//! Scalars (None, bools, ints, floats) are immediate handles ([`H`]) and take no node,
+//! so a list of a million ints is its items and nothing else; all str text lives in one
+//! `String` and all binary payloads in one `Vec`, so a str costs no allocation of its
+//! own. Containers, globals and calls are nodes ([`Node`]). Shared references and cycles
+//! are node ids reached twice, as the machine hands them out. Not for deciding what a
+//! value becomes in JS (see [`crate::decode`] and [`crate::stdtypes`]).
+
+use std::ops::Range;
+
+use brinery_core::decode::Contents;
+use brinery_core::{Builder, ObjectKind, ValueKind};
+
+/// A value: a scalar held in the handle itself, or a node of the [`Graph`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum H {
+    None,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Node(usize),
+}
+
+/// A call the stream asks for, with everything later applied to its result.
+#[derive(Debug)]
+pub struct Obj {
+    pub kind: ObjectKind,
+    pub callable: H,
+    /// A tuple.
+    pub args: H,
+    pub kwargs: Option<H>,
+    /// `BUILD` states, in order.
+    pub state: Vec<H>,
+    /// `APPEND`ed items.
+    pub items: Vec<H>,
+    /// `SETITEM`ed entries.
+    pub entries: Vec<(H, H)>,
+}
+
+/// A value that is not a scalar. Payloads are ranges of [`Graph::text`] (strs, global
+/// names) or [`Graph::blob`] (everything binary).
+#[derive(Debug)]
+pub enum Node {
+    BigInt(Range<usize>),
+    Str(Range<usize>),
+    /// Generalized UTF-8 (lone surrogates), in the blob.
+    SurrogateStr(Range<usize>),
+    Bytes(Range<usize>),
+    ByteArray(Range<usize>),
+    List(Vec<H>),
+    Tuple(Vec<H>),
+    Dict(Vec<(H, H)>),
+    Set(Vec<H>),
+    FrozenSet(Vec<H>),
+    Global {
+        module: Range<usize>,
+        name: Range<usize>,
+    },
+    Object(Box<Obj>),
+    PersistentId(H),
+    Extension(i32),
+    Buffer {
+        index: usize,
+        readonly: bool,
+    },
+}
+
+/// What a node holds, with its payload borrowed from the graph.
+#[derive(Debug, Clone, Copy)]
+pub enum NodeRef<'g> {
+    BigInt(&'g [u8]),
+    Str(&'g str),
+    SurrogateStr(&'g [u8]),
+    Bytes(&'g [u8]),
+    ByteArray(&'g [u8]),
+    List(&'g [H]),
+    Tuple(&'g [H]),
+    Dict(&'g [(H, H)]),
+    Set(&'g [H]),
+    FrozenSet(&'g [H]),
+    Global { module: &'g str, name: &'g str },
+    Object(&'g Obj),
+    PersistentId(H),
+    Extension(i32),
+    Buffer { index: usize, readonly: bool },
+}
+
+/// All values of one decode.
+#[derive(Default)]
+pub struct Graph {
+    pub nodes: Vec<Node>,
+    pub text: String,
+    pub blob: Vec<u8>,
+    /// Set when `BUILD` targeted a scalar, which cannot become an object in place.
+    pub built_scalar: bool,
+}
+
+impl Graph {
+    pub fn with_capacity(input_len: usize) -> Self {
+        Graph {
+            nodes: Vec::with_capacity((input_len / 16).clamp(16, 1 << 16)),
+            text: String::with_capacity(input_len.min(1 << 24)),
+            ..Graph::default()
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, node: Node) -> H {
+        self.nodes.push(node);
+        H::Node(self.nodes.len() - 1)
+    }
+
+    #[inline]
+    fn text(&mut self, s: &str) -> Range<usize> {
+        let start = self.text.len();
+        self.text.push_str(s);
+        start..self.text.len()
+    }
+
+    #[inline]
+    fn blob(&mut self, b: &[u8]) -> Range<usize> {
+        let start = self.blob.len();
+        self.blob.extend_from_slice(b);
+        start..self.blob.len()
+    }
+
+    /// Node `id` with its payload.
+    #[inline]
+    pub fn get(&self, id: usize) -> NodeRef<'_> {
+        match &self.nodes[id] {
+            Node::BigInt(r) => NodeRef::BigInt(&self.blob[r.clone()]),
+            Node::Str(r) => NodeRef::Str(&self.text[r.clone()]),
+            Node::SurrogateStr(r) => NodeRef::SurrogateStr(&self.blob[r.clone()]),
+            Node::Bytes(r) => NodeRef::Bytes(&self.blob[r.clone()]),
+            Node::ByteArray(r) => NodeRef::ByteArray(&self.blob[r.clone()]),
+            Node::List(v) => NodeRef::List(v),
+            Node::Tuple(v) => NodeRef::Tuple(v),
+            Node::Dict(v) => NodeRef::Dict(v),
+            Node::Set(v) => NodeRef::Set(v),
+            Node::FrozenSet(v) => NodeRef::FrozenSet(v),
+            Node::Global { module, name } => NodeRef::Global {
+                module: &self.text[module.clone()],
+                name: &self.text[name.clone()],
+            },
+            Node::Object(o) => NodeRef::Object(o),
+            Node::PersistentId(p) => NodeRef::PersistentId(*p),
+            Node::Extension(c) => NodeRef::Extension(*c),
+            Node::Buffer { index, readonly } => NodeRef::Buffer {
+                index: *index,
+                readonly: *readonly,
+            },
+        }
+    }
+
+    /// The node a handle names, if it is one.
+    #[inline]
+    pub fn node(&self, h: H) -> Option<NodeRef<'_>> {
+        match h {
+            H::Node(id) => Some(self.get(id)),
+            _ => None,
+        }
+    }
+
+    /// The text of a handle that is a str node.
+    #[inline]
+    pub fn str_of(&self, h: H) -> Option<&str> {
+        match h {
+            H::Node(id) => match &self.nodes[id] {
+                Node::Str(r) => Some(&self.text[r.clone()]),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// True when a handle is a str node (valid UTF-8, no lone surrogates).
+    #[inline]
+    pub fn is_str(&self, h: H) -> bool {
+        matches!(h, H::Node(id) if matches!(self.nodes[id], Node::Str(_)))
+    }
+}
+
+impl Builder for Graph {
+    type Handle = H;
+
+    #[inline]
+    fn none(&mut self) -> H {
+        H::None
+    }
+    #[inline]
+    fn bool(&mut self, v: bool) -> H {
+        H::Bool(v)
+    }
+    #[inline]
+    fn int(&mut self, v: i64) -> H {
+        H::Int(v)
+    }
+    fn big_int(&mut self, le: &[u8]) -> H {
+        let r = self.blob(le);
+        self.push(Node::BigInt(r))
+    }
+    #[inline]
+    fn float(&mut self, v: f64) -> H {
+        H::Float(v)
+    }
+    #[inline]
+    fn str(&mut self, s: &str) -> H {
+        let r = self.text(s);
+        self.push(Node::Str(r))
+    }
+    fn surrogate_str(&mut self, wtf8: &[u8]) -> H {
+        let r = self.blob(wtf8);
+        self.push(Node::SurrogateStr(r))
+    }
+    fn bytes(&mut self, b: &[u8]) -> H {
+        let r = self.blob(b);
+        self.push(Node::Bytes(r))
+    }
+    fn byte_array(&mut self, b: &[u8]) -> H {
+        let r = self.blob(b);
+        self.push(Node::ByteArray(r))
+    }
+
+    #[inline]
+    fn list(&mut self, items: &[H]) -> H {
+        self.push(Node::List(items.to_vec()))
+    }
+    #[inline]
+    fn tuple(&mut self, items: &[H]) -> H {
+        self.push(Node::Tuple(items.to_vec()))
+    }
+    #[inline]
+    fn dict(&mut self, pairs: &[H]) -> H {
+        self.push(Node::Dict(
+            pairs.chunks_exact(2).map(|p| (p[0], p[1])).collect(),
+        ))
+    }
+    fn set(&mut self, items: &[H]) -> H {
+        self.push(Node::Set(items.to_vec()))
+    }
+    fn frozen_set(&mut self, items: &[H]) -> H {
+        self.push(Node::FrozenSet(items.to_vec()))
+    }
+
+    #[inline]
+    fn extend(&mut self, target: H, items: &[H]) {
+        if let H::Node(id) = target {
+            match &mut self.nodes[id] {
+                Node::List(v) | Node::Set(v) => v.extend_from_slice(items),
+                Node::Object(o) => o.items.extend_from_slice(items),
+                _ => {}
+            }
+        }
+    }
+    #[inline]
+    fn set_items(&mut self, target: H, pairs: &[H]) {
+        if let H::Node(id) = target {
+            match &mut self.nodes[id] {
+                Node::Dict(d) => d.extend(pairs.chunks_exact(2).map(|p| (p[0], p[1]))),
+                Node::Object(o) => o
+                    .entries
+                    .extend(pairs.chunks_exact(2).map(|p| (p[0], p[1]))),
+                _ => {}
+            }
+        }
+    }
+
+    fn global(&mut self, module: &str, name: &str) -> H {
+        let module = self.text(module);
+        let name = self.text(name);
+        self.push(Node::Global { module, name })
+    }
+    fn object(&mut self, kind: ObjectKind, callable: H, args: H, kwargs: Option<H>) -> H {
+        self.push(Node::Object(Box::new(Obj {
+            kind,
+            callable,
+            args,
+            kwargs,
+            state: Vec::new(),
+            items: Vec::new(),
+            entries: Vec::new(),
+        })))
+    }
+    fn build(&mut self, target: H, state: H) {
+        let H::Node(id) = target else {
+            self.built_scalar = true;
+            return;
+        };
+        if let Node::Object(o) = &mut self.nodes[id] {
+            o.state.push(state);
+            return;
+        }
+        // Any other value becomes, in place, an object built from the old value.
+        let old = std::mem::replace(&mut self.nodes[id], Node::Extension(0));
+        let inner = self.push(old);
+        let args = self.push(Node::Tuple(Vec::new()));
+        self.nodes[id] = Node::Object(Box::new(Obj {
+            kind: ObjectKind::Built,
+            callable: inner,
+            args,
+            kwargs: None,
+            state: vec![state],
+            items: Vec::new(),
+            entries: Vec::new(),
+        }));
+    }
+    fn persistent_id(&mut self, pid: H) -> H {
+        self.push(Node::PersistentId(pid))
+    }
+    fn extension(&mut self, code: i32) -> H {
+        self.push(Node::Extension(code))
+    }
+    fn buffer(&mut self, index: usize) -> H {
+        self.push(Node::Buffer {
+            index,
+            readonly: false,
+        })
+    }
+    fn readonly(&mut self, buffer: H) {
+        if let H::Node(id) = buffer {
+            if let Node::Buffer { readonly, .. } = &mut self.nodes[id] {
+                *readonly = true;
+            }
+        }
+    }
+
+    #[inline]
+    fn kind(&self, h: H) -> ValueKind {
+        match h {
+            H::None => ValueKind::None,
+            H::Bool(_) => ValueKind::Bool,
+            H::Int(_) => ValueKind::Int,
+            H::Float(_) => ValueKind::Float,
+            H::Node(id) => match &self.nodes[id] {
+                Node::BigInt(_) => ValueKind::BigInt,
+                Node::Str(_) => ValueKind::Str,
+                Node::SurrogateStr(_) => ValueKind::SurrogateStr,
+                Node::Bytes(_) => ValueKind::Bytes,
+                Node::ByteArray(_) => ValueKind::ByteArray,
+                Node::List(_) => ValueKind::List,
+                Node::Tuple(_) => ValueKind::Tuple,
+                Node::Dict(_) => ValueKind::Dict,
+                Node::Set(_) => ValueKind::Set,
+                Node::FrozenSet(_) => ValueKind::FrozenSet,
+                Node::Global { .. } => ValueKind::Global,
+                Node::Object(_) => ValueKind::Object,
+                Node::PersistentId(_) => ValueKind::PersistentId,
+                Node::Extension(_) => ValueKind::Extension,
+                Node::Buffer { .. } => ValueKind::Buffer,
+            },
+        }
+    }
+
+    fn contents(&self, h: H) -> Contents<'_, H> {
+        match self.node(h) {
+            Some(NodeRef::Str(s)) => Contents::Str(s),
+            Some(NodeRef::Bytes(b)) => Contents::Bytes(b),
+            Some(NodeRef::Global { module, name }) => Contents::Global { module, name },
+            Some(
+                NodeRef::List(v) | NodeRef::Tuple(v) | NodeRef::Set(v) | NodeRef::FrozenSet(v),
+            ) => Contents::Items(v),
+            Some(NodeRef::Dict(d)) => Contents::Entries(d),
+            _ => Contents::Opaque,
+        }
+    }
+}
