@@ -113,6 +113,8 @@ def test_many_big_tasks_and_results_are_correct_in_subprocess():
     with Pool(2) as p:
         sums = list(p.map(zero_then_total, arrays))
         doubled = list(p.map(lambda a: a * 2, arrays))
+        for a in arrays[:10]:  # one at a time, each result dropped: segments come back
+            assert (p.submit(lambda a: a + 1, a).result(WAIT) == a + 1).all()
     assert sums == [float(a.sum()) for a in arrays]
     assert all((d == a * 2).all() for d, a in zip(doubled, arrays))
     assert all(a[-1] == (len(a) - 1) * (i + 1) for i, a in enumerate(arrays)), "the parent's arrays are untouched"

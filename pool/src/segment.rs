@@ -7,11 +7,13 @@
 //! buffer. A segment the receiver keeps (a task stashed the array in a global) is never
 //! given back, so it never changes under the receiver; it is freed when the receiver exits.
 
+use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::frame::{Buffer, Message};
 use crate::shm::{memfd_with, Mapping};
 
 /// The name segments' memfds carry (shown in `/proc/<pid>/fd`).
@@ -163,7 +165,36 @@ impl SegmentCache {
         }
     }
 
-    /// Takes back a segment no receiver maps any more; evicts the oldest beyond the budget.
+    /// A buffer holding a copy of `data` in a segment (see [`SegmentCache::fill`]), to
+    /// send without a further copy.
+    pub fn lend_copy(&self, data: &[u8]) -> io::Result<Buffer> {
+        Ok(Buffer::Segment(Arc::new(self.fill(data)?)))
+    }
+
+    /// Takes a segment back from the receiver it was lent to (`token`), if it was lent
+    /// in `lent` and no message still holds it.
+    pub(crate) fn give_back_lent(&self, lent: &mut HashMap<u64, Arc<Segment>>, token: u64) {
+        if let Some(seg) = lent.remove(&token) {
+            self.lent_fewer(1);
+            // Still held by a message (not expected): dropping that frees it.
+            if let Ok(seg) = Arc::try_unwrap(seg) {
+                self.give_back(seg);
+            }
+        }
+    }
+
+    /// Records the segments of `msg` as lent in `lent` (sent, not given back yet).
+    pub(crate) fn lend_out(&self, lent: &mut HashMap<u64, Arc<Segment>>, msg: &Message) {
+        for b in &msg.buffers {
+            if let Buffer::Segment(s) = b {
+                if lent.insert(s.token(), s.clone()).is_none() {
+                    self.lent_more(1);
+                }
+            }
+        }
+    }
+
+    /// Takes a segment no receiver maps any more; evicts the oldest beyond the budget.
     pub fn give_back(&self, seg: Segment) {
         let mut evicted = Vec::new();
         {
@@ -201,8 +232,7 @@ impl SegmentCache {
         )
     }
 
-    /// Counts `n` more segments lent out.
-    pub(crate) fn lent_more(&self, n: usize) {
+    fn lent_more(&self, n: usize) {
         self.lent.fetch_add(n, Ordering::Relaxed);
     }
 

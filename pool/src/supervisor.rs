@@ -155,10 +155,10 @@ impl Submitter {
         self.push(Command::Cancel(id));
     }
 
-    /// A buffer holding a copy of `data` in a shared-memory segment (a reused one when
-    /// a fitting one has been given back), to send without a further copy.
-    pub fn lend_copy(&self, data: &[u8]) -> io::Result<Buffer> {
-        Ok(Buffer::Segment(Arc::new(self.0.segments.fill(data)?)))
+    /// The pool's shared-memory segments, to put large task buffers in
+    /// ([`SegmentCache::lend_copy`]).
+    pub fn segments(&self) -> &SegmentCache {
+        &self.0.segments
     }
 
     /// Where the pool's shared-memory segments are (as of the event loop's last turn).
@@ -467,14 +467,7 @@ impl Pool {
         while let Some(f) = w.reader.parse().map_err(PoolError::Frame)? {
             if f.kind == frame::RELEASE {
                 for token in frame::released_tokens(&f.msg) {
-                    let Some(seg) = w.lent.remove(&token) else {
-                        continue;
-                    };
-                    self.inbox.segments.lent_fewer(1);
-                    // Still held by a task (not expected): that task's drop frees it.
-                    if let Ok(seg) = Arc::try_unwrap(seg) {
-                        self.inbox.segments.give_back(seg);
-                    }
+                    self.inbox.segments.give_back_lent(&mut w.lent, token);
                 }
                 continue;
             }
@@ -614,6 +607,12 @@ impl Pool {
             let depth = 1 + self.cfg.prefetch.max(by_budget);
             let sock = w.sock.as_fd();
             let threshold = self.cfg.shm_threshold;
+            // Segments of this worker's results that nothing here maps any more.
+            let tokens = w.reader.returns.take();
+            if !tokens.is_empty() && w.sock_open {
+                // A failure to send shows in the flush below.
+                let _ = self.out.push_release(sock, &tokens);
+            }
             // Every task that fits goes out in one sendmsg.
             while !w.retiring && w.sock_open && w.inflight.len() < depth {
                 if let Some(max) = self.cfg.max_tasks_per_child {
@@ -644,13 +643,7 @@ impl Pool {
                 let queued = queued
                     .and_then(|()| lend_large(&mut task.msg, &self.inbox.segments, threshold))
                     .and_then(|()| {
-                        for b in &task.msg.buffers {
-                            if let Buffer::Segment(s) = b {
-                                if w.lent.insert(s.token(), s.clone()).is_none() {
-                                    self.inbox.segments.lent_more(1);
-                                }
-                            }
-                        }
+                        self.inbox.segments.lend_out(&mut w.lent, &task.msg);
                         let buffers: Vec<Chunk<'_>> =
                             task.msg.buffers.iter().map(|b| b.chunk()).collect();
                         let fds: Vec<BorrowedFd<'_>> =

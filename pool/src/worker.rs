@@ -1,15 +1,18 @@
 //! The worker's side of the channel: receive a task, report progress on the stage page,
 //! reply with the result, stop when the parent says so or goes away. Lent segments the
 //! worker has finished with are given back with the next reply, or before it waits for
-//! the next task. A spawned worker
+//! the next task; large results may go out in segments of the worker's own, which the
+//! parent gives back the same way. A spawned worker
 //! finds its descriptors in [`crate::launch::FDS_ENV`]; a forked one is handed them.
 
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
 
 use crate::frame::{self, Chunk, FrameReader, Message, Outgoing};
 use crate::launch::{WorkerFds, FDS_ENV};
+use crate::segment::{Segment, SegmentCache};
 use crate::shm::DEFAULT_THRESHOLD;
 use crate::stage::{StagePage, IDLE, RECEIVED};
 
@@ -22,7 +25,13 @@ pub struct Endpoint {
     definitions: HashMap<u64, Message>,
     /// Result buffers of this many bytes or more go through shared memory.
     pub shm_threshold: usize,
+    segments: Arc<SegmentCache>,
+    /// Segments sent to the parent and not given back yet, by token.
+    lent: HashMap<u64, Arc<Segment>>,
 }
+
+/// Bytes of result segments a worker keeps for reuse.
+const SEGMENT_CACHE: usize = 256 << 20;
 
 impl Endpoint {
     /// Takes over the descriptors named by [`FDS_ENV`] (a spawned worker).
@@ -63,6 +72,8 @@ impl Endpoint {
             out: Outgoing::default(),
             definitions: HashMap::new(),
             shm_threshold: DEFAULT_THRESHOLD,
+            segments: SegmentCache::new(SEGMENT_CACHE),
+            lent: HashMap::new(),
         })
     }
 
@@ -77,6 +88,11 @@ impl Endpoint {
                 Some(f) if f.kind == frame::SHUTDOWN => return Ok(None),
                 Some(f) if f.kind == frame::DEFINE => {
                     self.definitions.insert(f.id, f.msg);
+                }
+                Some(f) if f.kind == frame::RELEASE => {
+                    for token in frame::released_tokens(&f.msg) {
+                        self.segments.give_back_lent(&mut self.lent, token);
+                    }
                 }
                 Some(f) if f.kind == frame::TASK => {
                     self.stage.set(f.id, RECEIVED);
@@ -95,6 +111,23 @@ impl Endpoint {
     /// Records how far the current task got; the parent reads it only if this process dies.
     pub fn set_stage(&self, stage: u32) {
         self.stage.set_stage(stage);
+    }
+
+    /// This worker's segments, to put large results in ([`SegmentCache::lend_copy`]).
+    pub fn segments(&self) -> &Arc<SegmentCache> {
+        &self.segments
+    }
+
+    /// Sends `msg` as the result of task `id`, lending its segments to the parent.
+    pub fn reply_message(
+        &mut self,
+        id: u64,
+        msg: &Message,
+        fds: &[BorrowedFd<'_>],
+    ) -> io::Result<()> {
+        self.segments.lend_out(&mut self.lent, msg);
+        let chunks: Vec<Chunk<'_>> = msg.buffers.iter().map(|b| b.chunk()).collect();
+        self.reply(id, &chunks, fds)
     }
 
     /// Sends the result of task `id` and marks the worker idle.

@@ -1,9 +1,12 @@
 //! Lent shared-memory segments against real worker processes: a segment the worker gave
 //! back is reused, one it still holds never is (its contents stay as sent), and a task
-//! sent back to the queue keeps its segment. (Freeing: `segment_freeing.rs`.)
+//! sent back to the queue keeps its segment; the same for results the worker lends the
+//! parent. (Freeing: `segment_freeing.rs`.)
+
+use brinery_pool::Message;
 
 mod common;
-use common::{cmd, collect, data, len_sum, pool, run, text, with_buffer};
+use common::{cmd, collect, data, len_sum, pool, run, text, with_buffer, SIZE};
 
 #[test]
 fn a_segment_given_back_is_reused_in_subprocess() {
@@ -52,4 +55,29 @@ fn a_requeued_task_keeps_its_segment_in_subprocess() {
     let got = collect(&mut p, &[exit, sum]);
     assert!(got[&exit].result.is_err());
     assert_eq!(text(&got[&sum]), len_sum(&data(5)));
+}
+
+/// The result of a `big` task, checked against `data(seed)`.
+fn big(p: &mut brinery_pool::Pool, seed: u8) -> Message {
+    let id = p.submit(cmd(&format!("big {SIZE} {seed}")));
+    let msg = collect(p, &[id]).remove(&id).unwrap().result.unwrap();
+    assert!(msg.buffers[1][..] == data(seed)[..], "result {seed}");
+    msg
+}
+
+#[test]
+fn a_result_segment_given_back_is_reused_and_one_held_is_not_in_subprocess() {
+    let mut p = pool(1);
+    let held = big(&mut p, 1);
+    for seed in 2..8 {
+        drop(big(&mut p, seed));
+    }
+    assert!(
+        held.buffers[1][..] == data(1)[..],
+        "the held result kept its contents"
+    );
+    let id = p.submit(cmd("wstats"));
+    let stats = text(&collect(&mut p, &[id])[&id]);
+    // Result 2 needed a new segment (result 1 is still held); 3 to 7 reused it.
+    assert_eq!(stats, "1 1 5", "lent cached reused");
 }

@@ -6,7 +6,7 @@
 use std::ffi::c_int;
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 
-use brinery_pool::{Buffer, Message, Submitter};
+use brinery_pool::{Buffer, Message, SegmentCache};
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -53,14 +53,14 @@ impl SharedBuffer {
 }
 
 /// Copies Python buffer objects into message buffers; those of `threshold` bytes or more
-/// go straight into shared memory: a segment lent through `lender` (reused once given
-/// back), else a memfd the receiver keeps.
+/// go straight into a shared-memory segment from `segments` (lent to the receiver, reused
+/// once it gives the segment back).
 pub fn to_message(
     py: Python<'_>,
     buffers: &[Bound<'_, PyAny>],
     fds: &[RawFd],
     threshold: usize,
-    lender: Option<&Submitter>,
+    segments: &SegmentCache,
 ) -> PyResult<Message> {
     let mut out = Vec::with_capacity(buffers.len());
     for b in buffers {
@@ -85,10 +85,7 @@ pub fn to_message(
             let shared = py.detach(move || {
                 // SAFETY: as above; `pb` outlives this call.
                 let data = unsafe { std::slice::from_raw_parts(addr as *const u8, len) };
-                match lender {
-                    Some(l) => l.lend_copy(data),
-                    None => Buffer::shared_copy(data),
-                }
+                segments.lend_copy(data)
             })?;
             out.push(shared);
         }

@@ -105,7 +105,7 @@ impl PoolCore {
             &buffers,
             &fds,
             self.shm_threshold,
-            Some(&self.submitter),
+            self.submitter.segments(),
         )?;
         Ok(self.submitter.submit_needing(msg, needs))
     }
@@ -122,7 +122,7 @@ impl PoolCore {
             .iter()
             .map(|m| {
                 let one = std::slice::from_ref(m);
-                to_message(py, one, &[], self.shm_threshold, Some(&self.submitter))
+                to_message(py, one, &[], self.shm_threshold, self.submitter.segments())
             })
             .collect::<PyResult<Vec<_>>>()?;
         Ok(self.submitter.submit_all(msgs, &needs))

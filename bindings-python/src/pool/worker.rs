@@ -3,9 +3,9 @@
 //! the Python loop can mark every stage of a task at no syscall cost.
 
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use brinery_pool::{launch, Chunk, Endpoint, WorkerFds};
+use brinery_pool::{launch, Endpoint, SegmentCache, WorkerFds};
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -20,6 +20,7 @@ type Received<'py> = (u64, Bound<'py, PyAny>, Bound<'py, PyAny>);
 pub struct WorkerEndpoint {
     ep: Mutex<Endpoint>,
     threshold: usize,
+    segments: Arc<SegmentCache>,
 }
 
 #[pymethods]
@@ -90,16 +91,15 @@ impl WorkerEndpoint {
         buffers: Vec<Bound<'_, PyAny>>,
         fds: Vec<RawFd>,
     ) -> PyResult<()> {
-        let msg = to_message(py, &buffers, &[], self.threshold, None)?;
+        let msg = to_message(py, &buffers, &[], self.threshold, &self.segments)?;
         let owned = fds
             .iter()
             .map(|&fd| dup(fd))
             .collect::<PyResult<Vec<_>>>()?;
-        let chunks: Vec<Chunk<'_>> = msg.buffers.iter().map(|b| b.chunk()).collect();
         let borrowed: Vec<_> = owned.iter().map(std::os::fd::AsFd::as_fd).collect();
         let mut ep = self.ep.lock().unwrap();
         ep.set_stage(stage);
-        ep.reply(id, &chunks, &borrowed)
+        ep.reply_message(id, &msg, &borrowed)
             .map_err(|e| PyOSError::new_err(e.to_string()))
     }
 }
@@ -108,6 +108,7 @@ impl WorkerEndpoint {
     fn wrap(ep: Endpoint) -> PyResult<WorkerEndpoint> {
         Ok(WorkerEndpoint {
             threshold: ep.shm_threshold,
+            segments: ep.segments().clone(),
             ep: Mutex::new(ep),
         })
     }

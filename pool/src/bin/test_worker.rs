@@ -3,13 +3,15 @@
 //! `exit <code>`, `segv`, `abort`, `hang`, `stage <n> exit <code>` (report a stage, then
 //! exit), `pid` (reply with its pid), `sum` (length and byte sum of buffer 1),
 //! `def <id>` (reply with definition `id`, or `missing`), `keep` (hold on to buffers 1..
-//! for good), `kept` (`<len> <sum>` of each buffer kept, `;`-separated). Other than with
-//! `echo` and `keep`, the task's buffers are dropped before the reply.
+//! for good), `kept` (`<len> <sum>` of each buffer kept, `;`-separated), `big <len>
+//! <seed>` (reply with a buffer of `len` bytes, byte i being `i * seed + seed`, in a
+//! segment lent to the parent), `wstats` (the worker's segments: `lent cached reused`).
+//! Other than with `echo` and `keep`, the task's buffers are dropped before the reply.
 
 use std::os::fd::AsFd;
 use std::time::Duration;
 
-use brinery_pool::Endpoint;
+use brinery_pool::{Buffer, Endpoint, Message};
 
 fn len_sum(b: &[u8]) -> String {
     let sum: u64 = b.iter().map(|&x| u64::from(x)).sum();
@@ -60,6 +62,24 @@ fn main() {
                 kept.extend(msg.buffers.into_iter().skip(1));
                 ep.reply(id, &[b"kept"[..].into()], &[]).expect("reply");
                 continue;
+            }
+            ["big", len, seed] => {
+                let seed: u8 = seed.parse().unwrap();
+                let data: Vec<u8> = (0..len.parse::<usize>().unwrap())
+                    .map(|i| (i as u8).wrapping_mul(seed).wrapping_add(seed))
+                    .collect();
+                let big = ep.segments().lend_copy(&data).expect("segment");
+                let reply = Message {
+                    buffers: vec![Buffer::Inline(b"big".to_vec()), big],
+                    fds: vec![],
+                };
+                drop(msg);
+                ep.reply_message(id, &reply, &[]).expect("reply");
+                continue;
+            }
+            ["wstats"] => {
+                let (lent, cached, reused) = ep.segments().stats();
+                format!("{lent} {cached} {reused}").into_bytes()
             }
             ["kept"] => {
                 let all: Vec<String> = kept.iter().map(|b| len_sum(b)).collect();
