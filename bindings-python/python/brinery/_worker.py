@@ -125,9 +125,8 @@ class Worker:
             bufs = main = None
             ep.set_stage(RUNNING)
             try:
-                if kind == CALL:
-                    args, kwargs = payload
-                    value = fn(*args, **kwargs)
+                if kind == CALL:  # (no local names for the arguments: see above)
+                    value = fn(*payload[0], **payload[1])
                 elif kind == CHUNK:
                     value = [fn(a) for a in payload]
                 else:
