@@ -98,6 +98,8 @@ def test_array_stashed_in_a_worker_global_keeps_its_contents_in_subprocess(metho
         assert p.submit(stash, np.full(n, 3.0)).result(WAIT) == 3.0 * n
         for k in range(8):
             assert p.submit(zero_then_total, np.full(n, float(k))).result(WAIT) == k * n
+            # given back with the result (only the stashed array's segment stays lent)
+            assert p._core.segment_stats()[0] == 1
         assert p.submit(stash, np.full(n, 5.0)).result(WAIT) == 5.0 * n
         for k in range(8):
             assert p.submit(total, np.full(n, float(k))).result(WAIT) == (k * n, (n,))
