@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 mod class;
 mod error;
 mod function;
+mod instance;
 mod path;
 mod pickler;
 mod pool;

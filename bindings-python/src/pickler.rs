@@ -2,13 +2,19 @@
 //! A subclass's `persistent_id`, `reducer_override` and `dispatch_table` are looked up on
 //! the instance when `dump()` starts, as `_pickle.c` does, so they win exactly as with
 //! `pickle.Pickler`; this class defines none of them itself.
+//!
+//! Like `pickle.Pickler`, a pickler keeps its memo from one `dump()` to the next (an
+//! object dumped again is written as a memo `GET`) until `clear_memo()`; the `memo`
+//! property of `brinery.Pickler` reads and replaces it. `dumps()`, brinery's own, writes
+//! a self-contained stream and neither reads nor changes the memo.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::{PyBytes, PyDict, PyTuple};
 
+use crate::error::new_pickling_error;
 use crate::stdlib;
-use crate::walker::{Options, Walker};
+use crate::walker::{Options, SavedMemo, Walker};
 
 fn resolve_protocol(py: Python<'_>, protocol: Option<i64>) -> PyResult<u8> {
     let highest = brinery_core::HIGHEST_PROTOCOL as i64;
@@ -87,6 +93,7 @@ pub struct Pickler {
     buffer_callback: Option<Py<PyAny>>,
     by_value: Vec<String>,
     namespaces: bool,
+    memo: SavedMemo,
 }
 
 #[pymethods]
@@ -105,13 +112,15 @@ impl Pickler {
         let _ = fix_imports;
         let proto = resolve_protocol(py, protocol)?;
         let write = match file {
-            Some(f) if !f.is_none() => Some(
-                f.getattr("write")
-                    .map_err(|_| {
-                        pyo3::exceptions::PyTypeError::new_err("file must have a 'write' attribute")
-                    })?
-                    .unbind(),
-            ),
+            Some(f) if !f.is_none() => match f.getattr("write") {
+                Ok(w) => Some(w.unbind()),
+                Err(e) if e.is_instance_of::<pyo3::exceptions::PyAttributeError>(py) => {
+                    return Err(pyo3::exceptions::PyTypeError::new_err(
+                        "file must have a 'write' attribute",
+                    ))
+                }
+                Err(e) => return Err(e),
+            },
             _ => None,
         };
         if buffer_callback.is_some() && proto < 5 {
@@ -123,6 +132,7 @@ impl Pickler {
             buffer_callback,
             by_value,
             namespaces,
+            memo: SavedMemo::default(),
         })
     }
 
@@ -137,21 +147,61 @@ impl Pickler {
         let py = slf.py();
         let write = slf.borrow().write.as_ref().map(|w| w.clone_ref(py));
         let Some(write) = write else {
-            return Err(pyo3::exceptions::PyTypeError::new_err(
-                "Pickler has no file; use dumps() or pass a file",
+            return Err(new_pickling_error(
+                py,
+                "Pickler has no file (was Pickler.__init__ given one?); use dumps() or pass a file",
             ));
         };
-        let bytes = Self::dump_bytes(slf, obj, Some(write.bind(py).clone()))?;
+        let bytes = Self::dump_bytes(slf, obj, Some(write.bind(py).clone()), true)?;
         write.bind(py).call1((bytes,))?;
         Ok(())
     }
 
-    /// The pickle of `obj` as bytes (ignores the file).
+    /// The pickle of `obj` as bytes (ignores the file and the memo).
     fn dumps<'py>(
         slf: &Bound<'py, Self>,
         obj: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        Self::dump_bytes(slf, obj, None)
+        Self::dump_bytes(slf, obj, None, false)
+    }
+
+    /// Forgets what earlier `dump()` calls memoized.
+    fn clear_memo(&mut self) {
+        self.memo = SavedMemo::default();
+    }
+
+    /// The memo as `pickle.Pickler.memo.copy()` gives it: `{id(obj): (index, obj)}`.
+    fn _memo_copy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        for obj in &self.memo.objs {
+            let id = obj.as_ptr() as usize;
+            if let Some(idx) = self.memo.map.get(&id) {
+                out.set_item(id, (idx, obj.bind(py)))?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces the memo with `memo`, `{any key: (index, obj)}` as `pickle.Pickler`
+    /// takes it (the keys are not used; each object is memoized under its own id).
+    fn _set_memo(&mut self, memo: &Bound<'_, PyDict>) -> PyResult<()> {
+        let mut new = SavedMemo::default();
+        for (_, value) in memo.iter() {
+            let pair = value
+                .cast::<PyTuple>()
+                .ok()
+                .filter(|t| t.len() == 2)
+                .ok_or_else(|| {
+                    pyo3::exceptions::PyTypeError::new_err("'memo' values must be 2-item tuples")
+                })?;
+            let idx: u32 = pair.get_item(0)?.extract()?;
+            let obj = pair.get_item(1)?;
+            new.map.insert(obj.as_ptr() as usize, idx);
+            new.objs.push(obj.unbind());
+        }
+        new.next = new.map.len() as u32;
+        self.memo = new;
+        Ok(())
     }
 }
 
@@ -160,6 +210,7 @@ impl Pickler {
         slf: &Bound<'py, Self>,
         obj: &Bound<'py, PyAny>,
         sink: Option<Bound<'py, PyAny>>,
+        keep_memo: bool,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let py = slf.py();
         let st = stdlib::get(py)?;
@@ -178,8 +229,14 @@ impl Pickler {
         drop(me);
         let mut walker = Walker::new(py, st, opts)?;
         walker.sink = sink;
-        let bytes = walker.dump(obj)?;
-        let _ = PyString::new(py, "");
+        let bytes = if keep_memo {
+            let saved = std::mem::take(&mut slf.borrow_mut().memo);
+            let (bytes, after) = walker.dump_with_memo(obj, saved);
+            slf.borrow_mut().memo = after;
+            bytes?
+        } else {
+            walker.dump(obj)?
+        };
         Ok(PyBytes::new(py, &bytes))
     }
 }

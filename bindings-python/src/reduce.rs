@@ -68,6 +68,8 @@ pub fn save_by_reduce<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyRe
         func.call1((obj,))?
     } else if !plain && tp.is_subclass_of::<pyo3::types::PyType>()? {
         return crate::reduce::save_global(w, obj, None);
+    } else if crate::instance::try_save(w, obj, &tp)? {
+        return Ok(());
     } else if let Some(f) = lookup(obj, pyo3::intern!(obj.py(), "__reduce_ex__"))? {
         f.call1((w.enc.protocol(),))?
     } else if let Some(f) = lookup(obj, pyo3::intern!(obj.py(), "__reduce__"))? {

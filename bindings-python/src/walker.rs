@@ -34,7 +34,7 @@ impl std::hash::Hasher for AddrHasher {
     }
 }
 
-type MemoMap = std::collections::HashMap<usize, u32, std::hash::BuildHasherDefault<AddrHasher>>;
+pub type MemoMap = std::collections::HashMap<usize, u32, std::hash::BuildHasherDefault<AddrHasher>>;
 
 use crate::error;
 use crate::function::FunctionState;
@@ -49,6 +49,16 @@ thread_local! {
     /// so repeated dumps do not regrow it from nothing.
     static MEMO_CACHE: std::cell::Cell<Option<MemoMap>> =
         const { std::cell::Cell::new(None) };
+}
+
+/// A memo carried from one dump to the next, as `pickle.Pickler` keeps its memo between
+/// `dump()` calls: object address to memo index, the objects (kept alive, so the addresses
+/// stay theirs) and the next index to hand out.
+#[derive(Default)]
+pub struct SavedMemo {
+    pub map: MemoMap,
+    pub objs: Vec<Py<PyAny>>,
+    pub next: u32,
 }
 
 /// What a dump was asked to do, resolved once before walking.
@@ -79,6 +89,8 @@ pub struct Walker<'py> {
     pub sink: Option<Bound<'py, PyAny>>,
     /// Types (kept alive) with no dispatch-table entry that are not classes.
     pub plain_reduce_types: rustc_hash::FxHashSet<usize>,
+    /// Which types' instances reduce the default way (see [`crate::instance`]).
+    pub instances: crate::instance::Verdicts<'py>,
 }
 
 #[inline]
@@ -102,6 +114,7 @@ impl<'py> Walker<'py> {
             fns: FunctionState::default(),
             sink: None,
             plain_reduce_types: Default::default(),
+            instances: Default::default(),
         })
     }
 
@@ -117,6 +130,34 @@ impl<'py> Walker<'py> {
         }
         r?;
         Ok(self.enc.finish())
+    }
+
+    /// Like [`Walker::dump`], starting from `saved` and returning the memo as it is after
+    /// the dump (also after an error, as `pickle.Pickler` keeps what it memoized).
+    pub fn dump_with_memo(
+        mut self,
+        obj: &Bound<'py, PyAny>,
+        saved: SavedMemo,
+    ) -> (PyResult<Vec<u8>>, SavedMemo) {
+        let mut recycled = std::mem::replace(&mut self.memo, saved.map);
+        if recycled.capacity() <= 1 << 20 {
+            recycled.clear();
+            MEMO_CACHE.with(|c| c.set(Some(recycled)));
+        }
+        self.keep
+            .extend(saved.objs.into_iter().map(|o| o.into_bound(self.py)));
+        self.enc.resume_memo(saved.next);
+        self.enc.begin();
+        let r = self.save(obj);
+        let after = SavedMemo {
+            map: std::mem::take(&mut self.memo),
+            objs: std::mem::take(&mut self.keep)
+                .into_iter()
+                .map(Bound::unbind)
+                .collect(),
+            next: self.enc.memo_len(),
+        };
+        (r.map(|()| self.enc.finish()), after)
     }
 
     // ---- memo ------------------------------------------------------------------------

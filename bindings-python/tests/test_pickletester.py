@@ -82,3 +82,17 @@ class BrineryCustomPickler(brinery.Pickler, pickletester.AbstractCustomPicklerCl
 
 class BrineryHookTests(pickletester.AbstractHookTests, unittest.TestCase):
     pickler_class = BrineryCustomPickler
+
+
+class BrineryPicklerObjectTests(pickletester.AbstractPicklerUnpicklerObjectTests, unittest.TestCase):
+    pickler_class = brinery.Pickler
+    unpickler_class = pickle.Unpickler
+
+
+class BrineryModuleTests(pickletester.AbstractPickleModuleTests, unittest.TestCase):
+    dump = staticmethod(brinery.dump)
+    dumps = staticmethod(brinery.dumps)
+    load = staticmethod(pickle.load)
+    loads = staticmethod(pickle.loads)
+    Pickler = brinery.Pickler
+    Unpickler = pickle.Unpickler

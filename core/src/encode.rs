@@ -96,6 +96,12 @@ impl Encoder {
         self.memo_len
     }
 
+    /// Numbers new memo entries from `next` on: a pickler that keeps its memo between
+    /// streams (as `pickle.Pickler` does between `dump()` calls) continues its numbering.
+    pub fn resume_memo(&mut self, next: u32) {
+        self.memo_len = next;
+    }
+
     /// Writes `PROTO` (protocol 2+) and turns framing on (protocol 4+).
     pub fn begin(&mut self) {
         if self.proto >= 2 {

@@ -105,6 +105,47 @@ class Pickler(_brinery.Pickler):
                  by_value=(), namespaces=False):
         pass
 
+    @property
+    def memo(self):
+        """What earlier ``dump()`` calls memoized, as ``pickle.Pickler.memo``: a view
+        whose ``copy()`` is ``{id(obj): (index, obj)}`` and whose ``clear()`` empties it.
+        Assign another pickler's ``memo`` (or such a dict) to continue its numbering."""
+        return PicklerMemoProxy(self)
+
+    @memo.setter
+    def memo(self, value):
+        if isinstance(value, PicklerMemoProxy) or type(value).__name__ == "PicklerMemoProxy":
+            value = value.copy()
+        elif not isinstance(value, dict):
+            raise TypeError(
+                f"'memo' attribute must be a PicklerMemoProxy object or dict, not {type(value).__name__}"
+            )
+        self._set_memo(value)
+
+    @memo.deleter
+    def memo(self):
+        raise TypeError("attribute deletion is not supported")
+
+
+class PicklerMemoProxy:
+    """``Pickler.memo``: a live view of one pickler's memo (as ``pickle``'s own)."""
+
+    __slots__ = ("_pickler",)
+
+    def __init__(self, pickler):
+        self._pickler = pickler
+
+    def clear(self):
+        """Empty the pickler's memo, as ``Pickler.clear_memo()``."""
+        self._pickler.clear_memo()
+
+    def copy(self):
+        """``{id(obj): (index, obj)}`` for every memoized object."""
+        return self._pickler._memo_copy()
+
+    def __reduce__(self):
+        return dict, (self.copy(),)
+
 
 def register_pickle_by_value(module):
     """Store the functions and classes of ``module`` (and its submodules) by value."""

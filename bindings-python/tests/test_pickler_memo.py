@@ -1,0 +1,113 @@
+"""``Pickler.memo`` and ``clear_memo()`` behave as ``pickle.Pickler``'s: the memo lives
+from one ``dump()`` to the next, so the streams of one pickler are read back by one
+unpickler; ``clear_memo()`` starts over. Checked byte for byte against ``pickle``."""
+
+import io
+import pickle
+
+import pytest
+
+import brinery
+
+PROTOCOLS = range(pickle.HIGHEST_PROTOCOL + 1)
+
+
+def shared_data():
+    s = "shared text"
+    inner = [1, 2.5, s]
+    return {"a": inner, "b": (inner, s), "c": {"k": s}}
+
+
+def dump_twice(pickler_class, obj, proto, clear_between=False):
+    f = io.BytesIO()
+    p = pickler_class(f, proto)
+    p.dump(obj)
+    first = f.getvalue()
+    if clear_between:
+        p.clear_memo()
+    p.dump(obj)
+    return first, f.getvalue()[len(first):], p
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_second_dump_uses_memo_like_pickle(proto):
+    obj = shared_data()
+    ours = dump_twice(brinery.Pickler, obj, proto)
+    theirs = dump_twice(pickle.Pickler, obj, proto)
+    assert ours[:2] == theirs[:2]
+    assert ours[1] != ours[0] and len(ours[1]) < len(ours[0])
+    # One unpickler reads both streams; the second gives the very same object back.
+    u = pickle.Unpickler(io.BytesIO(ours[0] + ours[1]))
+    first = u.load()
+    assert first == obj and u.load() is first
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_clear_memo_starts_over(proto):
+    obj = shared_data()
+    first, second, p = dump_twice(brinery.Pickler, obj, proto, clear_between=True)
+    assert first == second == pickle.dumps(obj, proto)
+    p.memo.clear()
+    assert p.memo.copy() == {}
+
+
+def test_memo_copy_matches_pickle():
+    obj = shared_data()
+    ours, theirs = brinery.Pickler(io.BytesIO(), 4), pickle.Pickler(io.BytesIO(), 4)
+    ours.dump(obj)
+    theirs.dump(obj)
+    mine, stock = ours.memo.copy(), theirs.memo.copy()
+    assert mine.keys() == stock.keys()
+    for k in stock:
+        assert mine[k][0] == stock[k][0] and mine[k][1] is stock[k][1]
+
+
+@pytest.mark.parametrize("source", ["brinery", "pickle", "dict"])
+def test_priming_memo(source):
+    obj = shared_data()
+    maker = brinery.Pickler if source == "brinery" else pickle.Pickler
+    first = maker(io.BytesIO(), 4)
+    first.dump(obj)
+    f = io.BytesIO()
+    primed = brinery.Pickler(f, 4)
+    primed.memo = first.memo.copy() if source == "dict" else first.memo
+    primed.dump(obj)
+    expected = io.BytesIO()
+    stock = pickle.Pickler(expected, 4)
+    stock.memo = first.memo.copy()
+    stock.dump(obj)
+    assert f.getvalue() == expected.getvalue()
+
+
+def test_memo_assignment_errors():
+    p = brinery.Pickler(io.BytesIO())
+    with pytest.raises(TypeError):
+        p.memo = [1, 2]
+    with pytest.raises(TypeError):
+        p.memo = {1: "not a pair"}
+    with pytest.raises(TypeError):
+        del p.memo
+
+
+def test_dumps_method_is_self_contained():
+    obj = shared_data()
+    p = brinery.Pickler(io.BytesIO(), 5)
+    p.dump(obj)
+    before = p.memo.copy()
+    assert p.dumps(obj) == pickle.dumps(obj, 5)
+    assert p.memo.copy() == before
+
+
+def test_memo_keeps_objects_alive():
+    f = io.BytesIO()
+    p = brinery.Pickler(f, 4)
+    p.dump([object.__new__(type("Temp", (), {"__module__": "__main__"})) for _ in range(3)])
+    import gc
+
+    gc.collect()
+    assert all(obj is not None for _, obj in p.memo.copy().values())
+    # Dumping new objects after the first ones died must not hit stale memo entries.
+    p.dump([[i] for i in range(100)])
+    u = pickle.Unpickler(io.BytesIO(f.getvalue()))
+    u.load()
+    assert u.load() == [[i] for i in range(100)]
