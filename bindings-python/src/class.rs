@@ -7,7 +7,8 @@
 //! calls (and ABC registrations replayed). What goes where is decided by the Python
 //! helper `brinery._byvalue.class_recipe`, which knows the standard metaclasses.
 //! Modules: importable ones by reference (`importlib.import_module(name)`), dynamic ones
-//! by value (`types.ModuleType(name)` filled with `BUILD`-free `setattr`s of its dict).
+//! by value (`types.ModuleType(name)` filled with `BUILD`-free `setattr`s of its dict);
+//! the rebuilt module's dict is the `__globals__` of its functions in the same stream.
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
@@ -40,11 +41,8 @@ pub fn wants_by_value<'py>(w: &Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult
     if name == "__main__" || name == "__mp_main__" {
         return Ok(true);
     }
-    for m in &w.opts.by_value {
-        if name == m.as_str() || (name.starts_with(m.as_str()) && name[m.len()..].starts_with('.'))
-        {
-            return Ok(true);
-        }
+    if registered_by_value(w, &name) {
+        return Ok(true);
     }
     let qualname = match obj.getattr("__qualname__") {
         Ok(q) => q.extract::<String>().unwrap_or_default(),
@@ -67,6 +65,13 @@ pub fn wants_by_value<'py>(w: &Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult
     Ok(!cur.is(obj))
 }
 
+/// True when module `name` (or a package holding it) is to be stored by value.
+pub fn registered_by_value(w: &Walker<'_>, name: &str) -> bool {
+    w.opts.by_value.iter().any(|m| {
+        name == m.as_str() || (name.starts_with(m.as_str()) && name[m.len()..].starts_with('.'))
+    })
+}
+
 /// A class by value (see the module docs).
 pub fn save_class<'py>(w: &mut Walker<'py>, cls: &Bound<'py, PyAny>) -> PyResult<()> {
     let py = w.py;
@@ -78,6 +83,10 @@ pub fn save_class<'py>(w: &mut Walker<'py>, cls: &Bound<'py, PyAny>) -> PyResult
     let recipe = recipe.cast_into::<PyTuple>()?;
     let create = recipe.get_item(0)?;
     let later = recipe.get_item(1)?;
+    let hook = init_subclass_to_skip(w, &recipe.get_item(2)?, recipe.get_item(3)?.is_truthy()?)?;
+    if let Some(hook) = &hook {
+        hook.disable(w)?;
+    }
     let new_class = w.st.helpers.bind(py).getattr("new_class")?;
     save_named(w, &new_class, "types", "new_class");
     w.path.push(Seg::Item("class namespace"));
@@ -90,6 +99,9 @@ pub fn save_class<'py>(w: &mut Walker<'py>, cls: &Bound<'py, PyAny>) -> PyResult
         return Ok(());
     }
     w.memoize(cls);
+    if let Some(hook) = &hook {
+        hook.restore(w)?;
+    }
     replay(w, &later)?;
     resolve_identity(w, cls)
 }
@@ -117,6 +129,84 @@ fn resolve_identity<'py>(w: &mut Walker<'py>, cls: &Bound<'py, PyAny>) -> PyResu
     w.enc.reduce();
     w.memoize(cls);
     Ok(())
+}
+
+/// A base's `__init_subclass__` that must not run while a class is rebuilt: the keywords
+/// of the class statement that it needs are gone, and what it did to the class is in the
+/// class's own dict. Off for the `types.new_class` call, then put back.
+struct SkippedHook<'py> {
+    owner: Bound<'py, PyAny>,
+    /// `owner.__dict__['__init_subclass__']`.
+    original: Bound<'py, PyAny>,
+    /// The owner is rebuilt from this stream too: its hook is stored by value (and runs
+    /// nowhere else), otherwise it is fetched from the importable owner when loading.
+    owner_by_value: bool,
+}
+
+/// Which hook to skip for a class whose `__init_subclass__` comes from `owner` (None:
+/// `object`'s). The hook of a by-value base is always skipped (its side effects, say a
+/// registry entry, are in the stream already); an importable base's runs when it can
+/// without the class keywords, as it would for a new subclass in the loading process.
+fn init_subclass_to_skip<'py>(
+    w: &Walker<'py>,
+    owner: &Bound<'py, PyAny>,
+    needs_keywords: bool,
+) -> PyResult<Option<SkippedHook<'py>>> {
+    if owner.is_none() {
+        return Ok(None);
+    }
+    let owner_by_value = wants_by_value(w, owner)?;
+    if !owner_by_value && !needs_keywords {
+        return Ok(None);
+    }
+    let original = owner.getattr("__dict__")?.get_item("__init_subclass__")?;
+    Ok(Some(SkippedHook {
+        owner: owner.clone(),
+        original,
+        owner_by_value,
+    }))
+}
+
+impl<'py> SkippedHook<'py> {
+    fn set_hook(&self, w: &mut Walker<'py>, value: &Bound<'py, PyAny>) -> PyResult<()> {
+        let py = w.py;
+        save_named(w, w.st.setattr.bind(py), "builtins", "setattr");
+        w.enc.tuple_begin(3);
+        w.save(&self.owner)?;
+        w.save(PyString::intern(py, "__init_subclass__").as_any())?;
+        w.save(value)?;
+        w.enc.tuple_end(3);
+        w.enc.reduce();
+        w.enc.pop();
+        Ok(())
+    }
+
+    /// Before `types.new_class`: keep the importable owner's hook (memoized as
+    /// `original`), then make it `dict` (called with no arguments, does nothing).
+    fn disable(&self, w: &mut Walker<'py>) -> PyResult<()> {
+        let py = w.py;
+        if !self.owner_by_value && w.memo_get(&self.original).is_none() {
+            let getattr_static = py.import("inspect")?.getattr("getattr_static")?;
+            save_named(w, &getattr_static, "inspect", "getattr_static");
+            w.enc.tuple_begin(2);
+            w.save(&self.owner)?;
+            w.save(PyString::intern(py, "__init_subclass__").as_any())?;
+            w.enc.tuple_end(2);
+            w.enc.reduce();
+            w.memoize(&self.original);
+            w.enc.pop();
+        }
+        let noop = py.get_type::<PyDict>().into_any();
+        self.set_hook(w, &noop)
+    }
+
+    /// After the class exists: the owner's own hook again.
+    fn restore(&self, w: &mut Walker<'py>) -> PyResult<()> {
+        w.path.push(Seg::Attr("__init_subclass__"));
+        let r = self.set_hook(w, &self.original);
+        w.path.pop();
+        r
+    }
 }
 
 fn replay<'py>(w: &mut Walker<'py>, later: &Bound<'py, PyAny>) -> PyResult<()> {
@@ -152,17 +242,28 @@ pub fn save_module<'py>(w: &mut Walker<'py>, m: &Bound<'py, PyAny>) -> PyResult<
         w.memoize(m);
         return Ok(());
     }
-    save_named(w, w.st.module_type.bind(py), "types", "ModuleType");
-    w.enc.tuple_begin(1);
-    w.save(PyString::new(py, &name).as_any())?;
-    w.enc.tuple_end(1);
-    w.enc.reduce();
-    w.memoize(m);
     let d = m.getattr("__dict__")?.cast_into::<PyDict>()?;
+    // Functions of this module met earlier already made the module (their globals).
+    match crate::function::module_of_globals(w, &d) {
+        Some(idx) => {
+            w.enc.get(idx);
+            w.memo_alias(m, idx);
+        }
+        None => {
+            save_named(w, w.st.module_type.bind(py), "types", "ModuleType");
+            w.enc.tuple_begin(1);
+            w.save(PyString::new(py, &name).as_any())?;
+            w.enc.tuple_end(1);
+            w.enc.reduce();
+            w.memoize(m);
+            crate::function::module_namespace(w, m, &d, &name);
+        }
+    }
     let setattr = w.st.setattr.bind(py).clone();
     for (k, v) in d.iter() {
         let key: String = k.extract()?;
-        if key == "__builtins__" || key == "__name__" {
+        if key == "__builtins__" || key == "__name__" || !crate::function::mark_filled(w, &d, &key)
+        {
             continue;
         }
         save_named(w, &setattr, "builtins", "setattr");

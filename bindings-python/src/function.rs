@@ -7,8 +7,10 @@
 //!
 //! All by-value functions that shared one globals dict share one rebuilt dict, created
 //! once (or, with `namespaces=True`, fetched through the persistent id
-//! `("brinery.ns", module)`) and filled after the functions exist. Not for classes or
-//! modules: see [`crate::class`].
+//! `("brinery.ns", module)`) and filled after the functions exist. When that dict is the
+//! namespace of a module stored by value, it is rebuilt as the dict of the rebuilt module
+//! (`builtins.getattr(types.ModuleType(name), '__dict__')`), so the module and its
+//! functions share it as in the original. Not for classes or modules: see [`crate::class`].
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
@@ -31,9 +33,13 @@ pub struct FunctionState<'py> {
 }
 
 struct GlobalsEntry<'py> {
+    /// Memoized as the rebuilt dict once it is in the stream.
     standin: Bound<'py, PyAny>,
     module: String,
     filled: FxHashSet<String>,
+    /// When the dict is a by-value module's namespace: the object memoized as the rebuilt
+    /// module (the module itself, or a stand-in when a function came first).
+    module_obj: Option<Bound<'py, PyAny>>,
     _real: Bound<'py, PyDict>,
 }
 
@@ -250,49 +256,7 @@ pub fn save_function<'py>(w: &mut Walker<'py>, f: &Bound<'py, PyAny>) -> PyResul
     w.path.push(Seg::Attr("__code__"));
     w.save(&code)?;
     w.path.pop();
-    // The globals: one stand-in per real dict, memoized under its stand-in object.
-    if let Some(entry) = w.fns.globals.get(&gid) {
-        let standin = entry.standin.clone();
-        w.save(&standin)?;
-    } else {
-        let module: String = match globals.get_item("__name__")? {
-            Some(n) => n.extract().unwrap_or_else(|_| "__main__".into()),
-            None => "__main__".into(),
-        };
-        let standin = PyList::empty(py).into_any();
-        if w.opts.namespaces {
-            let pid = PyTuple::new(
-                py,
-                [PyString::new(py, "brinery.ns"), PyString::new(py, &module)],
-            )?;
-            w.save_with(pid.as_any(), true)?;
-            w.enc.binpersid();
-        } else {
-            // `__builtins__` too: the interpreter finds builtins without it, but C code
-            // that imports (`PyImport_Import`, e.g. in `datetime.strptime`) reads it
-            // from the calling frame's globals.
-            w.enc.empty_dict();
-            w.enc.mark();
-            w.save(intern(py, "__name__").as_any())?;
-            w.save(PyString::new(py, &module).as_any())?;
-            w.save(intern(py, "__builtins__").as_any())?;
-            w.save(py.import("builtins")?.as_any())?;
-            w.enc.setitems();
-        }
-        w.memoize(&standin);
-        let mut filled = FxHashSet::default();
-        filled.insert("__name__".to_string());
-        filled.insert("__builtins__".to_string());
-        w.fns.globals.insert(
-            gid,
-            GlobalsEntry {
-                standin,
-                module,
-                filled,
-                _real: globals.clone(),
-            },
-        );
-    }
+    save_globals(w, &globals)?;
     w.save(f.getattr("__name__")?.as_any())?;
     w.enc.none();
     let mut pending_cells = Vec::new();
@@ -367,6 +331,158 @@ pub fn save_function<'py>(w: &mut Walker<'py>, f: &Bound<'py, PyAny>) -> PyResul
         fill_globals(w, gid, &todo)?;
     }
     Ok(())
+}
+
+/// True when a function's globals `dict` (of module `name`) is the namespace of a
+/// module stored by value, so it is rebuilt as that module's dict.
+fn module_backed<'py>(w: &Walker<'py>, dict: &Bound<'py, PyDict>, name: &str) -> PyResult<bool> {
+    if name == "__main__" || name == "__mp_main__" {
+        return Ok(false);
+    }
+    let Some(m) = w.st.sys_modules.bind(w.py).get_item(name)? else {
+        return Ok(true);
+    };
+    let own = match m.getattr("__dict__") {
+        Ok(d) => d.is(dict),
+        Err(_) => false,
+    };
+    Ok(!own || crate::class::registered_by_value(w, name))
+}
+
+/// `builtins.getattr(module, '__dict__')`, memoized as `standin`; `module` is the
+/// memoized module, or (`Err`) the name of a new module to make, memoized as `m`.
+fn write_module_dict<'py>(
+    w: &mut Walker<'py>,
+    module: Result<&Bound<'py, PyAny>, (&str, &Bound<'py, PyAny>)>,
+    standin: &Bound<'py, PyAny>,
+) -> PyResult<()> {
+    let py = w.py;
+    save_named(w, w.st.getattr.bind(py), "builtins", "getattr");
+    w.enc.tuple_begin(2);
+    match module {
+        Ok(m) => w.save(m)?,
+        Err((name, m)) => {
+            save_named(w, w.st.module_type.bind(py), "types", "ModuleType");
+            w.enc.tuple_begin(1);
+            w.save(PyString::new(py, name).as_any())?;
+            w.enc.tuple_end(1);
+            w.enc.reduce();
+            w.memoize(m);
+        }
+    }
+    w.save(intern(py, "__dict__").as_any())?;
+    w.enc.tuple_end(2);
+    w.enc.reduce();
+    w.memoize(standin);
+    save_builtins_entry(w)?;
+    w.enc.setitem();
+    Ok(())
+}
+
+/// `'__builtins__', <module builtins>`: the interpreter finds builtins without it, but C
+/// code that imports (`PyImport_Import`, e.g. in `datetime.strptime`) reads it from the
+/// calling frame's globals.
+fn save_builtins_entry(w: &mut Walker<'_>) -> PyResult<()> {
+    let py = w.py;
+    w.save(intern(py, "__builtins__").as_any())?;
+    w.save(py.import("builtins")?.as_any())
+}
+
+/// Writes the globals of a function: one rebuilt dict per real dict, memoized under its
+/// stand-in object. A by-value module's namespace is rebuilt as the dict of a module
+/// (`types.ModuleType(name)`), which that module, if it follows, is.
+fn save_globals<'py>(w: &mut Walker<'py>, globals: &Bound<'py, PyDict>) -> PyResult<()> {
+    let py = w.py;
+    let gid = globals.as_ptr() as usize;
+    if let Some(entry) = w.fns.globals.get(&gid) {
+        let (standin, module) = (entry.standin.clone(), entry.module_obj.clone());
+        if w.try_get(&standin) {
+            return Ok(());
+        }
+        // The module was saved by value first: its functions share its dict.
+        let module = module.expect("only module namespaces start unwritten");
+        return write_module_dict(w, Ok(&module), &standin);
+    }
+    let module: String = match globals.get_item("__name__")? {
+        Some(n) => n.extract().unwrap_or_else(|_| "__main__".into()),
+        None => "__main__".into(),
+    };
+    let standin = PyList::empty(py).into_any();
+    let mut module_obj = None;
+    if w.opts.namespaces {
+        let pid = PyTuple::new(
+            py,
+            [PyString::new(py, "brinery.ns"), PyString::new(py, &module)],
+        )?;
+        w.save_with(pid.as_any(), true)?;
+        w.enc.binpersid();
+        w.memoize(&standin);
+    } else if module_backed(w, globals, &module)? {
+        let m = PyList::empty(py).into_any();
+        write_module_dict(w, Err((&module, &m)), &standin)?;
+        module_obj = Some(m);
+    } else {
+        w.enc.empty_dict();
+        w.enc.mark();
+        w.save(intern(py, "__name__").as_any())?;
+        w.save(PyString::new(py, &module).as_any())?;
+        save_builtins_entry(w)?;
+        w.enc.setitems();
+        w.memoize(&standin);
+    }
+    let mut filled = FxHashSet::default();
+    filled.insert("__name__".to_string());
+    filled.insert("__builtins__".to_string());
+    w.fns.globals.insert(
+        gid,
+        GlobalsEntry {
+            standin,
+            module,
+            filled,
+            module_obj,
+            _real: globals.clone(),
+        },
+    );
+    Ok(())
+}
+
+/// The memo index of the rebuilt module whose namespace is `dict`, when functions of
+/// that module came first in the stream.
+pub fn module_of_globals<'py>(w: &Walker<'py>, dict: &Bound<'py, PyDict>) -> Option<u32> {
+    let entry = w.fns.globals.get(&(dict.as_ptr() as usize))?;
+    w.memo_get(entry.module_obj.as_ref()?)
+}
+
+/// Registers module `m` (just memoized) as the owner of `dict`, so functions that come
+/// later use its dict as their globals. Not with `namespaces`, where globals come from
+/// the loader.
+pub fn module_namespace<'py>(
+    w: &mut Walker<'py>,
+    m: &Bound<'py, PyAny>,
+    dict: &Bound<'py, PyDict>,
+    name: &str,
+) {
+    let gid = dict.as_ptr() as usize;
+    if w.opts.namespaces || w.fns.globals.contains_key(&gid) {
+        return;
+    }
+    let entry = GlobalsEntry {
+        standin: PyList::empty(w.py).into_any(),
+        module: name.to_owned(),
+        filled: FxHashSet::default(),
+        module_obj: Some(m.clone()),
+        _real: dict.clone(),
+    };
+    w.fns.globals.insert(gid, entry);
+}
+
+/// Records that name `key` of `dict` is being set in the stream; false when it already
+/// was (by a function that reads it), so it need not be set again.
+pub fn mark_filled<'py>(w: &mut Walker<'py>, dict: &Bound<'py, PyDict>, key: &str) -> bool {
+    match w.fns.globals.get_mut(&(dict.as_ptr() as usize)) {
+        Some(entry) if entry.module_obj.is_some() => entry.filled.insert(key.to_owned()),
+        _ => true,
+    }
 }
 
 fn fill_globals<'py>(

@@ -175,6 +175,12 @@ impl<'py> Walker<'py> {
         self.keep.push(obj.clone());
     }
 
+    /// Records `obj` as the value already in the stream at memo index `idx`.
+    pub fn memo_alias(&mut self, obj: &Bound<'py, PyAny>, idx: u32) {
+        self.memo.insert(obj.as_ptr() as usize, idx);
+        self.keep.push(obj.clone());
+    }
+
     /// Keeps `obj` alive until the dump ends (its id is used as a key).
     pub fn keep_alive(&mut self, obj: &Bound<'py, PyAny>) {
         self.keep.push(obj.clone());

@@ -9,6 +9,7 @@ once the class exists. ``BY_VALUE`` is the set of module names registered with
 
 import abc
 import enum
+import inspect
 import operator
 import types
 
@@ -57,8 +58,31 @@ def _is_namedtuple_class(cls):
     )
 
 
+def _init_subclass_owner(cls):
+    """The class whose ``__init_subclass__`` runs when ``cls`` is created (None for
+    ``object``'s, which does nothing), and whether it needs arguments that a class
+    statement's keywords gave (``class B(A, flag=True)``) and that cannot be recovered."""
+    for base in cls.__mro__[1:]:
+        if "__init_subclass__" in base.__dict__:
+            break
+    else:
+        return None, False
+    if base is object:
+        return None, False
+    hook = base.__dict__["__init_subclass__"]
+    try:
+        params = list(inspect.signature(getattr(hook, "__func__", hook)).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return base, True
+    required = any(
+        p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params
+    )
+    return base, required
+
+
 def class_recipe(cls):
-    """``((name, bases, kwds, exec_body), [(callable, args, label), ...])`` for ``cls``."""
+    """``((name, bases, kwds, exec_body), [(callable, args, label), ...], init_owner,
+    init_needs_keywords)`` for ``cls`` (the last two from ``_init_subclass_owner``)."""
     d = cls.__dict__
     ns = {}
     for key in _AT_CREATION:
@@ -110,7 +134,7 @@ def class_recipe(cls):
         for sub in subs:
             later.append((cls.register, (sub,), "register"))
     body = operator.methodcaller("update", ns)
-    return (cls.__name__, tuple(bases), kwds, body), later
+    return (cls.__name__, tuple(bases), kwds, body), later, *_init_subclass_owner(cls)
 
 
 def _dataclasses_sentinel(name):
@@ -184,7 +208,9 @@ def _reduce_typevar(tv):
         covariant=tv.__covariant__,
         contravariant=tv.__contravariant__,
     )
-    return make, ()
+    # TypeVar takes its __module__ from the frame that creates it, which on loading is
+    # whoever called pickle.loads: set it back (BUILD's slot-state part uses setattr).
+    return make, (), (None, {"__module__": tv.__module__})
 
 
 def _add_typing_reducers():
