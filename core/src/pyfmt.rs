@@ -181,7 +181,15 @@ pub fn float_repr(v: f64) -> String {
     let digits = shortest
         .split_once('e')
         .map_or(1, |(m, _)| m.bytes().filter(u8::is_ascii_digit).count());
-    let e = format!("{:.*e}", digits.saturating_sub(1), v);
+    let rounded = format!("{:.*e}", digits.saturating_sub(1), v);
+    // At a power of two the round-trip interval is lopsided, and the correctly rounded
+    // digits may fall outside it (2**-24 is ...0625e-08: `...062` would read back as
+    // another float); then the shortest form is the only one, as in Python.
+    let e = if rounded.parse::<f64>() == Ok(v) {
+        rounded
+    } else {
+        shortest
+    };
     let (mantissa, exp) = e.split_once('e').expect("LowerExp always has an exponent");
     let exp: i32 = exp.parse().expect("exponent is an int");
     let (sign, mantissa) = match mantissa.strip_prefix('-') {
@@ -295,6 +303,8 @@ mod tests {
             (5e-324, "5e-324"),
             (0.1, "0.1"),
             (123456789.08007812, "123456789.08007812"),
+            // 2**-24: the half-even 16-digit form `...062e-08` does not read back.
+            (5.960464477539063e-08, "5.960464477539063e-08"),
         ] {
             assert_eq!(float_repr(v), s);
         }
