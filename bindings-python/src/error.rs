@@ -1,16 +1,29 @@
-//! The one place Python exceptions are shaped for users: errors raised while walking get
-//! the path of the object being saved. `TypeError`s and pickling errors become
-//! `brinery.PicklingError` (declared once, in `brinery/_errors.py`) with the original as
+//! The one place Python exceptions are shaped for users (the classes are declared once,
+//! in `brinery/_errors.py`).
+//!
+//! Pickling: errors raised while walking get the path of the object being saved.
+//! `TypeError`s and pickling errors become `brinery.PicklingError` with the original as
 //! `__cause__`; other exceptions keep their type and get the path as a note; recursion
 //! and memory errors pass through untouched, like CPython's pickler.
+//!
+//! Safe loading: decode errors become `brinery.UnpicklingError(msg, offset)`; a refused
+//! stream `brinery.UnsafePickleError(msg, global_name, offset)` with the offset the
+//! scanner finds for the culprit; exceptions from allowed constructors
+//! `brinery.UnpicklingError` with the original as `__cause__`.
 
+use brinery_core::scan::{self, Target};
+use brinery_core::DecodeError;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyMemoryError, PyRecursionError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 
+use crate::safe::{Failure, Refusal};
+
 static PICKLING_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static STOCK_PICKLING_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static UNPICKLING_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static UNSAFE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// `brinery.PicklingError`.
 pub fn pickling_error(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
@@ -49,4 +62,111 @@ pub fn with_path(py: Python<'_>, err: PyErr, path: &str) -> PyErr {
         let _ = err.value(py).call_method1("add_note", (note,));
         err
     }
+}
+
+// ---- safe loading -----------------------------------------------------------------
+
+/// `brinery.UnpicklingError(msg, offset)`.
+fn unpickling_error(py: Python<'_>, msg: String, offset: Option<usize>) -> PyErr {
+    match UNPICKLING_ERROR.import(py, "brinery._errors", "UnpicklingError") {
+        Ok(t) => PyErr::from_type(t.clone(), (msg, offset)),
+        Err(e) => e,
+    }
+}
+
+/// `brinery.UnsafePickleError(msg, global_name, offset)`.
+fn unsafe_error(
+    py: Python<'_>,
+    msg: String,
+    global: Option<String>,
+    offset: Option<usize>,
+) -> PyErr {
+    match UNSAFE_ERROR.import(py, "brinery._errors", "UnsafePickleError") {
+        Ok(t) => PyErr::from_type(t.clone(), (msg, global, offset)),
+        Err(e) => e,
+    }
+}
+
+pub fn decode_error(py: Python<'_>, e: DecodeError) -> PyErr {
+    unpickling_error(py, e.to_string(), Some(e.offset))
+}
+
+/// A failure while `safe_loads` built objects.
+pub fn build_failure(py: Python<'_>, f: Failure) -> PyErr {
+    match f {
+        Failure::Py(e) => wrap_call_error(py, e),
+        Failure::Args(why) => unsafe_error(py, format!("refused a call with {why}"), None, None),
+        Failure::Depth(n) => {
+            unpickling_error(py, format!("nesting deeper than the limit of {n}"), None)
+        }
+        Failure::Alloc(n) => unpickling_error(
+            py,
+            format!("building the objects exceeds the allocation limit of {n} bytes"),
+            None,
+        ),
+    }
+}
+
+/// The error for a refused stream, with the offset the scanner finds for the culprit.
+pub fn refusal(py: Python<'_>, data: &[u8], refusal: Refusal) -> PyErr {
+    let found = scan::scan(data);
+    match refusal {
+        Refusal::Global(name) => {
+            let offset = found.imports.iter().find_map(|f| {
+                let hit = match &f.target {
+                    Target::Global { module, name: n } => format!("{module}.{n}") == name,
+                    Target::Extension(code) => name.contains(&format!("extension code {code}")),
+                    _ => false,
+                };
+                hit.then_some(f.offset)
+            });
+            let offset = offset.or_else(|| {
+                // An extension resolved to a name: report the EXT opcode.
+                found
+                    .imports
+                    .iter()
+                    .find(|f| matches!(f.target, Target::Extension(_)))
+                    .map(|f| f.offset)
+            });
+            let at = offset.map_or(String::new(), |o| format!(" at byte {o}"));
+            let msg = format!("global {name} is not allowed{at}");
+            unsafe_error(py, msg, Some(name), offset)
+        }
+        Refusal::Call => {
+            let offset = found
+                .calls
+                .iter()
+                .find(|f| f.target == Target::Built)
+                .map(|f| f.offset);
+            let at = offset.map_or(String::new(), |o| format!(" at byte {o}"));
+            unsafe_error(
+                py,
+                format!("call of an object the stream built{at}"),
+                None,
+                offset,
+            )
+        }
+        Refusal::PersistentId => unpickling_error(
+            py,
+            "A load persistent id instruction was encountered, but no persistent_load \
+                 function was specified."
+                .into(),
+            None,
+        ),
+    }
+}
+
+/// Exceptions from allowed constructors become `brinery.UnpicklingError` with the
+/// original as `__cause__`; memory and recursion errors pass through.
+fn wrap_call_error(py: Python<'_>, e: PyErr) -> PyErr {
+    if e.is_instance_of::<PyMemoryError>(py) || e.is_instance_of::<PyRecursionError>(py) {
+        return e;
+    }
+    let new = unpickling_error(
+        py,
+        format!("building an object failed: {}", e.value(py)),
+        None,
+    );
+    new.set_cause(py, Some(e));
+    new
 }
