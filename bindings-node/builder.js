@@ -31,6 +31,8 @@ const GLOBAL = 17;
 const SREF = 18;
 const KEYS = 19;
 const SHAPE = 20;
+const PERSID = 21;
+const OOB = 22;
 
 // Frame kinds.
 const K_ROOT = 0;
@@ -41,6 +43,7 @@ const K_MAP = 4;
 const K_SET = 5;
 const K_CALL = 6;
 const K_SHAPE = 7;
+const K_PERSID = 8;
 
 const defineProperty = Object.defineProperty;
 const hasOwn = Object.prototype.hasOwnProperty;
@@ -239,6 +242,20 @@ function build(tape, options) {
         p += 2;
         break;
       }
+      case OOB:
+        v = options.buffers[ops[p]];
+        if (ops[p + 1] >= 0) slots[ops[p + 1]] = v;
+        p += 2;
+        break;
+      case PERSID:
+        // One value follows, the persistent id; the frame's `key` holds the slot.
+        stack.push(cur, kind, idx, n, key);
+        cur = null;
+        key = ops[p++];
+        kind = K_PERSID;
+        idx = 0;
+        n = 1;
+        continue;
       case DATE:
         v = new Date(ops[p]);
         if (ops[p + 1] >= 0) slots[ops[p + 1]] = v;
@@ -348,6 +365,11 @@ function build(tape, options) {
         case K_SHAPE:
           cur[key[idx++]] = v;
           break;
+        case K_PERSID:
+          v = options.persistentLoad(v);
+          if (key >= 0) slots[key] = v;
+          idx++;
+          break;
         case K_CALL:
           cur[idx++] = v;
           if (cur.global) {
@@ -368,7 +390,7 @@ function build(tape, options) {
       }
       if (idx < n) break;
       if (kind === K_TUPLE) Object.freeze(cur);
-      if (kind !== K_CALL) v = cur;
+      if (kind !== K_CALL && kind !== K_PERSID) v = cur;
       key = stack.pop();
       n = stack.pop();
       idx = stack.pop();

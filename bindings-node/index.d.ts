@@ -114,6 +114,20 @@ export interface LoadsOptions {
    * 64 bytes per stream byte, so a short stream can never make `loads` allocate much.
    * `Infinity` lifts it. Beyond it: `ERR_BRINERY_LIMIT`. */
   maxAlloc?: number;
+  /** Resolves a persistent id (`PERSID`/`BINPERSID`), as `Unpickler.persistent_load`:
+   * called with the decoded id (often a string or an array), once per reference in the
+   * stream, after decoding; its result stands for the object. Without it, a persistent
+   * id is `ERR_BRINERY_UNSUPPORTED`. */
+  persistentLoad?: (pid: any) => any;
+  /** The copyreg extension registry (`EXT1`/`EXT2`/`EXT4`): maps a code to the
+   * `"module.Name"` it stands for, as `copyreg.add_extension(module, name, code)` did
+   * where the stream was made. The name then resolves like any global (standard types,
+   * `classes`, `allowUnknown`). An unmapped code is `ERR_BRINERY_UNSUPPORTED`. */
+  extensions?: { [code: number]: string } | Map<number, string>;
+  /** Out-of-band buffers of a protocol 5 stream (`NEXT_BUFFER`), in order, as
+   * `pickle.loads(buffers=...)`: each is returned as the very object given (not copied;
+   * `READONLY_BUFFER` is not enforced). Too few: `ERR_BRINERY_BUFFER`. */
+  buffers?: Iterable<any>;
 }
 
 export interface DumpsOptions {

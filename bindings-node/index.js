@@ -45,6 +45,35 @@ function loads(data, options) {
       names.push(name);
     }
   }
+  let persistentLoad = null;
+  if (o.persistentLoad != null) {
+    if (typeof o.persistentLoad !== 'function') throw badOption('persistentLoad must be a function');
+    persistentLoad = o.persistentLoad;
+  }
+  let extensionCodes;
+  let extensionNames;
+  if (o.extensions != null) {
+    if (typeof o.extensions !== 'object') throw badOption('extensions must be an object of "module.Name" strings');
+    extensionCodes = [];
+    extensionNames = [];
+    const entries = o.extensions instanceof Map ? [...o.extensions] : Object.entries(o.extensions);
+    for (const [key, name] of entries) {
+      const code = Number(key);
+      if (!Number.isInteger(code) || code < 1 || code > 0x7fffffff) {
+        throw badOption(`extensions: ${JSON.stringify(String(key))} is not an extension code (1 to 2**31 - 1)`);
+      }
+      if (typeof name !== 'string' || name.length === 0) {
+        throw badOption(`extensions[${code}] must be a "module.Name" string`);
+      }
+      extensionCodes.push(code);
+      extensionNames.push(name);
+    }
+  }
+  let buffers = null;
+  if (o.buffers != null) {
+    if (typeof o.buffers[Symbol.iterator] !== 'function') throw badOption('buffers must be an array');
+    buffers = Array.from(o.buffers);
+  }
   const tape = native.decodeTape(bytes, {
     dict: o.dict,
     frozenTuples: o.frozenTuples === true,
@@ -54,8 +83,12 @@ function loads(data, options) {
     maxDepth: o.maxDepth,
     maxMemo: o.maxMemo,
     maxAlloc: o.maxAlloc,
+    persistent: persistentLoad !== null,
+    extensionCodes,
+    extensionNames,
+    buffers: buffers === null ? undefined : buffers.length,
   });
-  return build(tape, { classes });
+  return build(tape, { classes, persistentLoad, buffers });
 }
 
 function dumps(value, options) {

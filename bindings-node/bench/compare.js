@@ -4,9 +4,12 @@
 //
 //     node bench/compare.js            (from bindings-node/, after a release build)
 //
-// Prints MB/s (best of repeated runs, stream bytes per second) and the ratios. With
-// BRINERY_BENCH_ASSERT=1 it exits non-zero when brinery is under 3x pickleparser or
-// under CPython on any stream; BRINERY_BENCH_QUICK=1 times each for 0.2 s instead of 1 s.
+// Prints MB/s (stream bytes per second, best of all runs) and the ratios. The three
+// libraries are timed in alternating rounds (brinery, pickleparser, then CPython in a
+// subprocess), so a machine whose load changes during the run slows all of them alike;
+// the load average is printed with the table. With BRINERY_BENCH_ASSERT=1 it exits
+// non-zero when brinery is under 3x pickleparser or under CPython on any stream;
+// BRINERY_BENCH_QUICK=1 runs shorter rounds; BRINERY_BENCH_ROUNDS sets their number (3).
 
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -22,14 +25,17 @@ execFileSync(python, [script, 'gen', dir]);
 const names = ['strings', 'ints', 'records'];
 const files = names.map((n) => path.join(dir, `${n}.pickle`));
 
-const MIN_MS = process.env.BRINERY_BENCH_QUICK === '1' ? 200 : 1000;
+const QUICK = process.env.BRINERY_BENCH_QUICK === '1';
+const ROUNDS = Number(process.env.BRINERY_BENCH_ROUNDS) || 3;
+// Time per library, stream and round.
+const MIN_MS = QUICK ? 100 : 400;
 
 function bestRate(fn, data, minMs = MIN_MS) {
   fn(data);
   let best = Infinity;
   let spent = 0;
   let runs = 0;
-  while (spent < minMs || runs < 5) {
+  while (spent < minMs || runs < 3) {
     const t0 = process.hrtime.bigint();
     fn(data);
     const dt = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -40,18 +46,30 @@ function bestRate(fn, data, minMs = MIN_MS) {
   return data.length / (best / 1000) / 1e6;
 }
 
-const cpython = JSON.parse(execFileSync(python, [script, 'time', ...files]).toString());
 const parser = new Parser();
+const datas = files.map((f) => fs.readFileSync(f));
+const best = names.map(() => ({ b: 0, p: 0, c: 0 }));
+const loads = [os.loadavg()[0]];
+for (let round = 0; round < ROUNDS; round++) {
+  for (let i = 0; i < names.length; i++) {
+    best[i].b = Math.max(best[i].b, bestRate((d) => brinery.loads(d), datas[i]));
+    best[i].p = Math.max(best[i].p, bestRate((d) => parser.parse(d), datas[i]));
+  }
+  const cpython = JSON.parse(
+    execFileSync(python, [script, 'time', ...files], {
+      env: { ...process.env, BRINERY_BENCH_MIN_TIME: String(MIN_MS / 1000) },
+    }).toString(),
+  );
+  for (let i = 0; i < names.length; i++) best[i].c = Math.max(best[i].c, cpython[files[i]]);
+  loads.push(os.loadavg()[0]);
+}
 const rows = [];
 let ok = true;
 for (let i = 0; i < names.length; i++) {
-  const data = fs.readFileSync(files[i]);
-  const b = bestRate((d) => brinery.loads(d), data);
-  const p = bestRate((d) => parser.parse(d), data);
-  const c = cpython[files[i]];
+  const { b, p, c } = best[i];
   rows.push({
     stream: names[i],
-    'size MB': +(data.length / 1e6).toFixed(2),
+    'size MB': +(datas[i].length / 1e6).toFixed(2),
     'brinery MB/s': +b.toFixed(1),
     'pickleparser MB/s': +p.toFixed(1),
     'CPython MB/s': +c.toFixed(1),
@@ -62,6 +80,7 @@ for (let i = 0; i < names.length; i++) {
 }
 fs.rmSync(dir, { recursive: true, force: true });
 console.table(rows);
+console.log(`${ROUNDS} rounds; 1-minute load average ${loads.map((l) => l.toFixed(1)).join(' -> ')} on ${os.cpus().length} CPUs`);
 
 // What each library makes of values pickleparser is known to get wrong (streams by CPython).
 const tricky = {

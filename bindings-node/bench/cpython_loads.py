@@ -3,6 +3,8 @@
     python3 cpython_loads.py gen DIR          write DIR/NAME.pickle for every stream
     python3 cpython_loads.py time FILE...     print {"FILE": MB/s, ...} as JSON
 
+Each file is timed for BRINERY_BENCH_MIN_TIME seconds (default 1), best of the runs.
+
 The streams are made by CPython (protocol 4, `pickle.dumps` defaults) from seeded random
 data, so every library decodes the same bytes.
 """
@@ -32,13 +34,13 @@ def streams():
     return {"strings": strings, "ints": ints, "records": records}
 
 
-def best_rate(data, min_time=1.0):
+def best_rate(data, min_time=float(os.environ.get("BRINERY_BENCH_MIN_TIME", "1.0"))):
     loads = pickle.loads
     loads(data)
     best = float("inf")
     spent = 0.0
     runs = 0
-    while spent < min_time or runs < 5:
+    while spent < min_time or runs < 3:
         t0 = time.perf_counter()
         loads(data)
         dt = time.perf_counter() - t0

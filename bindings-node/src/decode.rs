@@ -8,7 +8,7 @@
 //! through a constructor the caller mapped in `classes`. Not for encoding (see
 //! [`crate::encode`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use brinery_core::{decode_with, DecodeOptions, Limits, Py2Strings};
 use napi::bindgen_prelude::*;
@@ -40,6 +40,13 @@ pub struct NativeLoadsOptions {
     pub max_memo: Option<f64>,
     /// Most bytes the decoder may allocate (default: 1 MiB + 64 x the stream's length).
     pub max_alloc: Option<f64>,
+    /// The caller gave `persistentLoad`: persistent ids become `PERSID` ops.
+    pub persistent: Option<bool>,
+    /// Extension codes the caller mapped, with `extension_names` (`"module.Name"`).
+    pub extension_codes: Option<Vec<i32>>,
+    pub extension_names: Option<Vec<String>>,
+    /// How many out-of-band buffers the caller gave (`buffers`).
+    pub buffers: Option<u32>,
 }
 
 /// How dicts become JS values.
@@ -58,6 +65,7 @@ pub struct Settings {
     pub classes: HashSet<String>,
     pub allow_unknown: bool,
     pub max_depth: usize,
+    pub persistent: bool,
 }
 
 /// The default nesting limit: deep enough for real data, shallow enough that the
@@ -67,10 +75,13 @@ pub const DEFAULT_MAX_DEPTH: usize = 1000;
 /// Allocation allowed beyond 64 bytes per input byte, by default.
 const ALLOC_BASE: usize = 1 << 20;
 
+/// Extension codes mapped to `(module, name)`.
+type Extensions = HashMap<i32, (String, String)>;
+
 fn settings(
     options: Option<NativeLoadsOptions>,
     input_len: usize,
-) -> Fallible<(Settings, DecodeOptions)> {
+) -> Fallible<(Settings, DecodeOptions, Extensions)> {
     let o = options.unwrap_or(NativeLoadsOptions {
         dict: None,
         frozen_tuples: None,
@@ -80,6 +91,10 @@ fn settings(
         max_depth: None,
         max_memo: None,
         max_alloc: None,
+        persistent: None,
+        extension_codes: None,
+        extension_names: None,
+        buffers: None,
     });
     let dict = match o.dict.as_deref() {
         None | Some("auto") => DictMode::Auto,
@@ -119,14 +134,23 @@ fn settings(
             ALLOC_BASE.saturating_add(input_len.saturating_mul(64)),
         ),
     };
+    core.buffers = o.buffers.map(|n| n as usize);
+    let mut extensions = Extensions::new();
+    let codes = o.extension_codes.unwrap_or_default();
+    for (code, full) in codes.into_iter().zip(o.extension_names.unwrap_or_default()) {
+        // `module.Name`: the module is everything before the last dot.
+        let (module, name) = full.rsplit_once('.').unwrap_or(("", &full));
+        extensions.insert(code, (module.to_string(), name.to_string()));
+    }
     let settings = Settings {
         dict,
         frozen_tuples: o.frozen_tuples.unwrap_or(false),
         classes: o.classes.unwrap_or_default().into_iter().collect(),
         allow_unknown: o.allow_unknown.unwrap_or(false),
         max_depth,
+        persistent: o.persistent.unwrap_or(false),
     };
-    Ok((settings, core))
+    Ok((settings, core, extensions))
 }
 
 /// Decodes `data` into a tape: `{ ops, text, blob, slots }`.
@@ -136,8 +160,10 @@ pub fn decode_tape<'e>(
     data: &[u8],
     options: Option<NativeLoadsOptions>,
 ) -> Result<Object<'e>> {
-    let (settings, core) = settings(options, data.len()).map_err(|f| f.into_napi(env))?;
+    let (settings, core, extensions) =
+        settings(options, data.len()).map_err(|f| f.into_napi(env))?;
     let mut graph = Graph::with_capacity(data.len());
+    graph.extensions = extensions;
     let (root, _) =
         decode_with(data, &core, &mut graph).map_err(|e| Failure::from(e).into_napi(env))?;
     if graph.built_scalar {
@@ -363,26 +389,38 @@ impl<'t> Walker<'t> {
                 }
             }
             NodeRef::PersistentId(pid) => {
-                let pid = graph
-                    .str_of(pid)
-                    .map_or(String::new(), |s| format!(" {s:?}"));
-                return Err(Failure::new(
-                    Code::Unsupported,
-                    format!("persistent id{pid} is not supported"),
-                ));
+                if !self.settings.persistent {
+                    let pid = graph
+                        .str_of(pid)
+                        .map_or(String::new(), |s| format!(" {s:?}"));
+                    return Err(Failure::new(
+                        Code::Unsupported,
+                        format!("persistent id{pid} needs the `persistentLoad` option"),
+                    ));
+                }
+                if !self.seen(id) {
+                    self.enter()?;
+                    self.tape.op2(tape::PERSID, NO_SLOT);
+                    self.mark(id);
+                    self.value(pid)?;
+                    self.depth -= 1;
+                }
             }
             NodeRef::Extension(code) => {
                 return Err(Failure::new(
                     Code::Unsupported,
-                    format!("copyreg extension code {code} is not supported"),
+                    format!(
+                        "copyreg extension code {code} is not mapped in the `extensions` option"
+                    ),
                 ))
             }
-            NodeRef::Buffer { index, readonly } => {
-                let ro = if readonly { "read-only " } else { "" };
-                return Err(Failure::new(
-                    Code::Unsupported,
-                    format!("{ro}out-of-band buffer {index} is not supported"),
-                ));
+            // The core has checked `index` against the number of buffers supplied; JS
+            // hands out the caller's object itself (JS has no read-only views).
+            NodeRef::Buffer { index, .. } => {
+                if !self.seen(id) {
+                    self.tape.op3(tape::OOB, index as f64, NO_SLOT);
+                    self.mark(id);
+                }
             }
         }
         Ok(())

@@ -112,7 +112,7 @@ impl From<DecodeError> for Failure {
             DecodeErrorKind::BadLength | DecodeErrorKind::BadFrame => Code::BadLength,
             DecodeErrorKind::BadArgument(_) => Code::BadArgument,
             DecodeErrorKind::BadUtf8 => Code::BadUtf8,
-            DecodeErrorKind::MissingBuffer(..) => Code::Buffer,
+            DecodeErrorKind::MissingBuffer(..) | DecodeErrorKind::NoBuffers => Code::Buffer,
             DecodeErrorKind::TooDeep(_) => Code::TooDeep,
             DecodeErrorKind::MemoLimit(_) | DecodeErrorKind::AllocLimit(_) => Code::Limit,
             DecodeErrorKind::Forbidden(_) => Code::ForbiddenGlobal,

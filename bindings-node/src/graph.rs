@@ -8,6 +8,7 @@
 //! are node ids reached twice, as the machine hands them out. Not for deciding what a
 //! value becomes in JS (see [`crate::decode`] and [`crate::stdtypes`]).
 
+use std::collections::HashMap;
 use std::ops::Range;
 
 use brinery_core::decode::Contents;
@@ -80,11 +81,18 @@ pub enum NodeRef<'g> {
     Dict(&'g [(H, H)]),
     Set(&'g [H]),
     FrozenSet(&'g [H]),
-    Global { module: &'g str, name: &'g str },
+    Global {
+        module: &'g str,
+        name: &'g str,
+    },
     Object(&'g Obj),
     PersistentId(H),
     Extension(i32),
-    Buffer { index: usize, readonly: bool },
+    /// Out-of-band buffer `index` (whether `READONLY_BUFFER` marked it does not matter
+    /// in JS, which has no read-only views).
+    Buffer {
+        index: usize,
+    },
 }
 
 /// All values of one decode.
@@ -95,6 +103,9 @@ pub struct Graph {
     pub blob: Vec<u8>,
     /// Set when `BUILD` targeted a scalar, which cannot become an object in place.
     pub built_scalar: bool,
+    /// Extension codes the caller mapped to `(module, name)`: such a code becomes that
+    /// global, as `copyreg`'s registry makes it in Python.
+    pub extensions: HashMap<i32, (String, String)>,
 }
 
 impl Graph {
@@ -147,10 +158,7 @@ impl Graph {
             Node::Object(o) => NodeRef::Object(o),
             Node::PersistentId(p) => NodeRef::PersistentId(*p),
             Node::Extension(c) => NodeRef::Extension(*c),
-            Node::Buffer { index, readonly } => NodeRef::Buffer {
-                index: *index,
-                readonly: *readonly,
-            },
+            Node::Buffer { index, .. } => NodeRef::Buffer { index: *index },
         }
     }
 
@@ -310,7 +318,13 @@ impl Builder for Graph {
         self.push(Node::PersistentId(pid))
     }
     fn extension(&mut self, code: i32) -> H {
-        self.push(Node::Extension(code))
+        match self.extensions.get(&code) {
+            Some((module, name)) => {
+                let (module, name) = (module.clone(), name.clone());
+                self.global(&module, &name)
+            }
+            None => self.push(Node::Extension(code)),
+        }
     }
     fn buffer(&mut self, index: usize) -> H {
         self.push(Node::Buffer {

@@ -56,6 +56,10 @@ pub const SREF: f64 = 18.0;
 pub const KEYS: f64 = 19.0;
 /// `SHAPE shape slot`, then one value per key of the shape: a plain object.
 pub const SHAPE: f64 = 20.0;
+/// `PERSID slot`, then the persistent id: what the caller's `persistentLoad` returns.
+pub const PERSID: f64 = 21.0;
+/// `OOB index slot`: the caller's out-of-band buffer `index`.
+pub const OOB: f64 = 22.0;
 
 /// No slot: the value is reached once.
 pub const NO_SLOT: f64 = -1.0;

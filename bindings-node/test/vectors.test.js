@@ -206,7 +206,7 @@ test('classes maps globals to constructors, applying BUILD state', () => {
   assert.deepEqual(range, { a: 1, b: 10, s: 2 });
 });
 
-test('persistent ids, extensions, out-of-band buffers and computed callables are coded errors', () => {
+test('without their options, persistent ids, extensions, out-of-band buffers, and computed callables are coded errors', () => {
   for (const name of ['persid_str', 'persid_tuple', 'extension', 'oob_buffers', 'newobj_ex']) {
     const c = manifest.cases.find((c) => c.name === name);
     // Extension codes exist from protocol 2 (a GLOBAL before); the partial call of
@@ -220,6 +220,72 @@ test('persistent ids, extensions, out-of-band buffers and computed callables are
         `${name}.p${p}`,
       );
     }
+  }
+});
+
+test('persistentLoad, extensions and buffers resolve what CPython wrote', () => {
+  const persid = (name, p) => {
+    const seen = [];
+    const v = loads(read(`${name}.p${p}.pickle`), {
+      persistentLoad: (pid) => {
+        seen.push(pid);
+        return { loaded: pid };
+      },
+    });
+    return { v, seen };
+  };
+  for (const p of manifest.cases.find((c) => c.name === 'persid_str').protocols) {
+    const { v, seen } = persid('persid_str', p);
+    assert.deepEqual(v, ['before', { loaded: 'doc:7' }, 'after'], `persid_str.p${p}`);
+    assert.deepEqual(seen, ['doc:7']);
+  }
+  for (const p of manifest.cases.find((c) => c.name === 'persid_tuple').protocols) {
+    const { v, seen } = persid('persid_tuple', p);
+    // Two distinct Documents: persistent_load is called for each, as in Python.
+    assert.deepEqual(v, ['before', { loaded: ['doc', 7] }, { loaded: ['doc', 7] }], `persid_tuple.p${p}`);
+    assert.equal(seen.length, 2);
+  }
+  class Point {}
+  for (const p of manifest.cases.find((c) => c.name === 'extension').protocols) {
+    const v = loads(read(`extension.p${p}.pickle`), {
+      extensions: { 0x42: 'brinery_vectors.Point' },
+      classes: { 'brinery_vectors.Point': Point },
+    });
+    assert.ok(v.every((x) => x instanceof Point), `extension.p${p}`);
+    assert.deepEqual(v.map((x) => ({ ...x })), [{ x: 1, y: 2 }, { x: 3, y: 4 }]);
+  }
+  class Wide2 {}
+  class Wide4 {}
+  for (const p of manifest.cases.find((c) => c.name === 'extension_wide').protocols) {
+    const extensions = new Map([[300, 'brinery_vectors.Wide2'], [70000, 'brinery_vectors.Wide4']]);
+    const classes = { 'brinery_vectors.Wide2': Wide2, 'brinery_vectors.Wide4': Wide4 };
+    const [a, b, c] = loads(read(`extension_wide.p${p}.pickle`), { extensions, classes });
+    assert.equal(a, Wide2, `extension_wide.p${p}`);
+    assert.equal(b, Wide4);
+    assert.ok(c instanceof Wide2);
+    assert.throws(() => loads(read(`extension_wide.p${p}.pickle`), { extensions: { 300: 'brinery_vectors.Wide2' }, classes }),
+      (e) => e.code === 'ERR_BRINERY_UNSUPPORTED' && /70000/.test(e.message));
+  }
+  const oob = manifest.cases.find((c) => c.name === 'oob_buffers');
+  for (const p of oob.protocols) {
+    const buffers = oob.buffers[p].map((b) => read(b.file));
+    const v = loads(read(`oob_buffers.p${p}.pickle`), { buffers });
+    assert.equal(v[0], buffers[0]); // the caller's object itself
+    assert.equal(v[1], buffers[1]);
+    assert.deepEqual(v.map((b) => b.toString()), ['writable buffer', 'readonly buffer', 'in band']);
+    for (const few of [buffers.slice(0, 1), undefined]) {
+      assert.throws(() => loads(read(`oob_buffers.p${p}.pickle`), { buffers: few }),
+        (e) => e.code === 'ERR_BRINERY_BUFFER');
+    }
+  }
+  for (const [options, message] of [
+    [{ persistentLoad: 1 }, /persistentLoad/],
+    [{ extensions: { x: 'a.b' } }, /extension code/],
+    [{ extensions: { 5: 7 } }, /module\.Name/],
+    [{ buffers: 3 }, /buffers/],
+  ]) {
+    assert.throws(() => loads(read('persid_str.p2.pickle'), options), (e) =>
+      e.code === 'ERR_BRINERY_BAD_ARGUMENT' && message.test(e.message));
   }
 });
 
