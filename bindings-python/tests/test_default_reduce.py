@@ -4,6 +4,7 @@
 pickle cannot be the oracle): the fast path against the generic one, forced through a
 dispatch table, then loaded with stock pickle in a child without brinery."""
 
+import _queue
 import collections
 import copyreg
 import dataclasses
@@ -153,6 +154,8 @@ def sample_objects():
     ww.x = 3
     inst_getstate = Plain(v=2)
     inst_getstate.__dict__["__getstate__"] = dict  # called as the instance's __getstate__
+    inst_reduce_ex = Plain(v=3)
+    inst_reduce_ex.__dict__["__reduce_ex__"] = lambda proto: (Plain, (), {"p": proto})
     ml = MyList([1, 2])
     ml.attr = 3
     md = MyDict(a=1)
@@ -182,6 +185,7 @@ def sample_objects():
         "getattr": GetAttr(a=1),
         "getattribute": GetAttribute(a=1),
         "instance_getstate": inst_getstate,
+        "instance_reduce_ex": inst_reduce_ex,
         "list_sub": ml,
         "dict_sub": md,
         "int_sub": mi,
@@ -295,8 +299,13 @@ def test_class_changed_during_and_between_dumps():
         fresh()
 
 
+class QueueSub(_queue.SimpleQueue):
+    """A Python subclass of a C type with fields of its own: no default reduction."""
+
+
 def test_unpicklable_layouts_still_refused():
-    for obj in (threading.Lock(), weakref.ref(Plain)):
+    # Twice each: the second time finds __slotnames__ cached and the type's verdict made.
+    for obj in (threading.Lock(), weakref.ref(Plain), QueueSub(), QueueSub()):
         with pytest.raises(TypeError):
             pickle.dumps(obj, 4)
         with pytest.raises(pickle.PicklingError):
