@@ -228,7 +228,8 @@ impl<'t> Walker<'t> {
             settings,
             tape: Tape {
                 // Scalars take no node: about one op per two stream bytes covers them.
-                ops: Vec::with_capacity(3 * nodes.len() + input_len / 2 + 16),
+                // (capped: past 16M ops the vector grows as needed).
+                ops: Vec::with_capacity((3 * nodes.len() + input_len / 2).min(1 << 24) + 16),
                 ..Tape::default()
             },
             shapes: Shapes::new(),
