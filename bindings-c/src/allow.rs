@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 
-use brinery_core::{NodeId, Tree, Value};
+use brinery_core::{NodeId, Tree, ValueRef};
 
 /// A global the allowlist does not admit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,10 +63,10 @@ impl Allowlist {
             let node = tree.get(id);
             push_children(node, &mut todo);
             match node {
-                Value::Global { module, name } if !self.allows(module, name) => {
+                ValueRef::Global { module, name } if !self.allows(module, name) => {
                     return Err(ForbiddenGlobal::Global(format!("{module}.{name}")));
                 }
-                Value::Extension(code) => return Err(ForbiddenGlobal::Extension(*code)),
+                ValueRef::Extension(code) => return Err(ForbiddenGlobal::Extension(code)),
                 _ => {}
             }
         }
@@ -74,20 +74,21 @@ impl Allowlist {
     }
 }
 
-fn push_children(v: &Value, todo: &mut Vec<NodeId>) {
+fn push_children(v: ValueRef<'_>, todo: &mut Vec<NodeId>) {
     match v {
-        Value::List(items) | Value::Tuple(items) | Value::Set(items) | Value::FrozenSet(items) => {
-            todo.extend(items)
-        }
-        Value::Dict(entries) => todo.extend(entries.iter().flat_map(|&(k, v)| [k, v])),
-        Value::Object(o) => {
+        ValueRef::List(items)
+        | ValueRef::Tuple(items)
+        | ValueRef::Set(items)
+        | ValueRef::FrozenSet(items) => todo.extend(items),
+        ValueRef::Dict(entries) => todo.extend(entries.iter().flat_map(|&(k, v)| [k, v])),
+        ValueRef::Object(o) => {
             todo.extend([o.callable, o.args]);
             todo.extend(o.kwargs);
             todo.extend(&o.state);
             todo.extend(&o.items);
             todo.extend(o.entries.iter().flat_map(|&(k, v)| [k, v]));
         }
-        Value::PersistentId(id) => todo.push(*id),
+        ValueRef::PersistentId(id) => todo.push(id),
         _ => {}
     }
 }
@@ -95,6 +96,7 @@ fn push_children(v: &Value, todo: &mut Vec<NodeId>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use brinery_core::Value;
 
     fn global(module: &str, name: &str) -> Tree {
         let mut tree = Tree::new();

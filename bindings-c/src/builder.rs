@@ -4,7 +4,7 @@
 //! top-level value) is an error and leaves the builder as it was. No C types here: it
 //! belongs in the core once a second binding needs it.
 
-use brinery_core::{NodeId, Tree, Value};
+use brinery_core::{NodeId, Tree, Value, ValueRef};
 
 /// Deepest container nesting the builder accepts (as the decoder's default limit).
 pub const MAX_DEPTH: usize = 10_000;
@@ -122,13 +122,14 @@ impl Builder {
         }
         let top = self.open.pop().expect("checked above");
         let items = top.children;
-        *self.tree.get_mut(top.node) = match kind {
+        let value = match kind {
             Container::List => Value::List(items),
             Container::Tuple => Value::Tuple(items),
             Container::Set => Value::Set(items),
             Container::FrozenSet => Value::FrozenSet(items),
             Container::Dict => Value::Dict(items.chunks(2).map(|kv| (kv[0], kv[1])).collect()),
         };
+        self.tree.set(top.node, value);
         self.attach(top.node);
         Ok(top.node)
     }
@@ -179,21 +180,23 @@ pub fn hashable(tree: &Tree, id: NodeId, open: NodeId) -> bool {
             continue;
         }
         match tree.get(id) {
-            Value::None
-            | Value::Bool(_)
-            | Value::Int(_)
-            | Value::BigInt(_)
-            | Value::Float(_)
-            | Value::Str(_)
-            | Value::SurrogateStr(_)
-            | Value::Bytes(_)
-            | Value::Global { .. }
-            | Value::Extension(_) => {}
-            Value::Tuple(items) | Value::FrozenSet(items) => todo.extend(items),
+            ValueRef::None
+            | ValueRef::Bool(_)
+            | ValueRef::Int(_)
+            | ValueRef::BigInt(_)
+            | ValueRef::Float(_)
+            | ValueRef::Str(_)
+            | ValueRef::SurrogateStr(_)
+            | ValueRef::Bytes(_)
+            | ValueRef::Global { .. }
+            | ValueRef::Extension(_) => {}
+            ValueRef::Tuple(items) | ValueRef::FrozenSet(items) => todo.extend(items),
             // Objects, persistent ids and buffers: unknown until resolved; allow, as
             // CPython lets the class decide.
-            Value::Object(_) | Value::PersistentId(_) | Value::Buffer { .. } => {}
-            Value::ByteArray(_) | Value::List(_) | Value::Dict(_) | Value::Set(_) => return false,
+            ValueRef::Object(_) | ValueRef::PersistentId(_) | ValueRef::Buffer { .. } => {}
+            ValueRef::ByteArray(_) | ValueRef::List(_) | ValueRef::Dict(_) | ValueRef::Set(_) => {
+                return false
+            }
         }
     }
     true
@@ -213,11 +216,11 @@ mod tests {
         b.end(Container::List).unwrap();
         b.end(Container::Dict).unwrap();
         let tree = b.finish().unwrap();
-        let Value::Dict(entries) = tree.get(tree.root()) else {
+        let ValueRef::Dict(entries) = tree.get(tree.root()) else {
             panic!("root is not a dict")
         };
         assert_eq!(entries.len(), 1);
-        assert_eq!(tree.get(entries[0].1), &Value::List(vec![3]));
+        assert_eq!(tree.get(entries[0].1), ValueRef::List(&[3]));
     }
 
     #[test]

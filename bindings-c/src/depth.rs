@@ -7,7 +7,7 @@
 //! API re-checks the finished tree with this until the core enforces the limit itself;
 //! then this module can go. No C types here.
 
-use brinery_core::{NodeId, Tree, Value};
+use brinery_core::{NodeId, Tree, ValueRef};
 
 /// The deepest level (the root is level 1) a depth-first walk from the root reaches,
 /// stopping early once `limit` is exceeded. Iterative: safe on any tree.
@@ -27,16 +27,16 @@ pub fn exceeds(tree: &Tree, limit: usize) -> bool {
         }
         let before = todo.len();
         match tree.get(id) {
-            Value::List(items)
-            | Value::Tuple(items)
-            | Value::Set(items)
-            | Value::FrozenSet(items) => todo.extend(items.iter().map(|&c| (c, level + 1))),
-            Value::Dict(entries) => todo.extend(
+            ValueRef::List(items)
+            | ValueRef::Tuple(items)
+            | ValueRef::Set(items)
+            | ValueRef::FrozenSet(items) => todo.extend(items.iter().map(|&c| (c, level + 1))),
+            ValueRef::Dict(entries) => todo.extend(
                 entries
                     .iter()
                     .flat_map(|&(k, v)| [(k, level + 1), (v, level + 1)]),
             ),
-            Value::Object(o) => {
+            ValueRef::Object(o) => {
                 let children = [o.callable, o.args]
                     .into_iter()
                     .chain(o.kwargs)
@@ -45,7 +45,7 @@ pub fn exceeds(tree: &Tree, limit: usize) -> bool {
                     .chain(o.entries.iter().flat_map(|&(k, v)| [k, v]));
                 todo.extend(children.map(|c| (c, level + 1)));
             }
-            Value::PersistentId(pid) => todo.push((*pid, level + 1)),
+            ValueRef::PersistentId(pid) => todo.push((pid, level + 1)),
             _ => {}
         }
         // Visit children in order: the first child is popped first.
@@ -57,6 +57,7 @@ pub fn exceeds(tree: &Tree, limit: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use brinery_core::Value;
 
     fn nested_lists(depth: usize) -> Tree {
         let mut tree = Tree::new();

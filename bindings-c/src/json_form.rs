@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use brinery_core::pyfmt;
-use brinery_core::{EncodeError, NodeId, Object, ObjectKind, Tree, Value};
+use brinery_core::{EncodeError, NodeId, Object, ObjectKind, Tree, Value, ValueRef};
 use serde_json::{Map, Number, Value as Json};
 
 /// Deepest nesting [`to_json`] writes (it recurses; this bounds its stack use).
@@ -107,31 +107,32 @@ fn shared_nodes(tree: &Tree) -> Vec<bool> {
         }
     }
     refs.iter()
-        .zip(tree.nodes())
-        .map(|(&n, v)| n > 1 && has_identity(v))
+        .zip(tree.iter())
+        .map(|(&n, (_, v))| n > 1 && has_identity(v))
         .collect()
 }
 
-fn has_identity(v: &Value) -> bool {
+fn has_identity(v: ValueRef<'_>) -> bool {
     matches!(
         v,
-        Value::List(_)
-            | Value::Tuple(_)
-            | Value::Dict(_)
-            | Value::Set(_)
-            | Value::FrozenSet(_)
-            | Value::ByteArray(_)
-            | Value::Object(_)
+        ValueRef::List(_)
+            | ValueRef::Tuple(_)
+            | ValueRef::Dict(_)
+            | ValueRef::Set(_)
+            | ValueRef::FrozenSet(_)
+            | ValueRef::ByteArray(_)
+            | ValueRef::Object(_)
     )
 }
 
-fn children(v: &Value) -> Vec<NodeId> {
+fn children(v: ValueRef<'_>) -> Vec<NodeId> {
     match v {
-        Value::List(items) | Value::Tuple(items) | Value::Set(items) | Value::FrozenSet(items) => {
-            items.clone()
-        }
-        Value::Dict(entries) => entries.iter().flat_map(|&(k, v)| [k, v]).collect(),
-        Value::Object(o) => {
+        ValueRef::List(items)
+        | ValueRef::Tuple(items)
+        | ValueRef::Set(items)
+        | ValueRef::FrozenSet(items) => items.to_vec(),
+        ValueRef::Dict(entries) => entries.iter().flat_map(|&(k, v)| [k, v]).collect(),
+        ValueRef::Object(o) => {
             let mut c = vec![o.callable, o.args];
             c.extend(o.kwargs);
             c.extend(&o.state);
@@ -139,7 +140,7 @@ fn children(v: &Value) -> Vec<NodeId> {
             c.extend(o.entries.iter().flat_map(|&(k, v)| [k, v]));
             c
         }
-        Value::PersistentId(id) => vec![*id],
+        ValueRef::PersistentId(id) => vec![id],
         _ => Vec::new(),
     }
 }
@@ -177,12 +178,12 @@ impl Writer<'_> {
     fn plain(&mut self, id: NodeId, depth: usize) -> Result<(), JsonError> {
         let tree = self.tree;
         match tree.get(id) {
-            Value::None => self.out.push_str("null"),
-            Value::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
-            Value::Int(i) => {
+            ValueRef::None => self.out.push_str("null"),
+            ValueRef::Bool(b) => self.out.push_str(if b { "true" } else { "false" }),
+            ValueRef::Int(i) => {
                 let _ = write!(self.out, "{i}");
             }
-            Value::BigInt(le) => {
+            ValueRef::BigInt(le) => {
                 if le.len() > MAX_INT_BYTES {
                     return Err(JsonErrorKind::Unrepresentable(format!(
                         "int of {} bytes (more than {MAX_INT_BYTES})",
@@ -192,21 +193,22 @@ impl Writer<'_> {
                 }
                 let _ = write!(self.out, "{{\"$int\":\"{}\"}}", pyfmt::le_to_decimal(le));
             }
-            Value::Float(f) if f.is_finite() => self.out.push_str(&pyfmt::float_repr(*f)),
-            Value::Float(f) => {
-                let _ = write!(self.out, "{{\"$float\":\"{}\"}}", pyfmt::float_repr(*f));
+            ValueRef::Float(f) if f.is_finite() => self.out.push_str(&pyfmt::float_repr(f)),
+            ValueRef::Float(f) => {
+                let _ = write!(self.out, "{{\"$float\":\"{}\"}}", pyfmt::float_repr(f));
             }
-            Value::Str(s) => write_str(&mut self.out, s.as_bytes())?,
-            Value::SurrogateStr(b) => self.tagged_base64("$wtf8", b),
-            Value::Bytes(b) => self.tagged_base64("$bytes", b),
-            Value::ByteArray(b) => self.tagged_base64("$bytearray", b),
-            Value::List(items) => self.array(items, depth)?,
-            Value::Tuple(items) => self.tagged_array("$tuple", items, depth)?,
-            Value::Set(items) => self.tagged_array("$set", items, depth)?,
-            Value::FrozenSet(items) => self.tagged_array("$frozenset", items, depth)?,
-            Value::Dict(entries) => {
+            ValueRef::Str(s) => write_str(&mut self.out, s.as_bytes())?,
+            ValueRef::SurrogateStr(b) => self.tagged_base64("$wtf8", b),
+            ValueRef::Bytes(b) => self.tagged_base64("$bytes", b),
+            ValueRef::ByteArray(b) => self.tagged_base64("$bytearray", b),
+            ValueRef::List(items) => self.array(items, depth)?,
+            ValueRef::Tuple(items) => self.tagged_array("$tuple", items, depth)?,
+            ValueRef::Set(items) => self.tagged_array("$set", items, depth)?,
+            ValueRef::FrozenSet(items) => self.tagged_array("$frozenset", items, depth)?,
+            ValueRef::Dict(entries) => {
                 let plain = entries.iter().all(|&(k, _)| {
-                    matches!(tree.get(k), Value::Str(s) if !s.starts_with('$')) && !self.shared[k]
+                    matches!(tree.get(k), ValueRef::Str(s) if !s.starts_with('$'))
+                        && !self.shared[k]
                 });
                 if plain {
                     self.out.push('{');
@@ -225,23 +227,23 @@ impl Writer<'_> {
                     self.out.push('}');
                 }
             }
-            Value::Global { module, name } => {
+            ValueRef::Global { module, name } => {
                 self.out.push_str("{\"$global\":[");
                 write_str(&mut self.out, module.as_bytes())?;
                 self.out.push(',');
                 write_str(&mut self.out, name.as_bytes())?;
                 self.out.push_str("]}");
             }
-            Value::Object(o) => self.object(o, depth)?,
-            Value::PersistentId(pid) => {
+            ValueRef::Object(o) => self.object(o, depth)?,
+            ValueRef::PersistentId(pid) => {
                 self.out.push_str("{\"$persid\":");
-                self.value(*pid, depth + 1)?;
+                self.value(pid, depth + 1)?;
                 self.out.push('}');
             }
-            Value::Extension(code) => {
+            ValueRef::Extension(code) => {
                 let _ = write!(self.out, "{{\"$ext\":{code}}}");
             }
-            Value::Buffer { index, readonly } => {
+            ValueRef::Buffer { index, readonly } => {
                 let _ = write!(self.out, "{{\"$buffer\":{index},\"readonly\":{readonly}}}");
             }
         }
@@ -443,7 +445,7 @@ impl Reader {
             Json::Array(items) => {
                 let node = self.tree.push(Value::None);
                 let items = self.list(items)?;
-                *self.tree.get_mut(node) = Value::List(items);
+                self.tree.set(node, Value::List(items));
                 return Ok(node);
             }
             Json::Object(map) => return self.object(map),
@@ -463,7 +465,7 @@ impl Reader {
                 let key = self.tree.push(Value::Str(k.clone()));
                 entries.push((key, self.value(v)?));
             }
-            *self.tree.get_mut(node) = Value::Dict(entries);
+            self.tree.set(node, Value::Dict(entries));
             return Ok(node);
         };
         let only = |expected: &[&str]| -> Result<(), JsonError> {
@@ -528,11 +530,12 @@ impl Reader {
                     .ok_or_else(|| JsonError::form(format!("{tag} wants an array")))?;
                 let node = self.tree.push(Value::None);
                 let items = self.list(items)?;
-                *self.tree.get_mut(node) = match tag.as_str() {
+                let value = match tag.as_str() {
                     "$tuple" => Value::Tuple(items),
                     "$set" => Value::Set(items),
                     _ => Value::FrozenSet(items),
                 };
+                self.tree.set(node, value);
                 if tag != "$tuple" {
                     self.check_hashable(node)?;
                 }
@@ -542,7 +545,7 @@ impl Reader {
                 only(&["$dict"])?;
                 let node = self.tree.push(Value::None);
                 let entries = self.pairs(body, "$dict")?;
-                *self.tree.get_mut(node) = Value::Dict(entries);
+                self.tree.set(node, Value::Dict(entries));
                 self.check_hashable(node)?;
                 return Ok(node);
             }
@@ -620,8 +623,8 @@ impl Reader {
         let node = self.tree.push(Value::None);
         self.defs.insert(id, node);
         let built = self.value(inner)?;
-        let value = std::mem::replace(self.tree.get_mut(built), Value::None);
-        *self.tree.get_mut(node) = value;
+        let value = self.tree.take(built);
+        self.tree.set(node, value);
         // `built` is left as an unreferenced None. Now that `node` holds the value, a set
         // or dict that contains itself through `$ref` is seen as unhashable.
         self.check_hashable(node)?;
@@ -669,7 +672,7 @@ impl Reader {
             None => Vec::new(),
             Some(e) => self.pairs(e, "entries")?,
         };
-        *self.tree.get_mut(node) = Value::Object(Box::new(Object {
+        let object = Object {
             kind,
             callable,
             args,
@@ -677,7 +680,8 @@ impl Reader {
             state,
             items,
             entries,
-        }));
+        };
+        self.tree.set(node, Value::Object(Box::new(object)));
         Ok(node)
     }
 
@@ -699,8 +703,8 @@ impl Reader {
 
     fn check_hashable(&self, node: NodeId) -> Result<(), JsonError> {
         let keys: Vec<NodeId> = match self.tree.get(node) {
-            Value::Dict(entries) => entries.iter().map(|&(k, _)| k).collect(),
-            Value::Set(items) | Value::FrozenSet(items) => items.clone(),
+            ValueRef::Dict(entries) => entries.iter().map(|&(k, _)| k).collect(),
+            ValueRef::Set(items) | ValueRef::FrozenSet(items) => items.to_vec(),
             _ => return Ok(()),
         };
         for k in keys {

@@ -11,7 +11,7 @@
 
 use std::ffi::c_char;
 
-use brinery_core::{NodeId, ObjectKind, Tree, Value};
+use brinery_core::{NodeId, ObjectKind, Tree, ValueRef};
 
 use crate::error::brinery_status::{self, *};
 
@@ -110,28 +110,28 @@ pub struct brinery_object {
     pub entries_len: usize,
 }
 
-fn kind_of(v: &Value) -> brinery_kind {
+fn kind_of(v: ValueRef<'_>) -> brinery_kind {
     use brinery_kind::*;
     match v {
-        Value::None => BRINERY_KIND_NONE,
-        Value::Bool(_) => BRINERY_KIND_BOOL,
-        Value::Int(_) => BRINERY_KIND_INT,
-        Value::BigInt(_) => BRINERY_KIND_BIGINT,
-        Value::Float(_) => BRINERY_KIND_FLOAT,
-        Value::Str(_) => BRINERY_KIND_STR,
-        Value::SurrogateStr(_) => BRINERY_KIND_SURROGATE_STR,
-        Value::Bytes(_) => BRINERY_KIND_BYTES,
-        Value::ByteArray(_) => BRINERY_KIND_BYTEARRAY,
-        Value::List(_) => BRINERY_KIND_LIST,
-        Value::Tuple(_) => BRINERY_KIND_TUPLE,
-        Value::Dict(_) => BRINERY_KIND_DICT,
-        Value::Set(_) => BRINERY_KIND_SET,
-        Value::FrozenSet(_) => BRINERY_KIND_FROZENSET,
-        Value::Global { .. } => BRINERY_KIND_GLOBAL,
-        Value::Object(_) => BRINERY_KIND_OBJECT,
-        Value::PersistentId(_) => BRINERY_KIND_PERSISTENT_ID,
-        Value::Extension(_) => BRINERY_KIND_EXTENSION,
-        Value::Buffer { .. } => BRINERY_KIND_BUFFER,
+        ValueRef::None => BRINERY_KIND_NONE,
+        ValueRef::Bool(_) => BRINERY_KIND_BOOL,
+        ValueRef::Int(_) => BRINERY_KIND_INT,
+        ValueRef::BigInt(_) => BRINERY_KIND_BIGINT,
+        ValueRef::Float(_) => BRINERY_KIND_FLOAT,
+        ValueRef::Str(_) => BRINERY_KIND_STR,
+        ValueRef::SurrogateStr(_) => BRINERY_KIND_SURROGATE_STR,
+        ValueRef::Bytes(_) => BRINERY_KIND_BYTES,
+        ValueRef::ByteArray(_) => BRINERY_KIND_BYTEARRAY,
+        ValueRef::List(_) => BRINERY_KIND_LIST,
+        ValueRef::Tuple(_) => BRINERY_KIND_TUPLE,
+        ValueRef::Dict(_) => BRINERY_KIND_DICT,
+        ValueRef::Set(_) => BRINERY_KIND_SET,
+        ValueRef::FrozenSet(_) => BRINERY_KIND_FROZENSET,
+        ValueRef::Global { .. } => BRINERY_KIND_GLOBAL,
+        ValueRef::Object(_) => BRINERY_KIND_OBJECT,
+        ValueRef::PersistentId(_) => BRINERY_KIND_PERSISTENT_ID,
+        ValueRef::Extension(_) => BRINERY_KIND_EXTENSION,
+        ValueRef::Buffer { .. } => BRINERY_KIND_BUFFER,
     }
 }
 
@@ -139,14 +139,14 @@ fn kind_of(v: &Value) -> brinery_kind {
 fn access(
     value: *const brinery_value,
     node: usize,
-    read: impl FnOnce(&Value) -> Result<(), brinery_status>,
+    read: impl FnOnce(ValueRef<'_>) -> Result<(), brinery_status>,
 ) -> brinery_status {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // SAFETY: `value` is null or a live brinery_value (documented contract).
         let Some(value) = (unsafe { value.as_ref() }) else {
             return BRINERY_NULL_ARGUMENT;
         };
-        let Some(v) = value.tree.nodes().get(node) else {
+        let Some(v) = value.tree.try_get(node) else {
             return BRINERY_BAD_NODE;
         };
         match read(v) {
@@ -229,7 +229,7 @@ pub unsafe extern "C" fn brinery_value_kind(
 ) -> brinery_kind {
     // SAFETY: per the contract.
     unsafe { value.as_ref() }
-        .and_then(|v| v.tree.nodes().get(node))
+        .and_then(|v| v.tree.try_get(node))
         .map_or(brinery_kind::BRINERY_KIND_INVALID, kind_of)
 }
 
@@ -244,7 +244,7 @@ pub unsafe extern "C" fn brinery_value_bool(
     out: *mut bool,
 ) -> brinery_status {
     access(value, node, |v| match v {
-        Value::Bool(b) => put(out, *b),
+        ValueRef::Bool(b) => put(out, b),
         _ => Err(BRINERY_WRONG_KIND),
     })
 }
@@ -261,7 +261,7 @@ pub unsafe extern "C" fn brinery_value_int(
     out: *mut i64,
 ) -> brinery_status {
     access(value, node, |v| match v {
-        Value::Int(i) => put(out, *i),
+        ValueRef::Int(i) => put(out, i),
         _ => Err(BRINERY_WRONG_KIND),
     })
 }
@@ -279,7 +279,7 @@ pub unsafe extern "C" fn brinery_value_bigint(
     len: *mut usize,
 ) -> brinery_status {
     access(value, node, |v| match v {
-        Value::BigInt(le) => {
+        ValueRef::BigInt(le) => {
             check_out(len)?;
             put(bytes, le.as_ptr())?;
             put(len, le.len())
@@ -299,7 +299,7 @@ pub unsafe extern "C" fn brinery_value_float(
     out: *mut f64,
 ) -> brinery_status {
     access(value, node, |v| match v {
-        Value::Float(f) => put(out, *f),
+        ValueRef::Float(f) => put(out, f),
         _ => Err(BRINERY_WRONG_KIND),
     })
 }
@@ -319,8 +319,8 @@ pub unsafe extern "C" fn brinery_value_str(
 ) -> brinery_status {
     access(value, node, |v| {
         let b = match v {
-            Value::Str(s) => s.as_bytes(),
-            Value::SurrogateStr(b) => b.as_slice(),
+            ValueRef::Str(s) => s.as_bytes(),
+            ValueRef::SurrogateStr(b) => b,
             _ => return Err(BRINERY_WRONG_KIND),
         };
         check_out(len)?;
@@ -343,7 +343,7 @@ pub unsafe extern "C" fn brinery_value_bytes(
 ) -> brinery_status {
     access(value, node, |v| {
         let b = match v {
-            Value::Bytes(b) | Value::ByteArray(b) => b,
+            ValueRef::Bytes(b) | ValueRef::ByteArray(b) => b,
             _ => return Err(BRINERY_WRONG_KIND),
         };
         check_out(len)?;
@@ -352,18 +352,18 @@ pub unsafe extern "C" fn brinery_value_bytes(
     })
 }
 
-fn items(v: &Value) -> Result<&[NodeId], brinery_status> {
+fn items(v: ValueRef<'_>) -> Result<&[NodeId], brinery_status> {
     match v {
-        Value::List(i) | Value::Tuple(i) | Value::Set(i) | Value::FrozenSet(i) => Ok(i),
-        Value::Object(o) => Ok(&o.items),
+        ValueRef::List(i) | ValueRef::Tuple(i) | ValueRef::Set(i) | ValueRef::FrozenSet(i) => Ok(i),
+        ValueRef::Object(o) => Ok(&o.items),
         _ => Err(BRINERY_WRONG_KIND),
     }
 }
 
-fn entries(v: &Value) -> Result<&[(NodeId, NodeId)], brinery_status> {
+fn entries(v: ValueRef<'_>) -> Result<&[(NodeId, NodeId)], brinery_status> {
     match v {
-        Value::Dict(e) => Ok(e),
-        Value::Object(o) => Ok(&o.entries),
+        ValueRef::Dict(e) => Ok(e),
+        ValueRef::Object(o) => Ok(&o.entries),
         _ => Err(BRINERY_WRONG_KIND),
     }
 }
@@ -445,7 +445,7 @@ pub unsafe extern "C" fn brinery_value_global(
     name_len: *mut usize,
 ) -> brinery_status {
     access(value, node, |v| match v {
-        Value::Global { module: m, name: n } => {
+        ValueRef::Global { module: m, name: n } => {
             check_out(module_len)?;
             check_out(name)?;
             check_out(name_len)?;
@@ -470,7 +470,7 @@ pub unsafe extern "C" fn brinery_value_object(
 ) -> brinery_status {
     use brinery_object_kind::*;
     access(value, node, |v| match v {
-        Value::Object(o) => put(
+        ValueRef::Object(o) => put(
             out,
             brinery_object {
                 kind: match o.kind {
@@ -504,7 +504,7 @@ pub unsafe extern "C" fn brinery_value_object_state(
     out: *mut usize,
 ) -> brinery_status {
     access(value, node, |v| match v {
-        Value::Object(o) => put(out, index(&o.state, i)?),
+        ValueRef::Object(o) => put(out, index(&o.state, i)?),
         _ => Err(BRINERY_WRONG_KIND),
     })
 }
@@ -521,7 +521,7 @@ pub unsafe extern "C" fn brinery_value_persistent_id(
     out: *mut usize,
 ) -> brinery_status {
     access(value, node, |v| match v {
-        Value::PersistentId(pid) => put(out, *pid),
+        ValueRef::PersistentId(pid) => put(out, pid),
         _ => Err(BRINERY_WRONG_KIND),
     })
 }
@@ -537,7 +537,7 @@ pub unsafe extern "C" fn brinery_value_extension(
     out: *mut i32,
 ) -> brinery_status {
     access(value, node, |v| match v {
-        Value::Extension(code) => put(out, *code),
+        ValueRef::Extension(code) => put(out, code),
         _ => Err(BRINERY_WRONG_KIND),
     })
 }
@@ -555,13 +555,13 @@ pub unsafe extern "C" fn brinery_value_buffer(
     readonly: *mut bool,
 ) -> brinery_status {
     access(value, node, |v| match v {
-        Value::Buffer {
+        ValueRef::Buffer {
             index: i,
             readonly: r,
         } => {
             check_out(readonly)?;
-            put(index, *i)?;
-            put(readonly, *r)
+            put(index, i)?;
+            put(readonly, r)
         }
         _ => Err(BRINERY_WRONG_KIND),
     })

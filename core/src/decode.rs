@@ -75,7 +75,8 @@ pub fn decode(data: &[u8], opts: &DecodeOptions) -> Result<Tree, DecodeError> {
 /// `STOP`), so a caller can read several pickles from one buffer.
 pub fn decode_prefix(data: &[u8], opts: &DecodeOptions) -> Result<(Tree, usize), DecodeError> {
     // A guess from the input size, capped: the arena grows as needed beyond it.
-    let mut tree = Tree::with_capacity((data.len() / 8).clamp(16, 1 << 16));
+    let n = (data.len() / 8).clamp(16, 1 << 16);
+    let mut tree = Tree::with_capacity(n);
     let (root, used) = decode_with(data, opts, &mut tree)?;
     tree.set_root(root);
     Ok((tree, used))

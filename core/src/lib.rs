@@ -40,7 +40,7 @@ pub use encode::Encoder;
 pub use error::{DecodeError, DecodeErrorKind, EncodeError};
 pub use limits::Limits;
 pub use tree_encode::encode_tree;
-pub use value::{NodeId, Object, ObjectKind, Tree, Value};
+pub use value::{NodeId, Object, ObjectKind, Tree, Value, ValueRef};
 
 /// The highest protocol this crate reads and writes.
 pub const HIGHEST_PROTOCOL: u8 = 5;

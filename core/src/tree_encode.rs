@@ -21,7 +21,7 @@ use alloc::vec::Vec;
 
 use crate::encode::{Batch, Encoder};
 use crate::error::EncodeError;
-use crate::value::{NodeId, Object, ObjectKind, Tree, Value};
+use crate::value::{NodeId, Object, ObjectKind, Tree, ValueRef};
 
 /// Encodes the tree's root at `protocol`.
 pub fn encode_tree(tree: &Tree, protocol: u8) -> Result<Vec<u8>, EncodeError> {
@@ -109,10 +109,9 @@ impl<'a> TreeWriter<'a> {
         Ok(())
     }
 
-    fn node(&self, id: NodeId) -> Result<&'a Value, EncodeError> {
+    fn node(&self, id: NodeId) -> Result<ValueRef<'a>, EncodeError> {
         let tree: &'a Tree = self.tree;
-        tree.nodes()
-            .get(id)
+        tree.try_get(id)
             .ok_or_else(|| EncodeError::Invalid(format!("node {id} is not in the tree")))
     }
 
@@ -186,18 +185,18 @@ impl<'a> TreeWriter<'a> {
         let value = self.node(id)?;
         self.enc.boundary();
         match value {
-            Value::None => self.enc.none(),
-            Value::Bool(b) => self.enc.bool(*b),
-            Value::Int(v) => self.enc.int(*v),
-            Value::BigInt(le) => self.enc.big_int(le),
-            Value::Float(v) => self.enc.float(*v),
+            ValueRef::None => self.enc.none(),
+            ValueRef::Bool(b) => self.enc.bool(b),
+            ValueRef::Int(v) => self.enc.int(v),
+            ValueRef::BigInt(le) => self.enc.big_int(le),
+            ValueRef::Float(v) => self.enc.float(v),
             _ => return self.save_memoized_kind(id, value),
         }
         Ok(())
     }
 
     /// Saves a node of a type CPython memoizes (or that is never shared).
-    fn save_memoized_kind(&mut self, id: NodeId, value: &'a Value) -> Result<(), EncodeError> {
+    fn save_memoized_kind(&mut self, id: NodeId, value: ValueRef<'a>) -> Result<(), EncodeError> {
         let proto = self.enc.protocol();
         if self.memo[id] != NOT_MEMOIZED {
             self.enc.get(self.memo[id]);
@@ -207,59 +206,59 @@ impl<'a> TreeWriter<'a> {
             self.enter(id)?;
         }
         match value {
-            Value::Str(s) => {
+            ValueRef::Str(s) => {
                 check_len(s.len(), proto)?;
                 self.enc.str(s);
                 self.memoize(id);
             }
-            Value::SurrogateStr(b) => {
+            ValueRef::SurrogateStr(b) => {
                 check_len(b.len(), proto)?;
                 self.enc.str_utf8(b);
                 self.memoize(id);
             }
-            Value::Bytes(b) => {
+            ValueRef::Bytes(b) => {
                 check_len(b.len(), proto)?;
                 self.enc.bytes(b);
                 self.memoize(id);
             }
-            Value::ByteArray(b) => {
+            ValueRef::ByteArray(b) => {
                 check_len(b.len(), proto)?;
                 self.enc.bytearray(b);
                 self.memoize(id);
             }
-            Value::List(items) => {
+            ValueRef::List(items) => {
                 self.enc.empty_list();
                 self.memoize(id);
                 self.items(Batch::List, items);
             }
-            Value::Dict(entries) => {
+            ValueRef::Dict(entries) => {
                 self.enc.empty_dict();
                 self.memoize(id);
                 self.entries(Batch::Dict, entries);
             }
-            Value::Set(items) | Value::FrozenSet(items) if proto < 4 => {
+            ValueRef::Set(items) | ValueRef::FrozenSet(items) if proto < 4 => {
                 self.enc
-                    .set_reduce_begin(matches!(value, Value::FrozenSet(_)));
+                    .set_reduce_begin(matches!(value, ValueRef::FrozenSet(_)));
                 self.then([Step::SetReduceEnd, Step::CallEnd(id)].into_iter());
                 self.items(Batch::List, items);
             }
-            Value::Set(items) => {
+            ValueRef::Set(items) => {
                 self.enc.empty_set()?;
                 self.memoize(id);
                 self.items(Batch::Set, items);
             }
-            Value::FrozenSet(items) => {
+            ValueRef::FrozenSet(items) => {
                 self.enc.mark();
                 self.stack.push(Step::FrozenSetEnd(id));
                 self.then(items.iter().map(|&item| Step::Save(item)));
             }
-            Value::Tuple(items) if items.is_empty() => self.enc.tuple_end(0),
-            Value::Tuple(items) => {
+            ValueRef::Tuple([]) => self.enc.tuple_end(0),
+            ValueRef::Tuple(items) => {
                 self.enc.tuple_begin(items.len());
                 self.stack.push(Step::TupleEnd(id, items.len()));
                 self.then(items.iter().map(|&item| Step::Save(item)));
             }
-            Value::Global { module, name } => {
+            ValueRef::Global { module, name } => {
                 // GLOBAL's text lines are ASCII, except at protocol 3 (UTF-8), as in
                 // `save_global`; STACK_GLOBAL's are strs.
                 if proto != 3 && proto < 4 && !(module.is_ascii() && name.is_ascii()) {
@@ -271,19 +270,19 @@ impl<'a> TreeWriter<'a> {
                 let idx = self.enc.global_memoized(module, name);
                 self.set_memo(id, idx);
             }
-            Value::Object(obj) => self.object(id, obj)?,
-            Value::PersistentId(pid) => self.persistent_id(id, *pid)?,
-            Value::Extension(code) => {
+            ValueRef::Object(obj) => self.object(id, obj)?,
+            ValueRef::PersistentId(pid) => self.persistent_id(id, pid)?,
+            ValueRef::Extension(code) => {
                 if proto < 2 {
                     return Err(EncodeError::NeedsProtocol("extension codes", 2));
                 }
-                if *code <= 0 {
+                if code <= 0 {
                     return Err(invalid(id, "extension code must be positive"));
                 }
-                self.enc.ext(*code as u32);
+                self.enc.ext(code as u32);
             }
-            Value::Buffer { index, readonly } => {
-                if *index != self.next_buffer {
+            ValueRef::Buffer { index, readonly } => {
+                if index != self.next_buffer {
                     return Err(invalid(
                         id,
                         &format!(
@@ -292,13 +291,17 @@ impl<'a> TreeWriter<'a> {
                         ),
                     ));
                 }
-                self.enc.next_buffer(*readonly)?;
+                self.enc.next_buffer(readonly)?;
                 self.next_buffer += 1;
                 if self.buffer_references(id) > 1 {
                     self.memoize(id);
                 }
             }
-            Value::None | Value::Bool(_) | Value::Int(_) | Value::BigInt(_) | Value::Float(_) => {
+            ValueRef::None
+            | ValueRef::Bool(_)
+            | ValueRef::Int(_)
+            | ValueRef::BigInt(_)
+            | ValueRef::Float(_) => {
                 unreachable!("atoms are written above")
             }
         }
@@ -458,7 +461,7 @@ impl<'a> TreeWriter<'a> {
 
     fn tuple_items(&self, id: NodeId, args: NodeId) -> Result<&'a [NodeId], EncodeError> {
         match self.node(args)? {
-            Value::Tuple(items) => Ok(items),
+            ValueRef::Tuple(items) => Ok(items),
             _ => Err(invalid(id, "arguments must be a tuple")),
         }
     }
@@ -466,7 +469,7 @@ impl<'a> TreeWriter<'a> {
     fn persistent_id(&mut self, id: NodeId, pid: NodeId) -> Result<(), EncodeError> {
         if self.enc.protocol() == 0 {
             return match self.node(pid)? {
-                Value::Str(s) if s.is_ascii() && !s.contains('\n') => self.enc.persid_text(s),
+                ValueRef::Str(s) if s.is_ascii() && !s.contains('\n') => self.enc.persid_text(s),
                 _ => Err(invalid(
                     id,
                     "a persistent id at protocol 0 must be an ascii str without newlines",
@@ -487,7 +490,7 @@ impl<'a> TreeWriter<'a> {
                 }
             };
             count(tree.root());
-            for value in tree.nodes() {
+            for (_, value) in tree.iter() {
                 for_each_child(value, &mut count);
             }
             refs
@@ -498,25 +501,29 @@ impl<'a> TreeWriter<'a> {
 
 /// Whether CPython memoizes the object only once its contents is written, so that a
 /// loop through it alone never reaches a memo entry.
-fn memoized_after_contents(value: &Value) -> bool {
+fn memoized_after_contents(value: ValueRef<'_>) -> bool {
     match value {
-        Value::Tuple(items) => !items.is_empty(),
-        Value::FrozenSet(_) | Value::Set(_) | Value::Object(_) | Value::PersistentId(_) => true,
+        ValueRef::Tuple(items) => !items.is_empty(),
+        ValueRef::FrozenSet(_)
+        | ValueRef::Set(_)
+        | ValueRef::Object(_)
+        | ValueRef::PersistentId(_) => true,
         _ => false,
     }
 }
 
 /// Calls `f` with every node `value` refers to.
-fn for_each_child(value: &Value, f: &mut impl FnMut(NodeId)) {
+fn for_each_child(value: ValueRef<'_>, f: &mut impl FnMut(NodeId)) {
     match value {
-        Value::List(items) | Value::Tuple(items) | Value::Set(items) | Value::FrozenSet(items) => {
-            items.iter().for_each(|&i| f(i))
-        }
-        Value::Dict(entries) => entries.iter().for_each(|&(k, v)| {
+        ValueRef::List(items)
+        | ValueRef::Tuple(items)
+        | ValueRef::Set(items)
+        | ValueRef::FrozenSet(items) => items.iter().for_each(|&i| f(i)),
+        ValueRef::Dict(entries) => entries.iter().for_each(|&(k, v)| {
             f(k);
             f(v)
         }),
-        Value::Object(obj) => {
+        ValueRef::Object(obj) => {
             f(obj.callable);
             f(obj.args);
             if let Some(k) = obj.kwargs {
@@ -529,7 +536,7 @@ fn for_each_child(value: &Value, f: &mut impl FnMut(NodeId)) {
                 f(v)
             });
         }
-        Value::PersistentId(pid) => f(*pid),
+        ValueRef::PersistentId(pid) => f(pid),
         _ => {}
     }
 }

@@ -10,20 +10,20 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use brinery_core::{decode, DecodeOptions, Tree, Value};
+use brinery_core::{decode, DecodeOptions, Tree, ValueRef};
 use common::mutate::{mutate, Rng};
 use common::{case_streams, ctext};
 
 /// True when every node is plain data (no globals, calls, persistent ids, buffers).
 fn plain(tree: &Tree) -> bool {
-    tree.nodes().iter().all(|v| {
+    tree.iter().all(|(_, v)| {
         !matches!(
             v,
-            Value::Global { .. }
-                | Value::Object(_)
-                | Value::PersistentId(_)
-                | Value::Extension(_)
-                | Value::Buffer { .. }
+            ValueRef::Global { .. }
+                | ValueRef::Object(_)
+                | ValueRef::PersistentId(_)
+                | ValueRef::Extension(_)
+                | ValueRef::Buffer { .. }
         )
     })
 }

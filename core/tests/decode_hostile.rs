@@ -137,8 +137,8 @@ fn lists_nested_100_000_deep_decode_without_recursion() {
         // Walk down iteratively: 100,000 levels, the last one empty.
         let mut id = tree.root();
         let mut depth = 1;
-        while let brinery_core::Value::List(items) = tree.get(id) {
-            match items.as_slice() {
+        while let brinery_core::ValueRef::List(items) = tree.get(id) {
+            match items {
                 [] => break,
                 [child] => {
                     id = *child;

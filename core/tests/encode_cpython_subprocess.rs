@@ -311,7 +311,7 @@ fn object_cases() -> Vec<ObjectCase> {
     let inner = b.list(vec![]);
     let args = b.tuple(vec![inner]);
     let frozen = b.push_object(object(ObjectKind::Reduce, fs, args));
-    *b.tree.get_mut(set) = Value::Set(vec![frozen]);
+    b.tree.set(set, Value::Set(vec![frozen]));
     let root = b.list(vec![set, set]);
     add(
         "set_of_object",

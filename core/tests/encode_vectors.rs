@@ -4,7 +4,7 @@
 
 mod encode_support;
 
-use brinery_core::{encode_tree, Value};
+use brinery_core::{encode_tree, ValueRef};
 use encode_support::*;
 
 #[test]
@@ -126,7 +126,7 @@ fn plain_cases_decoded_with_their_reductions_kept_reencode_to_the_same_bytes() {
             let file = format!("{}.p{p}.pickle", case.name);
             let expected = read(&file);
             let tree = brinery_core::decode(&expected, &opts).unwrap();
-            let kept = tree.nodes().iter().any(|v| matches!(v, Value::Object(_)));
+            let kept = tree.iter().any(|(_, v)| matches!(v, ValueRef::Object(_)));
             with_objects += usize::from(kept);
             match encode_tree(&tree, p) {
                 Ok(ours) if ours == expected => checked += 1,

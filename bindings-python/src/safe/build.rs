@@ -12,7 +12,7 @@
 //! (a list inside a tuple that contains the list) is filled after them. Not a general
 //! unpickler: persistent ids are refused and only allowlisted globals are ever called.
 
-use brinery_core::{NodeId, Object, ObjectKind, Tree, Value};
+use brinery_core::{NodeId, Object, ObjectKind, Tree, ValueRef};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{
@@ -33,13 +33,13 @@ pub enum Refusal {
 
 /// Pass 1: finds the first node (in arena order) that makes the stream unsafe.
 pub fn check(py: Python<'_>, tree: &Tree, allow: &Allow<'_>) -> PyResult<Option<Refusal>> {
-    for v in tree.nodes() {
+    for (_, v) in tree.iter() {
         match v {
-            Value::Global { module, name } if allow.rule(module, name).is_none() => {
+            ValueRef::Global { module, name } if allow.rule(module, name).is_none() => {
                 return Ok(Some(Refusal::Global(format!("{module}.{name}"))));
             }
-            Value::Extension(code) => {
-                if let Some((m, n)) = extension(py, *code)? {
+            ValueRef::Extension(code) => {
+                if let Some((m, n)) = extension(py, code)? {
                     if allow.rule(&m, &n).is_some() {
                         continue;
                     }
@@ -47,12 +47,12 @@ pub fn check(py: Python<'_>, tree: &Tree, allow: &Allow<'_>) -> PyResult<Option<
                 }
                 return Ok(Some(Refusal::Global(format!("extension code {code}"))));
             }
-            Value::PersistentId(_) => return Ok(Some(Refusal::PersistentId)),
-            Value::Object(o)
+            ValueRef::PersistentId(_) => return Ok(Some(Refusal::PersistentId)),
+            ValueRef::Object(o)
                 if o.kind != ObjectKind::Built
                     && !matches!(
                         tree.get(o.callable),
-                        Value::Global { .. } | Value::Extension(_)
+                        ValueRef::Global { .. } | ValueRef::Extension(_)
                     ) =>
             {
                 return Ok(Some(Refusal::Call));
@@ -225,10 +225,10 @@ impl<'a, 'py> Builder<'a, 'py> {
     fn construct(&mut self, id: NodeId) -> R<Bound<'py, PyAny>> {
         let py = self.py;
         Ok(match self.tree.get(id) {
-            Value::None => py.None().into_bound(py),
-            Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
-            Value::Int(i) => i.into_pyobject(py)?.into_any(),
-            Value::BigInt(le) => {
+            ValueRef::None => py.None().into_bound(py),
+            ValueRef::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
+            ValueRef::Int(i) => i.into_pyobject(py)?.into_any(),
+            ValueRef::BigInt(le) => {
                 let kwargs = PyDict::new(py);
                 kwargs.set_item("signed", true)?;
                 py.get_type::<pyo3::types::PyInt>().call_method(
@@ -237,21 +237,21 @@ impl<'a, 'py> Builder<'a, 'py> {
                     Some(&kwargs),
                 )?
             }
-            Value::Float(f) => f.into_pyobject(py)?.into_any(),
-            Value::Str(s) => s.into_pyobject(py)?.into_any(),
-            Value::SurrogateStr(b) => {
+            ValueRef::Float(f) => f.into_pyobject(py)?.into_any(),
+            ValueRef::Str(s) => s.into_pyobject(py)?.into_any(),
+            ValueRef::SurrogateStr(b) => {
                 PyBytes::new(py, b).call_method1("decode", ("utf-8", "surrogatepass"))?
             }
-            Value::Bytes(b) => PyBytes::new(py, b).into_any(),
-            Value::ByteArray(b) => PyByteArray::new(py, b).into_any(),
-            Value::List(_) => PyList::empty(py).into_any(),
-            Value::Dict(_) => PyDict::new(py).into_any(),
-            Value::Set(_) => PySet::empty(py)?.into_any(),
-            Value::Tuple(items) => PyTuple::new(py, self.objs_of(items)?)?.into_any(),
-            Value::FrozenSet(items) => PyFrozenSet::new(py, &self.objs_of(items)?)?.into_any(),
-            Value::Global { module, name } => self.allow.resolve(py, module, name)?,
-            Value::Extension(code) => {
-                let Some((m, n)) = extension(py, *code)? else {
+            ValueRef::Bytes(b) => PyBytes::new(py, b).into_any(),
+            ValueRef::ByteArray(b) => PyByteArray::new(py, b).into_any(),
+            ValueRef::List(_) => PyList::empty(py).into_any(),
+            ValueRef::Dict(_) => PyDict::new(py).into_any(),
+            ValueRef::Set(_) => PySet::empty(py)?.into_any(),
+            ValueRef::Tuple(items) => PyTuple::new(py, self.objs_of(items)?)?.into_any(),
+            ValueRef::FrozenSet(items) => PyFrozenSet::new(py, &self.objs_of(items)?)?.into_any(),
+            ValueRef::Global { module, name } => self.allow.resolve(py, module, name)?,
+            ValueRef::Extension(code) => {
+                let Some((m, n)) = extension(py, code)? else {
                     return Err(PyValueError::new_err(format!(
                         "unregistered extension code {code}"
                     ))
@@ -259,9 +259,9 @@ impl<'a, 'py> Builder<'a, 'py> {
                 };
                 self.allow.resolve(py, &m, &n)?
             }
-            Value::Buffer { index, readonly } => {
-                let buf = self.buffers[*index].clone();
-                if *readonly {
+            ValueRef::Buffer { index, readonly } => {
+                let buf = self.buffers[index].clone();
+                if readonly {
                     let view = py
                         .import("builtins")?
                         .getattr("memoryview")?
@@ -275,18 +275,18 @@ impl<'a, 'py> Builder<'a, 'py> {
                     buf
                 }
             }
-            Value::PersistentId(_) => {
+            ValueRef::PersistentId(_) => {
                 return Err(PyValueError::new_err("persistent ids are not supported").into())
             }
-            Value::Object(o) => self.call(o)?,
+            ValueRef::Object(o) => self.call(o)?,
         })
     }
 
     /// The rule of the global a call names (extensions resolved through copyreg).
     fn rule_of(&self, callable: NodeId) -> PyResult<Rule> {
         let found = match self.tree.get(callable) {
-            Value::Global { module, name } => self.allow.rule(module, name),
-            Value::Extension(code) => match extension(self.py, *code)? {
+            ValueRef::Global { module, name } => self.allow.rule(module, name),
+            ValueRef::Extension(code) => match extension(self.py, code)? {
                 Some((m, n)) => self.allow.rule(&m, &n),
                 None => None,
             },
@@ -349,28 +349,28 @@ impl<'a, 'py> Builder<'a, 'py> {
     fn fill(&mut self, id: NodeId) -> R<()> {
         let target = self.obj(id)?;
         match self.tree.get(id) {
-            Value::List(items) => {
+            ValueRef::List(items) => {
                 let list = target.cast::<PyList>().map_err(PyErr::from)?;
                 for &i in items {
                     list.append(self.obj(i)?)?;
                 }
                 self.charge(8 * items.len())?;
             }
-            Value::Set(items) => {
+            ValueRef::Set(items) => {
                 let set = target.cast::<PySet>().map_err(PyErr::from)?;
                 for &i in items {
                     set.add(self.obj(i)?)?;
                 }
                 self.charge(32 * items.len())?;
             }
-            Value::Dict(entries) => {
+            ValueRef::Dict(entries) => {
                 let dict = target.cast::<PyDict>().map_err(PyErr::from)?;
                 for &(k, v) in entries {
                     dict.set_item(self.obj(k)?, self.obj(v)?)?;
                 }
                 self.charge(48 * entries.len())?;
             }
-            Value::Object(o) => {
+            ValueRef::Object(o) => {
                 if (!o.items.is_empty() || !o.entries.is_empty() || !o.state.is_empty())
                     && !allow::is_instance_target(&target)
                 {
@@ -451,8 +451,8 @@ fn build_state<'py>(
 /// What must be finished before `id` can be created.
 fn construct_deps(tree: &Tree, id: NodeId, out: &mut Vec<NodeId>) {
     match tree.get(id) {
-        Value::Tuple(items) | Value::FrozenSet(items) => out.extend(items),
-        Value::Object(o) => {
+        ValueRef::Tuple(items) | ValueRef::FrozenSet(items) => out.extend(items),
+        ValueRef::Object(o) => {
             out.push(o.callable);
             if o.kind != ObjectKind::Built {
                 out.push(o.args);
@@ -466,9 +466,9 @@ fn construct_deps(tree: &Tree, id: NodeId, out: &mut Vec<NodeId>) {
 /// What is added to `id` after it exists.
 fn fill_deps(tree: &Tree, id: NodeId, out: &mut Vec<NodeId>) {
     match tree.get(id) {
-        Value::List(items) | Value::Set(items) => out.extend(items),
-        Value::Dict(entries) => out.extend(entries.iter().flat_map(|&(k, v)| [k, v])),
-        Value::Object(o) => {
+        ValueRef::List(items) | ValueRef::Set(items) => out.extend(items),
+        ValueRef::Dict(entries) => out.extend(entries.iter().flat_map(|&(k, v)| [k, v])),
+        ValueRef::Object(o) => {
             out.extend(&o.items);
             out.extend(o.entries.iter().flat_map(|&(k, v)| [k, v]));
             out.extend(&o.state);

@@ -1,7 +1,8 @@
 //! The unpickler's memo: keys written by `PUT`/`BINPUT`/`LONG_BINPUT`/`MEMOIZE` mapped
-//! to the builder's handles. Keys are almost always dense from zero (every pickler numbers them that
-//! way), so they live in a vector; a hostile far-away key goes to a map instead of
-//! growing the vector to it.
+//! to the builder's handles. Keys are almost always dense from zero (every pickler
+//! numbers them that way), so they live in a vector of bare handles; the rare keys
+//! skipped when a key lands a little past its end are marked in a bitmap of holes, and
+//! a hostile far-away key goes to a map instead of growing the vector to it.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -14,7 +15,10 @@ const SLOT_COST: usize = core::mem::size_of::<usize>();
 
 #[derive(Debug)]
 pub(crate) struct Memo<H> {
-    dense: Vec<Option<H>>,
+    dense: Vec<H>,
+    /// One bit per key below `dense.len()`, set when the key holds no handle (its slot
+    /// holds a filler); empty until the first hole.
+    holes: Vec<u64>,
     sparse: BTreeMap<u64, H>,
     len: usize,
 }
@@ -23,6 +27,7 @@ impl<H: Copy> Memo<H> {
     pub(crate) fn with_capacity(n: usize) -> Self {
         Memo {
             dense: Vec::with_capacity(n),
+            holes: Vec::new(),
             sparse: BTreeMap::new(),
             len: 0,
         }
@@ -38,10 +43,20 @@ impl<H: Copy> Memo<H> {
     pub(crate) fn get(&self, key: u64) -> Option<H> {
         let dense = usize::try_from(key).ok().and_then(|k| self.dense.get(k));
         match dense {
-            Some(&slot) => slot,
+            Some(_) if self.is_hole(key) => None,
+            Some(&h) => Some(h),
             None if self.sparse.is_empty() => None,
             None => self.sparse.get(&key).copied(),
         }
+    }
+
+    #[inline]
+    fn is_hole(&self, key: u64) -> bool {
+        !self.holes.is_empty()
+            && self
+                .holes
+                .get((key / 64) as usize)
+                .is_some_and(|w| w & (1 << (key % 64)) != 0)
     }
 
     /// Stores `id` under `key`; returns the bytes of vector growth to charge.
@@ -49,22 +64,25 @@ impl<H: Copy> Memo<H> {
     pub(crate) fn put(&mut self, key: u64, id: H) -> usize {
         let n = self.dense.len() as u64;
         if key < n {
-            let slot = &mut self.dense[key as usize];
-            if slot.is_none() {
+            if self.is_hole(key) {
+                self.holes[(key / 64) as usize] &= !(1 << (key % 64));
                 self.len += 1;
             }
-            *slot = Some(id);
+            self.dense[key as usize] = id;
             0
         } else if key == n {
-            self.dense.push(Some(id));
+            self.dense.push(id);
             if self.sparse.is_empty() || self.sparse.remove(&key).is_none() {
                 self.len += 1;
             }
             SLOT_COST
         } else if key - n <= DENSE_SLACK && self.sparse.is_empty() {
             let grow = (key - n + 1) as usize;
-            self.dense.resize(key as usize, None);
-            self.dense.push(Some(id));
+            self.dense.resize(key as usize + 1, id);
+            self.holes.resize(self.dense.len().div_ceil(64), 0);
+            for hole in n..key {
+                self.holes[(hole / 64) as usize] |= 1 << (hole % 64);
+            }
             self.len += 1;
             grow * SLOT_COST
         } else {
@@ -95,5 +113,7 @@ mod tests {
         assert_eq!(m.get(5), Some(15));
         assert_eq!(m.get(u32::MAX as u64), Some(99));
         assert_eq!(m.get(7), None);
+        m.put(3, 13);
+        assert_eq!((m.len(), m.get(3), m.get(2)), (5, Some(13), None));
     }
 }

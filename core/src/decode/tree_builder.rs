@@ -1,12 +1,13 @@
 //! The [`Tree`] as a [`Builder`]: what [`decode`](crate::decode()) builds. Each value
-//! becomes one node; handles are node ids.
+//! becomes one node (scalars inline in the arena, the rest on its heap); handles are
+//! node ids.
 
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::builder::{Builder, Contents, ValueKind};
-use crate::value::{NodeId, Object, ObjectKind, Tree, Value};
+use crate::value::{NodeId, Object, ObjectKind, Tree, Value, ValueRef};
 
 impl Builder for Tree {
     type Handle = NodeId;
@@ -21,68 +22,68 @@ impl Builder for Tree {
     }
     #[inline]
     fn int(&mut self, v: i64) -> NodeId {
-        self.push(Value::Int(v))
+        self.push_int(v)
     }
     fn big_int(&mut self, le: &[u8]) -> NodeId {
-        self.push(Value::BigInt(le.to_vec()))
+        self.push_heap(Value::BigInt(le.to_vec()))
     }
     #[inline]
     fn float(&mut self, v: f64) -> NodeId {
-        self.push(Value::Float(v))
+        self.push_float(v)
     }
     #[inline]
     fn str(&mut self, s: &str) -> NodeId {
-        self.push(Value::Str(String::from(s)))
+        self.push_heap(Value::Str(String::from(s)))
     }
     fn surrogate_str(&mut self, wtf8: &[u8]) -> NodeId {
-        self.push(Value::SurrogateStr(wtf8.to_vec()))
+        self.push_heap(Value::SurrogateStr(wtf8.to_vec()))
     }
     fn bytes(&mut self, b: &[u8]) -> NodeId {
-        self.push(Value::Bytes(b.to_vec()))
+        self.push_heap(Value::Bytes(b.to_vec()))
     }
     fn byte_array(&mut self, b: &[u8]) -> NodeId {
-        self.push(Value::ByteArray(b.to_vec()))
+        self.push_heap(Value::ByteArray(b.to_vec()))
     }
 
     #[inline]
     fn list(&mut self, items: &[NodeId]) -> NodeId {
-        self.push(Value::List(items.to_vec()))
+        self.push_heap(Value::List(items.to_vec()))
     }
     #[inline]
     fn tuple(&mut self, items: &[NodeId]) -> NodeId {
-        self.push(Value::Tuple(items.to_vec()))
+        self.push_heap(Value::Tuple(items.to_vec()))
     }
     #[inline]
     fn dict(&mut self, pairs: &[NodeId]) -> NodeId {
-        self.push(Value::Dict(to_pairs(pairs)))
+        self.push_heap(Value::Dict(to_pairs(pairs)))
     }
     fn set(&mut self, items: &[NodeId]) -> NodeId {
-        self.push(Value::Set(items.to_vec()))
+        self.push_heap(Value::Set(items.to_vec()))
     }
     fn frozen_set(&mut self, items: &[NodeId]) -> NodeId {
-        self.push(Value::FrozenSet(items.to_vec()))
+        self.push_heap(Value::FrozenSet(items.to_vec()))
     }
 
     #[inline]
     fn extend(&mut self, target: NodeId, items: &[NodeId]) {
-        match self.get_mut(target) {
-            Value::List(v) | Value::Set(v) => v.extend_from_slice(items),
-            Value::Object(o) => o.items.extend_from_slice(items),
+        match self.heap_mut(target) {
+            Some(Value::List(v) | Value::Set(v)) => v.extend_from_slice(items),
+            Some(Value::Object(o)) => o.items.extend_from_slice(items),
             _ => {}
         }
     }
     #[inline]
     fn set_items(&mut self, target: NodeId, pairs: &[NodeId]) {
         let pairs = pairs.chunks_exact(2).map(|p| (p[0], p[1]));
-        match self.get_mut(target) {
-            Value::Dict(d) => d.extend(pairs),
-            Value::Object(o) => o.entries.extend(pairs),
+        match self.heap_mut(target) {
+            Some(Value::Dict(d)) => d.extend(pairs),
+            Some(Value::Object(o)) => o.entries.extend(pairs),
             _ => {}
         }
     }
 
     fn global(&mut self, module: &str, name: &str) -> NodeId {
-        self.push(Value::Global {
+        self.push_heap(Value::Global {
             module: module.into(),
             name: name.into(),
         })
@@ -94,7 +95,7 @@ impl Builder for Tree {
         args: NodeId,
         kwargs: Option<NodeId>,
     ) -> NodeId {
-        self.push(Value::Object(Box::new(Object {
+        self.push_heap(Value::Object(Box::new(Object {
             kind,
             callable,
             args,
@@ -105,22 +106,25 @@ impl Builder for Tree {
         })))
     }
     fn build(&mut self, target: NodeId, state: NodeId) {
-        if let Value::Object(o) = self.get_mut(target) {
+        if let Some(Value::Object(o)) = self.heap_mut(target) {
             o.state.push(state);
             return;
         }
-        let old = core::mem::replace(self.get_mut(target), Value::None);
+        let old = self.take(target);
         let inner = self.push(old);
-        let args = self.push(Value::Tuple(Vec::new()));
-        *self.get_mut(target) = Value::Object(Box::new(Object {
-            kind: ObjectKind::Built,
-            callable: inner,
-            args,
-            kwargs: None,
-            state: alloc::vec![state],
-            items: Vec::new(),
-            entries: Vec::new(),
-        }));
+        let args = self.push_heap(Value::Tuple(Vec::new()));
+        self.set(
+            target,
+            Value::Object(Box::new(Object {
+                kind: ObjectKind::Built,
+                callable: inner,
+                args,
+                kwargs: None,
+                state: alloc::vec![state],
+                items: Vec::new(),
+                entries: Vec::new(),
+            })),
+        );
     }
     fn persistent_id(&mut self, pid: NodeId) -> NodeId {
         self.push(Value::PersistentId(pid))
@@ -135,24 +139,25 @@ impl Builder for Tree {
         })
     }
     fn readonly(&mut self, buffer: NodeId) {
-        if let Value::Buffer { readonly, .. } = self.get_mut(buffer) {
-            *readonly = true;
-        }
+        self.set_readonly(buffer);
     }
 
     #[inline]
     fn kind(&self, h: NodeId) -> ValueKind {
-        kind_of(self.get(h))
+        match self.heap_ref(h) {
+            Some(v) => heap_kind(v),
+            None => kind_of(self.get(h)),
+        }
     }
     fn contents(&self, h: NodeId) -> Contents<'_, NodeId> {
         match self.get(h) {
-            Value::Str(s) => Contents::Str(s),
-            Value::Bytes(b) => Contents::Bytes(b),
-            Value::Global { module, name } => Contents::Global { module, name },
-            Value::List(v) | Value::Tuple(v) | Value::Set(v) | Value::FrozenSet(v) => {
+            ValueRef::Str(s) => Contents::Str(s),
+            ValueRef::Bytes(b) => Contents::Bytes(b),
+            ValueRef::Global { module, name } => Contents::Global { module, name },
+            ValueRef::List(v) | ValueRef::Tuple(v) | ValueRef::Set(v) | ValueRef::FrozenSet(v) => {
                 Contents::Items(v)
             }
-            Value::Dict(d) => Contents::Entries(d),
+            ValueRef::Dict(d) => Contents::Entries(d),
             _ => Contents::Opaque,
         }
     }
@@ -162,13 +167,34 @@ fn to_pairs(flat: &[NodeId]) -> Vec<(NodeId, NodeId)> {
     flat.chunks_exact(2).map(|p| (p[0], p[1])).collect()
 }
 
-fn kind_of(v: &Value) -> ValueKind {
+fn kind_of(v: ValueRef<'_>) -> ValueKind {
     match v {
-        Value::None => ValueKind::None,
-        Value::Bool(_) => ValueKind::Bool,
-        Value::Int(_) => ValueKind::Int,
+        ValueRef::None => ValueKind::None,
+        ValueRef::Bool(_) => ValueKind::Bool,
+        ValueRef::Int(_) => ValueKind::Int,
+        ValueRef::BigInt(_) => ValueKind::BigInt,
+        ValueRef::Float(_) => ValueKind::Float,
+        ValueRef::Str(_) => ValueKind::Str,
+        ValueRef::SurrogateStr(_) => ValueKind::SurrogateStr,
+        ValueRef::Bytes(_) => ValueKind::Bytes,
+        ValueRef::ByteArray(_) => ValueKind::ByteArray,
+        ValueRef::List(_) => ValueKind::List,
+        ValueRef::Tuple(_) => ValueKind::Tuple,
+        ValueRef::Dict(_) => ValueKind::Dict,
+        ValueRef::Set(_) => ValueKind::Set,
+        ValueRef::FrozenSet(_) => ValueKind::FrozenSet,
+        ValueRef::Global { .. } => ValueKind::Global,
+        ValueRef::Object(_) => ValueKind::Object,
+        ValueRef::PersistentId(_) => ValueKind::PersistentId,
+        ValueRef::Extension(_) => ValueKind::Extension,
+        ValueRef::Buffer { .. } => ValueKind::Buffer,
+    }
+}
+
+#[inline]
+fn heap_kind(v: &Value) -> ValueKind {
+    match v {
         Value::BigInt(_) => ValueKind::BigInt,
-        Value::Float(_) => ValueKind::Float,
         Value::Str(_) => ValueKind::Str,
         Value::SurrogateStr(_) => ValueKind::SurrogateStr,
         Value::Bytes(_) => ValueKind::Bytes,
@@ -180,8 +206,6 @@ fn kind_of(v: &Value) -> ValueKind {
         Value::FrozenSet(_) => ValueKind::FrozenSet,
         Value::Global { .. } => ValueKind::Global,
         Value::Object(_) => ValueKind::Object,
-        Value::PersistentId(_) => ValueKind::PersistentId,
-        Value::Extension(_) => ValueKind::Extension,
-        Value::Buffer { .. } => ValueKind::Buffer,
+        other => kind_of(ValueRef::from(other)),
     }
 }

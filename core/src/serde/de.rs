@@ -12,7 +12,7 @@ use ::serde::de::{
 };
 
 use super::Error;
-use crate::value::{NodeId, Tree, Value};
+use crate::value::{NodeId, Tree, ValueRef};
 
 /// Deepest nesting [`TreeDeserializer`] follows; serde deserializes recursively.
 pub const MAX_DEPTH: usize = 256;
@@ -43,18 +43,18 @@ impl<'t> TreeDeserializer<'t> {
         })
     }
 
-    fn value(&self) -> &'t Value {
+    fn value(&self) -> ValueRef<'t> {
         self.tree.get(self.id)
     }
 
     fn unsupported(&self) -> Error {
         let what = match self.value() {
-            Value::SurrogateStr(_) => "a str with lone surrogates",
-            Value::Global { .. } => "a global",
-            Value::Object(_) => "an object",
-            Value::PersistentId(_) => "a persistent id",
-            Value::Extension(_) => "an extension code",
-            Value::Buffer { .. } => "an out-of-band buffer",
+            ValueRef::SurrogateStr(_) => "a str with lone surrogates",
+            ValueRef::Global { .. } => "a global",
+            ValueRef::Object(_) => "an object",
+            ValueRef::PersistentId(_) => "a persistent id",
+            ValueRef::Extension(_) => "an extension code",
+            ValueRef::Buffer { .. } => "an out-of-band buffer",
             _ => "this value",
         };
         Error::Message(format!("{what} has no serde representation"))
@@ -98,10 +98,10 @@ impl<'de> de::Deserializer<'de> for TreeDeserializer<'_> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.value() {
-            Value::None => visitor.visit_unit(),
-            Value::Bool(b) => visitor.visit_bool(*b),
-            Value::Int(i) => visitor.visit_i64(*i),
-            Value::BigInt(le) => {
+            ValueRef::None => visitor.visit_unit(),
+            ValueRef::Bool(b) => visitor.visit_bool(b),
+            ValueRef::Int(i) => visitor.visit_i64(i),
+            ValueRef::BigInt(le) => {
                 if let Some(u) = big_to_u128(le) {
                     match u64::try_from(u) {
                         Ok(u) => visitor.visit_u64(u),
@@ -113,17 +113,17 @@ impl<'de> de::Deserializer<'de> for TreeDeserializer<'_> {
                     Err(Error::Message("int beyond 128 bits".into()))
                 }
             }
-            Value::Float(f) => visitor.visit_f64(*f),
-            Value::Str(s) => visitor.visit_str(s),
-            Value::Bytes(b) | Value::ByteArray(b) => visitor.visit_bytes(b),
-            Value::List(items)
-            | Value::Tuple(items)
-            | Value::Set(items)
-            | Value::FrozenSet(items) => visitor.visit_seq(Seq {
+            ValueRef::Float(f) => visitor.visit_f64(f),
+            ValueRef::Str(s) => visitor.visit_str(s),
+            ValueRef::Bytes(b) | ValueRef::ByteArray(b) => visitor.visit_bytes(b),
+            ValueRef::List(items)
+            | ValueRef::Tuple(items)
+            | ValueRef::Set(items)
+            | ValueRef::FrozenSet(items) => visitor.visit_seq(Seq {
                 parent: self,
                 items: items.iter(),
             }),
-            Value::Dict(entries) => visitor.visit_map(Map {
+            ValueRef::Dict(entries) => visitor.visit_map(Map {
                 parent: self,
                 entries: entries.iter(),
                 value: None,
@@ -134,7 +134,7 @@ impl<'de> de::Deserializer<'de> for TreeDeserializer<'_> {
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.value() {
-            Value::None => visitor.visit_none(),
+            ValueRef::None => visitor.visit_none(),
             _ => visitor.visit_some(self),
         }
     }
@@ -154,8 +154,8 @@ impl<'de> de::Deserializer<'de> for TreeDeserializer<'_> {
         visitor: V,
     ) -> Result<V::Value, Error> {
         match self.value() {
-            Value::Str(s) => visitor.visit_enum(s.as_str().into_deserializer()),
-            Value::Dict(entries) if entries.len() == 1 => {
+            ValueRef::Str(s) => visitor.visit_enum(s.into_deserializer()),
+            ValueRef::Dict(entries) if entries.len() == 1 => {
                 let (k, v) = entries[0];
                 visitor.visit_enum(Enum {
                     key: self.child(k)?,

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use brinery_core::{pyfmt, NodeId, Object, ObjectKind, Tree, Value};
+use brinery_core::{pyfmt, NodeId, Object, ObjectKind, Tree, ValueRef};
 
 /// `core/tests/vectors`.
 pub fn vectors_dir() -> PathBuf {
@@ -48,18 +48,18 @@ pub fn case_streams() -> Vec<(String, u8, Vec<u8>, bool)> {
 }
 
 /// Kinds whose nodes are shared objects in CPython's graph (and so get `#N=` labels).
-fn memoizable(v: &Value) -> bool {
+fn memoizable(v: ValueRef<'_>) -> bool {
     match v {
-        Value::Str(_)
-        | Value::SurrogateStr(_)
-        | Value::Bytes(_)
-        | Value::ByteArray(_)
-        | Value::List(_)
-        | Value::Dict(_)
-        | Value::Set(_)
-        | Value::FrozenSet(_)
-        | Value::Object(_) => true,
-        Value::Tuple(items) => !items.is_empty(),
+        ValueRef::Str(_)
+        | ValueRef::SurrogateStr(_)
+        | ValueRef::Bytes(_)
+        | ValueRef::ByteArray(_)
+        | ValueRef::List(_)
+        | ValueRef::Dict(_)
+        | ValueRef::Set(_)
+        | ValueRef::FrozenSet(_)
+        | ValueRef::Object(_) => true,
+        ValueRef::Tuple(items) => !items.is_empty(),
         _ => false,
     }
 }
@@ -67,10 +67,12 @@ fn memoizable(v: &Value) -> bool {
 /// The children of a node in the order ctext prints them.
 fn children(tree: &Tree, id: NodeId) -> Vec<NodeId> {
     match tree.get(id) {
-        Value::List(v) | Value::Tuple(v) | Value::Set(v) | Value::FrozenSet(v) => v.clone(),
-        Value::Dict(d) => d.iter().flat_map(|&(k, v)| [k, v]).collect(),
-        Value::PersistentId(p) => vec![*p],
-        Value::Object(o) => object_children(o),
+        ValueRef::List(v) | ValueRef::Tuple(v) | ValueRef::Set(v) | ValueRef::FrozenSet(v) => {
+            v.to_vec()
+        }
+        ValueRef::Dict(d) => d.iter().flat_map(|&(k, v)| [k, v]).collect(),
+        ValueRef::PersistentId(p) => vec![p],
+        ValueRef::Object(o) => object_children(o),
         _ => Vec::new(),
     }
 }
@@ -139,25 +141,25 @@ impl Renderer<'_> {
         }
         let tree = self.tree;
         match tree.get(id) {
-            Value::None => self.out.push_str("None"),
-            Value::Bool(b) => self.out.push_str(if *b { "True" } else { "False" }),
-            Value::Int(i) => write!(self.out, "{i}").unwrap(),
-            Value::BigInt(le) => self.out.push_str(&pyfmt::le_to_decimal(le)),
-            Value::Float(f) => self.out.push_str(&pyfmt::float_repr(*f)),
-            Value::Str(s) => str_text(&mut self.out, s.as_bytes()),
-            Value::SurrogateStr(w) => str_text(&mut self.out, w),
-            Value::Bytes(b) => bytes_text(&mut self.out, b),
-            Value::ByteArray(b) => {
+            ValueRef::None => self.out.push_str("None"),
+            ValueRef::Bool(b) => self.out.push_str(if b { "True" } else { "False" }),
+            ValueRef::Int(i) => write!(self.out, "{i}").unwrap(),
+            ValueRef::BigInt(le) => self.out.push_str(&pyfmt::le_to_decimal(le)),
+            ValueRef::Float(f) => self.out.push_str(&pyfmt::float_repr(f)),
+            ValueRef::Str(s) => str_text(&mut self.out, s.as_bytes()),
+            ValueRef::SurrogateStr(w) => str_text(&mut self.out, w),
+            ValueRef::Bytes(b) => bytes_text(&mut self.out, b),
+            ValueRef::ByteArray(b) => {
                 self.out.push_str("bytearray(");
                 bytes_text(&mut self.out, b);
                 self.out.push(')');
             }
-            Value::List(v) => self.seq("[", v, "]", depth),
-            Value::Tuple(v) if v.len() == 1 => self.seq("(", v, ",)", depth),
-            Value::Tuple(v) => self.seq("(", v, ")", depth),
-            Value::Set(v) => self.seq("set{", v, "}", depth),
-            Value::FrozenSet(v) => self.seq("frozenset{", v, "}", depth),
-            Value::Dict(d) => {
+            ValueRef::List(v) => self.seq("[", v, "]", depth),
+            ValueRef::Tuple(v) if v.len() == 1 => self.seq("(", v, ",)", depth),
+            ValueRef::Tuple(v) => self.seq("(", v, ")", depth),
+            ValueRef::Set(v) => self.seq("set{", v, "}", depth),
+            ValueRef::FrozenSet(v) => self.seq("frozenset{", v, "}", depth),
+            ValueRef::Dict(d) => {
                 self.out.push('{');
                 for (i, &(k, v)) in d.iter().enumerate() {
                     if i > 0 {
@@ -169,17 +171,19 @@ impl Renderer<'_> {
                 }
                 self.out.push('}');
             }
-            Value::Global { module, name } => write!(self.out, "global({module}.{name})").unwrap(),
-            Value::Extension(code) => write!(self.out, "ext({code})").unwrap(),
-            Value::Buffer { index, readonly } => {
+            ValueRef::Global { module, name } => {
+                write!(self.out, "global({module}.{name})").unwrap()
+            }
+            ValueRef::Extension(code) => write!(self.out, "ext({code})").unwrap(),
+            ValueRef::Buffer { index, readonly } => {
                 write!(self.out, "buffer({index}, readonly={readonly})").unwrap()
             }
-            Value::PersistentId(p) => {
+            ValueRef::PersistentId(p) => {
                 self.out.push_str("persid(");
-                self.node(*p, depth + 1);
+                self.node(p, depth + 1);
                 self.out.push(')');
             }
-            Value::Object(o) => {
+            ValueRef::Object(o) => {
                 let kind = match o.kind {
                     ObjectKind::Reduce => "reduce",
                     ObjectKind::NewObj => "newobj",
