@@ -43,6 +43,55 @@ struct GlobalsEntry<'py> {
     _real: Bound<'py, PyDict>,
 }
 
+/// The globals bookkeeping of a pickler's earlier `dump()` calls, kept with its memo (the
+/// stand-ins are memoized there), so functions dumped later share the dicts rebuilt
+/// earlier, as cloudpickle's pickler does.
+#[derive(Default)]
+pub struct SavedGlobals(Vec<(usize, SavedEntry)>);
+
+struct SavedEntry {
+    standin: Py<PyAny>,
+    module: String,
+    filled: FxHashSet<String>,
+    module_obj: Option<Py<PyAny>>,
+    real: Py<PyDict>,
+}
+
+impl<'py> FunctionState<'py> {
+    /// Takes the globals bookkeeping out at the end of a dump.
+    pub fn take_globals(&mut self) -> SavedGlobals {
+        let entries = std::mem::take(&mut self.globals).into_iter();
+        SavedGlobals(
+            entries
+                .map(|(gid, e)| {
+                    let saved = SavedEntry {
+                        standin: e.standin.unbind(),
+                        module: e.module,
+                        filled: e.filled,
+                        module_obj: e.module_obj.map(Bound::unbind),
+                        real: e._real.unbind(),
+                    };
+                    (gid, saved)
+                })
+                .collect(),
+        )
+    }
+
+    /// Puts back what [`FunctionState::take_globals`] took, before a dump.
+    pub fn put_globals(&mut self, py: Python<'py>, saved: SavedGlobals) {
+        for (gid, e) in saved.0 {
+            let entry = GlobalsEntry {
+                standin: e.standin.into_bound(py),
+                module: e.module,
+                filled: e.filled,
+                module_obj: e.module_obj.map(|m| m.into_bound(py)),
+                _real: e.real.into_bound(py),
+            };
+            self.globals.insert(gid, entry);
+        }
+    }
+}
+
 const CODE_ARGS: [&str; 18] = [
     "co_argcount",
     "co_posonlyargcount",

@@ -5,7 +5,8 @@
 //!
 //! Like `pickle.Pickler`, a pickler keeps its memo from one `dump()` to the next (an
 //! object dumped again is written as a memo `GET`) until `clear_memo()`; the `memo`
-//! property of `brinery.Pickler` reads and replaces it. `dumps()`, brinery's own, writes
+//! property of `brinery.Pickler` reads and replaces it. By-value functions of later
+//! dumps share the globals dicts rebuilt by earlier ones. `dumps()`, brinery's own, writes
 //! a self-contained stream and neither reads nor changes the memo.
 
 use pyo3::exceptions::PyValueError;

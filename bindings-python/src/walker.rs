@@ -59,6 +59,8 @@ pub struct SavedMemo {
     pub map: MemoMap,
     pub objs: Vec<Py<PyAny>>,
     pub next: u32,
+    /// The by-value functions' globals dicts already in the memo.
+    pub globals: crate::function::SavedGlobals,
 }
 
 /// What a dump was asked to do, resolved once before walking.
@@ -147,6 +149,7 @@ impl<'py> Walker<'py> {
         self.keep
             .extend(saved.objs.into_iter().map(|o| o.into_bound(self.py)));
         self.enc.resume_memo(saved.next);
+        self.fns.put_globals(self.py, saved.globals);
         self.enc.begin();
         let r = self.save(obj);
         let after = SavedMemo {
@@ -156,6 +159,7 @@ impl<'py> Walker<'py> {
                 .map(Bound::unbind)
                 .collect(),
             next: self.enc.memo_len(),
+            globals: self.fns.take_globals(),
         };
         (r.map(|()| self.enc.finish()), after)
     }

@@ -8,6 +8,7 @@ import pickle
 import pytest
 
 import brinery
+from helpers import NO_BRINERY, run_python
 
 PROTOCOLS = range(pickle.HIGHEST_PROTOCOL + 1)
 
@@ -111,3 +112,23 @@ def test_memo_keeps_objects_alive():
     u = pickle.Unpickler(io.BytesIO(f.getvalue()))
     u.load()
     assert u.load() == [[i] for i in range(100)]
+
+
+def test_later_dumps_share_function_globals_subprocess():
+    ns = {"__name__": "__main__"}
+    exec("X = 1\ndef get():\n    return X\ndef put(v):\n    global X\n    X = v\n", ns)
+    f = io.BytesIO()
+    p = brinery.Pickler(f, 5)
+    p.dump(ns["get"])
+    p.dump(ns["put"])
+    p.dump([ns["get"], ns["put"]])
+    code = NO_BRINERY + """
+import io, pickle
+u = pickle.Unpickler(io.BytesIO(sys.stdin.buffer.read()))
+get, put, both = u.load(), u.load(), u.load()
+assert get.__globals__ is put.__globals__ and both == [get, put]
+put(5)
+assert get() == 5
+print("ok")
+"""
+    assert run_python(code, stdin=f.getvalue()).decode().strip() == "ok"
