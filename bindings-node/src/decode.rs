@@ -15,7 +15,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::error::{Code, Failure, Fallible};
-use crate::graph::{Graph, Node, NodeRef, H};
+use crate::graph::{number, Graph, Node, NodeRef, H};
 use crate::jstext;
 use crate::shapes::Shapes;
 use crate::stdtypes;
@@ -353,6 +353,12 @@ impl<'t> Walker<'t> {
                     self.seq(tape::LIST, items, Some(id))?;
                 }
             }
+            NodeRef::Nums(nums) => {
+                if !self.seen(id) {
+                    self.open(tape::NUMS, nums.len(), Some(id));
+                    self.tape.ops.extend_from_slice(nums);
+                }
+            }
             NodeRef::Tuple(items) => {
                 if !self.seen(id) {
                     let op = if self.settings.frozen_tuples {
@@ -534,16 +540,5 @@ impl<'t> Walker<'t> {
         }
         self.depth -= 1;
         Ok(())
-    }
-}
-
-/// The number a value becomes when it is a plain, safe number.
-#[inline]
-fn number(h: H) -> Option<f64> {
-    const SAFE: i64 = (1 << 53) - 1;
-    match h {
-        H::Int(i) if (-SAFE..=SAFE).contains(&i) => Some(i as f64),
-        H::Float(f) => Some(f),
-        _ => None,
     }
 }

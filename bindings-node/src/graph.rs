@@ -14,6 +14,21 @@ use std::ops::Range;
 use brinery_core::decode::Contents;
 use brinery_core::{Builder, ObjectKind, ValueKind};
 
+/// Lists become [`Node::Nums`] from this many number items on.
+pub const NUMS_MIN: usize = 256;
+
+/// The JS number a handle stands for, when it is a plain number: a float, or an int
+/// within ±(2^53 − 1) (beyond, an int becomes a BigInt).
+#[inline]
+pub fn number(h: H) -> Option<f64> {
+    const SAFE: i64 = (1 << 53) - 1;
+    match h {
+        H::Int(i) if (-SAFE..=SAFE).contains(&i) => Some(i as f64),
+        H::Float(f) => Some(f),
+        _ => None,
+    }
+}
+
 /// A value: a scalar held in the handle itself, or a node of the [`Graph`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum H {
@@ -51,6 +66,11 @@ pub enum Node {
     Bytes(Range<usize>),
     ByteArray(Range<usize>),
     List(Vec<H>),
+    /// A list of [`NUMS_MIN`] or more items, all plain numbers (floats, and ints within
+    /// ±(2^53 − 1)): kept as the numbers themselves, half the size of handles, and
+    /// copied to the tape as they are. A non-number appended turns it back into a
+    /// `List` (ints then read back as floats: JS has one number type).
+    Nums(Vec<f64>),
     Tuple(Vec<H>),
     Dict(Vec<(H, H)>),
     Set(Vec<H>),
@@ -77,6 +97,7 @@ pub enum NodeRef<'g> {
     Bytes(&'g [u8]),
     ByteArray(&'g [u8]),
     List(&'g [H]),
+    Nums(&'g [f64]),
     Tuple(&'g [H]),
     Dict(&'g [(H, H)]),
     Set(&'g [H]),
@@ -147,6 +168,7 @@ impl Graph {
             Node::Bytes(r) => NodeRef::Bytes(&self.blob[r.clone()]),
             Node::ByteArray(r) => NodeRef::ByteArray(&self.blob[r.clone()]),
             Node::List(v) => NodeRef::List(v),
+            Node::Nums(v) => NodeRef::Nums(v),
             Node::Tuple(v) => NodeRef::Tuple(v),
             Node::Dict(v) => NodeRef::Dict(v),
             Node::Set(v) => NodeRef::Set(v),
@@ -255,8 +277,27 @@ impl Builder for Graph {
     #[inline]
     fn extend(&mut self, target: H, items: &[H]) {
         if let H::Node(id) = target {
-            match &mut self.nodes[id] {
-                Node::List(v) | Node::Set(v) => v.extend_from_slice(items),
+            let node = &mut self.nodes[id];
+            match node {
+                Node::List(v) => {
+                    let crosses = v.len() < NUMS_MIN && v.len() + items.len() >= NUMS_MIN;
+                    if crosses && v.iter().chain(items).all(|&h| number(h).is_some()) {
+                        let nums = v.iter().chain(items).filter_map(|&h| number(h)).collect();
+                        *node = Node::Nums(nums);
+                    } else {
+                        v.extend_from_slice(items);
+                    }
+                }
+                Node::Nums(v) => {
+                    if items.iter().all(|&h| number(h).is_some()) {
+                        v.extend(items.iter().filter_map(|&h| number(h)));
+                    } else {
+                        let mut all: Vec<H> = v.iter().map(|&f| H::Float(f)).collect();
+                        all.extend_from_slice(items);
+                        *node = Node::List(all);
+                    }
+                }
+                Node::Set(v) => v.extend_from_slice(items),
                 Node::Object(o) => o.items.extend_from_slice(items),
                 _ => {}
             }
@@ -353,7 +394,7 @@ impl Builder for Graph {
                 Node::SurrogateStr(_) => ValueKind::SurrogateStr,
                 Node::Bytes(_) => ValueKind::Bytes,
                 Node::ByteArray(_) => ValueKind::ByteArray,
-                Node::List(_) => ValueKind::List,
+                Node::List(_) | Node::Nums(_) => ValueKind::List,
                 Node::Tuple(_) => ValueKind::Tuple,
                 Node::Dict(_) => ValueKind::Dict,
                 Node::Set(_) => ValueKind::Set,

@@ -121,6 +121,26 @@ fn standard(
             entries.extend_from_slice(&obj.entries);
             w.dict(&entries, Some(id))?;
         }
+        // The core lowers these calls itself, except over a long list of numbers (kept
+        // as numbers, which it cannot read back as items): a copy of that list.
+        ("builtins", "set" | "frozenset" | "list" | "tuple")
+            if plain && nums_arg(g, args).is_some() =>
+        {
+            let nums = nums_arg(g, args).unwrap_or_default();
+            let op = match name {
+                "set" | "frozenset" => tape::SET,
+                "tuple" if w.settings.frozen_tuples => tape::TUPLE,
+                _ => tape::NUMS,
+            };
+            w.tape.op3(op, nums.len() as f64, NO_SLOT);
+            w.mark(id);
+            for &f in nums {
+                if op != tape::NUMS {
+                    w.tape.op(tape::NUM);
+                }
+                w.tape.ops.push(f);
+            }
+        }
         ("builtins", "set") | ("builtins", "frozenset") if plain => {
             let items = match args {
                 [] => &[][..],
@@ -236,6 +256,17 @@ fn fields(w: &mut Walker<'_>, id: usize, fields: &[(&str, i64)]) {
     for &(k, v) in fields {
         w.tape.str_value(k);
         w.tape.int(v);
+    }
+}
+
+/// The numbers of the one argument of a call, when it is a [`NodeRef::Nums`] list.
+fn nums_arg<'g>(g: &'g Graph, args: &[H]) -> Option<&'g [f64]> {
+    match args {
+        [a] => match g.node(*a)? {
+            NodeRef::Nums(v) => Some(v),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

@@ -109,3 +109,41 @@ sys.stdout.buffer.write(pickle.dumps([rows, rows[::-1]], 4))`]);
     assert.equal(reversed[99 - i], rows[i]);
   }
 });
+
+test('long lists of numbers: mixed, shared, cyclic, and as arguments of set() and friends', () => {
+  const out = execFileSync(python, ['-c', `
+import pickle, sys
+nums = list(range(-150, 150)) + [0.5, -0.0, float("inf")]
+mixed = list(range(300)) + ["tail", 2**60, None] + list(range(5))
+big = [2**60] * 300 + [1]
+selfref = list(range(300))
+selfref.append(selfref)
+value = [nums, mixed, big, selfref, nums, set(range(1000)), frozenset(range(-500, 500)), [float("nan")] * 300]
+streams = [pickle.dumps(value, p) for p in (0, 2, 4)]
+sys.stdout.buffer.write(b"".join(len(s).to_bytes(4, "little") + s for s in streams))`], { maxBuffer: 1 << 26 });
+  let at = 0;
+  while (at < out.length) {
+    const n = out.readUInt32LE(at);
+    const v = loads(out.subarray(at + 4, at + 4 + n));
+    at += 4 + n;
+    const [nums, mixed, big, selfref, numsAgain, set, frozen, nans] = v;
+    assert.equal(nums.length, 303);
+    assert.equal(nums[0], -150);
+    assert.equal(nums[299], 149);
+    assert.ok(Object.is(nums[301], -0));
+    assert.equal(nums[302], Infinity);
+    assert.equal(numsAgain, nums); // one list reached twice
+    assert.deepEqual(mixed.slice(298, 305), [298, 299, 'tail', 2n ** 60n, null, 0, 1]);
+    assert.equal(mixed.length, 308);
+    assert.equal(big.length, 301);
+    assert.ok(big.slice(0, 300).every((x) => x === 2n ** 60n));
+    assert.equal(big[300], 1);
+    assert.equal(selfref.length, 301);
+    assert.equal(selfref[300], selfref);
+    assert.equal(selfref[299], 299);
+    assert.deepEqual(set, new Set(Array.from({ length: 1000 }, (_, i) => i)));
+    assert.equal(frozen.size, 1000);
+    assert.ok(frozen.has(-500) && frozen.has(499));
+    assert.ok(nans.length === 300 && nans.every(Number.isNaN));
+  }
+});
