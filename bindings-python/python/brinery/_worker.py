@@ -160,7 +160,7 @@ class Worker:
                 tb = out[2]
             main, bufs, fds = self.encoder.encode((False, err, tb))
             main = FULL + main
-        ep.reply(tid, SENDING, [main, *bufs], fds)
+        ep.reply(tid, SENDING, main, bufs, fds)
 
 
 def _describe(e):

@@ -5,7 +5,7 @@
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex};
 
-use brinery_pool::{launch, Endpoint, SegmentCache, WorkerFds};
+use brinery_pool::{launch, Chunk, Endpoint, SegmentCache, WorkerFds};
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -81,26 +81,43 @@ impl WorkerEndpoint {
         self.ep.lock().unwrap().set_stage(stage);
     }
 
-    /// Sends the result of task `id`, with the stage page saying `stage` meanwhile.
-    #[pyo3(signature = (id, stage, buffers, fds=Vec::new()))]
+    /// Sends the result of task `id` (main stream, other buffers, fds), with the stage
+    /// page saying `stage` meanwhile.
+    #[pyo3(signature = (id, stage, main, buffers=Vec::new(), fds=Vec::new()))]
     fn reply(
         &self,
         py: Python<'_>,
         id: u64,
         stage: u32,
+        main: Bound<'_, PyAny>,
         buffers: Vec<Bound<'_, PyAny>>,
         fds: Vec<RawFd>,
     ) -> PyResult<()> {
-        let msg = to_message(py, &buffers, &[], self.threshold, &self.segments)?;
-        let owned = fds
-            .iter()
-            .map(|&fd| dup(fd))
-            .collect::<PyResult<Vec<_>>>()?;
-        let borrowed: Vec<_> = owned.iter().map(std::os::fd::AsFd::as_fd).collect();
-        let mut ep = self.ep.lock().unwrap();
-        ep.set_stage(stage);
-        ep.reply_message(id, &msg, &borrowed)
-            .map_err(|e| PyOSError::new_err(e.to_string()))
+        let sent = match main.cast::<PyBytes>() {
+            // The common case, sent straight from the bytes object.
+            Ok(b)
+                if buffers.is_empty() && fds.is_empty() && b.as_bytes().len() < self.threshold =>
+            {
+                let mut ep = self.ep.lock().unwrap();
+                ep.set_stage(stage);
+                ep.reply(id, &[Chunk::Bytes(b.as_bytes())], &[])
+            }
+            _ => {
+                let mut all = Vec::with_capacity(1 + buffers.len());
+                all.push(main);
+                all.extend(buffers);
+                let msg = to_message(py, &all, &[], self.threshold, &self.segments)?;
+                let owned = fds
+                    .iter()
+                    .map(|&fd| dup(fd))
+                    .collect::<PyResult<Vec<_>>>()?;
+                let borrowed: Vec<_> = owned.iter().map(std::os::fd::AsFd::as_fd).collect();
+                let mut ep = self.ep.lock().unwrap();
+                ep.set_stage(stage);
+                ep.reply_message(id, &msg, &borrowed)
+            }
+        };
+        sent.map_err(|e| PyOSError::new_err(e.to_string()))
     }
 }
 
