@@ -5,10 +5,13 @@
 Measures (best of --repeat): throughput of no-op tasks with chunksize 1 on 2 workers
 (pools started and warmed first), pool start to first result (fork and spawn), and the
 effective throughput of a 100 MB NumPy array argument. Prints ratios against the peers.
+Throughput and array rounds are interleaved (each pool takes a turn in every round), so
+the ratios hold up on a machine whose load changes during the run.
 """
 
 import argparse
 import concurrent.futures as cf
+import contextlib
 import multiprocessing as mp
 import time
 
@@ -21,6 +24,16 @@ def nbytes(a):
     return a.nbytes
 
 
+def interleaved(contenders, repeat):
+    """Best time of each ``name -> once()`` over ``repeat`` rounds, the contenders taking
+    turns within each round, so a change in machine load hits them all alike."""
+    times = {name: [] for name in contenders}
+    for _ in range(repeat):
+        for name, once in contenders.items():
+            times[name].append(once())
+    return {name: min(ts) for name, ts in times.items()}
+
+
 def best(fn, repeat):
     return min(fn() for _ in range(repeat))
 
@@ -29,41 +42,37 @@ def throughput(args):
     import brinery
 
     n = args.tasks
-    rows = {}
-
-    def brinery_run(method):
-        with brinery.Pool(2, start_method=method) as p:
+    with contextlib.ExitStack() as stack:
+        runs = {}
+        for method in ("fork", "spawn"):
+            p = stack.enter_context(brinery.Pool(2, start_method=method))
             list(p.map(noop, range(200)))
-
-            def once():
-                t = time.perf_counter()
-                for _ in p.map(noop, range(n)):
-                    pass
-                return time.perf_counter() - t
-
-            return best(once, args.repeat)
-
-    rows["brinery.Pool (fork)"] = brinery_run("fork")
-    rows["brinery.Pool (spawn)"] = brinery_run("spawn")
-    with mp.Pool(2) as p:
+            runs[f"brinery.Pool ({method})"] = lambda p=p: _timed(lambda: _drain(p.map(noop, range(n))))
+        p = stack.enter_context(mp.Pool(2))
         p.map(noop, range(200))
-        rows["multiprocessing.Pool"] = best(lambda: _timed(lambda: p.map(noop, range(n), chunksize=1)), args.repeat)
-    with cf.ProcessPoolExecutor(2) as ex:
+        runs["multiprocessing.Pool"] = lambda: _timed(lambda: p.map(noop, range(n), chunksize=1))
+        ex = stack.enter_context(cf.ProcessPoolExecutor(2))
         list(ex.map(noop, range(200)))
-        rows["ProcessPoolExecutor"] = best(lambda: _timed(lambda: list(ex.map(noop, range(n)))), args.repeat)
-    try:
-        import loky
-    except ImportError:
-        loky = None
-    if loky is not None:
-        ex = loky.ProcessPoolExecutor(2)
-        list(ex.map(noop, range(200)))
-        rows["loky"] = best(lambda: _timed(lambda: list(ex.map(noop, range(n)))), args.repeat)
-        ex.shutdown()
-    print(f"\n{n} no-op tasks, chunksize 1, 2 workers (best of {args.repeat}):")
+        runs["ProcessPoolExecutor"] = lambda: _timed(lambda: _drain(ex.map(noop, range(n))))
+        try:
+            import loky
+        except ImportError:
+            loky = None
+        if loky is not None:
+            lex = loky.ProcessPoolExecutor(2)
+            stack.callback(lex.shutdown)
+            list(lex.map(noop, range(200)))
+            runs["loky"] = lambda: _timed(lambda: _drain(lex.map(noop, range(n))))
+        rows = interleaved(runs, args.repeat)
+    print(f"\n{n} no-op tasks, chunksize 1, 2 workers (best of {args.repeat}, interleaved):")
     base = rows["brinery.Pool (fork)"]
     for name, dt in rows.items():
         print(f"  {name:24} {n / dt:10,.0f} tasks/s   brinery(fork) is {dt / base:5.2f}x")
+
+
+def _drain(it):
+    for _ in it:
+        pass
 
 
 def _timed(fn):
@@ -110,17 +119,19 @@ def big_array(args):
 
     a = np.ones(100 * 1024 * 1024 // 8)
     mb = a.nbytes / 1e6
-    rows = {}
-    with brinery.Pool(1) as p:
-        p.submit(nbytes, a[:10]).result()
-        rows["brinery.Pool"] = best(lambda: _timed(lambda: p.submit(nbytes, a).result()), args.repeat)
-    with mp.Pool(1) as p:
-        p.apply(nbytes, (a[:10],))
-        rows["multiprocessing.Pool"] = best(lambda: _timed(lambda: p.apply(nbytes, (a,))), args.repeat)
-    with cf.ProcessPoolExecutor(1) as ex:
+    with brinery.Pool(1) as bp, mp.Pool(1) as mpp, cf.ProcessPoolExecutor(1) as ex:
+        bp.submit(nbytes, a[:10]).result()
+        mpp.apply(nbytes, (a[:10],))
         ex.submit(nbytes, a[:10]).result()
-        rows["ProcessPoolExecutor"] = best(lambda: _timed(lambda: ex.submit(nbytes, a).result()), args.repeat)
-    print(f"\na {mb:.0f} MB NumPy array as an argument (best of {args.repeat}):")
+        rows = interleaved(
+            {
+                "brinery.Pool": lambda: _timed(lambda: bp.submit(nbytes, a).result()),
+                "multiprocessing.Pool": lambda: _timed(lambda: mpp.apply(nbytes, (a,))),
+                "ProcessPoolExecutor": lambda: _timed(lambda: ex.submit(nbytes, a).result()),
+            },
+            args.repeat,
+        )
+    print(f"\na {mb:.0f} MB NumPy array as an argument (best of {args.repeat}, interleaved):")
     base = rows["brinery.Pool"]
     for name, dt in rows.items():
         print(f"  {name:24} {mb / dt:10,.0f} MB/s   brinery is {dt / base:5.2f}x")
