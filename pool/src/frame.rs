@@ -6,7 +6,8 @@
 //! Header (native endian): kind u32, fd count u32, buffer count u32, memfd count u32,
 //! task id u64; then per buffer: length u64, placement u64 (0 inline, 1 memfd the
 //! receiver keeps, 2 and up: the token of a lent [`Segment`], given back in a `RELEASE`
-//! frame whose one buffer lists tokens as u64s). Several frames may share one `sendmsg`.
+//! frame whose one buffer lists tokens as u64s). Several frames may share one `sendmsg`;
+//! a frame's descriptors may arrive ahead of it.
 
 use std::collections::VecDeque;
 use std::io;
@@ -131,22 +132,32 @@ pub(crate) struct Frame {
     pub msg: Message,
 }
 
-/// Frames waiting to go out together in one `sendmsg`: their bytes and descriptors.
+/// Frames waiting to go out, sent together in as few `sendmsg` calls as the descriptor
+/// limit allows. A nonblocking flush sends what the socket takes and keeps the rest for
+/// later, so a sender that also has to read (the pool) never blocks on a full socket
+/// while its peer blocks sending to it.
 #[derive(Default)]
 pub(crate) struct Outgoing {
     bytes: Vec<u8>,
-    fds: Vec<RawFd>,
+    /// How much of `bytes` is sent.
+    sent: usize,
+    /// Descriptors to pass: each group with the first byte sent from its offset on
+    /// (removed once sent).
+    groups: VecDeque<(usize, Vec<RawFd>)>,
     /// memfds made for large byte buffers, open until sent.
     made: Vec<OwnedFd>,
 }
 
 impl Outgoing {
+    /// Bytes waiting to be sent.
+    pub fn waiting(&self) -> usize {
+        self.bytes.len() - self.sent
+    }
+
     /// Appends one frame. Byte buffers of `threshold` bytes or more go through a memfd.
-    /// Frames already waiting are sent first if the descriptors would not fit in one
-    /// message with this frame's.
+    /// Descriptors must stay open until the frame is sent.
     pub fn push(
         &mut self,
-        sock: BorrowedFd<'_>,
         kind: u32,
         id: u64,
         buffers: &[Chunk<'_>],
@@ -163,9 +174,8 @@ impl Outgoing {
                 "too many file descriptors in one message",
             ));
         }
-        if self.fds.len() + fds.len() + nshm > MAX_FDS {
-            self.flush(sock)?;
-        }
+        let mut raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+        let start = self.bytes.len();
         let put = |s: &mut Vec<u8>, v: &[u8]| s.extend_from_slice(v);
         let s = &mut self.bytes;
         put(s, &kind.to_ne_bytes());
@@ -177,52 +187,83 @@ impl Outgoing {
             put(s, &(b.len() as u64).to_ne_bytes());
             put(s, &b.placement(threshold).to_ne_bytes());
         }
-        self.fds.extend(fds.iter().map(|f| f.as_raw_fd()));
         for b in buffers {
             match *b {
-                Chunk::Memfd(fd, _) | Chunk::Segment(fd, _, _) => self.fds.push(fd.as_raw_fd()),
+                Chunk::Memfd(fd, _) | Chunk::Segment(fd, _, _) => raw.push(fd.as_raw_fd()),
                 Chunk::Bytes(b) if b.len() >= threshold => {
-                    let fd = memfd_with(c"brinery-buffer", b)?;
-                    self.fds.push(fd.as_raw_fd());
+                    let fd = match memfd_with(c"brinery-buffer", b) {
+                        Ok(fd) => fd,
+                        Err(e) => {
+                            self.bytes.truncate(start);
+                            return Err(e);
+                        }
+                    };
+                    raw.push(fd.as_raw_fd());
                     self.made.push(fd);
                 }
                 Chunk::Bytes(b) => put(&mut self.bytes, b),
+            }
+        }
+        if !raw.is_empty() {
+            // Descriptors may arrive ahead of their frame (the reader queues them), so
+            // they join the last unsent group if it has room.
+            match self.groups.back_mut() {
+                Some((_, group)) if group.len() + raw.len() <= MAX_FDS => group.extend(raw),
+                _ => self.groups.push_back((start, raw)),
             }
         }
         Ok(())
     }
 
     /// Appends a `RELEASE` frame giving back `tokens`.
-    pub fn push_release(&mut self, sock: BorrowedFd<'_>, tokens: &[u64]) -> io::Result<()> {
+    pub fn push_release(&mut self, tokens: &[u64]) -> io::Result<()> {
         let bytes: Vec<u8> = tokens.iter().flat_map(|t| t.to_ne_bytes()).collect();
-        self.push(sock, RELEASE, 0, &[Chunk::Bytes(&bytes)], &[], usize::MAX)
+        self.push(RELEASE, 0, &[Chunk::Bytes(&bytes)], &[], usize::MAX)
     }
 
-    /// Sends the waiting frames and a `SHUTDOWN` frame.
-    pub fn send_shutdown(&mut self, sock: BorrowedFd<'_>) -> io::Result<()> {
-        self.push(sock, SHUTDOWN, 0, &[], &[], usize::MAX)?;
-        self.flush(sock)
+    /// Appends a `SHUTDOWN` frame and flushes.
+    pub fn send_shutdown(&mut self, sock: BorrowedFd<'_>, nonblocking: bool) -> io::Result<bool> {
+        self.push(SHUTDOWN, 0, &[], &[], usize::MAX)?;
+        self.flush(sock, nonblocking)
     }
 
-    /// Sends every waiting frame. The descriptors passed to [`Outgoing::push`] must still
-    /// be open. On error the waiting frames are dropped (the peer is gone or broken).
-    pub fn flush(&mut self, sock: BorrowedFd<'_>) -> io::Result<()> {
-        let r = self.send_all(sock);
+    /// Sends the waiting frames: `Ok(true)` once all are sent, `Ok(false)` when a
+    /// nonblocking flush found the socket full (the rest waits for the next flush). On
+    /// error the waiting frames are dropped (the peer is gone or broken).
+    pub fn flush(&mut self, sock: BorrowedFd<'_>, nonblocking: bool) -> io::Result<bool> {
+        while self.sent < self.bytes.len() {
+            let (end, fds): (usize, &[RawFd]) = match self.groups.front() {
+                Some((start, fds)) if *start == self.sent => {
+                    let end = self.groups.get(1).map_or(self.bytes.len(), |g| g.0);
+                    (end, fds)
+                }
+                Some((start, _)) => (*start, &[]),
+                None => (self.bytes.len(), &[]),
+            };
+            let with_fds = !fds.is_empty();
+            match sendmsg(sock, &self.bytes[self.sent..end], fds, nonblocking) {
+                Ok(n) => {
+                    if with_fds {
+                        self.groups.pop_front();
+                    }
+                    self.sent += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => {
+                    self.clear();
+                    return Err(e);
+                }
+            }
+        }
+        self.clear();
+        Ok(true)
+    }
+
+    fn clear(&mut self) {
         self.bytes.clear();
-        self.fds.clear();
+        self.sent = 0;
+        self.groups.clear();
         self.made.clear();
-        r
-    }
-
-    fn send_all(&self, sock: BorrowedFd<'_>) -> io::Result<()> {
-        if self.bytes.is_empty() {
-            return Ok(());
-        }
-        let mut sent = sendmsg(sock, &self.bytes, &self.fds)?;
-        while sent < self.bytes.len() {
-            sent += sendmsg(sock, &self.bytes[sent..], &[])?;
-        }
-        Ok(())
     }
 }
 
@@ -234,7 +275,12 @@ pub(crate) fn released_tokens(msg: &Message) -> impl Iterator<Item = u64> + '_ {
         .map(|c| u64::from_ne_bytes(c.try_into().expect("8 bytes")))
 }
 
-fn sendmsg(sock: BorrowedFd<'_>, bytes: &[u8], fds: &[RawFd]) -> io::Result<usize> {
+fn sendmsg(
+    sock: BorrowedFd<'_>,
+    bytes: &[u8],
+    fds: &[RawFd],
+    nonblocking: bool,
+) -> io::Result<usize> {
     let mut iov = libc::iovec {
         iov_base: bytes.as_ptr() as *mut _,
         iov_len: bytes.len(),
@@ -267,7 +313,8 @@ fn sendmsg(sock: BorrowedFd<'_>, bytes: &[u8], fds: &[RawFd]) -> io::Result<usiz
     }
     loop {
         // SAFETY: msg points at live buffers for the duration of the call.
-        let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
+        let flags = libc::MSG_NOSIGNAL | if nonblocking { libc::MSG_DONTWAIT } else { 0 };
+        let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, flags) };
         if n >= 0 {
             return Ok(n as usize);
         }

@@ -36,7 +36,10 @@ pub type TaskId = u64;
 const EARLY_DEATHS_LIMIT: u32 = 3;
 
 /// The most tasks queued at one worker, however short they are.
-pub const MAX_QUEUED: usize = 128;
+pub const MAX_QUEUED: usize = 1024;
+
+/// No more tasks go to a worker while this many bytes wait to be sent to it.
+const BACKLOG: usize = 256 * 1024;
 
 /// How long a graceful shutdown waits for a worker to exit before killing it.
 const EXIT_GRACE: Duration = Duration::from_secs(5);
@@ -220,6 +223,8 @@ struct Worker {
     typical: Option<Duration>,
     /// Segments sent to this worker and not given back yet, by token.
     lent: HashMap<u64, Arc<Segment>>,
+    /// Frames for this worker not sent yet (its socket was full).
+    out: Outgoing,
 }
 
 /// Shared-memory segments: lent to workers, cached for reuse, and reuses so far.
@@ -238,7 +243,6 @@ pub struct Pool {
     pending: VecDeque<Task>,
     inbox: Arc<Inbox>,
     done: Vec<Outcome>,
-    out: Outgoing,
     early_deaths: u32,
     closing: bool,
     definitions: HashMap<u64, Vec<u8>>,
@@ -267,7 +271,6 @@ impl Pool {
                 segments,
             }),
             done: Vec::new(),
-            out: Outgoing::default(),
             early_deaths: 0,
             closing: false,
             definitions: HashMap::new(),
@@ -388,7 +391,11 @@ impl Pool {
             for w in self.slots.iter().flatten() {
                 pollfds.push(pollfd(w.pidfd.as_fd()));
                 if w.sock_open {
-                    pollfds.push(pollfd(w.sock.as_fd()));
+                    let mut p = pollfd(w.sock.as_fd());
+                    if w.out.waiting() > 0 {
+                        p.events |= libc::POLLOUT;
+                    }
+                    pollfds.push(p);
                 }
             }
             // SAFETY: pollfds is a live array of pollfd structs of the given length.
@@ -433,20 +440,24 @@ impl Pool {
     }
 
     fn handle_ready(&mut self, pollfds: &[libc::pollfd]) -> Result<(), PoolError> {
-        let ready: Vec<RawFd> = pollfds[1..]
+        let ready: Vec<(RawFd, i16)> = pollfds[1..]
             .iter()
             .filter(|p| p.revents != 0)
-            .map(|p| p.fd)
+            .map(|p| (p.fd, p.revents))
             .collect();
+        let events = |fd: RawFd| ready.iter().find(|r| r.0 == fd).map_or(0, |r| r.1);
         for i in 0..self.slots.len() {
             let Some(w) = self.slots[i].as_mut() else {
                 continue;
             };
-            let (sock, pidfd) = (w.sock.as_raw_fd(), w.pidfd.as_raw_fd());
-            if w.sock_open && ready.contains(&sock) {
+            let (sock, pidfd) = (events(w.sock.as_raw_fd()), events(w.pidfd.as_raw_fd()));
+            if w.sock_open && sock & libc::POLLOUT != 0 {
+                flush(w)?;
+            }
+            if w.sock_open && sock & !libc::POLLOUT != 0 {
                 self.read_results(i)?;
             }
-            if ready.contains(&pidfd) {
+            if pidfd != 0 {
                 self.bury(i)?;
             }
         }
@@ -497,7 +508,7 @@ impl Pool {
         if let Some(max) = self.cfg.max_tasks_per_child {
             if w.completed >= max && w.inflight.is_empty() && !w.retiring && w.sock_open {
                 w.retiring = true;
-                let _ = self.out.send_shutdown(w.sock.as_fd());
+                let _ = w.out.send_shutdown(w.sock.as_fd(), true);
             }
         }
         Ok(())
@@ -605,16 +616,21 @@ impl Pool {
                 _ => 0,
             };
             let depth = 1 + self.cfg.prefetch.max(by_budget);
-            let sock = w.sock.as_fd();
             let threshold = self.cfg.shm_threshold;
             // Segments of this worker's results that nothing here maps any more.
             let tokens = w.reader.returns.take();
             if !tokens.is_empty() && w.sock_open {
-                // A failure to send shows in the flush below.
-                let _ = self.out.push_release(sock, &tokens);
+                w.out
+                    .push_release(&tokens)
+                    .map_err(PoolError::io("queueing a release"))?;
             }
-            // Every task that fits goes out in one sendmsg.
-            while !w.retiring && w.sock_open && w.inflight.len() < depth {
+            // Tasks go out together, and none while the socket is backed up (others may
+            // take them).
+            while !w.retiring
+                && w.sock_open
+                && w.inflight.len() < depth
+                && w.out.waiting() < BACKLOG
+            {
                 if let Some(max) = self.cfg.max_tasks_per_child {
                     if w.completed + w.inflight.len() as u64 >= max {
                         break;
@@ -629,14 +645,9 @@ impl Pool {
                         continue;
                     }
                     if let Some(def) = self.definitions.get(need) {
-                        queued = self.out.push(
-                            sock,
-                            frame::DEFINE,
-                            *need,
-                            &[Chunk::Bytes(def)],
-                            &[],
-                            threshold,
-                        );
+                        queued =
+                            w.out
+                                .push(frame::DEFINE, *need, &[Chunk::Bytes(def)], &[], threshold);
                         w.defined.insert(*need);
                     }
                 }
@@ -648,34 +659,20 @@ impl Pool {
                             task.msg.buffers.iter().map(|b| b.chunk()).collect();
                         let fds: Vec<BorrowedFd<'_>> =
                             task.msg.fds.iter().map(|f| f.as_fd()).collect();
-                        self.out
-                            .push(sock, frame::TASK, task.id, &buffers, &fds, threshold)
+                        w.out.push(frame::TASK, task.id, &buffers, &fds, threshold)
                     });
                 match queued {
                     Ok(()) => {
                         let started = w.inflight.is_empty().then(Instant::now);
                         w.inflight.push_back(InFlight { task, started });
                     }
-                    Err(e) if gone(&e) => {
-                        // The worker is dying; its pidfd will say so (and requeue what it
-                        // had).
-                        self.pending.push_front(task);
-                        w.sock_open = false;
-                        break;
-                    }
                     Err(e) => {
                         self.pending.push_front(task);
-                        self.out.flush(sock).ok();
-                        return Err(PoolError::io("sendmsg")(e));
+                        return Err(PoolError::io("queueing a task")(e));
                     }
                 }
             }
-            match self.out.flush(sock) {
-                Ok(()) => {}
-                // Tasks it never read go back to the queue when it is buried.
-                Err(e) if gone(&e) => w.sock_open = false,
-                Err(e) => return Err(PoolError::io("sendmsg")(e)),
-            }
+            flush(w)?;
         }
         Ok(())
     }
@@ -731,6 +728,7 @@ impl Pool {
             defined: HashSet::new(),
             typical: None,
             lent: HashMap::new(),
+            out: Outgoing::default(),
         });
         Ok(())
     }
@@ -756,7 +754,7 @@ impl Pool {
             if immediate {
                 kill(w.pid, libc::SIGKILL);
             } else {
-                let _ = self.out.send_shutdown(w.sock.as_fd());
+                let _ = w.out.send_shutdown(w.sock.as_fd(), true);
                 drop(w.sock);
                 let mut p = pollfd(w.pidfd.as_fd());
                 // SAFETY: one live pollfd.
@@ -796,9 +794,17 @@ fn stats(cache: &SegmentCache) -> SegmentStats {
     }
 }
 
-/// Whether a send failed because the worker is gone (its pidfd will tell the rest).
-fn gone(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET))
+/// Sends what the worker's socket takes now. A worker that is gone (its pidfd will tell
+/// the rest, and the tasks it never read go back to the queue) is not an error.
+fn flush(w: &mut Worker) -> Result<(), PoolError> {
+    match w.out.flush(w.sock.as_fd(), true) {
+        Ok(_) => Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) => {
+            w.sock_open = false;
+            Ok(())
+        }
+        Err(e) => Err(PoolError::io("sendmsg")(e)),
+    }
 }
 
 /// Moves a task's large inline buffers into lent segments (once: a requeued task keeps

@@ -137,15 +137,14 @@ impl Endpoint {
         buffers: &[Chunk<'_>],
         fds: &[BorrowedFd<'_>],
     ) -> io::Result<()> {
-        let sock = self.sock.as_fd();
         self.out
-            .push(sock, frame::RESULT, id, buffers, fds, self.shm_threshold)?;
+            .push(frame::RESULT, id, buffers, fds, self.shm_threshold)?;
         // After the result, so the parent has the task back before it sees the segments.
         let tokens = self.reader.returns.take();
         if !tokens.is_empty() {
-            self.out.push_release(sock, &tokens)?;
+            self.out.push_release(&tokens)?;
         }
-        self.out.flush(sock)?;
+        self.out.flush(self.sock.as_fd(), false)?;
         self.stage.set_stage(IDLE);
         Ok(())
     }
@@ -156,8 +155,7 @@ impl Endpoint {
         if tokens.is_empty() {
             return Ok(());
         }
-        let sock = self.sock.as_fd();
-        self.out.push_release(sock, &tokens)?;
-        self.out.flush(sock)
+        self.out.push_release(&tokens)?;
+        self.out.flush(self.sock.as_fd(), false).map(drop)
     }
 }

@@ -281,3 +281,24 @@ fn memfd_buffers_are_sent_without_copy_in_subprocess() {
     let got = collect(&mut p, &[id]);
     assert_eq!(text(&got[&id]), format!("{} {}", 1 << 20, 3 << 20));
 }
+
+#[test]
+fn full_sockets_both_ways_do_not_deadlock_in_subprocess() {
+    // Many tasks queued at the worker, each with a large inline buffer the worker echoes
+    // back: both directions fill their socket buffers at once. The pool must keep reading
+    // results while tasks wait to be sent.
+    let mut p = pool_with(Config {
+        workers: 1,
+        prefetch: 64,
+        ..Config::default()
+    });
+    let payload = vec![7u8; 60_000];
+    let ids: Vec<_> = (0..300)
+        .map(|_| p.submit(Message::new(vec![b"echo".to_vec(), payload.clone()], vec![])))
+        .collect();
+    let got = collect(&mut p, &ids);
+    for id in &ids {
+        let msg = got[id].result.as_ref().unwrap();
+        assert!(msg.buffers[1][..] == payload[..]);
+    }
+}
