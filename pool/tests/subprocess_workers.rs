@@ -294,7 +294,12 @@ fn full_sockets_both_ways_do_not_deadlock_in_subprocess() {
     });
     let payload = vec![7u8; 60_000];
     let ids: Vec<_> = (0..300)
-        .map(|_| p.submit(Message::new(vec![b"echo".to_vec(), payload.clone()], vec![])))
+        .map(|_| {
+            p.submit(Message::new(
+                vec![b"echo".to_vec(), payload.clone()],
+                vec![],
+            ))
+        })
         .collect();
     let got = collect(&mut p, &ids);
     for id in &ids {
