@@ -140,7 +140,11 @@ class Worker:
             del fn, payload
             if fds:
                 close_unclaimed(fds)
-            self.reply(tid, out)
+            if out[0] and is_plain(out[1]):  # the common case of reply(), inline
+                ep.set_stage(PICKLING)
+                ep.reply(tid, SENDING, pickle.dumps(out, 5))
+            else:
+                self.reply(tid, out)
 
     def reply(self, tid, out):
         ep = self.ep
