@@ -96,14 +96,14 @@ impl Segment {
     }
 }
 
-/// Frees a segment, on a helper thread when it is large (releasing its pages takes
+/// Frees segments, on a helper thread when they are large (releasing their pages takes
 /// milliseconds per hundred megabytes).
-pub(crate) fn free(seg: Segment) {
-    if seg.capacity() >= FREE_ASIDE {
-        // If no thread can be started, the closure (and the segment) is dropped here.
+pub(crate) fn free(segs: Vec<Segment>) {
+    if segs.iter().map(Segment::capacity).sum::<usize>() >= FREE_ASIDE {
+        // If no thread can be started, the closure (and the segments) is dropped here.
         let _ = std::thread::Builder::new()
             .name("brinery-free".into())
-            .spawn(move || drop(seg));
+            .spawn(move || drop(segs));
     }
 }
 
@@ -211,7 +211,7 @@ impl SegmentCache {
                 }
             }
         }
-        evicted.into_iter().for_each(free);
+        free(evicted);
     }
 
     /// Drops every cached segment; later ones given back are dropped at once.

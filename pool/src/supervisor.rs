@@ -824,11 +824,10 @@ fn lend_large(msg: &mut Message, cache: &SegmentCache, threshold: usize) -> io::
 /// of a task that goes back to the queue stay with the task.
 fn free_lent(lent: &mut HashMap<u64, Arc<Segment>>, cache: &SegmentCache) {
     cache.lent_fewer(lent.len());
-    for (_, seg) in lent.drain() {
-        if let Ok(seg) = Arc::try_unwrap(seg) {
-            segment::free(seg);
-        }
-    }
+    let unused = lent
+        .drain()
+        .filter_map(|(_, seg)| Arc::try_unwrap(seg).ok());
+    segment::free(unused.collect());
 }
 
 fn pollfd(fd: BorrowedFd<'_>) -> libc::pollfd {
