@@ -238,10 +238,15 @@ impl Tree {
 
     /// An empty tree with room for `n` nodes, scalars or heap values.
     pub fn with_capacity(n: usize) -> Self {
+        Tree::with_capacities(n, n)
+    }
+
+    /// An empty tree with room for `nodes` nodes, `heap` of them heap values.
+    pub(crate) fn with_capacities(nodes: usize, heap: usize) -> Self {
         Tree {
-            heap: Vec::with_capacity(n),
-            tags: Vec::with_capacity(n),
-            payloads: Vec::with_capacity(n),
+            heap: Vec::with_capacity(heap),
+            tags: Vec::with_capacity(nodes),
+            payloads: Vec::with_capacity(nodes),
             root: 0,
         }
     }

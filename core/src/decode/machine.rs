@@ -20,7 +20,7 @@ use crate::value::{ObjectKind, Value};
 /// What one value costs against `Limits::max_alloc`, besides its payload (the cost
 /// model, whatever the builder allocates: 48 bytes on 64-bit targets, what a tree
 /// node took when the model was made).
-const NODE_COST: usize = 6 * size_of::<usize>();
+pub(crate) const NODE_COST: usize = 6 * size_of::<usize>();
 /// What one container slot costs (a node id).
 const ID_COST: usize = size_of::<usize>();
 
