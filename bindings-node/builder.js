@@ -33,6 +33,7 @@ const KEYS = 19;
 const SHAPE = 20;
 const PERSID = 21;
 const OOB = 22;
+const NUMX = 23;
 
 // Frame kinds.
 const K_ROOT = 0;
@@ -175,6 +176,17 @@ function build(tape, options) {
         const a = new Array(len);
         for (let i = 0; i < len; i++) a[i] = ops[p + i];
         p += len;
+        if (slot >= 0) slots[slot] = a;
+        v = a;
+        break;
+      }
+      case NUMX: {
+        const nums = tape.nums;
+        const len = ops[p];
+        const slot = ops[p + 1];
+        p += 2;
+        const a = new Array(len);
+        for (let i = 0; i < len; i++) a[i] = nums[i];
         if (slot >= 0) slots[slot] = a;
         v = a;
         break;

@@ -153,7 +153,7 @@ fn settings(
     Ok((settings, core, extensions))
 }
 
-/// Decodes `data` into a tape: `{ ops, text, blob, slots }`.
+/// Decodes `data` into a tape: `{ ops, nums, text, blob, slots, strings }`.
 #[napi(js_name = "decodeTape")]
 pub fn decode_tape<'e>(
     env: &'e Env,
@@ -173,20 +173,33 @@ pub fn decode_tape<'e>(
         )
         .into_napi(env));
     }
+    let moved = graph.take_largest_nums(MOVE_NUMS_MIN);
     let mut walker = Walker::new(&graph, &settings, data.len());
     // Text is at most about as long as the graph's (shared strings are written once).
     walker.tape.text.reserve(graph.text.len());
+    let nums = match moved {
+        Some((id, nums)) => {
+            walker.moved = Some((id, nums.len()));
+            nums
+        }
+        None => Vec::new(),
+    };
     let tape = walker.run(root);
     drop_in_background(graph);
     let tape = tape.map_err(|f| f.into_napi(env))?;
     let mut out = Object::new(env)?;
     out.set("ops", Float64Array::new(tape.ops))?;
+    out.set("nums", Float64Array::new(nums))?;
     out.set("text", jstext::js_string(env, tape.text.into_parts())?)?;
     out.set("blob", Buffer::from(tape.blob))?;
     out.set("slots", tape.slots)?;
     out.set("strings", tape.strings)?;
     Ok(out)
 }
+
+/// A list of this many numbers or more crosses to JS in its own `Float64Array` (the
+/// largest such list only), moved there without a copy.
+const MOVE_NUMS_MIN: usize = 1 << 16;
 
 /// Graphs with more nodes than this are freed on a helper thread: freeing a large graph
 /// (one allocation per list and dict) costs about as much as walking it, and nothing
@@ -213,6 +226,8 @@ pub struct Walker<'t> {
     pub settings: &'t Settings,
     pub tape: Tape,
     shapes: Shapes,
+    /// The list node whose numbers were moved to the tape's `nums`, and how many.
+    pub moved: Option<(usize, usize)>,
     /// Per node: 0 unseen; `(pos + 1) << 1` seen once with its slot field at `ops[pos]`;
     /// `slot << 1 | 1` given a slot; for a str, `index << 1 | 1`, its string table index.
     seen: Vec<u64>,
@@ -235,6 +250,7 @@ impl<'t> Walker<'t> {
             shapes: Shapes::new(),
             seen: vec![0; nodes.len()],
             depth: 0,
+            moved: None,
         }
     }
 
@@ -355,8 +371,15 @@ impl<'t> Walker<'t> {
             }
             NodeRef::Nums(nums) => {
                 if !self.seen(id) {
-                    self.open(tape::NUMS, nums.len(), Some(id));
-                    self.tape.ops.extend_from_slice(nums);
+                    match self.moved {
+                        Some((moved, len)) if moved == id => {
+                            self.open(tape::NUMX, len, Some(id));
+                        }
+                        _ => {
+                            self.open(tape::NUMS, nums.len(), Some(id));
+                            self.tape.ops.extend_from_slice(nums);
+                        }
+                    }
                 }
             }
             NodeRef::Tuple(items) => {

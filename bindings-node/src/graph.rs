@@ -184,6 +184,24 @@ impl Graph {
         }
     }
 
+    /// Takes the numbers of the longest [`Node::Nums`] list of at least `min` items,
+    /// leaving that node an empty `Nums`: its id and its numbers.
+    pub fn take_largest_nums(&mut self, min: usize) -> Option<(usize, Vec<f64>)> {
+        let (id, _) = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(id, n)| match n {
+                Node::Nums(v) if v.len() >= min => Some((id, v.len())),
+                _ => None,
+            })
+            .max_by_key(|&(_, len)| len)?;
+        match &mut self.nodes[id] {
+            Node::Nums(v) => Some((id, std::mem::take(v))),
+            _ => None,
+        }
+    }
+
     /// The node a handle names, if it is one.
     #[inline]
     pub fn node(&self, h: H) -> Option<NodeRef<'_>> {

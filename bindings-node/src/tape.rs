@@ -1,9 +1,10 @@
-//! The tape: how a decoded [`crate::graph::Graph`] crosses into JavaScript in three
+//! The tape: how a decoded [`crate::graph::Graph`] crosses into JavaScript in a few
 //! napi values instead of one napi call per Python object.
 //!
 //! The tape is a `Float64Array` of opcodes and their arguments in depth-first order; all
 //! string text is one JS string (Latin-1 when every code unit fits, else UTF-16) that
-//! `builder.js` slices in order; all bytes payloads are one `Buffer` it views in order.
+//! `builder.js` slices in order; all bytes payloads are one `Buffer` it views in order;
+//! the longest list of numbers, when long, is a `Float64Array` of its own (`NUMX`).
 //! Objects reached more than once get a slot number, so shared and cyclic references
 //! come back as one JS object. Every string cut from the text is numbered in order (the
 //! string table), so a str the stream reaches again is fetched, not cut and allocated
@@ -60,6 +61,9 @@ pub const SHAPE: f64 = 20.0;
 pub const PERSID: f64 = 21.0;
 /// `OOB index slot`: the caller's out-of-band buffer `index`.
 pub const OOB: f64 = 22.0;
+/// `NUMX n slot`: an `Array` of the `n` numbers of the tape's separate `nums` array
+/// (one list per tape, moved there from the graph without a copy).
+pub const NUMX: f64 = 23.0;
 
 /// No slot: the value is reached once.
 pub const NO_SLOT: f64 = -1.0;
@@ -121,7 +125,8 @@ impl Text {
     }
 }
 
-/// The three buffers a tape is made of, filled by [`crate::decode`].
+/// The buffers a tape is made of, filled by [`crate::decode`] (the moved list of
+/// numbers is handed over separately).
 #[derive(Default)]
 pub struct Tape {
     pub ops: Vec<f64>,

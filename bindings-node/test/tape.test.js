@@ -147,3 +147,21 @@ sys.stdout.buffer.write(b"".join(len(s).to_bytes(4, "little") + s for s in strea
     assert.ok(nans.length === 300 && nans.every(Number.isNaN));
   }
 });
+
+test('very long lists of numbers, shared, the longest of them moved to JS whole', () => {
+  const data = execFileSync(python, ['-c', `
+import pickle, sys
+a = list(range(-35000, 35000))
+b = [x * 0.5 for x in range(80000)]
+sys.stdout.buffer.write(pickle.dumps([a, b, a, {"b": b}, [2**53] + a], 4))`], { maxBuffer: 1 << 26 });
+  const [a, b, a2, d, c] = loads(data);
+  assert.equal(a.length, 70000);
+  assert.equal(a[0], -35000);
+  assert.equal(a[69999], 34999);
+  assert.equal(a2, a);
+  assert.equal(b.length, 80000);
+  assert.equal(b[79999], 39999.5);
+  assert.equal(d.b, b);
+  assert.equal(c[0], 2n ** 53n);
+  assert.deepEqual(c.slice(1), a);
+});
