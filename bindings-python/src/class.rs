@@ -30,12 +30,14 @@ pub fn wants_by_value<'py>(w: &Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult
     if !by_value_kind {
         return Ok(false);
     }
+    // No module name (say, a function made by `exec` in a bare dict): by reference only
+    // when `pickle.whichmodule` finds it in an importable module.
     let module = match obj.getattr("__module__") {
         Ok(m) if !m.is_none() => m,
-        _ => return Ok(false),
+        _ => return Ok(!found_outside_main(w, obj)?),
     };
     let Ok(module) = module.cast_into::<PyString>() else {
-        return Ok(false);
+        return Ok(!found_outside_main(w, obj)?);
     };
     let name = module.to_cow()?;
     if name == "__main__" || name == "__mp_main__" {
@@ -63,6 +65,16 @@ pub fn wants_by_value<'py>(w: &Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult
         }
     }
     Ok(!cur.is(obj))
+}
+
+fn found_outside_main<'py>(w: &Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult<bool> {
+    Ok(match crate::reduce::find_global(w, obj, None)? {
+        Ok(found) => {
+            let name = found.module_name.to_cow()?;
+            name != "__main__" && name != "__mp_main__"
+        }
+        Err(_) => false,
+    })
 }
 
 /// True when module `name` (or a package holding it) is to be stored by value.

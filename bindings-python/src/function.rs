@@ -30,6 +30,8 @@ pub struct FunctionState<'py> {
     names: FxHashMap<usize, Vec<Bound<'py, PyString>>>,
     /// While true, sets and frozensets are written in sorted order (code constants).
     pub sort_sets: bool,
+    /// Submodules already imported by this stream (see `crate::submodules`).
+    pub submodules: FxHashSet<String>,
 }
 
 struct GlobalsEntry<'py> {
@@ -270,12 +272,12 @@ fn code_names<'py>(
     let mut stack = vec![code.clone()];
     let code_type = w.st.code_type.bind(w.py).clone();
     while let Some(c) = stack.pop() {
-        for n in c.getattr("co_names")?.cast_into::<PyTuple>()?.iter() {
-            let s = n.cast_into::<PyString>()?;
+        w.st.global_ops.for_each_global(&c, |s| {
             if seen.insert(s.to_cow()?.into_owned()) {
                 out.push(s);
             }
-        }
+            Ok(())
+        })?;
         let consts = c.getattr("co_consts")?.cast_into::<PyTuple>()?;
         for k in consts.iter().rev() {
             if k.get_type().is(&code_type) {
@@ -312,7 +314,7 @@ pub fn save_function<'py>(w: &mut Walker<'py>, f: &Bound<'py, PyAny>) -> PyResul
     if closure.is_none() {
         w.enc.none();
     } else {
-        let cells = closure.cast_into::<PyTuple>()?;
+        let cells = closure.cast::<PyTuple>()?;
         w.enc.tuple_begin(cells.len());
         for cell in cells.iter() {
             if w.try_get(&cell) {
@@ -350,6 +352,10 @@ pub fn save_function<'py>(w: &mut Walker<'py>, f: &Bound<'py, PyAny>) -> PyResul
     build_attrs(w, &attrs)?;
 
     // Cells, now that the function exists.
+    let mut held: Vec<Bound<'py, PyAny>> = Vec::new();
+    if let Ok(cells) = closure.cast::<PyTuple>() {
+        held.extend(cells.iter().filter_map(|c| c.getattr("cell_contents").ok()));
+    }
     for (i, cell) in pending_cells.iter().enumerate() {
         if let Ok(v) = cell.getattr("cell_contents") {
             w.path.push(Seg::Attr("__closure__"));
@@ -366,11 +372,12 @@ pub fn save_function<'py>(w: &mut Walker<'py>, f: &Bound<'py, PyAny>) -> PyResul
     {
         let entry = w.fns.globals.get_mut(&gid).expect("inserted above");
         for n in names {
-            let key = n.to_cow()?.into_owned();
-            if entry.filled.contains(&key) {
+            let Some(v) = globals.get_item(&n)? else {
                 continue;
-            }
-            if let Some(v) = globals.get_item(&n)? {
+            };
+            held.push(v.clone());
+            let key = n.to_cow()?.into_owned();
+            if !entry.filled.contains(&key) {
                 entry.filled.insert(key);
                 todo.push((n, v));
             }
@@ -379,13 +386,18 @@ pub fn save_function<'py>(w: &mut Walker<'py>, f: &Bound<'py, PyAny>) -> PyResul
     if !todo.is_empty() {
         fill_globals(w, gid, &todo)?;
     }
-    Ok(())
+    crate::submodules::import_submodules(w, &code, &held)
 }
 
 /// True when a function's globals `dict` (of module `name`) is the namespace of a
 /// module stored by value, so it is rebuilt as that module's dict.
 fn module_backed<'py>(w: &Walker<'py>, dict: &Bound<'py, PyDict>, name: &str) -> PyResult<bool> {
     if name == "__main__" || name == "__mp_main__" {
+        return Ok(false);
+    }
+    // Every module's dict has `__spec__`; a namespace rebuilt from an earlier stream
+    // (a function loaded, then dumped again) has only what its functions read.
+    if !dict.contains("__spec__")? {
         return Ok(false);
     }
     let Some(m) = w.st.sys_modules.bind(w.py).get_item(name)? else {
@@ -458,6 +470,7 @@ fn save_globals<'py>(w: &mut Walker<'py>, globals: &Bound<'py, PyDict>) -> PyRes
     };
     let standin = PyList::empty(py).into_any();
     let mut module_obj = None;
+    let mut filled = FxHashSet::default();
     if w.opts.namespaces {
         let pid = PyTuple::new(
             py,
@@ -475,11 +488,16 @@ fn save_globals<'py>(w: &mut Walker<'py>, globals: &Bound<'py, PyDict>) -> PyRes
         w.enc.mark();
         w.save(intern(py, "__name__").as_any())?;
         w.save(PyString::new(py, &module).as_any())?;
+        // Relative imports in the code resolve against `__package__`.
+        if let Some(package) = package_name(globals)? {
+            w.save(intern(py, "__package__").as_any())?;
+            w.save(package.as_any())?;
+            filled.insert("__package__".to_string());
+        }
         save_builtins_entry(w)?;
         w.enc.setitems();
         w.memoize(&standin);
     }
-    let mut filled = FxHashSet::default();
     filled.insert("__name__".to_string());
     filled.insert("__builtins__".to_string());
     w.fns.globals.insert(
@@ -493,6 +511,17 @@ fn save_globals<'py>(w: &mut Walker<'py>, globals: &Bound<'py, PyDict>) -> PyRes
         },
     );
     Ok(())
+}
+
+/// The package a globals dict's relative imports resolve against, when it has one.
+fn package_name<'py>(globals: &Bound<'py, PyDict>) -> PyResult<Option<Bound<'py, PyString>>> {
+    let Some(package) = globals.get_item("__package__")? else {
+        return Ok(None);
+    };
+    match package.cast_into::<PyString>() {
+        Ok(p) if !p.to_cow()?.is_empty() => Ok(Some(p)),
+        _ => Ok(None),
+    }
 }
 
 /// The memo index of the rebuilt module whose namespace is `dict`, when functions of

@@ -5,6 +5,7 @@
 
 use pyo3::prelude::*;
 
+mod bytecode;
 mod class;
 mod error;
 mod function;
@@ -15,6 +16,7 @@ mod pool;
 mod reduce;
 mod safe;
 mod stdlib;
+mod submodules;
 mod walker;
 
 #[pymodule]

@@ -31,6 +31,8 @@ pub struct Stdlib {
     /// `brinery._byvalue.REDUCERS`, `STDLIB_NAMES`.
     pub reducers: Py<PyDict>,
     pub stdlib_names: Py<PyDict>,
+    /// Opcodes that name globals (see `crate::bytecode`).
+    pub global_ops: crate::bytecode::GlobalOps,
     pub cache_tag: String,
     pub version: String,
 }
@@ -77,6 +79,7 @@ pub fn get(py: Python<'_>) -> PyResult<&Stdlib> {
             stdlib_names: helpers.getattr("STDLIB_NAMES")?.cast_into()?.unbind(),
             helpers: helpers.unbind().into_any(),
             identity: py.import("brinery._identity")?.unbind().into_any(),
+            global_ops: crate::bytecode::GlobalOps::new(py)?,
             version,
         })
     })

@@ -1,0 +1,86 @@
+//! Submodules that a by-value function reaches through attributes of a module it holds
+//! (`xml.etree.ElementTree.Comment` with only `xml` as a global or closure value).
+//! Loading the stream imports the package, not its submodules, so the stream also
+//! imports each such submodule and drops the result
+//! (`importlib.import_module('xml.etree.ElementTree')`, `POP`). A submodule counts when
+//! it is loaded in this process and every part of its name after the package's is a
+//! name the function's code uses (`co_names`, nested code included). Not for modules
+//! stored by value: those carry their own attributes.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyModule, PyString, PyTuple};
+use rustc_hash::FxHashSet;
+
+use crate::function::save_named;
+use crate::walker::Walker;
+
+/// Writes the imports of the submodules `code` reaches through the modules in `values`
+/// (the function's globals and closure contents), each once per stream.
+pub fn import_submodules<'py>(
+    w: &mut Walker<'py>,
+    code: &Bound<'py, PyAny>,
+    values: &[Bound<'py, PyAny>],
+) -> PyResult<()> {
+    let py = w.py;
+    let modules = w.st.sys_modules.bind(py).clone();
+    let mut packages = Vec::new();
+    for v in values {
+        if !v.is_instance_of::<PyModule>() {
+            continue;
+        }
+        let Ok(name) = v.getattr("__name__").and_then(|n| n.extract::<String>()) else {
+            continue;
+        };
+        if modules.get_item(&name)?.is_some_and(|m| m.is(v)) {
+            packages.push(name);
+        }
+    }
+    if packages.is_empty() {
+        return Ok(());
+    }
+    let used = attribute_names(w, code)?;
+    let mut wanted = Vec::new();
+    for key in modules.copy()?.keys() {
+        let Ok(key) = key.extract::<String>() else {
+            continue;
+        };
+        let reached = packages.iter().any(|p| {
+            key.strip_prefix(p.as_str())
+                .and_then(|rest| rest.strip_prefix('.'))
+                .is_some_and(|rest| rest.split('.').all(|part| used.contains(part)))
+        });
+        if reached && !w.fns.submodules.contains(&key) {
+            wanted.push(key);
+        }
+    }
+    wanted.sort();
+    let import_module = w.st.import_module.bind(py).clone();
+    for name in wanted {
+        save_named(w, &import_module, "importlib", "import_module");
+        w.enc.tuple_begin(1);
+        w.save(PyString::new(py, &name).as_any())?;
+        w.enc.tuple_end(1);
+        w.enc.reduce();
+        w.enc.pop();
+        w.fns.submodules.insert(name);
+    }
+    Ok(())
+}
+
+/// Every name in `co_names` of `code` and the code objects nested in it.
+fn attribute_names<'py>(w: &Walker<'py>, code: &Bound<'py, PyAny>) -> PyResult<FxHashSet<String>> {
+    let code_type = w.st.code_type.bind(w.py);
+    let mut out = FxHashSet::default();
+    let mut stack = vec![code.clone()];
+    while let Some(c) = stack.pop() {
+        for n in c.getattr("co_names")?.cast_into::<PyTuple>()?.iter() {
+            out.insert(n.extract::<String>()?);
+        }
+        for k in c.getattr("co_consts")?.cast_into::<PyTuple>()?.iter() {
+            if k.get_type().is(code_type) {
+                stack.push(k);
+            }
+        }
+    }
+    Ok(out)
+}
