@@ -15,7 +15,7 @@ use pyo3::types::{PyBytes, PyDict, PyTuple};
 
 use crate::error::new_pickling_error;
 use crate::stdlib;
-use crate::walker::{Options, SavedMemo, Walker};
+use crate::walker::{recycle_output, Options, SavedMemo, Walker};
 
 fn resolve_protocol(py: Python<'_>, protocol: Option<i64>) -> PyResult<u8> {
     let highest = brinery_core::HIGHEST_PROTOCOL as i64;
@@ -83,7 +83,9 @@ pub fn dumps<'py>(
         namespaces,
     };
     let bytes = Walker::new(py, st, opts)?.dump(obj)?;
-    Ok(PyBytes::new(py, &bytes))
+    let out = PyBytes::new(py, &bytes);
+    recycle_output(bytes);
+    Ok(out)
 }
 
 /// The native base of `brinery.Pickler`.
@@ -238,6 +240,8 @@ impl Pickler {
         } else {
             walker.dump(obj)?
         };
-        Ok(PyBytes::new(py, &bytes))
+        let out = PyBytes::new(py, &bytes);
+        recycle_output(bytes);
+        Ok(out)
     }
 }

@@ -49,6 +49,28 @@ thread_local! {
     /// so repeated dumps do not regrow it from nothing.
     static MEMO_CACHE: std::cell::Cell<Option<MemoMap>> =
         const { std::cell::Cell::new(None) };
+    /// The output buffer of the last dump on this thread, handed back by
+    /// [`recycle_output`] once its bytes are copied into a `bytes` object: a dump of
+    /// 500 KB spent about a tenth of its time faulting in the pages of a fresh buffer.
+    static OUT_CACHE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The largest output buffer kept for the next dump on this thread.
+const OUT_CACHE_MAX: usize = 16 << 20;
+
+/// Gives a finished dump's buffer back for the next dump on this thread (buffers above
+/// 16 MiB are freed, so one huge dump does not pin its memory).
+pub fn recycle_output(buf: Vec<u8>) {
+    if buf.capacity() <= OUT_CACHE_MAX && buf.capacity() > 0 {
+        OUT_CACHE.with(|c| {
+            let old = c.take();
+            c.set(if old.capacity() > buf.capacity() {
+                old
+            } else {
+                buf
+            });
+        });
+    }
 }
 
 /// A memo carried from one dump to the next, as `pickle.Pickler` keeps its memo between
@@ -102,7 +124,11 @@ fn is_type(obj: &Bound<'_, PyAny>, tp: *mut ffi::PyTypeObject) -> bool {
 
 impl<'py> Walker<'py> {
     pub fn new(py: Python<'py>, st: &'py Stdlib, opts: Options<'py>) -> PyResult<Self> {
-        let enc = Encoder::with_capacity(opts.proto, 1024)
+        let mut out = OUT_CACHE.with(std::cell::Cell::take);
+        if out.capacity() == 0 {
+            out.reserve(1024);
+        }
+        let enc = Encoder::with_buffer(opts.proto, out)
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
         Ok(Walker {
             py,

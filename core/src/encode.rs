@@ -62,11 +62,19 @@ impl Encoder {
 
     /// Like [`Encoder::new`], reserving `capacity` bytes of output.
     pub fn with_capacity(protocol: u8, capacity: usize) -> Result<Self, EncodeError> {
+        Self::with_buffer(protocol, Vec::with_capacity(capacity))
+    }
+
+    /// Like [`Encoder::new`], writing into `buf` (emptied first) so a host that dumps many
+    /// streams can hand the same allocation back each time instead of faulting in fresh
+    /// pages for every one.
+    pub fn with_buffer(protocol: u8, mut buf: Vec<u8>) -> Result<Self, EncodeError> {
         if protocol > crate::HIGHEST_PROTOCOL {
             return Err(EncodeError::UnsupportedProtocol(protocol));
         }
+        buf.clear();
         Ok(Encoder {
-            buf: Vec::with_capacity(capacity),
+            buf,
             proto: protocol,
             framing: false,
             frame_start: None,
