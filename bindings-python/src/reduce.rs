@@ -71,7 +71,13 @@ pub fn save_by_reduce<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyRe
     } else if crate::instance::try_save(w, obj, &tp)? {
         return Ok(());
     } else if let Some(f) = lookup(obj, pyo3::intern!(obj.py(), "__reduce_ex__"))? {
-        f.call1((w.enc.protocol(),))?
+        match f.call1((w.enc.protocol(),)) {
+            Ok(rv) => rv,
+            Err(e) => match std_stream_name(obj)? {
+                Some(name) => return save_std_stream(w, obj, name),
+                None => return Err(e),
+            },
+        }
     } else if let Some(f) = lookup(obj, pyo3::intern!(obj.py(), "__reduce__"))? {
         f.call0()?
     } else {
@@ -81,6 +87,38 @@ pub fn save_by_reduce<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyRe
         ));
     };
     save_reduce_value(w, obj, &rv)
+}
+
+/// The name in `sys` of a standard stream, when `obj` is one (checked only once its own
+/// reduction failed: open files cannot be pickled, these can be named).
+fn std_stream_name(obj: &Bound<'_, PyAny>) -> PyResult<Option<&'static str>> {
+    let sys = obj.py().import("sys")?;
+    for name in [
+        "stdout",
+        "stderr",
+        "stdin",
+        "__stdout__",
+        "__stderr__",
+        "__stdin__",
+    ] {
+        if sys.getattr(name)?.is(obj) {
+            return Ok(Some(name));
+        }
+    }
+    Ok(None)
+}
+
+/// `builtins.getattr(sys, name)`: the loading process's own stream of that name.
+fn save_std_stream<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>, name: &str) -> PyResult<()> {
+    let py = w.py;
+    crate::function::save_named(w, w.st.getattr.bind(py), "builtins", "getattr");
+    w.enc.tuple_begin(2);
+    w.save(py.import("sys")?.as_any())?;
+    w.save(PyString::new(py, name).as_any())?;
+    w.enc.tuple_end(2);
+    w.enc.reduce();
+    w.memoize(obj);
+    Ok(())
 }
 
 /// The reduction function a dispatch table (or brinery's own tables) gives for `tp`.

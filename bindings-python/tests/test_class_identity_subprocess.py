@@ -129,3 +129,65 @@ def test_streams_with_lookups_stay_deterministic_across_hash_seeds():
         run_python(MAIN.format(pkg=PKG), env={"PYTHONHASHSEED": seed}) for seed in ("1", "2", "3")
     }
     assert len(outs) == 1
+
+
+_BUMPS = 0
+
+
+def make_worker_class():
+    class Base:
+        def who(self):
+            return "base"
+
+    class Worker(Base):
+        def who(self):
+            return "worker+" + super().who()
+
+        def bump(self):
+            global _BUMPS
+            _BUMPS += 1
+            return _BUMPS
+
+    return Worker
+
+
+RELOADING_CHILD = r"""
+import pickle, struct, sys
+sys.path.insert(0, {pkg!r})
+import brinery
+
+data = sys.stdin.buffer.read()
+n = struct.unpack("<I", data[:4])[0]
+kept = pickle.loads(data[4:4 + n])
+print(kept.who(), kept.bump(), kept.bump())
+again = pickle.loads(data[4 + n:])
+print(type(again) is type(kept), kept.echo(7), kept.who(), kept.bump())
+"""
+
+
+def test_a_loaded_copy_takes_the_changes_of_the_class_sent_again_subprocess():
+    # A worker that loaded a class keeps one class for it; a later stream of the same
+    # class (changed where it was defined) updates that copy, as cloudpickle does: the
+    # instances it holds see the new method, `super()` still works in them, and the
+    # methods run with the new stream's globals.
+    import struct
+
+    Worker = make_worker_class()
+    first = brinery.dumps(Worker())
+    Worker.echo = lambda self, x: x * 6
+    second = brinery.dumps(Worker())
+    r = subprocess.run(
+        [sys.executable, "-c", RELOADING_CHILD.format(pkg=PKG)],
+        input=struct.pack("<I", len(first)) + first + second,
+        capture_output=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout.decode().splitlines() == ["worker+base 1 2", "True 42 worker+base 1"]
+
+
+def test_loading_never_changes_a_class_defined_in_this_process():
+    Worker = make_worker_class()
+    who = Worker.__dict__["who"]
+    assert round_trip(Worker) is Worker
+    assert Worker.__dict__["who"] is who

@@ -8,6 +8,7 @@ import datetime
 import functools
 import fractions
 import pickle
+import sys
 import textwrap
 import weakref
 
@@ -200,3 +201,39 @@ def test_importable_lru_cache_function_is_written_as_pickle_writes_it():
     assert type(f) is functools._lru_cache_wrapper
     for protocol in range(6):
         assert brinery.dumps(f, protocol) == pickle.dumps(f, protocol)
+
+
+def test_abc_abstract_descriptors_keep_their_kind_subprocess():
+    import abc
+
+    def make():
+        class Shape(abc.ABC):
+            @abc.abstractclassmethod
+            def unit(cls): ...
+
+            @abc.abstractstaticmethod
+            def sides(): ...
+
+            @abc.abstractproperty
+            def area(self): ...
+
+        return Shape
+
+    data = brinery.dumps(make())
+    out = load_without_brinery(
+        data,
+        """
+        print(*(type(vars(obj)[n]).__name__ for n in ("unit", "sides", "area")))
+        print(*sorted(obj.__abstractmethods__))
+        """,
+    )
+    assert out.splitlines() == [
+        "abstractclassmethod abstractstaticmethod abstractproperty",
+        "area sides unit",
+    ]
+
+
+def test_standard_streams_load_as_the_loading_process_own_subprocess():
+    data = brinery.dumps([functools.partial(print, file=sys.stderr), sys.stdout])
+    out = load_without_brinery(data, "print(obj[0].keywords['file'] is sys.stderr, obj[1] is sys.stdout)")
+    assert out.split() == ["True", "True"]

@@ -26,6 +26,7 @@ __all__ = [
     "UnsafePickleError",
     "dump",
     "dumps",
+    "list_registry_pickle_by_value",
     "load",
     "loads",
     "register_pickle_by_value",
@@ -147,21 +148,30 @@ class PicklerMemoProxy:
         return dict, (self.copy(),)
 
 
+# The error messages are cloudpickle's, word for word: code written for it may match them.
+def _check_module(module):
+    if not isinstance(module, _types.ModuleType):
+        raise ValueError(f"Input should be a module object, got {module} instead")
+
+
 def register_pickle_by_value(module):
     """Store the functions and classes of ``module`` (and its submodules) by value."""
-    if not isinstance(module, _types.ModuleType):
-        raise ValueError(f"input should be a module object, got {module!r} instead")
+    _check_module(module)
     if module.__name__ not in _sys.modules:
-        raise ValueError(f"{module!r} was not imported correctly, have you used an `import` statement to access it?")
+        raise ValueError(f"{module} was not imported correctly, have you used an `import` statement to access it?")
     _byvalue.BY_VALUE.add(module.__name__)
 
 
 def unregister_pickle_by_value(module):
     """Undo ``register_pickle_by_value(module)``."""
-    if not isinstance(module, _types.ModuleType):
-        raise ValueError(f"input should be a module object, got {module!r} instead")
+    _check_module(module)
     if module.__name__ not in _byvalue.BY_VALUE:
-        raise ValueError(f"{module!r} is not registered for pickle by value")
+        raise ValueError(f"{module} is not registered for pickle by value")
     _byvalue.BY_VALUE.discard(module.__name__)
+
+
+def list_registry_pickle_by_value():
+    """The names of the modules registered with ``register_pickle_by_value``."""
+    return set(_byvalue.BY_VALUE)
 
 from .pool import Pool  # noqa: E402 - after Pickler, which the pool builds on

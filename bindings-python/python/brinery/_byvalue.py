@@ -19,6 +19,13 @@ __all__ = ["BY_VALUE", "class_recipe", "new_class"]
 
 BY_VALUE: set = set()
 
+
+def registered(module_name):
+    """True when ``module_name``, or a package holding it, is registered by value."""
+    return any(
+        module_name == m or module_name.startswith(m + ".") for m in BY_VALUE
+    )
+
 new_class = types.new_class
 
 # Attributes the interpreter or the metaclass makes itself; never copied.
@@ -194,7 +201,7 @@ def _reduce_typevar(tv):
     mod = sys.modules.get(tv.__module__)
     by_ref = (
         tv.__module__ not in ("__main__", "__mp_main__")
-        and tv.__module__ not in BY_VALUE
+        and not registered(tv.__module__)
         and mod is not None
         and getattr(mod, tv.__name__, None) is tv
     )

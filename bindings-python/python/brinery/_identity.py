@@ -15,7 +15,12 @@ through standard-library calls only::
 Where brinery is not imported, that is a throwaway dict and the rebuilt class is used:
 the stream stays portable. Where it is, :data:`REGISTRY` answers with the class already
 registered under ``key``, or registers the rebuilt one (so later streams in that process
-reuse it, and dumping it again writes the same key).
+reuse it, and dumping it again writes the same key). When the class found was itself
+made by loading a stream here (a worker's copy), it takes the attributes of the class
+just rebuilt, as with cloudpickle: a method added or changed where the class was
+defined reaches the worker's copy and the instances it already holds, and methods get
+the fresh globals of the new stream. A class defined in this process is never changed
+by loading.
 
 The key is deterministic, never a random id: module, qualified name and a digest of the
 class's own by-value stream (dumped alone, without these lookups), so the same
@@ -24,10 +29,12 @@ matches. Distinct live classes with identical contents in one process get ``#1``
 ``#2``... suffixes in the order they are first dumped. The registry holds classes weakly.
 """
 
+import enum
 import hashlib
 import operator
 import sys
 import threading
+import types
 import weakref
 
 from ._reducers import Call
@@ -41,12 +48,62 @@ class ClassRegistry(weakref.WeakValueDictionary):
     def __init__(self):
         super().__init__()
         self.key_of = weakref.WeakKeyDictionary()
+        # Classes first made here by loading a stream (not defined here).
+        self.loaded = weakref.WeakSet()
 
-    def setdefault(self, key, cls):
+    def register(self, key, cls):
+        """Registers a class of this process, as it is dumped."""
         found = super().setdefault(key, cls)
         if found not in self.key_of:
             self.key_of[found] = key
         return found
+
+    def setdefault(self, key, cls):
+        """What a loading stream calls with the class it rebuilt (see the module docs)."""
+        found = self.register(key, cls)
+        if found is cls:
+            self.loaded.add(cls)
+        elif found in self.loaded:
+            _refresh(found, cls)
+        return found
+
+
+# Attributes that belong to the class object itself, never copied to another class.
+_OWN = frozenset({"__dict__", "__weakref__", "__module__", "__qualname__", "__slots__", "_abc_impl"})
+
+
+def _refresh(target, source):
+    """Gives ``target`` the attributes of ``source``, a newer rebuild of the same class."""
+    if isinstance(target, enum.EnumMeta):
+        return  # members keep their identity
+    for name, value in list(vars(source).items()):
+        if name in _OWN or isinstance(value, (types.MemberDescriptorType, types.GetSetDescriptorType)):
+            continue
+        _rebind_class_cells(value, source, target)
+        try:
+            setattr(target, name, target if value is source else value)
+        except (AttributeError, TypeError):
+            pass
+
+
+def _rebind_class_cells(value, source, target):
+    """Points the ``__class__`` cells (zero-argument ``super()``) of the functions in
+    ``value`` from ``source`` to ``target``."""
+    if isinstance(value, (classmethod, staticmethod)):
+        funcs = [value.__func__]
+    elif isinstance(value, property):
+        funcs = [value.fget, value.fset, value.fdel]
+    else:
+        funcs = [value]
+    for f in funcs:
+        if not isinstance(f, types.FunctionType) or not f.__closure__:
+            continue
+        for name, cell in zip(f.__code__.co_freevars, f.__closure__):
+            try:
+                if name == "__class__" and cell.cell_contents is source:
+                    cell.cell_contents = target
+            except ValueError:  # an empty cell
+                pass
 
 
 REGISTRY = ClassRegistry()
@@ -78,7 +135,7 @@ def key_for(cls):
             break
         n += 1
         key = f"{base}#{n}"
-    REGISTRY.setdefault(key, cls)
+    REGISTRY.register(key, cls)
     return key
 
 

@@ -9,6 +9,7 @@ without brinery.
 dispatch table and before ``__reduce_ex__``.
 """
 
+import abc
 import collections
 import functools
 import operator
@@ -19,16 +20,18 @@ import weakref
 __all__ = ["Call", "table"]
 
 
+# `type(...)`: the same reductions serve `abc.abstractproperty`, `abc.abstractclassmethod`
+# and `abc.abstractstaticmethod`, which take the same arguments.
 def _property(p):
-    return property, (p.fget, p.fset, p.fdel, p.__doc__)
+    return type(p), (p.fget, p.fset, p.fdel, p.__doc__)
 
 
 def _classmethod(m):
-    return classmethod, (m.__func__,)
+    return type(m), (m.__func__,)
 
 
 def _staticmethod(m):
-    return staticmethod, (m.__func__,)
+    return type(m), (m.__func__,)
 
 
 class Call:
@@ -188,8 +191,11 @@ def table():
     plain.update(
         {
             property: _property,
+            abc.abstractproperty: _property,
             classmethod: _classmethod,
+            abc.abstractclassmethod: _classmethod,
             staticmethod: _staticmethod,
+            abc.abstractstaticmethod: _staticmethod,
             types.GetSetDescriptorType: _class_dict_entry,
             types.MemberDescriptorType: _member_descriptor,
             types.MappingProxyType: _mappingproxy,
