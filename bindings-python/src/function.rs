@@ -115,6 +115,10 @@ const CODE_ARGS: [&str; 18] = [
     "co_cellvars",
 ];
 
+/// The string arguments of `CodeType` that the compiler interns and a loaded code object
+/// may not have interned.
+const NAME_ARGS: [&str; 3] = ["co_filename", "co_name", "co_qualname"];
+
 /// Writes a reference to a standard-library object under the name given (its own
 /// `__qualname__` may not be importable, e.g. `types.FunctionType` is `function`).
 pub fn save_named<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>, module: &str, name: &str) {
@@ -173,7 +177,14 @@ pub fn save_code<'py>(w: &mut Walker<'py>, code: &Bound<'py, PyAny>) -> PyResult
     save_named(w, w.st.code_type.bind(py), "types", "CodeType");
     let mut args = Vec::with_capacity(CODE_ARGS.len());
     for a in CODE_ARGS {
-        args.push(code.getattr(a)?);
+        let v = code.getattr(a)?;
+        // The interned copy: whether a name is the same object as an equal attribute
+        // name (memoized once) must not depend on whether this code was compiled here
+        // or loaded from a stream, or re-dumping a loaded class changes its bytes.
+        match v.cast::<PyString>() {
+            Ok(s) if NAME_ARGS.contains(&a) => args.push(intern(py, &s.to_cow()?).into_any()),
+            _ => args.push(v),
+        }
     }
     let args = PyTuple::new(py, args)?;
     let sort = std::mem::replace(&mut w.fns.sort_sets, true);
@@ -308,7 +319,12 @@ pub fn save_function<'py>(w: &mut Walker<'py>, f: &Bound<'py, PyAny>) -> PyResul
     w.save(&code)?;
     w.path.pop();
     save_globals(w, &globals)?;
-    w.save(f.getattr("__name__")?.as_any())?;
+    // Interned, as the code's names are (see `save_code`).
+    let name = f.getattr("__name__")?;
+    match name.cast::<PyString>() {
+        Ok(s) => w.save(intern(py, &s.to_cow()?).as_any())?,
+        Err(_) => w.save(&name)?,
+    }
     w.enc.none();
     let mut pending_cells = Vec::new();
     if closure.is_none() {
@@ -346,6 +362,11 @@ pub fn save_function<'py>(w: &mut Walker<'py>, f: &Bound<'py, PyAny>) -> PyResul
     let fdict = f.getattr("__dict__")?.cast_into::<PyDict>()?;
     for (k, v) in fdict.iter() {
         if let Ok(k) = k.cast_into::<PyString>() {
+            // Interned for the reason `brinery._byvalue._interned` gives.
+            let v = match v.cast_exact::<PyString>() {
+                Ok(s) => intern(py, &s.to_cow()?).into_any(),
+                Err(_) => v,
+            };
             attrs.push((k, v));
         }
     }

@@ -191,3 +191,55 @@ def test_loading_never_changes_a_class_defined_in_this_process():
     who = Worker.__dict__["who"]
     assert round_trip(Worker) is Worker
     assert Worker.__dict__["who"] is who
+
+
+def make_interning_class():
+    class Joiner:
+        """Names and equal string values, where interning decides what is memoized."""
+
+        arg_1 = "join"
+
+        def join(self, arg_1):
+            return arg_1
+
+    Joiner.join.arg_1 = "join"
+    return Joiner
+
+
+ECHO_CHILD = r"""
+import pickle, sys
+sys.path.insert(0, {pkg!r})
+import brinery
+sys.stdout.buffer.write(brinery.dumps(pickle.loads(sys.stdin.buffer.read())))
+"""
+
+
+def echo_through_child(data):
+    r = subprocess.run(
+        [sys.executable, "-c", ECHO_CHILD.format(pkg=PKG)],
+        input=data,
+        capture_output=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr.decode()
+    return r.stdout
+
+
+def test_a_class_loaded_elsewhere_dumps_to_the_same_bytes_subprocess():
+    # The child has never seen the class: it rebuilds it from the stream, and its dump
+    # of that rebuilt class must be the stream it was given.
+    Joiner = make_interning_class()
+    data = brinery.dumps(Joiner)
+    assert echo_through_child(data) == data
+
+
+def test_dynamic_typevar_keeps_its_identity_subprocess():
+    import typing
+
+    T = typing.TypeVar("T", bound=int)
+    assert round_trip(T) is T
+    first, second = round_trip((T, T))
+    assert first is second is T
+    assert pickle.loads(echo_through_child(brinery.dumps(T))) is T
+    out = load_without_brinery(brinery.dumps(T), "print(type(obj).__name__, obj.__name__, obj.__bound__.__name__)")
+    assert out.split() == ["TypeVar", "T", "int"]

@@ -11,6 +11,7 @@ import abc
 import enum
 import inspect
 import operator
+import sys
 import types
 
 from . import _reducers as _stdlib_reducers
@@ -132,7 +133,7 @@ def class_recipe(cls):
     for key, value in d.items():
         if key in skip or key in ns:
             continue
-        later.append((setattr, (cls, key, value), key))
+        later.append((setattr, (cls, key, _interned(value)), key))
     if isinstance(cls, abc.ABCMeta):
         registry = abc._get_dump(cls)[0]
         subs = [ref() for ref in registry]
@@ -142,6 +143,14 @@ def class_recipe(cls):
             later.append((cls.register, (sub,), "register"))
     body = operator.methodcaller("update", ns)
     return (cls.__name__, tuple(bases), kwds, body), later, *_init_subclass_owner(cls)
+
+
+def _interned(value):
+    """A ``str`` value as its interned copy. A class body's string constants are
+    interned by the compiler, so in the defining process ``x = "join"`` is the very
+    object of the name ``join``, while a class loaded from a stream has two equal
+    strings; interning both makes the memo, and so the bytes, the same in either."""
+    return sys.intern(value) if type(value) is str else value
 
 
 def _dataclasses_sentinel(name):
@@ -215,9 +224,14 @@ def _reduce_typevar(tv):
         covariant=tv.__covariant__,
         contravariant=tv.__contravariant__,
     )
-    # TypeVar takes its __module__ from the frame that creates it, which on loading is
-    # whoever called pickle.loads: set it back (BUILD's slot-state part uses setattr).
-    return make, (), (None, {"__module__": tv.__module__})
+    # Loads as the TypeVar the process already has under the same key, as classes do
+    # (see `_identity`). TypeVar takes its __module__ from the frame that creates it,
+    # which on loading is whoever called pickle.loads: set it back (BUILD's slot-state
+    # part uses setattr).
+    from . import _identity
+
+    lookup, args = _identity.lookup_reduction(_stdlib_reducers.Call(make), _identity.typevar_key(tv))
+    return lookup, args, (None, {"__module__": tv.__module__})
 
 
 def _add_typing_reducers():

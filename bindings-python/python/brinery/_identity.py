@@ -1,4 +1,4 @@
-"""Same-process identity for classes stored by value.
+"""Same-process identity for classes (and ``TypeVar``s) stored by value.
 
 A class stored by value is rebuilt when the stream loads. In a process that already has
 that class (the process that dumped it, a forked worker, a Dask client receiving
@@ -39,7 +39,7 @@ import weakref
 
 from ._reducers import Call
 
-__all__ = ["REGISTRY", "ClassRegistry", "key_for", "lookup_reduction"]
+__all__ = ["REGISTRY", "ClassRegistry", "key_for", "lookup_reduction", "typevar_key"]
 
 
 class ClassRegistry(weakref.WeakValueDictionary):
@@ -63,7 +63,7 @@ class ClassRegistry(weakref.WeakValueDictionary):
         found = self.register(key, cls)
         if found is cls:
             self.loaded.add(cls)
-        elif found in self.loaded:
+        elif found in self.loaded and isinstance(found, type):
             _refresh(found, cls)
         return found
 
@@ -126,17 +126,33 @@ def key_for(cls):
         content = _native_dumps(cls, 5)
     finally:
         _state.digesting = False
+    return _register(cls, f"{cls.__module__}.{cls.__qualname__}", content)
+
+
+def _register(obj, name, content):
+    """Registers ``obj`` under ``name``, a digest of ``content`` (its definition), and
+    a ``#n`` suffix when another live object of this process has the same definition."""
     digest = hashlib.blake2b(content, digest_size=12).hexdigest()
-    base = f"{cls.__module__}.{cls.__qualname__}:{digest}"
+    base = f"{name}:{digest}"
     key, n = base, 0
     while True:
         other = REGISTRY.get(key)
-        if other is None or other is cls:
+        if other is None or other is obj:
             break
         n += 1
         key = f"{base}#{n}"
-    REGISTRY.register(key, cls)
+    REGISTRY.register(key, obj)
     return key
+
+
+def typevar_key(tv):
+    """The registry key of a ``TypeVar`` stored by value (registering it): its module,
+    name and a digest of its definition, so one definition gives one key everywhere."""
+    key = REGISTRY.key_of.get(tv)
+    if key is not None:
+        return key
+    spec = repr((tv.__name__, tv.__bound__, tv.__constraints__, tv.__covariant__, tv.__contravariant__))
+    return _register(tv, f"{tv.__module__}.{tv.__name__}:typevar", spec.encode())
 
 
 def lookup_reduction(cls, key):
