@@ -135,9 +135,14 @@ fn reduce_func<'py>(
             Err(e) => return Err(e),
         },
     };
-    Ok(match func {
+    if func.is_some() {
+        return Ok(func);
+    }
+    let reducers = w.st.reducers.bind(py);
+    Ok(match reducers.get_item(tp)? {
         Some(f) => Some(f),
-        None => w.st.reducers.bind(py).get_item(tp)?,
+        None if w.st.add_late_reducers(py)? => reducers.get_item(tp)?,
+        None => None,
     })
 }
 

@@ -2,6 +2,8 @@
 //! interpreter: reconstruction callables (`types.FunctionType`, `types.CodeType`, ...),
 //! `copyreg`'s tables and the `brinery` Python helpers. Not for per-dump state.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString};
@@ -31,6 +33,11 @@ pub struct Stdlib {
     /// `brinery._byvalue.REDUCERS`, `STDLIB_NAMES`.
     pub reducers: Py<PyDict>,
     pub stdlib_names: Py<PyDict>,
+    /// `brinery._byvalue.LATE_MODULES`: modules whose reductions are added to `reducers`
+    /// once they are imported (by the program, never by brinery).
+    late_modules: Vec<Py<PyString>>,
+    /// Bit `i` set: the reductions of `late_modules[i]` are in `reducers`.
+    late_done: AtomicU32,
     /// Opcodes that name globals (see `crate::bytecode`).
     pub global_ops: crate::bytecode::GlobalOps,
     pub cache_tag: String,
@@ -77,10 +84,38 @@ pub fn get(py: Python<'_>) -> PyResult<&Stdlib> {
             latin1: PyString::intern(py, "latin1").unbind(),
             reducers: helpers.getattr("REDUCERS")?.cast_into()?.unbind(),
             stdlib_names: helpers.getattr("STDLIB_NAMES")?.cast_into()?.unbind(),
+            late_modules: helpers.getattr("LATE_MODULES")?.extract()?,
+            late_done: AtomicU32::new(0),
             helpers: helpers.unbind().into_any(),
             identity: py.import("brinery._identity")?.unbind().into_any(),
             global_ops: crate::bytecode::GlobalOps::new(py)?,
             version,
         })
     })
+}
+
+impl Stdlib {
+    /// Adds the reductions of every late module imported since the last call; true when
+    /// any were added (a lookup in `reducers` that missed is then worth repeating). Costs
+    /// a `sys.modules` lookup per module still pending, and nothing once all are in.
+    pub fn add_late_reducers(&self, py: Python<'_>) -> PyResult<bool> {
+        let done = self.late_done.load(Ordering::Relaxed);
+        let all = (1u32 << self.late_modules.len()) - 1;
+        if done == all {
+            return Ok(false);
+        }
+        let modules = self.sys_modules.bind(py);
+        let mut added = false;
+        for (i, name) in self.late_modules.iter().enumerate() {
+            let bit = 1u32 << i;
+            if done & bit == 0 && modules.contains(name.bind(py))? {
+                self.helpers
+                    .bind(py)
+                    .call_method1("add_late_reducers", (name.bind(py),))?;
+                self.late_done.fetch_or(bit, Ordering::Relaxed);
+                added = true;
+            }
+        }
+        Ok(added)
+    }
 }

@@ -13,8 +13,7 @@ import sys as _sys
 import types as _types
 
 from . import _brinery, _byvalue
-from ._errors import PicklingError
-from .safe import UnpicklingError, UnsafePickleError, safe_load, safe_loads, scan
+from ._errors import PicklingError, UnpicklingError, UnsafePickleError
 
 __all__ = [
     "DEFAULT_PROTOCOL",
@@ -43,10 +42,6 @@ loads = _pickle.loads
 load = _pickle.load
 
 _native_dumps = _brinery.dumps
-
-# Classes stored by value, by registry key: a stream rebuilding one of them loads as the
-# class registered here, if any (see `_identity`). Reached by streams by this name.
-from ._identity import REGISTRY as _classes  # noqa: E402
 
 
 def _module_names(by_value):
@@ -174,4 +169,35 @@ def list_registry_pickle_by_value():
     """The names of the modules registered with ``register_pickle_by_value``."""
     return set(_byvalue.BY_VALUE)
 
-from .pool import Pool  # noqa: E402 - after Pickler, which the pool builds on
+
+# Imported on first use, so that `import brinery` (and every spawned pool worker, which
+# imports it) does not pay for the pool, the safe loader and the class registry
+# (concurrent.futures, logging, hashlib...) until they are wanted.
+_LAZY = {
+    "Pool": ("pool", "Pool"),
+    "pool": ("pool", None),
+    "safe": ("safe", None),
+    "safe_load": ("safe", "safe_load"),
+    "safe_loads": ("safe", "safe_loads"),
+    "scan": ("safe", "scan"),
+    # Classes stored by value, by registry key: a stream rebuilding one of them loads as
+    # the class registered here, if any (see `_identity`). Streams reach it by this name.
+    "_classes": ("_identity", "REGISTRY"),
+}
+
+
+def __getattr__(name):
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'brinery' has no attribute {name!r}") from None
+    import importlib
+
+    mod = importlib.import_module(f"{__name__}.{module}")
+    value = mod if attr is None else getattr(mod, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -9,7 +9,6 @@ once the class exists. ``BY_VALUE`` is the set of module names registered with
 
 import abc
 import enum
-import inspect
 import operator
 import sys
 import types
@@ -79,6 +78,8 @@ def _init_subclass_owner(cls):
         return None, False
     hook = base.__dict__["__init_subclass__"]
     try:
+        import inspect
+
         params = list(inspect.signature(getattr(hook, "__func__", hook)).parameters.values())[1:]
     except (TypeError, ValueError):
         return base, True
@@ -173,21 +174,30 @@ def _reduce_field_base(obj):
     return _dataclasses_sentinel(name)(obj)
 
 
-def _reducers():
-    import dataclasses
-
-    table = {
-        dataclasses._FIELD_BASE: _reduce_field_base,
-        dataclasses._MISSING_TYPE: _dataclasses_sentinel("MISSING"),
-        dataclasses._HAS_DEFAULT_FACTORY_CLASS: _dataclasses_sentinel("_HAS_DEFAULT_FACTORY"),
-    }
-    table.update(_stdlib_reducers.table())
-    return table
-
-
 # Reductions for objects stock pickle cannot store; consulted after the dispatch table
 # and before ``__reduce_ex__``.
-REDUCERS = _reducers()
+REDUCERS = _stdlib_reducers.table()
+
+# Modules whose types have reductions here but which brinery does not import itself
+# (``dataclasses`` brings ``inspect``, and every spawned pool worker would pay for both):
+# the native pickler calls ``add_late_reducers(name)`` once ``name`` is in ``sys.modules``.
+LATE_MODULES = ("dataclasses", "typing")
+
+
+def add_late_reducers(module):
+    """Adds the reductions for the types of ``module`` (one of ``LATE_MODULES``)."""
+    if module == "dataclasses":
+        import dataclasses
+
+        REDUCERS[dataclasses._FIELD_BASE] = _reduce_field_base
+        REDUCERS[dataclasses._MISSING_TYPE] = _dataclasses_sentinel("MISSING")
+        REDUCERS[dataclasses._HAS_DEFAULT_FACTORY_CLASS] = _dataclasses_sentinel("_HAS_DEFAULT_FACTORY")
+    elif module == "typing":
+        import typing
+
+        REDUCERS[typing.TypeVar] = _reduce_typevar
+    else:
+        raise ValueError(f"no late reductions for {module!r}")
 
 
 def _stdlib_names():
@@ -233,11 +243,3 @@ def _reduce_typevar(tv):
     lookup, args = _identity.lookup_reduction(_stdlib_reducers.Call(make), _identity.typevar_key(tv))
     return lookup, args, (None, {"__module__": tv.__module__})
 
-
-def _add_typing_reducers():
-    import typing
-
-    REDUCERS[typing.TypeVar] = _reduce_typevar
-
-
-_add_typing_reducers()

@@ -30,7 +30,6 @@ matches. Distinct live classes with identical contents in one process get ``#1``
 """
 
 import enum
-import hashlib
 import operator
 import sys
 import threading
@@ -132,6 +131,8 @@ def key_for(cls):
 def _register(obj, name, content):
     """Registers ``obj`` under ``name``, a digest of ``content`` (its definition), and
     a ``#n`` suffix when another live object of this process has the same definition."""
+    import hashlib  # here, not at the top: most processes never hash a class
+
     digest = hashlib.blake2b(content, digest_size=12).hexdigest()
     base = f"{name}:{digest}"
     key, n = base, 0

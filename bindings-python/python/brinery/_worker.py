@@ -10,7 +10,6 @@ brinery and the modules tasks name, never the parent's ``__main__``.
 import os
 import signal
 import sys
-import traceback
 
 from . import _namespaces
 from ._errors import RemoteError, StageError
@@ -172,6 +171,8 @@ def _describe(e):
 
 
 def _tb(e):
+    import traceback  # not at the top: a spawned worker that never fails never needs it
+
     return "".join(traceback.format_exception(type(e), e, e.__traceback__))
 
 
@@ -205,6 +206,8 @@ def serve_forked(sock, stage, parent_only, parent_pid, initializer, initargs):
                 worker.init_error = e
         worker.serve()
     except BaseException:  # noqa: BLE001
+        import traceback
+
         traceback.print_exc()
         code = 1
     finally:
