@@ -34,6 +34,8 @@ const SHAPE = 20;
 const PERSID = 21;
 const OOB = 22;
 const NUMX = 23;
+const INTS = 24;
+const INTX = 25;
 
 // Frame kinds.
 const K_ROOT = 0;
@@ -169,24 +171,25 @@ function build(tape, options) {
       case REF:
         v = slots[ops[p++]];
         break;
-      case NUMS: {
+      case NUMS:
+      case INTS:
+      case NUMX:
+      case INTX: {
+        // A list of numbers, in the tape or (X) in the tape's separate `nums`. Int32s
+        // go through `| 0` so V8 stores small integers, not doubles (src/tape.rs).
         const len = ops[p];
         const slot = ops[p + 1];
         p += 2;
+        const inline = op === NUMS || op === INTS;
+        const src = inline ? ops : tape.nums;
+        const at = inline ? p : 0;
         const a = new Array(len);
-        for (let i = 0; i < len; i++) a[i] = ops[p + i];
-        p += len;
-        if (slot >= 0) slots[slot] = a;
-        v = a;
-        break;
-      }
-      case NUMX: {
-        const nums = tape.nums;
-        const len = ops[p];
-        const slot = ops[p + 1];
-        p += 2;
-        const a = new Array(len);
-        for (let i = 0; i < len; i++) a[i] = nums[i];
+        if (op === INTS || op === INTX) {
+          for (let i = 0; i < len; i++) a[i] = src[at + i] | 0;
+        } else {
+          for (let i = 0; i < len; i++) a[i] = src[at + i];
+        }
+        if (inline) p += len;
         if (slot >= 0) slots[slot] = a;
         v = a;
         break;

@@ -179,7 +179,7 @@ pub fn decode_tape<'e>(
     walker.tape.text.reserve(graph.text.len());
     let nums = match moved {
         Some((id, nums)) => {
-            walker.moved = Some((id, nums.len()));
+            walker.moved = Some((id, nums.len(), tape::all_int32(&nums)));
             nums
         }
         None => Vec::new(),
@@ -226,8 +226,9 @@ pub struct Walker<'t> {
     pub settings: &'t Settings,
     pub tape: Tape,
     shapes: Shapes,
-    /// The list node whose numbers were moved to the tape's `nums`, and how many.
-    pub moved: Option<(usize, usize)>,
+    /// The list node whose numbers were moved to the tape's `nums`, how many, and
+    /// whether all are int32s.
+    pub moved: Option<(usize, usize, bool)>,
     /// Per node: 0 unseen; `(pos + 1) << 1` seen once with its slot field at `ops[pos]`;
     /// `slot << 1 | 1` given a slot; for a str, `index << 1 | 1`, its string table index.
     seen: Vec<u64>,
@@ -372,11 +373,17 @@ impl<'t> Walker<'t> {
             NodeRef::Nums(nums) => {
                 if !self.seen(id) {
                     match self.moved {
-                        Some((moved, len)) if moved == id => {
-                            self.open(tape::NUMX, len, Some(id));
+                        Some((moved, len, ints)) if moved == id => {
+                            let op = if ints { tape::INTX } else { tape::NUMX };
+                            self.open(op, len, Some(id));
                         }
                         _ => {
-                            self.open(tape::NUMS, nums.len(), Some(id));
+                            let op = if tape::all_int32(nums) {
+                                tape::INTS
+                            } else {
+                                tape::NUMS
+                            };
+                            self.open(op, nums.len(), Some(id));
                             self.tape.ops.extend_from_slice(nums);
                         }
                     }
@@ -486,9 +493,13 @@ impl<'t> Walker<'t> {
             let start = self.tape.ops.len();
             self.open(tape::NUMS, items.len(), id);
             let mut all = true;
+            let mut ints = true;
             for &i in items {
                 match number(i) {
-                    Some(f) => self.tape.ops.push(f),
+                    Some(f) => {
+                        ints &= tape::is_int32(f);
+                        self.tape.ops.push(f);
+                    }
                     None => {
                         all = false;
                         break;
@@ -496,6 +507,9 @@ impl<'t> Walker<'t> {
                 }
             }
             if all {
+                if ints {
+                    self.tape.ops[start] = tape::INTS;
+                }
                 return Ok(());
             }
             self.tape.ops.truncate(start);

@@ -4,7 +4,8 @@
 //! The tape is a `Float64Array` of opcodes and their arguments in depth-first order; all
 //! string text is one JS string (Latin-1 when every code unit fits, else UTF-16) that
 //! `builder.js` slices in order; all bytes payloads are one `Buffer` it views in order;
-//! the longest list of numbers, when long, is a `Float64Array` of its own (`NUMX`).
+//! the longest list of numbers, when long, is a `Float64Array` of its own (`NUMX`);
+//! lists of int32s say so (`INTS`, `INTX`), so JS builds them as small-integer arrays.
 //! Objects reached more than once get a slot number, so shared and cyclic references
 //! come back as one JS object. Every string cut from the text is numbered in order (the
 //! string table), so a str the stream reaches again is fetched, not cut and allocated
@@ -65,8 +66,26 @@ pub const OOB: f64 = 22.0;
 /// (one list per tape, moved there from the graph without a copy).
 pub const NUMX: f64 = 23.0;
 
+/// `INTS n slot`, then `n` raw numbers, every one an int32 (and no `-0`): an `Array`
+/// V8 keeps as small integers (stored as doubles, a list of ints takes twice the
+/// memory and a conversion of the whole array on the first store).
+pub const INTS: f64 = 24.0;
+/// `INTX n slot`: as `NUMX`, every number an int32 (see [`INTS`]).
+pub const INTX: f64 = 25.0;
+
 /// No slot: the value is reached once.
 pub const NO_SLOT: f64 = -1.0;
+
+/// True when `f` reads back as the same JS value through `f | 0`: an int32, not `-0`.
+#[inline]
+pub fn is_int32(f: f64) -> bool {
+    f == f64::from(f as i32) && (f != 0.0 || f.is_sign_positive())
+}
+
+/// True when every number of `nums` is an int32 (see [`is_int32`]).
+pub fn all_int32(nums: &[f64]) -> bool {
+    nums.iter().all(|&f| is_int32(f))
+}
 
 /// All string text of a tape: Latin-1 bytes while every code unit fits, UTF-16 after.
 #[derive(Default)]

@@ -165,3 +165,28 @@ sys.stdout.buffer.write(pickle.dumps([a, b, a, {"b": b}, [2**53] + a], 4))`], { 
   assert.equal(c[0], 2n ** 53n);
   assert.deepEqual(c.slice(1), a);
 });
+
+test('lists of int32s (built as small integers) keep the values at and past their edges', () => {
+  const data = execFileSync(python, ['-c', `
+import pickle, sys
+edges = [2**31 - 1, -2**31, 0, -1]
+short = edges + [2**31]                       # one past int32: doubles
+negzero = list(range(300)) + [-0.0]           # -0.0 is no int32
+ints = [(i * 7919) % 70000 - 2**31 + 70000 for i in range(70000)] + edges
+past = list(range(70000)) + [-2**31 - 1]      # the moved list, one past int32
+value = [edges, short, negzero, ints, past, [0.0, 1.0, -5.0] * 100]
+sys.stdout.buffer.write(pickle.dumps([value, value[:4]], 4))`], { maxBuffer: 1 << 26 });
+  const [[edges, short, negzero, ints, past, floats], again] = loads(data);
+  assert.deepEqual(edges, [2 ** 31 - 1, -(2 ** 31), 0, -1]);
+  assert.deepEqual(short, [...edges, 2 ** 31]);
+  assert.equal(negzero.length, 301);
+  assert.ok(Object.is(negzero[300], -0));
+  assert.ok(Object.is(negzero[0], 0));
+  assert.equal(ints.length, 70004);
+  assert.equal(ints[1], (7919 % 70000) - 2 ** 31 + 70000);
+  assert.deepEqual(ints.slice(70000), edges);
+  assert.equal(past[69999], 69999);
+  assert.equal(past[70000], -(2 ** 31) - 1);
+  assert.deepEqual(floats.slice(0, 3), [0, 1, -5]);
+  assert.equal(again[3], ints);
+});
