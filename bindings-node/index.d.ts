@@ -25,7 +25,8 @@
  * | `decimal.Decimal` | `string` (its exact decimal text, e.g. `"-3.14159"`) |
  * | `complex` | {@link PyComplex} |
  * | `uuid.UUID` | `string` (`"12345678-1234-5678-1234-567812345678"`) |
- * | a global mapped in `classes` | what the constructor or function returns |
+ * | a global mapped in `classes` | what the constructor or function returns (not a `PyValue`) |
+ * | a persistent id, with `persistentLoad` | what `persistentLoad` returns (not a `PyValue`) |
  * | any other global, with `allowUnknown` | {@link UnknownObject} |
  */
 export type PyValue =
@@ -43,8 +44,7 @@ export type PyValue =
   | PyTime
   | PyTimedelta
   | PyComplex
-  | UnknownObject
-  | unknown;
+  | UnknownObject;
 
 /** `datetime.time` (a `tzinfo`, if any, is refused). */
 export interface PyTime {
@@ -137,10 +137,12 @@ export interface DumpsOptions {
 
 /**
  * Decodes one pickle. Never runs code: globals become values only through `classes`.
- * Bytes after `STOP` are ignored, as `pickle.loads` ignores them.
+ * Bytes after `STOP` are ignored, as `pickle.loads` ignores them. The result is `any`
+ * unless a type is named (`loads<PyValue>(data)`, `loads<Row[]>(data)`): nothing checks
+ * that the stream holds that type.
  * @throws {BrineryError}
  */
-export function loads(data: Uint8Array | ArrayBuffer | ArrayBufferView, options?: LoadsOptions): any;
+export function loads<T = any>(data: Uint8Array | ArrayBuffer | ArrayBufferView, options?: LoadsOptions): T;
 
 /**
  * Encodes a value into a pickle that stock `pickle.loads` reads: `null`/`undefined` →
