@@ -109,6 +109,60 @@ fn allocation_limit_is_enforced() {
     assert!(decode(&data, &opts()).is_ok());
 }
 
+#[test]
+fn allocation_limit_stops_a_run_of_ints_at_the_int_that_crosses_it() {
+    // A list of ints is decoded in runs (one dispatch for many opcodes): the limit
+    // must still fail at the very opcode that crosses it, as one opcode at a time would.
+    let mut data = b"\x80\x04](".to_vec();
+    let first = data.len();
+    let mut starts = Vec::new();
+    for i in 0..300u32 {
+        starts.push(data.len());
+        match i % 3 {
+            0 => data.extend_from_slice(&[b'K', i as u8]),
+            1 => data.extend_from_slice(&[b'M', 1, 2]),
+            _ => data.extend_from_slice(&[b'J', 0xff, 0xff, 0xff, 0xff]),
+        }
+    }
+    starts.push(data.len()); // APPENDS charges for the list's items
+    data.extend_from_slice(b"e.");
+    let all = decode(&data, &opts()).unwrap();
+    let cost = |limit: usize| {
+        let mut o = opts();
+        o.limits.max_alloc = limit;
+        decode(&data, &o)
+    };
+    // The smallest limit that passes (a bisection: passing is monotonic in the limit),
+    // then limits short of it, each failing at the int that crosses it.
+    let (mut lo, mut hi) = (0, 1 << 20);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if cost(mid).is_ok() {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    let enough = lo;
+    assert_eq!(cost(enough).unwrap(), all);
+    let mut offsets = Vec::new();
+    for limit in (0..enough).step_by(16) {
+        let e = cost(limit).unwrap_err();
+        assert!(matches!(e.kind, K::AllocLimit(_)), "{e}");
+        assert!(e.offset == 2 || e.offset == 3 || e.offset >= first, "{e}");
+        offsets.push(e.offset);
+    }
+    // Each failing int is reported at its own opcode, later for a higher limit, and
+    // every int of the run is where some limit fails (a step of 16 bytes is less than
+    // what one value costs).
+    for &o in offsets.iter().filter(|&&o| o >= first) {
+        assert!(starts.contains(&o), "offset {o} is not an opcode");
+    }
+    assert!(offsets.windows(2).all(|w| w[0] <= w[1]), "{offsets:?}");
+    let reached: std::collections::BTreeSet<_> = offsets.iter().copied().collect();
+    assert!(starts.iter().all(|o| reached.contains(o)), "{reached:?}");
+}
+
 fn nested_lists(depth: usize, proto: u8) -> Vec<u8> {
     // What CPython writes for [[[...]]]: each list memoized, one item appended.
     let mut data = Vec::new();

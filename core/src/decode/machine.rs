@@ -26,6 +26,16 @@ const ID_COST: usize = size_of::<usize>();
 
 type R<T> = Result<T, DecodeError>;
 
+/// Argument length of each binary int opcode (`BININT1`, `BININT2`, `BININT`); 0 for
+/// every other opcode.
+const INT_ARG_LEN: [u32; 256] = {
+    let mut t = [0; 256];
+    t[BININT1 as usize] = 1;
+    t[BININT2 as usize] = 2;
+    t[BININT as usize] = 4;
+    t
+};
+
 pub(crate) struct Machine<'a, 'b, B: Builder> {
     data: &'a [u8],
     pos: usize,
@@ -84,15 +94,18 @@ impl<'a, 'b, B: Builder> Machine<'a, 'b, B> {
             // ---- scalars ----
             BININT1 => {
                 let b = self.byte()?;
-                self.push(|t| t.int(b as i64))
+                self.push(|t| t.int(b as i64))?;
+                self.more_ints()
             }
             BININT2 => {
                 let b = self.array::<2>()?;
-                self.push(|t| t.int(u16::from_le_bytes(b) as i64))
+                self.push(|t| t.int(u16::from_le_bytes(b) as i64))?;
+                self.more_ints()
             }
             BININT => {
                 let b = self.array::<4>()?;
-                self.push(|t| t.int(i32::from_le_bytes(b) as i64))
+                self.push(|t| t.int(i32::from_le_bytes(b) as i64))?;
+                self.more_ints()
             }
             NONE => self.push(|t| t.none()),
             NEWTRUE => self.push(|t| t.bool(true)),
@@ -531,6 +544,49 @@ impl<'a, 'b, B: Builder> Machine<'a, 'b, B> {
         self.charge(NODE_COST)?;
         let h = make(self.b);
         self.stack.push(h);
+        Ok(())
+    }
+
+    /// After a binary int: [`Machine::int_run`] when another one follows.
+    #[inline(always)]
+    fn more_ints(&mut self) -> R<()> {
+        match self.data.get(self.pos) {
+            Some(&code) if INT_ARG_LEN[code as usize] != 0 => self.int_run(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Decodes the `BININT1`/`BININT2`/`BININT` opcodes that follow (a list of ints is
+    /// little else) without going back through the dispatch, each read without a
+    /// branch on its opcode. Stops before any other opcode, within 5 bytes of the end,
+    /// and where the allocation limit would be reached: the general path then decodes
+    /// (or rejects) what follows, so results and errors are those of one opcode at a
+    /// time. Kept out of line: inlined at its three call sites, it slowed the whole
+    /// opcode loop (register pressure) more than it saved.
+    #[inline(never)]
+    fn int_run(&mut self) -> R<()> {
+        // `charged` never exceeds `max_alloc`: `charge` stops the machine first.
+        let budget = self.opts.limits.max_alloc.saturating_sub(self.charged) / NODE_COST;
+        let data = self.data;
+        let mut pos = self.pos;
+        let mut count = 0;
+        while count < budget {
+            let Some(&[code, a, b, c, d]) = data.get(pos..pos + 5) else {
+                break;
+            };
+            let len = INT_ARG_LEN[code as usize];
+            if len == 0 {
+                break;
+            }
+            // The argument's `len` bytes, little-endian; only BININT's 4 are signed.
+            let v = u32::from_le_bytes([a, b, c, d]) & (u32::MAX >> (32 - 8 * len));
+            let h = self.b.int(v as i32 as i64);
+            self.stack.push(h);
+            pos += 1 + len as usize;
+            count += 1;
+        }
+        self.pos = pos;
+        self.charged += count * NODE_COST;
         Ok(())
     }
 
