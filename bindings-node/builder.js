@@ -1,7 +1,8 @@
 'use strict';
 // Turns the tape written by `src/decode.rs` into JavaScript values.
 //
-// The tape is a Float64Array of opcodes (numbers must match `src/tape.rs`), one string
+// The tape is a Float64Array of opcodes (numbers must match `src/tape.rs`; the array may
+// be longer than the tape, and hold the longest list of numbers from `numsAt`), one string
 // holding all text in order, and one Buffer holding all bytes payloads in order. Every
 // string cut from the text goes to the string table (`strs`), so the tape can fetch a
 // str again; a shape is a template object that every dict of its key set is cloned
@@ -175,19 +176,18 @@ function build(tape, options) {
       case INTS:
       case NUMX:
       case INTX: {
-        // A list of numbers, in the tape or (X) in the tape's separate `nums`. Int32s
+        // A list of numbers, in the tape or (X) after its end, from `numsAt`. Int32s
         // go through `| 0` so V8 stores small integers, not doubles (src/tape.rs).
         const len = ops[p];
         const slot = ops[p + 1];
         p += 2;
         const inline = op === NUMS || op === INTS;
-        const src = inline ? ops : tape.nums;
-        const at = inline ? p : 0;
+        const at = inline ? p : tape.numsAt;
         const a = new Array(len);
         if (op === INTS || op === INTX) {
-          for (let i = 0; i < len; i++) a[i] = src[at + i] | 0;
+          for (let i = 0; i < len; i++) a[i] = ops[at + i] | 0;
         } else {
-          for (let i = 0; i < len; i++) a[i] = src[at + i];
+          for (let i = 0; i < len; i++) a[i] = ops[at + i];
         }
         if (inline) p += len;
         if (slot >= 0) slots[slot] = a;

@@ -14,6 +14,12 @@ function loadNative() {
 
 const native = loadNative();
 
+// The array the native side copies each tape into, kept from one `loads` to the next
+// (up to SCRATCH_MAX numbers) so its memory is not allocated and faulted in again.
+// A call takes it while it builds: a class mapped in `classes` may call `loads` again.
+const SCRATCH_MAX = 4 << 20;
+let scratch;
+
 function badOption(message) {
   const err = new TypeError(`brinery: ${message}`);
   err.code = 'ERR_BRINERY_BAD_ARGUMENT';
@@ -74,7 +80,7 @@ function loads(data, options) {
     if (typeof o.buffers[Symbol.iterator] !== 'function') throw badOption('buffers must be an array');
     buffers = Array.from(o.buffers);
   }
-  const tape = native.decodeTape(bytes, {
+  const nativeOptions = {
     dict: o.dict,
     frozenTuples: o.frozenTuples === true,
     classes: names,
@@ -87,8 +93,20 @@ function loads(data, options) {
     extensionCodes,
     extensionNames,
     buffers: buffers === null ? undefined : buffers.length,
-  });
-  return build(tape, { classes, persistentLoad, buffers });
+  };
+  const mine = scratch;
+  scratch = undefined;
+  let tape;
+  try {
+    tape = native.decodeTape(bytes, nativeOptions, mine);
+  } catch (e) {
+    scratch = mine;
+    throw e;
+  }
+  if (tape.ops === undefined) tape.ops = mine;
+  const value = build(tape, { classes, persistentLoad, buffers });
+  if (tape.ops.length <= SCRATCH_MAX) scratch = tape.ops;
+  return value;
 }
 
 function dumps(value, options) {

@@ -17,6 +17,7 @@ use napi_derive::napi;
 use crate::error::{Code, Failure, Fallible};
 use crate::graph::{number, Graph, Node, NodeRef, H};
 use crate::jstext;
+use crate::reuse::{self, Spare};
 use crate::shapes::Shapes;
 use crate::stdtypes;
 use crate::tape::{self, Tape, NO_SLOT};
@@ -153,28 +154,85 @@ fn settings(
     Ok((settings, core, extensions))
 }
 
-/// Decodes `data` into a tape: `{ ops, nums, text, blob, slots, strings }`.
+/// Decodes `data` into a tape: `{ ops, numsAt, text, blob, slots, strings }`.
+///
+/// The ops, then the numbers of the longest list of numbers (from `numsAt` on), are
+/// copied into `scratch` when they fit, and `ops` is then left out: JS reads them from
+/// its own array. Otherwise `ops` is a new array, which JS may keep as its next scratch.
 #[napi(js_name = "decodeTape")]
 pub fn decode_tape<'e>(
     env: &'e Env,
     data: &[u8],
     options: Option<NativeLoadsOptions>,
+    scratch: Option<&mut [f64]>,
 ) -> Result<Object<'e>> {
     let (settings, core, extensions) =
         settings(options, data.len()).map_err(|f| f.into_napi(env))?;
-    let mut graph = Graph::with_capacity(data.len());
+    let mut spare = reuse::take();
+    let text = std::mem::take(&mut spare.text);
+    let mut graph = Graph::with_buffers(data.len(), text, std::mem::take(&mut spare.nums));
     graph.extensions = extensions;
-    let (root, _) =
-        decode_with(data, &core, &mut graph).map_err(|e| Failure::from(e).into_napi(env))?;
+    let walked = walk(data, &core, &settings, &mut graph, &mut spare);
+    spare.text = std::mem::take(&mut graph.text);
+    spare.nums = std::mem::take(&mut graph.spare_nums);
+    drop_in_background(graph);
+    let (tape, nums) = match walked {
+        Ok(walked) => walked,
+        Err(f) => {
+            reuse::give(spare);
+            return Err(f.into_napi(env));
+        }
+    };
+    let mut out = Object::new(env)?;
+    let total = tape.ops.len() + nums.len();
+    match scratch {
+        Some(s) if s.len() >= total => {
+            s[..tape.ops.len()].copy_from_slice(&tape.ops);
+            s[tape.ops.len()..total].copy_from_slice(&nums);
+        }
+        _ => {
+            // Some room to spare, so the next, slightly longer tape fits too.
+            let mut ops = Vec::with_capacity(total + total / 8);
+            ops.extend_from_slice(&tape.ops);
+            ops.extend_from_slice(&nums);
+            ops.resize(total + total / 8, 0.0);
+            out.set("ops", Float64Array::new(ops))?;
+        }
+    }
+    out.set("numsAt", tape.ops.len() as f64)?;
+    out.set("slots", tape.slots)?;
+    out.set("strings", tape.strings)?;
+    out.set("blob", Buffer::from(tape.blob))?;
+    out.set("text", jstext::js_string(env, tape.text.into_parts())?)?;
+    spare.ops = tape.ops;
+    if nums.capacity() > spare.nums.capacity() {
+        spare.nums = nums;
+    }
+    reuse::give(spare);
+    Ok(out)
+}
+
+/// Decodes into `graph` and walks it: the tape, and the numbers of the longest list
+/// of numbers (moved out of the graph). Takes the walker's buffers from `spare` and
+/// puts the per-node marks back.
+fn walk(
+    data: &[u8],
+    core: &DecodeOptions,
+    settings: &Settings,
+    graph: &mut Graph,
+    spare: &mut Spare,
+) -> Fallible<(Tape, Vec<f64>)> {
+    let (root, _) = decode_with(data, core, graph)?;
     if graph.built_scalar {
         return Err(Failure::new(
             Code::Unsupported,
             "BUILD applied to a plain number, bool or None",
-        )
-        .into_napi(env));
+        ));
     }
     let moved = graph.take_largest_nums(MOVE_NUMS_MIN);
-    let mut walker = Walker::new(&graph, &settings, data.len());
+    let ops = std::mem::take(&mut spare.ops);
+    let seen = std::mem::take(&mut spare.seen);
+    let mut walker = Walker::new(graph, settings, data.len(), ops, seen);
     // Text is at most about as long as the graph's (shared strings are written once).
     walker.tape.text.reserve(graph.text.len());
     let nums = match moved {
@@ -184,17 +242,9 @@ pub fn decode_tape<'e>(
         }
         None => Vec::new(),
     };
-    let tape = walker.run(root);
-    drop_in_background(graph);
-    let tape = tape.map_err(|f| f.into_napi(env))?;
-    let mut out = Object::new(env)?;
-    out.set("ops", Float64Array::new(tape.ops))?;
-    out.set("nums", Float64Array::new(nums))?;
-    out.set("text", jstext::js_string(env, tape.text.into_parts())?)?;
-    out.set("blob", Buffer::from(tape.blob))?;
-    out.set("slots", tape.slots)?;
-    out.set("strings", tape.strings)?;
-    Ok(out)
+    let (tape, seen) = walker.run(root);
+    spare.seen = seen;
+    Ok((tape?, nums))
 }
 
 /// A list of this many numbers or more crosses to JS in its own `Float64Array` (the
@@ -236,28 +286,40 @@ pub struct Walker<'t> {
 }
 
 impl<'t> Walker<'t> {
-    /// A walker over `graph`, decoded from `input_len` bytes.
-    pub fn new(graph: &'t Graph, settings: &'t Settings, input_len: usize) -> Self {
+    /// A walker over `graph`, decoded from `input_len` bytes, writing its ops into
+    /// `ops` and marking nodes in `seen` (both emptied, kept for their capacity).
+    pub fn new(
+        graph: &'t Graph,
+        settings: &'t Settings,
+        input_len: usize,
+        mut ops: Vec<f64>,
+        mut seen: Vec<u64>,
+    ) -> Self {
         let nodes = &graph.nodes;
+        // Scalars take no node: about one op per two stream bytes covers them (capped:
+        // past 16M ops the vector grows as needed).
+        ops.clear();
+        ops.reserve((3 * nodes.len() + input_len / 2).min(1 << 24) + 16);
+        seen.clear();
+        seen.resize(nodes.len(), 0);
         Walker {
             graph,
             settings,
             tape: Tape {
-                // Scalars take no node: about one op per two stream bytes covers them.
-                // (capped: past 16M ops the vector grows as needed).
-                ops: Vec::with_capacity((3 * nodes.len() + input_len / 2).min(1 << 24) + 16),
+                ops,
                 ..Tape::default()
             },
             shapes: Shapes::new(),
-            seen: vec![0; nodes.len()],
+            seen,
             depth: 0,
             moved: None,
         }
     }
 
-    pub fn run(mut self, root: H) -> Fallible<Tape> {
-        self.value(root)?;
-        Ok(self.tape)
+    /// Writes the tape of the value `root`; hands back the marks buffer for reuse.
+    pub fn run(mut self, root: H) -> (Fallible<Tape>, Vec<u64>) {
+        let done = self.value(root);
+        (done.map(|()| self.tape), self.seen)
     }
 
     /// Writes `REF` and returns true when node `id` was written before.

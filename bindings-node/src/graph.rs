@@ -127,13 +127,22 @@ pub struct Graph {
     /// Extension codes the caller mapped to `(module, name)`: such a code becomes that
     /// global, as `copyreg`'s registry makes it in Python.
     pub extensions: HashMap<i32, (String, String)>,
+    /// Room for the numbers of the first list that becomes [`Node::Nums`] (a buffer
+    /// kept from an earlier call, see [`crate::reuse`]).
+    pub spare_nums: Vec<f64>,
 }
 
 impl Graph {
-    pub fn with_capacity(input_len: usize) -> Self {
+    /// A graph for a stream of `input_len` bytes, its text in `text` and its first list
+    /// of numbers in `nums` (both emptied, kept for their capacity).
+    pub fn with_buffers(input_len: usize, mut text: String, mut nums: Vec<f64>) -> Self {
+        text.clear();
+        text.reserve(input_len.min(1 << 24));
+        nums.clear();
         Graph {
             nodes: Vec::with_capacity((input_len / 16).clamp(16, 1 << 16)),
-            text: String::with_capacity(input_len.min(1 << 24)),
+            text,
+            spare_nums: nums,
             ..Graph::default()
         }
     }
@@ -300,16 +309,24 @@ impl Builder for Graph {
                 Node::List(v) => {
                     let crosses = v.len() < NUMS_MIN && v.len() + items.len() >= NUMS_MIN;
                     if crosses && v.iter().chain(items).all(|&h| number(h).is_some()) {
-                        let nums = v.iter().chain(items).filter_map(|&h| number(h)).collect();
+                        let mut nums = std::mem::take(&mut self.spare_nums);
+                        nums.extend(v.iter().chain(items).filter_map(|&h| number(h)));
                         *node = Node::Nums(nums);
                     } else {
                         v.extend_from_slice(items);
                     }
                 }
                 Node::Nums(v) => {
-                    if items.iter().all(|&h| number(h).is_some()) {
-                        v.extend(items.iter().filter_map(|&h| number(h)));
-                    } else {
+                    // One pass: push while the items are numbers, undo at the first
+                    // other value (rare: the list then goes back to handles).
+                    let before = v.len();
+                    v.reserve(items.len());
+                    let mut rest = items.iter();
+                    while let Some(f) = rest.next().and_then(|&h| number(h)) {
+                        v.push(f);
+                    }
+                    if v.len() - before < items.len() {
+                        v.truncate(before);
                         let mut all: Vec<H> = v.iter().map(|&f| H::Float(f)).collect();
                         all.extend_from_slice(items);
                         *node = Node::List(all);

@@ -15,6 +15,7 @@ mod error;
 mod graph;
 mod js;
 mod jstext;
+mod reuse;
 mod shapes;
 mod stdtypes;
 mod tape;
