@@ -190,3 +190,31 @@ sys.stdout.buffer.write(pickle.dumps([value, value[:4]], 4))`], { maxBuffer: 1 <
   assert.deepEqual(floats.slice(0, 3), [0, 1, -5]);
   assert.equal(again[3], ints);
 });
+
+test('loads called again while a result is built (from a mapped class) leaves both results whole', () => {
+  const data = execFileSync(python, ['-c', `
+import operator, pickle, sys
+class Call:
+    def __reduce__(self):
+        return (operator.add, (1, 2))
+outer = pickle.dumps([Call(), list(range(70000)), list(range(300)), [0.5] * 70000], 4)
+inner = pickle.dumps([list(range(-80000, 0)), [i * 0.25 for i in range(300)]], 4)
+sys.stdout.buffer.write(len(outer).to_bytes(4, "little") + outer + inner)`], { maxBuffer: 1 << 26 });
+  const n = data.readUInt32LE(0);
+  const outer = data.subarray(4, 4 + n);
+  const inner = data.subarray(4 + n);
+  let innerValue;
+  const add = (a, b) => {
+    innerValue = loads(inner);
+    return a + b;
+  };
+  for (let round = 0; round < 3; round++) {
+    const [three, big, small, halves] = loads(outer, { classes: { '_operator.add': add } });
+    assert.equal(three, 3);
+    assert.deepEqual(big, Array.from({ length: 70000 }, (_, i) => i));
+    assert.deepEqual(small, Array.from({ length: 300 }, (_, i) => i));
+    assert.ok(halves.length === 70000 && halves.every((x) => x === 0.5));
+    assert.deepEqual(innerValue[0], Array.from({ length: 80000 }, (_, i) => i - 80000));
+    assert.deepEqual(innerValue[1], Array.from({ length: 300 }, (_, i) => i * 0.25));
+  }
+});
