@@ -32,6 +32,10 @@ pub struct FunctionState<'py> {
     pub sort_sets: bool,
     /// Submodules already imported by this stream (see `crate::submodules`).
     pub submodules: FxHashSet<String>,
+    /// (code object id, package) -> the submodules that code reaches in the package.
+    pub reached_submodules: FxHashMap<(usize, String), Vec<String>>,
+    /// Package -> its submodules in `sys.modules`, read once per dump.
+    pub package_submodules: FxHashMap<String, Vec<String>>,
 }
 
 struct GlobalsEntry<'py> {

@@ -8,7 +8,7 @@
 //! stored by value: those carry their own attributes.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyModule, PyString, PyTuple};
+use pyo3::types::{PyDict, PyModule, PyString, PyTuple};
 use rustc_hash::FxHashSet;
 
 use crate::function::save_named;
@@ -35,25 +35,28 @@ pub fn import_submodules<'py>(
             packages.push(name);
         }
     }
-    if packages.is_empty() {
-        return Ok(());
-    }
-    let used = attribute_names(w, code)?;
+    let id = code.as_ptr() as usize;
     let mut wanted = Vec::new();
-    for key in modules.copy()?.keys() {
-        let Ok(key) = key.extract::<String>() else {
-            continue;
-        };
-        let reached = packages.iter().any(|p| {
-            key.strip_prefix(p.as_str())
-                .and_then(|rest| rest.strip_prefix('.'))
-                .is_some_and(|rest| rest.split('.').all(|part| used.contains(part)))
-        });
-        if reached && !w.fns.submodules.contains(&key) {
-            wanted.push(key);
+    for p in packages {
+        let key = (id, p);
+        if !w.fns.reached_submodules.contains_key(&key) {
+            if !w.fns.package_submodules.contains_key(&key.1) {
+                let loaded = loaded_submodules(&modules, &key.1)?;
+                w.fns.package_submodules.insert(key.1.clone(), loaded);
+            }
+            let reached = reached_submodules(w, code, &key.1)?;
+            w.keep_alive(code);
+            w.fns.reached_submodules.insert(key.clone(), reached);
         }
+        wanted.extend(
+            w.fns.reached_submodules[&key]
+                .iter()
+                .filter(|name| !w.fns.submodules.contains(*name))
+                .cloned(),
+        );
     }
     wanted.sort();
+    wanted.dedup();
     let import_module = w.st.import_module.bind(py).clone();
     for name in wanted {
         save_named(w, &import_module, "importlib", "import_module");
@@ -65,6 +68,39 @@ pub fn import_submodules<'py>(
         w.fns.submodules.insert(name);
     }
     Ok(())
+}
+
+/// The submodules of `package` in `sys.modules`, read once per dump.
+fn loaded_submodules(modules: &Bound<'_, PyDict>, package: &str) -> PyResult<Vec<String>> {
+    let prefix = format!("{package}.");
+    let mut loaded = Vec::new();
+    for key in modules.copy()?.keys() {
+        if let Ok(key) = key.extract::<String>() {
+            if key.starts_with(&prefix) {
+                loaded.push(key);
+            }
+        }
+    }
+    Ok(loaded)
+}
+
+/// Which of the loaded submodules of `package` `code` reaches by attribute.
+fn reached_submodules<'py>(
+    w: &Walker<'py>,
+    code: &Bound<'py, PyAny>,
+    package: &str,
+) -> PyResult<Vec<String>> {
+    let loaded = &w.fns.package_submodules[package];
+    if loaded.is_empty() {
+        return Ok(Vec::new());
+    }
+    let used = attribute_names(w, code)?;
+    let skip = package.len() + 1;
+    Ok(loaded
+        .iter()
+        .filter(|name| name[skip..].split('.').all(|part| used.contains(part)))
+        .cloned()
+        .collect())
 }
 
 /// Every name in `co_names` of `code` and the code objects nested in it.
