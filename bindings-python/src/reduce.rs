@@ -486,6 +486,25 @@ fn whichmodule<'py>(
 ) -> PyResult<Bound<'py, PyString>> {
     let py = w.py;
     let modules = w.st.sys_modules.bind(py).copy()?;
+    // Attribute lookups on every loaded module: deprecation warnings of module
+    // `__getattr__`s (numpy's) are not the user's business here.
+    let warnings = py.import("warnings")?;
+    let quiet = warnings.getattr("catch_warnings")?.call0()?;
+    quiet.call_method0("__enter__")?;
+    warnings.call_method1("simplefilter", ("ignore",))?;
+    let found = search_modules(obj, dotted, &modules);
+    quiet.call_method1("__exit__", (py.None(), py.None(), py.None()))?;
+    Ok(match found? {
+        Some(name) => name,
+        None => PyString::new(py, "__main__"),
+    })
+}
+
+fn search_modules<'py>(
+    obj: &Bound<'py, PyAny>,
+    dotted: &[String],
+    modules: &Bound<'py, PyDict>,
+) -> PyResult<Option<Bound<'py, PyString>>> {
     for (name, module) in modules.iter() {
         let n: String = name.extract().unwrap_or_default();
         if n == "__main__" || n == "__mp_main__" || module.is_none() {
@@ -503,10 +522,10 @@ fn whichmodule<'py>(
             }
         }
         if ok && cur.is(obj) {
-            return Ok(name.cast_into::<PyString>()?);
+            return Ok(Some(name.cast_into::<PyString>()?));
         }
     }
-    Ok(PyString::new(py, "__main__"))
+    Ok(None)
 }
 
 /// `save_global`, except that functions and classes that cannot be found by name (or
