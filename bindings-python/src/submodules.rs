@@ -74,7 +74,11 @@ pub fn import_submodules<'py>(
 fn loaded_submodules(modules: &Bound<'_, PyDict>, package: &str) -> PyResult<Vec<String>> {
     let prefix = format!("{package}.");
     let mut loaded = Vec::new();
-    for key in modules.copy()?.keys() {
+    for (key, module) in modules.copy()?.iter() {
+        // `None` entries mark imports known to fail; importing them would fail the load.
+        if !module.is_instance_of::<PyModule>() {
+            continue;
+        }
         if let Ok(key) = key.extract::<String>() {
             if key.starts_with(&prefix) {
                 loaded.push(key);

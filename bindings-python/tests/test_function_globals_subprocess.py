@@ -117,7 +117,13 @@ def test_submodules_reached_through_attributes_are_imported_subprocess():
                 return xml.dom.minidom.parseString(text).documentElement.tagName
             return tag_of_closure
 
-        sys.stdout.buffer.write(brinery.dumps([tag_of_global, scope()]))
+        # A `None` entry marks an import known to fail: never imported by the stream.
+        sys.modules["xml.etree.not_there"] = None
+
+        def never_called():
+            return xml.etree.not_there
+
+        sys.stdout.buffer.write(brinery.dumps([tag_of_global, scope(), never_called]))
         """
     )
     out = load_without_brinery(
