@@ -4,7 +4,7 @@
 //! 1,000,000 ints). Timings include dropping the tree, as CPython's include freeing. `cargo bench -p brinery-core
 //! --bench decode` runs them under divan.
 //!
-//! `core/benches/compare_cpython_decode.py` runs this binary with
+//! `core/benches/compare_cpython.py decode` runs this binary with
 //! `BRINERY_DECODE_REPORT=<dir>` instead: it then writes the streams to `<dir>` (the
 //! script checks they equal `pickle.dumps` of the same data and times `pickle.loads` on
 //! those very bytes), times each decode itself and prints the timings as JSON.
@@ -17,7 +17,7 @@ use support::{best_time, print_report, structure_heavy};
 
 const PROTOCOL: u8 = 4;
 
-/// The strs of `compare_cpython_decode.py`'s `string_heavy()`: 20,000 of them, a
+/// The strs of `compare_cpython.py`'s `string_heavy()`: 20,000 of them, a
 /// numbered run of "lorem ipsum dolor sit amet, " repeated 1 to 16 times, every fourth
 /// ending in "caf\u00e9 \u00fcn\u00efc\u00f6d\u00e9 \u2603".
 fn string_heavy() -> Tree {

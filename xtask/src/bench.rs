@@ -7,7 +7,6 @@ use crate::run::{self, Result};
 /// Comparison scripts run after the divan benches: (interpreter, path from the root).
 const SCRIPTS: &[(&str, &str)] = &[
     ("python", "core/benches/compare_cpython.py"),
-    ("python", "core/benches/compare_cpython_decode.py"),
     ("python", "bindings-python/benches/compare.py"),
     ("python", "bindings-python/benches/pool_compare.py"),
     ("python", "bindings-python/benches/dask_compare.py"),
