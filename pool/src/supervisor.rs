@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::error::{Death, PoolError, TaskError};
@@ -100,6 +100,8 @@ struct Task {
 enum Command {
     Submit(Task),
     Cancel(TaskId),
+    /// Cancel those still queued and answer with their ids.
+    CancelAndReport(Vec<TaskId>, mpsc::SyncSender<Vec<TaskId>>),
     Define(u64, Vec<u8>),
 }
 
@@ -107,6 +109,9 @@ enum Command {
 /// threads, picked up by whichever thread runs [`Pool::wait`].
 struct Inbox {
     commands: Mutex<Vec<Command>>,
+    /// Set (under the `commands` lock) once the pool has shut down: commands are then
+    /// dropped, so whoever waits for an answer hears the disconnect instead of hanging.
+    closed: AtomicBool,
     wake: OwnedFd,
     /// Set by [`Submitter::wake`]: the running `wait` must return (not just look at the
     /// inbox). Checked after every look at the inbox, so a wake is never lost.
@@ -158,6 +163,15 @@ impl Submitter {
         self.push(Command::Cancel(id));
     }
 
+    /// Like [`Submitter::cancel`] for each of `ids`, but the event loop answers with the
+    /// ids it did cancel (those no worker had yet) through the returned receiver, once
+    /// it looks at its inbox; a pool that has shut down answers with a disconnect.
+    pub fn request_cancel(&self, ids: Vec<TaskId>) -> mpsc::Receiver<Vec<TaskId>> {
+        let (answer, receiver) = mpsc::sync_channel(1);
+        self.push(Command::CancelAndReport(ids, answer));
+        receiver
+    }
+
     /// The pool's shared-memory segments, to put large task buffers in
     /// ([`SegmentCache::lend_copy`]).
     pub fn segments(&self) -> &SegmentCache {
@@ -191,6 +205,9 @@ impl Submitter {
     fn push_all(&self, commands: impl IntoIterator<Item = Command>) {
         let was_empty = {
             let mut inbox = self.0.commands.lock().unwrap();
+            if self.0.closed.load(Ordering::Relaxed) {
+                return;
+            }
             let was_empty = inbox.is_empty();
             inbox.extend(commands);
             was_empty
@@ -246,6 +263,10 @@ pub struct Pool {
     early_deaths: u32,
     closing: bool,
     definitions: HashMap<u64, Vec<u8>>,
+    /// Cancellations that want an answer, held until queued tasks have gone to idle
+    /// workers (a task an idle worker can take at once counts as started, as in
+    /// `concurrent.futures`).
+    cancel_requests: Vec<(Vec<TaskId>, mpsc::SyncSender<Vec<TaskId>>)>,
 }
 
 impl Pool {
@@ -264,6 +285,7 @@ impl Pool {
             pending: VecDeque::new(),
             inbox: Arc::new(Inbox {
                 commands: Mutex::new(Vec::new()),
+                closed: AtomicBool::new(false),
                 // SAFETY: the kernel just gave us this descriptor.
                 wake: unsafe { OwnedFd::from_raw_fd(wake) },
                 interrupt: AtomicBool::new(false),
@@ -274,6 +296,7 @@ impl Pool {
             early_deaths: 0,
             closing: false,
             definitions: HashMap::new(),
+            cancel_requests: Vec::new(),
         };
         for i in 0..pool.slots.len() {
             pool.start_worker(i)?;
@@ -315,6 +338,37 @@ impl Pool {
             }
             None => false,
         }
+    }
+
+    /// Cancels those of `ids` still queued (submitted from any thread, no worker has
+    /// them yet); returns them. Their outcomes are [`TaskError::Cancelled`].
+    pub fn cancel_queued(&mut self, ids: &[TaskId]) -> Vec<TaskId> {
+        self.take_inbox();
+        self.answer_cancel_requests();
+        self.cancel_queued_now(ids)
+    }
+
+    fn answer_cancel_requests(&mut self) {
+        for (ids, answer) in std::mem::take(&mut self.cancel_requests) {
+            let _ = answer.send(self.cancel_queued_now(&ids));
+        }
+    }
+
+    fn cancel_queued_now(&mut self, ids: &[TaskId]) -> Vec<TaskId> {
+        let wanted: HashSet<TaskId> = ids.iter().copied().collect();
+        let mut cancelled = Vec::new();
+        self.pending.retain(|t| {
+            let hit = wanted.contains(&t.id);
+            if hit {
+                cancelled.push(t.id);
+            }
+            !hit
+        });
+        self.done.extend(cancelled.iter().map(|&id| Outcome {
+            id,
+            result: Err(TaskError::Cancelled),
+        }));
+        cancelled
     }
 
     /// Cancels every queued task; returns how many.
@@ -368,6 +422,7 @@ impl Pool {
         loop {
             self.take_inbox();
             self.dispatch()?;
+            self.answer_cancel_requests();
             let interrupted = self.inbox.interrupt.swap(false, Ordering::AcqRel);
             if !self.done.is_empty() || interrupted {
                 return Ok(std::mem::take(&mut self.done));
@@ -431,6 +486,9 @@ impl Pool {
                 Command::Submit(t) => self.pending.push_back(t),
                 Command::Cancel(id) => {
                     self.cancel(id);
+                }
+                Command::CancelAndReport(ids, answer) => {
+                    self.cancel_requests.push((ids, answer));
                 }
                 Command::Define(id, bytes) => {
                     self.definitions.insert(id, bytes);
@@ -740,6 +798,7 @@ impl Pool {
     pub fn shutdown(&mut self, immediate: bool) -> Result<Vec<Outcome>, PoolError> {
         self.closing = true;
         self.take_inbox();
+        self.answer_cancel_requests();
         let mut out = std::mem::take(&mut self.done);
         if immediate {
             self.cancel_pending();
@@ -773,7 +832,19 @@ impl Pool {
             }
         }
         self.inbox.segments.close();
+        self.close_inbox();
         Ok(out)
+    }
+
+    /// Refuses further commands and drops those waiting (their answers disconnect).
+    fn close_inbox(&mut self) {
+        let stale = {
+            let mut commands = self.inbox.commands.lock().unwrap();
+            self.inbox.closed.store(true, Ordering::Relaxed);
+            std::mem::take(&mut *commands)
+        };
+        drop(stale);
+        self.cancel_requests.clear();
     }
 }
 

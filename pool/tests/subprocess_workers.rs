@@ -169,6 +169,42 @@ fn cancel_pending_tasks_in_subprocess() {
 }
 
 #[test]
+fn cancel_from_another_thread_reports_only_queued_tasks_in_subprocess() {
+    let mut p = pool_with(Config {
+        workers: 1,
+        prefetch: 0,
+        ..Config::default()
+    });
+    let s = p.submitter();
+    let running = s.submit(cmd("hang"));
+    let queued = s.submit(cmd("echo"));
+    // One turn of the loop hands `running` to the worker; `queued` waits behind it.
+    assert!(p.wait(Some(Duration::from_millis(50))).unwrap().is_empty());
+    let asker = std::thread::spawn(move || s.request_cancel(vec![running, queued]).recv());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut got = Vec::new();
+    while !asker.is_finished() && Instant::now() < deadline {
+        got.extend(p.wait(Some(Duration::from_millis(20))).unwrap());
+    }
+    assert_eq!(
+        asker.join().unwrap().unwrap(),
+        vec![queued],
+        "not the running one"
+    );
+    got.extend(p.wait(Some(Duration::from_millis(20))).unwrap());
+    let ids: Vec<_> = got.iter().map(|o| o.id).collect();
+    assert_eq!(ids, vec![queued]);
+    assert_eq!(err(&got[0]), &TaskError::Cancelled);
+
+    let s = p.submitter();
+    p.shutdown(true).unwrap();
+    assert!(
+        s.request_cancel(vec![running]).recv().is_err(),
+        "a pool that has shut down answers at once"
+    );
+}
+
+#[test]
 fn submitter_from_another_thread_wakes_the_loop_in_subprocess() {
     let mut p = pool(1);
     let s = p.submitter();

@@ -5,7 +5,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::Mutex;
+use std::sync::{Mutex, TryLockError};
 use std::time::Duration;
 
 use brinery_pool::{Config, Outcome, Pool, Spawn, Submitter, TaskError, WorkerFds};
@@ -136,6 +136,22 @@ impl PoolCore {
     /// Cancels a task no worker has yet.
     fn cancel(&self, id: u64) {
         self.submitter.cancel(id);
+    }
+
+    /// Cancels those of `ids` no worker has yet and returns them (their outcomes are
+    /// `cancelled`). When the event loop is running, waits (GIL released) for it to
+    /// look at its inbox, which it does at once.
+    fn cancel_queued(&self, py: Python<'_>, ids: Vec<u64>) -> Vec<u64> {
+        let direct = match self.pool.try_lock() {
+            Ok(pool) => Some(pool),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        if let Some(mut pool) = direct {
+            return pool.cancel_queued(&ids);
+        }
+        let answer = self.submitter.request_cancel(ids);
+        py.detach(move || answer.recv().unwrap_or_default())
     }
 
     /// Makes a blocked `wait` return.
