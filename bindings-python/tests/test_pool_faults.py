@@ -28,6 +28,10 @@ def raise_value_error(msg="boom"):
     raise ValueError(msg)
 
 
+def raise_keyboard_interrupt():
+    raise KeyboardInterrupt
+
+
 def identity(x):
     return x
 
@@ -69,6 +73,12 @@ def returns_reduces(func, *args):
     return Reduces(func, *args)
 
 
+def exit_in_parent_only(parent_pid):
+    if os.getpid() == parent_pid:
+        sys.exit("in the parent")
+    return "loaded"
+
+
 def in_worker_only(parent_pid):
     """Fails when called in the parent (unpickling the result there)."""
     if os.getpid() == parent_pid:
@@ -93,22 +103,40 @@ def alive(pid):
 # -- the crash matrix, stage by stage ------------------------------------------------
 
 
-def test_error_pickling_task_in_parent_in_subprocess(pool):
-    fut = pool.submit(identity, FailsToPickle(raise_value_error))
+@pytest.mark.parametrize("fault", [raise_value_error, sys.exit], ids=["error", "sys_exit"])
+def test_error_pickling_task_in_parent_in_subprocess(pool, fault):
+    fut = pool.submit(identity, FailsToPickle(fault))
     with pytest.raises(StageError, match="pickling the task in the parent"):
         fut.result(WAIT)
     assert_still_serving(pool)
+
+
+def test_keyboard_interrupt_while_pickling_a_task_is_not_swallowed_in_subprocess(pool):
+    with pytest.raises(KeyboardInterrupt):
+        pool.submit(identity, FailsToPickle(raise_keyboard_interrupt))
+    with pytest.raises(KeyboardInterrupt):
+        pool.map(identity, [1, FailsToPickle(raise_keyboard_interrupt)])
+    assert_still_serving(pool)
+
+
+def test_many_tasks_failing_to_pickle_then_many_that_do_in_subprocess(pool):
+    failing = [pool.submit(identity, FailsToPickle(raise_value_error)) for _ in range(100)]
+    fine = [pool.submit(identity, i) for i in range(100)]
+    assert all(isinstance(f.exception(WAIT), StageError) for f in failing)
+    assert [f.result(WAIT) for f in fine] == list(range(100))
 
 
 @pytest.mark.parametrize(
     "payload, error, match",
     [
         (Reduces(raise_value_error, "bad arg"), StageError, "unpickling the task.*bad arg"),
+        (Reduces(sys.exit, 2), StageError, r"unpickling the task.*SystemExit: 2"),
         (Reduces(os._exit, 3), WorkerDiedError, "exited with code 3 while unpickling the task"),
         (Reduces(c_exit, 4), WorkerDiedError, "exited with code 4 while unpickling the task"),
+        (Reduces(c_exit, 0), WorkerDiedError, "exited with code 0 while unpickling the task"),
         (Reduces(ctypes.string_at, 0), WorkerDiedError, "SIGSEGV while unpickling the task"),
     ],
-    ids=["error", "os_exit", "c_exit", "segfault"],
+    ids=["error", "sys_exit", "os_exit", "c_exit", "c_exit_0", "segfault"],
 )
 def test_fault_unpickling_task_in_worker_in_subprocess(pool, payload, error, match):
     with pytest.raises(error, match=match):
@@ -122,10 +150,11 @@ def test_fault_unpickling_task_in_worker_in_subprocess(pool, payload, error, mat
         (segfault, (), WorkerDiedError, "SIGSEGV while running the task"),
         (sys.exit, (3,), StageError, r"running the task.*SystemExit\(3\)"),
         (c_exit, (5,), WorkerDiedError, "exited with code 5 while running the task"),
+        (c_exit, (0,), WorkerDiedError, "exited with code 0 while running the task"),
         (os._exit, (6,), WorkerDiedError, "exited with code 6 while running the task"),
         (raise_value_error, ("in task",), ValueError, "in task"),
     ],
-    ids=["segfault", "sys_exit", "c_exit", "os_exit", "exception"],
+    ids=["segfault", "sys_exit", "c_exit", "c_exit_0", "os_exit", "exception"],
 )
 def test_fault_running_task_in_subprocess(pool, fn, args, error, match):
     with pytest.raises(error, match=match):
@@ -145,9 +174,11 @@ def test_task_exception_carries_worker_traceback_in_subprocess(pool):
     [
         ((ctypes.string_at, 0), WorkerDiedError, "SIGSEGV while pickling the result"),
         ((os._exit, 7), WorkerDiedError, "exited with code 7 while pickling the result"),
+        ((c_exit, 8), WorkerDiedError, "exited with code 8 while pickling the result"),
+        ((sys.exit, 9), StageError, r"pickling the result.*SystemExit: 9"),
         ((raise_value_error, "no pickle"), StageError, "pickling the result.*no pickle"),
     ],
-    ids=["segfault", "exit", "error"],
+    ids=["segfault", "exit", "c_exit", "sys_exit", "error"],
 )
 def test_fault_pickling_result_in_worker_in_subprocess(pool, args, error, match):
     with pytest.raises(error, match=match):
@@ -158,6 +189,31 @@ def test_fault_pickling_result_in_worker_in_subprocess(pool, args, error, match)
 def test_error_unpickling_result_in_parent_in_subprocess(pool):
     fut = pool.submit(returns_reduces, in_worker_only, os.getpid())
     with pytest.raises(StageError, match="unpickling the result in the parent.*cannot load"):
+        fut.result(WAIT)
+    assert_still_serving(pool)
+
+
+def test_exit_unpickling_result_in_parent_in_subprocess(pool):
+    fut = pool.submit(returns_reduces, exit_in_parent_only, os.getpid())
+    with pytest.raises(StageError, match="unpickling the result in the parent.*SystemExit"):
+        fut.result(WAIT)
+    assert_still_serving(pool)
+
+
+class CrashesWhenDropped:
+    """Kills the worker that drops it, after the task that got it returned."""
+
+    def __init__(self, parent_pid):
+        self.parent_pid = parent_pid
+
+    def __del__(self):
+        if os.getpid() != self.parent_pid:
+            ctypes.string_at(0)
+
+
+def test_argument_crashing_the_worker_when_dropped_fails_its_task_only_in_subprocess(pool):
+    fut = pool.submit(id, CrashesWhenDropped(os.getpid()))
+    with pytest.raises(WorkerDiedError, match="SIGSEGV"):
         fut.result(WAIT)
     assert_still_serving(pool)
 

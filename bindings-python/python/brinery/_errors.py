@@ -3,14 +3,13 @@
 import pickle
 
 __all__ = [
-    "BrokenWorkersError",
     "PicklingError",
+    "PoolClosedError",
     "PoolError",
     "RemoteError",
     "StageError",
     "UnpicklingError",
     "UnsafePickleError",
-    "WorkerDiedError",
 ]
 
 
@@ -56,13 +55,15 @@ class PoolError(Exception):
     """A task could not complete because of the pool (shut down before it ran...)."""
 
 
-class WorkerDiedError(PoolError):
-    """The worker running the task died; the message names the exit code or signal and
-    the stage the task was in."""
+# WorkerDiedError, BrokenWorkersError and WaitTimeoutError are in _pool_errors: their
+# standard-library bases would make every ``import brinery`` import multiprocessing.
 
 
-class BrokenWorkersError(PoolError):
-    """Workers die before serving anything (a broken initializer or interpreter)."""
+class PoolClosedError(PoolError, RuntimeError, ValueError):
+    """Work was given to a pool after ``close()``, ``shutdown()`` or ``terminate()``.
+
+    Both a ``RuntimeError`` (what ``Executor.submit`` raises then) and a ``ValueError``
+    (what ``multiprocessing.Pool`` raises then)."""
 
 
 class RemoteError(Exception):
@@ -79,4 +80,5 @@ class StageError(Exception):
         self.message = message
 
     def __str__(self):
-        return f"error while {self.stage} in the worker: {self.message}"
+        where = "" if self.stage.endswith("in the parent") else " in the worker"
+        return f"error while {self.stage}{where}: {self.message}"

@@ -107,9 +107,12 @@ class Worker:
             if not self.initialized:
                 self.run_spawn_initializer()
                 ep.set_stage(UNPICKLING)
+            if self.init_error is not None:
+                bufs = main = None
+                close_unclaimed(fds)
+                self.reply(tid, (False, _initializer_failed(self.init_error), _tb(self.init_error)))
+                continue
             try:
-                if self.init_error is not None:
-                    raise RuntimeError("the pool's initializer failed") from self.init_error
                 if main[0] == FAST:  # (kind, def id or function, payload)
                     kind, fn, payload = pickle.loads(main)
                     if type(fn) is int:
@@ -164,6 +167,12 @@ class Worker:
             main, bufs, fds = self.encoder.encode((False, err, tb))
             main = FULL + main
         ep.reply(tid, SENDING, main, bufs, fds)
+
+
+def _initializer_failed(e):
+    from ._pool_errors import BrokenWorkersError  # (multiprocessing is imported only now)
+
+    return BrokenWorkersError(f"the pool's initializer failed: {_describe(e)}")
 
 
 def _describe(e):

@@ -12,30 +12,39 @@ by later tasks). OS resources travel as file descriptors; large buffers through 
 memory.
 
 ``map`` follows ``Executor.map``: it submits everything at once and returns an iterator
-of results in order (``list(pool.map(f, xs))`` is ``multiprocessing.Pool.map``).
-``imap``/``imap_unordered`` submit lazily; ``starmap`` returns a list; ``apply_async`` and
-``submit`` return an ``AsyncResult``, a ``concurrent.futures.Future`` that also has
-``get``/``wait``/``ready``/``successful``.
+of results in order (``list(pool.map(f, xs))`` is ``multiprocessing.Pool.map``, and
+``map_async(f, xs).get()`` too). ``imap``/``imap_unordered`` submit lazily; ``starmap``
+returns a list; ``apply_async`` and ``submit`` return an ``AsyncResult``, a
+``concurrent.futures.Future`` that also has ``get``/``wait``/``ready``/``successful``
+(``_results.py``). Work given after ``close()``/``shutdown()`` raises ``PoolClosedError``,
+both the ``RuntimeError`` of ``Executor`` and the ``ValueError`` of
+``multiprocessing.Pool``. Pools still open when the interpreter exits finish their
+submitted tasks first, as executors do.
 
 Raw descriptors (``os.pipe()`` ends are ints) must be wrapped as ``brinery.pool.Fd(fd)``
 to be passed; sockets, open files and ``multiprocessing.connection.Connection`` objects
 are recognised as they are. The worker gets its own duplicate, wrapped the same way.
 """
 
-import collections
+import atexit
 import concurrent.futures as _cf
 import itertools
 import os
+import pickle
 import sys
 import threading
 import time
+import types
+import weakref
 
 from . import _worker
 from ._brinery import PoolCore
-from ._errors import BrokenWorkersError, PoolError, RemoteError, StageError, WorkerDiedError
+from ._errors import PoolClosedError, PoolError, RemoteError, StageError
+from ._pool_errors import BrokenWorkersError, WaitTimeoutError, WorkerDiedError
+from ._progress import Progress
+from ._results import AsyncResult, Batch, MapResult, OrderedResults, RemoteTraceback, UnorderedResults
+from ._results import attach_callbacks, settle
 from ._worker import CALL, CHUNK, INIT_DEF, STARCHUNK
-import pickle
-import types
 
 from ._worker_codec import FAST, FULL, Decoder, Encoder, Fd, close_unclaimed, is_plain, make_encoder, wants_by_value
 
@@ -43,10 +52,14 @@ __all__ = [
     "AsyncResult",
     "BrokenWorkersError",
     "Fd",
+    "MapResult",
     "Pool",
+    "PoolClosedError",
     "PoolError",
     "RemoteError",
+    "RemoteTraceback",
     "StageError",
+    "WaitTimeoutError",
     "WorkerDiedError",
 ]
 
@@ -65,59 +78,6 @@ _WINDOW = 4096
 
 # A message with nothing besides its main stream: no other buffers, no descriptors.
 _NOTHING = ((), ())
-
-
-class _RemoteTraceback(Exception):
-    def __init__(self, tb):
-        super().__init__(tb)
-        self.tb = tb
-
-    def __str__(self):
-        return "\n" + self.tb
-
-
-class AsyncResult(_cf.Future):
-    """A ``Future`` with ``multiprocessing``'s ``AsyncResult`` methods."""
-
-    def __init__(self, pool=None):
-        super().__init__()
-        self._pool = pool
-        self._tid = None
-
-    def get(self, timeout=None):
-        return self.result(timeout)
-
-    def wait(self, timeout=None):
-        try:
-            self.exception(timeout)
-        except (_cf.TimeoutError, _cf.CancelledError):
-            pass
-
-    def ready(self):
-        return self.done()
-
-    def successful(self):
-        if not self.done():
-            raise ValueError("result is not ready")
-        return not self.cancelled() and self.exception() is None
-
-    def cancel(self):
-        cancelled = super().cancel()
-        if cancelled and self._pool is not None and self._tid is not None:
-            self._pool._core.cancel(self._tid)
-        return cancelled
-
-
-class _Batch:
-    """Results of one map/imap call, filled by the driver thread."""
-
-    __slots__ = ("results", "arrived", "cond", "waiting")
-
-    def __init__(self, n=0):
-        self.results = [None] * n
-        self.arrived = collections.deque()
-        self.cond = threading.Condition(threading.Lock())
-        self.waiting = False
 
 
 class _TaskEncoder(Encoder):
@@ -150,26 +110,43 @@ class _ParentSide:
 
 
 class Pool(_cf.Executor):
-    """A process pool; see the module documentation."""
+    """A process pool; see the module documentation.
+
+    The first four parameters are ``multiprocessing.Pool``'s, in its order; the keyword
+    spellings of ``ProcessPoolExecutor`` (``max_workers``, ``mp_context``,
+    ``max_tasks_per_child``) and ``multiprocessing.Pool`` (``context``) are taken too.
+    A context (or ``start_method``) says ``"fork"`` (the default) or ``"spawn"``.
+    """
 
     def __init__(
         self,
         processes=None,
-        *,
-        start_method="fork",
         initializer=None,
         initargs=(),
+        maxtasksperchild=None,
+        *,
+        start_method=None,
         max_tasks_per_child=None,
         task_timeout=None,
+        max_workers=None,
+        mp_context=None,
+        context=None,
     ):
+        processes, name = _one_of(processes=processes, max_workers=max_workers)
         if processes is None:
             processes = os.cpu_count() or 1
-        if processes < 1:
-            raise ValueError("processes must be at least 1")
-        if start_method not in ("fork", "spawn"):
-            raise ValueError("start_method must be 'fork' or 'spawn'")
-        if max_tasks_per_child is not None and max_tasks_per_child < 1:
-            raise ValueError("max_tasks_per_child must be at least 1")
+        if not isinstance(processes, int) or processes < 1:
+            raise ValueError(f"{name or 'processes'} must be greater than 0")
+        start_method = _start_method(start_method, *_one_of(mp_context=mp_context, context=context))
+        max_tasks_per_child, name = _one_of(
+            maxtasksperchild=maxtasksperchild, max_tasks_per_child=max_tasks_per_child
+        )
+        if max_tasks_per_child is not None and (
+            type(max_tasks_per_child) is not int or max_tasks_per_child < 1
+        ):
+            raise ValueError(f"{name} must be a positive int or None")
+        if initializer is not None and not callable(initializer):
+            raise TypeError("initializer must be a callable")
         self._processes = processes
         self._start_method = start_method
         self._initializer = initializer
@@ -238,16 +215,29 @@ class Pool(_cf.Executor):
             started.set()
             return
         started.set()
-        while True:
-            if self._terminating:
-                self._deliver(core.shutdown(True))
-                break
-            if self._closing and not self._sinks:
-                self._deliver(core.shutdown(False))
-                break
-            outs = core.wait(None)
-            if outs:
-                self._deliver(outs)
+        _LIVE.add(self)
+        try:
+            while True:
+                if self._terminating:
+                    self._deliver(core.shutdown(True))
+                    break
+                if self._closing and not self._sinks:
+                    self._deliver(core.shutdown(False))
+                    break
+                outs = core.wait(None)
+                if outs:
+                    self._deliver(outs)
+        except BaseException as e:  # noqa: BLE001 - nothing would deliver results any more
+            self._closing = True
+            self._fail_all(PoolError(f"the pool's event loop failed: {type(e).__name__}: {e}"))
+            raise
+        finally:
+            _LIVE.discard(self)
+
+    def _fail_all(self, error):
+        with self._sink_lock:
+            sinks, self._sinks = self._sinks, {}
+        self._deliver([(tid, False, None, error) for tid in sinks], sinks)
 
     def _fork(self, sock, stage, parent_only):
         parent = os.getpid()
@@ -256,10 +246,12 @@ class Pool(_cf.Executor):
             _worker.serve_forked(sock, stage, parent_only, parent, self._initializer, self._initargs)
         return pid
 
-    def _deliver(self, outs):
+    def _deliver(self, outs, sinks=None):
         touched = []
+        gathers = []
         with self._sink_lock:
-            sinks = self._sinks
+            if sinks is None:
+                sinks = self._sinks
             pairs = []
             for out in outs:
                 sink = sinks.pop(out[0], None)
@@ -274,21 +266,32 @@ class Pool(_cf.Executor):
                 batch.arrived.append(i)
                 if batch.waiting:
                     touched.append(batch)
+                elif batch.gather is not None:
+                    gathers.append(batch)
             else:
-                self._settle(sink, out)
+                settle(sink, lambda: self._decode(out))
         for batch in set(touched):
             with batch.cond:
                 batch.cond.notify_all()
+        for batch in gathers:
+            self._arrived(batch, 1)
 
-    def _settle(self, fut, out):
-        if fut.cancelled():
-            return
-        try:
-            value = self._decode(out)
-        except BaseException as e:  # noqa: BLE001
-            fut.set_exception(e)
-        else:
-            fut.set_result(value)
+    def _arrived(self, batch, n):
+        """``n`` results of a ``map_async`` are in (or will never come); the last one in
+        finishes its ``MapResult``."""
+        with batch.cond:
+            batch.left -= n
+            if batch.left:
+                return
+        results, batch.results = batch.results, None
+
+        def values():
+            out = []
+            for r in results:
+                out.extend(self._decode(r))
+            return out
+
+        settle(batch.gather, values)
 
     # -- encoding and decoding --------------------------------------------------------
 
@@ -315,9 +318,12 @@ class Pool(_cf.Executor):
             self._core.define(n, main)
         return entry
 
-    def _send(self, kind, fn, payload, sink):
+    def _check_running(self):
         if self._closing:
-            raise RuntimeError("cannot schedule new futures after shutdown")
+            raise PoolClosedError("cannot schedule new futures after shutdown")
+
+    def _send(self, kind, fn, payload, sink):
+        self._check_running()
         with self._enc_lock:
             try:
                 ref = self._fast_ref(fn)
@@ -329,6 +335,8 @@ class Pool(_cf.Executor):
                     enc.needs = list(self._base_needs)
                     main, bufs, fds = enc.encode((kind, fn, payload))
                     tid = self._core.submit([FULL + main, *bufs], fds, enc.needs)
+            except KeyboardInterrupt:
+                raise
             except BaseException as e:
                 raise StageError("pickling the task in the parent", f"{type(e).__name__}: {e}") from e
         with self._sink_lock:
@@ -344,8 +352,7 @@ class Pool(_cf.Executor):
         """Submits ``payloads`` (results go to ``batch`` from index ``first``); returns
         the task ids, ``None`` for one that could not be pickled (its error is stored in
         the batch and nothing after it is sent)."""
-        if self._closing:
-            raise RuntimeError("cannot schedule new futures after shutdown")
+        self._check_running()
         core = self._core
         tids = []
         with self._enc_lock:
@@ -370,6 +377,8 @@ class Pool(_cf.Executor):
                     enc.needs = list(self._base_needs)
                     main, bufs, fds = enc.encode((kind, fn, payload))
                     tids.append(core.submit([FULL + main, *bufs], fds, enc.needs))
+                except KeyboardInterrupt:
+                    raise
                 except BaseException as e:
                     err = StageError("pickling the task in the parent", f"{type(e).__name__}: {e}")
                     err.__cause__ = e
@@ -408,13 +417,14 @@ class Pool(_cf.Executor):
                 ref = (entry[1], [*self._base_needs, entry[1], *entry[2]])
             else:
                 ref = (fn, list(self._base_needs))
-        self._fast_refs[id(fn)] = (fn, ref)
+        if ref is not None:  # (a bound method or partial, often made per call, is not kept)
+            self._fast_refs[id(fn)] = (fn, ref)
         return ref
 
     def _decode(self, out):
         tid, ok, main, extra = out
         if not ok:
-            if tid is None:  # the task could not even be pickled (see _send_many)
+            if isinstance(extra, BaseException):  # not pickled (_send_many), or _fail_all
                 raise extra
             raise _error(main, extra)
         bufs, fds = _NOTHING if extra is None else extra
@@ -431,7 +441,7 @@ class Pool(_cf.Executor):
         if r[0]:
             return r[1]
         exc = r[1]
-        exc.__cause__ = _RemoteTraceback(r[2])
+        exc.__cause__ = RemoteTraceback(r[2])
         raise exc
 
     # -- Executor API -----------------------------------------------------------------
@@ -446,162 +456,108 @@ class Pool(_cf.Executor):
 
     def map(self, fn, *iterables, timeout=None, chunksize=1, progress=False):
         """Results of ``fn(*args)`` for each ``args`` in ``zip(*iterables)``, in order, as
-        an iterator (everything is submitted at once, as ``Executor.map`` does)."""
+        an iterator; everything is submitted before this returns (``Executor.map``).
+        ``map(fn, iterable, chunksize)`` with an int third argument is
+        ``multiprocessing.Pool.map``'s spelling (``chunksize=None`` picks one as it does)."""
+        if len(iterables) == 2 and isinstance(iterables[1], int) and chunksize == 1:
+            iterables, chunksize = iterables[:1], iterables[1]
+        self._check_running()
         deadline = None if timeout is None else time.monotonic() + timeout
         items = list(zip(*iterables))
-        return self._ordered(fn, STARCHUNK, iter(items), len(items), chunksize, deadline, progress, window=None)
-
-    def imap(self, fn, iterable, chunksize=1, *, progress=False):
-        """Like ``multiprocessing.Pool.imap``: lazily submitted, results in order."""
-        n = len(iterable) if hasattr(iterable, "__len__") else None
-        return self._ordered(fn, CHUNK, iter(iterable), n, chunksize, None, progress, window=_WINDOW)
-
-    def imap_unordered(self, fn, iterable, chunksize=1):
-        """Like ``multiprocessing.Pool.imap_unordered``: results as they complete."""
-        return self._unordered(fn, iter(iterable), chunksize)
-
-    def starmap(self, fn, iterable, chunksize=1):
-        """Like ``multiprocessing.Pool.starmap``: a list of ``fn(*args)``."""
-        items = list(iterable)
-        return list(self._ordered(fn, STARCHUNK, iter(items), len(items), chunksize, None, False, None))
-
-    def apply_async(self, fn, args=(), kwds=None, callback=None, error_callback=None):
-        fut = self.submit(fn, *args, **(kwds or {}))
-        if callback is not None or error_callback is not None:
-
-            def done(f):
-                if f.cancelled():
-                    return
-                e = f.exception()
-                if e is None:
-                    if callback is not None:
-                        callback(f.result())
-                elif error_callback is not None:
-                    error_callback(e)
-
-            fut.add_done_callback(done)
-        return fut
-
-    def apply(self, fn, args=(), kwds=None):
-        return self.apply_async(fn, args, kwds).get()
-
-    def _ordered(self, fn, kind, it, n, chunksize, deadline, progress, window):
-        if chunksize < 1:
-            raise ValueError("chunksize must be at least 1")
-        if kind == STARCHUNK and chunksize == 1:
-            kind = CALL
-        batch = _Batch()
-        chunks = _chunks(it, chunksize)
-        tids = []
-        sizes = []
-
-        def submit_some(limit):
-            todo = list(itertools.islice(chunks, limit))
-            if not todo:
-                return
-            first = len(batch.results)
-            batch.results.extend([None] * len(todo))
-            sizes.extend(map(len, todo))
-            payloads = [(c[0], {}) for c in todo] if kind == CALL else todo
-            sent = self._send_many(kind, fn, payloads, batch, first)
-            tids.extend(sent)
-            if len(sent) < len(todo):  # a pickling error: stop where it happened
-                del batch.results[first + len(sent) :]
-                del sizes[first + len(sent) :]
-
-        submit_some(window)
-        bar = _Progress(n) if progress else None
-        i = 0
-        try:
-            while i < len(batch.results):
-                out = batch.results[i]
-                if out is None:
-                    out = self._await(batch, i, deadline)
-                batch.results[i] = None
-                if window is not None:
-                    submit_some(1)
-                value = self._decode(out)
-                if bar is not None:
-                    bar.advance(sizes[i])
-                i += 1
-                if kind == CALL:
-                    yield value
-                else:
-                    yield from value
-        except BaseException:
-            for tid in tids[i:]:
-                if tid is not None:
-                    self._core.cancel(tid)
-            raise
-        finally:
-            if bar is not None:
-                bar.close()
-
-    def _await(self, batch, i, deadline):
-        with batch.cond:
-            batch.waiting = True
-            try:
-                while batch.results[i] is None:
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        raise _cf.TimeoutError()
-                    batch.cond.wait(remaining)
-            finally:
-                batch.waiting = False
-        return batch.results[i]
-
-    def _unordered(self, fn, it, chunksize):
-        batch = _Batch()
-        chunks = _chunks(it, chunksize)
-        outstanding = 0
-        tids = {}
-        for chunk in itertools.islice(chunks, _WINDOW):
-            i = len(batch.results)
-            batch.results.append(None)
-            tids[i] = self._send(CHUNK, fn, chunk, (batch, i))
-            outstanding += 1
-        try:
-            while outstanding:
-                with batch.cond:
-                    batch.waiting = True
-                    while not batch.arrived:
-                        batch.cond.wait()
-                    batch.waiting = False
-                    i = batch.arrived.popleft()
-                out = batch.results[i]
-                batch.results[i] = None
-                del tids[i]
-                outstanding -= 1
-                for chunk in itertools.islice(chunks, 1):
-                    j = len(batch.results)
-                    batch.results.append(None)
-                    tids[j] = self._send(CHUNK, fn, chunk, (batch, j))
-                    outstanding += 1
-                yield from self._decode(out)
-        except BaseException:
-            for tid in tids.values():
-                self._core.cancel(tid)
-            raise
+        chunksize = self._chunksize(chunksize, len(items))
+        kind = CALL if chunksize == 1 else STARCHUNK
+        bar = Progress(len(items)) if progress else None
+        return OrderedResults(self, fn, kind, iter(items), chunksize, deadline=deadline, progress=bar)
 
     def shutdown(self, wait=True, *, cancel_futures=False):
-        if cancel_futures:
+        if cancel_futures and self._core is not None:
             with self._sink_lock:
                 pending = list(self._sinks)
-            for tid in pending:
-                self._core.cancel(tid)
+            cancelled = self._core.cancel_queued(pending) if pending else ()
+            sinks = self._sinks
+            for tid in cancelled:
+                sink = sinks.get(tid)
+                if isinstance(sink, _cf.Future):  # (the delivery that follows finds it done)
+                    settle(sink, _raise_cancelled)
         self._closing = True
         if self._core is not None:
             self._core.wake()
         if wait and self._driver.is_alive() and threading.current_thread() is not self._driver:
             self._driver.join()
 
-    # -- multiprocessing.Pool lifecycle ------------------------------------------------
+    # -- multiprocessing.Pool calls -----------------------------------------------------
+
+    def apply_async(self, fn, args=(), kwds=None, callback=None, error_callback=None):
+        fut = self.submit(fn, *args, **(kwds or {}))
+        attach_callbacks(fut, callback, error_callback)
+        return fut
+
+    def apply(self, fn, args=(), kwds=None):
+        return self.apply_async(fn, args, kwds).get()
+
+    def map_async(self, fn, iterable, chunksize=None, callback=None, error_callback=None):
+        """A ``MapResult`` whose ``get()`` is the list of ``fn(x)`` for each ``x``."""
+        return self._gather(fn, CHUNK, iterable, chunksize, callback, error_callback)
+
+    def starmap(self, fn, iterable, chunksize=None):
+        """A list of ``fn(*args)`` for each ``args`` in ``iterable``."""
+        return self._gather(fn, STARCHUNK, iterable, chunksize, None, None).get()
+
+    def starmap_async(self, fn, iterable, chunksize=None, callback=None, error_callback=None):
+        """A ``MapResult`` whose ``get()`` is the list of ``fn(*args)``."""
+        return self._gather(fn, STARCHUNK, iterable, chunksize, callback, error_callback)
+
+    def imap(self, fn, iterable, chunksize=1, *, progress=False):
+        """Results in order, submitted lazily (a bounded window ahead of the consumer).
+        The iterator's ``next(timeout)`` raises ``WaitTimeoutError`` and stays usable."""
+        self._check_running()
+        bar = None
+        if progress:
+            bar = Progress(len(iterable) if hasattr(iterable, "__len__") else None)
+        return OrderedResults(self, fn, CHUNK, iter(iterable), chunksize, progress=bar, window=_WINDOW)
+
+    def imap_unordered(self, fn, iterable, chunksize=1):
+        """Results as they complete, submitted lazily."""
+        self._check_running()
+        return UnorderedResults(self, fn, CHUNK, iter(iterable), chunksize, _WINDOW)
+
+    def _gather(self, fn, kind, iterable, chunksize, callback, error_callback):
+        self._check_running()
+        items = list(iterable)
+        chunksize = self._chunksize(chunksize, len(items))
+        chunks = [items[i : i + chunksize] for i in range(0, len(items), chunksize)]
+        res = MapResult(self)
+        attach_callbacks(res, callback, error_callback)
+        batch = Batch(len(chunks))
+        batch.gather = res
+        batch.left = len(chunks) + 1  # one more until every chunk is sent
+        tids = self._send_many(kind, fn, chunks, batch, 0) if chunks else []
+        res._tids = [t for t in tids if t is not None]
+        if len(tids) < len(chunks) or None in tids:  # a pickling error: nothing after it
+            del batch.results[len(tids) :]
+        self._arrived(batch, 1 + len(chunks) - len(res._tids))
+        return res
+
+    def _chunksize(self, chunksize, n):
+        if chunksize is None:  # multiprocessing.Pool's choice: about four chunks a worker
+            chunksize, extra = divmod(n, self._processes * 4)
+            return max(1, chunksize + bool(extra))
+        if chunksize < 1:
+            raise ValueError("chunksize must be at least 1")
+        return chunksize
+
+    # -- lifecycle ------------------------------------------------------------------------
 
     def close(self):
+        """No more work; the workers exit once the submitted tasks are done."""
         self.shutdown(wait=False)
 
     def join(self):
-        self._driver.join()
+        """Waits for the workers to exit (after ``close()`` or ``terminate()``)."""
+        if not self._closing:
+            raise ValueError("Pool is still running")
+        if threading.current_thread() is not self._driver:
+            self._driver.join()
 
     def terminate(self):
         """Kill the workers now; unfinished tasks fail with ``PoolError``."""
@@ -611,6 +567,10 @@ class Pool(_cf.Executor):
             self._core.wake()
         if self._driver.is_alive() and threading.current_thread() is not self._driver:
             self._driver.join()
+
+    def __enter__(self):
+        self._check_running()
+        return self
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
@@ -624,16 +584,47 @@ class Pool(_cf.Executor):
         return self._core.worker_pids() if self._core is not None else []
 
 
-def _chunks(it, size):
-    if size == 1:
-        for x in it:
-            yield [x]
-        return
-    while True:
-        chunk = list(itertools.islice(it, size))
-        if not chunk:
-            return
-        yield chunk
+def _one_of(**named):
+    """The one of ``named`` given (not None) and its name; TypeError if several are."""
+    given = [(v, k) for k, v in named.items() if v is not None]
+    if len(given) > 1:
+        raise TypeError(f"give only one of {' and '.join(named)}")
+    return given[0] if given else (None, None)
+
+
+def _start_method(start_method, context, name):
+    """``"fork"`` or ``"spawn"`` from ``start_method=`` and a multiprocessing context
+    (or its name)."""
+    if context is not None:
+        method = context if isinstance(context, str) else context.get_start_method()
+        if start_method is not None and start_method != method:
+            raise ValueError(f"start_method {start_method!r} contradicts {name}={method!r}")
+        start_method = method
+    if start_method is None:
+        return "fork"
+    if start_method not in ("fork", "spawn"):
+        raise ValueError(f"brinery.Pool starts workers by 'fork' or 'spawn', not {start_method!r}")
+    return start_method
+
+
+def _raise_cancelled():
+    raise _cf.CancelledError()
+
+
+# Pools whose event loop runs: finished (their submitted tasks done) at interpreter exit.
+_LIVE = weakref.WeakSet()
+
+
+@atexit.register
+def _finish_live_pools():
+    pools = list(_LIVE)
+    try:
+        for p in pools:
+            p.shutdown(wait=True)
+    except KeyboardInterrupt:
+        for p in pools:
+            p.terminate()
+        raise
 
 
 def _error(kind, message):
@@ -646,36 +637,3 @@ def _error(kind, message):
     if kind == "cannot_start":
         return BrokenWorkersError(message)
     return PoolError(message)
-
-
-class _Progress:
-    """A one-line progress bar on stderr, redrawn at most ten times a second."""
-
-    def __init__(self, total):
-        self.total = total
-        self.done = 0
-        self.start = time.monotonic()
-        self.last = 0.0
-
-    def advance(self, n):
-        self.done += n
-        now = time.monotonic()
-        if now - self.last >= 0.1 or self.done == self.total:
-            self.last = now
-            self.draw(now)
-
-    def draw(self, now):
-        rate = self.done / max(now - self.start, 1e-9)
-        if self.total:
-            frac = self.done / self.total
-            bar = "#" * int(frac * 30)
-            line = f"\r[{bar:<30}] {self.done}/{self.total} ({rate:,.0f}/s)"
-        else:
-            line = f"\r{self.done} done ({rate:,.0f}/s)"
-        sys.stderr.write(line)
-        sys.stderr.flush()
-
-    def close(self):
-        self.draw(time.monotonic())
-        sys.stderr.write("\n")
-        sys.stderr.flush()

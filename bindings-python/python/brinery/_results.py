@@ -1,0 +1,372 @@
+"""What ``brinery.Pool`` hands back: ``AsyncResult`` (a ``concurrent.futures.Future`` with
+``multiprocessing``'s ``get``/``wait``/``ready``/``successful``), ``MapResult`` (one
+result for a whole ``map_async``/``starmap_async``) and the iterators of ``map``/``imap``
+(in order) and ``imap_unordered``, which also take ``multiprocessing``'s ``next(timeout)``.
+
+They only wait and hand out; submitting, delivering and decoding are the pool's
+(``pool.py``). Results that arrive are stored in a ``Batch`` by the pool's driver thread.
+"""
+
+import collections
+import concurrent.futures as _cf
+import itertools
+import logging
+import time
+import threading
+
+from ._pool_errors import WaitTimeoutError
+from ._worker import CALL
+
+_LOGGER = logging.getLogger("concurrent.futures")
+
+
+class RemoteTraceback(Exception):
+    """The ``__cause__`` of an exception raised by a task: the worker's traceback text
+    (``tb``), as ``multiprocessing`` and ``concurrent.futures`` attach it."""
+
+    def __init__(self, tb):
+        super().__init__(tb)
+        self.tb = tb
+
+    def __str__(self):
+        return "\n" + self.tb
+
+
+class AsyncResult(_cf.Future):
+    """A ``Future`` with ``multiprocessing``'s ``AsyncResult`` methods."""
+
+    def __init__(self, pool=None):
+        super().__init__()
+        self._pool = pool
+        self._tid = None
+
+    def get(self, timeout=None):
+        """The result (or raises the task's exception); ``WaitTimeoutError`` if it is not
+        there within ``timeout`` seconds."""
+        try:
+            self.exception(timeout)
+        except _cf.TimeoutError:
+            raise WaitTimeoutError() from None
+        return self.result()
+
+    def wait(self, timeout=None):
+        try:
+            self.exception(timeout)
+        except (_cf.TimeoutError, _cf.CancelledError):
+            pass
+
+    def ready(self):
+        return self.done()
+
+    def successful(self):
+        if not self.done():
+            raise ValueError(f"{self!r} not ready")
+        return not self.cancelled() and self.exception() is None
+
+    def cancel(self):
+        """Cancels the task if no worker has it yet (``Future.cancel``: a running task is
+        not cancelled and this returns False)."""
+        if self.done():
+            return self.cancelled()
+        pool = self._pool
+        if pool is not None and not pool._core.cancel_queued(self._task_ids()):
+            return self.cancelled()
+        return super().cancel()
+
+    def _task_ids(self):
+        return [] if self._tid is None else [self._tid]
+
+
+class MapResult(AsyncResult):
+    """The single result of ``map_async``/``starmap_async``: the list of all results, or
+    the first exception. ``cancel()`` cancels the chunks no worker has yet."""
+
+    def __init__(self, pool):
+        super().__init__(pool)
+        self._tids = ()
+
+    def _task_ids(self):
+        return list(self._tids)
+
+
+def attach_callbacks(fut, callback, error_callback):
+    """``multiprocessing``'s ``callback(result)`` / ``error_callback(exception)``."""
+    if callback is None and error_callback is None:
+        return
+
+    def done(f):
+        if f.cancelled():
+            return
+        e = f.exception()
+        if e is None:
+            if callback is not None:
+                callback(f.result())
+        elif error_callback is not None:
+            error_callback(e)
+
+    fut.add_done_callback(done)
+
+
+def settle(fut, outcome):
+    """Finishes ``fut`` with ``outcome()`` (its value, or what it raises); does nothing if
+    ``fut`` is already done (cancelled). Never raises: a done-callback that raises past
+    ``Future``'s own guard (``SystemExit``, ``KeyboardInterrupt``) is logged, so the
+    driver thread that delivers results keeps going."""
+    try:
+        if fut.done():
+            return
+        try:
+            value = outcome()
+        except _cf.CancelledError:
+            _cf.Future.cancel(fut)
+        except BaseException as e:  # noqa: BLE001 - it is the task's outcome
+            fut.set_exception(e)
+        else:
+            fut.set_result(value)
+    except _cf.InvalidStateError:
+        pass  # cancelled by the user meanwhile
+    except BaseException:  # noqa: BLE001
+        _LOGGER.exception("exception calling callback for %r", fut)
+
+
+class Batch:
+    """Results of one map/imap call, filled by the driver thread. ``gather`` is the
+    ``MapResult`` of a ``map_async`` (finished by the pool when ``left`` reaches 0)."""
+
+    __slots__ = ("results", "arrived", "cond", "waiting", "gather", "left")
+
+    def __init__(self, n=0):
+        self.results = [None] * n
+        self.arrived = collections.deque()
+        self.cond = threading.Condition(threading.Lock())
+        self.waiting = False
+        self.gather = None
+        self.left = 0
+
+
+def chunks(it, size):
+    if size == 1:
+        for x in it:
+            yield [x]
+        return
+    while True:
+        chunk = list(itertools.islice(it, size))
+        if not chunk:
+            return
+        yield chunk
+
+
+def _await(batch, i, deadline):
+    """Waits for ``batch.results[i]``; ``WaitTimeoutError`` past ``deadline``."""
+    with batch.cond:
+        batch.waiting = True
+        try:
+            while batch.results[i] is None:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise WaitTimeoutError()
+                batch.cond.wait(remaining)
+        finally:
+            batch.waiting = False
+    return batch.results[i]
+
+
+class _Results:
+    """What the in-order and unordered iterators share: submitting chunks from the input
+    (at most ``window`` ahead of the consumer; all at once when it is None), the error
+    the input itself raised (raised after the results before it), and cancelling what is
+    left when the iterator is abandoned or fails."""
+
+    def __init__(self, pool, fn, kind, it, chunksize, window):
+        if chunksize < 1:
+            raise ValueError("chunksize must be at least 1")
+        self._pool = pool
+        self._fn = fn
+        self._kind = kind
+        self._chunks = chunks(it, chunksize)
+        self._window = window
+        self._batch = Batch()
+        self._tids = []
+        self._sizes = []
+        self._input_error = None
+        self._done = False
+        self._started = False
+        self._bar = None
+        self._submit(window)
+
+    def _submit(self, limit):
+        todo = []
+        if self._chunks is not None:
+            try:
+                for chunk in self._chunks if limit is None else itertools.islice(self._chunks, limit):
+                    todo.append(chunk)
+            except Exception as e:  # noqa: BLE001 - the input's own error, raised in its turn
+                self._input_error = e
+                self._chunks = None
+            else:
+                if limit is None or len(todo) < limit:
+                    self._chunks = None
+        if not todo:
+            return
+        batch = self._batch
+        first = len(batch.results)
+        batch.results.extend([None] * len(todo))
+        self._sizes.extend(map(len, todo))
+        kind = self._kind
+        payloads = [(c[0], {}) for c in todo] if kind == CALL else todo
+        sent = self._pool._send_many(kind, self._fn, payloads, batch, first)
+        self._tids.extend(sent)
+        if len(sent) < len(todo):  # a pickling error: stop where it happened
+            del batch.results[first + len(sent) :]
+            del self._sizes[first + len(sent) :]
+            self._chunks = None
+
+    def _decode(self, out):
+        """The value (or a chunk's values) in ``out``; a task's error ends the iteration."""
+        try:
+            return self._pool._decode(out)
+        except BaseException:
+            self.close()
+            raise
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return self.next()
+
+    def close(self):
+        """Ends the iteration; the tasks of this call no worker has yet are cancelled."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        if self._done:
+            return
+        self._done = True
+        self._chunks = None
+        core = self._pool._core
+        for tid in self._unfinished():
+            if tid is not None:
+                core.cancel(tid)
+
+    def __del__(self):
+        # As with Executor.map's generator: dropped before its first result, every task
+        # still runs; dropped part way, the rest is cancelled.
+        if not self._started:
+            return
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - at interpreter exit the pool may be gone
+            pass
+
+
+class OrderedResults(_Results):
+    """Results of ``map``/``imap`` in input order; ``next(timeout)`` as in
+    ``multiprocessing`` (a timeout leaves the iterator usable). ``deadline`` is
+    ``Executor.map``'s: past it the iterator fails and its remaining tasks are
+    cancelled."""
+
+    def __init__(self, pool, fn, kind, it, chunksize, *, deadline=None, progress=None, window=None):
+        self._i = 0
+        self._ready = collections.deque()
+        self._deadline = deadline
+        super().__init__(pool, fn, kind, it, chunksize, window)
+        self._bar = progress
+
+    def _unfinished(self):
+        return self._tids[self._i :]
+
+    def next(self, timeout=None):
+        if self._ready:
+            return self._ready.popleft()
+        self._started = True
+        batch = self._batch
+        i = self._i
+        if self._done or i >= len(batch.results):
+            self._finish()
+        out = batch.results[i]
+        if out is None:
+            deadline = self._deadline
+            if timeout is not None:
+                mine = time.monotonic() + timeout
+                deadline = mine if deadline is None else min(deadline, mine)
+            try:
+                out = _await(batch, i, deadline)
+            except WaitTimeoutError:
+                if self._deadline is not None and time.monotonic() >= self._deadline:
+                    self.close()
+                raise
+            except BaseException:
+                self.close()
+                raise
+        batch.results[i] = None
+        self._i = i + 1
+        if self._window is not None:
+            self._submit(1)
+        value = self._decode(out)
+        if self._bar is not None:
+            self._bar.advance(self._sizes[i])
+        if self._kind == CALL:
+            return value
+        self._ready.extend(value)
+        return self._ready.popleft()
+
+    def _finish(self):
+        error, self._input_error = self._input_error, None
+        self.close()
+        if error is not None:
+            raise error
+        raise StopIteration
+
+
+class UnorderedResults(_Results):
+    """Results of ``imap_unordered`` as they complete; ``next(timeout)`` as in
+    ``multiprocessing``."""
+
+    def __init__(self, pool, fn, kind, it, chunksize, window):
+        self._ready = collections.deque()
+        self._left = set()
+        super().__init__(pool, fn, kind, it, chunksize, window)
+
+    def _unfinished(self):
+        return [self._tids[i] for i in self._left if i < len(self._tids)]
+
+    def _submit(self, limit):
+        before = len(self._batch.results)
+        super()._submit(limit)
+        self._left.update(range(before, len(self._batch.results)))
+
+    def next(self, timeout=None):
+        if self._ready:
+            return self._ready.popleft()
+        self._started = True
+        batch = self._batch
+        if self._done or not self._left:
+            error, self._input_error = self._input_error, None
+            self.close()
+            if error is not None:
+                raise error
+            raise StopIteration
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with batch.cond:
+            batch.waiting = True
+            try:
+                while not batch.arrived:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        raise WaitTimeoutError()
+                    batch.cond.wait(remaining)
+            except WaitTimeoutError:
+                raise
+            except BaseException:
+                self.close()
+                raise
+            finally:
+                batch.waiting = False
+            i = batch.arrived.popleft()
+        out = batch.results[i]
+        batch.results[i] = None
+        self._left.discard(i)
+        self._submit(1)
+        self._ready.extend(self._decode(out))
+        return self._ready.popleft()
