@@ -169,12 +169,10 @@ pub fn decode_tape<'e>(
     let (settings, core, extensions) =
         settings(options, data.len()).map_err(|f| f.into_napi(env))?;
     let mut spare = reuse::take();
-    let text = std::mem::take(&mut spare.text);
-    let mut graph = Graph::with_buffers(data.len(), text, std::mem::take(&mut spare.nums));
+    let mut graph = Graph::with_buffers(data.len(), &mut spare);
     graph.extensions = extensions;
     let walked = walk(data, &core, &settings, &mut graph, &mut spare);
-    spare.text = std::mem::take(&mut graph.text);
-    spare.nums = std::mem::take(&mut graph.spare_nums);
+    graph.give_back(&mut spare);
     drop_in_background(graph);
     let (tape, nums) = match walked {
         Ok(walked) => walked,

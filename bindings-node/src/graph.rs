@@ -4,7 +4,8 @@
 //! Scalars (None, bools, ints, floats) are immediate handles ([`H`]) and take no node,
 //! so a list of a million ints is its items and nothing else; all str text lives in one
 //! `String` and all binary payloads in one `Vec`, so a str costs no allocation of its
-//! own. Containers, globals and calls are nodes ([`Node`]). Shared references and cycles
+//! own, and neither does a container filled in one batch: its items are a range of one
+//! shared pool ([`Seq`]). Containers, globals and calls are nodes ([`Node`]). Shared references and cycles
 //! are node ids reached twice, as the machine hands them out. Not for deciding what a
 //! value becomes in JS (see [`crate::decode`] and [`crate::stdtypes`]).
 
@@ -13,6 +14,8 @@ use std::ops::Range;
 
 use brinery_core::decode::Contents;
 use brinery_core::{Builder, ObjectKind, ValueKind};
+
+use crate::reuse::Spare;
 
 /// Lists become [`Node::Nums`] from this many number items on.
 pub const NUMS_MIN: usize = 256;
@@ -26,6 +29,52 @@ pub fn number(h: H) -> Option<f64> {
         H::Int(i) if (-SAFE..=SAFE).contains(&i) => Some(i as f64),
         H::Float(f) => Some(f),
         _ => None,
+    }
+}
+
+/// A container's items: a range of one of the graph's pools while the container was
+/// filled in one batch (nearly always: `EMPTY_DICT`, `MARK`, ..., `SETITEMS`, its
+/// children complete before it), else a vector of its own.
+#[derive(Debug)]
+pub enum Seq<T> {
+    Pool(usize, usize),
+    Own(Vec<T>),
+}
+
+impl<T: Copy> Seq<T> {
+    /// A new range of `pool` holding `items`.
+    #[inline]
+    fn new_in(pool: &mut Vec<T>, items: impl Iterator<Item = T>) -> Self {
+        let start = pool.len();
+        pool.extend(items);
+        Seq::Pool(start, pool.len())
+    }
+
+    #[inline]
+    fn slice<'a>(&'a self, pool: &'a [T]) -> &'a [T] {
+        match self {
+            Seq::Pool(a, b) => &pool[*a..*b],
+            Seq::Own(v) => v,
+        }
+    }
+
+    /// Appends `items`: in the pool while the range is empty or ends the pool, else
+    /// in a vector of its own (the range is left unused).
+    #[inline]
+    fn extend(&mut self, pool: &mut Vec<T>, items: impl Iterator<Item = T>) {
+        match self {
+            Seq::Pool(a, b) if *a == *b => *self = Seq::new_in(pool, items),
+            Seq::Pool(_, b) if *b == pool.len() => {
+                pool.extend(items);
+                *b = pool.len();
+            }
+            Seq::Pool(a, b) => {
+                let mut own = pool[*a..*b].to_vec();
+                own.extend(items);
+                *self = Seq::Own(own);
+            }
+            Seq::Own(v) => v.extend(items),
+        }
     }
 }
 
@@ -65,16 +114,16 @@ pub enum Node {
     SurrogateStr(Range<usize>),
     Bytes(Range<usize>),
     ByteArray(Range<usize>),
-    List(Vec<H>),
+    List(Seq<H>),
     /// A list of [`NUMS_MIN`] or more items, all plain numbers (floats, and ints within
     /// ±(2^53 − 1)): kept as the numbers themselves, half the size of handles, and
     /// copied to the tape as they are. A non-number appended turns it back into a
     /// `List` (ints then read back as floats: JS has one number type).
     Nums(Vec<f64>),
-    Tuple(Vec<H>),
-    Dict(Vec<(H, H)>),
-    Set(Vec<H>),
-    FrozenSet(Vec<H>),
+    Tuple(Seq<H>),
+    Dict(Seq<(H, H)>),
+    Set(Seq<H>),
+    FrozenSet(Seq<H>),
     Global {
         module: Range<usize>,
         name: Range<usize>,
@@ -127,24 +176,38 @@ pub struct Graph {
     /// Extension codes the caller mapped to `(module, name)`: such a code becomes that
     /// global, as `copyreg`'s registry makes it in Python.
     pub extensions: HashMap<i32, (String, String)>,
+    /// The items of lists, tuples and sets ([`Seq`]).
+    pub items: Vec<H>,
+    /// The entries of dicts ([`Seq`]).
+    pub entries: Vec<(H, H)>,
     /// Room for the numbers of the first list that becomes [`Node::Nums`] (a buffer
     /// kept from an earlier call, see [`crate::reuse`]).
     pub spare_nums: Vec<f64>,
 }
 
 impl Graph {
-    /// A graph for a stream of `input_len` bytes, its text in `text` and its first list
-    /// of numbers in `nums` (both emptied, kept for their capacity).
-    pub fn with_buffers(input_len: usize, mut text: String, mut nums: Vec<f64>) -> Self {
+    /// A graph for a stream of `input_len` bytes in the buffers of `spare` (see
+    /// [`Graph::give_back`]).
+    pub fn with_buffers(input_len: usize, spare: &mut Spare) -> Self {
+        let mut text = std::mem::take(&mut spare.text);
         text.clear();
         text.reserve(input_len.min(1 << 24));
-        nums.clear();
         Graph {
             nodes: Vec::with_capacity((input_len / 16).clamp(16, 1 << 16)),
             text,
-            spare_nums: nums,
+            items: std::mem::take(&mut spare.items),
+            entries: std::mem::take(&mut spare.entries),
+            spare_nums: std::mem::take(&mut spare.nums),
             ..Graph::default()
         }
+    }
+
+    /// Puts the graph's flat buffers back into `spare` (the nodes go with the graph).
+    pub fn give_back(&mut self, spare: &mut Spare) {
+        spare.text = std::mem::take(&mut self.text);
+        spare.items = std::mem::take(&mut self.items);
+        spare.entries = std::mem::take(&mut self.entries);
+        spare.nums = std::mem::take(&mut self.spare_nums);
     }
 
     #[inline]
@@ -176,12 +239,12 @@ impl Graph {
             Node::SurrogateStr(r) => NodeRef::SurrogateStr(&self.blob[r.clone()]),
             Node::Bytes(r) => NodeRef::Bytes(&self.blob[r.clone()]),
             Node::ByteArray(r) => NodeRef::ByteArray(&self.blob[r.clone()]),
-            Node::List(v) => NodeRef::List(v),
+            Node::List(s) => NodeRef::List(s.slice(&self.items)),
             Node::Nums(v) => NodeRef::Nums(v),
-            Node::Tuple(v) => NodeRef::Tuple(v),
-            Node::Dict(v) => NodeRef::Dict(v),
-            Node::Set(v) => NodeRef::Set(v),
-            Node::FrozenSet(v) => NodeRef::FrozenSet(v),
+            Node::Tuple(s) => NodeRef::Tuple(s.slice(&self.items)),
+            Node::Dict(s) => NodeRef::Dict(s.slice(&self.entries)),
+            Node::Set(s) => NodeRef::Set(s.slice(&self.items)),
+            Node::FrozenSet(s) => NodeRef::FrozenSet(s.slice(&self.items)),
             Node::Global { module, name } => NodeRef::Global {
                 module: &self.text[module.clone()],
                 name: &self.text[name.clone()],
@@ -239,6 +302,12 @@ impl Graph {
     }
 }
 
+/// `[k, v, k, v, ...]` as `(k, v)` pairs.
+#[inline]
+fn pairs_of(flat: &[H]) -> impl Iterator<Item = (H, H)> + '_ {
+    flat.chunks_exact(2).map(|p| (p[0], p[1]))
+}
+
 impl Builder for Graph {
     type Handle = H;
 
@@ -282,23 +351,26 @@ impl Builder for Graph {
 
     #[inline]
     fn list(&mut self, items: &[H]) -> H {
-        self.push(Node::List(items.to_vec()))
+        let s = Seq::new_in(&mut self.items, items.iter().copied());
+        self.push(Node::List(s))
     }
     #[inline]
     fn tuple(&mut self, items: &[H]) -> H {
-        self.push(Node::Tuple(items.to_vec()))
+        let s = Seq::new_in(&mut self.items, items.iter().copied());
+        self.push(Node::Tuple(s))
     }
     #[inline]
     fn dict(&mut self, pairs: &[H]) -> H {
-        self.push(Node::Dict(
-            pairs.chunks_exact(2).map(|p| (p[0], p[1])).collect(),
-        ))
+        let s = Seq::new_in(&mut self.entries, pairs_of(pairs));
+        self.push(Node::Dict(s))
     }
     fn set(&mut self, items: &[H]) -> H {
-        self.push(Node::Set(items.to_vec()))
+        let s = Seq::new_in(&mut self.items, items.iter().copied());
+        self.push(Node::Set(s))
     }
     fn frozen_set(&mut self, items: &[H]) -> H {
-        self.push(Node::FrozenSet(items.to_vec()))
+        let s = Seq::new_in(&mut self.items, items.iter().copied());
+        self.push(Node::FrozenSet(s))
     }
 
     #[inline]
@@ -306,14 +378,15 @@ impl Builder for Graph {
         if let H::Node(id) = target {
             let node = &mut self.nodes[id];
             match node {
-                Node::List(v) => {
+                Node::List(s) => {
+                    let v = s.slice(&self.items);
                     let crosses = v.len() < NUMS_MIN && v.len() + items.len() >= NUMS_MIN;
                     if crosses && v.iter().chain(items).all(|&h| number(h).is_some()) {
                         let mut nums = std::mem::take(&mut self.spare_nums);
                         nums.extend(v.iter().chain(items).filter_map(|&h| number(h)));
                         *node = Node::Nums(nums);
                     } else {
-                        v.extend_from_slice(items);
+                        s.extend(&mut self.items, items.iter().copied());
                     }
                 }
                 Node::Nums(v) => {
@@ -329,10 +402,10 @@ impl Builder for Graph {
                         v.truncate(before);
                         let mut all: Vec<H> = v.iter().map(|&f| H::Float(f)).collect();
                         all.extend_from_slice(items);
-                        *node = Node::List(all);
+                        *node = Node::List(Seq::Own(all));
                     }
                 }
-                Node::Set(v) => v.extend_from_slice(items),
+                Node::Set(s) => s.extend(&mut self.items, items.iter().copied()),
                 Node::Object(o) => o.items.extend_from_slice(items),
                 _ => {}
             }
@@ -342,10 +415,8 @@ impl Builder for Graph {
     fn set_items(&mut self, target: H, pairs: &[H]) {
         if let H::Node(id) = target {
             match &mut self.nodes[id] {
-                Node::Dict(d) => d.extend(pairs.chunks_exact(2).map(|p| (p[0], p[1]))),
-                Node::Object(o) => o
-                    .entries
-                    .extend(pairs.chunks_exact(2).map(|p| (p[0], p[1]))),
+                Node::Dict(s) => s.extend(&mut self.entries, pairs_of(pairs)),
+                Node::Object(o) => o.entries.extend(pairs_of(pairs)),
                 _ => {}
             }
         }
@@ -379,7 +450,7 @@ impl Builder for Graph {
         // Any other value becomes, in place, an object built from the old value.
         let old = std::mem::replace(&mut self.nodes[id], Node::Extension(0));
         let inner = self.push(old);
-        let args = self.push(Node::Tuple(Vec::new()));
+        let args = self.push(Node::Tuple(Seq::Own(Vec::new())));
         self.nodes[id] = Node::Object(Box::new(Obj {
             kind: ObjectKind::Built,
             callable: inner,

@@ -1,6 +1,6 @@
 //! Buffers `loads` keeps from one call to the next on the same thread, emptied but with
-//! their capacity: the tape's ops, the numbers of the longest list, all str text of the
-//! graph, and the walker's per-node marks.
+//! their capacity: the tape's ops, the numbers of the longest list, the graph's str text
+//! and item and entry pools, and the walker's per-node marks.
 //!
 //! A fresh buffer of a few megabytes costs a page fault per 4 KiB page the first time
 //! it is written, and the kernel's zeroing of that page: on a list of a million ints
@@ -11,6 +11,8 @@
 
 use std::cell::Cell;
 
+use crate::graph::H;
+
 /// Largest buffer kept (each), in bytes.
 pub const KEEP_MAX_BYTES: usize = 32 << 20;
 
@@ -20,6 +22,8 @@ pub struct Spare {
     pub ops: Vec<f64>,
     pub nums: Vec<f64>,
     pub text: String,
+    pub items: Vec<H>,
+    pub entries: Vec<(H, H)>,
     pub seen: Vec<u64>,
 }
 
@@ -44,6 +48,8 @@ pub fn give(mut spare: Spare) {
     keep(&mut spare.ops);
     keep(&mut spare.nums);
     keep(&mut spare.seen);
+    keep(&mut spare.items);
+    keep(&mut spare.entries);
     if spare.text.capacity() > KEEP_MAX_BYTES {
         spare.text = String::new();
     }

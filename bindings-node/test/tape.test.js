@@ -218,3 +218,27 @@ sys.stdout.buffer.write(len(outer).to_bytes(4, "little") + outer + inner)`], { m
     assert.deepEqual(innerValue[1], Array.from({ length: 300 }, (_, i) => i * 0.25));
   }
 });
+
+test('containers filled in several batches, interleaved with the containers inside them', () => {
+  // Batches of 1000 (protocols 1+) or one item at a time (protocol 0) alternate with the
+  // creation of nested containers, so a container's items move out of the shared pool.
+  const cases = cpython(`
+value = {
+    "outer": [[i, [i, "x"], {"k": i}] for i in range(2500)],
+    "dict": {"k%d" % i: {"v": [i] * (i % 3)} for i in range(2300)},
+    "mixed": [i if i % 700 else [i] for i in range(3100)],
+    "tuples": [tuple(range(i % 5)) for i in range(1200)],
+    "nums": list(range(1500)) + [[1]],
+    "sets": [sorted({i, i + 1}) for i in range(1100)],
+}
+`);
+  for (const [stream, expected] of cases) assert.deepEqual(loads(stream), expected);
+  const sets = execFileSync(python, ['-c', `
+import pickle, sys
+sys.stdout.buffer.write(pickle.dumps([set(range(2500)), frozenset(range(3000)), {i: set(range(i % 4)) for i in range(1200)}], 4))`]);
+  const [a, b, c] = loads(sets);
+  assert.deepEqual(a, new Set(Array.from({ length: 2500 }, (_, i) => i)));
+  assert.deepEqual(b, new Set(Array.from({ length: 3000 }, (_, i) => i)));
+  assert.ok(c instanceof Map && c.size === 1200);
+  assert.deepEqual(c.get(7), new Set([0, 1, 2]));
+});
