@@ -187,12 +187,8 @@ impl<'a> Dis<'a> {
     }
 
     fn take(&mut self, n: u64) -> Result<&'a [u8], K> {
-        if n > (self.data.len() - self.pos) as u64 {
-            return Err(K::Truncated);
-        }
-        let s = &self.data[self.pos..self.pos + n as usize];
-        self.pos += n as usize;
-        Ok(s)
+        let n = usize::try_from(n).map_err(|_| K::Truncated)?;
+        crate::cursor::take(self.data, &mut self.pos, n).ok_or(K::Truncated)
     }
 
     fn uint(&mut self, n: usize) -> Result<u64, K> {
@@ -203,10 +199,7 @@ impl<'a> Dis<'a> {
     }
 
     fn line(&mut self) -> Result<&'a [u8], K> {
-        let rest = &self.data[self.pos..];
-        let n = rest.iter().position(|&b| b == b'\n').ok_or(K::Truncated)?;
-        self.pos += n + 1;
-        Ok(&rest[..n])
+        crate::cursor::line(self.data, &mut self.pos).ok_or(K::Truncated)
     }
 
     /// `read_stringnl(decode=True, stripquotes=False)`: escapes undone, ASCII only.

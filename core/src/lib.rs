@@ -18,6 +18,7 @@ extern crate alloc;
 
 pub mod compat;
 mod compat_table;
+mod cursor;
 pub mod decode;
 pub mod dis;
 pub mod encode;

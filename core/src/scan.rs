@@ -746,26 +746,11 @@ impl<'a> Walker<'a> {
     }
 
     fn take(&mut self, n: usize) -> R<&'a [u8]> {
-        let data = self.data;
-        match data.get(self.pos..).and_then(|rest| rest.get(..n)) {
-            Some(s) => {
-                self.pos += n;
-                Ok(s)
-            }
-            None => Err(self.fail(K::Truncated)),
-        }
+        crate::cursor::take(self.data, &mut self.pos, n).ok_or_else(|| self.fail(K::Truncated))
     }
 
     fn line(&mut self) -> R<&'a [u8]> {
-        let data = self.data;
-        let rest = &data[self.pos..];
-        match rest.iter().position(|&b| b == b'\n') {
-            Some(n) => {
-                self.pos += n + 1;
-                Ok(&rest[..n])
-            }
-            None => Err(self.fail(K::Truncated)),
-        }
+        crate::cursor::line(self.data, &mut self.pos).ok_or_else(|| self.fail(K::Truncated))
     }
 
     fn name_line(&mut self) -> R<&'a str> {
