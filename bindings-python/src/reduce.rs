@@ -70,6 +70,8 @@ pub fn save_by_reduce<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyRe
         return crate::reduce::save_global(w, obj, None);
     } else if crate::instance::try_save(w, obj, &tp)? {
         return Ok(());
+    } else if let Some(name) = std_stream_before_reduce(w, obj)? {
+        return save_std_stream(w, obj, name);
     } else if let Some(f) = lookup(obj, pyo3::intern!(obj.py(), "__reduce_ex__"))? {
         match f.call1((w.enc.protocol(),)) {
             Ok(rv) => rv,
@@ -106,6 +108,20 @@ fn std_stream_name(obj: &Bound<'_, PyAny>) -> PyResult<Option<&'static str>> {
         }
     }
     Ok(None)
+}
+
+/// Below protocol 2, `copyreg._reduce_ex` wraps an object of a Python subclass of
+/// `TextIOWrapper` (pytest's captured `sys.stderr`) in a new `TextIOWrapper` before it
+/// fails, and that wrapper closes the stream when it is collected: standard streams are
+/// recognised before their reduction runs there.
+fn std_stream_before_reduce(
+    w: &Walker<'_>,
+    obj: &Bound<'_, PyAny>,
+) -> PyResult<Option<&'static str>> {
+    if w.enc.protocol() >= 2 {
+        return Ok(None);
+    }
+    std_stream_name(obj)
 }
 
 /// `builtins.getattr(sys, name)`: the loading process's own stream of that name.

@@ -237,3 +237,21 @@ def test_standard_streams_load_as_the_loading_process_own_subprocess():
     data = brinery.dumps([functools.partial(print, file=sys.stderr), sys.stdout])
     out = load_without_brinery(data, "print(obj[0].keywords['file'] is sys.stderr, obj[1] is sys.stdout)")
     assert out.split() == ["True", "True"]
+
+
+def test_a_wrapped_standard_stream_is_named_not_closed_at_every_protocol(monkeypatch):
+    # Below protocol 2, copyreg's reduction of a Python subclass of TextIOWrapper (as
+    # pytest's captured stderr is) wraps it in a throwaway TextIOWrapper that closes it.
+    import gc
+    import io
+
+    class Wrapped(io.TextIOWrapper):
+        pass
+
+    stream = Wrapped(io.BytesIO())
+    monkeypatch.setattr(sys, "stderr", stream)
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        data = brinery.dumps(stream, protocol)
+        gc.collect()
+        assert not stream.closed, protocol
+        assert pickle.loads(data) is stream
