@@ -245,8 +245,8 @@ fn walk(
     Ok((tape?, nums))
 }
 
-/// A list of this many numbers or more crosses to JS in its own `Float64Array` (the
-/// largest such list only), moved there without a copy.
+/// A list of this many numbers or more crosses to JS after the ops, copied once from
+/// the graph rather than through the ops (the largest such list only).
 const MOVE_NUMS_MIN: usize = 1 << 16;
 
 /// Graphs with more nodes than this are freed on a helper thread: freeing a large graph

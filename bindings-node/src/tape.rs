@@ -4,7 +4,7 @@
 //! The tape is a `Float64Array` of opcodes and their arguments in depth-first order; all
 //! string text is one JS string (Latin-1 when every code unit fits, else UTF-16) that
 //! `builder.js` slices in order; all bytes payloads are one `Buffer` it views in order;
-//! the longest list of numbers, when long, is a `Float64Array` of its own (`NUMX`);
+//! the longest list of numbers, when long, follows the ops in the same array (`NUMX`);
 //! lists of int32s say so (`INTS`, `INTX`), so JS builds them as small-integer arrays.
 //! Objects reached more than once get a slot number, so shared and cyclic references
 //! come back as one JS object. Every string cut from the text is numbered in order (the
@@ -62,8 +62,8 @@ pub const SHAPE: f64 = 20.0;
 pub const PERSID: f64 = 21.0;
 /// `OOB index slot`: the caller's out-of-band buffer `index`.
 pub const OOB: f64 = 22.0;
-/// `NUMX n slot`: an `Array` of the `n` numbers of the tape's separate `nums` array
-/// (one list per tape, moved there from the graph without a copy).
+/// `NUMX n slot`: an `Array` of the `n` numbers after the ops, from `numsAt` (one list
+/// per tape, copied there straight from the graph, not through the ops).
 pub const NUMX: f64 = 23.0;
 
 /// `INTS n slot`, then `n` raw numbers, every one an int32 (and no `-0`): an `Array`
