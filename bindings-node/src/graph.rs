@@ -180,6 +180,8 @@ pub struct Graph {
     pub items: Vec<H>,
     /// The entries of dicts ([`Seq`]).
     pub entries: Vec<(H, H)>,
+    /// The ids of the lists that became [`Node::Nums`] (some may have turned back).
+    pub nums_ids: Vec<usize>,
     /// Room for the numbers of the first list that becomes [`Node::Nums`] (a buffer
     /// kept from an earlier call, see [`crate::reuse`]).
     pub spare_nums: Vec<f64>,
@@ -260,10 +262,9 @@ impl Graph {
     /// leaving that node an empty `Nums`: its id and its numbers.
     pub fn take_largest_nums(&mut self, min: usize) -> Option<(usize, Vec<f64>)> {
         let (id, _) = self
-            .nodes
+            .nums_ids
             .iter()
-            .enumerate()
-            .filter_map(|(id, n)| match n {
+            .filter_map(|&id| match &self.nodes[id] {
                 Node::Nums(v) if v.len() >= min => Some((id, v.len())),
                 _ => None,
             })
@@ -385,6 +386,7 @@ impl Builder for Graph {
                         let mut nums = std::mem::take(&mut self.spare_nums);
                         nums.extend(v.iter().chain(items).filter_map(|&h| number(h)));
                         *node = Node::Nums(nums);
+                        self.nums_ids.push(id);
                     } else {
                         s.extend(&mut self.items, items.iter().copied());
                     }
