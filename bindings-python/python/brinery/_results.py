@@ -19,6 +19,22 @@ from ._worker import CALL
 
 _LOGGER = logging.getLogger("concurrent.futures")
 
+# No wait for results blocks longer than this at a time. CPython runs signal handlers
+# between bytecodes: a SIGINT that lands after the last check and before a blocking lock
+# wait starts wakes nothing, and its KeyboardInterrupt is raised only when that wait ends
+# (a 60 s task later, if the wait were unbounded).
+_SLICE = 0.1
+
+
+def wait_for(cond, ready, deadline):
+    """With ``cond`` held, waits until ``ready()``; False if ``deadline`` passes first."""
+    while not ready():
+        remaining = _SLICE if deadline is None else min(_SLICE, deadline - time.monotonic())
+        if remaining <= 0:
+            return False
+        cond.wait(remaining)
+    return True
+
 
 class RemoteTraceback(Exception):
     """The ``__cause__`` of an exception raised by a task: the worker's traceback text
@@ -39,6 +55,21 @@ class AsyncResult(_cf.Future):
         super().__init__()
         self._pool = pool
         self._tid = None
+
+    def result(self, timeout=None):
+        if not self._wait(timeout):
+            raise _cf.TimeoutError()
+        return super().result(0)
+
+    def exception(self, timeout=None):
+        if not self._wait(timeout):
+            raise _cf.TimeoutError()
+        return super().exception(0)
+
+    def _wait(self, timeout):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._condition:
+            return wait_for(self._condition, self.done, deadline)
 
     def get(self, timeout=None):
         """The result (or raises the task's exception); ``WaitTimeoutError`` if it is not
@@ -161,11 +192,8 @@ def _await(batch, i, deadline):
     with batch.cond:
         batch.waiting = True
         try:
-            while batch.results[i] is None:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise WaitTimeoutError()
-                batch.cond.wait(remaining)
+            if not wait_for(batch.cond, lambda: batch.results[i] is not None, deadline):
+                raise WaitTimeoutError()
         finally:
             batch.waiting = False
     return batch.results[i]
@@ -351,11 +379,8 @@ class UnorderedResults(_Results):
         with batch.cond:
             batch.waiting = True
             try:
-                while not batch.arrived:
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        raise WaitTimeoutError()
-                    batch.cond.wait(remaining)
+                if not wait_for(batch.cond, lambda: batch.arrived, deadline):
+                    raise WaitTimeoutError()
             except WaitTimeoutError:
                 raise
             except BaseException:
