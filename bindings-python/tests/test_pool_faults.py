@@ -162,6 +162,20 @@ def test_fault_running_task_in_subprocess(pool, fn, args, error, match):
     assert_still_serving(pool)
 
 
+def test_stage_errors_are_the_pickle_errors_of_their_stage_in_subprocess(pool):
+    import pickle
+
+    with pytest.raises(pickle.PicklingError, match="pickling the task in the parent"):
+        pool.submit(identity, FailsToPickle(raise_value_error)).result(WAIT)
+    with pytest.raises(pickle.UnpicklingError, match="unpickling the task"):
+        pool.submit(identity, Reduces(raise_value_error)).result(WAIT)
+    with pytest.raises(pickle.PicklingError, match="pickling the result"):
+        pool.submit(returns_fails_to_pickle, raise_value_error).result(WAIT)
+    with pytest.raises(pickle.UnpicklingError, match="unpickling the result in the parent"):
+        pool.submit(returns_reduces, in_worker_only, os.getpid()).result(WAIT)
+    assert_still_serving(pool)
+
+
 def test_task_exception_carries_worker_traceback_in_subprocess(pool):
     with pytest.raises(ValueError) as info:
         pool.submit(raise_value_error, "traced").result(WAIT)

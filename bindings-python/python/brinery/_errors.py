@@ -8,6 +8,8 @@ __all__ = [
     "PoolError",
     "RemoteError",
     "StageError",
+    "StagePicklingError",
+    "StageUnpicklingError",
     "UnpicklingError",
     "UnsafePickleError",
 ]
@@ -72,7 +74,18 @@ class RemoteError(Exception):
 
 class StageError(Exception):
     """A Python error in the worker outside the task itself (loading the task, pickling
-    the result); ``stage`` names the step."""
+    the result), or in the parent pickling a task or unpickling a result; ``stage`` names
+    the step. One of a pickling stage is also a ``pickle.PicklingError``, one of an
+    unpickling stage a ``pickle.UnpicklingError`` (``StagePicklingError``,
+    ``StageUnpicklingError``), as the executors of the standard library raise there."""
+
+    def __new__(cls, stage, message):
+        if cls is StageError:
+            if stage.startswith("pickling"):
+                cls = StagePicklingError
+            elif stage.startswith("unpickling"):
+                cls = StageUnpicklingError
+        return super().__new__(cls, stage, message)
 
     def __init__(self, stage, message):
         super().__init__(stage, message)
@@ -82,3 +95,12 @@ class StageError(Exception):
     def __str__(self):
         where = "" if self.stage.endswith("in the parent") else " in the worker"
         return f"error while {self.stage}{where}: {self.message}"
+
+
+class StagePicklingError(StageError, pickle.PicklingError):
+    """A ``StageError`` while pickling (the task in the parent, the result in the worker)."""
+
+
+class StageUnpicklingError(StageError, pickle.UnpicklingError):
+    """A ``StageError`` while unpickling (the task in the worker, the result in the
+    parent)."""
