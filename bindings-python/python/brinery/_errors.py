@@ -79,13 +79,14 @@ class StageError(Exception):
     unpickling stage a ``pickle.UnpicklingError`` (``StagePicklingError``,
     ``StageUnpicklingError``), as the executors of the standard library raise there."""
 
-    def __new__(cls, stage, message):
-        if cls is StageError:
-            if stage.startswith("pickling"):
+    def __new__(cls, *args):
+        # (Unpickling may call it with no arguments and restore them afterwards.)
+        if cls is StageError and args and isinstance(args[0], str):
+            if args[0].startswith("pickling"):
                 cls = StagePicklingError
-            elif stage.startswith("unpickling"):
+            elif args[0].startswith("unpickling"):
                 cls = StageUnpicklingError
-        return super().__new__(cls, stage, message)
+        return super().__new__(cls, *args)
 
     def __init__(self, stage, message):
         super().__init__(stage, message)
