@@ -116,7 +116,7 @@ pub unsafe fn decode_with(data: &[u8], opts: *const brinery_decode_options) -> R
     };
     let tree = decode(data, &core_opts)?;
     let max_depth = core_opts.limits.max_depth;
-    if crate::depth::exceeds(&tree, max_depth) {
+    if tree.nests_deeper_than(max_depth) {
         return Err(Error::new(
             BRINERY_DECODE_TOO_DEEP,
             format!("nesting deeper than the limit of {max_depth}"),

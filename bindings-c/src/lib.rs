@@ -4,15 +4,15 @@
 //! The API is split by type, like automerge-c: [`error`] (status codes and the
 //! `brinery_error` struct), [`value`] (the owned tree a decode returns and its node
 //! accessors), [`decode`] (`brinery_loads` and its options), [`encode`] (the builder),
-//! [`json`] (the JSON bridge) and [`dis`]. The modules [`builder`], [`json_form`],
-//! [`allow`] and [`depth`] hold logic that has nothing to do with C (a checked tree
-//! builder, the Tree<->JSON mapping, the globals allowlist, a nesting check); they use no
-//! C types so they can move into the core when a second binding needs them. Not for anything host-specific beyond C.
+//! [`json`] (the JSON bridge) and [`dis`]. The modules [`builder`], [`json_form`] and
+//! [`allow`] hold logic that has nothing to do with C (a checked tree builder, the
+//! Tree<->JSON mapping, the globals allowlist); they use no C types so they can move into
+//! the core when a second binding needs them (the nesting check already has:
+//! `Tree::nests_deeper_than`). Not for anything host-specific beyond C.
 
 pub mod allow;
 pub mod builder;
 pub mod decode;
-pub mod depth;
 pub mod dis;
 pub mod encode;
 pub mod error;

@@ -32,6 +32,7 @@ pub mod pyfmt;
 pub mod scan;
 #[cfg(feature = "serde")]
 pub mod serde;
+mod tree_depth;
 pub mod tree_encode;
 pub mod value;
 

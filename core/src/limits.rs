@@ -10,7 +10,8 @@ pub struct Limits {
     /// Most `MARK`s open at once: the nesting of mark-built containers (protocol 0-1
     /// tuples, and `MARK ... APPENDS` inside each other). The decoder never recurses, so
     /// nesting built without marks (`[[[...]]]` with `APPEND`, 100,000 deep) decodes
-    /// regardless; a host that walks the tree recursively must bound its own walk.
+    /// regardless; a host that walks the tree recursively checks it first with
+    /// [`Tree::nests_deeper_than`](crate::Tree::nests_deeper_than).
     pub max_depth: usize,
     /// Most memo entries a stream may create.
     pub max_memo: usize,
