@@ -17,7 +17,7 @@ const native = loadNative();
 // The array the native side copies each tape into, kept from one `loads` to the next
 // (up to SCRATCH_MAX numbers) so its memory is not allocated and faulted in again.
 // A call takes it while it builds: a class mapped in `classes` may call `loads` again.
-const SCRATCH_MAX = 4 << 20;
+const SCRATCH_MAX = 2 << 20;
 let scratch;
 
 function badOption(message) {

@@ -14,7 +14,7 @@ use std::cell::Cell;
 use crate::graph::H;
 
 /// Largest buffer kept (each), in bytes.
-pub const KEEP_MAX_BYTES: usize = 32 << 20;
+pub const KEEP_MAX_BYTES: usize = 16 << 20;
 
 /// The kept buffers, all empty.
 #[derive(Default)]
