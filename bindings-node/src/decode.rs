@@ -294,10 +294,11 @@ impl<'t> Walker<'t> {
         mut seen: Vec<u64>,
     ) -> Self {
         let nodes = &graph.nodes;
-        // Scalars take no node: about one op per two stream bytes covers them (capped:
-        // past 16M ops the vector grows as needed).
+        // Scalars take no node: about one op per two stream bytes covers them (capped at
+        // what `reuse` keeps, so the vector is kept: past that it grows as needed).
         ops.clear();
-        ops.reserve((3 * nodes.len() + input_len / 2).min(1 << 24) + 16);
+        let most = reuse::KEEP_MAX_BYTES / size_of::<f64>();
+        ops.reserve((3 * nodes.len() + input_len / 2 + 16).min(most));
         seen.clear();
         seen.resize(nodes.len(), 0);
         Walker {
