@@ -186,6 +186,10 @@ INTERRUPT_SCRIPT = textwrap.dedent(
     from brinery.pool import Pool
 
     if __name__ == "__main__":
+        # A process started in the background of a non-interactive shell (as CI may be)
+        # inherits SIGINT ignored, and Python then keeps it ignored: ask for Ctrl-C's
+        # usual meaning, which is what this test is about.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         p = Pool(2, start_method=sys.argv[1])
         print(*p.worker_pids(), flush=True)
         try:
