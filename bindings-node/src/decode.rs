@@ -20,7 +20,7 @@ use crate::jstext;
 use crate::reuse::{self, Spare};
 use crate::shapes::Shapes;
 use crate::stdtypes;
-use crate::tape::{self, Tape, NO_SLOT};
+use crate::tape::{self, Tape, TextParts, Written, NO_SLOT};
 
 /// Options of `loads` as the native side receives them (`index.js` validates them).
 #[napi(object)]
@@ -171,10 +171,15 @@ pub fn decode_tape<'e>(
     let mut spare = reuse::take();
     let mut graph = Graph::with_buffers(data.len(), &mut spare);
     graph.extensions = extensions;
-    let walked = walk(data, &core, &settings, &mut graph, &mut spare);
+    // The text string is made while the graph's text, which it may take, is still here.
+    let walked = walk(data, &core, &settings, &mut graph, &mut spare).map(|(mut tape, nums)| {
+        let parts = std::mem::replace(&mut tape.text, TextParts::Lent(0));
+        let text = jstext::js_string(env, parts, &mut graph.text);
+        (tape, nums, text)
+    });
     graph.give_back(&mut spare);
     drop_in_background(graph);
-    let (tape, nums) = match walked {
+    let (tape, nums, text) = match walked {
         Ok(walked) => walked,
         Err(f) => {
             reuse::give(spare);
@@ -201,7 +206,7 @@ pub fn decode_tape<'e>(
     out.set("slots", tape.slots)?;
     out.set("strings", tape.strings)?;
     out.set("blob", Buffer::from(tape.blob))?;
-    out.set("text", jstext::js_string(env, tape.text.into_parts())?)?;
+    out.set("text", text?)?;
     spare.ops = tape.ops;
     if nums.capacity() > spare.nums.capacity() {
         spare.nums = nums;
@@ -219,7 +224,7 @@ fn walk(
     settings: &Settings,
     graph: &mut Graph,
     spare: &mut Spare,
-) -> Fallible<(Tape, Vec<f64>)> {
+) -> Fallible<(Written, Vec<f64>)> {
     let (root, _) = decode_with(data, core, graph)?;
     if graph.built_scalar {
         return Err(Failure::new(
@@ -231,8 +236,6 @@ fn walk(
     let ops = std::mem::take(&mut spare.ops);
     let seen = std::mem::take(&mut spare.seen);
     let mut walker = Walker::new(graph, settings, data.len(), ops, seen);
-    // Text is at most about as long as the graph's (shared strings are written once).
-    walker.tape.text.reserve(graph.text.len());
     let nums = match moved {
         Some((id, nums)) => {
             walker.moved = Some((id, nums.len(), tape::all_int32(&nums)));
@@ -242,7 +245,7 @@ fn walk(
     };
     let (tape, seen) = walker.run(root);
     spare.seen = seen;
-    Ok((tape?, nums))
+    Ok((tape?.finish(), nums))
 }
 
 /// A list of this many numbers or more crosses to JS after the ops, copied once from
@@ -272,7 +275,7 @@ fn drop_in_background(graph: Graph) {
 pub struct Walker<'t> {
     pub graph: &'t Graph,
     pub settings: &'t Settings,
-    pub tape: Tape,
+    pub tape: Tape<'t>,
     shapes: Shapes,
     /// The list node whose numbers were moved to the tape's `nums`, how many, and
     /// whether all are int32s.
@@ -306,6 +309,7 @@ impl<'t> Walker<'t> {
             settings,
             tape: Tape {
                 ops,
+                text: tape::Text::lent_from(&graph.text),
                 ..Tape::default()
             },
             shapes: Shapes::new(),
@@ -316,7 +320,7 @@ impl<'t> Walker<'t> {
     }
 
     /// Writes the tape of the value `root`; hands back the marks buffer for reuse.
-    pub fn run(mut self, root: H) -> (Fallible<Tape>, Vec<u64>) {
+    pub fn run(mut self, root: H) -> (Fallible<Tape<'t>>, Vec<u64>) {
         let done = self.value(root);
         (done.map(|()| self.tape), self.seen)
     }

@@ -13,6 +13,8 @@ use std::sync::OnceLock;
 use napi::bindgen_prelude::*;
 use napi::sys;
 
+use crate::tape::TextParts;
+
 /// `node_api_create_external_string_latin1` and `_utf16` share this shape, but for
 /// the unit type of `str` (`char` for Latin-1, passed here as `u8`: same ABI).
 type CreateExternal<T> = unsafe extern "C" fn(
@@ -103,15 +105,25 @@ fn external<T>(env: &Env, create: CreateExternal<T>, units: Vec<T>) -> Option<sy
     (status == sys::Status::napi_ok).then_some(out)
 }
 
-/// The text as one JS string: Latin-1 (`Ok`) or UTF-16 (`Err`) units.
-pub fn js_string(env: &Env, text: std::result::Result<Vec<u8>, Vec<u16>>) -> Result<Unknown<'_>> {
+/// The tape's text as one JS string. A text lent from the graph's `source` (see
+/// [`crate::tape::Text`]) is moved into V8 with it when long, else copied from it, and
+/// `source` is then left as it was, for reuse.
+pub fn js_string<'e>(env: &'e Env, text: TextParts, source: &mut String) -> Result<Unknown<'e>> {
     let ext = externals();
     let raw = match text {
-        Ok(latin1) => match ext.latin1 {
+        TextParts::Lent(n) => match ext.latin1 {
+            Some(create) if n >= MIN_EXTERNAL => {
+                let mut units = std::mem::take(source).into_bytes();
+                units.truncate(n);
+                external(env, create, units)
+            }
+            _ => Some(env.create_string_latin1(&source.as_bytes()[..n])?.raw()),
+        },
+        TextParts::Latin1(latin1) => match ext.latin1 {
             Some(create) if latin1.len() >= MIN_EXTERNAL => external(env, create, latin1),
             _ => Some(env.create_string_latin1(&latin1)?.raw()),
         },
-        Err(utf16) => match ext.utf16 {
+        TextParts::Utf16(utf16) => match ext.utf16 {
             Some(create) if utf16.len() >= MIN_EXTERNAL => external(env, create, utf16),
             _ => Some(env.create_string_utf16(&utf16)?.raw()),
         },

@@ -87,33 +87,88 @@ pub fn all_int32(nums: &[f64]) -> bool {
     nums.iter().all(|&f| is_int32(f))
 }
 
-/// All string text of a tape: Latin-1 bytes while every code unit fits, UTF-16 after.
+/// All string text of a tape. It starts lent from the graph's own text (see
+/// [`Text::lent_from`]): while every str written is ASCII and is the next run of that
+/// text, in order, with nothing else between, only its length is counted and nothing is
+/// copied (then the graph's text itself becomes the JS string). Anything else copies
+/// what was lent, and the text goes on as Latin-1 bytes while every code unit fits,
+/// UTF-16 after.
 #[derive(Default)]
-pub struct Text {
+pub struct Text<'g> {
+    /// The graph's text, the text lent from.
+    source: &'g str,
+    /// `Some(n)`: the text is `source[..n]`, not copied.
+    lent: Option<usize>,
     narrow: Vec<u8>,
     wide: Option<Vec<u16>>,
 }
 
-impl Text {
-    /// Length in UTF-16 code units.
-    #[inline]
-    pub fn len(&self) -> usize {
-        match &self.wide {
-            Some(w) => w.len(),
-            None => self.narrow.len(),
+/// What a tape's text became: the units of one JS string, or a prefix of the graph's
+/// text.
+#[derive(Debug)]
+pub enum TextParts {
+    Latin1(Vec<u8>),
+    Utf16(Vec<u16>),
+    /// The first `n` bytes of the graph's text, all ASCII (so Latin-1 as they are).
+    Lent(usize),
+}
+
+impl<'g> Text<'g> {
+    /// An empty text that borrows from `source` while it can.
+    pub fn lent_from(source: &'g str) -> Self {
+        Text {
+            source,
+            lent: Some(0),
+            ..Text::default()
         }
     }
 
-    /// Reserves room for `n` more Latin-1 units.
-    pub fn reserve(&mut self, n: usize) {
-        match &mut self.wide {
-            Some(w) => w.reserve(n),
-            None => self.narrow.reserve(n),
+    /// Length in UTF-16 code units.
+    #[inline]
+    pub fn len(&self) -> usize {
+        match (&self.wide, self.lent) {
+            (_, Some(n)) => n,
+            (Some(w), None) => w.len(),
+            (None, None) => self.narrow.len(),
         }
+    }
+
+    /// Counts `s` as lent when it is ASCII and the next run of the source; false (and
+    /// nothing done) otherwise.
+    #[inline]
+    fn push_lent(&mut self, s: &str) -> bool {
+        let Some(n) = self.lent else {
+            return false;
+        };
+        // `s` starts inside the source and ends within it: it is that part of it (a
+        // live allocation cannot overlap the source's).
+        let next = self.source.as_ptr() as usize + n;
+        if s.as_ptr() as usize == next && n + s.len() <= self.source.len() && s.is_ascii() {
+            self.lent = Some(n + s.len());
+            return true;
+        }
+        false
+    }
+
+    /// Copies what was lent, so the text can take anything.
+    #[inline]
+    fn own(&mut self) {
+        if let Some(n) = self.lent.take() {
+            self.copy_lent(n);
+        }
+    }
+
+    #[cold]
+    fn copy_lent(&mut self, n: usize) {
+        // The rest is at most about as long as the source (shared strings are written
+        // once).
+        self.narrow.reserve(self.source.len().max(n) + 64);
+        self.narrow.extend_from_slice(&self.source.as_bytes()[..n]);
     }
 
     #[inline]
     fn push_ascii(&mut self, b: &[u8]) {
+        self.own();
         match &mut self.wide {
             Some(w) => w.extend(b.iter().map(|&c| u16::from(c))),
             None => self.narrow.extend_from_slice(b),
@@ -122,6 +177,7 @@ impl Text {
 
     #[inline]
     fn push_unit(&mut self, unit: u16) {
+        self.own();
         if let Some(w) = &mut self.wide {
             w.push(unit);
         } else if unit <= 0xff {
@@ -135,11 +191,12 @@ impl Text {
         }
     }
 
-    /// The text as one JS string value: Latin-1 or UTF-16.
-    pub fn into_parts(self) -> Result<Vec<u8>, Vec<u16>> {
-        match self.wide {
-            Some(w) => Err(w),
-            None => Ok(self.narrow),
+    /// The text as the units of one JS string, or the prefix of the source it is.
+    pub fn into_parts(self) -> TextParts {
+        match (self.lent, self.wide) {
+            (Some(n), _) => TextParts::Lent(n),
+            (None, Some(w)) => TextParts::Utf16(w),
+            (None, None) => TextParts::Latin1(self.narrow),
         }
     }
 }
@@ -147,16 +204,36 @@ impl Text {
 /// The buffers a tape is made of, filled by [`crate::decode`] (the moved list of
 /// numbers is handed over separately).
 #[derive(Default)]
-pub struct Tape {
+pub struct Tape<'g> {
     pub ops: Vec<f64>,
-    pub text: Text,
+    pub text: Text<'g>,
     pub blob: Vec<u8>,
     pub slots: u32,
     /// Strings cut from the text so far: the next string table index.
     pub strings: u32,
 }
 
-impl Tape {
+/// A tape once written, its text no longer borrowing the graph.
+pub struct Written {
+    pub ops: Vec<f64>,
+    pub text: TextParts,
+    pub blob: Vec<u8>,
+    pub slots: u32,
+    pub strings: u32,
+}
+
+impl Tape<'_> {
+    /// The tape's buffers, with its text as [`TextParts`].
+    pub fn finish(self) -> Written {
+        Written {
+            ops: self.ops,
+            text: self.text.into_parts(),
+            blob: self.blob,
+            slots: self.slots,
+            strings: self.strings,
+        }
+    }
+
     #[inline]
     pub fn op(&mut self, op: f64) {
         self.ops.push(op);
@@ -175,6 +252,9 @@ impl Tape {
     /// Appends valid UTF-8 to the text and returns its length in UTF-16 units.
     #[inline]
     pub fn text_str(&mut self, s: &str) -> usize {
+        if self.text.push_lent(s) {
+            return s.len();
+        }
         if s.is_ascii() {
             self.text.push_ascii(s.as_bytes());
             return s.len();

@@ -94,6 +94,31 @@ sys.stdout.buffer.write(pickle.dumps(["\\ud800" + "y" * 5000, "\\udfff"] * 3, 4)
   assert.equal(v[5], '\udfff');
 });
 
+test('ASCII text shared with the decoder, then anything that ends the sharing', () => {
+  // The tape's text is the decoder's own while every str is ASCII and new, in stream
+  // order (src/tape.rs); each case below breaks that at some point, or never.
+  const cases = cpython(`
+head = ["s%d" % i for i in range(3000)]
+value = [
+    head,
+    head + ["\u00e9t\u00e9"] + ["t%d" % i for i in range(3000)],
+    head + ["\u20ac"] + ["t%d" % i for i in range(3000)],
+    head + [str(2**100)] + ["t%d" % i for i in range(3000)],
+    head + [{"k": "v%d" % i, "j": "w"} for i in range(3000)],
+    ["ab"] * 10 + ["".join(["a", "b"]) for _ in range(10)],
+]
+`);
+  for (const [stream, expected] of cases) assert.deepEqual(loads(stream), expected);
+  const data = execFileSync(python, ['-c', `
+import pickle, sys
+sys.stdout.buffer.write(pickle.dumps(["a%d" % i for i in range(3000)] + [2**100, -2**70, "z"], 4))`]);
+  const v = loads(data);
+  assert.equal(v[2999], 'a2999');
+  assert.equal(v[3000], 2n ** 100n);
+  assert.equal(v[3001], -(2n ** 70n));
+  assert.equal(v[3002], 'z');
+});
+
 test('a record that contains itself, and records shared between lists', () => {
   const data = execFileSync(python, ['-c', `
 import pickle, sys
