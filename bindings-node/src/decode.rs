@@ -309,7 +309,7 @@ impl<'t> Walker<'t> {
             settings,
             tape: Tape {
                 ops,
-                text: tape::Text::lent_from(&graph.text),
+                text: tape::Text::lent_from(&graph.text, graph.ascii_text),
                 ..Tape::default()
             },
             shapes: Shapes::new(),

@@ -170,6 +170,9 @@ pub enum NodeRef<'g> {
 pub struct Graph {
     pub nodes: Vec<Node>,
     pub text: String,
+    /// True while all of `text` is ASCII (checked as each str or name arrives, while its
+    /// bytes are still in cache), so the walker need not look at them again.
+    pub ascii_text: bool,
     pub blob: Vec<u8>,
     /// Set when `BUILD` targeted a scalar, which cannot become an object in place.
     pub built_scalar: bool,
@@ -197,6 +200,7 @@ impl Graph {
         Graph {
             nodes: Vec::with_capacity((input_len / 16).clamp(16, 1 << 16)),
             text,
+            ascii_text: true,
             items: std::mem::take(&mut spare.items),
             entries: std::mem::take(&mut spare.entries),
             spare_nums: std::mem::take(&mut spare.nums),
@@ -220,6 +224,7 @@ impl Graph {
 
     #[inline]
     fn text(&mut self, s: &str) -> Range<usize> {
+        self.ascii_text &= s.is_ascii();
         let start = self.text.len();
         self.text.push_str(s);
         start..self.text.len()

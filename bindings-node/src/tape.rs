@@ -99,6 +99,8 @@ pub struct Text<'g> {
     source: &'g str,
     /// `Some(n)`: the text is `source[..n]`, not copied.
     lent: Option<usize>,
+    /// All of the source is known to be ASCII.
+    ascii: bool,
     narrow: Vec<u8>,
     wide: Option<Vec<u16>>,
 }
@@ -114,11 +116,13 @@ pub enum TextParts {
 }
 
 impl<'g> Text<'g> {
-    /// An empty text that borrows from `source` while it can.
-    pub fn lent_from(source: &'g str) -> Self {
+    /// An empty text that borrows from `source` while it can; `ascii` says all of
+    /// `source` is known to be ASCII.
+    pub fn lent_from(source: &'g str, ascii: bool) -> Self {
         Text {
             source,
             lent: Some(0),
+            ascii,
             ..Text::default()
         }
     }
@@ -143,7 +147,10 @@ impl<'g> Text<'g> {
         // `s` starts inside the source and ends within it: it is that part of it (a
         // live allocation cannot overlap the source's).
         let next = self.source.as_ptr() as usize + n;
-        if s.as_ptr() as usize == next && n + s.len() <= self.source.len() && s.is_ascii() {
+        if s.as_ptr() as usize == next
+            && n + s.len() <= self.source.len()
+            && (self.ascii || s.is_ascii())
+        {
             self.lent = Some(n + s.len());
             return true;
         }
