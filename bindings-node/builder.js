@@ -3,9 +3,9 @@
 //
 // The tape is a Float64Array of opcodes (numbers must match `src/tape.rs`; the array may
 // be longer than the tape, and hold the longest list of numbers from `numsAt`), one string
-// holding all text in order, and one Buffer holding all bytes payloads in order. Every
-// string cut from the text goes to the string table (`strs`), so the tape can fetch a
-// str again; a shape is a template object that every dict of its key set is cloned
+// holding all text in order, and one Buffer holding all bytes payloads in order. A
+// string cut from the text that the tape fetches again (`keep`) goes to the string
+// table (`strs`); a shape is a template object that every dict of its key set is cloned
 // from, values then stored in key order. The
 // loop below is iterative (an explicit stack, no recursion), creates every container
 // before its children so cycles resolve, and never lets a key reach a prototype.
@@ -129,7 +129,12 @@ function build(tape, options) {
   const text = tape.text;
   const blob = tape.blob;
   const slots = tape.slots > 0 ? new Array(tape.slots) : null;
-  const strs = tape.strings > 0 ? new Array(tape.strings) : null;
+  // Only the strings the tape fetches again (`keep`: their numbers, ascending) are
+  // stored in the table, the kth of them at k.
+  const keep = tape.keep;
+  const strs = keep.length > 0 ? new Array(keep.length) : null;
+  let ki = 0;
+  let nextKeep = keep.length > 0 ? keep[0] : -1;
   const templates = [];
   const shapeKeys = [];
   const classes = options.classes;
@@ -154,11 +159,14 @@ function build(tape, options) {
         const start = sp;
         sp += ops[p++];
         v = text.slice(start, sp);
-        strs[si++] = v;
+        if (si++ === nextKeep) {
+          strs[ki++] = v;
+          nextKeep = keep[ki];
+        }
         break;
       }
       case SREF:
-        v = strs[ops[p++]];
+        v = strs[-1 - ops[p++]];
         break;
       case NONE:
         v = null;
@@ -205,7 +213,10 @@ function build(tape, options) {
             const start = sp;
             sp += e;
             const s = text.slice(start, sp);
-            strs[si++] = s;
+            if (si++ === nextKeep) {
+              strs[ki++] = s;
+              nextKeep = keep[ki];
+            }
             a[i] = s;
           } else {
             a[i] = strs[-1 - e];
@@ -228,7 +239,10 @@ function build(tape, options) {
             const start = sp;
             sp += e;
             s = text.slice(start, sp);
-            strs[si++] = s;
+            if (si++ === nextKeep) {
+              strs[ki++] = s;
+              nextKeep = keep[ki];
+            }
           } else {
             s = strs[-1 - e];
           }

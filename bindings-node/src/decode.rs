@@ -154,7 +154,7 @@ fn settings(
     Ok((settings, core, extensions))
 }
 
-/// Decodes `data` into a tape: `{ ops, numsAt, text, blob, slots, strings }`.
+/// Decodes `data` into a tape: `{ ops, numsAt, text, blob, slots, keep }`.
 ///
 /// The ops, then the numbers of the longest list of numbers (from `numsAt` on), are
 /// copied into `scratch` when they fit, and `ops` is then left out: JS reads them from
@@ -204,7 +204,7 @@ pub fn decode_tape<'e>(
     }
     out.set("numsAt", tape.ops.len() as f64)?;
     out.set("slots", tape.slots)?;
-    out.set("strings", tape.strings)?;
+    out.set("keep", Float64Array::new(tape.keep))?;
     out.set("blob", Buffer::from(tape.blob))?;
     out.set("text", text?)?;
     spare.ops = tape.ops;
@@ -415,7 +415,8 @@ impl<'t> Walker<'t> {
         if let Node::Str(_) | Node::SurrogateStr(_) = graph.nodes[id] {
             let e = self.string(id)?;
             if e < 0.0 {
-                self.tape.op2(tape::SREF, -1.0 - e);
+                self.tape.op(tape::SREF);
+                self.tape.push_entry(e);
             } else {
                 self.tape.op2(tape::STR, e);
             }
@@ -583,7 +584,7 @@ impl<'t> Walker<'t> {
                 for &i in items {
                     if let H::Node(i) = i {
                         let e = self.string(i)?;
-                        self.tape.ops.push(e);
+                        self.tape.push_entry(e);
                     }
                 }
                 return Ok(());
@@ -612,7 +613,7 @@ impl<'t> Walker<'t> {
                     for &(k, _) in entries {
                         if let H::Node(k) = k {
                             let e = self.string(k)?;
-                            self.tape.ops.push(e);
+                            self.tape.push_entry(e);
                         }
                     }
                 }

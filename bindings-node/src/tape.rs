@@ -7,9 +7,9 @@
 //! the longest list of numbers, when long, follows the ops in the same array (`NUMX`);
 //! lists of int32s say so (`INTS`, `INTX`), so JS builds them as small-integer arrays.
 //! Objects reached more than once get a slot number, so shared and cyclic references
-//! come back as one JS object. Every string cut from the text is numbered in order (the
-//! string table), so a str the stream reaches again is fetched, not cut and allocated
-//! again. Dicts whose keys are all str name a key set (a shape) defined once, so records
+//! come back as one JS object. Every string cut from the text is numbered in order, and
+//! those the tape fetches again go to a string table, so a str the stream reaches again
+//! is fetched, not cut and allocated again. Dicts whose keys are all str name a key set (a shape) defined once, so records
 //! repeat no keys. The opcode numbers here and in `builder.js` must agree.
 //! Not for deciding what a Python value becomes: that is [`crate::decode`] and
 //! [`crate::stdtypes`].
@@ -22,7 +22,7 @@ pub const FALSE: f64 = 1.0;
 pub const TRUE: f64 = 2.0;
 /// `NUM value`: a number.
 pub const NUM: f64 = 3.0;
-/// `STR len`: the next `len` UTF-16 units of the text, the next string table entry.
+/// `STR len`: the next `len` UTF-16 units of the text, the next string.
 pub const STR: f64 = 4.0;
 /// `BIGINT negative len`: the next `len` text units are hex digits of the magnitude
 /// (BigInts are values: no slot).
@@ -52,7 +52,7 @@ pub const STRS: f64 = 15.0;
 pub const CALL: f64 = 16.0;
 /// `GLOBAL slot`, then the name: a mapped class itself, or an inert `{ $global }`.
 pub const GLOBAL: f64 = 17.0;
-/// `SREF index`: string table entry `index`.
+/// `SREF entry`: a string table entry, as [`Tape::entry`] writes it.
 pub const SREF: f64 = 18.0;
 /// `KEYS n`, then `n` string entries: defines the next shape (no value).
 pub const KEYS: f64 = 19.0;
@@ -216,8 +216,10 @@ pub struct Tape<'g> {
     pub text: Text<'g>,
     pub blob: Vec<u8>,
     pub slots: u32,
-    /// Strings cut from the text so far: the next string table index.
+    /// Strings cut from the text so far: the number of the next.
     pub strings: u32,
+    /// Where the ops hold a string table entry (patched by [`Tape::finish`]).
+    pub refs: Vec<usize>,
 }
 
 /// A tape once written, its text no longer borrowing the graph.
@@ -226,19 +228,42 @@ pub struct Written {
     pub text: TextParts,
     pub blob: Vec<u8>,
     pub slots: u32,
-    pub strings: u32,
+    /// The numbers of the strings the tape fetches again, ascending: only these go to
+    /// the string table, entry `k` the `k`th of them.
+    pub keep: Vec<f64>,
 }
 
 impl Tape<'_> {
-    /// The tape's buffers, with its text as [`TextParts`].
-    pub fn finish(self) -> Written {
+    /// The tape's buffers, with its text as [`TextParts`], and the string table
+    /// entries renumbered to count only the strings fetched again (JS then stores
+    /// no other string in its table).
+    pub fn finish(mut self) -> Written {
+        let number = |e: f64| (-1.0 - e) as u32;
+        let mut keep: Vec<u32> = self.refs.iter().map(|&p| number(self.ops[p])).collect();
+        keep.sort_unstable();
+        keep.dedup();
+        for &p in &self.refs {
+            let k = keep
+                .binary_search(&number(self.ops[p]))
+                .unwrap_or_else(|k| k);
+            self.ops[p] = Tape::entry(k as u32);
+        }
         Written {
             ops: self.ops,
             text: self.text.into_parts(),
             blob: self.blob,
             slots: self.slots,
-            strings: self.strings,
+            keep: keep.into_iter().map(f64::from).collect(),
         }
+    }
+
+    /// Appends a string entry (see [`Tape::entry`]), noting where a table entry is.
+    #[inline]
+    pub fn push_entry(&mut self, e: f64) {
+        if e < 0.0 {
+            self.refs.push(self.ops.len());
+        }
+        self.ops.push(e);
     }
 
     #[inline]
@@ -306,8 +331,9 @@ impl Tape<'_> {
         self.strings - 1
     }
 
-    /// The entry of a string in `STRS` and `KEYS`: its length when it is cut from the
-    /// text (it takes the next string table index), `-1 - index` for a table entry.
+    /// The entry of a string in `STRS`, `KEYS` and `SREF`: its length when it is cut
+    /// from the text (it takes the next number), `-1 - number` for one cut before (the
+    /// number becomes its table index in [`Tape::finish`]).
     #[inline]
     pub fn entry(index: u32) -> f64 {
         -1.0 - f64::from(index)
