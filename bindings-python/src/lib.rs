@@ -10,6 +10,7 @@ mod class;
 mod error;
 mod function;
 mod instance;
+mod output;
 mod path;
 mod pickler;
 mod pool;

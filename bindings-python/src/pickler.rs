@@ -14,8 +14,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
 use crate::error::new_pickling_error;
+use crate::output::Stream;
 use crate::stdlib;
-use crate::walker::{recycle_output, Options, SavedMemo, Walker};
+use crate::walker::{Options, SavedMemo, Walker};
 
 fn resolve_protocol(py: Python<'_>, protocol: Option<i64>) -> PyResult<u8> {
     let highest = brinery_core::HIGHEST_PROTOCOL as i64;
@@ -82,10 +83,7 @@ pub fn dumps<'py>(
         by_value: by_value_modules(st, py, &by_value)?,
         namespaces,
     };
-    let bytes = Walker::new(py, st, opts)?.dump(obj)?;
-    let out = PyBytes::new(py, &bytes);
-    recycle_output(bytes);
-    Ok(out)
+    Walker::new(py, st, opts)?.dump(obj)?.into_bytes(py)
 }
 
 /// The native base of `brinery.Pickler`.
@@ -155,9 +153,8 @@ impl Pickler {
                 "Pickler has no file (was Pickler.__init__ given one?); use dumps() or pass a file",
             ));
         };
-        let bytes = Self::dump_bytes(slf, obj, Some(write.bind(py).clone()), true)?;
-        write.bind(py).call1((bytes,))?;
-        Ok(())
+        let write = write.bind(py);
+        Self::dump_stream(slf, obj, Some(write.clone()), true)?.write_to(write)
     }
 
     /// The pickle of `obj` as bytes (ignores the file and the memo).
@@ -165,7 +162,7 @@ impl Pickler {
         slf: &Bound<'py, Self>,
         obj: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        Self::dump_bytes(slf, obj, None, false)
+        Self::dump_stream(slf, obj, None, false)?.into_bytes(slf.py())
     }
 
     /// Forgets what earlier `dump()` calls memoized.
@@ -209,12 +206,12 @@ impl Pickler {
 }
 
 impl Pickler {
-    fn dump_bytes<'py>(
+    fn dump_stream<'py>(
         slf: &Bound<'py, Self>,
         obj: &Bound<'py, PyAny>,
         sink: Option<Bound<'py, PyAny>>,
         keep_memo: bool,
-    ) -> PyResult<Bound<'py, PyBytes>> {
+    ) -> PyResult<Stream<'py>> {
         let py = slf.py();
         let st = stdlib::get(py)?;
         let me = slf.borrow();
@@ -232,16 +229,13 @@ impl Pickler {
         drop(me);
         let mut walker = Walker::new(py, st, opts)?;
         walker.sink = sink;
-        let bytes = if keep_memo {
+        if keep_memo {
             let saved = std::mem::take(&mut slf.borrow_mut().memo);
-            let (bytes, after) = walker.dump_with_memo(obj, saved);
+            let (stream, after) = walker.dump_with_memo(obj, saved);
             slf.borrow_mut().memo = after;
-            bytes?
+            stream
         } else {
-            walker.dump(obj)?
-        };
-        let out = PyBytes::new(py, &bytes);
-        recycle_output(bytes);
-        Ok(out)
+            walker.dump(obj)
+        }
     }
 }

@@ -649,12 +649,12 @@ pub fn save_picklebuffer<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> P
         Some(cb) => cb.call1((obj,))?.is_truthy()?,
     };
     if in_band {
-        let data = view.call_method1("tobytes", ("A",))?;
-        let data = data.cast::<PyBytes>()?.as_bytes();
+        let copy = view.call_method1("tobytes", ("A",))?;
+        let copy = copy.cast::<PyBytes>()?;
         if readonly {
-            w.enc.bytes(data);
+            w.write_bytes_of(copy, copy.as_bytes());
         } else {
-            w.enc.bytearray(data);
+            w.enc.bytearray(copy.as_bytes());
         }
         w.memoize(obj);
     } else {

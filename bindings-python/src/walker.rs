@@ -11,16 +11,20 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
-/// Memo keys are object addresses: 16-byte aligned, so the low bits carry nothing. A
-/// multiply spreads them and the fold brings high bits down for hashbrown's bucket index.
+/// Memo keys are object addresses. The walker meets objects roughly in the order they
+/// were allocated, so the bucket index (hashbrown takes the low bits) is the address
+/// itself, shifted past the 16-byte alignment: neighbouring objects land in neighbouring
+/// buckets and a dump walks the table almost sequentially, as CPython's `key >> 3` memo
+/// does. hashbrown's 7-bit tags come from the top bits, so those get a multiplied mix of
+/// the address; without it every tag would be zero and each probe would compare keys.
 #[derive(Default, Clone, Copy)]
 pub struct AddrHasher(u64);
 
 impl std::hash::Hasher for AddrHasher {
     #[inline]
     fn finish(&self) -> u64 {
-        let h = self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        h ^ (h >> 29)
+        let tag = self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) & (0x7f << 57);
+        (self.0 >> 4) & !(0x7f << 57) | tag
     }
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
@@ -38,6 +42,7 @@ pub type MemoMap = std::collections::HashMap<usize, u32, std::hash::BuildHasherD
 
 use crate::error;
 use crate::function::FunctionState;
+use crate::output::{Payload, Stream, DEFER_MIN};
 use crate::path::{Path, Seg};
 use crate::stdlib::Stdlib;
 
@@ -102,6 +107,8 @@ pub struct Options<'py> {
 pub struct Walker<'py> {
     pub py: Python<'py>,
     pub enc: Encoder,
+    /// The payloads the encoder left out, in stream order (see [`crate::output`]).
+    payloads: Vec<Payload<'py>>,
     memo: MemoMap,
     keep: Vec<Bound<'py, PyAny>>,
     pub opts: Options<'py>,
@@ -128,11 +135,13 @@ impl<'py> Walker<'py> {
         if out.capacity() == 0 {
             out.reserve(1024);
         }
-        let enc = Encoder::with_buffer(opts.proto, out)
+        let mut enc = Encoder::with_buffer(opts.proto, out)
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        enc.defer_payloads(DEFER_MIN);
         Ok(Walker {
             py,
             enc,
+            payloads: Vec::new(),
             memo: MEMO_CACHE.with(|c| c.take()).unwrap_or_default(),
             keep: Vec::new(),
             opts,
@@ -146,9 +155,9 @@ impl<'py> Walker<'py> {
         })
     }
 
-    /// Writes the whole stream for `obj` and returns its bytes (what is left of them when
-    /// a sink took committed frames).
-    pub fn dump(mut self, obj: &Bound<'py, PyAny>) -> PyResult<Vec<u8>> {
+    /// Writes the whole stream for `obj` and returns it (what is left of it when a sink
+    /// took committed frames).
+    pub fn dump(mut self, obj: &Bound<'py, PyAny>) -> PyResult<Stream<'py>> {
         self.enc.begin();
         let r = self.save(obj);
         let mut memo = std::mem::take(&mut self.memo);
@@ -157,7 +166,16 @@ impl<'py> Walker<'py> {
             MEMO_CACHE.with(|c| c.set(Some(memo)));
         }
         r?;
-        Ok(self.enc.finish())
+        Ok(self.finish())
+    }
+
+    fn finish(self) -> Stream<'py> {
+        let (buf, splices) = self.enc.finish_parts();
+        Stream {
+            buf,
+            splices,
+            payloads: self.payloads,
+        }
     }
 
     /// Like [`Walker::dump`], starting from `saved` and returning the memo as it is after
@@ -166,7 +184,7 @@ impl<'py> Walker<'py> {
         mut self,
         obj: &Bound<'py, PyAny>,
         saved: SavedMemo,
-    ) -> (PyResult<Vec<u8>>, SavedMemo) {
+    ) -> (PyResult<Stream<'py>>, SavedMemo) {
         let mut recycled = std::mem::replace(&mut self.memo, saved.map);
         if recycled.capacity() <= 1 << 20 {
             recycled.clear();
@@ -187,7 +205,7 @@ impl<'py> Walker<'py> {
             next: self.enc.memo_len(),
             globals: self.fns.take_globals(),
         };
-        (r.map(|()| self.enc.finish()), after)
+        (r.map(|()| self.finish()), after)
     }
 
     // ---- memo ------------------------------------------------------------------------
@@ -282,13 +300,17 @@ impl<'py> Walker<'py> {
 
     #[cold]
     fn flush_committed(&mut self) -> PyResult<()> {
-        let done = self.enc.take_committed();
-        if let Some(sink) = &self.sink {
-            if !done.is_empty() {
-                sink.call1((PyBytes::new(self.py, &done),))?;
-            }
+        let (buf, splices) = self.enc.take_committed_parts();
+        let payloads = self.payloads.drain(..splices.len()).collect();
+        let done = Stream {
+            buf,
+            splices,
+            payloads,
+        };
+        match &self.sink {
+            Some(sink) if !done.buf.is_empty() || !done.splices.is_empty() => done.write_to(sink),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// The first (deepest) frame an error passes through gives it the path.
@@ -330,7 +352,7 @@ impl<'py> Walker<'py> {
                     self.enc.get(idx);
                 }
                 std::collections::hash_map::Entry::Vacant(e) => {
-                    Self::write_str(&mut self.enc, obj)?;
+                    Self::write_str(&mut self.enc, &mut self.payloads, obj)?;
                     e.insert(self.enc.memoize());
                     self.keep.push(obj.clone());
                 }
@@ -451,14 +473,19 @@ impl<'py> Walker<'py> {
     }
 
     fn save_str(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
-        Self::write_str(&mut self.enc, obj)?;
+        Self::write_str(&mut self.enc, &mut self.payloads, obj)?;
         self.memoize(obj);
         Ok(())
     }
 
     /// The opcode of an exact `str`, without memoizing it.
     #[inline]
-    fn write_str(enc: &mut Encoder, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+    fn write_str(
+        enc: &mut Encoder,
+        payloads: &mut Vec<Payload<'py>>,
+        obj: &Bound<'py, PyAny>,
+    ) -> PyResult<()> {
+        let before = enc.deferred_count();
         let mut size: ffi::Py_ssize_t = 0;
         // SAFETY: obj is an exact str; the returned buffer lives as long as obj.
         let data = unsafe { ffi::PyUnicode_AsUTF8AndSize(obj.as_ptr(), &mut size) };
@@ -466,10 +493,19 @@ impl<'py> Walker<'py> {
             // Lone surrogates: CPython writes them with `surrogatepass`.
             let _ = PyErr::take(obj.py());
             let b = obj.call_method1("encode", ("utf-8", "surrogatepass"))?;
-            enc.str_utf8(b.cast::<PyBytes>()?.as_bytes());
+            let utf8 = b.cast::<PyBytes>()?.as_bytes();
+            enc.str_utf8(utf8);
+            if enc.deferred_count() > before {
+                // SAFETY: a bytes object's contents never change.
+                payloads.push(unsafe { Payload::new(&b, utf8) });
+            }
         } else {
             let s = unsafe { std::slice::from_raw_parts(data as *const u8, size as usize) };
             enc.str_utf8(s);
+            if enc.deferred_count() > before {
+                // SAFETY: a str's cached UTF-8 lives, unchanged, as long as the str.
+                payloads.push(unsafe { Payload::new(obj, s) });
+            }
         }
         Ok(())
     }
@@ -477,7 +513,7 @@ impl<'py> Walker<'py> {
     fn save_bytes(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
         let b = obj.cast::<PyBytes>()?.as_bytes();
         if self.enc.protocol() >= 3 {
-            self.enc.bytes(b);
+            self.write_bytes_of(obj.cast::<PyBytes>()?, b);
             self.memoize(obj);
             return Ok(());
         }
@@ -505,6 +541,18 @@ impl<'py> Walker<'py> {
             )?
         };
         crate::reduce::save_reduce(self, &rv, Some(obj))
+    }
+
+    /// The bytes opcode for `data`, the contents of `owner`, which the encoder may leave
+    /// out for the output to take straight from `owner` (kept alive until then).
+    pub fn write_bytes_of(&mut self, owner: &Bound<'py, PyBytes>, data: &[u8]) {
+        let before = self.enc.deferred_count();
+        self.enc.bytes(data);
+        if self.enc.deferred_count() > before {
+            // SAFETY: a bytes object's contents never change (subclasses included).
+            self.payloads
+                .push(unsafe { Payload::new(owner.as_any(), data) });
+        }
     }
 
     fn save_bytearray(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {

@@ -1,5 +1,6 @@
 """Plain data gives exactly the bytes of ``pickle.dumps`` at every protocol."""
 
+import io
 import pickle
 
 import pytest
@@ -83,3 +84,76 @@ def test_protocol_5_out_of_band_buffers():
     data = brinery.dumps(buf, 5, buffer_callback=lambda b: got.append(b) or False)
     assert data == pickle.dumps(buf, 5, buffer_callback=lambda b: False)
     assert bytes(pickle.loads(data, buffers=got)) == b"hello world"
+
+
+class BigBytes(bytes):
+    pass
+
+
+class MakesBigBytes:
+    """Reduces to a bytes object made on the fly: nothing but the stream refers to it."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __reduce__(self):
+        return (BigBytes, (bytes([self.n % 251]) * (70000 + self.n),))
+
+
+def _large_payloads():
+    text = "é" * 100000
+    blob = b"b" * 200000
+    return [
+        blob, text, "\ud800" + "x" * 70000, bytearray(b"y" * 80000), "small",
+        b"z" * 65536, b"w" * 65535, "v" * 65536, [text, blob, text], BigBytes(b"s" * 90000),
+        [MakesBigBytes(i) for i in range(5)], {"k": blob, "t": (text, blob)},
+    ]
+
+
+@pytest.mark.parametrize("proto", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_large_payloads_identical_in_dumps_and_dump(proto, tmp_path):
+    # Payloads of a frame or more are not copied into the encoder's buffer but spliced
+    # in from their objects at the end (or written to the file as they are): the bytes
+    # must be exactly pickle's, with memo references to them and temporaries among them.
+    value = _large_payloads()
+    if proto == 5:
+        value.append(pickle.PickleBuffer(b"q" * 90000))
+    expected = pickle.dumps(value, proto)
+    assert brinery.dumps(value, proto) == expected
+    assert brinery.Pickler(None, proto).dumps(value) == expected
+    path = tmp_path / "big.pkl"
+    with open(path, "wb") as f:
+        brinery.dump(value, f, proto)
+    assert path.read_bytes() == expected
+    writes = []
+
+    class Recorder:
+        def write(self, data):
+            writes.append(bytes(data))
+            return len(data)
+
+    brinery.Pickler(Recorder(), proto).dump(value)
+    assert b"".join(writes) == expected
+    assert pickle.loads(expected) == pickle.loads(b"".join(writes))
+
+
+def test_large_payloads_with_a_kept_memo():
+    # A Pickler's memo outlives a dump: a payload met again in a later dump is a GET,
+    # exactly as stock pickle.Pickler writes it, and the first stream stays intact.
+    blob = b"m" * 300000
+    text = "t" * 100000
+    writes = []
+
+    class Recorder:
+        def write(self, data):
+            writes.append(bytes(data))
+
+    ours = brinery.Pickler(Recorder(), 4)
+    oracle_file = io.BytesIO()
+    oracle = pickle.Pickler(oracle_file, 4)
+    for value in ([blob], [blob, text, blob], [text]):
+        writes.clear()
+        ours.dump(value)
+        start = oracle_file.tell()
+        oracle.dump(value)
+        assert b"".join(writes) == oracle_file.getvalue()[start:]

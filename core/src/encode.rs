@@ -22,8 +22,10 @@
 
 mod containers;
 mod payload;
+pub mod splice;
 
 pub use containers::Batch;
+pub use splice::Splice;
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -43,6 +45,10 @@ pub struct Encoder {
     memo_len: u32,
     /// Memo indexes of strings and globals the encoder synthesised itself.
     own_memo: BTreeMap<OwnKey, u32>,
+    /// Payloads at least this long are left out (see [`Encoder::defer_payloads`]).
+    defer_min: usize,
+    /// The payloads left out so far, in stream order.
+    splices: Vec<Splice>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -80,7 +86,27 @@ impl Encoder {
             frame_start: None,
             memo_len: 0,
             own_memo: BTreeMap::new(),
+            defer_min: usize::MAX,
+            splices: Vec::new(),
         })
+    }
+
+    /// From now on, leaves `str` and `bytes` payloads of at least `min` bytes (never
+    /// less than a frame, 64 KiB) out of the buffer: only their opcode header is written
+    /// and a [`Splice`] notes where the payload belongs (see [`splice`]). The host must
+    /// keep each such payload unchanged until it has spliced it in, and must end the
+    /// stream with [`Encoder::finish_parts`] / take it with
+    /// [`Encoder::take_committed_parts`]. `bytearray` payloads are always copied: their
+    /// owner can change while the dump goes on.
+    pub fn defer_payloads(&mut self, min: usize) {
+        self.defer_min = min.max(FRAME_SIZE_TARGET);
+    }
+
+    /// How many payloads have been left out so far: a host compares it before and
+    /// after writing a `str` or `bytes` to know whether it must keep that payload.
+    #[inline]
+    pub fn deferred_count(&self) -> usize {
+        self.splices.len()
     }
 
     /// The protocol being written.
@@ -120,22 +146,47 @@ impl Encoder {
         }
     }
 
-    /// Writes `STOP`, commits the last frame and returns the stream.
-    pub fn finish(mut self) -> Vec<u8> {
+    /// Writes `STOP`, commits the last frame and returns the stream. Without
+    /// [`Encoder::defer_payloads`] only; with it use [`Encoder::finish_parts`].
+    pub fn finish(self) -> Vec<u8> {
+        debug_assert!(
+            self.splices.is_empty(),
+            "deferred payloads need finish_parts"
+        );
+        self.finish_parts().0
+    }
+
+    /// Like [`Encoder::finish`], also returning the payloads left out of the buffer
+    /// (empty unless [`Encoder::defer_payloads`] is on).
+    pub fn finish_parts(mut self) -> (Vec<u8>, Vec<Splice>) {
         self.write(&[STOP]);
         self.commit_frame();
-        self.buf
+        (self.buf, self.splices)
     }
 
     /// Takes the bytes of every frame already committed, leaving the open frame in
     /// place: lets a host stream a large dump to a file without holding all of it.
+    /// Without [`Encoder::defer_payloads`] only; with it use
+    /// [`Encoder::take_committed_parts`].
     pub fn take_committed(&mut self) -> Vec<u8> {
+        debug_assert!(
+            self.splices.is_empty(),
+            "deferred payloads need the _parts form"
+        );
+        self.take_committed_parts().0
+    }
+
+    /// Like [`Encoder::take_committed`], also taking the payloads left out of those
+    /// bytes; the splices of what stays are renumbered from its start.
+    pub fn take_committed_parts(&mut self) -> (Vec<u8>, Vec<Splice>) {
         let keep_from = self.frame_start.unwrap_or(self.buf.len());
         let rest = self.buf.split_off(keep_from);
         if let Some(start) = self.frame_start.as_mut() {
             *start = 0;
         }
-        core::mem::replace(&mut self.buf, rest)
+        let later = splice::split_off(&mut self.splices, keep_from);
+        let taken = core::mem::replace(&mut self.splices, later);
+        (core::mem::replace(&mut self.buf, rest), taken)
     }
 
     /// Commits the current frame once it holds 64 KiB or more, as `_pickle.c`'s
@@ -192,13 +243,21 @@ impl Encoder {
     }
 
     /// Header then payload; a payload of 64 KiB or more goes outside any frame, as in
-    /// `_Pickler_write_bytes`.
-    fn write_payload(&mut self, header: &[u8], data: &[u8]) {
+    /// `_Pickler_write_bytes`. `may_defer`: the payload's owner cannot change, so it
+    /// may be left out (see [`Encoder::defer_payloads`]).
+    fn write_payload(&mut self, header: &[u8], data: &[u8], may_defer: bool) {
         if data.len() >= FRAME_SIZE_TARGET {
             self.commit_frame();
             let framing = core::mem::replace(&mut self.framing, false);
             self.write(header);
-            payload::extend(&mut self.buf, data);
+            if may_defer && data.len() >= self.defer_min {
+                self.splices.push(Splice {
+                    at: self.buf.len(),
+                    len: data.len(),
+                });
+            } else {
+                payload::extend(&mut self.buf, data);
+            }
             self.framing = framing;
         } else {
             self.write(header);
@@ -307,6 +366,11 @@ impl Encoder {
     /// below that, as CPython refuses such strs there ([`crate::encode_tree`] does).
     #[inline]
     pub fn str_utf8(&mut self, utf8: &[u8]) {
+        self.str_utf8_of(utf8, true);
+    }
+
+    /// [`Encoder::str_utf8`]; `may_defer` is false for text the encoder made itself.
+    fn str_utf8_of(&mut self, utf8: &[u8], may_defer: bool) {
         if self.proto == 0 {
             let mut line = Vec::with_capacity(utf8.len() + 2);
             line.push(UNICODE);
@@ -317,15 +381,15 @@ impl Encoder {
         }
         let n = utf8.len();
         if self.proto >= 4 && n < 256 {
-            self.write_payload(&[SHORT_BINUNICODE, n as u8], utf8);
+            self.write_payload(&[SHORT_BINUNICODE, n as u8], utf8, may_defer);
         } else if n > 0xffff_ffff && self.proto >= 4 {
             let mut h = [BINUNICODE8, 0, 0, 0, 0, 0, 0, 0, 0];
             h[1..].copy_from_slice(&(n as u64).to_le_bytes());
-            self.write_payload(&h, utf8);
+            self.write_payload(&h, utf8, may_defer);
         } else {
             let mut h = [BINUNICODE, 0, 0, 0, 0];
             h[1..].copy_from_slice(&(n as u32).to_le_bytes());
-            self.write_payload(&h, utf8);
+            self.write_payload(&h, utf8, may_defer);
         }
     }
 
@@ -335,18 +399,30 @@ impl Encoder {
     /// `BINBYTES8`, which needs protocol 4 (CPython refuses such bytes at protocol 3;
     /// check the length first if that matters).
     pub fn bytes(&mut self, b: &[u8]) {
+        self.bytes_of(b, true);
+    }
+
+    /// [`Encoder::bytes`], always copying the payload even with
+    /// [`Encoder::defer_payloads`] on: for data the host cannot keep unchanged until the
+    /// stream is put together (a borrowed buffer, a temporary).
+    pub fn bytes_copied(&mut self, b: &[u8]) {
+        self.bytes_of(b, false);
+    }
+
+    /// [`Encoder::bytes`]; `may_defer` is false for the copy of a mutable owner.
+    fn bytes_of(&mut self, b: &[u8], may_defer: bool) {
         if self.proto >= 3 {
             let n = b.len();
             if n < 256 {
-                self.write_payload(&[SHORT_BINBYTES, n as u8], b);
+                self.write_payload(&[SHORT_BINBYTES, n as u8], b, may_defer);
             } else if n <= 0xffff_ffff {
                 let mut h = [BINBYTES, 0, 0, 0, 0];
                 h[1..].copy_from_slice(&(n as u32).to_le_bytes());
-                self.write_payload(&h, b);
+                self.write_payload(&h, b, may_defer);
             } else {
                 let mut h = [BINBYTES8, 0, 0, 0, 0, 0, 0, 0, 0];
                 h[1..].copy_from_slice(&(n as u64).to_le_bytes());
-                self.write_payload(&h, b);
+                self.write_payload(&h, b, may_defer);
             }
         } else if b.is_empty() {
             self.boundary();
@@ -361,7 +437,7 @@ impl Encoder {
             self.tuple_begin(2);
             self.boundary();
             let latin1: String = b.iter().map(|&c| c as char).collect();
-            self.str(&latin1);
+            self.str_utf8_of(latin1.as_bytes(), false);
             self.memoize();
             self.boundary();
             self.own_str(OwnKey::Str, "latin1");
@@ -377,7 +453,7 @@ impl Encoder {
         if self.proto >= 5 {
             let mut h = [BYTEARRAY8, 0, 0, 0, 0, 0, 0, 0, 0];
             h[1..].copy_from_slice(&(b.len() as u64).to_le_bytes());
-            self.write_payload(&h, b);
+            self.write_payload(&h, b, false);
         } else if b.is_empty() {
             self.boundary();
             self.own_global("builtins", "bytearray");
@@ -390,7 +466,7 @@ impl Encoder {
             self.boundary();
             self.tuple_begin(1);
             self.boundary();
-            self.bytes(b);
+            self.bytes_of(b, false);
             self.memoize();
             self.tuple_end(1);
             self.memoize();

@@ -1,0 +1,61 @@
+//! Large payloads the encoder leaves out of its buffer for the host to splice in.
+//!
+//! A dump of big `bytes`/`str` objects would otherwise copy every payload twice: into the
+//! encoder's buffer, then from there into the host's final output object. With
+//! [`Encoder::defer_payloads`](super::Encoder::defer_payloads) on, a payload at least that
+//! long is written as its opcode header only and noted as a [`Splice`]: the host, which
+//! still holds the payload's owner, copies it straight into the final output (or hands it
+//! to a file as is), once. Such payloads are at least a frame long, so they always stand
+//! outside any frame and a splice never falls inside one.
+
+use alloc::vec::Vec;
+
+/// One payload left out: it belongs at byte `at` of the encoder's buffer (before the
+/// bytes written from there on) and is `len` bytes long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Splice {
+    pub at: usize,
+    pub len: usize,
+}
+
+/// The length of the whole stream: `buf` plus every spliced payload.
+pub fn total_len(buf: &[u8], splices: &[Splice]) -> usize {
+    buf.len() + splices.iter().map(|s| s.len).sum::<usize>()
+}
+
+/// Writes the whole stream into `out`, which must be [`total_len`] long: `buf` with
+/// `payloads[i]` (the i-th deferred payload, `splices[i].len` bytes) inserted at
+/// `splices[i].at`. Returns `false`, leaving `out` unspecified, when the parts do not
+/// fit together (a host bug, reported rather than panicking).
+#[must_use]
+pub fn assemble(buf: &[u8], splices: &[Splice], payloads: &[&[u8]], out: &mut [u8]) -> bool {
+    if splices.len() != payloads.len() || out.len() != total_len(buf, splices) {
+        return false;
+    }
+    let mut from = 0;
+    let mut to = 0;
+    for (s, p) in splices.iter().zip(payloads) {
+        if s.at < from || s.at > buf.len() || p.len() != s.len {
+            return false;
+        }
+        let head = &buf[from..s.at];
+        out[to..to + head.len()].copy_from_slice(head);
+        to += head.len();
+        out[to..to + p.len()].copy_from_slice(p);
+        to += p.len();
+        from = s.at;
+    }
+    out[to..].copy_from_slice(&buf[from..]);
+    true
+}
+
+/// Splits the splices of a buffer cut at `cut`: those at or before it (kept in `list`,
+/// as they were) and those after it, returned with positions counted from `cut`.
+pub(super) fn split_off(list: &mut Vec<Splice>, cut: usize) -> Vec<Splice> {
+    let first_after = list.iter().position(|s| s.at > cut).unwrap_or(list.len());
+    let mut rest = list.split_off(first_after);
+    for s in &mut rest {
+        s.at -= cut;
+    }
+    rest
+}
