@@ -44,8 +44,12 @@ impl GlobalOps {
         code: &Bound<'py, PyAny>,
         mut found: impl FnMut(Bound<'py, PyString>) -> PyResult<()>,
     ) -> PyResult<()> {
-        let bytes = code.getattr("co_code")?.cast_into::<PyBytes>()?;
-        let names = code.getattr("co_names")?.cast_into::<PyTuple>()?;
+        let bytes = code
+            .getattr(pyo3::intern!(code.py(), "co_code"))?
+            .cast_into::<PyBytes>()?;
+        let names = code
+            .getattr(pyo3::intern!(code.py(), "co_names"))?
+            .cast_into::<PyTuple>()?;
         let mut ext: u32 = 0;
         for unit in bytes.as_bytes().chunks_exact(2) {
             let (op, arg) = (unit[0], u32::from(unit[1]) | ext);

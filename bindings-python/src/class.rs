@@ -32,7 +32,7 @@ pub fn wants_by_value<'py>(w: &Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult
     }
     // No module name (say, a function made by `exec` in a bare dict): by reference only
     // when `pickle.whichmodule` finds it in an importable module.
-    let module = match obj.getattr("__module__") {
+    let module = match obj.getattr(pyo3::intern!(obj.py(), "__module__")) {
         Ok(m) if !m.is_none() => m,
         _ => return Ok(!found_outside_main(w, obj)?),
     };
@@ -46,7 +46,7 @@ pub fn wants_by_value<'py>(w: &Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult
     if registered_by_value(w, &name) {
         return Ok(true);
     }
-    let qualname = match obj.getattr("__qualname__") {
+    let qualname = match obj.getattr(pyo3::intern!(obj.py(), "__qualname__")) {
         Ok(q) => q.extract::<String>().unwrap_or_default(),
         Err(_) => return Ok(false),
     };
@@ -123,7 +123,9 @@ pub fn save_class<'py>(w: &mut Walker<'py>, cls: &Bound<'py, PyAny>) -> PyResult
 /// `cls` for everything after it: instances, enum members, later references.
 fn resolve_identity<'py>(w: &mut Walker<'py>, cls: &Bound<'py, PyAny>) -> PyResult<()> {
     let identity = w.st.identity.bind(w.py).clone();
-    let key = identity.getattr("key_for")?.call1((cls,))?;
+    let key = identity
+        .getattr(pyo3::intern!(identity.py(), "key_for"))?
+        .call1((cls,))?;
     if key.is_none() {
         return Ok(());
     }
@@ -171,7 +173,9 @@ fn init_subclass_to_skip<'py>(
     if !owner_by_value && !needs_keywords {
         return Ok(None);
     }
-    let original = owner.getattr("__dict__")?.get_item("__init_subclass__")?;
+    let original = owner
+        .getattr(pyo3::intern!(owner.py(), "__dict__"))?
+        .get_item("__init_subclass__")?;
     Ok(Some(SkippedHook {
         owner: owner.clone(),
         original,
@@ -185,7 +189,7 @@ impl<'py> SkippedHook<'py> {
         save_named(w, w.st.setattr.bind(py), "builtins", "setattr");
         w.enc.tuple_begin(3);
         w.save(&self.owner)?;
-        w.save(PyString::intern(py, "__init_subclass__").as_any())?;
+        w.save(pyo3::intern!(py, "__init_subclass__").clone().as_any())?;
         w.save(value)?;
         w.enc.tuple_end(3);
         w.enc.reduce();
@@ -202,7 +206,7 @@ impl<'py> SkippedHook<'py> {
             save_named(w, &getattr_static, "inspect", "getattr_static");
             w.enc.tuple_begin(2);
             w.save(&self.owner)?;
-            w.save(PyString::intern(py, "__init_subclass__").as_any())?;
+            w.save(pyo3::intern!(py, "__init_subclass__").clone().as_any())?;
             w.enc.tuple_end(2);
             w.enc.reduce();
             w.memoize(&self.original);
@@ -240,7 +244,7 @@ fn replay<'py>(w: &mut Walker<'py>, later: &Bound<'py, PyAny>) -> PyResult<()> {
 /// A module: by reference when importable, else by value.
 pub fn save_module<'py>(w: &mut Walker<'py>, m: &Bound<'py, PyAny>) -> PyResult<()> {
     let py = w.py;
-    let name: String = m.getattr("__name__")?.extract()?;
+    let name: String = m.getattr(pyo3::intern!(m.py(), "__name__"))?.extract()?;
     let importable = match w.st.sys_modules.bind(py).get_item(&name)? {
         Some(found) => found.is(m) && !w.opts.by_value.contains(&name),
         None => false,
@@ -254,7 +258,9 @@ pub fn save_module<'py>(w: &mut Walker<'py>, m: &Bound<'py, PyAny>) -> PyResult<
         w.memoize(m);
         return Ok(());
     }
-    let d = m.getattr("__dict__")?.cast_into::<PyDict>()?;
+    let d = m
+        .getattr(pyo3::intern!(m.py(), "__dict__"))?
+        .cast_into::<PyDict>()?;
     // Functions of this module met earlier already made the module (their globals).
     match crate::function::module_of_globals(w, &d) {
         Some(idx) => {

@@ -266,7 +266,7 @@ fn fill_cell<'py>(
 /// A cell met on its own: an empty cell, then its contents.
 pub fn save_cell<'py>(w: &mut Walker<'py>, cell: &Bound<'py, PyAny>) -> PyResult<()> {
     emit_empty_cell(w, cell);
-    if let Ok(v) = cell.getattr("cell_contents") {
+    if let Ok(v) = cell.getattr(pyo3::intern!(cell.py(), "cell_contents")) {
         let key = PyString::intern(w.py, "cell_contents");
         build_attrs(w, &[(key, v)])?;
     }
@@ -293,7 +293,9 @@ fn code_names<'py>(
             }
             Ok(())
         })?;
-        let consts = c.getattr("co_consts")?.cast_into::<PyTuple>()?;
+        let consts = c
+            .getattr(pyo3::intern!(c.py(), "co_consts"))?
+            .cast_into::<PyTuple>()?;
         for k in consts.iter().rev() {
             if k.get_type().is(&code_type) {
                 stack.push(k);
@@ -312,10 +314,12 @@ fn intern<'py>(py: Python<'py>, s: &str) -> Bound<'py, PyString> {
 /// A function by value. See the module docs for the opcode sequence.
 pub fn save_function<'py>(w: &mut Walker<'py>, f: &Bound<'py, PyAny>) -> PyResult<()> {
     let py = w.py;
-    let code = f.getattr("__code__")?;
-    let globals = f.getattr("__globals__")?.cast_into::<PyDict>()?;
+    let code = f.getattr(pyo3::intern!(f.py(), "__code__"))?;
+    let globals = f
+        .getattr(pyo3::intern!(f.py(), "__globals__"))?
+        .cast_into::<PyDict>()?;
     let gid = globals.as_ptr() as usize;
-    let closure = f.getattr("__closure__")?;
+    let closure = f.getattr(pyo3::intern!(f.py(), "__closure__"))?;
 
     save_named(w, w.st.function_type.bind(py), "types", "FunctionType");
     w.enc.tuple_begin(5);
@@ -324,7 +328,7 @@ pub fn save_function<'py>(w: &mut Walker<'py>, f: &Bound<'py, PyAny>) -> PyResul
     w.path.pop();
     save_globals(w, &globals)?;
     // Interned, as the code's names are (see `save_code`).
-    let name = f.getattr("__name__")?;
+    let name = f.getattr(pyo3::intern!(f.py(), "__name__"))?;
     match name.cast::<PyString>() {
         Ok(s) => w.save(intern(py, &s.to_cow()?).as_any())?,
         Err(_) => w.save(&name)?,
@@ -351,19 +355,27 @@ pub fn save_function<'py>(w: &mut Walker<'py>, f: &Bound<'py, PyAny>) -> PyResul
 
     // Attributes, set by BUILD's setattr path.
     let mut attrs: Vec<(Bound<'py, PyString>, Bound<'py, PyAny>)> = Vec::with_capacity(6);
-    attrs.push((intern(py, "__qualname__"), f.getattr("__qualname__")?));
-    attrs.push((intern(py, "__module__"), f.getattr("__module__")?));
+    attrs.push((
+        pyo3::intern!(py, "__qualname__").clone(),
+        f.getattr(pyo3::intern!(f.py(), "__qualname__"))?,
+    ));
+    attrs.push((
+        pyo3::intern!(py, "__module__").clone(),
+        f.getattr(pyo3::intern!(f.py(), "__module__"))?,
+    ));
     for name in ["__doc__", "__defaults__", "__kwdefaults__"] {
         let v = f.getattr(name)?;
         if !v.is_none() {
             attrs.push((intern(py, name), v));
         }
     }
-    let ann = f.getattr("__annotations__")?;
+    let ann = f.getattr(pyo3::intern!(f.py(), "__annotations__"))?;
     if ann.len()? > 0 {
-        attrs.push((intern(py, "__annotations__"), ann));
+        attrs.push((pyo3::intern!(py, "__annotations__").clone(), ann));
     }
-    let fdict = f.getattr("__dict__")?.cast_into::<PyDict>()?;
+    let fdict = f
+        .getattr(pyo3::intern!(f.py(), "__dict__"))?
+        .cast_into::<PyDict>()?;
     for (k, v) in fdict.iter() {
         if let Ok(k) = k.cast_into::<PyString>() {
             // Interned for the reason `brinery._byvalue._interned` gives.
@@ -379,10 +391,14 @@ pub fn save_function<'py>(w: &mut Walker<'py>, f: &Bound<'py, PyAny>) -> PyResul
     // Cells, now that the function exists.
     let mut held: Vec<Bound<'py, PyAny>> = Vec::new();
     if let Ok(cells) = closure.cast::<PyTuple>() {
-        held.extend(cells.iter().filter_map(|c| c.getattr("cell_contents").ok()));
+        held.extend(
+            cells
+                .iter()
+                .filter_map(|c| c.getattr(pyo3::intern!(c.py(), "cell_contents")).ok()),
+        );
     }
     for (i, cell) in pending_cells.iter().enumerate() {
-        if let Ok(v) = cell.getattr("cell_contents") {
+        if let Ok(v) = cell.getattr(pyo3::intern!(cell.py(), "cell_contents")) {
             w.path.push(Seg::Attr("__closure__"));
             w.path.push(Seg::Index(i));
             fill_cell(w, cell, v)?;
@@ -428,7 +444,7 @@ fn module_backed<'py>(w: &Walker<'py>, dict: &Bound<'py, PyDict>, name: &str) ->
     let Some(m) = w.st.sys_modules.bind(w.py).get_item(name)? else {
         return Ok(true);
     };
-    let own = match m.getattr("__dict__") {
+    let own = match m.getattr(pyo3::intern!(m.py(), "__dict__")) {
         Ok(d) => d.is(dict),
         Err(_) => false,
     };
@@ -456,7 +472,7 @@ fn write_module_dict<'py>(
             w.memoize(m);
         }
     }
-    w.save(intern(py, "__dict__").as_any())?;
+    w.save(pyo3::intern!(py, "__dict__").clone().as_any())?;
     w.enc.tuple_end(2);
     w.enc.reduce();
     w.memoize(standin);
@@ -470,7 +486,7 @@ fn write_module_dict<'py>(
 /// calling frame's globals.
 fn save_builtins_entry(w: &mut Walker<'_>) -> PyResult<()> {
     let py = w.py;
-    w.save(intern(py, "__builtins__").as_any())?;
+    w.save(pyo3::intern!(py, "__builtins__").clone().as_any())?;
     w.save(py.import("builtins")?.as_any())
 }
 
@@ -511,11 +527,11 @@ fn save_globals<'py>(w: &mut Walker<'py>, globals: &Bound<'py, PyDict>) -> PyRes
     } else {
         w.enc.empty_dict();
         w.enc.mark();
-        w.save(intern(py, "__name__").as_any())?;
+        w.save(pyo3::intern!(py, "__name__").clone().as_any())?;
         w.save(PyString::new(py, &module).as_any())?;
         // Relative imports in the code resolve against `__package__`.
         if let Some(package) = package_name(globals)? {
-            w.save(intern(py, "__package__").as_any())?;
+            w.save(pyo3::intern!(py, "__package__").clone().as_any())?;
             w.save(package.as_any())?;
             filled.insert("__package__".to_string());
         }

@@ -47,13 +47,13 @@ fn defaults(py: Python<'_>) -> PyResult<&ObjectDefaults> {
         let object_dict = py.get_type::<pyo3::types::PyAny>().getattr("__dict__")?;
         let entry = |n: &str| object_dict.get_item(n).map(Bound::unbind);
         Ok(ObjectDefaults {
-            reduce_ex: PyString::intern(py, "__reduce_ex__").unbind(),
-            reduce: PyString::intern(py, "__reduce__").unbind(),
-            getstate: PyString::intern(py, "__getstate__").unbind(),
-            getnewargs_ex: PyString::intern(py, "__getnewargs_ex__").unbind(),
-            getnewargs: PyString::intern(py, "__getnewargs__").unbind(),
-            class: PyString::intern(py, "__class__").unbind(),
-            slotnames: PyString::intern(py, "__slotnames__").unbind(),
+            reduce_ex: pyo3::intern!(py, "__reduce_ex__").clone().unbind(),
+            reduce: pyo3::intern!(py, "__reduce__").clone().unbind(),
+            getstate: pyo3::intern!(py, "__getstate__").clone().unbind(),
+            getnewargs_ex: pyo3::intern!(py, "__getnewargs_ex__").clone().unbind(),
+            getnewargs: pyo3::intern!(py, "__getnewargs__").clone().unbind(),
+            class: pyo3::intern!(py, "__class__").clone().unbind(),
+            slotnames: pyo3::intern!(py, "__slotnames__").clone().unbind(),
             object_reduce_ex: entry("__reduce_ex__")?,
             object_reduce: entry("__reduce__")?,
             object_getstate: entry("__getstate__").ok(),

@@ -113,7 +113,7 @@ impl Pickler {
         let _ = fix_imports;
         let proto = resolve_protocol(py, protocol)?;
         let write = match file {
-            Some(f) if !f.is_none() => match f.getattr("write") {
+            Some(f) if !f.is_none() => match f.getattr(pyo3::intern!(f.py(), "write")) {
                 Ok(w) => Some(w.unbind()),
                 Err(e) if e.is_instance_of::<pyo3::exceptions::PyAttributeError>(py) => {
                     return Err(pyo3::exceptions::PyTypeError::new_err(

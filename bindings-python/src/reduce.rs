@@ -319,7 +319,10 @@ pub fn save_reduce<'py>(
             w.save(kwargs.as_any())?;
             w.enc.newobj_ex();
         } else {
-            let mut newargs = vec![cls.getattr("__new__")?, cls.clone()];
+            let mut newargs = vec![
+                cls.getattr(pyo3::intern!(cls.py(), "__new__"))?,
+                cls.clone(),
+            ];
             newargs.extend(args.iter());
             let partial =
                 w.st.partial
@@ -435,7 +438,9 @@ pub fn find_global<'py>(
         Some(n) => n.clone(),
         None => match lookup(obj, pyo3::intern!(obj.py(), "__qualname__"))? {
             Some(q) => q.cast_into::<PyString>()?,
-            None => obj.getattr("__name__")?.cast_into::<PyString>()?,
+            None => obj
+                .getattr(pyo3::intern!(obj.py(), "__name__"))?
+                .cast_into::<PyString>()?,
         },
     };
     let text = global_name.to_cow()?.into_owned();
@@ -505,11 +510,16 @@ fn whichmodule<'py>(
     // Attribute lookups on every loaded module: deprecation warnings of module
     // `__getattr__`s (numpy's) are not the user's business here.
     let warnings = py.import("warnings")?;
-    let quiet = warnings.getattr("catch_warnings")?.call0()?;
-    quiet.call_method0("__enter__")?;
-    warnings.call_method1("simplefilter", ("ignore",))?;
+    let quiet = warnings
+        .getattr(pyo3::intern!(warnings.py(), "catch_warnings"))?
+        .call0()?;
+    quiet.call_method0(pyo3::intern!(quiet.py(), "__enter__"))?;
+    warnings.call_method1(pyo3::intern!(warnings.py(), "simplefilter"), ("ignore",))?;
     let found = search_modules(obj, dotted, &modules);
-    quiet.call_method1("__exit__", (py.None(), py.None(), py.None()))?;
+    quiet.call_method1(
+        pyo3::intern!(quiet.py(), "__exit__"),
+        (py.None(), py.None(), py.None()),
+    )?;
     Ok(match found? {
         Some(name) => name,
         None => PyString::new(py, "__main__"),
@@ -638,18 +648,23 @@ pub fn save_picklebuffer<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> P
         .getattr("memoryview")?
         .call1((obj,))
         .unwrap_or(view);
-    if !view.getattr("contiguous")?.is_truthy()? {
+    if !view
+        .getattr(pyo3::intern!(view.py(), "contiguous"))?
+        .is_truthy()?
+    {
         return Err(PyBufferError::new_err(
             "PickleBuffer can not be pickled when pointing to a non-contiguous buffer",
         ));
     }
-    let readonly = view.getattr("readonly")?.is_truthy()?;
+    let readonly = view
+        .getattr(pyo3::intern!(view.py(), "readonly"))?
+        .is_truthy()?;
     let in_band = match &w.opts.buffer_callback {
         None => true,
         Some(cb) => cb.call1((obj,))?.is_truthy()?,
     };
     if in_band {
-        let copy = view.call_method1("tobytes", ("A",))?;
+        let copy = view.call_method1(pyo3::intern!(view.py(), "tobytes"), ("A",))?;
         let copy = copy.cast::<PyBytes>()?;
         if readonly {
             w.write_bytes_of(copy, copy.as_bytes());

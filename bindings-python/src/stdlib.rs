@@ -54,15 +54,18 @@ pub fn get(py: Python<'_>) -> PyResult<&Stdlib> {
         let copyreg = py.import("copyreg")?;
         let helpers = py.import("brinery._byvalue")?;
         let sys = py.import("sys")?;
-        let implementation = sys.getattr("implementation")?;
-        let vi = sys.getattr("version_info")?;
+        let implementation = sys.getattr(pyo3::intern!(sys.py(), "implementation"))?;
+        let vi = sys.getattr(pyo3::intern!(sys.py(), "version_info"))?;
         let version = format!(
             "{}.{}",
             vi.get_item(0)?.extract::<u32>()?,
             vi.get_item(1)?.extract::<u32>()?
         );
         Ok(Stdlib {
-            copyreg_dispatch: copyreg.getattr("dispatch_table")?.cast_into()?.unbind(),
+            copyreg_dispatch: copyreg
+                .getattr(pyo3::intern!(copyreg.py(), "dispatch_table"))?
+                .cast_into()?
+                .unbind(),
             extension_registry: copyreg
                 .getattr("_extension_registry")?
                 .cast_into()?
@@ -72,19 +75,32 @@ pub fn get(py: Python<'_>) -> PyResult<&Stdlib> {
             copyreg_newobj: attr("copyreg", "__newobj__")?,
             setattr: attr("builtins", "setattr")?,
             partial: attr("functools", "partial")?,
-            sys_modules: sys.getattr("modules")?.cast_into()?.unbind(),
+            sys_modules: sys
+                .getattr(pyo3::intern!(sys.py(), "modules"))?
+                .cast_into()?
+                .unbind(),
             import_module: attr("importlib", "import_module")?,
             function_type: attr("types", "FunctionType")?,
             code_type: attr("types", "CodeType")?,
             cell_type: attr("types", "CellType")?,
             module_type: attr("types", "ModuleType")?,
             pickle_buffer: attr("pickle", "PickleBuffer")?,
-            cache_tag: implementation.getattr("cache_tag")?.extract()?,
+            cache_tag: implementation
+                .getattr(pyo3::intern!(implementation.py(), "cache_tag"))?
+                .extract()?,
             sys_implementation: implementation.unbind(),
-            latin1: PyString::intern(py, "latin1").unbind(),
-            reducers: helpers.getattr("REDUCERS")?.cast_into()?.unbind(),
-            stdlib_names: helpers.getattr("STDLIB_NAMES")?.cast_into()?.unbind(),
-            late_modules: helpers.getattr("LATE_MODULES")?.extract()?,
+            latin1: pyo3::intern!(py, "latin1").clone().unbind(),
+            reducers: helpers
+                .getattr(pyo3::intern!(helpers.py(), "REDUCERS"))?
+                .cast_into()?
+                .unbind(),
+            stdlib_names: helpers
+                .getattr(pyo3::intern!(helpers.py(), "STDLIB_NAMES"))?
+                .cast_into()?
+                .unbind(),
+            late_modules: helpers
+                .getattr(pyo3::intern!(helpers.py(), "LATE_MODULES"))?
+                .extract()?,
             late_done: AtomicU32::new(0),
             helpers: helpers.unbind().into_any(),
             identity: py.import("brinery._identity")?.unbind().into_any(),

@@ -28,7 +28,10 @@ pub fn import_submodules<'py>(
         if !v.is_instance_of::<PyModule>() {
             continue;
         }
-        let Ok(name) = v.getattr("__name__").and_then(|n| n.extract::<String>()) else {
+        let Ok(name) = v
+            .getattr(pyo3::intern!(v.py(), "__name__"))
+            .and_then(|n| n.extract::<String>())
+        else {
             continue;
         };
         if modules.get_item(&name)?.is_some_and(|m| m.is(v)) {
@@ -113,10 +116,18 @@ fn attribute_names<'py>(w: &Walker<'py>, code: &Bound<'py, PyAny>) -> PyResult<F
     let mut out = FxHashSet::default();
     let mut stack = vec![code.clone()];
     while let Some(c) = stack.pop() {
-        for n in c.getattr("co_names")?.cast_into::<PyTuple>()?.iter() {
+        for n in c
+            .getattr(pyo3::intern!(c.py(), "co_names"))?
+            .cast_into::<PyTuple>()?
+            .iter()
+        {
             out.insert(n.extract::<String>()?);
         }
-        for k in c.getattr("co_consts")?.cast_into::<PyTuple>()?.iter() {
+        for k in c
+            .getattr(pyo3::intern!(c.py(), "co_consts"))?
+            .cast_into::<PyTuple>()?
+            .iter()
+        {
             if k.get_type().is(code_type) {
                 stack.push(k);
             }

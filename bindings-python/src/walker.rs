@@ -244,8 +244,13 @@ impl<'py> Walker<'py> {
         let list = pyo3::types::PyList::new(self.py, items)?;
         let builtins = self.py.import("builtins")?;
         let kwargs = PyDict::new(self.py);
-        kwargs.set_item("key", builtins.getattr("repr")?)?;
-        let sorted = builtins.getattr("sorted")?.call((list,), Some(&kwargs))?;
+        kwargs.set_item(
+            "key",
+            builtins.getattr(pyo3::intern!(builtins.py(), "repr"))?,
+        )?;
+        let sorted = builtins
+            .getattr(pyo3::intern!(builtins.py(), "sorted"))?
+            .call((list,), Some(&kwargs))?;
         sorted.try_iter()?.collect()
     }
 
@@ -463,10 +468,16 @@ impl<'py> Walker<'py> {
             self.enc.int(v);
             return Ok(());
         }
-        let bits: usize = obj.call_method0("bit_length")?.extract()?;
+        let bits: usize = obj
+            .call_method0(pyo3::intern!(obj.py(), "bit_length"))?
+            .extract()?;
         let kwargs = PyDict::new(self.py);
         kwargs.set_item("signed", true)?;
-        let le = obj.call_method("to_bytes", (bits / 8 + 1, "little"), Some(&kwargs))?;
+        let le = obj.call_method(
+            pyo3::intern!(obj.py(), "to_bytes"),
+            (bits / 8 + 1, "little"),
+            Some(&kwargs),
+        )?;
         let le = le.cast::<PyBytes>()?;
         self.enc.big_int(le.as_bytes());
         Ok(())
@@ -492,7 +503,10 @@ impl<'py> Walker<'py> {
         if data.is_null() {
             // Lone surrogates: CPython writes them with `surrogatepass`.
             let _ = PyErr::take(obj.py());
-            let b = obj.call_method1("encode", ("utf-8", "surrogatepass"))?;
+            let b = obj.call_method1(
+                pyo3::intern!(obj.py(), "encode"),
+                ("utf-8", "surrogatepass"),
+            )?;
             let utf8 = b.cast::<PyBytes>()?.as_bytes();
             enc.str_utf8(utf8);
             if enc.deferred_count() > before {
@@ -717,7 +731,10 @@ impl<'py> Walker<'py> {
             return Ok(());
         }
         if self.enc.protocol() == 0 {
-            let items = obj.call_method0("items")?.try_iter()?.into_any();
+            let items = obj
+                .call_method0(pyo3::intern!(obj.py(), "items"))?
+                .try_iter()?
+                .into_any();
             return self.batch_dict(&items);
         }
         self.batch_dict_exact(dict)
