@@ -10,7 +10,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PKG = os.path.join(os.path.dirname(HERE), "python")
 
 MAIN_SCRIPT = r'''
-import abc, dataclasses, enum, sys, typing
+import abc, dataclasses, enum, functools, sys, typing
 import brinery
 
 G = 10
@@ -111,12 +111,34 @@ A.register(Pt)
 
 lam = lambda y: y * 2
 
+@functools.singledispatch
+def fmt(x):
+    return "obj"
+
+@fmt.register
+def _(x: int):
+    return "int"
+
+@fmt.register(list)
+def _(x):
+    return "list:" + ",".join(fmt(i) for i in x)
+
+class Shape:
+    @functools.singledispatchmethod
+    def area(self, x):
+        return "any"
+    @area.register
+    def _(self, x: str):
+        return "str " + x
+
+fmt([1])  # fills the dispatch cache (a WeakKeyDictionary) before the dump
+
 objs = {
     "closure": make(5), "fact": fact, "mutual": outer(), "self_ref": self_ref(),
     "defaults": with_defaults, "child": Child(), "cls": Child, "meta": WithMeta,
     "slotted": Slotted(), "colors": [Color.RED, Color.RED, Color, Level.HIGH, Perm.R | Perm.W],
     "pt": Pt(1), "pts": [Pt(i) for i in range(3)], "nt": NT(1), "td": TD, "box": Box(3),
-    "proto": Proto, "A": A, "lam": lam, "pt_cls": Pt,
+    "proto": Proto, "A": A, "lam": lam, "pt_cls": Pt, "fmt": fmt, "shape": Shape,
 }
 sys.stdout.buffer.write(brinery.dumps(objs))
 '''
@@ -146,6 +168,12 @@ assert o["td"].__annotations__ == {"a": int}
 assert o["box"].v == 3
 assert issubclass(o["pt_cls"], o["A"])
 assert o["lam"](4) == 8
+fmt = o["fmt"]
+assert (fmt("s"), fmt(3), fmt([1, "a"])) == ("obj", "int", "list:int,obj")
+assert fmt.registry[int] is fmt.dispatch(int) and fmt.__wrapped__.__module__ == "__main__"
+fmt.register(float, lambda x: "float")  # still one registry behind fmt and fmt.registry
+assert fmt(1.5) == "float" and float in fmt.registry
+assert o["shape"]().area("q") == "str q" and o["shape"]().area(2) == "any"
 print("ok")
 '''
 

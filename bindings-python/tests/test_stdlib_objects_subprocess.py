@@ -103,6 +103,43 @@ def test_weakset_items_survive_when_the_stream_holds_them():
     )
 
 
+def test_weak_dictionaries_keep_the_entries_the_stream_holds():
+    class Key:
+        pass
+
+    class Value:
+        pass
+
+    k1, k2, v1, v2 = Key(), Key(), Value(), Value()
+    check_in_child(
+        {"held": [k1, v1], "wk": weakref.WeakKeyDictionary({k1: "one", k2: "two"}),
+         "wv": weakref.WeakValueDictionary({"a": v1, "b": v2})},
+        """
+        import weakref
+        assert type(obj["wk"]) is weakref.WeakKeyDictionary
+        assert type(obj["wv"]) is weakref.WeakValueDictionary
+        # Only what something else in the stream holds outlives the load.
+        assert list(obj["wk"].items()) == [(obj["held"][0], "one")]
+        assert list(obj["wv"].items()) == [("a", obj["held"][1])]
+        """,
+    )
+
+
+def test_mappingproxy_stays_a_view_of_its_own_dict():
+    import types
+
+    backing = {"x": 1}
+    check_in_child(
+        [backing, types.MappingProxyType(backing), types.MappingProxyType({"y": 2})],
+        """
+        backing, proxy, other = obj
+        assert dict(proxy) == {"x": 1} and dict(other) == {"y": 2}
+        backing["z"] = 3
+        assert proxy["z"] == 3
+        """,
+    )
+
+
 def test_descriptors_of_class_namespaces_load_as_the_same_objects():
     check_in_child(
         [type.__dict__["__abstractmethods__"], type.__dict__["__basicsize__"],

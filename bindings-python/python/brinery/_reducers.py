@@ -1,6 +1,7 @@
 """Reductions for standard-library objects that stock ``pickle`` refuses but that a
 by-value pickler is expected to store (cloudpickle stores most of them too):
-descriptors and their wrappers, dict views, ``WeakSet``, ``memoryview``, ``lru_cache``
+descriptors and their wrappers, dict views, ``WeakSet``, ``WeakKeyDictionary``,
+``WeakValueDictionary``, ``mappingproxy``, ``memoryview``, ``lru_cache``
 functions from ``__main__``, and bound methods that cannot be found again by name.
 Every reduction names only standard-library callables, so the stream still loads
 without brinery.
@@ -11,6 +12,8 @@ dispatch table and before ``__reduce_ex__``.
 
 import abc
 import collections
+import collections.abc
+import gc
 import functools
 import operator
 import sys
@@ -60,6 +63,12 @@ def _member_descriptor(d):
 
 
 def _mappingproxy(m):
+    # The proxy over the very mapping it shows (found through the garbage collector, the
+    # only public way to it), so a proxy and the dict it wraps stay one after loading
+    # (`functools.singledispatch`'s `registry`); a copy when that cannot be found.
+    inner = gc.get_referents(m)
+    if len(inner) == 1 and isinstance(inner[0], collections.abc.Mapping):
+        return types.MappingProxyType, (inner[0],)
     return types.MappingProxyType, (dict(m),)
 
 
@@ -67,6 +76,16 @@ def _weakset(s):
     # The items are stored strongly; as after any copy of a WeakSet, they stay in the
     # loaded set only while something else holds them.
     return weakref.WeakSet, (list(s),)
+
+
+def _weak_key_dictionary(d):
+    # Like a WeakSet, the entries are stored strongly and live on after loading only
+    # while something else holds their keys.
+    return weakref.WeakKeyDictionary, (dict(d.items()),)
+
+
+def _weak_value_dictionary(d):
+    return weakref.WeakValueDictionary, (dict(d.items()),)
 
 
 def _memoryview(m):
@@ -201,6 +220,8 @@ def table():
             types.MappingProxyType: _mappingproxy,
             types.MethodType: _method,
             weakref.WeakSet: _weakset,
+            weakref.WeakKeyDictionary: _weak_key_dictionary,
+            weakref.WeakValueDictionary: _weak_value_dictionary,
             memoryview: _memoryview,
             functools._lru_cache_wrapper: _lru_cache,
         }
