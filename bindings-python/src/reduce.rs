@@ -113,12 +113,13 @@ fn std_stream_name(obj: &Bound<'_, PyAny>) -> PyResult<Option<&'static str>> {
 /// Below protocol 2, `copyreg._reduce_ex` wraps an object of a Python subclass of
 /// `TextIOWrapper` (pytest's captured `sys.stderr`) in a new `TextIOWrapper` before it
 /// fails, and that wrapper closes the stream when it is collected: standard streams are
-/// recognised before their reduction runs there.
+/// recognised before their reduction runs there (only `io` objects are looked up, so
+/// other objects pay one `isinstance`).
 fn std_stream_before_reduce(
     w: &Walker<'_>,
     obj: &Bound<'_, PyAny>,
 ) -> PyResult<Option<&'static str>> {
-    if w.enc.protocol() >= 2 {
+    if w.enc.protocol() >= 2 || !obj.is_instance(w.st.io_base.bind(w.py))? {
         return Ok(None);
     }
     std_stream_name(obj)

@@ -25,6 +25,8 @@ pub struct Stdlib {
     pub cell_type: Py<PyAny>,
     pub module_type: Py<PyAny>,
     pub pickle_buffer: Py<PyAny>,
+    /// `io.IOBase`: only its instances can be standard streams worth naming early.
+    pub io_base: Py<PyAny>,
     pub sys_implementation: Py<PyAny>,
     pub latin1: Py<PyString>,
     pub helpers: Py<PyAny>,
@@ -85,6 +87,7 @@ pub fn get(py: Python<'_>) -> PyResult<&Stdlib> {
             cell_type: attr("types", "CellType")?,
             module_type: attr("types", "ModuleType")?,
             pickle_buffer: attr("pickle", "PickleBuffer")?,
+            io_base: attr("io", "IOBase")?,
             cache_tag: implementation
                 .getattr(pyo3::intern!(implementation.py(), "cache_tag"))?
                 .extract()?,
