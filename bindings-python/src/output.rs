@@ -9,9 +9,8 @@ use pyo3::types::PyBytes;
 
 use crate::walker::recycle_output;
 
-/// The smallest payload left out of the encoder's buffer (the encoder never defers less
-/// than a frame, 64 KiB, which keeps the splices outside every frame).
-pub const DEFER_MIN: usize = 64 * 1024;
+/// The smallest payload left out of the encoder's buffer.
+pub const DEFER_MIN: usize = brinery_core::encode::splice::MIN_DEFERRED;
 
 /// A payload left out, borrowed from `owner`, which the walker keeps alive and which
 /// cannot change (an exact `bytes`, or a `str` with its cached UTF-8).

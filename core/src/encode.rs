@@ -42,6 +42,8 @@ pub struct Encoder {
     proto: u8,
     framing: bool,
     frame_start: Option<usize>,
+    /// Bytes of the open frame left out of `buf` as splices (they count in its length).
+    frame_deferred: usize,
     memo_len: u32,
     /// Memo indexes of strings and globals the encoder synthesised itself.
     own_memo: BTreeMap<OwnKey, u32>,
@@ -84,6 +86,7 @@ impl Encoder {
             proto: protocol,
             framing: false,
             frame_start: None,
+            frame_deferred: 0,
             memo_len: 0,
             own_memo: BTreeMap::new(),
             defer_min: usize::MAX,
@@ -92,14 +95,15 @@ impl Encoder {
     }
 
     /// From now on, leaves `str` and `bytes` payloads of at least `min` bytes (never
-    /// less than a frame, 64 KiB) out of the buffer: only their opcode header is written
-    /// and a [`Splice`] notes where the payload belongs (see [`splice`]). The host must
+    /// less than [`splice::MIN_DEFERRED`]) out of the buffer: only their opcode header is
+    /// written and a [`Splice`] notes where the payload belongs (see [`splice`]); the
+    /// frames around them still count their bytes. The host must
     /// keep each such payload unchanged until it has spliced it in, and must end the
     /// stream with [`Encoder::finish_parts`] / take it with
     /// [`Encoder::take_committed_parts`]. `bytearray` payloads are always copied: their
     /// owner can change while the dump goes on.
     pub fn defer_payloads(&mut self, min: usize) {
-        self.defer_min = min.max(FRAME_SIZE_TARGET);
+        self.defer_min = min.max(splice::MIN_DEFERRED);
     }
 
     /// How many payloads have been left out so far: a host compares it before and
@@ -208,7 +212,7 @@ impl Encoder {
     #[inline]
     pub fn boundary(&mut self) {
         if let Some(start) = self.frame_start {
-            if self.buf.len() - start - FRAME_HEADER_SIZE >= FRAME_SIZE_TARGET {
+            if self.frame_len(start) >= FRAME_SIZE_TARGET {
                 self.commit_frame();
             }
         }
@@ -218,6 +222,7 @@ impl Encoder {
     fn write(&mut self, data: &[u8]) {
         if self.framing && self.frame_start.is_none() {
             self.frame_start = Some(self.buf.len());
+            self.frame_deferred = 0;
             self.buf.extend_from_slice(&[0xFE; FRAME_HEADER_SIZE]);
         }
         self.buf.extend_from_slice(data);
@@ -232,7 +237,7 @@ impl Encoder {
         let Some(start) = self.frame_start.take() else {
             return;
         };
-        let frame_len = self.buf.len() - start - FRAME_HEADER_SIZE;
+        let frame_len = self.frame_len(start);
         if frame_len >= FRAME_SIZE_MIN {
             self.buf[start] = FRAME;
             self.buf[start + 1..start + FRAME_HEADER_SIZE]
@@ -261,8 +266,24 @@ impl Encoder {
             self.framing = framing;
         } else {
             self.write(header);
-            payload::extend(&mut self.buf, data);
+            if may_defer && data.len() >= self.defer_min {
+                self.splices.push(Splice {
+                    at: self.buf.len(),
+                    len: data.len(),
+                });
+                if self.frame_start.is_some() {
+                    self.frame_deferred += data.len();
+                }
+            } else {
+                payload::extend(&mut self.buf, data);
+            }
         }
+    }
+
+    /// The length of the frame opened at `start`, deferred payloads included.
+    #[inline]
+    fn frame_len(&self, start: usize) -> usize {
+        self.buf.len() - start - FRAME_HEADER_SIZE + self.frame_deferred
     }
 
     // ---- scalars -------------------------------------------------------------------

@@ -1,8 +1,10 @@
 //! Deferred payloads (`Encoder::defer_payloads`): whatever the protocol, the mix of
 //! items, the threshold and where a host takes committed frames, splicing the left-out
 //! payloads back in gives exactly the bytes of the same dump without deferral, and only
-//! immutable `str`/`bytes` payloads of at least a frame are ever left out.
+//! immutable `str`/`bytes` payloads of at least the threshold are ever left out, inside
+//! frames as well as outside them.
 
+use brinery_core::encode::splice::MIN_DEFERRED;
 use brinery_core::encode::{splice, Batch, Splice};
 use brinery_core::opcode::FRAME_SIZE_TARGET;
 use brinery_core::Encoder;
@@ -19,6 +21,8 @@ enum Item {
 fn item() -> impl Strategy<Value = Item> {
     let len = prop_oneof![
         0usize..300,
+        (MIN_DEFERRED - 2)..(MIN_DEFERRED + 2),
+        (MIN_DEFERRED + 2)..FRAME_SIZE_TARGET,
         (FRAME_SIZE_TARGET - 2)..(FRAME_SIZE_TARGET + 2),
         (FRAME_SIZE_TARGET + 2)..(3 * FRAME_SIZE_TARGET),
     ];
@@ -86,14 +90,14 @@ fn assembled(buf: &[u8], splices: &[Splice], kept: &[Vec<u8>]) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(96))]
 
     #[test]
     fn spliced_stream_equals_the_plain_one(
         proto in 0u8..=5,
-        items in proptest::collection::vec(item(), 0..12),
-        min in prop_oneof![Just(0usize), Just(FRAME_SIZE_TARGET + 1), Just(2 * FRAME_SIZE_TARGET)],
-        takes in proptest::collection::vec(any::<bool>(), 12),
+        items in proptest::collection::vec(item(), 0..24),
+        min in prop_oneof![Just(0usize), Just(MIN_DEFERRED + 1), Just(FRAME_SIZE_TARGET + 1), Just(2 * FRAME_SIZE_TARGET)],
+        takes in proptest::collection::vec(any::<bool>(), 24),
     ) {
         let whole = {
             let mut enc = Encoder::new(proto).unwrap();
@@ -109,7 +113,7 @@ proptest! {
         let (buf, splices) = enc.finish_parts();
         prop_assert_eq!(splices.len(), kept.len());
         for s in &splices {
-            prop_assert!(s.len >= FRAME_SIZE_TARGET.max(min));
+            prop_assert!(s.len >= MIN_DEFERRED.max(min));
         }
         prop_assert_eq!(assembled(&buf, &splices, &kept), whole.clone());
 

@@ -1,4 +1,5 @@
-//! Appending a large str/bytes payload to the output buffer.
+//! Appending a large str/bytes payload to the output buffer (or copying one into the
+//! final output, for a payload spliced in there).
 //!
 //! A plain `extend_from_slice` of a few KiB or more ends up in glibc's `rep movsb` copy,
 //! whose speed depends on where the source and destination fall relative to each other:
@@ -30,6 +31,18 @@ pub(super) fn extend(buf: &mut Vec<u8>, data: &[u8]) {
     }
 }
 
+/// Copies `src` into `dst` (the same length), in pieces like [`extend`].
+#[inline]
+pub(super) fn copy(dst: &mut [u8], src: &[u8]) {
+    if src.len() < CHUNKED_MIN || src.len() >= CHUNKED_MAX {
+        dst.copy_from_slice(src);
+        return;
+    }
+    for (d, s) in dst.chunks_mut(PIECE).zip(src.chunks(PIECE)) {
+        d.copy_from_slice(s);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,6 +65,9 @@ mod tests {
             assert_eq!(buf.len(), len + 2, "len {len}");
             assert_eq!(&buf[..2], &[0xAB, 0xCD]);
             assert_eq!(&buf[2..], &data[..], "len {len}");
+            let mut out = alloc::vec![0u8; len];
+            copy(&mut out, &data);
+            assert_eq!(out, data, "copy, len {len}");
         }
     }
 }

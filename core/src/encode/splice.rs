@@ -5,10 +5,14 @@
 //! [`Encoder::defer_payloads`](super::Encoder::defer_payloads) on, a payload at least that
 //! long is written as its opcode header only and noted as a [`Splice`]: the host, which
 //! still holds the payload's owner, copies it straight into the final output (or hands it
-//! to a file as is), once. Such payloads are at least a frame long, so they always stand
-//! outside any frame and a splice never falls inside one.
+//! to a file as is), once. A payload left out inside a frame still counts in that
+//! frame's length, so the frames are the ones the copied payload would have given.
 
 use alloc::vec::Vec;
+
+/// The smallest payload ever left out: below this, the bookkeeping of a splice and the
+/// extra piece to copy cost more than the copy they save.
+pub const MIN_DEFERRED: usize = 2 * 1024;
 
 /// One payload left out: it belongs at byte `at` of the encoder's buffer (before the
 /// bytes written from there on) and is `len` bytes long.
@@ -39,13 +43,13 @@ pub fn assemble(buf: &[u8], splices: &[Splice], payloads: &[&[u8]], out: &mut [u
             return false;
         }
         let head = &buf[from..s.at];
-        out[to..to + head.len()].copy_from_slice(head);
+        super::payload::copy(&mut out[to..to + head.len()], head);
         to += head.len();
-        out[to..to + p.len()].copy_from_slice(p);
+        super::payload::copy(&mut out[to..to + p.len()], p);
         to += p.len();
         from = s.at;
     }
-    out[to..].copy_from_slice(&buf[from..]);
+    super::payload::copy(&mut out[to..], &buf[from..]);
     true
 }
 
