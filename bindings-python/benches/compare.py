@@ -62,6 +62,13 @@ def records():
     return [Record(f"r{i}", i, i * 0.25) for i in range(10_000)]
 
 
+def payloads():
+    # Payloads big enough to be spliced into the output rather than copied twice.
+    return [bytes([i % 251]) * 4096 for i in range(2_000)] + [
+        bytes([i]) * (1 << 20) for i in range(40)
+    ]
+
+
 LOADERS = {"dill": dill.loads}
 
 DUMPERS = {
@@ -124,6 +131,8 @@ def main():
              ["brinery", "cloudpickle", "dill"])
     run_case("10,000 instances of a __main__ dataclass (reference: pickle; pickle stores the class by name)",
              records(), "pickle", ["brinery", "pickle", "cloudpickle", "dill"])
+    run_case("2,000 bytes of 4 KiB and 40 of 1 MiB (reference: pickle)", payloads(), "pickle",
+             ["brinery", "pickle", "cloudpickle"])
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 //! objects passed as they are, so a payload is copied at most once, as `pickle` does.
 
 use brinery_core::encode::{splice, Splice};
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -62,12 +63,29 @@ impl<'py> Stream<'py> {
         } else {
             let parts: Vec<&[u8]> = self.payloads.iter().map(Payload::data).collect();
             let total = splice::total_len(&self.buf, &self.splices);
-            let mut fits = true;
-            let out = PyBytes::new_with(py, total, |out| {
-                fits = splice::assemble(&self.buf, &self.splices, &parts, out);
-                Ok(())
-            })?;
-            if !fits {
+            // Not `PyBytes::new_with`, which zeroes the whole object first: for a big
+            // stream that is one more pass over memory than the copy itself.
+            // SAFETY: a new bytes object of `total` bytes, not yet seen by anything else;
+            // the pieces add up to `total` (checked on every copy), so it is filled
+            // completely before it is returned, and dropped unseen otherwise.
+            let out = unsafe {
+                let ptr =
+                    ffi::PyBytes_FromStringAndSize(std::ptr::null(), total as ffi::Py_ssize_t);
+                Bound::from_owned_ptr_or_err(py, ptr)?.cast_into_unchecked::<PyBytes>()
+            };
+            let dst = unsafe { ffi::PyBytes_AsString(out.as_ptr()) }.cast::<u8>();
+            let mut filled = 0usize;
+            let fits = splice::for_each_piece(&self.buf, &self.splices, &parts, |piece| {
+                if piece.len() <= total - filled {
+                    // SAFETY: in bounds (checked just above), and the source is a
+                    // different allocation.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(piece.as_ptr(), dst.add(filled), piece.len())
+                    };
+                    filled += piece.len();
+                }
+            });
+            if !fits || filled != total {
                 return Err(pyo3::exceptions::PyRuntimeError::new_err(
                     "brinery: the stream's deferred payloads do not match its splices",
                 ));

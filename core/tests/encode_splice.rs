@@ -84,8 +84,8 @@ fn dump(
 
 fn assembled(buf: &[u8], splices: &[Splice], kept: &[Vec<u8>]) -> Vec<u8> {
     let parts: Vec<&[u8]> = kept.iter().map(Vec::as_slice).collect();
-    let mut out = vec![0; splice::total_len(buf, splices)];
-    assert!(splice::assemble(buf, splices, &parts, &mut out));
+    let out = splice::assemble(buf, splices, &parts).expect("the parts fit");
+    assert_eq!(out.len(), splice::total_len(buf, splices));
     out
 }
 
@@ -140,16 +140,27 @@ proptest! {
 fn assemble_refuses_parts_that_do_not_fit() {
     let buf = [1u8, 2, 3];
     let s = [Splice { at: 1, len: 2 }];
-    let mut out = [0u8; 5];
-    assert!(splice::assemble(&buf, &s, &[&[9, 9]], &mut out));
-    assert_eq!(out, [1, 9, 9, 2, 3]);
-    assert!(!splice::assemble(&buf, &s, &[&[9]], &mut [0u8; 4]));
-    assert!(!splice::assemble(&buf, &s, &[], &mut out));
-    assert!(!splice::assemble(
+    assert_eq!(
+        splice::assemble(&buf, &s, &[&[9, 9]]),
+        Some(vec![1, 9, 9, 2, 3])
+    );
+    assert_eq!(splice::assemble(&buf, &s, &[&[9]]), None);
+    assert_eq!(splice::assemble(&buf, &s, &[]), None);
+    assert_eq!(
+        splice::assemble(&buf, &[Splice { at: 4, len: 2 }], &[&[9, 9]]),
+        None
+    );
+    let backwards = [Splice { at: 2, len: 1 }, Splice { at: 1, len: 1 }];
+    assert_eq!(splice::assemble(&buf, &backwards, &[&[7], &[8]]), None);
+    let mut called = false;
+    assert!(!splice::for_each_piece(
         &buf,
-        &[Splice { at: 4, len: 2 }],
-        &[&[9, 9]],
-        &mut out
+        &backwards,
+        &[&[7], &[8]],
+        |_| called = true
     ));
-    assert!(!splice::assemble(&buf, &s, &[&[9, 9]], &mut [0u8; 6]));
+    assert!(
+        !called,
+        "nothing is handed out before the parts are checked"
+    );
 }

@@ -1,5 +1,5 @@
-//! Appending a large str/bytes payload to the output buffer (or copying one into the
-//! final output, for a payload spliced in there).
+//! Appending a large str/bytes payload to the output buffer (or handing it out in the
+//! same pieces, for a payload spliced into a host's output).
 //!
 //! A plain `extend_from_slice` of a few KiB or more ends up in glibc's `rep movsb` copy,
 //! whose speed depends on where the source and destination fall relative to each other:
@@ -31,15 +31,16 @@ pub(super) fn extend(buf: &mut Vec<u8>, data: &[u8]) {
     }
 }
 
-/// Copies `src` into `dst` (the same length), in pieces like [`extend`].
+/// Hands `data` to `f` in the pieces [`extend`] would copy it in, for a host that
+/// copies a payload into its own output.
 #[inline]
-pub(super) fn copy(dst: &mut [u8], src: &[u8]) {
-    if src.len() < CHUNKED_MIN || src.len() >= CHUNKED_MAX {
-        dst.copy_from_slice(src);
+pub(super) fn for_each_piece(data: &[u8], f: &mut impl FnMut(&[u8])) {
+    if data.len() < CHUNKED_MIN || data.len() >= CHUNKED_MAX {
+        f(data);
         return;
     }
-    for (d, s) in dst.chunks_mut(PIECE).zip(src.chunks(PIECE)) {
-        d.copy_from_slice(s);
+    for piece in data.chunks(PIECE) {
+        f(piece);
     }
 }
 
@@ -65,9 +66,9 @@ mod tests {
             assert_eq!(buf.len(), len + 2, "len {len}");
             assert_eq!(&buf[..2], &[0xAB, 0xCD]);
             assert_eq!(&buf[2..], &data[..], "len {len}");
-            let mut out = alloc::vec![0u8; len];
-            copy(&mut out, &data);
-            assert_eq!(out, data, "copy, len {len}");
+            let mut pieces = Vec::new();
+            for_each_piece(&data, &mut |p| pieces.extend_from_slice(p));
+            assert_eq!(pieces, data, "pieces, len {len}");
         }
     }
 }

@@ -27,30 +27,46 @@ pub fn total_len(buf: &[u8], splices: &[Splice]) -> usize {
     buf.len() + splices.iter().map(|s| s.len).sum::<usize>()
 }
 
-/// Writes the whole stream into `out`, which must be [`total_len`] long: `buf` with
-/// `payloads[i]` (the i-th deferred payload, `splices[i].len` bytes) inserted at
-/// `splices[i].at`. Returns `false`, leaving `out` unspecified, when the parts do not
-/// fit together (a host bug, reported rather than panicking).
+/// Hands the whole stream to `f` piece by piece, in order: `buf` with `payloads[i]` (the
+/// i-th deferred payload, `splices[i].len` bytes) inserted at `splices[i].at`; the pieces
+/// add up to [`total_len`]. Returns `false` without calling `f` when the parts do not fit
+/// together (a host bug, reported rather than panicking).
 #[must_use]
-pub fn assemble(buf: &[u8], splices: &[Splice], payloads: &[&[u8]], out: &mut [u8]) -> bool {
-    if splices.len() != payloads.len() || out.len() != total_len(buf, splices) {
+pub fn for_each_piece(
+    buf: &[u8],
+    splices: &[Splice],
+    payloads: &[&[u8]],
+    mut f: impl FnMut(&[u8]),
+) -> bool {
+    let mut from = 0;
+    let fits = splices.len() == payloads.len()
+        && splices.iter().zip(payloads).all(|(s, p)| {
+            let ok = s.at >= from && s.at <= buf.len() && p.len() == s.len;
+            from = s.at;
+            ok
+        });
+    if !fits {
         return false;
     }
     let mut from = 0;
-    let mut to = 0;
     for (s, p) in splices.iter().zip(payloads) {
-        if s.at < from || s.at > buf.len() || p.len() != s.len {
-            return false;
+        if s.at > from {
+            f(&buf[from..s.at]);
         }
-        let head = &buf[from..s.at];
-        super::payload::copy(&mut out[to..to + head.len()], head);
-        to += head.len();
-        super::payload::copy(&mut out[to..to + p.len()], p);
-        to += p.len();
+        super::payload::for_each_piece(p, &mut f);
         from = s.at;
     }
-    super::payload::copy(&mut out[to..], &buf[from..]);
+    if from < buf.len() {
+        f(&buf[from..]);
+    }
     true
+}
+
+/// The whole stream in one vector (see [`for_each_piece`]); `None` when the parts do not
+/// fit together.
+pub fn assemble(buf: &[u8], splices: &[Splice], payloads: &[&[u8]]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(total_len(buf, splices));
+    for_each_piece(buf, splices, payloads, |p| out.extend_from_slice(p)).then_some(out)
 }
 
 /// Splits the splices of a buffer cut at `cut`: those at or before it (kept in `list`,
