@@ -292,3 +292,92 @@ def test_a_wrapped_standard_stream_is_named_not_closed_at_every_protocol(monkeyp
         gc.collect()
         assert not stream.closed, protocol
         assert pickle.loads(data) is stream
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_open_text_file_loads_as_its_contents_at_its_position_subprocess(tmp_path, protocol):
+    path = tmp_path / "notes.txt"
+    path.write_text("héllo\nwörld\r\nend", encoding="utf-8")
+    with open(path, "r+", encoding="utf-8") as f:
+        f.readline()  # past a non-ASCII line: tell() is a byte cookie, not an index
+        cookie = f.tell()
+        data = brinery.dumps(f, protocol)
+        assert f.tell() == cookie and f.readline() == "wörld\n"
+    assert b"brinery" not in data
+    out = load_without_brinery(
+        data,
+        f"""
+        import io
+        assert type(obj) is io.StringIO, type(obj)
+        assert obj.name == {str(path)!r}, obj.name
+        assert obj.tell() == 6, obj.tell()
+        assert obj.read() == "wörld\\nend", obj.getvalue()
+        obj.seek(0)
+        assert obj.read(6) == "héllo\\n"
+        obj.write("!")  # an ordinary in-memory file
+        print("ok")
+        """,
+    )
+    assert out.split() == ["ok"]
+
+
+@pytest.mark.parametrize("mode", ["rb", "r+b", "ab+"])
+def test_open_binary_file_loads_as_bytesio_at_its_position_subprocess(tmp_path, mode):
+    path = tmp_path / "blob.bin"
+    path.write_bytes(bytes(range(256)) * 4)
+    with open(path, mode) as f:
+        f.seek(300)
+        data = brinery.dumps({"f": f, "again": f})
+        assert f.tell() == 300
+    out = load_without_brinery(
+        data,
+        """
+        import io
+        f = obj["f"]
+        assert type(f) is io.BytesIO and obj["again"] is f
+        assert f.tell() == 300 and f.read(2) == bytes([44, 45])
+        assert f.getvalue() == bytes(range(256)) * 4
+        print("ok")
+        """,
+    )
+    assert out.split() == ["ok"]
+
+
+def test_unbuffered_file_and_empty_file(tmp_path):
+    (tmp_path / "empty").write_text("")
+    (tmp_path / "raw").write_bytes(b"raw bytes")
+    with open(tmp_path / "empty") as e, open(tmp_path / "raw", "rb", buffering=0) as r:
+        e2, r2 = pickle.loads(brinery.dumps([e, r]))
+    assert e2.read() == "" and r2.read() == b"raw bytes"
+
+
+def test_files_that_cannot_be_stored_say_why_with_their_path(tmp_path):
+    path = tmp_path / "out.txt"
+    with open(path, "w") as f:
+        with pytest.raises(brinery.PicklingError, match=r"obj\['log'\]: cannot pickle file .*out.txt.*not open for reading \(mode 'w'\)"):
+            brinery.dumps({"log": f})
+    with pytest.raises(pickle.PicklingError, match=r"cannot pickle closed file .*out.txt"):
+        brinery.dumps(f)
+    with open(path, "ab") as f:
+        with pytest.raises(pickle.PicklingError, match="not open for reading"):
+            brinery.dumps(f)
+    r, w = __import__("os").pipe()
+    with open(r, "rb") as rf, open(w, "wb") as wf:
+        with pytest.raises(pickle.PicklingError, match="cannot seek"):
+            brinery.dumps(rf)
+        with pytest.raises(pickle.PicklingError, match="not open for reading"):
+            brinery.dumps(wf)
+
+
+def test_terminal_is_refused():
+    pty = pytest.importorskip("pty")
+    import os
+
+    leader, follower = pty.openpty()
+    try:
+        with open(follower, closefd=False) as tty:
+            with pytest.raises(pickle.PicklingError, match="is a terminal"):
+                brinery.dumps(tty)
+    finally:
+        os.close(leader)
+        os.close(follower)

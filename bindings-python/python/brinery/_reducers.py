@@ -2,7 +2,8 @@
 by-value pickler is expected to store (cloudpickle stores most of them too):
 descriptors and their wrappers, dict views, ``WeakSet``, ``WeakKeyDictionary``,
 ``WeakValueDictionary``, ``mappingproxy``, ``memoryview``, ``lru_cache``
-functions from ``__main__``, and bound methods that cannot be found again by name.
+functions from ``__main__``, bound methods that cannot be found again by name, and
+open files (``_open_files``).
 Every reduction names only standard-library callables, so the stream still loads
 without brinery.
 
@@ -15,10 +16,13 @@ import collections
 import collections.abc
 import gc
 import functools
+import io
 import operator
 import sys
 import types
 import weakref
+
+from . import _open_files
 
 __all__ = ["Call", "table"]
 
@@ -224,6 +228,11 @@ def table():
             weakref.WeakValueDictionary: _weak_value_dictionary,
             memoryview: _memoryview,
             functools._lru_cache_wrapper: _lru_cache,
+            io.TextIOWrapper: _open_files.text_file,
+            io.BufferedReader: _open_files.binary_file,
+            io.BufferedRandom: _open_files.binary_file,
+            io.BufferedWriter: _open_files.binary_file,
+            io.FileIO: _open_files.binary_file,
         }
     )
     return plain
