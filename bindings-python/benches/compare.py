@@ -3,12 +3,16 @@
 Run from the repo root: ``.venv/bin/python bindings-python/benches/compare.py``. Prints
 one table per case: best-of-N time per dump, ratio to the reference (pickle for plain
 data and dataclass instances, cloudpickle for closures), stream size, and the time
-``pickle.loads`` takes on each library's stream.
+``pickle.loads`` takes on each library's stream; then ``dump()`` to a ``BytesIO`` and
+to a file on disk against ``pickle.dump``.
 """
 
 import dataclasses
+import io
+import os
 import pickle
 import sys
+import tempfile
 import time
 
 import cloudpickle
@@ -17,6 +21,8 @@ import dill
 import brinery
 
 PROTO = 5
+# `cargo xtask demo` and `cargo xtask bench --quick` set BRINERY_BENCH_QUICK: fewer rounds.
+ROUNDS = 5 if os.environ.get("BRINERY_BENCH_QUICK") else 15
 
 
 def best(fn, repeat=15, number=2):
@@ -79,7 +85,7 @@ DUMPERS = {
 }
 
 
-def run_case(title, obj, reference, libs, repeat=15):
+def run_case(title, obj, reference, libs, repeat=ROUNDS):
     print(f"\n{title}")
     print(f"  {'library':<12}{'dumps':>12}{'ratio':>9}{'size':>11}{'loads':>12}")
     streams = {}
@@ -123,8 +129,29 @@ def run_case(title, obj, reference, libs, repeat=15):
     return rows
 
 
+def run_dump_case(title, obj, path, repeat=ROUNDS):
+    """``dump()`` to an in-memory and to an on-disk file, brinery against pickle."""
+    print(f"\n{title}")
+    print(f"  {'target':<10}{'brinery':>12}{'pickle':>12}{'ratio':>9}")
+
+    def to_bytesio(mod):
+        mod.dump(obj, io.BytesIO(), PROTO)
+
+    def to_file(mod):
+        with open(path, "wb") as f:
+            mod.dump(obj, f, PROTO)
+
+    for name, target in (("BytesIO", to_bytesio), ("file", to_file)):
+        t = {brinery: float("inf"), pickle: float("inf")}
+        for _ in range(repeat):
+            for mod in t:
+                t[mod] = min(t[mod], best(lambda: target(mod), repeat=1, number=1))
+        b, p = t[brinery], t[pickle]
+        print(f"  {name:<10}{b * 1e3:>10.2f}ms{p * 1e3:>10.2f}ms{b / p:>8.2f}x")
+
+
 def main():
-    print(f"Python {sys.version.split()[0]}, protocol {PROTO}; best CPU time of 15 interleaved rounds (dill: 3); loads = pickle.loads (dill.loads for dill); ratio = dumps time / {{reference}}")
+    print(f"Python {sys.version.split()[0]}, protocol {PROTO}; best CPU time of {ROUNDS} interleaved rounds (dill: 3); loads = pickle.loads (dill.loads for dill); ratio = dumps time / {{reference}}")
     run_case("10,000 dicts of str/int/float/list/bool (reference: pickle)", plain_data(), "pickle",
              ["brinery", "pickle", "cloudpickle", "dill"])
     run_case("1,000 distinct __main__ closures (reference: cloudpickle)", closures(), "cloudpickle",
@@ -133,6 +160,10 @@ def main():
              records(), "pickle", ["brinery", "pickle", "cloudpickle", "dill"])
     run_case("2,000 bytes of 4 KiB and 40 of 1 MiB (reference: pickle)", payloads(), "pickle",
              ["brinery", "pickle", "cloudpickle"])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "out.pkl")
+        run_dump_case("dump() of the 10,000 dicts (ratio: brinery / pickle)", plain_data(), path)
+        run_dump_case("dump() of the payloads (ratio: brinery / pickle)", payloads(), path)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ fn _brinery(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DEFAULT_PROTOCOL", brinery_core::DEFAULT_PROTOCOL)?;
     m.add_class::<pickler::Pickler>()?;
     m.add_function(wrap_pyfunction!(pickler::dumps, m)?)?;
+    m.add_function(wrap_pyfunction!(pickler::dump, m)?)?;
     pool::register(m)?;
     safe::register(m)?;
     Ok(())

@@ -63,55 +63,128 @@ impl<'py> Stream<'py> {
         } else {
             let parts: Vec<&[u8]> = self.payloads.iter().map(Payload::data).collect();
             let total = splice::total_len(&self.buf, &self.splices);
-            // Not `PyBytes::new_with`, which zeroes the whole object first: for a big
-            // stream that is one more pass over memory than the copy itself.
-            // SAFETY: a new bytes object of `total` bytes, not yet seen by anything else;
-            // the pieces add up to `total` (checked on every copy), so it is filled
-            // completely before it is returned, and dropped unseen otherwise.
-            let out = unsafe {
-                let ptr =
-                    ffi::PyBytes_FromStringAndSize(std::ptr::null(), total as ffi::Py_ssize_t);
-                Bound::from_owned_ptr_or_err(py, ptr)?.cast_into_unchecked::<PyBytes>()
-            };
-            let dst = unsafe { ffi::PyBytes_AsString(out.as_ptr()) }.cast::<u8>();
-            let mut filled = 0usize;
-            let fits = splice::for_each_piece(&self.buf, &self.splices, &parts, |piece| {
-                if piece.len() <= total - filled {
-                    // SAFETY: in bounds (checked just above), and the source is a
-                    // different allocation.
-                    unsafe {
-                        std::ptr::copy_nonoverlapping(piece.as_ptr(), dst.add(filled), piece.len())
-                    };
-                    filled += piece.len();
-                }
-            });
-            if !fits || filled != total {
-                return Err(pyo3::exceptions::PyRuntimeError::new_err(
-                    "brinery: the stream's deferred payloads do not match its splices",
-                ));
-            }
-            out
+            let mut fill = Filler::new(py, total)?;
+            let fits = splice::for_each_piece(&self.buf, &self.splices, &parts, |p| fill.push(p));
+            fill.finish(fits)?
         };
         recycle_output(self.buf);
         Ok(out)
     }
 
-    /// Hands the stream to `write` in order: runs of the buffer as `bytes`, each payload
-    /// as its own object.
+    /// Hands the stream to `write` (see [`write_parts`]); the buffer goes back to the
+    /// thread's cache.
     pub fn write_to(self, write: &Bound<'py, PyAny>) -> PyResult<()> {
-        let py = write.py();
-        let mut from = 0;
-        for (s, p) in self.splices.iter().zip(&self.payloads) {
-            if s.at > from {
-                write.call1((PyBytes::new(py, &self.buf[from..s.at]),))?;
-            }
-            write.call1((p.to_object(),))?;
-            from = s.at;
-        }
-        if from < self.buf.len() {
-            write.call1((PyBytes::new(py, &self.buf[from..]),))?;
-        }
+        write_parts(write, &self.buf, &self.splices, &self.payloads)?;
         recycle_output(self.buf);
         Ok(())
+    }
+}
+
+/// Payloads of this size or more go to the file as their own object (the `bytes` object
+/// itself when it is exactly the payload); smaller ones are copied into the run of
+/// stream around them, so a file gets few, large writes. The size is `pickle`'s: it
+/// writes payloads of a frame's size outside the frame.
+const WRITE_ALONE_MIN: usize = 64 * 1024;
+
+/// Hands the parts of a stream (`buf` with `payloads` at `splices`) to `write` in order:
+/// runs of the stream as `bytes` objects, and payloads of [`WRITE_ALONE_MIN`] or more
+/// between them.
+pub fn write_parts<'py>(
+    write: &Bound<'py, PyAny>,
+    buf: &[u8],
+    splices: &[Splice],
+    payloads: &[Payload<'py>],
+) -> PyResult<()> {
+    let py = write.py();
+    let mut run: Vec<&[u8]> = Vec::new();
+    let mut run_len = 0usize;
+    let mut from = 0;
+    let flush = |run: &mut Vec<&[u8]>, run_len: &mut usize| -> PyResult<()> {
+        if *run_len > 0 {
+            let mut fill = Filler::new(py, *run_len)?;
+            run.iter().for_each(|p| fill.push(p));
+            write.call1((fill.finish(true)?,))?;
+        }
+        run.clear();
+        *run_len = 0;
+        Ok(())
+    };
+    for (s, p) in splices.iter().zip(payloads) {
+        let before = buf.get(from..s.at).ok_or_else(mismatch)?;
+        run.push(before);
+        run_len += before.len();
+        if p.len >= WRITE_ALONE_MIN {
+            flush(&mut run, &mut run_len)?;
+            write.call1((p.to_object(),))?;
+        } else {
+            run.push(p.data());
+            run_len += p.len;
+        }
+        from = s.at;
+    }
+    if splices.len() != payloads.len() {
+        return Err(mismatch());
+    }
+    run.push(&buf[from..]);
+    run_len += buf.len() - from;
+    flush(&mut run, &mut run_len)
+}
+
+fn mismatch() -> PyErr {
+    pyo3::exceptions::PyRuntimeError::new_err(
+        "brinery: the stream's deferred payloads do not match its splices",
+    )
+}
+
+/// A new `bytes` object of a known size, filled piece by piece.
+struct Filler<'py> {
+    out: Bound<'py, PyBytes>,
+    dst: *mut u8,
+    total: usize,
+    filled: usize,
+}
+
+impl<'py> Filler<'py> {
+    fn new(py: Python<'py>, total: usize) -> PyResult<Self> {
+        // Not `PyBytes::new_with`, which zeroes the whole object first: for a big stream
+        // that is one more pass over memory than the copy itself.
+        // SAFETY: a new bytes object of `total` bytes, not yet seen by anything else;
+        // `finish` hands it out only once every byte was written.
+        let out = unsafe {
+            let ptr = ffi::PyBytes_FromStringAndSize(std::ptr::null(), total as ffi::Py_ssize_t);
+            Bound::from_owned_ptr_or_err(py, ptr)?.cast_into_unchecked::<PyBytes>()
+        };
+        let dst = unsafe { ffi::PyBytes_AsString(out.as_ptr()) }.cast::<u8>();
+        Ok(Filler {
+            out,
+            dst,
+            total,
+            filled: 0,
+        })
+    }
+
+    fn push(&mut self, piece: &[u8]) {
+        if self.filled <= self.total && piece.len() <= self.total - self.filled {
+            // SAFETY: in bounds (checked just above), and the source is a different
+            // allocation.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    piece.as_ptr(),
+                    self.dst.add(self.filled),
+                    piece.len(),
+                )
+            };
+        }
+        // Counted even when it did not fit, so `finish` sees the overflow.
+        self.filled += piece.len();
+    }
+
+    /// The bytes object, when the pieces (which `fits` says matched their splices) filled
+    /// it exactly; it is dropped unseen otherwise.
+    fn finish(self, fits: bool) -> PyResult<Bound<'py, PyBytes>> {
+        if !fits || self.filled != self.total {
+            return Err(mismatch());
+        }
+        Ok(self.out)
     }
 }

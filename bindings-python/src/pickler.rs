@@ -1,4 +1,5 @@
-//! The native `Pickler` class and `dumps` function behind `brinery.Pickler`/`brinery.dumps`.
+//! The native `Pickler` class and the `dumps`/`dump` functions behind `brinery.Pickler`,
+//! `brinery.dumps` and `brinery.dump`.
 //! A subclass's `persistent_id`, `reducer_override` and `dispatch_table` are looked up on
 //! the instance when `dump()` starts, as `_pickle.c` does, so they win exactly as with
 //! `pickle.Pickler`; this class defines none of them itself.
@@ -16,7 +17,7 @@ use pyo3::types::{PyBytes, PyDict, PyTuple};
 use crate::error::new_pickling_error;
 use crate::output::Stream;
 use crate::stdlib;
-use crate::walker::{Options, SavedMemo, Walker};
+use crate::walker::{recycle_memo, Options, SavedMemo, Walker};
 
 fn resolve_protocol(py: Python<'_>, protocol: Option<i64>) -> PyResult<u8> {
     let highest = brinery_core::HIGHEST_PROTOCOL as i64;
@@ -69,8 +70,40 @@ pub fn dumps<'py>(
     by_value: Vec<String>,
     namespaces: bool,
 ) -> PyResult<Bound<'py, PyBytes>> {
+    plain_walker(py, protocol, buffer_callback, &by_value, namespaces)?
+        .dump(obj)?
+        .into_bytes(py)
+}
+
+/// `dump(obj, file, protocol=None, buffer_callback=None, by_value=())` without a Pickler
+/// (whose memo would be kept for a next dump that never comes): frames go to
+/// `file.write` as they are committed.
+#[pyfunction]
+#[pyo3(signature = (obj, file, protocol=None, buffer_callback=None, by_value=Vec::new()))]
+pub fn dump<'py>(
+    py: Python<'py>,
+    obj: &Bound<'py, PyAny>,
+    file: &Bound<'py, PyAny>,
+    protocol: Option<i64>,
+    buffer_callback: Option<Bound<'py, PyAny>>,
+    by_value: Vec<String>,
+) -> PyResult<()> {
+    let write = write_method(file)?;
+    let mut walker = plain_walker(py, protocol, buffer_callback, &by_value, false)?;
+    walker.sink = Some(write.clone());
+    walker.dump(obj)?.write_to(&write)
+}
+
+fn plain_walker<'py>(
+    py: Python<'py>,
+    protocol: Option<i64>,
+    buffer_callback: Option<Bound<'py, PyAny>>,
+    by_value: &[String],
+    namespaces: bool,
+) -> PyResult<Walker<'py>> {
     let st = stdlib::get(py)?;
     let proto = resolve_protocol(py, protocol)?;
+    let buffer_callback = buffer_callback.filter(|b| !b.is_none());
     if buffer_callback.is_some() && proto < 5 {
         return Err(PyValueError::new_err("buffer_callback needs protocol >= 5"));
     }
@@ -79,11 +112,22 @@ pub fn dumps<'py>(
         persistent_id: None,
         reducer_override: None,
         dispatch_table: None,
-        buffer_callback: buffer_callback.filter(|b| !b.is_none()),
-        by_value: by_value_modules(st, py, &by_value)?,
+        buffer_callback,
+        by_value: by_value_modules(st, py, by_value)?,
         namespaces,
     };
-    Walker::new(py, st, opts)?.dump(obj)?.into_bytes(py)
+    Walker::new(py, st, opts)
+}
+
+/// `file.write`, or the `TypeError` `pickle` gives for a file without one.
+fn write_method<'py>(file: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    match file.getattr(pyo3::intern!(file.py(), "write")) {
+        Ok(w) => Ok(w),
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyAttributeError>(file.py()) => Err(
+            pyo3::exceptions::PyTypeError::new_err("file must have a 'write' attribute"),
+        ),
+        Err(e) => Err(e),
+    }
 }
 
 /// The native base of `brinery.Pickler`.
@@ -113,15 +157,7 @@ impl Pickler {
         let _ = fix_imports;
         let proto = resolve_protocol(py, protocol)?;
         let write = match file {
-            Some(f) if !f.is_none() => match f.getattr(pyo3::intern!(f.py(), "write")) {
-                Ok(w) => Some(w.unbind()),
-                Err(e) if e.is_instance_of::<pyo3::exceptions::PyAttributeError>(py) => {
-                    return Err(pyo3::exceptions::PyTypeError::new_err(
-                        "file must have a 'write' attribute",
-                    ))
-                }
-                Err(e) => return Err(e),
-            },
+            Some(f) if !f.is_none() => Some(write_method(&f)?.unbind()),
             _ => None,
         };
         if buffer_callback.is_some() && proto < 5 {
@@ -167,7 +203,7 @@ impl Pickler {
 
     /// Forgets what earlier `dump()` calls memoized.
     fn clear_memo(&mut self) {
-        self.memo = SavedMemo::default();
+        recycle_memo(std::mem::take(&mut self.memo).map);
     }
 
     /// The memo as `pickle.Pickler.memo.copy()` gives it: `{id(obj): (index, obj)}`.
@@ -202,6 +238,12 @@ impl Pickler {
         new.next = new.map.len() as u32;
         self.memo = new;
         Ok(())
+    }
+}
+
+impl Drop for Pickler {
+    fn drop(&mut self) {
+        recycle_memo(std::mem::take(&mut self.memo.map));
     }
 }
 

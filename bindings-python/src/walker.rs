@@ -78,6 +78,16 @@ pub fn recycle_output(buf: Vec<u8>) {
     }
 }
 
+/// Gives a memo map that is done with back to the thread, for the next dump to start
+/// from an already grown table (growing one is mostly page faults). Maps of more than
+/// 2^20 entries are freed instead.
+pub fn recycle_memo(mut map: MemoMap) {
+    if map.capacity() <= 1 << 20 {
+        map.clear();
+        let _ = MEMO_CACHE.try_with(|c| c.set(Some(map)));
+    }
+}
+
 /// A memo carried from one dump to the next, as `pickle.Pickler` keeps its memo between
 /// `dump()` calls: object address to memo index, the objects (kept alive, so the addresses
 /// stay theirs) and the next index to hand out.
@@ -160,11 +170,7 @@ impl<'py> Walker<'py> {
     pub fn dump(mut self, obj: &Bound<'py, PyAny>) -> PyResult<Stream<'py>> {
         self.enc.begin();
         let r = self.save(obj);
-        let mut memo = std::mem::take(&mut self.memo);
-        if memo.capacity() <= 1 << 20 {
-            memo.clear();
-            MEMO_CACHE.with(|c| c.set(Some(memo)));
-        }
+        recycle_memo(std::mem::take(&mut self.memo));
         r?;
         Ok(self.finish())
     }
@@ -185,10 +191,10 @@ impl<'py> Walker<'py> {
         obj: &Bound<'py, PyAny>,
         saved: SavedMemo,
     ) -> (PyResult<Stream<'py>>, SavedMemo) {
-        let mut recycled = std::mem::replace(&mut self.memo, saved.map);
-        if recycled.capacity() <= 1 << 20 {
-            recycled.clear();
-            MEMO_CACHE.with(|c| c.set(Some(recycled)));
+        // A fresh pickler's empty memo gives way to the thread's recycled one (already
+        // grown to a dump's size).
+        if !saved.map.is_empty() {
+            recycle_memo(std::mem::replace(&mut self.memo, saved.map));
         }
         self.keep
             .extend(saved.objs.into_iter().map(|o| o.into_bound(self.py)));
@@ -297,7 +303,7 @@ impl<'py> Walker<'py> {
     #[inline(always)]
     fn boundary(&mut self) -> PyResult<()> {
         self.enc.boundary();
-        if self.sink.is_some() && self.enc.len() >= 1 << 16 {
+        if self.sink.is_some() && self.enc.committed_stream_len() >= 1 << 16 {
             self.flush_committed()?;
         }
         Ok(())
@@ -305,17 +311,18 @@ impl<'py> Walker<'py> {
 
     #[cold]
     fn flush_committed(&mut self) -> PyResult<()> {
-        let (buf, splices) = self.enc.take_committed_parts();
-        let payloads = self.payloads.drain(..splices.len()).collect();
-        let done = Stream {
-            buf,
-            splices,
-            payloads,
+        let Some(sink) = &self.sink else {
+            return Ok(());
         };
-        match &self.sink {
-            Some(sink) if !done.buf.is_empty() || !done.splices.is_empty() => done.write_to(sink),
-            _ => Ok(()),
+        let (buf, splices) = self.enc.committed_parts();
+        if buf.is_empty() && splices.is_empty() {
+            return Ok(());
         }
+        let n = splices.len();
+        crate::output::write_parts(sink, buf, splices, &self.payloads[..n])?;
+        self.enc.discard_committed();
+        self.payloads.drain(..n);
+        Ok(())
     }
 
     /// The first (deepest) frame an error passes through gives it the path.

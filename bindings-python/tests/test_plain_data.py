@@ -137,6 +137,63 @@ def test_large_payloads_identical_in_dumps_and_dump(proto, tmp_path):
     assert pickle.loads(expected) == pickle.loads(b"".join(writes))
 
 
+class _Recorder:
+    def __init__(self):
+        self.writes = []
+
+    def write(self, data):
+        self.writes.append(bytes(data))
+        return len(data)
+
+
+@pytest.mark.parametrize("proto", [4, 5])
+def test_dump_writes_each_frame_as_pickle_dump_does(proto):
+    # Frames go to the file as they are committed, one write each, none for the header
+    # alone: the same calls, byte for byte, as pickle.dump makes.
+    value = [{"name": f"item{i}", "id": i, "tags": ["a", i]} for i in range(20000)]
+    oracle = _Recorder()
+    pickle.dump(value, oracle, proto)
+    for dump in (brinery.dump, lambda v, f, p: brinery.Pickler(f, p).dump(v)):
+        ours = _Recorder()
+        dump(value, ours, proto)
+        assert [len(w) for w in ours.writes] == [len(w) for w in oracle.writes]
+        assert ours.writes == oracle.writes
+
+
+@pytest.mark.parametrize("proto", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_dump_of_many_mid_sized_payloads_makes_few_large_writes(proto):
+    # Payloads under 64 KiB are copied into the run of stream around them rather than
+    # written one call each; bigger ones are written as their own objects.
+    value = [bytes([i % 251]) * 4096 for i in range(600)] + [b"L" * (1 << 17)] * 2
+    value += ["t%d" % i * 700 for i in range(300)] + [bytes([i]) * 70000 for i in range(3)]
+    ours = _Recorder()
+    brinery.dump(value, ours, proto)
+    stream = b"".join(ours.writes)
+    assert stream == pickle.dumps(value, proto)
+    sizes = [len(w) for w in ours.writes]
+    # About one write per 64 KiB of stream, plus the runs between big payloads...
+    assert len(sizes) <= len(stream) // (1 << 16) + 8, sizes
+    # ...and none much larger than 64 KiB but the big payloads themselves: the stream
+    # is written as it is made, not held to the end. (At protocol 0 bytes are escaped
+    # text, written inside the run like any opcode.)
+    if proto >= 1:
+        assert all(n < 1 << 17 or w in value for n, w in zip(sizes, ours.writes)), sizes
+
+
+def test_dump_takes_what_pickle_dump_takes():
+    with pytest.raises(TypeError, match="'write' attribute"):
+        brinery.dump([1], object())
+    with pytest.raises(ValueError, match="buffer_callback"):
+        brinery.dump([1], io.BytesIO(), 4, buffer_callback=lambda b: None)
+    got = []
+    f = io.BytesIO()
+    brinery.dump(pickle.PickleBuffer(b"oob" * 10), f, 5, buffer_callback=got.append)
+    assert bytes(pickle.loads(f.getvalue(), buffers=got)) == b"oob" * 10
+    f = io.BytesIO()
+    brinery.dump(3, f)
+    assert f.getvalue() == pickle.dumps(3)
+
+
 def test_large_payloads_with_a_kept_memo():
     # A Pickler's memo outlives a dump: a payload met again in a later dump is a GET,
     # exactly as stock pickle.Pickler writes it, and the first stream stays intact.

@@ -51,6 +51,8 @@ pub struct Encoder {
     defer_min: usize,
     /// The payloads left out so far, in stream order.
     splices: Vec<Splice>,
+    /// Their total length.
+    deferred_len: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -87,6 +89,7 @@ impl Encoder {
             framing: false,
             frame_start: None,
             frame_deferred: 0,
+            deferred_len: 0,
             memo_len: 0,
             own_memo: BTreeMap::new(),
             defer_min: usize::MAX,
@@ -183,14 +186,54 @@ impl Encoder {
     /// Like [`Encoder::take_committed`], also taking the payloads left out of those
     /// bytes; the splices of what stays are renumbered from its start.
     pub fn take_committed_parts(&mut self) -> (Vec<u8>, Vec<Splice>) {
-        let keep_from = self.frame_start.unwrap_or(self.buf.len());
-        let rest = self.buf.split_off(keep_from);
+        let (buf, splices) = self.committed_parts();
+        let taken = (buf.to_vec(), splices.to_vec());
+        self.discard_committed();
+        taken
+    }
+
+    /// The bytes of every frame already committed and the splices of the payloads left
+    /// out of them, borrowed: write them out, then call [`Encoder::discard_committed`].
+    /// Unlike [`Encoder::take_committed_parts`] this copies nothing and the buffer keeps
+    /// its capacity for the frames still to come.
+    pub fn committed_parts(&self) -> (&[u8], &[Splice]) {
+        let end = self.committed_len();
+        let n = splice::count_at_or_before(&self.splices, end);
+        (&self.buf[..end], &self.splices[..n])
+    }
+
+    /// Drops what [`Encoder::committed_parts`] returns, moving the open frame to the start
+    /// of the buffer and renumbering its splices from there.
+    pub fn discard_committed(&mut self) {
+        let end = self.committed_len();
+        self.buf.drain(..end);
         if let Some(start) = self.frame_start.as_mut() {
             *start = 0;
         }
-        let later = splice::split_off(&mut self.splices, keep_from);
-        let taken = core::mem::replace(&mut self.splices, later);
-        (core::mem::replace(&mut self.buf, rest), taken)
+        let n = splice::count_at_or_before(&self.splices, end);
+        self.deferred_len -= self.splices.drain(..n).map(|s| s.len).sum::<usize>();
+        for s in &mut self.splices {
+            s.at -= end;
+        }
+    }
+
+    /// How many bytes of the buffer [`Encoder::committed_parts`] would give (every byte
+    /// when frames are off): a cheap test of whether a write is worth it.
+    #[inline]
+    pub fn committed_len(&self) -> usize {
+        self.frame_start.unwrap_or(self.buf.len())
+    }
+
+    /// The length of the stream [`Encoder::committed_parts`] would give, its deferred
+    /// payloads included: what a host streaming to a file compares with its write size.
+    #[inline]
+    pub fn committed_stream_len(&self) -> usize {
+        let open_frame_deferred = if self.frame_start.is_some() {
+            self.frame_deferred
+        } else {
+            0
+        };
+        self.committed_len() + self.deferred_len - open_frame_deferred
     }
 
     /// Commits the current frame once it holds 64 KiB or more, as `_pickle.c`'s
@@ -260,6 +303,7 @@ impl Encoder {
                     at: self.buf.len(),
                     len: data.len(),
                 });
+                self.deferred_len += data.len();
             } else {
                 payload::extend(&mut self.buf, data);
             }
@@ -271,6 +315,7 @@ impl Encoder {
                     at: self.buf.len(),
                     len: data.len(),
                 });
+                self.deferred_len += data.len();
                 if self.frame_start.is_some() {
                     self.frame_deferred += data.len();
                 }

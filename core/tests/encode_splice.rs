@@ -122,7 +122,14 @@ proptest! {
         enc.defer_payloads(min);
         let mut kept = Vec::new();
         let mut parts: Vec<(Vec<u8>, Vec<Splice>)> = Vec::new();
-        dump(&mut enc, &items, |e, i| if takes[i] { parts.push(e.take_committed_parts()) }, &mut kept);
+        let take = |e: &mut Encoder, i: usize| {
+            let (b, s) = e.committed_parts();
+            assert_eq!(e.committed_stream_len(), splice::total_len(b, s));
+            if takes[i] {
+                parts.push(e.take_committed_parts());
+            }
+        };
+        dump(&mut enc, &items, take, &mut kept);
         parts.push(enc.finish_parts());
         let mut streamed = Vec::new();
         let mut next = 0;

@@ -66,8 +66,11 @@ def dumps(obj, protocol=None, *, buffer_callback=None, by_value=()):
 
 
 def dump(obj, file, protocol=None, *, buffer_callback=None, by_value=()):
-    """Write the pickle of ``obj`` to the binary file ``file``."""
-    Pickler(file, protocol, buffer_callback=buffer_callback, by_value=by_value).dump(obj)
+    """Write the pickle of ``obj`` to the binary file ``file`` (its ``write`` method is
+    called with each 64 KiB frame as it is done, as ``pickle.dump`` does)."""
+    if protocol is None:
+        protocol = DEFAULT_PROTOCOL
+    _brinery.dump(obj, file, protocol, buffer_callback, _module_names(by_value))
 
 
 class Pickler(_brinery.Pickler):

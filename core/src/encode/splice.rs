@@ -69,13 +69,8 @@ pub fn assemble(buf: &[u8], splices: &[Splice], payloads: &[&[u8]]) -> Option<Ve
     for_each_piece(buf, splices, payloads, |p| out.extend_from_slice(p)).then_some(out)
 }
 
-/// Splits the splices of a buffer cut at `cut`: those at or before it (kept in `list`,
-/// as they were) and those after it, returned with positions counted from `cut`.
-pub(super) fn split_off(list: &mut Vec<Splice>, cut: usize) -> Vec<Splice> {
-    let first_after = list.iter().position(|s| s.at > cut).unwrap_or(list.len());
-    let mut rest = list.split_off(first_after);
-    for s in &mut rest {
-        s.at -= cut;
-    }
-    rest
+/// How many of `list` (in stream order) stand at or before `cut`: the splices of the
+/// buffer's first `cut` bytes.
+pub(super) fn count_at_or_before(list: &[Splice], cut: usize) -> usize {
+    list.iter().position(|s| s.at > cut).unwrap_or(list.len())
 }
