@@ -61,7 +61,7 @@ fn optional<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Option<Bound<'
 
 /// `dumps(obj, protocol=None, buffer_callback=None, by_value=())` without a Pickler.
 #[pyfunction]
-#[pyo3(signature = (obj, protocol=None, buffer_callback=None, by_value=Vec::new(), namespaces=false))]
+#[pyo3(signature = (obj, protocol=None, buffer_callback=None, by_value=Vec::new(), namespaces=false, fix_imports=true))]
 pub fn dumps<'py>(
     py: Python<'py>,
     obj: &Bound<'py, PyAny>,
@@ -69,17 +69,25 @@ pub fn dumps<'py>(
     buffer_callback: Option<Bound<'py, PyAny>>,
     by_value: Vec<String>,
     namespaces: bool,
+    fix_imports: bool,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    plain_walker(py, protocol, buffer_callback, &by_value, namespaces)?
-        .dump(obj)?
-        .into_bytes(py)
+    plain_walker(
+        py,
+        protocol,
+        buffer_callback,
+        &by_value,
+        namespaces,
+        fix_imports,
+    )?
+    .dump(obj)?
+    .into_bytes(py)
 }
 
 /// `dump(obj, file, protocol=None, buffer_callback=None, by_value=())` without a Pickler
 /// (whose memo would be kept for a next dump that never comes): frames go to
 /// `file.write` as they are committed.
 #[pyfunction]
-#[pyo3(signature = (obj, file, protocol=None, buffer_callback=None, by_value=Vec::new()))]
+#[pyo3(signature = (obj, file, protocol=None, buffer_callback=None, by_value=Vec::new(), fix_imports=true))]
 pub fn dump<'py>(
     py: Python<'py>,
     obj: &Bound<'py, PyAny>,
@@ -87,9 +95,10 @@ pub fn dump<'py>(
     protocol: Option<i64>,
     buffer_callback: Option<Bound<'py, PyAny>>,
     by_value: Vec<String>,
+    fix_imports: bool,
 ) -> PyResult<()> {
     let write = write_method(file)?;
-    let mut walker = plain_walker(py, protocol, buffer_callback, &by_value, false)?;
+    let mut walker = plain_walker(py, protocol, buffer_callback, &by_value, false, fix_imports)?;
     walker.sink = Some(write.clone());
     walker.dump(obj)?.write_to(&write)
 }
@@ -100,6 +109,7 @@ fn plain_walker<'py>(
     buffer_callback: Option<Bound<'py, PyAny>>,
     by_value: &[String],
     namespaces: bool,
+    fix_imports: bool,
 ) -> PyResult<Walker<'py>> {
     let st = stdlib::get(py)?;
     let proto = resolve_protocol(py, protocol)?;
@@ -115,6 +125,7 @@ fn plain_walker<'py>(
         buffer_callback,
         by_value: by_value_modules(st, py, by_value)?,
         namespaces,
+        fix_imports,
     };
     Walker::new(py, st, opts)
 }
@@ -138,6 +149,7 @@ pub struct Pickler {
     buffer_callback: Option<Py<PyAny>>,
     by_value: Vec<String>,
     namespaces: bool,
+    fix_imports: bool,
     memo: SavedMemo,
 }
 
@@ -154,7 +166,6 @@ impl Pickler {
         by_value: Vec<String>,
         namespaces: bool,
     ) -> PyResult<Self> {
-        let _ = fix_imports;
         let proto = resolve_protocol(py, protocol)?;
         let write = match file {
             Some(f) if !f.is_none() => Some(write_method(&f)?.unbind()),
@@ -169,6 +180,7 @@ impl Pickler {
             buffer_callback,
             by_value,
             namespaces,
+            fix_imports,
             memo: SavedMemo::default(),
         })
     }
@@ -267,6 +279,7 @@ impl Pickler {
             buffer_callback: me.buffer_callback.as_ref().map(|b| b.bind(py).clone()),
             by_value: by_value_modules(st, py, &me.by_value)?,
             namespaces: me.namespaces,
+            fix_imports: me.fix_imports,
         };
         drop(me);
         let mut walker = Walker::new(py, st, opts)?;

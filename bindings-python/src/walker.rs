@@ -111,6 +111,8 @@ pub struct Options<'py> {
     pub by_value: Vec<String>,
     /// Emit by-value module namespaces as persistent ids (see `brinery/_namespaces.py`).
     pub namespaces: bool,
+    /// `pickle`'s `fix_imports`: Python 2 names for globals below protocol 3.
+    pub fix_imports: bool,
 }
 
 /// One dump in progress.
@@ -148,6 +150,7 @@ impl<'py> Walker<'py> {
         let mut enc = Encoder::with_buffer(opts.proto, out)
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
         enc.defer_payloads(DEFER_MIN);
+        enc.set_fix_imports(opts.fix_imports);
         Ok(Walker {
             py,
             enc,

@@ -1,5 +1,6 @@
 """Rebuilding by-value classes: a base's ``__init_subclass__`` that took class keywords
-(``class B(A, flag=True)``), and ``TypeVar``s keeping their ``__module__``."""
+(``class B(A, flag=True)``), and ``TypeVar``, ``ParamSpec``, ``TypeVarTuple`` and
+``NewType`` keeping their ``__module__``."""
 
 import os
 import textwrap
@@ -32,11 +33,23 @@ T = typing.TypeVar("T", bound=int)
 class Box(typing.Generic[T]):
     pass
 
-sys.stdout.buffer.write(brinery.dumps([A, B, C, T, Box]))
+P = typing.ParamSpec("P", bound=int)
+Ts = typing.TypeVarTuple("Ts")
+UserId = typing.NewType("UserId", int)
+
+def make_local():
+    Local = typing.NewType("Local", str)
+    return Local
+
+class Variadic(typing.Generic[typing.Unpack[Ts]]):
+    pass
+
+sys.stdout.buffer.write(brinery.dumps([A, B, C, T, Box, P, Ts, UserId, make_local(), Variadic,
+                                       typing.Callable[P, UserId]]))
 '''
 
 CHECKS = r'''
-A, B, C, T, Box = obj
+A, B, C, T, Box, P, Ts, UserId, Local, Variadic, call = obj
 assert B.flag is True and C.flag is False and C().m() is False
 assert A.registry == [B, C] and B.__bases__ == (A,) and C.__bases__ == (B,)
 # The hook is back in place: new subclasses in this process go through it.
@@ -45,6 +58,14 @@ class D(A, flag=3):
 assert D.flag == 3 and A.registry == [B, C, D]
 assert "__init_subclass__" not in B.__dict__ and "__init_subclass__" not in C.__dict__
 assert T.__module__ == "__main__" and T.__bound__ is int and Box.__parameters__ == (T,)
+import typing
+assert type(P) is typing.ParamSpec and P.__module__ == "__main__" and P.__bound__ is int
+assert type(Ts) is typing.TypeVarTuple and Ts.__module__ == "__main__"
+assert Variadic.__parameters__ == (Ts,)
+assert type(UserId) is typing.NewType and UserId.__module__ == "__main__"
+assert UserId(7) == 7 and UserId.__supertype__ is int and repr(UserId) == "__main__.UserId"
+assert Local.__qualname__ == "Local" and Local.__supertype__ is str and Local("x") == "x"
+assert typing.get_args(call) == (P, UserId)
 print("ok")
 '''
 

@@ -10,6 +10,8 @@ import pickle
 import subprocess
 import sys
 
+import pytest
+
 import brinery
 from helpers import load_without_brinery, run_python
 
@@ -243,3 +245,24 @@ def test_dynamic_typevar_keeps_its_identity_subprocess():
     assert pickle.loads(echo_through_child(brinery.dumps(T))) is T
     out = load_without_brinery(brinery.dumps(T), "print(type(obj).__name__, obj.__name__, obj.__bound__.__name__)")
     assert out.split() == ["TypeVar", "T", "int"]
+
+
+@pytest.mark.parametrize("kind", ["ParamSpec", "TypeVarTuple", "NewType"])
+def test_dynamic_typing_variables_keep_their_identity_subprocess(kind):
+    import typing
+
+    made = {
+        "ParamSpec": lambda: typing.ParamSpec("P", bound=int),
+        "TypeVarTuple": lambda: typing.TypeVarTuple("Ts"),
+        "NewType": lambda: typing.NewType("UserId", int),
+    }[kind]
+    v = made()
+    assert round_trip(v) is v
+    first, second = round_trip((v, v))
+    assert first is second is v
+    assert pickle.loads(echo_through_child(brinery.dumps(v))) is v
+    # Another definition with the same name is another object.
+    other = made()
+    assert round_trip(other) is other
+    out = load_without_brinery(brinery.dumps([v, v]), "print(type(obj[0]).__name__, obj[0] is obj[1])")
+    assert out.split() == [kind, "True"]

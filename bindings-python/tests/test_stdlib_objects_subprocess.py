@@ -381,3 +381,34 @@ def test_terminal_is_refused():
     finally:
         os.close(leader)
         os.close(follower)
+
+
+def test_cached_property_of_a_by_value_class_subprocess():
+    # Its lock cannot be pickled (cloudpickle fails here); it is made anew, and the name
+    # __set_name__ gave it comes back, so the cache lands under the right attribute.
+    class Report:
+        calls = 0
+
+        def __init__(self, n):
+            self.n = n
+
+        @functools.cached_property
+        def total(self):
+            """The sum, computed once."""
+            type(self).calls += 1
+            return sum(range(self.n))
+
+    r = Report(10)
+    assert r.total == 45
+    check_in_child(
+        [Report, r, Report.__dict__["total"]],
+        """
+        import functools
+        Report, r, prop = obj
+        assert r.__dict__["total"] == 45 and r.total == 45
+        fresh = Report(5)
+        assert fresh.total == 10 and fresh.total == 10 and Report.calls == 2, Report.calls
+        assert type(prop) is functools.cached_property and prop.attrname == "total"
+        assert prop.__doc__ == "The sum, computed once." and prop is Report.__dict__["total"]
+        """,
+    )

@@ -53,6 +53,8 @@ pub struct Encoder {
     splices: Vec<Splice>,
     /// Their total length.
     deferred_len: usize,
+    /// Map Python 3 names of globals to Python 2 ones below protocol 3.
+    fix_imports: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -94,7 +96,15 @@ impl Encoder {
             own_memo: BTreeMap::new(),
             defer_min: usize::MAX,
             splices: Vec::new(),
+            fix_imports: true,
         })
+    }
+
+    /// `pickle`'s `fix_imports` (on by default): below protocol 3, globals are written
+    /// under their Python 2 names (`builtins.set` as `__builtin__.set`). Off, they are
+    /// written as given.
+    pub fn set_fix_imports(&mut self, on: bool) {
+        self.fix_imports = on;
     }
 
     /// From now on, leaves `str` and `bytes` payloads of at least `min` bytes (never
@@ -748,7 +758,7 @@ impl Encoder {
             self.memoize();
             self.op(REDUCE);
         } else {
-            let (module, name) = if self.proto < 3 {
+            let (module, name) = if self.proto < 3 && self.fix_imports {
                 crate::compat::to_python2(module, name)
             } else {
                 (module, name)

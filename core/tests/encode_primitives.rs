@@ -227,3 +227,29 @@ fn take_committed_streams_the_same_bytes() {
     streamed.extend(enc.finish());
     assert_eq!(streamed, whole);
 }
+
+#[test]
+fn fix_imports_maps_globals_below_protocol_3_unless_turned_off() {
+    // `pickle.dumps(range, p)` and `pickle.Pickler(f, p, fix_imports=False)`.
+    let global = |proto: u8, fix: bool| {
+        let mut enc = Encoder::new(proto).unwrap();
+        enc.set_fix_imports(fix);
+        enc.begin();
+        enc.global("builtins", "range");
+        enc.finish()
+    };
+    for proto in 0..=2u8 {
+        let header: &[u8] = if proto >= 2 { &[PROTO, 2] } else { &[] };
+        assert_eq!(
+            global(proto, true),
+            [header, b"c__builtin__\nxrange\n."].concat()
+        );
+        assert_eq!(
+            global(proto, false),
+            [header, b"cbuiltins\nrange\n."].concat()
+        );
+    }
+    // From protocol 3 the names are Python 3's either way.
+    assert_eq!(global(3, true), b"\x80\x03cbuiltins\nrange\n.");
+    assert_eq!(global(3, false), global(3, true));
+}

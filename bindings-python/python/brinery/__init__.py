@@ -51,26 +51,29 @@ def _module_names(by_value):
     return names
 
 
-def dumps(obj, protocol=None, *, buffer_callback=None, by_value=()):
+def dumps(obj, protocol=None, *, fix_imports=True, buffer_callback=None, by_value=()):
     """Return the pickle of ``obj`` as bytes.
 
-    ``protocol`` defaults to ``pickle.DEFAULT_PROTOCOL``; ``buffer_callback`` is as in
-    ``pickle.dumps`` (protocol 5); ``by_value`` names extra modules (or module objects)
-    whose functions and classes are stored by value for this call.
+    ``protocol`` defaults to ``pickle.DEFAULT_PROTOCOL``; ``fix_imports`` and
+    ``buffer_callback`` are as in ``pickle.dumps`` (Python 2 names for globals below
+    protocol 3; out-of-band buffers at protocol 5); ``by_value`` names extra modules (or
+    module objects) whose functions and classes are stored by value for this call.
     """
     if protocol is None:
         protocol = DEFAULT_PROTOCOL
-    if by_value:
-        return _native_dumps(obj, protocol, buffer_callback, _module_names(by_value))
+    if by_value or not fix_imports:
+        return _native_dumps(obj, protocol, buffer_callback, _module_names(by_value), False,
+                             bool(fix_imports))
     return _native_dumps(obj, protocol, buffer_callback)
 
 
-def dump(obj, file, protocol=None, *, buffer_callback=None, by_value=()):
+def dump(obj, file, protocol=None, *, fix_imports=True, buffer_callback=None, by_value=()):
     """Write the pickle of ``obj`` to the binary file ``file`` (its ``write`` method is
     called with each 64 KiB frame as it is done, as ``pickle.dump`` does)."""
     if protocol is None:
         protocol = DEFAULT_PROTOCOL
-    _brinery.dump(obj, file, protocol, buffer_callback, _module_names(by_value))
+    _brinery.dump(obj, file, protocol, buffer_callback, _module_names(by_value),
+                  bool(fix_imports))
 
 
 class Pickler(_brinery.Pickler):
@@ -94,7 +97,7 @@ class Pickler(_brinery.Pickler):
             cls,
             file,
             protocol,
-            fix_imports=fix_imports,
+            fix_imports=bool(fix_imports),
             buffer_callback=buffer_callback,
             by_value=_module_names(by_value),
             namespaces=namespaces,

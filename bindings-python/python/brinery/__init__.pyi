@@ -21,6 +21,7 @@ def dumps(
     obj: Any,
     protocol: int | None = ...,
     *,
+    fix_imports: bool = ...,
     buffer_callback: Callable[[pickle.PickleBuffer], Any] | None = ...,
     by_value: Iterable[ModuleType | str] = ...,
 ) -> bytes: ...
@@ -29,6 +30,7 @@ def dump(
     file: IO[bytes],
     protocol: int | None = ...,
     *,
+    fix_imports: bool = ...,
     buffer_callback: Callable[[pickle.PickleBuffer], Any] | None = ...,
     by_value: Iterable[ModuleType | str] = ...,
 ) -> None: ...

@@ -195,7 +195,8 @@ def add_late_reducers(module):
     elif module == "typing":
         import typing
 
-        REDUCERS[typing.TypeVar] = _reduce_typevar
+        for kind in (typing.TypeVar, typing.ParamSpec, typing.TypeVarTuple, typing.NewType):
+            REDUCERS[kind] = _reduce_typing_variable
     else:
         raise ValueError(f"no late reductions for {module!r}")
 
@@ -212,34 +213,59 @@ def _stdlib_names():
 STDLIB_NAMES = _stdlib_names()
 
 
-def _reduce_typevar(tv):
+def _typing_definition(obj):
+    """How to make ``obj`` (a ``TypeVar``, ``ParamSpec``, ``TypeVarTuple`` or
+    ``NewType``) again, and what tells one definition from another."""
     import functools
-    import sys
     import typing
 
-    mod = sys.modules.get(tv.__module__)
+    if isinstance(obj, typing.TypeVar):
+        spec = (obj.__bound__, obj.__constraints__, obj.__covariant__, obj.__contravariant__)
+        make = functools.partial(typing.TypeVar, obj.__name__, *obj.__constraints__,
+                                 bound=obj.__bound__, covariant=obj.__covariant__,
+                                 contravariant=obj.__contravariant__)
+    elif isinstance(obj, typing.ParamSpec):
+        spec = (obj.__bound__, obj.__covariant__, obj.__contravariant__)
+        make = functools.partial(typing.ParamSpec, obj.__name__, bound=obj.__bound__,
+                                 covariant=obj.__covariant__,
+                                 contravariant=obj.__contravariant__)
+    elif isinstance(obj, typing.NewType):
+        spec = (obj.__supertype__,)
+        make = functools.partial(typing.NewType, obj.__name__, obj.__supertype__)
+    else:
+        spec = ()
+        make = functools.partial(typing.TypeVarTuple, obj.__name__)
+    return make, spec
+
+
+def _reduce_typing_variable(obj):
+    # TypeVar, ParamSpec, TypeVarTuple and NewType pickle by name; one from __main__, a
+    # module registered by value, or a local one is rebuilt from its definition instead.
+    import sys
+
+    name = getattr(obj, "__qualname__", obj.__name__)
+    mod = sys.modules.get(obj.__module__)
+    found = mod
+    for part in name.split("."):
+        found = getattr(found, part, None)
     by_ref = (
-        tv.__module__ not in ("__main__", "__mp_main__")
-        and not registered(tv.__module__)
-        and mod is not None
-        and getattr(mod, tv.__name__, None) is tv
+        obj.__module__ not in ("__main__", "__mp_main__")
+        and not registered(obj.__module__)
+        and found is obj
     )
     if by_ref:
-        return tv.__name__
-    make = functools.partial(
-        typing.TypeVar,
-        tv.__name__,
-        *tv.__constraints__,
-        bound=tv.__bound__,
-        covariant=tv.__covariant__,
-        contravariant=tv.__contravariant__,
-    )
-    # Loads as the TypeVar the process already has under the same key, as classes do
-    # (see `_identity`). TypeVar takes its __module__ from the frame that creates it,
-    # which on loading is whoever called pickle.loads: set it back (BUILD's slot-state
-    # part uses setattr).
+        return name
+    make, spec = _typing_definition(obj)
+    # Loads as the one the process already has under the same key, as classes do (see
+    # `_identity`). These take their __module__ from the frame that creates them, which
+    # on loading is whoever called pickle.loads: it is set back (BUILD's slot-state part
+    # uses setattr), with a NewType's qualified name.
     from . import _identity
 
-    lookup, args = _identity.lookup_reduction(_stdlib_reducers.Call(make), _identity.typevar_key(tv))
-    return lookup, args, (None, {"__module__": tv.__module__})
+    key = _identity.typing_variable_key(obj, spec)
+    lookup, args = _identity.lookup_reduction(_stdlib_reducers.Call(make), key)
+    state = {"__module__": obj.__module__}
+    if name != obj.__name__:
+        state["__qualname__"] = name
+    return lookup, args, (None, state)
 

@@ -1,4 +1,4 @@
-"""Same-process identity for classes (and ``TypeVar``s) stored by value.
+"""Same-process identity for classes (and typing's ``TypeVar``-like objects) stored by value.
 
 A class stored by value is rebuilt when the stream loads. In a process that already has
 that class (the process that dumped it, a forked worker, a Dask client receiving
@@ -38,7 +38,7 @@ import weakref
 
 from ._reducers import Call
 
-__all__ = ["REGISTRY", "ClassRegistry", "key_for", "lookup_reduction", "typevar_key"]
+__all__ = ["REGISTRY", "ClassRegistry", "key_for", "lookup_reduction", "typing_variable_key"]
 
 
 class ClassRegistry(weakref.WeakValueDictionary):
@@ -146,14 +146,16 @@ def _register(obj, name, content):
     return key
 
 
-def typevar_key(tv):
-    """The registry key of a ``TypeVar`` stored by value (registering it): its module,
-    name and a digest of its definition, so one definition gives one key everywhere."""
-    key = REGISTRY.key_of.get(tv)
+def typing_variable_key(obj, spec):
+    """The registry key of a ``TypeVar``, ``ParamSpec``, ``TypeVarTuple`` or ``NewType``
+    stored by value (registering it): its kind, module, name and a digest of its
+    definition ``spec``, so one definition gives one key everywhere."""
+    key = REGISTRY.key_of.get(obj)
     if key is not None:
         return key
-    spec = repr((tv.__name__, tv.__bound__, tv.__constraints__, tv.__covariant__, tv.__contravariant__))
-    return _register(tv, f"{tv.__module__}.{tv.__name__}:typevar", spec.encode())
+    kind = type(obj).__name__.lower()
+    content = repr((obj.__name__, *spec)).encode()
+    return _register(obj, f"{obj.__module__}.{obj.__name__}:{kind}", content)
 
 
 def lookup_reduction(cls, key):

@@ -2,7 +2,7 @@
 by-value pickler is expected to store (cloudpickle stores most of them too):
 descriptors and their wrappers, dict views, ``WeakSet``, ``WeakKeyDictionary``,
 ``WeakValueDictionary``, ``mappingproxy``, ``memoryview``, ``lru_cache``
-functions from ``__main__``, bound methods that cannot be found again by name, and
+functions from ``__main__``, ``functools.cached_property``, bound methods that cannot be found again by name, and
 open files (``_open_files``).
 Every reduction names only standard-library callables, so the stream still loads
 without brinery.
@@ -187,6 +187,13 @@ def _found_by_reference(obj):
     return found is obj
 
 
+def _cached_property(p):
+    # Its lock cannot be pickled and is made anew by the constructor; the rest of its
+    # state (the attribute name `__set_name__` gave it, the doc) is set back as it was.
+    state = {k: v for k, v in vars(p).items() if k not in ("func", "lock")}
+    return functools.cached_property, (p.func,), state
+
+
 def _lru_cache(wrapper):
     # An `lru_cache` function that can be imported is a global, as pickle writes it; one
     # from `__main__` or a local one is rebuilt around its function stored by value,
@@ -228,6 +235,7 @@ def table():
             weakref.WeakValueDictionary: _weak_value_dictionary,
             memoryview: _memoryview,
             functools._lru_cache_wrapper: _lru_cache,
+            functools.cached_property: _cached_property,
             io.TextIOWrapper: _open_files.text_file,
             io.BufferedReader: _open_files.binary_file,
             io.BufferedRandom: _open_files.binary_file,
