@@ -90,6 +90,32 @@ fn lookup(tp: &Bound<'_, PyType>, name: &Py<PyString>) -> *mut ffi::PyObject {
     unsafe { _PyType_Lookup(tp.as_type_ptr(), name.as_ptr()) }
 }
 
+/// True when `tp` takes `__reduce_ex__`, `__reduce__`, `__getstate__` and `__class__`
+/// from `object` and defines no `__getnewargs(_ex)__`: `object.__reduce_ex__` decides
+/// everything about its instances' reduction.
+pub fn keeps_object_reduction(tp: &Bound<'_, PyType>) -> PyResult<bool> {
+    let py = tp.py();
+    let d = defaults(py)?;
+    let is_object_entry = |name: &Py<PyString>, entry: Option<&Py<PyAny>>| -> bool {
+        let found = lookup(tp, name);
+        match entry {
+            Some(e) => found == e.as_ptr(),
+            None => found.is_null(),
+        }
+    };
+    if !is_object_entry(&d.reduce_ex, Some(&d.object_reduce_ex))
+        || !is_object_entry(&d.reduce, Some(&d.object_reduce))
+        || !is_object_entry(&d.getstate, d.object_getstate.as_ref())
+        || !is_object_entry(&d.class, Some(&d.object_class))
+        || !lookup(tp, &d.getnewargs_ex).is_null()
+        || !lookup(tp, &d.getnewargs).is_null()
+    {
+        return Ok(false);
+    }
+    // `object.__reduce_ex__` asks the class itself (so its metaclass) for `__reduce__`.
+    Ok(matches!(tp.as_any().getattr(d.reduce.bind(py)), Ok(r) if r.is(d.object_reduce.bind(py))))
+}
+
 /// Decides whether `tp`'s instances reduce the default way (see the module docs).
 fn decide<'py>(tp: &Bound<'py, PyType>) -> PyResult<Option<Option<Bound<'py, PyList>>>> {
     let py = tp.py();
@@ -108,27 +134,8 @@ fn decide<'py>(tp: &Bound<'py, PyType>) -> PyResult<Option<Option<Bound<'py, PyL
     if !plain_layout {
         return Ok(None);
     }
-    let is_object_entry = |name: &Py<PyString>, entry: Option<&Py<PyAny>>| -> bool {
-        let found = lookup(tp, name);
-        match entry {
-            Some(e) => found == e.as_ptr(),
-            None => found.is_null(),
-        }
-    };
-    if !is_object_entry(&d.reduce_ex, Some(&d.object_reduce_ex))
-        || !is_object_entry(&d.reduce, Some(&d.object_reduce))
-        || !is_object_entry(&d.getstate, d.object_getstate.as_ref())
-        || !is_object_entry(&d.class, Some(&d.object_class))
-        || !lookup(tp, &d.getnewargs_ex).is_null()
-        || !lookup(tp, &d.getnewargs).is_null()
-    {
+    if !keeps_object_reduction(tp)? {
         return Ok(None);
-    }
-    // `object.__reduce_ex__` asks the class itself (so its metaclass) for `__reduce__`.
-    match tp.as_any().getattr(d.reduce.bind(py)) {
-        Ok(r) if r.is(d.object_reduce.bind(py)) => {}
-        Ok(_) => return Ok(None),
-        Err(_) => return Ok(None),
     }
     // `copyreg._slotnames` caches its answer in the type's own dict; until it has run
     // once for this type, the generic way runs it.

@@ -75,10 +75,15 @@ pub fn save_by_reduce<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyRe
     } else if let Some(f) = lookup(obj, pyo3::intern!(obj.py(), "__reduce_ex__"))? {
         match f.call1((w.enc.protocol(),)) {
             Ok(rv) => rv,
-            Err(e) => match std_stream_name(obj)? {
-                Some(name) => return save_std_stream(w, obj, name),
-                None => return Err(e),
-            },
+            Err(e) => {
+                if let Some(name) = std_stream_name(obj)? {
+                    return save_std_stream(w, obj, name);
+                }
+                match protocol_2_reduction(w, &tp, &f, &e)? {
+                    Some(rv) => rv,
+                    None => return Err(e),
+                }
+            }
         }
     } else if let Some(f) = lookup(obj, pyo3::intern!(obj.py(), "__reduce__"))? {
         f.call0()?
@@ -89,6 +94,26 @@ pub fn save_by_reduce<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyRe
         ));
     };
     save_reduce_value(w, obj, &rv)
+}
+
+/// Below protocol 2, `copyreg._reduce_ex` refuses instances with `__slots__` and no
+/// `__getstate__` (a dataclass's `__dataclass_params__` and `Field`s among them), which
+/// `object.__reduce_ex__(2)` stores: for a type that keeps `object`'s reduction, that
+/// reduction is used instead. Its `copyreg.__newobj__` is then an ordinary `REDUCE`, which
+/// loads at any protocol. None (the original error stands) otherwise.
+fn protocol_2_reduction<'py>(
+    w: &Walker<'py>,
+    tp: &Bound<'py, pyo3::types::PyType>,
+    reduce_ex: &Bound<'py, PyAny>,
+    err: &PyErr,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    if w.enc.protocol() >= 2
+        || !err.is_instance_of::<pyo3::exceptions::PyTypeError>(w.py)
+        || !crate::instance::keeps_object_reduction(tp)?
+    {
+        return Ok(None);
+    }
+    Ok(reduce_ex.call1((2,)).ok())
 }
 
 /// The name in `sys` of a standard stream, when `obj` is one (checked only once its own

@@ -226,6 +226,60 @@ def test_low_protocols_equal_pickle(proto):
     assert brinery.dumps(objs, proto) == pickle.dumps(objs, proto)
 
 
+@pytest.mark.parametrize("proto", [0, 1])
+def test_low_protocols_store_slotted_instances_pickle_refuses(proto):
+    # copyreg._reduce_ex refuses __slots__ without __getstate__ below protocol 2; brinery
+    # writes object.__reduce_ex__(2)'s reduction, whose copyreg.__newobj__ is a plain
+    # REDUCE there, so stock pickle loads it.
+    s = SlottedChild()
+    s.a, s.c = 1, [2]
+    with pytest.raises(TypeError, match="__slots__"):
+        pickle.dumps(s, proto)
+    data = brinery.dumps([s, s], proto)
+    assert b"\x81" not in data  # no NEWOBJ at these protocols
+    a, b = pickle.loads(data)
+    assert a is b and type(a) is SlottedChild and (a.a, a.c) == (1, [2])
+    assert not hasattr(a, "b")
+    # A class with its own reduction keeps it: its error is the one raised.
+    class Own:
+        __slots__ = ("x",)
+
+        def __reduce_ex__(self, proto):
+            raise TypeError("Own refuses")
+
+    with pytest.raises(TypeError, match="Own refuses"):
+        brinery.dumps(Own(), proto)
+
+
+def test_main_dataclass_at_protocols_0_and_1_subprocess():
+    # A dataclass's __dataclass_params__ and Fields have __slots__: at protocols 0 and 1
+    # stock pickle (and cloudpickle) cannot store a __main__ dataclass by value.
+    script = "import brinery, dataclasses, sys\n" + """
+@dataclasses.dataclass(frozen=True)
+class Point:
+    x: int
+    y: int = 2
+    def norm(self):
+        return self.x + self.y
+
+sys.stdout.buffer.write(brinery.dumps([Point(1), Point(3, 4)], int(sys.stdin.read())))
+"""
+    env = {"PYTHONPATH": PKG + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    for proto in (0, 1):
+        data = run_python(script, env=env, stdin=str(proto).encode())
+        out = load_without_brinery(data, """
+        import dataclasses
+        p, q = obj
+        assert p.norm() == 3 and q.norm() == 7 and dataclasses.is_dataclass(p)
+        assert type(p).__dataclass_params__.frozen and [f.name for f in dataclasses.fields(p)] == ["x", "y"]
+        try:
+            p.x = 5
+        except dataclasses.FrozenInstanceError:
+            print("ok")
+        """)
+        assert out.strip() == "ok", proto
+
+
 def test_copyreg_dispatch_table_wins():
     copyreg.pickle(Registered, reduce_registered)
     try:
