@@ -277,7 +277,7 @@ pub fn try_save<'py>(
         w.enc.pop();
         w.enc.get(idx);
     } else {
-        w.memoize(obj);
+        w.memoize_data(obj);
     }
     if !state.is_none() {
         w.path.push(Seg::State);

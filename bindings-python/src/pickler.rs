@@ -126,6 +126,7 @@ fn plain_walker<'py>(
         by_value: by_value_modules(st, py, by_value)?,
         namespaces,
         fix_imports,
+        fast: false,
     };
     Walker::new(py, st, opts)
 }
@@ -280,6 +281,10 @@ impl Pickler {
             by_value: by_value_modules(st, py, &me.by_value)?,
             namespaces: me.namespaces,
             fix_imports: me.fix_imports,
+            fast: match optional(any, "_fast_mode")? {
+                Some(f) => f.is_truthy()?,
+                None => false,
+            },
         };
         drop(me);
         let mut walker = Walker::new(py, st, opts)?;

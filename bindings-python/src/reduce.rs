@@ -159,7 +159,7 @@ fn save_std_stream<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>, name: &str
     w.save(PyString::new(py, name).as_any())?;
     w.enc.tuple_end(2);
     w.enc.reduce();
-    w.memoize(obj);
+    w.memoize_data(obj);
     Ok(())
 }
 
@@ -393,7 +393,7 @@ pub fn save_reduce<'py>(
             w.enc.pop();
             w.enc.get(idx);
         } else {
-            w.memoize(obj);
+            w.memoize_data(obj);
         }
     }
     if let Some(l) = listitems {
@@ -652,7 +652,7 @@ pub fn save_global<'py>(
         }
         w.enc.global(&m, &n);
     }
-    w.memoize(obj);
+    w.memoize_data(obj);
     Ok(())
 }
 
@@ -697,7 +697,7 @@ pub fn save_picklebuffer<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> P
         } else {
             w.enc.bytearray(copy.as_bytes());
         }
-        w.memoize(obj);
+        w.memoize_data(obj);
     } else {
         w.enc
             .next_buffer(readonly)

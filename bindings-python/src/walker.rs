@@ -113,6 +113,8 @@ pub struct Options<'py> {
     pub namespaces: bool,
     /// `pickle`'s `fix_imports`: Python 2 names for globals below protocol 3.
     pub fix_imports: bool,
+    /// `pickle.Pickler.fast`: data is not memoized (see [`Walker::memoize_data`]).
+    pub fast: bool,
 }
 
 /// One dump in progress.
@@ -134,7 +136,17 @@ pub struct Walker<'py> {
     pub plain_reduce_types: rustc_hash::FxHashSet<usize>,
     /// Which types' instances reduce the default way (see [`crate::instance`]).
     pub instances: crate::instance::Verdicts<'py>,
+    /// Fast mode: lists and dicts being saved, and the addresses of those deeper than
+    /// [`FAST_NESTING_LIMIT`] (where a cycle is looked for).
+    fast_nesting: usize,
+    fast_open: rustc_hash::FxHashSet<usize>,
+    /// A `persistent_id` or fast mode: saves go through [`Walker::save_hooked`].
+    hooked: bool,
 }
+
+/// In fast mode, how deep lists and dicts nest before each is checked for a cycle
+/// (CPython's pickler uses the same limit).
+const FAST_NESTING_LIMIT: usize = 50;
 
 #[inline]
 fn is_type(obj: &Bound<'_, PyAny>, tp: *mut ffi::PyTypeObject) -> bool {
@@ -165,7 +177,16 @@ impl<'py> Walker<'py> {
             sink: None,
             plain_reduce_types: Default::default(),
             instances: Default::default(),
-        })
+            fast_nesting: 0,
+            fast_open: Default::default(),
+            hooked: false,
+        }
+        .with_hooks())
+    }
+
+    fn with_hooks(mut self) -> Self {
+        self.hooked = self.opts.persistent_id.is_some() || self.opts.fast;
+        self
     }
 
     /// Writes the whole stream for `obj` and returns it (what is left of it when a sink
@@ -232,6 +253,19 @@ impl<'py> Walker<'py> {
         self.keep.push(obj.clone());
     }
 
+    /// Memoizes a data object (not a definition stored by value), unless in fast mode.
+    ///
+    /// `pickle.Pickler.fast` writes data with no memo, so shared objects are written
+    /// again and cycles are an error; by-value functions, classes, code, cells and
+    /// globals still go through [`Walker::memoize`], as their sharing (one globals dict
+    /// per module) and their cycles (recursive closures) are what they mean.
+    #[inline]
+    pub fn memoize_data(&mut self, obj: &Bound<'py, PyAny>) {
+        if !self.opts.fast {
+            self.memoize(obj);
+        }
+    }
+
     /// Records `obj` as the value already in the stream at memo index `idx`.
     pub fn memo_alias(&mut self, obj: &Bound<'py, PyAny>, idx: u32) {
         self.memo.insert(obj.as_ptr() as usize, idx);
@@ -285,14 +319,15 @@ impl<'py> Walker<'py> {
     pub fn save_with(&mut self, obj: &Bound<'py, PyAny>, pers_save: bool) -> PyResult<()> {
         // Frames are committed when the next object starts, as in CPython.
         self.boundary()?;
+        if self.hooked {
+            return self.save_hooked(obj, pers_save);
+        }
         // Leaves cannot nest, so they skip the recursion guard (CPython's limit is still
         // enforced on every container).
-        if pers_save || self.opts.persistent_id.is_none() {
-            match self.save_leaf(obj) {
-                Ok(true) => return Ok(()),
-                Ok(false) => {}
-                Err(e) => return Err(self.locate(e)),
-            }
+        match self.save_leaf(obj) {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(e) => return Err(self.locate(e)),
         }
         // SAFETY: plain C-API calls with the GIL held (we hold a `Python` token).
         if unsafe { ffi::Py_EnterRecursiveCall(c" while pickling an object".as_ptr()) } != 0 {
@@ -301,6 +336,63 @@ impl<'py> Walker<'py> {
         let r = self.dispatch(obj, pers_save);
         unsafe { ffi::Py_LeaveRecursiveCall() };
         r.map_err(|e| self.locate(e))
+    }
+
+    /// [`Walker::dispatch`] inside CPython's recursion guard, for [`Walker::save_hooked`].
+    fn save_nested(&mut self, obj: &Bound<'py, PyAny>, pers_save: bool) -> PyResult<()> {
+        // SAFETY: plain C-API calls with the GIL held (we hold a `Python` token).
+        if unsafe { ffi::Py_EnterRecursiveCall(c" while pickling an object".as_ptr()) } != 0 {
+            return Err(PyErr::fetch(self.py));
+        }
+        let r = self.dispatch(obj, pers_save);
+        unsafe { ffi::Py_LeaveRecursiveCall() };
+        r.map_err(|e| self.locate(e))
+    }
+
+    /// [`Walker::save_with`] when a `persistent_id` or fast mode is on (kept out of the
+    /// plain path): `persistent_id` sees leaves too, and in fast mode strings are not
+    /// memoized and lists and dicts are watched for cycles, which through containers
+    /// nested deeper than [`FAST_NESTING_LIMIT`] are a `ValueError` (CPython's message)
+    /// instead of endless recursion.
+    #[cold]
+    #[inline(never)]
+    fn save_hooked(&mut self, obj: &Bound<'py, PyAny>, pers_save: bool) -> PyResult<()> {
+        if self.opts.fast
+            && is_type(obj, &raw mut ffi::PyUnicode_Type)
+            && (pers_save || self.opts.persistent_id.is_none())
+        {
+            return Self::write_str(&mut self.enc, &mut self.payloads, obj)
+                .map_err(|e| self.locate(e));
+        }
+        if pers_save || self.opts.persistent_id.is_none() {
+            match self.save_leaf_outlined(obj) {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e) => return Err(self.locate(e)),
+            }
+        }
+        let watched = self.opts.fast
+            && (is_type(obj, &raw mut ffi::PyList_Type) || is_type(obj, &raw mut ffi::PyDict_Type));
+        if !watched {
+            return self.save_nested(obj, pers_save);
+        }
+        let key = obj.as_ptr() as usize;
+        let tracked = self.fast_nesting >= FAST_NESTING_LIMIT;
+        if tracked && !self.fast_open.insert(key) {
+            let e = pyo3::exceptions::PyValueError::new_err(format!(
+                "fast mode: can't pickle cyclic objects including object type {} at {:#x}",
+                obj.get_type().name()?,
+                key
+            ));
+            return Err(self.locate(e));
+        }
+        self.fast_nesting += 1;
+        let r = self.save_nested(obj, pers_save);
+        self.fast_nesting -= 1;
+        if tracked {
+            self.fast_open.remove(&key);
+        }
+        r
     }
 
     #[inline(always)]
@@ -337,8 +429,14 @@ impl<'py> Walker<'py> {
         error::with_path(self.py, e, &self.path.render())
     }
 
+    /// [`Walker::save_leaf`] kept out of line, for [`Walker::save_hooked`].
+    #[inline(never)]
+    fn save_leaf_outlined(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<bool> {
+        self.save_leaf(obj)
+    }
+
     /// None, bools, ints, floats, memo hits, str and bytes: true when `obj` was one.
-    #[inline]
+    #[inline(always)]
     fn save_leaf(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<bool> {
         unsafe {
             if obj.is_none() {
@@ -495,7 +593,7 @@ impl<'py> Walker<'py> {
 
     fn save_str(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
         Self::write_str(&mut self.enc, &mut self.payloads, obj)?;
-        self.memoize(obj);
+        self.memoize_data(obj);
         Ok(())
     }
 
@@ -538,7 +636,7 @@ impl<'py> Walker<'py> {
         let b = obj.cast::<PyBytes>()?.as_bytes();
         if self.enc.protocol() >= 3 {
             self.write_bytes_of(obj.cast::<PyBytes>()?, b);
-            self.memoize(obj);
+            self.memoize_data(obj);
             return Ok(());
         }
         let py = self.py;
@@ -585,7 +683,7 @@ impl<'py> Walker<'py> {
         if self.enc.protocol() >= 5 {
             // SAFETY: no Python code runs while the slice is borrowed.
             self.enc.bytearray(unsafe { ba.as_bytes() });
-            self.memoize(obj);
+            self.memoize_data(obj);
             return Ok(());
         }
         let tp = py.get_type::<pyo3::types::PyByteArray>().into_any();
@@ -620,13 +718,13 @@ impl<'py> Walker<'py> {
             return Ok(());
         }
         self.enc.tuple_end(n);
-        self.memoize(obj);
+        self.memoize_data(obj);
         Ok(())
     }
 
     fn save_list(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
         self.enc.empty_list();
-        self.memoize(obj);
+        self.memoize_data(obj);
         let list = obj.cast::<pyo3::types::PyList>()?;
         if list.len() == 0 {
             return Ok(());
@@ -735,7 +833,7 @@ impl<'py> Walker<'py> {
 
     fn save_dict(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
         self.enc.empty_dict();
-        self.memoize(obj);
+        self.memoize_data(obj);
         let dict = obj.cast::<PyDict>()?;
         if dict.len() == 0 {
             return Ok(());
@@ -891,7 +989,7 @@ impl<'py> Walker<'py> {
         self.enc
             .empty_set()
             .map_err(|e| error::new_pickling_error(py, e.to_string()))?;
-        self.memoize(obj);
+        self.memoize_data(obj);
         let size = obj.len()?;
         if size == 0 {
             return Ok(());
@@ -950,7 +1048,7 @@ impl<'py> Walker<'py> {
             return Ok(());
         }
         self.enc.frozenset();
-        self.memoize(obj);
+        self.memoize_data(obj);
         Ok(())
     }
 }

@@ -87,7 +87,25 @@ class Pickler(_brinery.Pickler):
     per stream but the persistent id ``("brinery.ns", module_name)``, filled afterwards
     through ``("brinery.fill", module_name, {name: value})`` (names the namespace lacks
     only). Load such streams with ``brinery._namespaces.Unpickler``.
+
+    ``pickler.fast = True`` (set on the instance, as on ``pickle.Pickler``, where a class
+    attribute of that name does not switch it on either) writes data without the memo:
+    the bytes of ``pickle``'s fast mode, objects shared inside the data are written once
+    per reference, and a cycle through lists and dicts raises ``ValueError``. Functions
+    and classes stored by value keep their memo even then (their globals stay shared and
+    recursive closures still work).
     """
+
+    _fast_mode = False
+
+    @property
+    def fast(self):
+        """``pickle``'s fast mode (no memo for data); see the class docstring."""
+        return self._fast_mode
+
+    @fast.setter
+    def fast(self, value):
+        self._fast_mode = bool(value)
 
     def __new__(cls, file=None, protocol=None, *, fix_imports=True, buffer_callback=None,
                 by_value=(), namespaces=False):

@@ -36,6 +36,7 @@ def dump(
 ) -> None: ...
 
 class Pickler:
+    fast: bool
     def __init__(
         self,
         file: IO[bytes] | None = ...,
