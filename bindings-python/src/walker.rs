@@ -163,6 +163,7 @@ impl<'py> Walker<'py> {
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
         enc.defer_payloads(DEFER_MIN);
         enc.set_fix_imports(opts.fix_imports);
+        let hooked = opts.persistent_id.is_some() || opts.fast;
         Ok(Walker {
             py,
             enc,
@@ -179,14 +180,8 @@ impl<'py> Walker<'py> {
             instances: Default::default(),
             fast_nesting: 0,
             fast_open: Default::default(),
-            hooked: false,
-        }
-        .with_hooks())
-    }
-
-    fn with_hooks(mut self) -> Self {
-        self.hooked = self.opts.persistent_id.is_some() || self.opts.fast;
-        self
+            hooked,
+        })
     }
 
     /// Writes the whole stream for `obj` and returns it (what is left of it when a sink
@@ -329,16 +324,11 @@ impl<'py> Walker<'py> {
             Ok(false) => {}
             Err(e) => return Err(self.locate(e)),
         }
-        // SAFETY: plain C-API calls with the GIL held (we hold a `Python` token).
-        if unsafe { ffi::Py_EnterRecursiveCall(c" while pickling an object".as_ptr()) } != 0 {
-            return Err(PyErr::fetch(self.py));
-        }
-        let r = self.dispatch(obj, pers_save);
-        unsafe { ffi::Py_LeaveRecursiveCall() };
-        r.map_err(|e| self.locate(e))
+        self.save_nested(obj, pers_save)
     }
 
-    /// [`Walker::dispatch`] inside CPython's recursion guard, for [`Walker::save_hooked`].
+    /// [`Walker::dispatch`] inside CPython's recursion guard.
+    #[inline(always)]
     fn save_nested(&mut self, obj: &Bound<'py, PyAny>, pers_save: bool) -> PyResult<()> {
         // SAFETY: plain C-API calls with the GIL held (we hold a `Python` token).
         if unsafe { ffi::Py_EnterRecursiveCall(c" while pickling an object".as_ptr()) } != 0 {
@@ -357,14 +347,11 @@ impl<'py> Walker<'py> {
     #[cold]
     #[inline(never)]
     fn save_hooked(&mut self, obj: &Bound<'py, PyAny>, pers_save: bool) -> PyResult<()> {
-        if self.opts.fast
-            && is_type(obj, &raw mut ffi::PyUnicode_Type)
-            && (pers_save || self.opts.persistent_id.is_none())
-        {
-            return Self::write_str(&mut self.enc, &mut self.payloads, obj)
-                .map_err(|e| self.locate(e));
-        }
         if pers_save || self.opts.persistent_id.is_none() {
+            if self.opts.fast && is_type(obj, &raw mut ffi::PyUnicode_Type) {
+                return Self::write_str(&mut self.enc, &mut self.payloads, obj)
+                    .map_err(|e| self.locate(e));
+            }
             match self.save_leaf_outlined(obj) {
                 Ok(true) => return Ok(()),
                 Ok(false) => {}
