@@ -38,6 +38,23 @@ pub fn new_pickling_error(py: Python<'_>, msg: impl Into<String>) -> PyErr {
     }
 }
 
+static RECURSION_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// `brinery.PicklingRecursionError`: objects nested deeper than `limit`
+/// (`sys.getrecursionlimit()`).
+pub fn recursion_error(py: Python<'_>, limit: u32) -> PyErr {
+    match RECURSION_ERROR.import(py, "brinery._errors", "PicklingRecursionError") {
+        Ok(t) => PyErr::from_type(
+            t.clone(),
+            format!(
+                "maximum recursion depth exceeded while pickling an object: objects nest \
+                 deeper than sys.getrecursionlimit() ({limit})"
+            ),
+        ),
+        Err(e) => e,
+    }
+}
+
 /// Gives `err`, raised while saving the object at `path`, its path.
 pub fn with_path(py: Python<'_>, err: PyErr, path: &str) -> PyErr {
     if err.is_instance_of::<PyRecursionError>(py)

@@ -134,8 +134,10 @@ pub fn save_named<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>, module: &st
 }
 
 /// Before the first code object: a call that fails on another Python minor version
-/// with a message naming the one the stream needs. It runs
-/// `importlib.import_module({tag: 'sys'}.get(sys.implementation.cache_tag, msg))`.
+/// with a message naming the one the stream needs and the one loading it. It runs
+/// `importlib.import_module({tag: 'sys'}.get(tag_here, msg.format(tag_here)))` with
+/// `tag_here = sys.implementation.cache_tag` (the message has no dots: it is the name
+/// of the module that is not found).
 fn version_check(w: &mut Walker<'_>) -> PyResult<()> {
     if w.fns.version_checked {
         return Ok(());
@@ -144,7 +146,8 @@ fn version_check(w: &mut Walker<'_>) -> PyResult<()> {
     let py = w.py;
     let st = w.st;
     let msg = format!(
-        "this brinery stream holds code for {tag} (Python {v}); load it with Python {v}",
+        "this brinery stream holds code for {tag} (Python {v}) and cannot run on {{}}; \
+         load it with Python {v}",
         v = st.version.replace('.', " minor "),
         tag = st.cache_tag
     );
@@ -165,7 +168,18 @@ fn version_check(w: &mut Walker<'_>) -> PyResult<()> {
     w.save(PyString::new(py, "cache_tag").as_any())?;
     w.enc.tuple_end(2);
     w.enc.reduce();
+    let cache_tag_memo = w.enc.memoize();
+    // msg.format(cache_tag)
+    save_named(w, st.getattr.bind(py), "builtins", "getattr");
+    w.enc.tuple_begin(2);
     w.save(PyString::new(py, &msg).as_any())?;
+    w.save(PyString::new(py, "format").as_any())?;
+    w.enc.tuple_end(2);
+    w.enc.reduce();
+    w.enc.tuple_begin(1);
+    w.enc.get(cache_tag_memo);
+    w.enc.tuple_end(1);
+    w.enc.reduce();
     w.enc.tuple_end(2);
     w.enc.reduce();
     w.enc.tuple_end(1);
@@ -355,10 +369,16 @@ pub fn save_function<'py>(w: &mut Walker<'py>, f: &Bound<'py, PyAny>) -> PyResul
 
     // Attributes, set by BUILD's setattr path.
     let mut attrs: Vec<(Bound<'py, PyString>, Bound<'py, PyAny>)> = Vec::with_capacity(6);
-    attrs.push((
-        pyo3::intern!(py, "__qualname__").clone(),
-        f.getattr(pyo3::intern!(f.py(), "__qualname__"))?,
-    ));
+    // The code's own `co_qualname` object when equal: a new function shares it, and a
+    // loaded one (whose code object may hold an interned copy, 3.13) then dumps to the
+    // same bytes as the original.
+    let mut qualname = f.getattr(pyo3::intern!(f.py(), "__qualname__"))?;
+    if let Ok(co_qualname) = code.getattr(pyo3::intern!(py, "co_qualname")) {
+        if co_qualname.eq(&qualname)? {
+            qualname = co_qualname;
+        }
+    }
+    attrs.push((pyo3::intern!(py, "__qualname__").clone(), qualname));
     attrs.push((
         pyo3::intern!(py, "__module__").clone(),
         f.getattr(pyo3::intern!(f.py(), "__module__"))?,
@@ -367,6 +387,12 @@ pub fn save_function<'py>(w: &mut Walker<'py>, f: &Bound<'py, PyAny>) -> PyResul
         let v = f.getattr(name)?;
         if !v.is_none() {
             attrs.push((intern(py, name), v));
+        }
+    }
+    // PEP 695 (`def f[T]()`, 3.12+): the parameters, where the interpreter has them.
+    if let Ok(params) = f.getattr(pyo3::intern!(f.py(), "__type_params__")) {
+        if params.len().unwrap_or(0) > 0 {
+            attrs.push((pyo3::intern!(py, "__type_params__").clone(), params));
         }
     }
     let ann = f.getattr(pyo3::intern!(f.py(), "__annotations__"))?;

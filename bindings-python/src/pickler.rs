@@ -59,6 +59,15 @@ fn optional<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Option<Bound<'
     }
 }
 
+/// `obj.name`, or None when `obj` has no such attribute.
+fn present<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+    match obj.getattr(name) {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyAttributeError>(obj.py()) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// `dumps(obj, protocol=None, buffer_callback=None, by_value=())` without a Pickler.
 #[pyfunction]
 #[pyo3(signature = (obj, protocol=None, buffer_callback=None, by_value=Vec::new(), namespaces=false, fix_imports=true))]
@@ -275,7 +284,9 @@ impl Pickler {
         let opts = Options {
             proto: me.proto,
             persistent_id: optional(any, "persistent_id")?,
-            reducer_override: optional(any, "reducer_override")?,
+            // Present means called, as in CPython's pickler: `reducer_override = None` on
+            // an instance is a TypeError when dumping, not "no override".
+            reducer_override: present(any, "reducer_override")?,
             dispatch_table,
             buffer_callback: me.buffer_callback.as_ref().map(|b| b.bind(py).clone()),
             by_value: by_value_modules(st, py, &me.by_value)?,

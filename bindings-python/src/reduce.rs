@@ -631,7 +631,7 @@ pub fn save_global<'py>(
         w.save(found.module_name.as_any())?;
         w.save(global_name.as_any())?;
         w.enc.raw(&[opcode::STACK_GLOBAL]);
-    } else if !found.parent.is(&found.module) {
+    } else if !found.parent.is(&found.module) && !w.st.nested_names_from_toplevel {
         let last = PyString::new(py, found.dotted.last().expect("non-empty"));
         let rv = PyTuple::new(
             py,
@@ -641,6 +641,28 @@ pub fn save_global<'py>(
             ],
         )?;
         save_reduce(w, &rv, None)?;
+    } else if !found.parent.is(&found.module) {
+        // `getattr(getattr(module.top, a), b)`, the top-level object named, never saved
+        // as an object, so that a class reached through itself (`C.ref = C`, qualified
+        // name `C.ref`) is not saved again and again.
+        let (top, attrs) = found.dotted.split_first().expect("dotted has a parent");
+        for _ in attrs {
+            crate::function::save_named(w, w.st.getattr.bind(py), "builtins", "getattr");
+            w.enc.tuple_begin(2);
+        }
+        let m = found.module_name.to_cow()?;
+        if proto < 3 && (!m.is_ascii() || !top.is_ascii()) {
+            return Err(new_pickling_error(
+                py,
+                format!("can't pickle module identifier '{m}' using pickle protocol {proto}"),
+            ));
+        }
+        w.enc.global(&m, top);
+        for attr in attrs {
+            w.save(PyString::new(py, attr).as_any())?;
+            w.enc.tuple_end(2);
+            w.enc.reduce();
+        }
     } else {
         let m = found.module_name.to_cow()?;
         let n = global_name.to_cow()?;

@@ -44,6 +44,10 @@ pub struct Stdlib {
     pub global_ops: crate::bytecode::GlobalOps,
     pub cache_tag: String,
     pub version: String,
+    /// This interpreter's `pickle` writes a nested name below protocol 4 as `getattr`
+    /// calls on its top-level object written by name (3.13+), rather than on the
+    /// parent saved as an object (3.11, 3.12): brinery writes what stock pickle writes.
+    pub nested_names_from_toplevel: bool,
 }
 
 static STDLIB: PyOnceLock<Stdlib> = PyOnceLock::new();
@@ -87,6 +91,10 @@ pub fn get(py: Python<'_>) -> PyResult<&Stdlib> {
             cell_type: attr("types", "CellType")?,
             module_type: attr("types", "ModuleType")?,
             pickle_buffer: attr("pickle", "PickleBuffer")?,
+            nested_names_from_toplevel: py
+                .import("pickle")?
+                .getattr("_Pickler")?
+                .hasattr("_save_toplevel_by_name")?,
             io_base: attr("io", "IOBase")?,
             cache_tag: implementation
                 .getattr(pyo3::intern!(implementation.py(), "cache_tag"))?

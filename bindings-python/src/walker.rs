@@ -142,7 +142,16 @@ pub struct Walker<'py> {
     fast_open: rustc_hash::FxHashSet<usize>,
     /// A `persistent_id` or fast mode: saves go through [`Walker::save_hooked`].
     hooked: bool,
+    /// Containers being saved, and how many may nest (`sys.getrecursionlimit()` when
+    /// the walk began): see [`Walker::save_nested`].
+    depth: u32,
+    depth_limit: u32,
 }
+
+/// Stack left below which a nested save moves to a new stack segment, and the size of
+/// each segment (see [`Walker::save_nested`]).
+const STACK_RED_ZONE: usize = 256 * 1024;
+const STACK_SEGMENT: usize = 8 * 1024 * 1024;
 
 /// In fast mode, how deep lists and dicts nest before each is checked for a cycle
 /// (CPython's pickler uses the same limit).
@@ -181,6 +190,9 @@ impl<'py> Walker<'py> {
             fast_nesting: 0,
             fast_open: Default::default(),
             hooked,
+            depth: 0,
+            // SAFETY: reads an interpreter setting; we hold the GIL.
+            depth_limit: unsafe { ffi::Py_GetRecursionLimit() }.max(1) as u32,
         })
     }
 
@@ -327,16 +339,30 @@ impl<'py> Walker<'py> {
         self.save_nested(obj, pers_save)
     }
 
-    /// [`Walker::dispatch`] inside CPython's recursion guard.
+    /// [`Walker::dispatch`] one level deeper. The depth is bounded by
+    /// `sys.getrecursionlimit()` on every interpreter (3.12 made CPython's own guard,
+    /// `Py_EnterRecursiveCall`, count C levels against a fixed limit instead, which the
+    /// user cannot raise), and past it the error is both `RecursionError` and
+    /// `brinery.PicklingError`. Every depth up to the limit works whatever the thread's
+    /// stack size: when little native stack is left, the walk goes on in a new segment.
     #[inline(always)]
     fn save_nested(&mut self, obj: &Bound<'py, PyAny>, pers_save: bool) -> PyResult<()> {
-        // SAFETY: plain C-API calls with the GIL held (we hold a `Python` token).
-        if unsafe { ffi::Py_EnterRecursiveCall(c" while pickling an object".as_ptr()) } != 0 {
-            return Err(PyErr::fetch(self.py));
+        if self.depth >= self.depth_limit {
+            return Err(self.too_deep());
         }
-        let r = self.dispatch(obj, pers_save);
-        unsafe { ffi::Py_LeaveRecursiveCall() };
+        self.depth += 1;
+        let r = stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || {
+            self.dispatch(obj, pers_save)
+        });
+        self.depth -= 1;
         r.map_err(|e| self.locate(e))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn too_deep(&mut self) -> PyErr {
+        self.located = true;
+        error::recursion_error(self.py, self.depth_limit)
     }
 
     /// [`Walker::save_with`] when a `persistent_id` or fast mode is on (kept out of the

@@ -280,12 +280,12 @@ def test_shutdown_cancel_futures_without_waiting_in_subprocess(busy):
 
 EXIT_SCRIPT = textwrap.dedent(
     """
-    import sys, time
+    import os, sys, time
     from brinery.pool import Pool
 
     def late(msg):
         time.sleep(0.3)
-        print(msg, flush=True)
+        os.write(1, f"{msg}\\n".encode())  # one write: the two workers' lines never mix
 
     if __name__ == "__main__":
         p = Pool(2, start_method=sys.argv[1])

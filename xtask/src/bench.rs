@@ -5,9 +5,11 @@
 use crate::run::{self, Result};
 
 /// Comparison scripts run after the divan benches: (interpreter, path from the root).
+/// `"python"` is the default interpreter's venv; `"every python"` runs the script once
+/// per supported CPython on the machine, each against its own build.
 const SCRIPTS: &[(&str, &str)] = &[
     ("python", "core/benches/compare_cpython.py"),
-    ("python", "bindings-python/benches/compare.py"),
+    ("every python", "bindings-python/benches/compare.py"),
     ("python", "bindings-python/benches/pool_compare.py"),
     ("python", "bindings-python/benches/dask_compare.py"),
     ("node", "bindings-node/bench/compare.js"),
@@ -30,20 +32,34 @@ pub fn run(args: &[String]) -> Result {
     run::cargo(&bench)?;
     crate::develop::run(&[])?;
     let python = crate::venv::ensure()?;
+    let mut every = Vec::new();
+    for interp in crate::interpreters::all()? {
+        every.push((interp.minor.clone(), crate::python::develop_for(&interp)?));
+    }
     for (interp, script) in SCRIPTS {
         let path = run::root().join(script);
         if !path.exists() {
             eprintln!("xtask: {script} does not exist yet; skipped");
             continue;
         }
-        let mut c = match *interp {
-            "python" => run::cmd(&python, &[path.to_str().unwrap()]),
-            _ => run::cmd(interp, &[path.to_str().unwrap()]),
+        let path = path.to_str().unwrap();
+        let mut commands = match *interp {
+            "python" => vec![run::cmd(&python, &[path])],
+            "every python" => every
+                .iter()
+                .map(|(minor, py)| {
+                    eprintln!("xtask: {script} on Python {minor}");
+                    run::cmd(py, &[path])
+                })
+                .collect(),
+            _ => vec![run::cmd(interp, &[path])],
         };
-        if quick {
-            c.env("BRINERY_BENCH_QUICK", "1");
+        for c in &mut commands {
+            if quick {
+                c.env("BRINERY_BENCH_QUICK", "1");
+            }
+            run::status(c)?;
         }
-        run::status(&mut c)?;
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ mod demo;
 mod develop;
 mod dist;
 mod docs;
+mod interpreters;
 mod node;
 mod python;
 mod run;

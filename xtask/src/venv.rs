@@ -1,19 +1,26 @@
-//! The repo-local Python environment (`.venv/`): created on first use from the machine's
-//! `python3`, with the packages listed in `bindings-python/requirements-dev.txt`
+//! The repo-local Python environments: `.venv/` for the default interpreter and
+//! `.venv-3.X/` for each other supported one ([`crate::interpreters`]), each created on
+//! first use with the packages listed in `bindings-python/requirements-dev.txt`
 //! (maturin, pytest, the comparison libraries). Re-installs only when that file changes.
 
+use crate::interpreters::{self, Interpreter};
 use crate::run::{self, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// Path of the venv's python, creating and provisioning the venv when needed.
+/// Path of the default venv's python (`.venv/`), creating and provisioning it when
+/// needed.
 pub fn ensure() -> Result<PathBuf> {
+    ensure_for(&interpreters::default()?)
+}
+
+/// Path of `interp`'s venv python, creating and provisioning the venv when needed.
+pub fn ensure_for(interp: &Interpreter) -> Result<PathBuf> {
     let root = run::root();
-    let venv = root.join(".venv");
+    let venv = interp.venv_dir();
     let python = venv.join("bin/python");
     if !python.exists() {
-        let base = std::env::var("BRINERY_PYTHON").unwrap_or_else(|_| "python3".into());
         run::status(&mut run::cmd(
-            &base,
+            &interp.executable,
             &["-m", "venv", venv.to_str().unwrap()],
         ))?;
     }
@@ -23,20 +30,25 @@ pub fn ensure() -> Result<PathBuf> {
         let wanted = std::fs::read_to_string(&reqs)?;
         let have = std::fs::read_to_string(&stamp).unwrap_or_default();
         if wanted != have {
-            run::status(&mut run::cmd(
-                &python,
-                &[
-                    "-m",
-                    "pip",
-                    "install",
-                    "--disable-pip-version-check",
-                    "-q",
-                    "-r",
-                    reqs.to_str().unwrap(),
-                ],
-            ))?;
+            install_requirements(&python, &reqs)?;
             std::fs::write(&stamp, wanted)?;
         }
     }
     Ok(python)
+}
+
+/// `python -m pip install -r reqs`.
+pub fn install_requirements(python: &Path, reqs: &Path) -> Result {
+    run::status(&mut run::cmd(
+        python,
+        &[
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "-q",
+            "-r",
+            reqs.to_str().unwrap(),
+        ],
+    ))
 }

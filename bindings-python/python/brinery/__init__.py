@@ -13,13 +13,14 @@ import sys as _sys
 import types as _types
 
 from . import _brinery, _byvalue
-from ._errors import PicklingError, UnpicklingError, UnsafePickleError
+from ._errors import PicklingError, PicklingRecursionError, UnpicklingError, UnsafePickleError
 
 __all__ = [
     "DEFAULT_PROTOCOL",
     "HIGHEST_PROTOCOL",
     "Pickler",
     "PicklingError",
+    "PicklingRecursionError",
     "Pool",
     "UnpicklingError",
     "UnsafePickleError",

@@ -4,6 +4,7 @@ from types import ModuleType
 from typing import IO, Any
 
 from ._errors import PicklingError as PicklingError
+from ._errors import PicklingRecursionError as PicklingRecursionError
 from .pool import Pool as Pool
 from .safe import UnpicklingError as UnpicklingError
 from .safe import UnsafePickleError as UnsafePickleError

@@ -14,6 +14,7 @@ import sys
 import types
 
 from . import _reducers as _stdlib_reducers
+from . import _typing_reducers
 
 __all__ = ["BY_VALUE", "class_recipe", "new_class"]
 
@@ -65,6 +66,10 @@ def _is_namedtuple_class(cls):
     )
 
 
+# `Py_TPFLAGS_IMMUTABLETYPE`: set on static types and immutable heap types (3.10+).
+_IMMUTABLE_TYPE = 1 << 8
+
+
 def _init_subclass_owner(cls):
     """The class whose ``__init_subclass__`` runs when ``cls`` is created (None for
     ``object``'s, which does nothing), and whether it needs arguments that a class
@@ -74,14 +79,21 @@ def _init_subclass_owner(cls):
             break
     else:
         return None, False
-    if base is object:
+    if base is object or base.__flags__ & _IMMUTABLE_TYPE:
+        # An immutable type's hook (3.12's `typing.Generic`, written in C) cannot be
+        # switched off while the class is rebuilt: it runs, as for any new subclass.
         return None, False
     hook = base.__dict__["__init_subclass__"]
+    func = getattr(hook, "__func__", hook)
     try:
         import inspect
 
-        params = list(inspect.signature(getattr(hook, "__func__", hook)).parameters.values())[1:]
+        params = list(inspect.signature(func).parameters.values())[1:]
     except (TypeError, ValueError):
+        if not isinstance(func, types.FunctionType):
+            # A hook written in C with no signature to read (3.12's `typing.Generic`,
+            # which sets `__parameters__`): it runs, as for any new subclass.
+            return None, False
         return base, True
     required = any(
         p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params
@@ -177,6 +189,7 @@ def _reduce_field_base(obj):
 # Reductions for objects stock pickle cannot store; consulted after the dispatch table
 # and before ``__reduce_ex__``.
 REDUCERS = _stdlib_reducers.table()
+_typing_reducers.register_builtin(REDUCERS)
 
 # Modules whose types have reductions here but which brinery does not import itself
 # (``dataclasses`` brings ``inspect``, and every spawned pool worker would pay for both):
@@ -193,10 +206,7 @@ def add_late_reducers(module):
         REDUCERS[dataclasses._MISSING_TYPE] = _dataclasses_sentinel("MISSING")
         REDUCERS[dataclasses._HAS_DEFAULT_FACTORY_CLASS] = _dataclasses_sentinel("_HAS_DEFAULT_FACTORY")
     elif module == "typing":
-        import typing
-
-        for kind in (typing.TypeVar, typing.ParamSpec, typing.TypeVarTuple, typing.NewType):
-            REDUCERS[kind] = _reduce_typing_variable
+        _typing_reducers.register_typing(REDUCERS)
     else:
         raise ValueError(f"no late reductions for {module!r}")
 
@@ -211,61 +221,3 @@ def _stdlib_names():
 
 # Standard-library objects whose own ``__qualname__`` does not lead back to them.
 STDLIB_NAMES = _stdlib_names()
-
-
-def _typing_definition(obj):
-    """How to make ``obj`` (a ``TypeVar``, ``ParamSpec``, ``TypeVarTuple`` or
-    ``NewType``) again, and what tells one definition from another."""
-    import functools
-    import typing
-
-    if isinstance(obj, typing.TypeVar):
-        spec = (obj.__bound__, obj.__constraints__, obj.__covariant__, obj.__contravariant__)
-        make = functools.partial(typing.TypeVar, obj.__name__, *obj.__constraints__,
-                                 bound=obj.__bound__, covariant=obj.__covariant__,
-                                 contravariant=obj.__contravariant__)
-    elif isinstance(obj, typing.ParamSpec):
-        spec = (obj.__bound__, obj.__covariant__, obj.__contravariant__)
-        make = functools.partial(typing.ParamSpec, obj.__name__, bound=obj.__bound__,
-                                 covariant=obj.__covariant__,
-                                 contravariant=obj.__contravariant__)
-    elif isinstance(obj, typing.NewType):
-        spec = (obj.__supertype__,)
-        make = functools.partial(typing.NewType, obj.__name__, obj.__supertype__)
-    else:
-        spec = ()
-        make = functools.partial(typing.TypeVarTuple, obj.__name__)
-    return make, spec
-
-
-def _reduce_typing_variable(obj):
-    # TypeVar, ParamSpec, TypeVarTuple and NewType pickle by name; one from __main__, a
-    # module registered by value, or a local one is rebuilt from its definition instead.
-    import sys
-
-    name = getattr(obj, "__qualname__", obj.__name__)
-    mod = sys.modules.get(obj.__module__)
-    found = mod
-    for part in name.split("."):
-        found = getattr(found, part, None)
-    by_ref = (
-        obj.__module__ not in ("__main__", "__mp_main__")
-        and not registered(obj.__module__)
-        and found is obj
-    )
-    if by_ref:
-        return name
-    make, spec = _typing_definition(obj)
-    # Loads as the one the process already has under the same key, as classes do (see
-    # `_identity`). These take their __module__ from the frame that creates them, which
-    # on loading is whoever called pickle.loads: it is set back (BUILD's slot-state part
-    # uses setattr), with a NewType's qualified name.
-    from . import _identity
-
-    key = _identity.typing_variable_key(obj, spec)
-    lookup, args = _identity.lookup_reduction(_stdlib_reducers.Call(make), key)
-    state = {"__module__": obj.__module__}
-    if name != obj.__name__:
-        state["__qualname__"] = name
-    return lookup, args, (None, state)
-

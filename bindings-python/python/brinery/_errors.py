@@ -4,6 +4,7 @@ import pickle
 
 __all__ = [
     "PicklingError",
+    "PicklingRecursionError",
     "PoolClosedError",
     "PoolError",
     "RemoteError",
@@ -23,6 +24,12 @@ class PicklingError(pickle.PicklingError, TypeError):
     original exception is ``__cause__``. It is also a ``TypeError``, like the error
     stock pickle raises for unpicklable objects.
     """
+
+
+class PicklingRecursionError(PicklingError, RecursionError):
+    """Objects nest deeper than ``sys.getrecursionlimit()``: raise the limit to pickle
+    them (every depth up to it works, whatever the thread's stack size). It is both a
+    ``RecursionError``, as stock pickle raises, and a ``PicklingError``."""
 
 
 class UnpicklingError(pickle.UnpicklingError):

@@ -168,13 +168,15 @@ def _method(m):
     return types.MethodType, (m.__func__, m.__self__)
 
 
-def _found_by_reference(obj):
-    """True when ``obj`` can be imported as ``obj.__module__`` + ``obj.__qualname__`` (and is
-    not from ``__main__`` or a module registered by value): the rule the pickler uses for
-    functions."""
+def found_by_reference(obj, qualname=None):
+    """True when ``obj`` can be imported as ``obj.__module__`` + ``qualname`` (default
+    ``obj.__qualname__``), and is not from ``__main__`` or a module registered by value:
+    the rule the pickler uses for functions."""
     from ._byvalue import BY_VALUE
 
-    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    module = getattr(obj, "__module__", None)
+    if qualname is None:
+        qualname = getattr(obj, "__qualname__", None)
     if not isinstance(module, str) or not isinstance(qualname, str):
         return False
     if module in ("__main__", "__mp_main__") or "<locals>" in qualname:
@@ -198,7 +200,7 @@ def _lru_cache(wrapper):
     # An `lru_cache` function that can be imported is a global, as pickle writes it; one
     # from `__main__` or a local one is rebuilt around its function stored by value,
     # with the same size and `typed` flag and an empty cache.
-    if _found_by_reference(wrapper):
+    if found_by_reference(wrapper):
         return wrapper.__reduce__()
     params = wrapper.cache_parameters()
     args = (wrapper.__wrapped__, params["maxsize"], params["typed"], functools._CacheInfo)

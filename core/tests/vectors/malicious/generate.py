@@ -58,9 +58,14 @@ def dumps_reduce(func, args, protocol):
 def cases():
     out = []
 
-    def add(name, data, dangerous, runs=True, severity="dangerous", setup=None, note=""):
-        out.append(dict(name=name, data=data, dangerous=dangerous, runs=runs,
-                        severity=severity, setup=setup, note=note))
+    def add(name, data, dangerous, runs=True, severity="dangerous", setup=None, note="",
+            cache_tag=None):
+        case = dict(name=name, data=data, dangerous=dangerous, runs=runs,
+                    severity=severity, setup=setup, note=note)
+        if cache_tag:
+            # Runs only on the interpreter that made it (marshalled bytecode).
+            case["cache_tag"] = cache_tag
+        out.append(case)
 
     for p in (0, 2, 4):
         add(f"os_system_reduce_p{p}", dumps_reduce(os.system, (TOUCH,), p), "posix.system",
@@ -105,7 +110,8 @@ def cases():
         b"\x80\x02ctypes\nFunctionType\ncmarshal\nloads\n" + binbytes(code) + b"\x85R}"
         + u("__builtins__") + b"c__builtin__\n__import__\nU\x08builtins\x85Rs\x86R)R.",
         "types.FunctionType",
-        note="a function built from marshalled code, then called")
+        note="a function built from marshalled code, then called",
+        cache_tag=sys.implementation.cache_tag)
     add("partial_os_system",
         b"\x80\x02cfunctools\npartial\ncposix\nsystem\n" + u(TOUCH) + b"\x86R)R.",
         "posix.system", note="functools.partial(os.system, cmd)()")
