@@ -102,7 +102,10 @@ class AsyncResult(_cf.Future):
         pool = self._pool
         if pool is not None and not pool._core.cancel_queued(self._task_ids()):
             return self.cancelled()
-        return super().cancel()
+        if not super().cancel():
+            return False
+        notify_cancelled(self)
+        return True
 
     def _task_ids(self):
         return [] if self._tid is None else [self._tid]
@@ -138,6 +141,15 @@ def attach_callbacks(fut, callback, error_callback):
     fut.add_done_callback(done)
 
 
+def notify_cancelled(fut):
+    """Tells ``concurrent.futures.wait`` and ``as_completed`` that ``fut``, just
+    cancelled, is done: ``Future.cancel`` alone leaves that to the executor, which calls
+    ``set_running_or_notify_cancel`` when the task's turn comes."""
+    with fut._condition:
+        if fut._state == _cf._base.CANCELLED:
+            fut.set_running_or_notify_cancel()
+
+
 def settle(fut, outcome):
     """Finishes ``fut`` with ``outcome()`` (its value, or what it raises); does nothing if
     ``fut`` is already done (cancelled). Never raises: a done-callback that raises past
@@ -145,11 +157,13 @@ def settle(fut, outcome):
     driver thread that delivers results keeps going."""
     try:
         if fut.done():
+            notify_cancelled(fut)
             return
         try:
             value = outcome()
         except _cf.CancelledError:
             _cf.Future.cancel(fut)
+            notify_cancelled(fut)
         except BaseException as e:  # noqa: BLE001 - it is the task's outcome
             fut.set_exception(e)
         else:

@@ -28,6 +28,7 @@ are recognised as they are. The worker gets its own duplicate, wrapped the same 
 
 import atexit
 import concurrent.futures as _cf
+import functools
 import itertools
 import os
 import pickle
@@ -200,7 +201,10 @@ class Pool(_cf.Executor):
                 stage_names=STAGE_NAMES,
             )
             if self._start_method == "fork":
-                core = PoolCore(self._processes, fork=self._fork, **kwargs)
+                # Not a bound method: the native core cannot show the collector a cycle
+                # back to this pool, which would then never be freed.
+                fork = functools.partial(_fork_worker, self._initializer, self._initargs)
+                core = PoolCore(self._processes, fork=fork, **kwargs)
             else:
                 env = [("PYTHONPATH", os.pathsep.join(p for p in sys.path if p))]
                 argv = [sys.executable, "-c", "from brinery._worker import main; main()"]
@@ -238,13 +242,6 @@ class Pool(_cf.Executor):
         with self._sink_lock:
             sinks, self._sinks = self._sinks, {}
         self._deliver([(tid, False, None, error) for tid in sinks], sinks)
-
-    def _fork(self, sock, stage, parent_only):
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            _worker.serve_forked(sock, stage, parent_only, parent, self._initializer, self._initargs)
-        return pid
 
     def _deliver(self, outs, sinks=None):
         touched = []
@@ -584,6 +581,14 @@ class Pool(_cf.Executor):
         return self._core.worker_pids() if self._core is not None else []
 
 
+def _fork_worker(initializer, initargs, sock, stage, parent_only):
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        _worker.serve_forked(sock, stage, parent_only, parent, initializer, initargs)
+    return pid
+
+
 def _one_of(**named):
     """The one of ``named`` given (not None) and its name; TypeError if several are."""
     given = [(v, k) for k, v in named.items() if v is not None]
@@ -636,4 +641,7 @@ def _error(kind, message):
         return _cf.CancelledError(message)
     if kind == "cannot_start":
         return BrokenWorkersError(message)
+    if kind == "transport":  # (stage, reason): the parent could not send or receive it
+        stage, reason = message
+        return StageError(f"{stage} in the parent", reason)
     return PoolError(message)
