@@ -394,3 +394,21 @@ def test_an_idle_worker_holds_nothing_of_its_last_result_in_subprocess(pool, tmp
     with pool.submit(open_file, path).result(WAIT) as f:
         assert f.read() == b"data"
         assert pool.submit(open_in_worker, path).result(WAIT) is False
+
+
+def test_imap_bounds_the_bytes_it_submits_ahead_in_subprocess():
+    np = pytest.importorskip("numpy")
+    pulled = []
+
+    def arrays():
+        for i in range(64):
+            pulled.append(i)
+            yield np.full(1 << 17, i)  # 1 MiB each
+
+    with Pool(1) as p:
+        for method in (p.imap, p.imap_unordered):
+            pulled.clear()
+            it = method(np.sum, arrays())
+            assert len(pulled) <= 32, method.__name__
+            assert sorted(it) == [(1 << 17) * i for i in range(64)]
+            assert len(pulled) == 64

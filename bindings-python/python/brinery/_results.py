@@ -215,7 +215,8 @@ def _await(batch, i, deadline):
 
 class _Results:
     """What the in-order and unordered iterators share: submitting chunks from the input
-    (at most ``window`` ahead of the consumer; all at once when it is None), the error
+    (at most ``window = (tasks, bytes)`` ahead of the consumer; all at once when it is
+    None), the error
     the input itself raised (raised after the results before it), and cancelling what is
     left when the iterator is abandoned or fails."""
 
@@ -230,13 +231,37 @@ class _Results:
         self._batch = Batch()
         self._tids = []
         self._sizes = []
+        self._bytes = []  # each task's message size, while it is ahead of the consumer
+        self._ahead_bytes = 0
         self._input_error = None
         self._done = False
         self._started = False
         self._bar = None
-        self._submit(window)
+        self._fill()
 
-    def _submit(self, limit):
+    def _fill(self):
+        """Submits chunks from the input while the consumer is behind by fewer than the
+        window's tasks and bytes (everything at once when there is no window). At least
+        two tasks a worker stay ahead, however large, so no worker waits."""
+        if self._window is None:
+            self._send(None)
+            return
+        count, nbytes = self._window
+        least = 2 * self._pool._processes
+        while self._chunks is not None:
+            ahead = self._ahead()
+            if ahead >= count or (ahead >= least and self._ahead_bytes >= nbytes):
+                return
+            # Small tasks go in batches (one native call each), large ones one by one.
+            small = ahead and self._ahead_bytes * 256 < nbytes * ahead
+            self._send(min(count - ahead, 64 if small else 1))
+
+    def _consumed(self, i):
+        """Result ``i`` is the consumer's: its task is no longer ahead of it."""
+        self._ahead_bytes -= self._bytes[i]
+        self._bytes[i] = 0
+
+    def _send(self, limit):
         todo = []
         if self._chunks is not None:
             try:
@@ -256,8 +281,12 @@ class _Results:
         self._sizes.extend(map(len, todo))
         kind = self._kind
         payloads = [(c[0], {}) for c in todo] if kind == CALL else todo
-        sent = self._pool._send_many(kind, self._fn, payloads, batch, first)
+        sizes = []
+        sent = self._pool._send_many(kind, self._fn, payloads, batch, first, sizes)
         self._tids.extend(sent)
+        sizes.extend([0] * (len(sent) - len(sizes)))  # (one that failed to pickle)
+        self._bytes.extend(sizes)
+        self._ahead_bytes += sum(sizes)
         if len(sent) < len(todo):  # a pickling error: stop where it happened
             del batch.results[first + len(sent) :]
             del self._sizes[first + len(sent) :]
@@ -318,6 +347,9 @@ class OrderedResults(_Results):
     def _unfinished(self):
         return self._tids[self._i :]
 
+    def _ahead(self):
+        return len(self._batch.results) - self._i
+
     def next(self, timeout=None):
         if self._ready:
             return self._ready.popleft()
@@ -344,7 +376,8 @@ class OrderedResults(_Results):
         batch.results[i] = None
         self._i = i + 1
         if self._window is not None:
-            self._submit(1)
+            self._consumed(i)
+            self._fill()
         value = self._decode(out)
         if self._bar is not None:
             self._bar.advance(self._sizes[i])
@@ -373,9 +406,12 @@ class UnorderedResults(_Results):
     def _unfinished(self):
         return [self._tids[i] for i in self._left if i < len(self._tids)]
 
-    def _submit(self, limit):
+    def _ahead(self):
+        return len(self._left)
+
+    def _send(self, limit):
         before = len(self._batch.results)
-        super()._submit(limit)
+        super()._send(limit)
         self._left.update(range(before, len(self._batch.results)))
 
     def next(self, timeout=None):
@@ -406,6 +442,7 @@ class UnorderedResults(_Results):
         out = batch.results[i]
         batch.results[i] = None
         self._left.discard(i)
-        self._submit(1)
+        self._consumed(i)
+        self._fill()
         self._ready.extend(self._decode(out))
         return self._ready.popleft()

@@ -74,8 +74,10 @@ STAGE_NAMES = [
     "running the initializer",
 ]
 
-# Chunks submitted ahead of the consumer by imap/imap_unordered.
-_WINDOW = 4096
+# What imap/imap_unordered submit ahead of the consumer: at most this many chunks, and no
+# more once their messages reach this many bytes (large arguments would otherwise be
+# copied into shared memory thousands of tasks ahead).
+_WINDOW = (4096, 16 << 20)
 
 # A message with nothing besides its main stream: no other buffers, no descriptors.
 _NOTHING = ((), ())
@@ -345,10 +347,13 @@ class Pool(_cf.Executor):
             self._deliver([out])
         return tid
 
-    def _send_many(self, kind, fn, payloads, batch, first):
+    def _send_many(self, kind, fn, payloads, batch, first, sizes=None):
         """Submits ``payloads`` (results go to ``batch`` from index ``first``); returns
         the task ids, ``None`` for one that could not be pickled (its error is stored in
-        the batch and nothing after it is sent)."""
+        the batch and nothing after it is sent). Appends each task's message size in bytes
+        to ``sizes`` if given."""
+        if sizes is None:
+            sizes = []
         self._check_running()
         core = self._core
         tids = []
@@ -362,18 +367,22 @@ class Pool(_cf.Executor):
                         break
                     mains.append(pickle.dumps((kind, ref[0], payload), 5))
                 if mains:
+                    sizes.extend(map(len, mains))
                     start = core.submit_many(mains, ref[1])
                     tids.extend(range(start, start + len(mains)))
                     payloads = payloads[len(mains) :]
             for payload in payloads:
                 try:
                     if ref is not None and is_plain(payload):
-                        tids.append(core.submit([pickle.dumps((kind, ref[0], payload), 5)], (), ref[1]))
+                        main = pickle.dumps((kind, ref[0], payload), 5)
+                        tids.append(core.submit([main], (), ref[1]))
+                        sizes.append(len(main))
                         continue
                     enc = self._encoder
                     enc.needs = list(self._base_needs)
                     main, bufs, fds = enc.encode((kind, fn, payload))
                     tids.append(core.submit([FULL + main, *bufs], fds, enc.needs))
+                    sizes.append(len(main) + sum(memoryview(b).nbytes for b in bufs))
                 except KeyboardInterrupt:
                     raise
                 except BaseException as e:
