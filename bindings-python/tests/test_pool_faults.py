@@ -412,3 +412,41 @@ def test_imap_bounds_the_bytes_it_submits_ahead_in_subprocess():
             assert len(pulled) <= 32, method.__name__
             assert sorted(it) == [(1 << 17) * i for i in range(64)]
             assert len(pulled) == 64
+
+
+def sum_after_gate(a, gate):
+    if gate is not None:
+        with gate:
+            os.read(gate.fd, 1)
+    return int(a.sum())
+
+
+@pytest.mark.parametrize("chunksize", [1, 4])
+def test_map_bounds_the_bytes_in_flight_and_still_runs_everything_in_subprocess(chunksize):
+    np = pytest.importorskip("numpy")
+    from brinery.pool import Fd
+
+    r, w = os.pipe()
+    arrays = [np.full(1 << 17, i) for i in range(64)]  # 1 MiB each
+    gates = [Fd(r)] + [None] * 63
+    with Pool(1) as p:
+        submitted = []
+        send_many = p._send_many
+
+        def counting(kind, fn, payloads, *args, **kwargs):
+            submitted.append(len(payloads))
+            return send_many(kind, fn, payloads, *args, **kwargs)
+
+        p._send_many = counting
+        # The worker waits on the gate: nothing finishes, so all submitted is in flight.
+        try:
+            it = p.map(sum_after_gate, arrays, gates, chunksize=chunksize)
+            ahead = sum(submitted) * chunksize
+        finally:
+            os.write(w, b"!")
+        assert ahead <= 32, submitted
+        del it  # never iterated: the driver thread submits the rest as results arrive
+        p.shutdown(wait=True)  # (what is left of the map is still submitted after it)
+    assert sum(submitted) * chunksize == 64
+    os.close(r)
+    os.close(w)
