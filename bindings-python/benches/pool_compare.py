@@ -1,10 +1,14 @@
 """brinery.Pool against multiprocessing.Pool, ProcessPoolExecutor and loky, in one run.
 
-    python bindings-python/benches/pool_compare.py [--tasks 20000] [--repeat 3]
+    python bindings-python/benches/pool_compare.py [--tasks 20000] [--repeat 3] [--soak 20]
 
 Measures (best of --repeat): throughput of no-op tasks with chunksize 1 on 2 workers
 (pools started and warmed first), pool start to first result (fork and spawn), and the
 effective throughput of a 100 MB NumPy array argument. Prints ratios against the peers.
+``--soak N`` runs only the soak instead: N rounds of one fault plan (normal tasks beside
+a task that raises, one that kills its worker, one with 251 large array arguments, one
+whose result is 251 arrays) on brinery.Pool, ProcessPoolExecutor and loky, and prints
+the tasks lost, the wrong outcomes, the descriptors leaked and parent/worker RSS.
 Throughput and array rounds are interleaved (each pool takes a turn in every round), so
 the ratios hold up on a machine whose load changes during the run.
 """
@@ -12,6 +16,7 @@ the ratios hold up on a machine whose load changes during the run.
 import argparse
 import concurrent.futures as cf
 import contextlib
+import gc
 import multiprocessing as mp
 import time
 
@@ -137,11 +142,130 @@ def big_array(args):
         print(f"  {name:24} {mb / dt:10,.0f} MB/s   brinery is {dt / base:5.2f}x")
 
 
+def raise_value_error():
+    raise ValueError("planned")
+
+
+def exit_worker():
+    import os
+
+    os._exit(1)
+
+
+def count(xs):
+    return len(xs)
+
+
+def soak_plan(np):
+    """``(fn, args, expected)``: a value, or the exception class the task must raise."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    plan = [(abs, (-i,), i) for i in range(20)]
+    plan[5:5] = [
+        (raise_value_error, (), ValueError),
+        (exit_worker, (), BrokenProcessPool),
+        (count, ([np.zeros(10000) for _ in range(251)],), 251),
+        (np.split, (np.zeros(251 * 10000), 251), 251),
+    ]
+    return plan
+
+
+def _outcome(fut, expected, deadline):
+    """``"ok"``, ``"wrong"`` or ``"lost"`` (not done by ``deadline``) for one task."""
+    try:
+        value = fut.result(max(0.0, deadline - time.monotonic()))
+    except cf.TimeoutError:
+        return "lost"
+    except BaseException as e:  # noqa: BLE001 - an outcome like any other
+        ok = isinstance(expected, type) and isinstance(e, expected)
+        return "ok" if ok else "wrong"
+    if isinstance(value, list):
+        value = len(value)
+    return "ok" if value == expected else "wrong"
+
+
+def _fds():
+    import os
+
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _rss_mb(pid="self"):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _worker_pids(ex):
+    if hasattr(ex, "worker_pids"):
+        return ex.worker_pids()
+    return list(getattr(ex, "_processes", None) or {})
+
+
+def soak(args):
+    try:
+        import numpy as np
+    except ImportError:
+        print("numpy not installed: soak skipped")
+        return
+    import brinery
+
+    makers = {"brinery.Pool": lambda: brinery.Pool(2), "ProcessPoolExecutor": lambda: cf.ProcessPoolExecutor(2)}
+    try:
+        import loky
+
+        makers["loky"] = lambda: loky.ProcessPoolExecutor(2)
+    except ImportError:
+        pass
+    plan = soak_plan(np)
+    print(f"\nsoak: {args.soak} rounds of {len(plan)} tasks (4 faults), 2 workers:")
+    print(f"  {'':20} {'lost':>6} {'wrong':>6} {'rebuilt':>8} {'fds +':>6} {'parent MB':>10} {'workers MB':>11}")
+    print("  (fds +: descriptors left open in the parent after shutdown; workers MB: the")
+    print("  largest sum of the workers' RSS after a round, 0 where every round broke the pool)")
+    for name, make in makers.items():
+        fds = _fds()
+        ex = make()
+        ex.submit(abs, 1).result()
+        lost = wrong = rebuilt = 0
+        workers = 0.0
+        for _ in range(args.soak):
+            try:
+                futs = [(ex.submit(fn, *a), want) for fn, a, want in plan]
+            except RuntimeError:  # broken by an earlier round: submit refuses
+                futs = []
+            deadline = time.monotonic() + 30
+            outcomes = [_outcome(f, want, deadline) for f, want in futs]
+            lost += outcomes.count("lost") + len(plan) - len(futs)
+            wrong += outcomes.count("wrong")
+            workers = max(workers, sum(_rss_mb(pid) for pid in _worker_pids(ex)))
+            if getattr(ex, "_broken", False) or not futs or "lost" in outcomes:
+                try:
+                    ex.shutdown(wait=False, cancel_futures=True)
+                except TypeError:  # loky's spelling
+                    ex.shutdown(wait=False, kill_workers=True)
+                ex = make()
+                rebuilt += 1
+        parent = _rss_mb()
+        ex.shutdown(wait=True)
+        gc.collect()
+        leaked = _fds() - fds
+        print(f"  {name:20} {lost:6} {wrong:6} {rebuilt:8} {leaked:6} {parent:10.0f} {workers:11.0f}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tasks", type=int, default=20000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--soak", type=int, default=0, help="run only the soak, this many rounds")
     args = ap.parse_args()
+    if args.soak:
+        soak(args)
+        return
     throughput(args)
     startup(args)
     big_array(args)

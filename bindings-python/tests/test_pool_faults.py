@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+import weakref
 
 import pytest
 
@@ -292,3 +293,160 @@ def test_max_tasks_per_child_replaces_workers_in_subprocess():
     with Pool(1, max_tasks_per_child=3) as p:
         pids = [p.submit(pid_after).result(WAIT) for _ in range(7)]
     assert len(set(pids)) == 3
+
+
+# -- found by the soak (issue #27) ------------------------------------------------------
+
+
+def test_a_task_with_more_than_250_large_buffers_runs_and_the_pool_survives_in_subprocess(pool):
+    np = pytest.importorskip("numpy")
+    running = pool.submit(time.sleep, 0.2)
+    many = pool.submit(len, [np.zeros(10000) for _ in range(251)])
+    assert running.result(WAIT) is None
+    assert many.result(WAIT) == 251
+    assert_still_serving(pool)
+
+
+def test_a_result_with_more_than_250_buffers_arrives_and_the_worker_survives_in_subprocess(pool):
+    np = pytest.importorskip("numpy")
+    pid = pool.submit(pid_after).result(WAIT)
+    parts = pool.submit(np.split, np.arange(251 * 10000.0), 251).result(WAIT)
+    assert len(parts) == 251 and parts[250][-1] == 251 * 10000 - 1
+    assert pool.submit(pid_after).result(WAIT) == pid
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_the_initializer_does_not_count_against_the_task_timeout_in_subprocess(method):
+    # Queued at once, the task starts after a 1 s initializer and runs 1.5 s: under its
+    # own 2 s, though 2.5 s after it was queued.
+    init = dict(initializer=time.sleep, initargs=(1.0,), task_timeout=2.0)
+    with Pool(1, start_method=method, **init) as p:
+        assert p.submit(time.sleep, 1.5).result(WAIT) is None
+        assert p.submit(abs, -1).result(WAIT) == 1
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_an_initializer_that_kills_its_worker_breaks_the_pool_without_looping_in_subprocess(method):
+    from brinery.pool import BrokenWorkersError
+
+    with Pool(1, start_method=method, initializer=os._exit, initargs=(3,)) as p:
+        with pytest.raises(BrokenWorkersError, match="exited with code 3"):
+            p.submit(abs, -1).result(WAIT)
+
+
+def test_a_cancelled_future_counts_as_done_for_wait_and_as_completed_in_subprocess(pool):
+    import concurrent.futures as cf
+
+    running = pool.submit(time.sleep, 0.5)
+    queued = [pool.submit(abs, -i) for i in range(3)]
+    assert queued[-1].cancel()
+    done, not_done = cf.wait([running, queued[-1]], timeout=WAIT)
+    assert done == {running, queued[-1]} and not not_done
+    assert set(cf.as_completed([queued[-1]], timeout=WAIT)) == {queued[-1]}
+    assert [f.result(WAIT) for f in queued[:-1]] == [0, 1]
+
+
+def test_a_pool_is_freed_once_closed_in_subprocess():
+    import gc
+    import weakref
+
+    for method in METHODS:
+        with Pool(1, start_method=method) as p:
+            assert p.submit(abs, -1).result(WAIT) == 1
+        ref = weakref.ref(p)
+        del p
+        gc.collect()
+        assert ref() is None, method
+
+
+_last_result = None
+
+
+class Tracked:
+    """A result the worker can tell is still alive."""
+
+
+def make_tracked():
+    global _last_result
+    obj = Tracked()
+    _last_result = weakref.ref(obj)
+    return obj
+
+
+def last_result_alive():
+    return _last_result is not None and _last_result() is not None
+
+
+def open_file(path):
+    return open(path, "rb")
+
+
+def open_in_worker(path):
+    return any(os.path.realpath(f"/proc/self/fd/{fd}") == path for fd in os.listdir("/proc/self/fd"))
+
+
+def test_an_idle_worker_holds_nothing_of_its_last_result_in_subprocess(pool, tmp_path):
+    assert isinstance(pool.submit(make_tracked).result(WAIT), Tracked)
+    assert pool.submit(last_result_alive).result(WAIT) is False
+    path = str(tmp_path / "returned")
+    with open(path, "wb") as f:
+        f.write(b"data")
+    with pool.submit(open_file, path).result(WAIT) as f:
+        assert f.read() == b"data"
+        assert pool.submit(open_in_worker, path).result(WAIT) is False
+
+
+def test_imap_bounds_the_bytes_it_submits_ahead_in_subprocess():
+    np = pytest.importorskip("numpy")
+    pulled = []
+
+    def arrays():
+        for i in range(64):
+            pulled.append(i)
+            yield np.full(1 << 17, i)  # 1 MiB each
+
+    with Pool(1) as p:
+        for method in (p.imap, p.imap_unordered):
+            pulled.clear()
+            it = method(np.sum, arrays())
+            assert len(pulled) <= 32, method.__name__
+            assert sorted(it) == [(1 << 17) * i for i in range(64)]
+            assert len(pulled) == 64
+
+
+def sum_after_gate(a, gate):
+    if gate is not None:
+        with gate:
+            os.read(gate.fd, 1)
+    return int(a.sum())
+
+
+@pytest.mark.parametrize("chunksize", [1, 4])
+def test_map_bounds_the_bytes_in_flight_and_still_runs_everything_in_subprocess(chunksize):
+    np = pytest.importorskip("numpy")
+    from brinery.pool import Fd
+
+    r, w = os.pipe()
+    arrays = [np.full(1 << 17, i) for i in range(64)]  # 1 MiB each
+    gates = [Fd(r)] + [None] * 63
+    with Pool(1) as p:
+        submitted = []
+        send_many = p._send_many
+
+        def counting(kind, fn, payloads, *args, **kwargs):
+            submitted.append(len(payloads))
+            return send_many(kind, fn, payloads, *args, **kwargs)
+
+        p._send_many = counting
+        # The worker waits on the gate: nothing finishes, so all submitted is in flight.
+        try:
+            it = p.map(sum_after_gate, arrays, gates, chunksize=chunksize)
+            ahead = sum(submitted) * chunksize
+        finally:
+            os.write(w, b"!")
+        assert ahead <= 32, submitted
+        del it  # never iterated: the driver thread submits the rest as results arrive
+        p.shutdown(wait=True)  # (what is left of the map is still submitted after it)
+    assert sum(submitted) * chunksize == 64
+    os.close(r)
+    os.close(w)

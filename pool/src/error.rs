@@ -50,6 +50,11 @@ pub enum TaskError {
     /// The pool shut down immediately before the task finished.
     #[error("pool shut down before the task finished")]
     Shutdown,
+    /// The task's message could not be queued, sent or received (too many descriptors,
+    /// no memory for a shared buffer, a malformed result frame); only this task fails.
+    /// When the worker's channel broke, the worker was killed and replaced.
+    #[error("error while {stage}: {reason}")]
+    Transport { stage: &'static str, reason: String },
     /// Workers keep dying before they serve anything; the task was not attempted again.
     #[error("workers cannot start: the last one {0}")]
     WorkersCannotStart(Death),

@@ -1,7 +1,10 @@
 //! Frames: the unit both ends of a worker's Unix stream socket exchange. A frame is a
 //! fixed header, a length per buffer, then the small buffers' bytes inline; file
 //! descriptors (the caller's, plus one memfd per large buffer) ride on the same
-//! `sendmsg` as `SCM_RIGHTS`. What the buffers mean is the caller's business.
+//! `sendmsg` as `SCM_RIGHTS`, at most [`MAX_FDS`] to a call: a frame with more descriptors
+//! than that goes out in several calls, each starting at a later byte of the frame, so the
+//! limit on one task is about 250 descriptors per byte of frame rather than 250. What the
+//! buffers mean is the caller's business.
 //!
 //! Header (native endian): kind u32, fd count u32, buffer count u32, memfd count u32,
 //! task id u64; then per buffer: length u64, placement u64 (0 inline, 1 memfd the
@@ -28,7 +31,8 @@ pub(crate) const RELEASE: u32 = 5;
 
 const HEADER: usize = 24;
 const PER_BUFFER: usize = 16;
-const MAX_FDS: usize = 250;
+/// Descriptors passed by one `sendmsg` (the kernel takes at most 253).
+pub const MAX_FDS: usize = 250;
 
 /// One buffer of a message: bytes in memory, a received copy-on-write shared mapping,
 /// a memfd the sender filled itself (sent as is, with no copy), a segment to lend (sent
@@ -146,6 +150,10 @@ pub(crate) struct Outgoing {
     groups: VecDeque<(usize, Vec<RawFd>)>,
     /// memfds made for large byte buffers, open until sent.
     made: Vec<OwnedFd>,
+    /// Where each frame waiting ends, with its task id.
+    ends: VecDeque<(usize, u64)>,
+    /// The task id of the frame a failed flush was sending.
+    failed: Option<u64>,
 }
 
 impl Outgoing {
@@ -155,7 +163,9 @@ impl Outgoing {
     }
 
     /// Appends one frame. Byte buffers of `threshold` bytes or more go through a memfd.
-    /// Descriptors must stay open until the frame is sent.
+    /// Descriptors must stay open until the frame is sent. Fails, queueing nothing, when
+    /// the frame has more descriptors than it has bytes to carry them (see the module
+    /// docs) or a memfd cannot be made.
     pub fn push(
         &mut self,
         kind: u32,
@@ -168,14 +178,29 @@ impl Outgoing {
             .iter()
             .filter(|b| b.placement(threshold) != 0)
             .count();
-        if fds.len() + nshm > MAX_FDS {
+        let inline: usize = buffers
+            .iter()
+            .filter(|b| b.placement(threshold) == 0)
+            .map(Chunk::len)
+            .sum();
+        let frame_len = HEADER + buffers.len() * PER_BUFFER + inline;
+        // Descriptors join the last unsent group while it has room (they may arrive ahead
+        // of their frame: the reader queues them); the rest go MAX_FDS to a group, group k
+        // sent with byte k of this frame.
+        let room = match self.groups.back() {
+            Some((_, group)) => MAX_FDS - group.len(),
+            None => 0,
+        };
+        let total = fds.len() + nshm;
+        if total.saturating_sub(room).div_ceil(MAX_FDS) > frame_len {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "too many file descriptors in one message",
+                format!("too many file descriptors in one message ({total} in {frame_len} bytes)"),
             ));
         }
         let mut raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
         let start = self.bytes.len();
+        let made = self.made.len();
         let put = |s: &mut Vec<u8>, v: &[u8]| s.extend_from_slice(v);
         let s = &mut self.bytes;
         put(s, &kind.to_ne_bytes());
@@ -195,6 +220,7 @@ impl Outgoing {
                         Ok(fd) => fd,
                         Err(e) => {
                             self.bytes.truncate(start);
+                            self.made.truncate(made);
                             return Err(e);
                         }
                     };
@@ -204,14 +230,16 @@ impl Outgoing {
                 Chunk::Bytes(b) => put(&mut self.bytes, b),
             }
         }
-        if !raw.is_empty() {
-            // Descriptors may arrive ahead of their frame (the reader queues them), so
-            // they join the last unsent group if it has room.
-            match self.groups.back_mut() {
-                Some((_, group)) if group.len() + raw.len() <= MAX_FDS => group.extend(raw),
-                _ => self.groups.push_back((start, raw)),
-            }
+        let mut rest = &raw[..];
+        if let Some((_, group)) = self.groups.back_mut() {
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            group.extend_from_slice(now);
+            rest = later;
         }
+        for (k, group) in rest.chunks(MAX_FDS).enumerate() {
+            self.groups.push_back((start + k, group.to_vec()));
+        }
+        self.ends.push_back((self.bytes.len(), id));
         Ok(())
     }
 
@@ -250,6 +278,7 @@ impl Outgoing {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) => {
+                    self.failed = self.ends.iter().find(|f| f.0 > self.sent).map(|f| f.1);
                     self.clear();
                     return Err(e);
                 }
@@ -259,7 +288,13 @@ impl Outgoing {
         Ok(true)
     }
 
+    /// The task id of the frame the last failed flush was sending.
+    pub fn take_failed(&mut self) -> Option<u64> {
+        self.failed.take()
+    }
+
     fn clear(&mut self) {
+        self.ends.clear();
         self.bytes.clear();
         self.sent = 0;
         self.groups.clear();

@@ -22,6 +22,10 @@ pub const SEGMENT_NAME: &std::ffi::CStr = c"brinery-segment";
 /// Tokens start here; smaller placement values in a frame mean "inline" and "memfd".
 pub(crate) const FIRST_TOKEN: u64 = 2;
 
+/// Segments a cache keeps at most, whatever their size: each holds a descriptor, and a
+/// task of many small arrays would otherwise leave hundreds open in an idle process.
+pub const MAX_CACHED: usize = 64;
+
 /// Segments at least this large are freed on a short-lived thread, off the caller's path.
 const FREE_ASIDE: usize = 1 << 20;
 
@@ -127,7 +131,8 @@ struct Cached {
 }
 
 impl SegmentCache {
-    /// A cache keeping at most `budget` bytes of segments (but always the latest one).
+    /// A cache keeping at most `budget` bytes of segments (but always the latest one), and
+    /// at most [`MAX_CACHED`] segments.
     pub fn new(budget: usize) -> Arc<SegmentCache> {
         Arc::new(SegmentCache {
             inner: Mutex::new(Cached::default()),
@@ -204,7 +209,9 @@ impl SegmentCache {
             } else {
                 c.bytes += seg.capacity();
                 c.segments.insert(0, seg);
-                while c.bytes > self.budget && c.segments.len() > 1 {
+                while (c.bytes > self.budget && c.segments.len() > 1)
+                    || c.segments.len() > MAX_CACHED
+                {
                     let old = c.segments.pop().expect("non-empty");
                     c.bytes -= old.capacity();
                     evicted.push(old);

@@ -2,6 +2,12 @@
 //! it is on and how far it got (received, decoding, running, encoding...). Writing it is
 //! a plain store, not a message, so it costs nothing on the hot path; the parent only reads
 //! it after the worker has died, to say which task failed and in which stage.
+//!
+//! The page also holds when the task started (`CLOCK_MONOTONIC`, which both processes
+//! share), so `task_timeout` counts from the worker's start on the task, not from when
+//! the parent queued it: a worker still starting up, or running its initializer, is not
+//! running the task. A task received during such set-up has no start yet ([`Clock::Setup`])
+//! until the worker calls [`StagePage::start_clock`].
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -15,6 +21,28 @@ pub const IDLE: u32 = 0;
 pub const RECEIVED: u32 = 1;
 
 const PAGE: usize = 4096;
+
+/// Where a task's clock stands, as the stage page says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// The worker is not on this task (not yet, or no longer).
+    Elsewhere,
+    /// The worker has the task but is still setting up; the task has not started.
+    Setup,
+    /// The task started at this `CLOCK_MONOTONIC` time, in nanoseconds.
+    Since(u64),
+}
+
+/// `CLOCK_MONOTONIC` now, in nanoseconds (the same clock in every process).
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
 
 /// A view of one worker's stage page.
 #[derive(Debug)]
@@ -47,11 +75,44 @@ impl StagePage {
         unsafe { &*(self.map.as_ptr().add(8) as *const AtomicU32) }
     }
 
-    /// Records that the worker is on `task`, in `stage`.
+    fn started(&self) -> &AtomicU64 {
+        // SAFETY: as above; offset 16 is 8-byte aligned and inside the page.
+        unsafe { &*(self.map.as_ptr().add(16) as *const AtomicU64) }
+    }
+
+    /// Records that the worker is on `task`, in `stage`, and started it now.
     pub fn set(&self, task: u64, stage: u32) {
+        self.begin(task, stage, monotonic_ns());
+    }
+
+    /// Records that the worker has `task`, in `stage`, but is still setting up: the task
+    /// has not started until [`StagePage::start_clock`].
+    pub fn set_setup(&self, task: u64, stage: u32) {
+        self.begin(task, stage, 0);
+    }
+
+    fn begin(&self, task: u64, stage: u32, started: u64) {
+        // The start is written before the task id, so a reader that sees the id sees it.
         self.stage().store(IDLE, Ordering::Release);
+        self.started().store(started, Ordering::Release);
         self.task().store(task, Ordering::Release);
         self.stage().store(stage, Ordering::Release);
+    }
+
+    /// The current task starts now (its set-up is over).
+    pub fn start_clock(&self) {
+        self.started().store(monotonic_ns(), Ordering::Release);
+    }
+
+    /// Where `task`'s clock stands.
+    pub fn clock(&self, task: u64) -> Clock {
+        if self.task().load(Ordering::Acquire) != task {
+            return Clock::Elsewhere;
+        }
+        match self.started().load(Ordering::Acquire) {
+            0 => Clock::Setup,
+            t => Clock::Since(t),
+        }
     }
 
     /// Moves the current task to `stage`.

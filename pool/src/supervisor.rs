@@ -5,6 +5,12 @@
 //! another thread is seen at once. A dead worker fails only the task its stage page names
 //! (other tasks queued at it go back to the queue), and a replacement starts.
 //!
+//! Nothing one task brings can stop the loop: an error queueing, sending or receiving a
+//! task's message fails that task alone ([`TaskError::Transport`]); when it leaves the
+//! worker's stream in doubt, the worker is killed and replaced ([`Pool::sever`]), as if
+//! it had died. `task_timeout` counts from the start the worker records on its stage page
+//! (see [`crate::stage`]), not from when the task was queued at it.
+//!
 //! Large task buffers go out in lent shared-memory segments (see [`crate::segment`]):
 //! each worker's record of the segments it holds turns them back into cache entries when
 //! it gives them back, and frees them when it dies.
@@ -26,7 +32,7 @@ use crate::launch::{Launcher, WorkerFds};
 use crate::process::{kill, pidfd_open, reap};
 use crate::segment::{self, Segment, SegmentCache};
 use crate::shm::DEFAULT_THRESHOLD;
-use crate::stage::{StagePage, IDLE};
+use crate::stage::{monotonic_ns, Clock, StagePage, IDLE};
 
 /// Identifies a submitted task; unique within a pool.
 pub type TaskId = u64;
@@ -40,6 +46,10 @@ pub const MAX_QUEUED: usize = 1024;
 
 /// No more tasks go to a worker while this many bytes wait to be sent to it.
 const BACKLOG: usize = 256 * 1024;
+
+/// The stages of a [`TaskError::Transport`].
+const SENDING: &str = "sending the task";
+const RECEIVING: &str = "receiving the result";
 
 /// How long a graceful shutdown waits for a worker to exit before killing it.
 const EXIT_GRACE: Duration = Duration::from_secs(5);
@@ -220,7 +230,8 @@ impl Submitter {
 
 struct InFlight {
     task: Task,
-    /// When the worker started it (known once the tasks ahead of it are done).
+    /// When the parent saw it start (once the tasks ahead of it were done): for the
+    /// queue budget's typical durations only; timeouts use the stage page's clock.
     started: Option<Instant>,
 }
 
@@ -234,7 +245,8 @@ struct Worker {
     inflight: VecDeque<InFlight>,
     completed: u64,
     retiring: bool,
-    timed_out: Option<TaskId>,
+    /// The task this worker was killed for, and the error that task gets.
+    blame: Option<(TaskId, TaskError)>,
     defined: HashSet<u64>,
     /// Recent task duration (moving average), for the queue budget.
     typical: Option<Duration>,
@@ -429,13 +441,8 @@ impl Pool {
             }
             let now = Instant::now();
             let mut next = until;
-            if let Some(limit) = self.cfg.task_timeout {
-                for w in self.live().filter(|w| w.timed_out.is_none()) {
-                    if let Some(started) = w.inflight.front().and_then(|t| t.started) {
-                        let d = started + limit;
-                        next = Some(next.map_or(d, |n| n.min(d)));
-                    }
-                }
+            if let Some(d) = self.next_timeout(now) {
+                next = Some(next.map_or(d, |n| n.min(d)));
             }
             let ms = match next {
                 None => -1,
@@ -510,10 +517,12 @@ impl Pool {
             };
             let (sock, pidfd) = (events(w.sock.as_raw_fd()), events(w.pidfd.as_raw_fd()));
             if w.sock_open && sock & libc::POLLOUT != 0 {
-                flush(w)?;
+                if let Err(e) = flush(w) {
+                    self.sever_sending(i, e);
+                }
             }
-            if w.sock_open && sock & !libc::POLLOUT != 0 {
-                self.read_results(i)?;
+            if self.slots[i].as_ref().is_some_and(|w| w.sock_open) && sock & !libc::POLLOUT != 0 {
+                self.read_results(i);
             }
             if pidfd != 0 {
                 self.bury(i)?;
@@ -522,8 +531,9 @@ impl Pool {
         Ok(())
     }
 
-    /// Reads whatever worker `i` has sent without blocking.
-    fn read_results(&mut self, i: usize) -> Result<(), PoolError> {
+    /// Reads whatever worker `i` has sent without blocking. A read that fails or a
+    /// malformed frame severs the worker (see [`Pool::sever`]).
+    fn read_results(&mut self, i: usize) {
         let w = self.slots[i].as_mut().expect("live worker");
         // One read per readiness: poll is level-triggered, so anything left wakes us again.
         match w.reader.fill(w.sock.as_fd(), true) {
@@ -531,9 +541,14 @@ impl Pool {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => w.sock_open = false,
-            Err(e) => return Err(PoolError::io("recvmsg")(e)),
+            Err(e) => return self.sever(i, None, RECEIVING, e.to_string()),
         }
-        while let Some(f) = w.reader.parse().map_err(PoolError::Frame)? {
+        loop {
+            let f = match w.reader.parse() {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => return self.sever(i, None, RECEIVING, format!("malformed frame: {e}")),
+            };
             if f.kind == frame::RELEASE {
                 for token in frame::released_tokens(&f.msg) {
                     self.inbox.segments.give_back_lent(&mut w.lent, token);
@@ -569,28 +584,53 @@ impl Pool {
                 let _ = w.out.send_shutdown(w.sock.as_fd(), true);
             }
         }
-        Ok(())
+    }
+
+    /// Worker `i`'s stream can no longer be trusted: kill the worker (it is buried, and
+    /// replaced, like any dead worker). Task `id` (by default the one it runs) fails with
+    /// a [`TaskError::Transport`] saying `stage` and `reason`; the others go back to the
+    /// queue.
+    fn sever(&mut self, i: usize, id: Option<TaskId>, stage: &'static str, reason: String) {
+        let Some(w) = self.slots[i].as_mut() else {
+            return;
+        };
+        w.sock_open = false;
+        w.retiring = true;
+        if w.blame.is_none() {
+            let id = id
+                .filter(|id| w.inflight.iter().any(|t| t.task.id == *id))
+                .or_else(|| w.inflight.front().map(|t| t.task.id));
+            if let Some(id) = id {
+                w.blame = Some((id, TaskError::Transport { stage, reason }));
+            }
+        }
+        kill(w.pid, libc::SIGKILL);
+    }
+
+    /// Sending to worker `i` failed: sever it, blaming the task whose frame was going out.
+    fn sever_sending(&mut self, i: usize, e: io::Error) {
+        let failed = self.slots[i].as_mut().and_then(|w| w.out.take_failed());
+        self.sever(i, failed, SENDING, e.to_string());
     }
 
     /// Worker `i` has exited: collect its last results, reap it, fail the task it was
     /// running, requeue the rest.
     fn bury(&mut self, i: usize) -> Result<(), PoolError> {
         if self.slots[i].as_ref().is_some_and(|w| w.sock_open) {
-            self.read_results(i)?;
+            self.read_results(i);
         }
         let mut w = self.slots[i].take().expect("live worker");
         let death = reap(w.pid).map_err(PoolError::io("waitpid"))?;
         free_lent(&mut w.lent, &self.inbox.segments);
         let (task, stage) = w.stage.get();
+        // A task the worker was still setting up for has not started: not its fault.
+        let started = w.stage.clock(task) != Clock::Setup;
         let mut blamed = false;
         let mut requeue = Vec::new();
         for t in w.inflight {
-            let result = if w.timed_out == Some(t.task.id) {
-                Err(TaskError::Timeout {
-                    pid: w.pid,
-                    timeout: self.cfg.task_timeout.unwrap_or_default(),
-                })
-            } else if w.timed_out.is_none() && t.task.id == task && stage != IDLE {
+            let result = if let Some((_, e)) = w.blame.as_ref().filter(|b| b.0 == t.task.id) {
+                Err(e.clone())
+            } else if w.blame.is_none() && t.task.id == task && stage != IDLE && started {
                 Err(TaskError::WorkerDied {
                     pid: w.pid,
                     death,
@@ -631,29 +671,54 @@ impl Pool {
         }
     }
 
+    /// Kills workers whose task has run past `task_timeout` (by the start their stage
+    /// page records).
     fn enforce_timeouts(&mut self) {
         let Some(limit) = self.cfg.task_timeout else {
             return;
         };
-        let now = Instant::now();
+        let now = monotonic_ns();
+        let limit_ns = limit.as_nanos() as u64;
         for w in self.slots.iter_mut().flatten() {
-            if w.timed_out.is_some() {
+            let Some(head) = w.inflight.front() else {
+                continue;
+            };
+            if w.blame.is_some() {
                 continue;
             }
-            if let Some(head) = w.inflight.front_mut() {
-                if head.started.is_some_and(|s| now >= s + limit) {
-                    if w.stage.get().0 != head.task.id {
-                        // Not picked up yet (a new worker still starting): the clock
-                        // starts when the worker has the task.
-                        head.started = Some(now);
-                        continue;
-                    }
-                    w.timed_out = Some(head.task.id);
+            if let Clock::Since(t) = w.stage.clock(head.task.id) {
+                if now >= t.saturating_add(limit_ns) {
+                    let timeout = TaskError::Timeout {
+                        pid: w.pid,
+                        timeout: limit,
+                    };
+                    w.blame = Some((head.task.id, timeout));
                     w.retiring = true;
                     kill(w.pid, libc::SIGKILL);
                 }
             }
         }
+    }
+
+    /// When the loop must next look at the running tasks' clocks: when the first one runs
+    /// out, or (for a task its worker has not started yet) one `task_timeout` from now,
+    /// which is never too late: a task found started then started less than that ago.
+    fn next_timeout(&self, now: Instant) -> Option<Instant> {
+        let limit = self.cfg.task_timeout?;
+        let clock_now = monotonic_ns();
+        self.live()
+            .filter(|w| w.blame.is_none())
+            .filter_map(|w| {
+                let head = w.inflight.front()?;
+                Some(match w.stage.clock(head.task.id) {
+                    Clock::Since(t) => {
+                        let left = (t + limit.as_nanos() as u64).saturating_sub(clock_now);
+                        now + Duration::from_nanos(left)
+                    }
+                    Clock::Setup | Clock::Elsewhere => now + limit,
+                })
+            })
+            .min()
     }
 
     /// Starts replacements and hands queued tasks to workers with room.
@@ -678,9 +743,8 @@ impl Pool {
             // Segments of this worker's results that nothing here maps any more.
             let tokens = w.reader.returns.take();
             if !tokens.is_empty() && w.sock_open {
-                w.out
-                    .push_release(&tokens)
-                    .map_err(PoolError::io("queueing a release"))?;
+                // (A frame of one small inline buffer: nothing in it can fail.)
+                let _ = w.out.push_release(&tokens);
             }
             // Tasks go out together, and none while the socket is backed up (others may
             // take them).
@@ -706,13 +770,14 @@ impl Pool {
                         queued =
                             w.out
                                 .push(frame::DEFINE, *need, &[Chunk::Bytes(def)], &[], threshold);
-                        w.defined.insert(*need);
+                        if queued.is_ok() {
+                            w.defined.insert(*need);
+                        }
                     }
                 }
                 let queued = queued
                     .and_then(|()| lend_large(&mut task.msg, &self.inbox.segments, threshold))
                     .and_then(|()| {
-                        self.inbox.segments.lend_out(&mut w.lent, &task.msg);
                         let buffers: Vec<Chunk<'_>> =
                             task.msg.buffers.iter().map(|b| b.chunk()).collect();
                         let fds: Vec<BorrowedFd<'_>> =
@@ -721,16 +786,24 @@ impl Pool {
                     });
                 match queued {
                     Ok(()) => {
+                        self.inbox.segments.lend_out(&mut w.lent, &task.msg);
                         let started = w.inflight.is_empty().then(Instant::now);
                         w.inflight.push_back(InFlight { task, started });
                     }
-                    Err(e) => {
-                        self.pending.push_front(task);
-                        return Err(PoolError::io("queueing a task")(e));
-                    }
+                    // Nothing of this task was queued (push queues all or nothing): it
+                    // fails alone, and the worker goes on with the next.
+                    Err(e) => self.done.push(Outcome {
+                        id: task.id,
+                        result: Err(TaskError::Transport {
+                            stage: SENDING,
+                            reason: e.to_string(),
+                        }),
+                    }),
                 }
             }
-            flush(w)?;
+            if let Err(e) = flush(w) {
+                self.sever_sending(i, e);
+            }
         }
         Ok(())
     }
@@ -782,7 +855,7 @@ impl Pool {
             inflight: VecDeque::new(),
             completed: 0,
             retiring: false,
-            timed_out: None,
+            blame: None,
             defined: HashSet::new(),
             typical: None,
             lent: HashMap::new(),
@@ -867,14 +940,14 @@ fn stats(cache: &SegmentCache) -> SegmentStats {
 
 /// Sends what the worker's socket takes now. A worker that is gone (its pidfd will tell
 /// the rest, and the tasks it never read go back to the queue) is not an error.
-fn flush(w: &mut Worker) -> Result<(), PoolError> {
+fn flush(w: &mut Worker) -> io::Result<()> {
     match w.out.flush(w.sock.as_fd(), true) {
         Ok(_) => Ok(()),
         Err(e) if matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) => {
             w.sock_open = false;
             Ok(())
         }
-        Err(e) => Err(PoolError::io("sendmsg")(e)),
+        Err(e) => Err(e),
     }
 }
 

@@ -78,8 +78,26 @@ impl Endpoint {
     }
 
     /// The next task, or `None` when the pool asks this worker to stop (or is gone).
-    /// Marks the task [`RECEIVED`] on the stage page.
+    /// Marks the task [`RECEIVED`] on the stage page; its clock (for the pool's
+    /// `task_timeout`) starts now.
     pub fn recv(&mut self) -> io::Result<Option<(u64, Message)>> {
+        self.recv_marked(true)
+    }
+
+    /// Like [`Endpoint::recv`], but the worker has set-up to do before the task starts
+    /// (an initializer run on its first task): the task's clock starts only at
+    /// [`Endpoint::start_clock`], and if the worker dies before that, the task is not
+    /// blamed (it goes back to the queue, and the death counts as a failure to start).
+    pub fn recv_before_setup(&mut self) -> io::Result<Option<(u64, Message)>> {
+        self.recv_marked(false)
+    }
+
+    /// The current task starts now: its set-up is over.
+    pub fn start_clock(&self) {
+        self.stage.start_clock();
+    }
+
+    fn recv_marked(&mut self, timed: bool) -> io::Result<Option<(u64, Message)>> {
         // A parent that is gone shows as the end of the stream just below.
         let _ = self.give_back();
         loop {
@@ -95,7 +113,11 @@ impl Endpoint {
                     }
                 }
                 Some(f) if f.kind == frame::TASK => {
-                    self.stage.set(f.id, RECEIVED);
+                    if timed {
+                        self.stage.set(f.id, RECEIVED);
+                    } else {
+                        self.stage.set_setup(f.id, RECEIVED);
+                    }
                     return Ok(Some((f.id, f.msg)));
                 }
                 Some(_) => continue,

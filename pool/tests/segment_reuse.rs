@@ -81,3 +81,14 @@ fn a_result_segment_given_back_is_reused_and_one_held_is_not_in_subprocess() {
     // Result 2 needed a new segment (result 1 is still held); 3 to 7 reused it.
     assert_eq!(stats, "1 1 5", "lent cached reused");
 }
+
+#[test]
+fn a_cache_keeps_a_bounded_number_of_segments() {
+    let max = brinery_pool::segment::MAX_CACHED;
+    let cache = brinery_pool::SegmentCache::new(usize::MAX);
+    let held: Vec<_> = (0..max + 10)
+        .map(|_| cache.fill(&[1u8; 100]).expect("segment"))
+        .collect();
+    held.into_iter().for_each(|s| cache.give_back(s));
+    assert_eq!(cache.stats().1, max);
+}

@@ -9,11 +9,11 @@ They only wait and hand out; submitting, delivering and decoding are the pool's
 
 import collections
 import concurrent.futures as _cf
-import itertools
 import logging
 import time
 import threading
 
+from ._feed import Feed
 from ._pool_errors import WaitTimeoutError
 from ._worker import CALL
 
@@ -102,7 +102,10 @@ class AsyncResult(_cf.Future):
         pool = self._pool
         if pool is not None and not pool._core.cancel_queued(self._task_ids()):
             return self.cancelled()
-        return super().cancel()
+        if not super().cancel():
+            return False
+        notify_cancelled(self)
+        return True
 
     def _task_ids(self):
         return [] if self._tid is None else [self._tid]
@@ -138,6 +141,15 @@ def attach_callbacks(fut, callback, error_callback):
     fut.add_done_callback(done)
 
 
+def notify_cancelled(fut):
+    """Tells ``concurrent.futures.wait`` and ``as_completed`` that ``fut``, just
+    cancelled, is done: ``Future.cancel`` alone leaves that to the executor, which calls
+    ``set_running_or_notify_cancel`` when the task's turn comes."""
+    with fut._condition:
+        if fut._state == _cf._base.CANCELLED:
+            fut.set_running_or_notify_cancel()
+
+
 def settle(fut, outcome):
     """Finishes ``fut`` with ``outcome()`` (its value, or what it raises); does nothing if
     ``fut`` is already done (cancelled). Never raises: a done-callback that raises past
@@ -145,11 +157,13 @@ def settle(fut, outcome):
     driver thread that delivers results keeps going."""
     try:
         if fut.done():
+            notify_cancelled(fut)
             return
         try:
             value = outcome()
         except _cf.CancelledError:
             _cf.Future.cancel(fut)
+            notify_cancelled(fut)
         except BaseException as e:  # noqa: BLE001 - it is the task's outcome
             fut.set_exception(e)
         else:
@@ -164,7 +178,7 @@ class Batch:
     """Results of one map/imap call, filled by the driver thread. ``gather`` is the
     ``MapResult`` of a ``map_async`` (finished by the pool when ``left`` reaches 0)."""
 
-    __slots__ = ("results", "arrived", "cond", "waiting", "gather", "left")
+    __slots__ = ("results", "arrived", "cond", "waiting", "gather", "left", "feed")
 
     def __init__(self, n=0):
         self.results = [None] * n
@@ -173,18 +187,7 @@ class Batch:
         self.waiting = False
         self.gather = None
         self.left = 0
-
-
-def chunks(it, size):
-    if size == 1:
-        for x in it:
-            yield [x]
-        return
-    while True:
-        chunk = list(itertools.islice(it, size))
-        if not chunk:
-            return
-        yield chunk
+        self.feed = None  # a driven Feed, told of each result as it arrives
 
 
 def _await(batch, i, deadline):
@@ -200,54 +203,29 @@ def _await(batch, i, deadline):
 
 
 class _Results:
-    """What the in-order and unordered iterators share: submitting chunks from the input
-    (at most ``window`` ahead of the consumer; all at once when it is None), the error
-    the input itself raised (raised after the results before it), and cancelling what is
-    left when the iterator is abandoned or fails."""
+    """What the in-order and unordered iterators share: a ``Feed`` submitting the input's
+    chunks, the error the input itself raised (raised after the results before it), and
+    cancelling what is left when the iterator is abandoned or fails. With ``driven``,
+    the pool's driver thread keeps the feed going as results arrive; otherwise the
+    consumer does as it takes them."""
 
-    def __init__(self, pool, fn, kind, it, chunksize, window):
-        if chunksize < 1:
-            raise ValueError("chunksize must be at least 1")
+    def __init__(self, pool, fn, kind, it, chunksize, window, driven=False):
         self._pool = pool
-        self._fn = fn
         self._kind = kind
-        self._chunks = chunks(it, chunksize)
-        self._window = window
         self._batch = Batch()
-        self._tids = []
-        self._sizes = []
-        self._input_error = None
+        self._feed = Feed(pool, fn, kind, it, chunksize, self._batch, window)
+        self._driven = driven
         self._done = False
         self._started = False
         self._bar = None
-        self._submit(window)
+        if driven:
+            self._batch.feed = self._feed
+        self._feed.pump()
 
-    def _submit(self, limit):
-        todo = []
-        if self._chunks is not None:
-            try:
-                for chunk in self._chunks if limit is None else itertools.islice(self._chunks, limit):
-                    todo.append(chunk)
-            except Exception as e:  # noqa: BLE001 - the input's own error, raised in its turn
-                self._input_error = e
-                self._chunks = None
-            else:
-                if limit is None or len(todo) < limit:
-                    self._chunks = None
-        if not todo:
-            return
-        batch = self._batch
-        first = len(batch.results)
-        batch.results.extend([None] * len(todo))
-        self._sizes.extend(map(len, todo))
-        kind = self._kind
-        payloads = [(c[0], {}) for c in todo] if kind == CALL else todo
-        sent = self._pool._send_many(kind, self._fn, payloads, batch, first)
-        self._tids.extend(sent)
-        if len(sent) < len(todo):  # a pickling error: stop where it happened
-            del batch.results[first + len(sent) :]
-            del self._sizes[first + len(sent) :]
-            self._chunks = None
+    def _taken(self, i):
+        """Result ``i`` is the consumer's now."""
+        if not self._driven and self._feed.window is not None:
+            self._feed.release((i,))
 
     def _decode(self, out):
         """The value (or a chunk's values) in ``out``; a task's error ends the iteration."""
@@ -271,7 +249,7 @@ class _Results:
         if self._done:
             return
         self._done = True
-        self._chunks = None
+        self._feed.stop()
         core = self._pool._core
         for tid in self._unfinished():
             if tid is not None:
@@ -294,15 +272,32 @@ class OrderedResults(_Results):
     ``Executor.map``'s: past it the iterator fails and its remaining tasks are
     cancelled."""
 
-    def __init__(self, pool, fn, kind, it, chunksize, *, deadline=None, progress=None, window=None):
+    def __init__(
+        self, pool, fn, kind, it, chunksize, *, deadline=None, progress=None, window=None, driven=False
+    ):
         self._i = 0
         self._ready = collections.deque()
         self._deadline = deadline
-        super().__init__(pool, fn, kind, it, chunksize, window)
+        super().__init__(pool, fn, kind, it, chunksize, window, driven)
         self._bar = progress
 
     def _unfinished(self):
-        return self._tids[self._i :]
+        return self._feed.tids[self._i :]
+
+    def _more(self, i, deadline):
+        """Whether task ``i`` exists, once the feed knows: a driven feed may be submitting
+        it from the driver thread right now."""
+        batch, feed = self._batch, self._feed
+        if i < len(batch.results) or not self._driven:
+            return i < len(batch.results)
+        with batch.cond:
+            batch.waiting = True
+            try:
+                if not wait_for(batch.cond, lambda: i < len(batch.results) or feed.exhausted, deadline):
+                    raise WaitTimeoutError()
+            finally:
+                batch.waiting = False
+        return i < len(batch.results)
 
     def next(self, timeout=None):
         if self._ready:
@@ -310,14 +305,14 @@ class OrderedResults(_Results):
         self._started = True
         batch = self._batch
         i = self._i
-        if self._done or i >= len(batch.results):
+        deadline = self._deadline
+        if timeout is not None:
+            mine = time.monotonic() + timeout
+            deadline = mine if deadline is None else min(deadline, mine)
+        if self._done or not self._more(i, deadline):
             self._finish()
         out = batch.results[i]
         if out is None:
-            deadline = self._deadline
-            if timeout is not None:
-                mine = time.monotonic() + timeout
-                deadline = mine if deadline is None else min(deadline, mine)
             try:
                 out = _await(batch, i, deadline)
             except WaitTimeoutError:
@@ -329,18 +324,17 @@ class OrderedResults(_Results):
                 raise
         batch.results[i] = None
         self._i = i + 1
-        if self._window is not None:
-            self._submit(1)
+        self._taken(i)
         value = self._decode(out)
         if self._bar is not None:
-            self._bar.advance(self._sizes[i])
+            self._bar.advance(self._feed.sizes[i])
         if self._kind == CALL:
             return value
         self._ready.extend(value)
         return self._ready.popleft()
 
     def _finish(self):
-        error, self._input_error = self._input_error, None
+        error, self._feed.input_error = self._feed.input_error, None
         self.close()
         if error is not None:
             raise error
@@ -353,24 +347,19 @@ class UnorderedResults(_Results):
 
     def __init__(self, pool, fn, kind, it, chunksize, window):
         self._ready = collections.deque()
-        self._left = set()
+        self._took = set()
         super().__init__(pool, fn, kind, it, chunksize, window)
 
     def _unfinished(self):
-        return [self._tids[i] for i in self._left if i < len(self._tids)]
-
-    def _submit(self, limit):
-        before = len(self._batch.results)
-        super()._submit(limit)
-        self._left.update(range(before, len(self._batch.results)))
+        return [tid for i, tid in enumerate(self._feed.tids) if i not in self._took]
 
     def next(self, timeout=None):
         if self._ready:
             return self._ready.popleft()
         self._started = True
         batch = self._batch
-        if self._done or not self._left:
-            error, self._input_error = self._input_error, None
+        if self._done or len(self._took) >= len(batch.results):
+            error, self._feed.input_error = self._feed.input_error, None
             self.close()
             if error is not None:
                 raise error
@@ -391,7 +380,7 @@ class UnorderedResults(_Results):
             i = batch.arrived.popleft()
         out = batch.results[i]
         batch.results[i] = None
-        self._left.discard(i)
-        self._submit(1)
+        self._took.add(i)
+        self._taken(i)
         self._ready.extend(self._decode(out))
         return self._ready.popleft()

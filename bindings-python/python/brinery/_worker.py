@@ -96,7 +96,9 @@ class Worker:
     def serve(self):
         ep = self.ep
         while True:
-            got = ep.recv(UNPICKLING)
+            # A spawned worker runs the initializer on its first task: the task's clock
+            # (task_timeout) starts after it.
+            got = ep.recv(UNPICKLING, not self.initialized)
             if got is None:
                 return
             tid, main, extra = got
@@ -106,6 +108,7 @@ class Worker:
             got = extra = None
             if not self.initialized:
                 self.run_spawn_initializer()
+                ep.start_clock()
                 ep.set_stage(UNPICKLING)
             if self.init_error is not None:
                 bufs = main = None
@@ -147,6 +150,9 @@ class Worker:
                 ep.reply(tid, SENDING, pickle.dumps(out, 5))
             else:
                 self.reply(tid, out)
+            # The result is the parent's now: an idle worker holds none of its memory or
+            # files (a returned file closes here; the parent has its own descriptor).
+            out = value = None
 
     def reply(self, tid, out):
         ep = self.ep
@@ -166,7 +172,15 @@ class Worker:
                 tb = out[2]
             main, bufs, fds = self.encoder.encode((False, err, tb))
             main = FULL + main
-        ep.reply(tid, SENDING, main, bufs, fds)
+        try:
+            ep.reply(tid, SENDING, main, bufs, fds)
+        except OSError as e:
+            # Nothing of the result was queued (a memfd could not be made, too many
+            # descriptors): the task fails, the worker stays. (A stream broken part way
+            # fails this reply too, and the worker exits: the parent then reports it.)
+            main = bufs = fds = out = None
+            err = StageError("sending the result", _describe(e))
+            ep.reply(tid, SENDING, FULL + self.encoder.encode((False, err, _tb(e)))[0])
 
 
 def _initializer_failed(e):

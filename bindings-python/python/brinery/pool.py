@@ -11,9 +11,10 @@ live in the worker for its whole life (what the initializer sets with ``global``
 by later tasks). OS resources travel as file descriptors; large buffers through shared
 memory.
 
-``map`` follows ``Executor.map``: it submits everything at once and returns an iterator
-of results in order (``list(pool.map(f, xs))`` is ``multiprocessing.Pool.map``, and
-``map_async(f, xs).get()`` too). ``imap``/``imap_unordered`` submit lazily; ``starmap``
+``map`` follows ``Executor.map``: every task runs whether or not its iterator of results
+(in order) is used, though only a window of them is in flight at a time
+(``list(pool.map(f, xs))`` is ``multiprocessing.Pool.map``, and ``map_async(f,
+xs).get()`` too). ``imap``/``imap_unordered`` submit lazily; ``starmap``
 returns a list; ``apply_async`` and ``submit`` return an ``AsyncResult``, a
 ``concurrent.futures.Future`` that also has ``get``/``wait``/``ready``/``successful``
 (``_results.py``). Work given after ``close()``/``shutdown()`` raises ``PoolClosedError``,
@@ -28,6 +29,7 @@ are recognised as they are. The worker gets its own duplicate, wrapped the same 
 
 import atexit
 import concurrent.futures as _cf
+import functools
 import itertools
 import os
 import pickle
@@ -73,8 +75,11 @@ STAGE_NAMES = [
     "running the initializer",
 ]
 
-# Chunks submitted ahead of the consumer by imap/imap_unordered.
-_WINDOW = 4096
+# What imap/imap_unordered submit ahead of the consumer, and map ahead of the results
+# that have arrived: at most this many chunks, and no more once their messages reach this
+# many bytes (large arguments would otherwise be copied into shared memory thousands of
+# tasks ahead).
+_WINDOW = (4096, 16 << 20)
 
 # A message with nothing besides its main stream: no other buffers, no descriptors.
 _NOTHING = ((), ())
@@ -200,7 +205,10 @@ class Pool(_cf.Executor):
                 stage_names=STAGE_NAMES,
             )
             if self._start_method == "fork":
-                core = PoolCore(self._processes, fork=self._fork, **kwargs)
+                # Not a bound method: the native core cannot show the collector a cycle
+                # back to this pool, which would then never be freed.
+                fork = functools.partial(_fork_worker, self._initializer, self._initargs)
+                core = PoolCore(self._processes, fork=fork, **kwargs)
             else:
                 env = [("PYTHONPATH", os.pathsep.join(p for p in sys.path if p))]
                 argv = [sys.executable, "-c", "from brinery._worker import main; main()"]
@@ -229,6 +237,7 @@ class Pool(_cf.Executor):
                     self._deliver(outs)
         except BaseException as e:  # noqa: BLE001 - nothing would deliver results any more
             self._closing = True
+            self._terminating = True  # (feeds submit nothing more)
             self._fail_all(PoolError(f"the pool's event loop failed: {type(e).__name__}: {e}"))
             raise
         finally:
@@ -239,16 +248,10 @@ class Pool(_cf.Executor):
             sinks, self._sinks = self._sinks, {}
         self._deliver([(tid, False, None, error) for tid in sinks], sinks)
 
-    def _fork(self, sock, stage, parent_only):
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            _worker.serve_forked(sock, stage, parent_only, parent, self._initializer, self._initargs)
-        return pid
-
     def _deliver(self, outs, sinks=None):
         touched = []
         gathers = []
+        feeds = {}
         with self._sink_lock:
             if sinks is None:
                 sinks = self._sinks
@@ -264,6 +267,8 @@ class Pool(_cf.Executor):
                 batch, i = sink
                 batch.results[i] = out
                 batch.arrived.append(i)
+                if batch.feed is not None:
+                    feeds.setdefault(batch.feed, []).append(i)
                 if batch.waiting:
                     touched.append(batch)
                 elif batch.gather is not None:
@@ -275,6 +280,8 @@ class Pool(_cf.Executor):
                 batch.cond.notify_all()
         for batch in gathers:
             self._arrived(batch, 1)
+        for feed, arrived in feeds.items():
+            feed.release(arrived)
 
     def _arrived(self, batch, n):
         """``n`` results of a ``map_async`` are in (or will never come); the last one in
@@ -348,11 +355,16 @@ class Pool(_cf.Executor):
             self._deliver([out])
         return tid
 
-    def _send_many(self, kind, fn, payloads, batch, first):
+    def _send_many(self, kind, fn, payloads, batch, first, sizes=None, check=True):
         """Submits ``payloads`` (results go to ``batch`` from index ``first``); returns
         the task ids, ``None`` for one that could not be pickled (its error is stored in
-        the batch and nothing after it is sent)."""
-        self._check_running()
+        the batch and nothing after it is sent). Appends each task's message size in bytes
+        to ``sizes`` if given. ``check=False`` submits after ``shutdown()`` too (the rest
+        of a ``map`` made before it)."""
+        if sizes is None:
+            sizes = []
+        if check:
+            self._check_running()
         core = self._core
         tids = []
         with self._enc_lock:
@@ -365,18 +377,22 @@ class Pool(_cf.Executor):
                         break
                     mains.append(pickle.dumps((kind, ref[0], payload), 5))
                 if mains:
+                    sizes.extend(map(len, mains))
                     start = core.submit_many(mains, ref[1])
                     tids.extend(range(start, start + len(mains)))
                     payloads = payloads[len(mains) :]
             for payload in payloads:
                 try:
                     if ref is not None and is_plain(payload):
-                        tids.append(core.submit([pickle.dumps((kind, ref[0], payload), 5)], (), ref[1]))
+                        main = pickle.dumps((kind, ref[0], payload), 5)
+                        tids.append(core.submit([main], (), ref[1]))
+                        sizes.append(len(main))
                         continue
                     enc = self._encoder
                     enc.needs = list(self._base_needs)
                     main, bufs, fds = enc.encode((kind, fn, payload))
                     tids.append(core.submit([FULL + main, *bufs], fds, enc.needs))
+                    sizes.append(len(main) + sum(memoryview(b).nbytes for b in bufs))
                 except KeyboardInterrupt:
                     raise
                 except BaseException as e:
@@ -456,7 +472,9 @@ class Pool(_cf.Executor):
 
     def map(self, fn, *iterables, timeout=None, chunksize=1, progress=False):
         """Results of ``fn(*args)`` for each ``args`` in ``zip(*iterables)``, in order, as
-        an iterator; everything is submitted before this returns (``Executor.map``).
+        an iterator. Every task runs whether or not the iterator is used
+        (``Executor.map``), but at most a window of them (``_WINDOW``) is in flight at a
+        time: the driver thread submits more as results arrive.
         ``map(fn, iterable, chunksize)`` with an int third argument is
         ``multiprocessing.Pool.map``'s spelling (``chunksize=None`` picks one as it does)."""
         if len(iterables) == 2 and isinstance(iterables[1], int) and chunksize == 1:
@@ -467,7 +485,9 @@ class Pool(_cf.Executor):
         chunksize = self._chunksize(chunksize, len(items))
         kind = CALL if chunksize == 1 else STARCHUNK
         bar = Progress(len(items)) if progress else None
-        return OrderedResults(self, fn, kind, iter(items), chunksize, deadline=deadline, progress=bar)
+        return OrderedResults(
+            self, fn, kind, iter(items), chunksize, deadline=deadline, progress=bar, window=_WINDOW, driven=True
+        )
 
     def shutdown(self, wait=True, *, cancel_futures=False):
         if cancel_futures and self._core is not None:
@@ -584,6 +604,14 @@ class Pool(_cf.Executor):
         return self._core.worker_pids() if self._core is not None else []
 
 
+def _fork_worker(initializer, initargs, sock, stage, parent_only):
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        _worker.serve_forked(sock, stage, parent_only, parent, initializer, initargs)
+    return pid
+
+
 def _one_of(**named):
     """The one of ``named`` given (not None) and its name; TypeError if several are."""
     given = [(v, k) for k, v in named.items() if v is not None]
@@ -636,4 +664,7 @@ def _error(kind, message):
         return _cf.CancelledError(message)
     if kind == "cannot_start":
         return BrokenWorkersError(message)
+    if kind == "transport":  # (stage, reason): the parent could not send or receive it
+        stage, reason = message
+        return StageError(f"{stage} in the parent", reason)
     return PoolError(message)

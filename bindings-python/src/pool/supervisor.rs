@@ -162,7 +162,7 @@ impl PoolCore {
     /// Runs the event loop (GIL released) until outcomes arrive, `timeout` passes or
     /// `wake` is called. Each outcome is `(id, True, main, extra)` (see `from_message`) or
     /// `(id, False, kind, message)` with kind one of `died`, `timeout`, `cancelled`,
-    /// `shutdown`, `cannot_start`.
+    /// `shutdown`, `cannot_start`, or `transport` with `(stage, reason)` for message.
     #[pyo3(signature = (timeout=None))]
     fn wait<'py>(
         &self,
@@ -218,21 +218,21 @@ fn to_py(py: Python<'_>, o: Outcome) -> PyResult<Bound<'_, PyTuple>> {
             )
         }
         Err(e) => {
-            let kind = match e {
-                TaskError::WorkerDied { .. } => "died",
-                TaskError::Timeout { .. } => "timeout",
-                TaskError::Cancelled => "cancelled",
-                TaskError::Shutdown => "shutdown",
-                TaskError::WorkersCannotStart(_) => "cannot_start",
+            let (kind, message) = match &e {
+                TaskError::Transport { stage, reason } => {
+                    ("transport", (*stage, reason.as_str()).into_py_any(py)?)
+                }
+                TaskError::WorkerDied { .. } => ("died", e.to_string().into_py_any(py)?),
+                TaskError::Timeout { .. } => ("timeout", e.to_string().into_py_any(py)?),
+                TaskError::Cancelled => ("cancelled", e.to_string().into_py_any(py)?),
+                TaskError::Shutdown => ("shutdown", e.to_string().into_py_any(py)?),
+                TaskError::WorkersCannotStart(_) => {
+                    ("cannot_start", e.to_string().into_py_any(py)?)
+                }
             };
             PyTuple::new(
                 py,
-                [
-                    id,
-                    false.into_py_any(py)?,
-                    kind.into_py_any(py)?,
-                    e.to_string().into_py_any(py)?,
-                ],
+                [id, false.into_py_any(py)?, kind.into_py_any(py)?, message],
             )
         }
     }

@@ -51,11 +51,22 @@ impl WorkerEndpoint {
     }
 
     /// The next task as `(id, main, extra)`, or None when the pool says stop; the stage
-    /// page then says `stage` for it.
-    fn recv<'py>(&self, py: Python<'py>, stage: u32) -> PyResult<Option<Received<'py>>> {
+    /// page then says `stage` for it. With `setup=True` the task's clock (for the pool's
+    /// `task_timeout`) waits for `start_clock()`: the worker sets up first.
+    #[pyo3(signature = (stage, setup=false))]
+    fn recv<'py>(
+        &self,
+        py: Python<'py>,
+        stage: u32,
+        setup: bool,
+    ) -> PyResult<Option<Received<'py>>> {
         let got = py.detach(|| {
             let mut ep = self.ep.lock().unwrap();
-            let got = ep.recv();
+            let got = if setup {
+                ep.recv_before_setup()
+            } else {
+                ep.recv()
+            };
             if let Ok(Some(_)) = got {
                 ep.set_stage(stage);
             }
@@ -74,6 +85,11 @@ impl WorkerEndpoint {
     fn definition<'py>(&self, py: Python<'py>, id: u64) -> Option<Bound<'py, PyBytes>> {
         let ep = self.ep.lock().unwrap();
         ep.definition(id).map(|m| PyBytes::new(py, &m.buffers[0]))
+    }
+
+    /// The current task starts now, its set-up over (see `recv`).
+    fn start_clock(&self) {
+        self.ep.lock().unwrap().start_clock();
     }
 
     /// Records the current task's stage (read by the parent only if this process dies).

@@ -1,0 +1,158 @@
+"""``Feed``: how one ``map``/``imap``/``imap_unordered`` call submits its chunks, at most a
+window of tasks and bytes ahead.
+
+What "ahead" means is the caller's: for ``imap``/``imap_unordered`` a task is ahead until
+the consumer takes its result (the consumer releases it, and submits more, from its own
+thread); for ``map`` a task is ahead until its result arrives (the pool's driver thread
+releases it as it delivers, so every task runs even if nobody iterates, as
+``Executor.map`` promises). Any thread may release; one at a time submits, and picks up
+what others released meanwhile.
+
+It does not wait for results or hand them out (``_results.py``), nor encode tasks
+(``pool.py``).
+"""
+
+import collections
+import itertools
+import threading
+
+from ._errors import PoolError
+from ._worker import CALL
+
+
+def chunks(it, size):
+    if size == 1:
+        for x in it:
+            yield [x]
+        return
+    while True:
+        chunk = list(itertools.islice(it, size))
+        if not chunk:
+            return
+        yield chunk
+
+
+class Feed:
+    """Submits ``kind`` tasks of ``fn`` for the chunks of ``it`` into ``batch``: all at
+    once when ``window`` is None, else while fewer than ``window = (tasks, bytes)`` are
+    ahead (and always two tasks a worker, however large)."""
+
+    def __init__(self, pool, fn, kind, it, chunksize, batch, window):
+        if chunksize < 1:
+            raise ValueError("chunksize must be at least 1")
+        self.pool = pool
+        self.fn = fn
+        self.kind = kind
+        self.chunks = chunks(it, chunksize)
+        self.batch = batch
+        self.window = window
+        self.tids = []
+        self.sizes = []  # items in each chunk (for a progress bar)
+        self.bytes = []  # each task's message size, while it is ahead
+        self.ahead = 0
+        self.ahead_bytes = 0
+        self.input_error = None
+        self.stopped = False
+        self._lock = threading.Lock()
+        self._released = collections.deque()
+        self._pumping = False
+
+    @property
+    def exhausted(self):
+        """Nothing more will be submitted (the input is spent, failed or stopped)."""
+        return self.chunks is None and not self._pumping
+
+    def release(self, indices):
+        """Tasks ``indices`` are no longer ahead; submits more if the window allows."""
+        self._released.extend(indices)
+        self.pump()
+
+    def stop(self):
+        """Submits nothing more; returns the ids of the tasks already submitted."""
+        self.stopped = True
+        self.chunks = None
+        return self.tids
+
+    def pump(self):
+        """Submits what the window allows, unless another thread is at it (that thread
+        then sees what was released here)."""
+        while True:
+            with self._lock:
+                if self._pumping:
+                    return
+                self._pumping = True
+            try:
+                self._fill()
+            finally:
+                with self._lock:
+                    self._pumping = False
+                batch = self.batch
+                if batch.waiting:
+                    with batch.cond:
+                        batch.cond.notify_all()
+            if not self._released or self.chunks is None:
+                return
+
+    def _fill(self):
+        if self.window is None:
+            self._send(None)
+            return
+        count, nbytes = self.window
+        least = 2 * self.pool._processes
+        released = self._released
+        while self.chunks is not None:
+            while released:
+                i = released.popleft()
+                self.ahead -= 1
+                self.ahead_bytes -= self.bytes[i]
+                self.bytes[i] = 0
+            ahead = self.ahead
+            if ahead >= count or (ahead >= least and self.ahead_bytes >= nbytes):
+                return
+            # Small tasks go in batches (one native call each), large ones one by one.
+            small = ahead and self.ahead_bytes * 256 < nbytes * ahead
+            self._send(min(count - ahead, 64 if small else 1))
+
+    def _send(self, limit):
+        pool = self.pool
+        if pool._terminating:
+            if self.chunks is not None:
+                self.chunks = None
+                self.input_error = PoolError("the pool was terminated before the rest was submitted")
+            return
+        todo = []
+        if self.chunks is not None:
+            try:
+                for chunk in self.chunks if limit is None else itertools.islice(self.chunks, limit):
+                    todo.append(chunk)
+            except Exception as e:  # noqa: BLE001 - the input's own error, raised in its turn
+                self.input_error = e
+                self.chunks = None
+            else:
+                if limit is None or len(todo) < limit:
+                    self.chunks = None
+        if not todo:
+            return
+        batch = self.batch
+        first = len(batch.results)
+        batch.results.extend([None] * len(todo))
+        self.sizes.extend(map(len, todo))
+        kind = self.kind
+        payloads = [(c[0], {}) for c in todo] if kind == CALL else todo
+        sizes = []
+        # A driven feed keeps submitting after shutdown(): those tasks were promised.
+        sent = pool._send_many(kind, self.fn, payloads, batch, first, sizes, check=False)
+        sizes.extend([0] * (len(sent) - len(sizes)))  # (one that failed to pickle)
+        self.tids.extend(sent)
+        self.bytes.extend(sizes)
+        self.ahead += len(sent)
+        self.ahead_bytes += sum(sizes)
+        if len(sent) < len(todo):  # a pickling error: stop where it happened
+            del batch.results[first + len(sent) :]
+            del self.sizes[first + len(sent) :]
+            self.chunks = None
+        if self.stopped:  # stopped while these were being submitted
+            core = pool._core
+            for tid in sent:
+                if tid is not None:
+                    core.cancel(tid)
