@@ -373,10 +373,9 @@ pub fn save_function<'py>(w: &mut Walker<'py>, f: &Bound<'py, PyAny>) -> PyResul
     // loaded one (whose code object may hold an interned copy, 3.13) then dumps to the
     // same bytes as the original.
     let mut qualname = f.getattr(pyo3::intern!(f.py(), "__qualname__"))?;
-    if let Ok(co_qualname) = code.getattr(pyo3::intern!(py, "co_qualname")) {
-        if co_qualname.eq(&qualname)? {
-            qualname = co_qualname;
-        }
+    let co_qualname = code.getattr(pyo3::intern!(py, "co_qualname"))?;
+    if !co_qualname.is(&qualname) && co_qualname.eq(&qualname)? {
+        qualname = co_qualname;
     }
     attrs.push((pyo3::intern!(py, "__qualname__").clone(), qualname));
     attrs.push((
@@ -390,8 +389,9 @@ pub fn save_function<'py>(w: &mut Walker<'py>, f: &Bound<'py, PyAny>) -> PyResul
         }
     }
     // PEP 695 (`def f[T]()`, 3.12+): the parameters, where the interpreter has them.
-    if let Ok(params) = f.getattr(pyo3::intern!(f.py(), "__type_params__")) {
-        if params.len().unwrap_or(0) > 0 {
+    if w.st.functions_have_type_params {
+        let params = f.getattr(pyo3::intern!(f.py(), "__type_params__"))?;
+        if params.len()? > 0 {
             attrs.push((pyo3::intern!(py, "__type_params__").clone(), params));
         }
     }

@@ -48,6 +48,8 @@ pub struct Stdlib {
     /// calls on its top-level object written by name (3.13+), rather than on the
     /// parent saved as an object (3.11, 3.12): brinery writes what stock pickle writes.
     pub nested_names_from_toplevel: bool,
+    /// Functions have `__type_params__` (PEP 695, 3.12+).
+    pub functions_have_type_params: bool,
 }
 
 static STDLIB: PyOnceLock<Stdlib> = PyOnceLock::new();
@@ -91,6 +93,10 @@ pub fn get(py: Python<'_>) -> PyResult<&Stdlib> {
             cell_type: attr("types", "CellType")?,
             module_type: attr("types", "ModuleType")?,
             pickle_buffer: attr("pickle", "PickleBuffer")?,
+            functions_have_type_params: py
+                .import("types")?
+                .getattr("FunctionType")?
+                .hasattr("__type_params__")?,
             nested_names_from_toplevel: py
                 .import("pickle")?
                 .getattr("_Pickler")?

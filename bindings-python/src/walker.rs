@@ -150,7 +150,8 @@ pub struct Walker<'py> {
 
 /// Stack left below which a nested save moves to a new stack segment, and the size of
 /// each segment (see [`Walker::save_nested`]).
-const STACK_RED_ZONE: usize = 256 * 1024;
+const STACK_RED_ZONE: usize = 512 * 1024;
+const STACK_CHECK_EVERY: u32 = 16;
 const STACK_SEGMENT: usize = 8 * 1024 * 1024;
 
 /// In fast mode, how deep lists and dicts nest before each is checked for a cycle
@@ -351,9 +352,15 @@ impl<'py> Walker<'py> {
             return Err(self.too_deep());
         }
         self.depth += 1;
-        let r = stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || {
+        // The stack is looked at every `STACK_CHECK_EVERY` levels (the red zone is far
+        // more than that many levels take), which keeps the check off flat data.
+        let r = if self.depth % STACK_CHECK_EVERY == 0 {
+            stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || {
+                self.dispatch(obj, pers_save)
+            })
+        } else {
             self.dispatch(obj, pers_save)
-        });
+        };
         self.depth -= 1;
         r.map_err(|e| self.locate(e))
     }
