@@ -190,6 +190,9 @@ fn version_check(w: &mut Walker<'_>) -> PyResult<()> {
 
 /// A code object: `types.CodeType(*args)` in this interpreter's argument order.
 pub fn save_code<'py>(w: &mut Walker<'py>, code: &Bound<'py, PyAny>) -> PyResult<()> {
+    if w.opts.cross_version {
+        return save_code_cross_version(w, code);
+    }
     version_check(w)?;
     let py = w.py;
     save_named(w, w.st.code_type.bind(py), "types", "CodeType");
@@ -212,6 +215,19 @@ pub fn save_code<'py>(w: &mut Walker<'py>, code: &Bound<'py, PyAny>) -> PyResult
     w.fns.sort_sets = sort;
     r?;
     w.enc.reduce();
+    w.memoize(code);
+    Ok(())
+}
+
+/// A code object of a `cross_version` stream: the reduction
+/// `brinery._cross_version.code_reduction` makes of it, which gives the code on any
+/// supported CPython (its bytecode where it was written, else its compiled source).
+fn save_code_cross_version<'py>(w: &mut Walker<'py>, code: &Bound<'py, PyAny>) -> PyResult<()> {
+    let reduction =
+        w.py.import("brinery._cross_version")?
+            .getattr("code_reduction")?
+            .call1((code,))?;
+    w.save(&reduction)?;
     w.memoize(code);
     Ok(())
 }

@@ -70,7 +70,8 @@ fn present<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Option<Bound<'p
 
 /// `dumps(obj, protocol=None, buffer_callback=None, by_value=())` without a Pickler.
 #[pyfunction]
-#[pyo3(signature = (obj, protocol=None, buffer_callback=None, by_value=Vec::new(), namespaces=false, fix_imports=true))]
+#[pyo3(signature = (obj, protocol=None, buffer_callback=None, by_value=Vec::new(), namespaces=false, fix_imports=true, cross_version=false))]
+#[allow(clippy::too_many_arguments)]
 pub fn dumps<'py>(
     py: Python<'py>,
     obj: &Bound<'py, PyAny>,
@@ -79,6 +80,7 @@ pub fn dumps<'py>(
     by_value: Vec<String>,
     namespaces: bool,
     fix_imports: bool,
+    cross_version: bool,
 ) -> PyResult<Bound<'py, PyBytes>> {
     plain_walker(
         py,
@@ -87,6 +89,7 @@ pub fn dumps<'py>(
         &by_value,
         namespaces,
         fix_imports,
+        cross_version,
     )?
     .dump(obj)?
     .into_bytes(py)
@@ -96,7 +99,8 @@ pub fn dumps<'py>(
 /// (whose memo would be kept for a next dump that never comes): frames go to
 /// `file.write` as they are committed.
 #[pyfunction]
-#[pyo3(signature = (obj, file, protocol=None, buffer_callback=None, by_value=Vec::new(), fix_imports=true))]
+#[pyo3(signature = (obj, file, protocol=None, buffer_callback=None, by_value=Vec::new(), fix_imports=true, cross_version=false))]
+#[allow(clippy::too_many_arguments)]
 pub fn dump<'py>(
     py: Python<'py>,
     obj: &Bound<'py, PyAny>,
@@ -105,9 +109,18 @@ pub fn dump<'py>(
     buffer_callback: Option<Bound<'py, PyAny>>,
     by_value: Vec<String>,
     fix_imports: bool,
+    cross_version: bool,
 ) -> PyResult<()> {
     let write = write_method(file)?;
-    let mut walker = plain_walker(py, protocol, buffer_callback, &by_value, false, fix_imports)?;
+    let mut walker = plain_walker(
+        py,
+        protocol,
+        buffer_callback,
+        &by_value,
+        false,
+        fix_imports,
+        cross_version,
+    )?;
     walker.sink = Some(write.clone());
     walker.dump(obj)?.write_to(&write)
 }
@@ -119,6 +132,7 @@ fn plain_walker<'py>(
     by_value: &[String],
     namespaces: bool,
     fix_imports: bool,
+    cross_version: bool,
 ) -> PyResult<Walker<'py>> {
     let st = stdlib::get(py)?;
     let proto = resolve_protocol(py, protocol)?;
@@ -136,6 +150,7 @@ fn plain_walker<'py>(
         namespaces,
         fix_imports,
         fast: false,
+        cross_version,
     };
     Walker::new(py, st, opts)
 }
@@ -160,13 +175,15 @@ pub struct Pickler {
     by_value: Vec<String>,
     namespaces: bool,
     fix_imports: bool,
+    cross_version: bool,
     memo: SavedMemo,
 }
 
 #[pymethods]
 impl Pickler {
     #[new]
-    #[pyo3(signature = (file=None, protocol=None, *, fix_imports=true, buffer_callback=None, by_value=Vec::new(), namespaces=false))]
+    #[pyo3(signature = (file=None, protocol=None, *, fix_imports=true, buffer_callback=None, by_value=Vec::new(), namespaces=false, cross_version=false))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         file: Option<Bound<'_, PyAny>>,
@@ -175,6 +192,7 @@ impl Pickler {
         buffer_callback: Option<Py<PyAny>>,
         by_value: Vec<String>,
         namespaces: bool,
+        cross_version: bool,
     ) -> PyResult<Self> {
         let proto = resolve_protocol(py, protocol)?;
         let write = match file {
@@ -191,6 +209,7 @@ impl Pickler {
             by_value,
             namespaces,
             fix_imports,
+            cross_version,
             memo: SavedMemo::default(),
         })
     }
@@ -292,6 +311,7 @@ impl Pickler {
             by_value: by_value_modules(st, py, &me.by_value)?,
             namespaces: me.namespaces,
             fix_imports: me.fix_imports,
+            cross_version: me.cross_version,
             fast: match optional(any, "_fast_mode")? {
                 Some(f) => f.is_truthy()?,
                 None => false,

@@ -115,6 +115,9 @@ pub struct Options<'py> {
     pub fix_imports: bool,
     /// `pickle.Pickler.fast`: data is not memoized (see [`Walker::memoize_data`]).
     pub fast: bool,
+    /// By-value code carries its source too, to load on other minor versions (see
+    /// `brinery/_cross_version.py`).
+    pub cross_version: bool,
 }
 
 /// One dump in progress.

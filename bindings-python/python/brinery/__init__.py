@@ -52,29 +52,35 @@ def _module_names(by_value):
     return names
 
 
-def dumps(obj, protocol=None, *, fix_imports=True, buffer_callback=None, by_value=()):
+def dumps(obj, protocol=None, *, fix_imports=True, buffer_callback=None, by_value=(),
+          cross_version=False):
     """Return the pickle of ``obj`` as bytes.
 
     ``protocol`` defaults to ``pickle.DEFAULT_PROTOCOL``; ``fix_imports`` and
     ``buffer_callback`` are as in ``pickle.dumps`` (Python 2 names for globals below
     protocol 3; out-of-band buffers at protocol 5); ``by_value`` names extra modules (or
     module objects) whose functions and classes are stored by value for this call.
+    ``cross_version=True`` makes by-value functions load on every supported CPython
+    minor version, not only the one that wrote them: each carries its source beside its
+    bytecode (a ``PicklingError`` where the source cannot be had).
     """
     if protocol is None:
         protocol = DEFAULT_PROTOCOL
-    if by_value or not fix_imports:
+    if by_value or not fix_imports or cross_version:
         return _native_dumps(obj, protocol, buffer_callback, _module_names(by_value), False,
-                             bool(fix_imports))
+                             bool(fix_imports), bool(cross_version))
     return _native_dumps(obj, protocol, buffer_callback)
 
 
-def dump(obj, file, protocol=None, *, fix_imports=True, buffer_callback=None, by_value=()):
+def dump(obj, file, protocol=None, *, fix_imports=True, buffer_callback=None, by_value=(),
+         cross_version=False):
     """Write the pickle of ``obj`` to the binary file ``file`` (its ``write`` method is
-    called with each 64 KiB frame as it is done, as ``pickle.dump`` does)."""
+    called with each 64 KiB frame as it is done, as ``pickle.dump`` does); the keywords
+    are ``dumps``'."""
     if protocol is None:
         protocol = DEFAULT_PROTOCOL
     _brinery.dump(obj, file, protocol, buffer_callback, _module_names(by_value),
-                  bool(fix_imports))
+                  bool(fix_imports), bool(cross_version))
 
 
 class Pickler(_brinery.Pickler):
@@ -109,7 +115,7 @@ class Pickler(_brinery.Pickler):
         self._fast_mode = bool(value)
 
     def __new__(cls, file=None, protocol=None, *, fix_imports=True, buffer_callback=None,
-                by_value=(), namespaces=False):
+                by_value=(), namespaces=False, cross_version=False):
         if protocol is None:
             protocol = DEFAULT_PROTOCOL
         return super().__new__(
@@ -120,10 +126,11 @@ class Pickler(_brinery.Pickler):
             buffer_callback=buffer_callback,
             by_value=_module_names(by_value),
             namespaces=namespaces,
+            cross_version=bool(cross_version),
         )
 
     def __init__(self, file=None, protocol=None, *, fix_imports=True, buffer_callback=None,
-                 by_value=(), namespaces=False):
+                 by_value=(), namespaces=False, cross_version=False):
         pass
 
     @property

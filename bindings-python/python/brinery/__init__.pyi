@@ -25,6 +25,7 @@ def dumps(
     fix_imports: bool = ...,
     buffer_callback: Callable[[pickle.PickleBuffer], Any] | None = ...,
     by_value: Iterable[ModuleType | str] = ...,
+    cross_version: bool = ...,
 ) -> bytes: ...
 def dump(
     obj: Any,
@@ -34,6 +35,7 @@ def dump(
     fix_imports: bool = ...,
     buffer_callback: Callable[[pickle.PickleBuffer], Any] | None = ...,
     by_value: Iterable[ModuleType | str] = ...,
+    cross_version: bool = ...,
 ) -> None: ...
 
 class Pickler:
@@ -47,6 +49,7 @@ class Pickler:
         buffer_callback: Callable[[pickle.PickleBuffer], Any] | None = ...,
         by_value: Iterable[ModuleType | str] = ...,
         namespaces: bool = ...,
+        cross_version: bool = ...,
     ) -> None: ...
     @property
     def protocol(self) -> int: ...
