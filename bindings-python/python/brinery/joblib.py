@@ -21,7 +21,9 @@ What changes against joblib's default (loky):
 - when a task fails, joblib cancels the batches no worker has started
   (``abort_everything``); running ones finish.
 
-Workers are ``fork``ed by default; ``parallel_config(backend="brinery",
+Each worker limits BLAS and OpenMP to ``cpu_count() // n_jobs`` threads, as loky does
+(``parallel_config(inner_max_num_threads=...)`` sets it). Workers are ``fork``ed by
+default; ``parallel_config(backend="brinery",
 start_method="spawn")`` spawns them. A pool is kept per (worker count, start method)
 and reused by later calls; ``shutdown()`` stops them (they also stop at interpreter
 exit). Batching is joblib's automatic batching, ``return_as="generator"`` and
@@ -50,15 +52,33 @@ _POOLS = {}
 _POOLS_LOCK = threading.Lock()
 
 
-def _pool(n_jobs, start_method):
+def _pool(n_jobs, start_method, threads=None):
     from brinery.pool import Pool
 
-    key = (n_jobs, start_method)
+    if threads is None:
+        threads = max((os.cpu_count() or 1) // n_jobs, 1)
+    key = (n_jobs, start_method, threads)
     with _POOLS_LOCK:
         pool = _POOLS.get(key)
         if pool is None or pool._closing:
-            pool = _POOLS[key] = Pool(n_jobs, start_method=start_method)
+            pool = _POOLS[key] = Pool(n_jobs, start_method=start_method,
+                                      initializer=_limit_threads, initargs=(threads,))
         return pool
+
+
+def _limit_threads(n):
+    """Worker initializer: BLAS and OpenMP pools get ``n`` threads each (as loky's
+    workers do, through environment variables), so workers do not oversubscribe the
+    cores. Forked workers have their libraries loaded already: threadpoolctl, when
+    installed (scikit-learn needs it), changes them in place."""
+    for var in _ParallelBackendBase.MAX_NUM_THREADS_VARS:
+        os.environ.setdefault(var, str(n))
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    global _LIMITS
+    _LIMITS = threadpool_limits(n)
 
 
 def shutdown(wait=True):
@@ -74,6 +94,7 @@ class BrineryBackend(_AutoBatchingMixin, _ParallelBackendBase):
     """The ``"brinery"`` joblib backend: batches run on a shared ``brinery.Pool``."""
 
     supports_retrieve_callback = True
+    supports_inner_max_num_threads = True
     supports_timeout = True
     supports_return_generator = True
     uses_threads = False
@@ -105,7 +126,7 @@ class BrineryBackend(_AutoBatchingMixin, _ParallelBackendBase):
         if start_method is not None:
             self.start_method = start_method
         self.parallel = parallel
-        self._pool = _pool(n_jobs, self.start_method)
+        self._pool = _pool(n_jobs, self.start_method, self.inner_max_num_threads)
         return n_jobs
 
     def submit(self, func, callback=None):
