@@ -205,6 +205,54 @@ def case_worker_killed(lib):
         return f"{ok.result(timeout=10)!r}; killed task: {died}"
 
 
+SESSION_SAVE = """
+import enum, socket, sys
+class Mode(enum.Enum):
+    TRAIN = 1
+mode = Mode.TRAIN
+scale = 21
+double = lambda x: x * 2
+conn = socket.socket()
+if sys.argv[1] == "dill":
+    import dill
+    dill.dump_module(sys.argv[2])
+else:
+    import warnings, brinery
+    warnings.simplefilter("ignore")
+    brinery.dump_session(sys.argv[2])
+"""
+
+SESSION_LOAD = """
+import sys, warnings
+warnings.simplefilter("ignore")
+if sys.argv[1] == "dill":
+    import dill
+    dill.load_module(sys.argv[2])
+else:
+    import brinery
+    brinery.load_session(sys.argv[2])
+print("RESULT", double(scale), mode.name, "conn" in globals())
+"""
+
+
+def case_session(lib):
+    if lib not in ("dill", "brinery"):
+        return "!no session API"
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "session.pkl")
+        for code in (SESSION_SAVE, SESSION_LOAD):
+            out = subprocess.run([sys.executable, "-c", code, lib, path], capture_output=True,
+                                 timeout=CELL_TIMEOUT)
+            if out.returncode != 0:
+                last = out.stderr.decode(errors="replace").strip().splitlines()[-1:]
+                raise CellError(("saving: " if code is SESSION_SAVE else "loading: ")
+                                + (last[0] if last else f"exit {out.returncode}"))
+        result = out.stdout.decode().split("RESULT", 1)[1].split()
+        return f"{result[0]}; {result[1]}, socket left out" if result[2] == "False" else result[0]
+
+
 CASES = [
     ("lambda", "a lambda"),
     ("mutual", "mutually recursive inner functions"),
@@ -213,6 +261,7 @@ CASES = [
     ("initializer", "initializer sets a global, later task reads it (spawn)"),
     ("no_library", "stream loaded where the library is not importable"),
     ("killed", "a worker killed mid-task: does the rest still run?"),
+    ("session", "session (enum, lambda, open socket) saved, restored anew"),
 ]
 
 EXPECTED = {
@@ -223,6 +272,7 @@ EXPECTED = {
     "initializer": "'set by init'",
     "no_library": "42",
     "killed": "49",
+    "session": "42",
 }
 
 
@@ -238,6 +288,8 @@ def run_cell(case, lib):
         return case_stdlib_only(lib)
     if case == "killed":
         return case_worker_killed(lib)
+    if case == "session":
+        return case_session(lib)
     raise AssertionError(case)
 
 

@@ -13,7 +13,7 @@ import sys as _sys
 import types as _types
 
 from . import _brinery, _byvalue
-from ._errors import PicklingError, PicklingRecursionError, UnpicklingError, UnsafePickleError
+from ._errors import PicklingError, PicklingRecursionError, SessionWarning, UnpicklingError, UnsafePickleError
 
 __all__ = [
     "DEFAULT_PROTOCOL",
@@ -22,12 +22,15 @@ __all__ = [
     "PicklingError",
     "PicklingRecursionError",
     "Pool",
+    "SessionWarning",
     "UnpicklingError",
     "UnsafePickleError",
     "dump",
+    "dump_session",
     "dumps",
     "list_registry_pickle_by_value",
     "load",
+    "load_session",
     "loads",
     "register_pickle_by_value",
     "safe_load",
@@ -212,6 +215,8 @@ _LAZY = {
     "safe_load": ("safe", "safe_load"),
     "safe_loads": ("safe", "safe_loads"),
     "scan": ("safe", "scan"),
+    "dump_session": ("_session", "dump_session"),
+    "load_session": ("_session", "load_session"),
     # Classes stored by value, by registry key: a stream rebuilding one of them loads as
     # the class registered here, if any (see `_identity`). Streams reach it by this name.
     "_classes": ("_identity", "REGISTRY"),

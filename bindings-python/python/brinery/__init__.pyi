@@ -1,10 +1,12 @@
 import pickle
 from collections.abc import Callable, Iterable
 from types import ModuleType
+from os import PathLike
 from typing import IO, Any
 
 from ._errors import PicklingError as PicklingError
 from ._errors import PicklingRecursionError as PicklingRecursionError
+from ._errors import SessionWarning as SessionWarning
 from .pool import Pool as Pool
 from .safe import UnpicklingError as UnpicklingError
 from .safe import UnsafePickleError as UnsafePickleError
@@ -68,3 +70,15 @@ class PicklerMemoProxy:
 def register_pickle_by_value(module: ModuleType) -> None: ...
 def unregister_pickle_by_value(module: ModuleType) -> None: ...
 def list_registry_pickle_by_value() -> set[str]: ...
+
+def dump_session(
+    file: str | PathLike[str] | IO[bytes] | None = ...,
+    module: str | ModuleType = ...,
+    *,
+    exclude: Iterable[str] = ...,
+    protocol: int | None = ...,
+) -> bytes | None: ...
+def load_session(
+    file: str | PathLike[str] | IO[bytes] | bytes,
+    module: str | ModuleType = ...,
+) -> dict[str, str]: ...

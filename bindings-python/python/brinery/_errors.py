@@ -8,6 +8,7 @@ __all__ = [
     "PoolClosedError",
     "PoolError",
     "RemoteError",
+    "SessionWarning",
     "StageError",
     "StagePicklingError",
     "StageUnpicklingError",
@@ -55,6 +56,12 @@ class UnsafePickleError(UnpicklingError):
     def __init__(self, message, global_name=None, offset=None):
         super().__init__(message, offset)
         self.global_name = global_name
+
+
+class SessionWarning(UserWarning):
+    """``dump_session`` left names out of a session (their values cannot be pickled), or
+    ``load_session`` restored one that had names left out; the message lists each name
+    with the reason."""
 
 
 # -- brinery.Pool's errors (public as brinery.pool.<name>) --------------------------------
