@@ -92,6 +92,13 @@ pub fn save_class<'py>(w: &mut Walker<'py>, cls: &Bound<'py, PyAny>) -> PyResult
             .bind(py)
             .getattr("class_recipe")?
             .call1((cls,))?;
+    let recipe = if w.opts.cross_version {
+        py.import("brinery._cross_version")?
+            .getattr("adjust_class_recipe")?
+            .call1((cls, recipe))?
+    } else {
+        recipe
+    };
     let recipe = recipe.cast_into::<PyTuple>()?;
     let create = recipe.get_item(0)?;
     let later = recipe.get_item(1)?;

@@ -34,7 +34,7 @@ import sys
 from ._errors import PicklingError
 from ._reducers import Call
 
-__all__ = ["code_reduction", "CrossVersionError"]
+__all__ = ["adjust_class_recipe", "code_reduction", "CrossVersionError"]
 
 _MARSHAL_VERSION = 2
 # Names the compiled module uses; nothing else in it is ours.
@@ -124,15 +124,49 @@ def _blank_out(lines, node, first_line):
 
 
 def _innermost_class(qualname):
-    """The class whose body holds the function textually (its name mangles private
-    names and gives ``super()`` its ``__class__``), or None: in a qualified name a
-    segment followed by ``<locals>`` is a function, any other one before the last a
-    class."""
+    """``(name, local)`` of the class whose body holds the function textually (its name
+    mangles private names and gives ``super()`` its ``__class__``), or ``(None,
+    False)``: in a qualified name a segment followed by ``<locals>`` is a function, any
+    other one before the last a class; ``local`` when that class was made inside a
+    function (its name is then a variable of that function)."""
     parts = qualname.split(".")
     for i in range(len(parts) - 2, -1, -1):
         if parts[i] != "<locals>" and parts[i + 1] != "<locals>":
-            return parts[i]
-    return None
+            return parts[i], i > 0 and parts[i - 1] == "<locals>"
+    return None, False
+
+
+def _wrappers(qualname, free, nested):
+    """The blocks the function is written in, outermost first: ``("class", name)`` for
+    its class, ``("maker", free)`` for a function whose parameters are its free
+    variables. A class made at module level stays at module level (its name is a global
+    there, as in the original), one made in a function inside the maker."""
+    cls, local = _innermost_class(qualname)
+    maker = ("maker", free)
+    if cls is None:
+        return [maker] if (free or nested) else []
+    if local:
+        return [maker, ("class", cls)]
+    return [("class", cls)] + ([maker] if free else [])
+
+
+def _result(parent, value):
+    """The statement that hands ``value`` to the block ``parent`` is in."""
+    if parent is not None and parent[0] == "maker":
+        return f"return {value}"
+    return f"{_RESULT} = {value}"
+
+
+def _value_of(block):
+    if block[0] == "class":
+        return f"{block[1]}.__dict__[{_RESULT!r}]"
+    return f"{_MAKER}({', '.join('None' for _ in block[1])})"
+
+
+def _header(block):
+    if block[0] == "class":
+        return f"class {block[1]}:"
+    return f"def {_MAKER}({', '.join(block[1])}):"
 
 
 def _source(code):
@@ -159,49 +193,31 @@ def _source(code):
     body = [line.rstrip("\r\n") for line in lines[first - 1 : node.end_lineno]]
     body[-1] = body[-1][: node.end_col_offset]
     body = _blank_out(body, node, first)
-    cls = _innermost_class(qualname)
+    is_lambda = isinstance(node, ast.Lambda)
     free = [n for n in code.co_freevars if n != "__class__"]
-    maker = f"def {_MAKER}({', '.join(free)}):"
-    call = f"{_RESULT} = {_MAKER}({', '.join('None' for _ in free)})"
-    if isinstance(node, ast.Lambda):
-        # An expression: written in parentheses, where its other lines may stand at any
-        # column, so they are kept as they are.
-        text = [body[0][col:]] + body[1:]
-        if cls:
-            head = [maker, f" class {cls}:", f"  {_RESULT} = ({text[0]}"]
-            tail = [")", f" return {cls}.__dict__[{_RESULT!r}]"]
-        else:
-            head = [maker, f" return ({text[0]}"]
-            tail = [")"]
-        out = head + text[1:] + tail + [call]
-        lambda_line = len(head)
-    elif col == 0:
-        if free or cls:  # pragma: no cover - a top-level def has neither
-            raise CrossVersionError(f"{qualname!r} is at column 0 inside a scope")
-        out = body + [f"{_RESULT} = {node.name}"]
-        lambda_line = 1
+    blocks = _wrappers(qualname, free, nested=not is_lambda and col > 0)
+    # Block i's header stands at column i; the function inside the last one.
+    if not is_lambda and col < len(blocks):
+        raise CrossVersionError(f"{qualname!r} is indented too little to be written alone")
+    out = [" " * i + _header(b) for i, b in enumerate(blocks)]
+    inner = blocks[-1] if blocks else None
+    if is_lambda:
+        # An expression, in parentheses, where its other lines may stand at any column:
+        # they are kept as they are.
+        pad = " " * len(blocks)
+        out.append(pad + _result(inner, "(" + body[0][col:]))
+        out += body[1:]
+        out.append(pad + ")")
     else:
-        # A statement: kept at its own column (so multi-line strings in it are left
-        # alone), inside blocks indented less.
-        body[0] = " " * col + body[0][col:]
-        if cls:
-            if col < 2:
-                raise CrossVersionError(f"method {qualname!r} is indented by one column")
-            # Named from inside the class body, so a private name is mangled as the
-            # compiler mangled the def's.
-            inner = col // 2
-            head = [maker, " " * inner + f"class {cls}:"]
-            result = [
-                " " * col + f"{_RESULT} = {node.name}",
-                " " * inner + f"return {cls}.__dict__[{_RESULT!r}]",
-            ]
-        else:
-            head = [maker]
-            result = [" " * col + f"return {node.name}"]
-        out = head + body + result + [call]
-        lambda_line = len(head) + 1
+        # A statement, kept at its own column (multi-line strings in it are left alone).
+        out.append(" " * col + body[0][col:])
+        out += body[1:]
+        out.append(" " * (col if blocks else 0) + _result(inner, node.name))
+    for i in range(len(blocks) - 1, -1, -1):
+        parent = blocks[i - 1] if i > 0 else None
+        out.append(" " * i + _result(parent, _value_of(blocks[i])))
     # Blank lines first, so the function keeps its line numbers where there is room.
-    return "\n" * max(first - lambda_line, 0) + "\n".join(out) + "\n"
+    return "\n" * max(first - len(blocks) - 1, 0) + "\n".join(out) + "\n"
 
 
 def code_reduction(code):
@@ -226,3 +242,62 @@ def code_reduction(code):
     function = Call(dict.get, filled, _RESULT)
     from_source = Call(getattr, function, "__code__", None)
     return _pick(here, tag, from_bytecode, from_source)
+
+
+# What `dataclasses.dataclass` writes into a class: made again on loading (below).
+_DATACLASS_MADE = frozenset({
+    "__init__", "__repr__", "__eq__", "__lt__", "__le__", "__gt__", "__ge__", "__hash__",
+    "__setattr__", "__delattr__", "__match_args__", "__dataclass_fields__",
+    "__dataclass_params__", "__getstate__", "__setstate__", "__replace__",
+})
+
+
+def _generated(value):
+    """True for a function whose code has no source file (made by ``exec``)."""
+    code = getattr(value, "__code__", None)
+    return code is not None and not linecache.getlines(code.co_filename)
+
+
+def adjust_class_recipe(cls, recipe):
+    """``class_recipe(cls)`` for a cross-version stream. A dataclass's generated methods
+    are made by ``exec`` and have no source: they are left out, each field is set back
+    as its ``Field``, and ``dataclasses.dataclass`` runs again on the rebuilt class (on
+    the loading version), with the parameters it was made with."""
+    params = cls.__dict__.get("__dataclass_params__")
+    fields = cls.__dict__.get("__dataclass_fields__")
+    if params is None or fields is None:
+        return recipe
+    import dataclasses
+    import functools
+
+    create, later, *rest = recipe
+    if "__slots__" in cls.__dict__ and getattr(params, "slots", False):
+        raise CrossVersionError(
+            f"cross_version: dataclass {cls.__qualname__!r} has slots=True, which makes a new"
+            " class when it is applied again"
+        )
+    kept = []
+    for call in later:
+        func, args, label = call
+        value = args[2]
+        made = (
+            label.startswith("__dataclass")
+            or label == "__match_args__"
+            or value is None
+            or _generated(value)
+            # A function of dataclasses itself (3.13's `__replace__`), which another
+            # version may not have.
+            or getattr(value, "__module__", None) == "dataclasses"
+            # `__repr__` is wrapped (recursion guard) around the generated one.
+            or _generated(getattr(value, "__wrapped__", None))
+        )
+        if label in _DATACLASS_MADE and made:
+            continue
+        kept.append(call)
+    for name, f in fields.items():
+        if f._field_type is not dataclasses._FIELD_CLASSVAR:
+            kept.append((setattr, (cls, name, f), name))
+    options = {k: getattr(params, k) for k in ("init", "repr", "eq", "order", "unsafe_hash", "frozen")}
+    options["match_args"] = "__match_args__" in cls.__dict__
+    kept.append((functools.partial(dataclasses.dataclass, **options), (cls,), "dataclass"))
+    return (create, kept, *rest)
