@@ -13,6 +13,7 @@ import operator
 import sys
 import types
 
+from . import _class_creation
 from . import _reducers as _stdlib_reducers
 from . import _typing_reducers
 
@@ -66,44 +67,10 @@ def _is_namedtuple_class(cls):
     )
 
 
-# `Py_TPFLAGS_IMMUTABLETYPE`: set on static types and immutable heap types (3.10+).
-_IMMUTABLE_TYPE = 1 << 8
-
-
-def _init_subclass_owner(cls):
-    """The class whose ``__init_subclass__`` runs when ``cls`` is created (None for
-    ``object``'s, which does nothing), and whether it needs arguments that a class
-    statement's keywords gave (``class B(A, flag=True)``) and that cannot be recovered."""
-    for base in cls.__mro__[1:]:
-        if "__init_subclass__" in base.__dict__:
-            break
-    else:
-        return None, False
-    if base is object or base.__flags__ & _IMMUTABLE_TYPE:
-        # An immutable type's hook (3.12's `typing.Generic`, written in C) cannot be
-        # switched off while the class is rebuilt: it runs, as for any new subclass.
-        return None, False
-    hook = base.__dict__["__init_subclass__"]
-    func = getattr(hook, "__func__", hook)
-    try:
-        import inspect
-
-        params = list(inspect.signature(func).parameters.values())[1:]
-    except (TypeError, ValueError):
-        if not isinstance(func, types.FunctionType):
-            # A hook written in C with no signature to read (3.12's `typing.Generic`,
-            # which sets `__parameters__`): it runs, as for any new subclass.
-            return None, False
-        return base, True
-    required = any(
-        p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params
-    )
-    return base, required
-
-
 def class_recipe(cls):
-    """``((name, bases, kwds, exec_body), [(callable, args, label), ...], init_owner,
-    init_needs_keywords)`` for ``cls`` (the last two from ``_init_subclass_owner``)."""
+    """``(creator, args, [(callable, args, label), ...], init_owner,
+    init_needs_keywords)`` for ``cls``: ``creator(*args)`` makes the class (see
+    ``_class_creation``), the calls are replayed once it exists."""
     d = cls.__dict__
     ns = {}
     for key in _AT_CREATION:
@@ -155,7 +122,8 @@ def class_recipe(cls):
         for sub in subs:
             later.append((cls.register, (sub,), "register"))
     body = operator.methodcaller("update", ns)
-    return (cls.__name__, tuple(bases), kwds, body), later, *_init_subclass_owner(cls)
+    creator, args = _class_creation.creation(cls, bases, kwds, ns, body)
+    return creator, args, later, *_class_creation.init_subclass_owner(cls)
 
 
 def _interned(value):
