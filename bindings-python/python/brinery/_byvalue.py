@@ -15,6 +15,7 @@ import types
 
 from . import _class_creation
 from . import _reducers as _stdlib_reducers
+from . import _sync_reducers
 from . import _typing_reducers
 
 __all__ = ["BY_VALUE", "class_recipe", "new_class"]
@@ -157,12 +158,13 @@ def _reduce_field_base(obj):
 # Reductions for objects stock pickle cannot store; consulted after the dispatch table
 # and before ``__reduce_ex__``.
 REDUCERS = _stdlib_reducers.table()
+REDUCERS.update(_sync_reducers.table())
 _typing_reducers.register_builtin(REDUCERS)
 
 # Modules whose types have reductions here but which brinery does not import itself
 # (``dataclasses`` brings ``inspect``, and every spawned pool worker would pay for both):
 # the native pickler calls ``add_late_reducers(name)`` once ``name`` is in ``sys.modules``.
-LATE_MODULES = ("dataclasses", "typing")
+LATE_MODULES = ("dataclasses", "typing", "queue")
 
 
 def add_late_reducers(module):
@@ -175,6 +177,8 @@ def add_late_reducers(module):
         REDUCERS[dataclasses._HAS_DEFAULT_FACTORY_CLASS] = _dataclasses_sentinel("_HAS_DEFAULT_FACTORY")
     elif module == "typing":
         _typing_reducers.register_typing(REDUCERS)
+    elif module == "queue":
+        REDUCERS.update(_sync_reducers.queue_table())
     else:
         raise ValueError(f"no late reductions for {module!r}")
 
