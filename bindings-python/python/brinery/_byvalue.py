@@ -14,6 +14,7 @@ import sys
 import types
 
 from . import _class_creation
+from . import _enums
 from . import _reducers as _stdlib_reducers
 from . import _sync_reducers
 from . import _typing_reducers
@@ -93,15 +94,10 @@ def class_recipe(cls):
         slots = (slots,)
     skip.update(slots)
     if _is_enum(cls):
-        for name, member in cls.__members__.items():
-            if name in d and member.name == name:
-                ns[name] = member._value_
-                skip.add(name)
-        skip.update(k for k in d if k.startswith("_") and k.endswith("_") and not k.startswith("__"))
-        skip.update({"__new__", "_member_names_", "_member_map_", "_value2member_map_"})
-        for k in ("_generate_next_value_", "_missing_", "_ignore_"):
-            if k in d and callable(d[k]) and k not in ns:
-                pass
+        values = _enums.creation_values(cls)
+        ns.update(values)
+        skip.update(values)
+        skip.update(_enums.skipped(d))
     if _is_namedtuple_class(cls):
         ns.pop("__slots__", None)
         ns.update(cls._field_defaults)
@@ -115,6 +111,8 @@ def class_recipe(cls):
         if key in skip or key in ns:
             continue
         later.append((setattr, (cls, key, _interned(value)), key))
+    if _is_enum(cls):
+        later.extend(_enums.member_attributes(cls))
     if isinstance(cls, abc.ABCMeta):
         registry = abc._get_dump(cls)[0]
         subs = [ref() for ref in registry]
