@@ -16,6 +16,7 @@ import types
 from . import _class_creation
 from . import _enums
 from . import _reducers as _stdlib_reducers
+from . import _runtime_reducers
 from . import _sync_reducers
 from . import _typing_reducers
 
@@ -157,6 +158,7 @@ def _reduce_field_base(obj):
 # and before ``__reduce_ex__``.
 REDUCERS = _stdlib_reducers.table()
 REDUCERS.update(_sync_reducers.table())
+REDUCERS.update(_runtime_reducers.table())
 _typing_reducers.register_builtin(REDUCERS)
 
 # Modules whose types have reductions here but which brinery does not import itself
@@ -186,6 +188,8 @@ def _stdlib_names():
     for attr in ("FunctionType", "CodeType", "CellType", "ModuleType", "MappingProxyType",
                  "MethodType", "SimpleNamespace", "GetSetDescriptorType", "MemberDescriptorType"):
         names[getattr(types, attr)] = ("types", attr)
+    for tp, place in _runtime_reducers.type_names().items():
+        names.setdefault(tp, place)
     return names
 
 
