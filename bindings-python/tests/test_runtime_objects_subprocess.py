@@ -1,14 +1,13 @@
 """Objects of the interpreter's machinery that stock pickle refuses (issue #24, section
 5): the type objects ``types`` names, ``classmethod_descriptor`` objects (and so
 ``type.__dict__``), dict views that keep viewing their dict, capsules found again by
-import, and weak proxies refused with their path. Each stream loads in a fresh
+import. Each stream loads in a fresh
 interpreter where brinery cannot be imported."""
 
 import collections
 import datetime
 import gc
 import types
-import weakref
 
 import pytest
 
@@ -81,21 +80,3 @@ def test_capsule_that_cannot_be_imported_is_refused():
     orphan = raw(1, b"nowhere.to_be_found", None)
     with pytest.raises(brinery.PicklingError, match=r"obj\[0\]: cannot pickle capsule 'nowhere"):
         brinery.dumps([orphan])
-
-
-def test_weak_proxies_are_refused_with_their_path():
-    class Referent:
-        pass
-
-    alive = Referent()
-
-    def f():
-        pass
-
-    for target in (alive, f, Referent):
-        with pytest.raises(brinery.PicklingError, match=r"obj\['p'\]: cannot pickle a weakref.proxy"):
-            brinery.dumps({"p": weakref.proxy(target)})
-    dead = weakref.proxy(Referent())
-    gc.collect()
-    with pytest.raises(brinery.PicklingError, match=r"obj\[1\]: cannot pickle a dead weakref.proxy"):
-        brinery.dumps([1, dead])

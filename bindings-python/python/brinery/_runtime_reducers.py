@@ -1,14 +1,13 @@
 """Reductions for objects of the interpreter's own machinery that stock ``pickle``
-refuses: ``classmethod_descriptor`` objects (``type.__dict__['__prepare__']``), C
-capsules (``datetime.datetime_CAPI``), and ``weakref.proxy`` objects, plus the names of
+refuses: ``classmethod_descriptor`` objects (``type.__dict__['__prepare__']``) and C
+capsules (``datetime.datetime_CAPI``), plus the names of
 the type objects ``types`` exposes under a name other than their own
 (``types.FrameType`` is ``frame``, which ``builtins`` does not have).
 
 A capsule is stored by the name it was made under, as dill stores it, and found again
-by import when the stream loads; one that cannot be found that way is refused. A weak
-proxy is refused with its path, as a ``weakref.ref`` is: a by-value stream cannot tell
-whether anything else keeps its referent alive where it loads (without that the proxy
-would be dead on arrival), and storing the referent in its place would change its type.
+by import when the stream loads; one that cannot be found that way is refused.
+(``weakref.proxy`` objects are left to ``pickle``'s way, which stores a live proxy as
+its referent: CPython's own tests require those bytes.)
 Reductions name only standard-library callables.
 """
 
@@ -17,7 +16,6 @@ import importlib
 import operator
 import pickle
 import types
-import weakref
 
 from ._reducers import Call
 
@@ -51,17 +49,6 @@ def _capsule(capsule):
     )
 
 
-def _proxy(p):
-    try:
-        referent = p.__class__.__qualname__  # forwarded to the referent
-    except ReferenceError:
-        raise pickle.PicklingError("cannot pickle a dead weakref.proxy") from None
-    raise pickle.PicklingError(
-        f"cannot pickle a weakref.proxy (to a {referent} object): nothing in a stream "
-        "keeps its referent alive where it loads"
-    )
-
-
 def _capsule_type():
     found = getattr(types, "CapsuleType", None)  # 3.13+
     if found is None:
@@ -76,8 +63,6 @@ def table():
     return {
         types.ClassMethodDescriptorType: _classmethod_descriptor,
         _capsule_type(): _capsule,
-        weakref.ProxyType: _proxy,
-        weakref.CallableProxyType: _proxy,
     }
 
 
