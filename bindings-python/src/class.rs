@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
 use crate::function::save_named;
+use crate::init_subclass::SkippedHook;
 use crate::path::Seg;
 use crate::walker::Walker;
 
@@ -100,26 +101,38 @@ pub fn save_class<'py>(w: &mut Walker<'py>, cls: &Bound<'py, PyAny>) -> PyResult
         recipe
     };
     let recipe = recipe.cast_into::<PyTuple>()?;
-    let create = recipe.get_item(0)?;
-    let later = recipe.get_item(1)?;
-    let hook = init_subclass_to_skip(w, &recipe.get_item(2)?, recipe.get_item(3)?.is_truthy()?)?;
-    if let Some(hook) = &hook {
-        hook.disable(w)?;
-    }
+    let creator = recipe.get_item(0)?;
+    let create = recipe.get_item(1)?;
+    let later = recipe.get_item(2)?;
+    let hook = SkippedHook::find(w, &recipe.get_item(3)?, recipe.get_item(4)?.is_truthy()?)?;
     let new_class = w.st.helpers.bind(py).getattr("new_class")?;
-    save_named(w, &new_class, "types", "new_class");
+    if creator.is(&new_class) {
+        save_named(w, &new_class, "types", "new_class");
+    } else {
+        w.path.push(Seg::Item("class creator"));
+        let r = w.save(&creator);
+        w.path.pop();
+        r?;
+    }
     w.path.push(Seg::Item("class namespace"));
     w.save(&create)?;
     w.path.pop();
-    w.enc.reduce();
     if let Some(idx) = w.memo_get(cls) {
+        // Saving the bases or namespace saved the class itself (a base's registry holds
+        // it): drop the call unmade, so no hook runs for a class nobody uses.
+        w.enc.pop();
         w.enc.pop();
         w.enc.get(idx);
         return Ok(());
     }
+    let saved_hook = match &hook {
+        Some(hook) => Some(hook.disable(w)?),
+        None => None,
+    };
+    w.enc.reduce();
     w.memoize(cls);
-    if let Some(hook) = &hook {
-        hook.restore(w)?;
+    if let (Some(hook), Some(saved)) = (&hook, saved_hook) {
+        hook.restore(w, saved)?;
     }
     replay(w, &later)?;
     resolve_identity(w, cls)
@@ -150,86 +163,6 @@ fn resolve_identity<'py>(w: &mut Walker<'py>, cls: &Bound<'py, PyAny>) -> PyResu
     w.enc.reduce();
     w.memoize(cls);
     Ok(())
-}
-
-/// A base's `__init_subclass__` that must not run while a class is rebuilt: the keywords
-/// of the class statement that it needs are gone, and what it did to the class is in the
-/// class's own dict. Off for the `types.new_class` call, then put back.
-struct SkippedHook<'py> {
-    owner: Bound<'py, PyAny>,
-    /// `owner.__dict__['__init_subclass__']`.
-    original: Bound<'py, PyAny>,
-    /// The owner is rebuilt from this stream too: its hook is stored by value (and runs
-    /// nowhere else), otherwise it is fetched from the importable owner when loading.
-    owner_by_value: bool,
-}
-
-/// Which hook to skip for a class whose `__init_subclass__` comes from `owner` (None:
-/// `object`'s). The hook of a by-value base is always skipped (its side effects, say a
-/// registry entry, are in the stream already); an importable base's runs when it can
-/// without the class keywords, as it would for a new subclass in the loading process.
-fn init_subclass_to_skip<'py>(
-    w: &Walker<'py>,
-    owner: &Bound<'py, PyAny>,
-    needs_keywords: bool,
-) -> PyResult<Option<SkippedHook<'py>>> {
-    if owner.is_none() {
-        return Ok(None);
-    }
-    let owner_by_value = wants_by_value(w, owner)?;
-    if !owner_by_value && !needs_keywords {
-        return Ok(None);
-    }
-    let original = owner
-        .getattr(pyo3::intern!(owner.py(), "__dict__"))?
-        .get_item("__init_subclass__")?;
-    Ok(Some(SkippedHook {
-        owner: owner.clone(),
-        original,
-        owner_by_value,
-    }))
-}
-
-impl<'py> SkippedHook<'py> {
-    fn set_hook(&self, w: &mut Walker<'py>, value: &Bound<'py, PyAny>) -> PyResult<()> {
-        let py = w.py;
-        save_named(w, w.st.setattr.bind(py), "builtins", "setattr");
-        w.enc.tuple_begin(3);
-        w.save(&self.owner)?;
-        w.save(pyo3::intern!(py, "__init_subclass__").clone().as_any())?;
-        w.save(value)?;
-        w.enc.tuple_end(3);
-        w.enc.reduce();
-        w.enc.pop();
-        Ok(())
-    }
-
-    /// Before `types.new_class`: keep the importable owner's hook (memoized as
-    /// `original`), then make it `dict` (called with no arguments, does nothing).
-    fn disable(&self, w: &mut Walker<'py>) -> PyResult<()> {
-        let py = w.py;
-        if !self.owner_by_value && w.memo_get(&self.original).is_none() {
-            let getattr_static = py.import("inspect")?.getattr("getattr_static")?;
-            save_named(w, &getattr_static, "inspect", "getattr_static");
-            w.enc.tuple_begin(2);
-            w.save(&self.owner)?;
-            w.save(pyo3::intern!(py, "__init_subclass__").clone().as_any())?;
-            w.enc.tuple_end(2);
-            w.enc.reduce();
-            w.memoize(&self.original);
-            w.enc.pop();
-        }
-        let noop = py.get_type::<PyDict>().into_any();
-        self.set_hook(w, &noop)
-    }
-
-    /// After the class exists: the owner's own hook again.
-    fn restore(&self, w: &mut Walker<'py>) -> PyResult<()> {
-        w.path.push(Seg::Attr("__init_subclass__"));
-        let r = self.set_hook(w, &self.original);
-        w.path.pop();
-        r
-    }
 }
 
 fn replay<'py>(w: &mut Walker<'py>, later: &Bound<'py, PyAny>) -> PyResult<()> {

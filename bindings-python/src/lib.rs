@@ -9,6 +9,7 @@ mod bytecode;
 mod class;
 mod error;
 mod function;
+mod init_subclass;
 mod instance;
 mod output;
 mod path;

@@ -359,7 +359,7 @@ class QueueSub(_queue.SimpleQueue):
 
 def test_unpicklable_layouts_still_refused():
     # Twice each: the second time finds __slotnames__ cached and the type's verdict made.
-    for obj in (threading.Lock(), weakref.ref(Plain), QueueSub(), QueueSub()):
+    for obj in (threading.local(), weakref.ref(Plain), QueueSub(), QueueSub()):
         with pytest.raises(TypeError):
             pickle.dumps(obj, 4)
         with pytest.raises(pickle.PicklingError):

@@ -54,8 +54,8 @@ def test_recursion_limit_is_honoured():
     assert brinery.dumps(nested) == pickle.dumps(nested)
 
 
-def test_lock_is_not_picklable():
+def test_thread_local_is_not_picklable():
     import threading
 
-    with pytest.raises(brinery.PicklingError, match=r"obj\[1\]: cannot pickle '_thread.lock' object"):
-        brinery.dumps([1, threading.Lock()])
+    with pytest.raises(brinery.PicklingError, match=r"obj\[1\]: cannot pickle '_thread._local' object"):
+        brinery.dumps([1, threading.local()])

@@ -13,7 +13,11 @@ import operator
 import sys
 import types
 
+from . import _class_creation
+from . import _enums
 from . import _reducers as _stdlib_reducers
+from . import _runtime_reducers
+from . import _sync_reducers
 from . import _typing_reducers
 
 __all__ = ["BY_VALUE", "class_recipe", "new_class"]
@@ -66,44 +70,10 @@ def _is_namedtuple_class(cls):
     )
 
 
-# `Py_TPFLAGS_IMMUTABLETYPE`: set on static types and immutable heap types (3.10+).
-_IMMUTABLE_TYPE = 1 << 8
-
-
-def _init_subclass_owner(cls):
-    """The class whose ``__init_subclass__`` runs when ``cls`` is created (None for
-    ``object``'s, which does nothing), and whether it needs arguments that a class
-    statement's keywords gave (``class B(A, flag=True)``) and that cannot be recovered."""
-    for base in cls.__mro__[1:]:
-        if "__init_subclass__" in base.__dict__:
-            break
-    else:
-        return None, False
-    if base is object or base.__flags__ & _IMMUTABLE_TYPE:
-        # An immutable type's hook (3.12's `typing.Generic`, written in C) cannot be
-        # switched off while the class is rebuilt: it runs, as for any new subclass.
-        return None, False
-    hook = base.__dict__["__init_subclass__"]
-    func = getattr(hook, "__func__", hook)
-    try:
-        import inspect
-
-        params = list(inspect.signature(func).parameters.values())[1:]
-    except (TypeError, ValueError):
-        if not isinstance(func, types.FunctionType):
-            # A hook written in C with no signature to read (3.12's `typing.Generic`,
-            # which sets `__parameters__`): it runs, as for any new subclass.
-            return None, False
-        return base, True
-    required = any(
-        p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params
-    )
-    return base, required
-
-
 def class_recipe(cls):
-    """``((name, bases, kwds, exec_body), [(callable, args, label), ...], init_owner,
-    init_needs_keywords)`` for ``cls`` (the last two from ``_init_subclass_owner``)."""
+    """``(creator, args, [(callable, args, label), ...], init_owner,
+    init_needs_keywords)`` for ``cls``: ``creator(*args)`` makes the class (see
+    ``_class_creation``), the calls are replayed once it exists."""
     d = cls.__dict__
     ns = {}
     for key in _AT_CREATION:
@@ -125,15 +95,10 @@ def class_recipe(cls):
         slots = (slots,)
     skip.update(slots)
     if _is_enum(cls):
-        for name, member in cls.__members__.items():
-            if name in d and member.name == name:
-                ns[name] = member._value_
-                skip.add(name)
-        skip.update(k for k in d if k.startswith("_") and k.endswith("_") and not k.startswith("__"))
-        skip.update({"__new__", "_member_names_", "_member_map_", "_value2member_map_"})
-        for k in ("_generate_next_value_", "_missing_", "_ignore_"):
-            if k in d and callable(d[k]) and k not in ns:
-                pass
+        values = _enums.creation_values(cls)
+        ns.update(values)
+        skip.update(values)
+        skip.update(_enums.skipped(d))
     if _is_namedtuple_class(cls):
         ns.pop("__slots__", None)
         ns.update(cls._field_defaults)
@@ -147,6 +112,8 @@ def class_recipe(cls):
         if key in skip or key in ns:
             continue
         later.append((setattr, (cls, key, _interned(value)), key))
+    if _is_enum(cls):
+        later.extend(_enums.member_attributes(cls))
     if isinstance(cls, abc.ABCMeta):
         registry = abc._get_dump(cls)[0]
         subs = [ref() for ref in registry]
@@ -155,7 +122,8 @@ def class_recipe(cls):
         for sub in subs:
             later.append((cls.register, (sub,), "register"))
     body = operator.methodcaller("update", ns)
-    return (cls.__name__, tuple(bases), kwds, body), later, *_init_subclass_owner(cls)
+    creator, args = _class_creation.creation(cls, bases, kwds, ns, body)
+    return creator, args, later, *_class_creation.init_subclass_owner(cls)
 
 
 def _interned(value):
@@ -189,12 +157,14 @@ def _reduce_field_base(obj):
 # Reductions for objects stock pickle cannot store; consulted after the dispatch table
 # and before ``__reduce_ex__``.
 REDUCERS = _stdlib_reducers.table()
+REDUCERS.update(_sync_reducers.table())
+REDUCERS.update(_runtime_reducers.table())
 _typing_reducers.register_builtin(REDUCERS)
 
 # Modules whose types have reductions here but which brinery does not import itself
 # (``dataclasses`` brings ``inspect``, and every spawned pool worker would pay for both):
 # the native pickler calls ``add_late_reducers(name)`` once ``name`` is in ``sys.modules``.
-LATE_MODULES = ("dataclasses", "typing")
+LATE_MODULES = ("dataclasses", "typing", "queue")
 
 
 def add_late_reducers(module):
@@ -207,6 +177,8 @@ def add_late_reducers(module):
         REDUCERS[dataclasses._HAS_DEFAULT_FACTORY_CLASS] = _dataclasses_sentinel("_HAS_DEFAULT_FACTORY")
     elif module == "typing":
         _typing_reducers.register_typing(REDUCERS)
+    elif module == "queue":
+        REDUCERS.update(_sync_reducers.queue_table())
     else:
         raise ValueError(f"no late reductions for {module!r}")
 
@@ -216,6 +188,8 @@ def _stdlib_names():
     for attr in ("FunctionType", "CodeType", "CellType", "ModuleType", "MappingProxyType",
                  "MethodType", "SimpleNamespace", "GetSetDescriptorType", "MemberDescriptorType"):
         names[getattr(types, attr)] = ("types", attr)
+    for tp, place in _runtime_reducers.type_names().items():
+        names.setdefault(tp, place)
     return names
 
 

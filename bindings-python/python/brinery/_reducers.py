@@ -101,10 +101,16 @@ def _memoryview(m):
 
 
 def _dict_view(method, items_of):
-    """A view is rebuilt by calling ``method`` on a dict holding the view's contents."""
+    """A view is rebuilt by calling ``method`` on the dict it views (found through the
+    garbage collector, the only public way to it), so it stays a view of that dict where
+    the dict is in the stream too; on a dict holding the view's contents when the dict
+    cannot be found."""
     call = operator.methodcaller(method)
 
     def reduce(view):
+        inner = gc.get_referents(view)
+        if len(inner) == 1 and isinstance(inner[0], dict):
+            return call, (inner[0],)
         return call, (items_of(view),)
 
     return reduce
