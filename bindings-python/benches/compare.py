@@ -79,6 +79,8 @@ LOADERS = {"dill": dill.loads}
 
 DUMPERS = {
     "brinery": lambda o: brinery.dumps(o, PROTO),
+    # Each by-value code object carries its source too (loads on other minor versions).
+    "brinery-xv": lambda o: brinery.dumps(o, PROTO, cross_version=True),
     "pickle": lambda o: pickle.dumps(o, PROTO),
     "cloudpickle": lambda o: cloudpickle.dumps(o, PROTO),
     "dill": lambda o: dill.dumps(o, PROTO),
@@ -154,8 +156,8 @@ def main():
     print(f"Python {sys.version.split()[0]}, protocol {PROTO}; best CPU time of {ROUNDS} interleaved rounds (dill: 3); loads = pickle.loads (dill.loads for dill); ratio = dumps time / {{reference}}")
     run_case("10,000 dicts of str/int/float/list/bool (reference: pickle)", plain_data(), "pickle",
              ["brinery", "pickle", "cloudpickle", "dill"])
-    run_case("1,000 distinct __main__ closures (reference: cloudpickle)", closures(), "cloudpickle",
-             ["brinery", "cloudpickle", "dill"])
+    run_case("1,000 distinct __main__ closures (reference: cloudpickle; brinery-xv: cross_version=True)",
+             closures(), "cloudpickle", ["brinery", "brinery-xv", "cloudpickle", "dill"])
     run_case("10,000 instances of a __main__ dataclass (reference: pickle; pickle stores the class by name)",
              records(), "pickle", ["brinery", "pickle", "cloudpickle", "dill"])
     run_case("2,000 bytes of 4 KiB and 40 of 1 MiB (reference: pickle)", payloads(), "pickle",

@@ -190,7 +190,8 @@ SESSION_CELLS = [
     "import socket\nconn = socket.socket()",
     "import warnings\nwith warnings.catch_warnings(record=True) as caught:\n"
     "    warnings.simplefilter('always')\n    brinery.dump_session('session.pkl')\n"
-    "print(len(caught), 'conn' in str(caught[0].message))",
+    "mine = [w for w in caught if issubclass(w.category, brinery.SessionWarning)]\n"
+    "print(len(mine), 'conn' in str(mine[0].message), [str(w.message)[:80] for w in caught if w not in mine])",
 ]
 
 SESSION_CHECK = """
@@ -207,7 +208,7 @@ def test_session_saved_after_a_dozen_cells(kernel, workdir):
     out = ""
     for cell in SESSION_CELLS:
         out = kernel.run(cell)
-    assert out.split() == ["1", "True"], out
+    assert out.split()[:2] == ["1", "True"], out
     assert (workdir / "session.pkl").exists()
 
 

@@ -270,7 +270,7 @@ def adjust_class_recipe(cls, recipe):
     import dataclasses
     import functools
 
-    create, later, *rest = recipe
+    creator, args, later, *rest = recipe
     if "__slots__" in cls.__dict__ and getattr(params, "slots", False):
         raise CrossVersionError(
             f"cross_version: dataclass {cls.__qualname__!r} has slots=True, which makes a new"
@@ -278,8 +278,8 @@ def adjust_class_recipe(cls, recipe):
         )
     kept = []
     for call in later:
-        func, args, label = call
-        value = args[2]
+        label = call[2]
+        value = call[1][2] if call[0] is setattr else None
         made = (
             label.startswith("__dataclass")
             or label == "__match_args__"
@@ -291,7 +291,7 @@ def adjust_class_recipe(cls, recipe):
             # `__repr__` is wrapped (recursion guard) around the generated one.
             or _generated(getattr(value, "__wrapped__", None))
         )
-        if label in _DATACLASS_MADE and made:
+        if call[0] is setattr and label in _DATACLASS_MADE and made:
             continue
         kept.append(call)
     for name, f in fields.items():
@@ -300,4 +300,4 @@ def adjust_class_recipe(cls, recipe):
     options = {k: getattr(params, k) for k in ("init", "repr", "eq", "order", "unsafe_hash", "frozen")}
     options["match_args"] = "__match_args__" in cls.__dict__
     kept.append((functools.partial(dataclasses.dataclass, **options), (cls,), "dataclass"))
-    return (create, kept, *rest)
+    return (creator, args, kept, *rest)
