@@ -212,12 +212,15 @@ typedef struct brinery_decode_options {
     // Number of out-of-band buffers the caller will supply (protocol 5); a stream
     // asking for more is an error. Default 0.
     size_t buffers;
-    // When true, only globals in `allowed_globals` may appear; any other global (or a
-    // copyreg extension code) fails the call with `BRINERY_FORBIDDEN_GLOBAL` and a
-    // message naming it. Default false: globals become inert nodes, nothing is run.
+    // When true, only globals in `allowed_globals` may appear in the stream; any other
+    // global (or a copyreg extension code) fails the call with
+    // `BRINERY_FORBIDDEN_GLOBAL`, a message naming it and the byte offset of the opcode
+    // that names it. Default false: globals become inert nodes, nothing is run.
     bool restrict_globals;
     // `allowed_globals_len` NUL-terminated UTF-8 strings `"module.name"`, or
-    // `"module.*"` for a whole module. Read during the call only.
+    // `"module.*"` for a module's own public top-level names (no dot, no leading
+    // underscore: `"uuid.*"` admits `uuid.UUID`, not `uuid.os.system`). The same rule
+    // as every brinery binding. Read during the call only.
     const char *const *allowed_globals;
     // Number of strings in `allowed_globals`.
     size_t allowed_globals_len;
@@ -279,7 +282,8 @@ struct brinery_decode_options brinery_decode_options_default(void);
 // Returns the tree, owned by the caller and freed with `brinery_value_free`, or NULL
 // on failure with `*err` filled in: the `BRINERY_DECODE_*` codes carry the byte offset
 // where the stream went wrong (except `BRINERY_DECODE_TOO_DEEP` found in the finished
-// tree); `BRINERY_FORBIDDEN_GLOBAL` names the global (no offset);
+// tree); `BRINERY_FORBIDDEN_GLOBAL` names the global and carries the offset of the
+// opcode that names it;
 // `BRINERY_INVALID_ARGUMENT` for a `py2_strings` out of range; `BRINERY_NULL_ARGUMENT`
 // when `data` is NULL and `len` is not 0, or an allowlist pointer is NULL.
 //

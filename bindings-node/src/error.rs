@@ -25,7 +25,6 @@ pub enum Code {
     Buffer,
     TooDeep,
     Limit,
-    ForbiddenGlobal,
     UnknownGlobal,
     Unsupported,
     Encode,
@@ -46,7 +45,6 @@ impl Code {
             Code::Buffer => "ERR_BRINERY_BUFFER",
             Code::TooDeep => "ERR_BRINERY_TOO_DEEP",
             Code::Limit => "ERR_BRINERY_LIMIT",
-            Code::ForbiddenGlobal => "ERR_BRINERY_FORBIDDEN_GLOBAL",
             Code::UnknownGlobal => "ERR_BRINERY_UNKNOWN_GLOBAL",
             Code::Unsupported => "ERR_BRINERY_UNSUPPORTED",
             Code::Encode => "ERR_BRINERY_ENCODE",
@@ -109,13 +107,20 @@ impl From<DecodeError> for Failure {
             DecodeErrorKind::UnknownOpcode(_) => Code::UnknownOpcode,
             DecodeErrorKind::UnsupportedProtocol(_) => Code::Protocol,
             DecodeErrorKind::MemoKeyMissing(_) => Code::Memo,
-            DecodeErrorKind::BadLength | DecodeErrorKind::BadFrame => Code::BadLength,
+            DecodeErrorKind::BadLength
+            | DecodeErrorKind::BadFrame
+            | DecodeErrorKind::FrameCrossed => Code::BadLength,
             DecodeErrorKind::BadArgument(_) => Code::BadArgument,
             DecodeErrorKind::BadUtf8 => Code::BadUtf8,
             DecodeErrorKind::MissingBuffer(..) | DecodeErrorKind::NoBuffers => Code::Buffer,
             DecodeErrorKind::TooDeep(_) => Code::TooDeep,
-            DecodeErrorKind::MemoLimit(_) | DecodeErrorKind::AllocLimit(_) => Code::Limit,
-            DecodeErrorKind::Forbidden(_) => Code::ForbiddenGlobal,
+            DecodeErrorKind::MemoLimit(_)
+            | DecodeErrorKind::AllocLimit(_)
+            | DecodeErrorKind::Expands(_) => Code::Limit,
+            // Refused by the core's allowlist: neither standard nor mapped in `classes`.
+            DecodeErrorKind::Forbidden(_) => Code::UnknownGlobal,
+            // Not in the `extensions` option.
+            DecodeErrorKind::ForbiddenExtension(_) => Code::Unsupported,
             // Stack shape errors, and any kind the core adds later.
             _ => Code::Malformed,
         };

@@ -75,6 +75,9 @@ pub enum Target {
     Dynamic,
     /// A value the stream built: the result of a call, a persistent id, a literal.
     Built,
+    /// The stream's framing: frame and opcode boundaries disagree, so the file
+    /// unpickler reads other opcodes than this scan does.
+    Frame,
 }
 
 impl fmt::Display for Target {
@@ -84,6 +87,7 @@ impl fmt::Display for Target {
             Target::Extension(code) => write!(f, "extension code {code}"),
             Target::Dynamic => f.write_str("global with a computed name"),
             Target::Built => f.write_str("object built by the stream"),
+            Target::Frame => f.write_str("frame boundary"),
         }
     }
 }
@@ -173,6 +177,7 @@ pub fn scan(data: &[u8]) -> Scan {
         out: Scan::default(),
         getattr_static: Vec::new(),
         getattr_dynamic: Vec::new(),
+        frame_end: 0,
     };
     if let Err(e) = w.run() {
         w.out.error = Some(e);
@@ -198,6 +203,10 @@ enum Abs {
     Made(Severity),
     /// A tuple of at most [`MAX_TUPLE`] items (longer ones are `Plain`).
     Tuple(Rc<[Abs]>),
+    /// A container holding an imported global as it is (not called), with the worst
+    /// severity in it: as a `BUILD` state it plants the global in an object, where
+    /// `pickle` may find it as `__setstate__` or `extend` and call it.
+    Holder(Severity),
     /// Any other value: numbers, containers, persistent ids.
     Plain,
 }
@@ -212,8 +221,16 @@ const MAX_TUPLE_DEPTH: usize = 4;
 /// it may carry into a call.
 fn tuple(items: Vec<Abs>) -> Abs {
     let deep = items.iter().any(|i| i.depth() >= MAX_TUPLE_DEPTH);
-    match worst(&items) {
-        _ if items.len() <= MAX_TUPLE && !deep => Abs::Tuple(Rc::from(items)),
+    if items.len() <= MAX_TUPLE && !deep {
+        return Abs::Tuple(Rc::from(items));
+    }
+    container(&items)
+}
+
+/// A container of `items` (other than a small tuple): what it may carry into a call.
+fn container(items: &[Abs]) -> Abs {
+    match worst(items) {
+        s if items.iter().any(Abs::holds_global) => Abs::Holder(s),
         Severity::Safe => Abs::Plain,
         s => Abs::Made(s),
     }
@@ -230,7 +247,7 @@ fn worst(items: &[Abs]) -> Severity {
 impl Abs {
     fn severity(&self) -> Severity {
         match self {
-            Abs::Global { severity, .. } | Abs::Made(severity) => *severity,
+            Abs::Global { severity, .. } | Abs::Made(severity) | Abs::Holder(severity) => *severity,
             Abs::Extension(_) => Severity::Dangerous,
             Abs::Tuple(items) => items
                 .iter()
@@ -238,6 +255,15 @@ impl Abs {
                 .max()
                 .unwrap_or(Severity::Safe),
             Abs::Str(_) | Abs::Plain => Severity::Safe,
+        }
+    }
+
+    /// Whether the value is, or holds, an imported global as it is.
+    fn holds_global(&self) -> bool {
+        match self {
+            Abs::Global { .. } | Abs::Extension(_) | Abs::Holder(_) => true,
+            Abs::Tuple(items) => items.iter().any(Abs::holds_global),
+            _ => false,
         }
     }
 
@@ -274,11 +300,30 @@ struct Walker<'a> {
     getattr_static: Vec<(usize, Severity)>,
     /// Imports of `getattr` used any other way as a callable.
     getattr_dynamic: Vec<usize>,
+    /// Where the current frame ends, or 0 outside frames (see [`Walker::run`]).
+    frame_end: usize,
 }
 
 impl<'a> Walker<'a> {
     fn run(&mut self) -> R<()> {
         loop {
+            // CPython's file unpickler reads an opcode that runs past its frame's end
+            // from after the frame and drops the rest of the frame: `pickle.load(file)`
+            // then runs opcodes this walk (and `pickle.loads`) never sees.
+            if self.frame_end != 0 && self.pos >= self.frame_end {
+                if self.pos > self.frame_end {
+                    self.out.calls.push(Finding {
+                        offset: self.op,
+                        opcode: "FRAME",
+                        target: Target::Frame,
+                        severity: Severity::Dangerous,
+                        reason: "an opcode runs across its frame's end: pickle.load(file) \
+                                 runs opcodes this scan does not see",
+                    });
+                    return Err(self.fail(K::FrameCrossed));
+                }
+                self.frame_end = 0;
+            }
             self.op = self.pos;
             let Some(&code) = self.data.get(self.pos) else {
                 return Err(self.fail(K::NoStop));
@@ -332,6 +377,26 @@ impl<'a> Walker<'a> {
                     Ok(s) if s.is_ascii() => self.stack.push(Abs::Str(Rc::from(s))),
                     _ => self.stack.push(Abs::Plain),
                 }
+            }
+            FRAME => {
+                let n = u64::from_le_bytes(self.take(8)?.try_into().unwrap_or([0; 8]));
+                if self.frame_end != 0 {
+                    self.out.calls.push(Finding {
+                        offset: self.op,
+                        opcode: "FRAME",
+                        target: Target::Frame,
+                        severity: Severity::Dangerous,
+                        reason: "a frame starts inside another: pickle.load(file) reads \
+                                 a different stream",
+                    });
+                    return Err(self.fail(K::FrameCrossed));
+                }
+                let left = (self.data.len() - self.pos) as u64;
+                self.frame_end = if n == 0 || n > left {
+                    0
+                } else {
+                    self.pos + n as usize
+                };
             }
             MARK => {
                 self.marks.push(self.stack.len());
@@ -431,10 +496,11 @@ impl<'a> Walker<'a> {
                 self.stack.push(result);
             }
             NEWOBJ_EX => {
-                let _kwargs = self.pop()?;
+                let kwargs = self.pop()?;
                 let args = self.pop()?;
                 let cls = self.pop()?;
-                let result = self.call("NEWOBJ_EX", &cls, Some(&args));
+                // Keyword arguments count as arguments.
+                let result = self.call("NEWOBJ_EX", &cls, Some(&tuple(vec![args, kwargs])));
                 self.stack.push(result);
             }
             INST => {
@@ -459,7 +525,7 @@ impl<'a> Walker<'a> {
             BUILD => {
                 let state = self.pop()?;
                 let target = self.top()?.clone();
-                let built = self.build(&target, state.severity());
+                let built = self.build(&target, &state);
                 if let Some(top) = self.stack.last_mut() {
                     *top = built;
                 }
@@ -468,13 +534,13 @@ impl<'a> Walker<'a> {
                 let n = if code == APPEND { 1 } else { 2 };
                 let items = self.pop_n(n)?;
                 self.top()?;
-                self.taint_top(worst(&items));
+                self.taint_top(&items);
             }
             APPENDS | SETITEMS | ADDITEMS => {
                 let k = self.pop_mark()?;
                 let items = self.stack.split_off(k);
                 self.top()?;
-                self.taint_top(worst(&items));
+                self.taint_top(&items);
             }
             _ => self.generic(info)?,
         }
@@ -492,10 +558,7 @@ impl<'a> Walker<'a> {
         }
         taken.extend(self.pop_n(info.pops)?);
         // A container holding a global is as bad as the global: it may reach a call.
-        let pushed = match worst(&taken) {
-            Severity::Safe => Abs::Plain,
-            s => Abs::Made(s),
-        };
+        let pushed = container(&taken);
         for _ in 0..info.pushes {
             self.stack.push(pushed.clone());
         }
@@ -504,10 +567,17 @@ impl<'a> Walker<'a> {
 
     /// Raises the severity of the top of the stack to at least `sev` (items were added
     /// to it).
-    fn taint_top(&mut self, sev: Severity) {
+    fn taint_top(&mut self, items: &[Abs]) {
+        let sev = worst(items);
+        let holds = items.iter().any(Abs::holds_global);
         if let Some(top) = self.stack.last_mut() {
-            if sev > top.severity() {
-                *top = Abs::Made(sev);
+            if holds && !top.holds_global() {
+                *top = Abs::Holder(sev.max(top.severity()));
+            } else if sev > top.severity() {
+                *top = match top {
+                    Abs::Holder(_) => Abs::Holder(sev),
+                    _ => Abs::Made(sev),
+                };
             }
         }
     }
@@ -681,8 +751,20 @@ impl<'a> Walker<'a> {
 
     /// `BUILD` on `target`: a call of its `__setstate__` or attribute updates, unless the
     /// target is a plain value (where `pickle` fails).
-    fn build(&mut self, target: &Abs, state: Severity) -> Abs {
+    fn build(&mut self, target: &Abs, state_value: &Abs) -> Abs {
+        let state = state_value.severity();
         let (severity, why) = match target {
+            // A global planted in an object's `__dict__` is what `pickle` calls for a
+            // later `BUILD` (`__setstate__`) or `APPENDS` (`extend`), with arguments
+            // no constructor rule sees.
+            _ if state_value.holds_global()
+                && !matches!(target, Abs::Plain | Abs::Global { .. } | Abs::Extension(_)) =>
+            {
+                (
+                    state.max(target.severity()).max(Severity::Unknown),
+                    "the state plants a global in the object, which pickle may call",
+                )
+            }
             _ if state > target.severity().max(Severity::Unknown) => {
                 (state, "the state holds a global of this severity")
             }

@@ -60,11 +60,19 @@ fn safe_loads<'py>(
     };
     opts.py2_strings = py2_strings;
     opts.buffers = buffers.as_ref().map(Vec::len);
+    let allow = allow::Allow::new(py, extra.as_ref())?;
+    opts.allow = Some(allow.decoder_list().clone());
+    // Hashing a key, comparing, `str()` and `repr()` walk a value as a tree: a DAG of
+    // a few hundred bytes would take 2**60 steps. Its expanded size is bounded by the
+    // allocation limit, as if each node written out cost a byte.
     let tree = py
-        .detach(|| brinery_core::decode(data, &opts))
+        .detach(|| {
+            let (tree, used) = brinery_core::decode::decode_prefix(data, &opts)?;
+            tree.check_expanded(max_alloc, used - 1)?;
+            Ok(tree)
+        })
         .map_err(|e| error::decode_error(py, e))?;
-    let allow = allow::Allow::new(extra.as_ref())?;
-    if let Some(refusal) = build::check(py, &tree, &allow)? {
+    if let Some(refusal) = build::check(&tree, &allow)? {
         return Err(error::refusal(py, data, refusal));
     }
     let builder = Builder::new(

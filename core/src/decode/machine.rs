@@ -51,6 +51,11 @@ pub(crate) struct Machine<'a, 'b, B: Builder> {
     proto: u8,
     charged: usize,
     buffers_used: usize,
+    /// Where the current frame ends, or 0 outside frames. An opcode that starts inside
+    /// a frame must end inside it: CPython's file unpickler reads such an opcode's
+    /// argument from after the frame and drops the rest of the frame, so the stream
+    /// means one thing to `pickle.loads` and another to `pickle.load(file)`.
+    frame_end: usize,
 }
 
 impl<'a, 'b, B: Builder> Machine<'a, 'b, B> {
@@ -69,12 +74,20 @@ impl<'a, 'b, B: Builder> Machine<'a, 'b, B> {
             proto: 0,
             charged: 0,
             buffers_used: 0,
+            frame_end: 0,
         }
     }
 
     /// Runs to `STOP`; returns the root's handle and the number of bytes consumed.
     pub(crate) fn run(mut self) -> R<(B::Handle, usize)> {
         loop {
+            if self.pos >= self.frame_end && self.frame_end != 0 {
+                if self.pos > self.frame_end {
+                    // `self.op` is still the opcode that ran past the frame's end.
+                    return Err(self.fail(K::FrameCrossed));
+                }
+                self.frame_end = 0;
+            }
             self.op = self.pos;
             let Some(&code) = self.data.get(self.pos) else {
                 return Err(self.fail(K::NoStop));
@@ -412,6 +425,11 @@ impl<'a, 'b, B: Builder> Machine<'a, 'b, B> {
                 if n > (self.data.len() - self.pos) as u64 {
                     return Err(self.fail(K::BadFrame));
                 }
+                if self.frame_end != 0 {
+                    return Err(self.fail(K::FrameCrossed));
+                }
+                // An empty frame ends where it starts: nothing to track.
+                self.frame_end = if n == 0 { 0 } else { self.pos + n as usize };
                 Ok(())
             }
             NEXT_BUFFER => {

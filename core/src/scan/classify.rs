@@ -78,6 +78,16 @@ static CODE_BUILTINS: &[&str] = &[
 /// Modules (and their submodules) every name of which is dangerous, with the reason.
 static DANGEROUS_MODULES: &[(&str, &str)] = &[
     ("_io", "opens files"),
+    ("_pyio", "opens files"),
+    ("bdb", "runs code"),
+    ("cProfile", "runs code"),
+    ("doctest", "runs code"),
+    ("imaplib", "runs commands and opens connections"),
+    ("profile", "runs code"),
+    ("pydoc", "runs commands and imports modules"),
+    ("timeit", "runs code"),
+    ("trace", "runs code"),
+    ("zipfile", "opens files"),
     ("_posixsubprocess", "runs commands"),
     ("asyncio", "runs commands and opens connections"),
     ("code", "evaluates code"),
@@ -115,6 +125,21 @@ static DANGEROUS_MODULES: &[(&str, &str)] = &[
     ("urllib", "opens connections"),
     ("webbrowser", "runs a browser"),
     ("zipimport", "imports modules"),
+];
+
+/// Single globals outside the dangerous modules that run commands, evaluate code, open
+/// files or reach attributes (found loading live payloads; the list words reports, it
+/// does not decide them: anything not [`Severity::Safe`] fails a scan).
+static DANGEROUS_NAMES: &[(&str, &str, &str)] = &[
+    ("_operator", "attrgetter", "reaches arbitrary attributes"),
+    ("_operator", "methodcaller", "reaches arbitrary attributes"),
+    ("codecs", "open", "opens files"),
+    ("logging", "FileHandler", "opens files"),
+    ("pathlib", "Path", "touches files"),
+    ("uuid", "_get_command_stdout", "runs commands"),
+    ("yaml", "load", "evaluates code"),
+    ("yaml", "unsafe_load", "evaluates code"),
+    ("yaml", "full_load", "evaluates code"),
 ];
 
 /// Modules whose `load`/`loads` run a nested pickle.
@@ -167,6 +192,14 @@ pub fn classify(module: &str, name: &str) -> (Severity, &'static str) {
     {
         return (Severity::Dangerous, "reaches a dunder attribute");
     }
+    // Protocol 4 resolves a dotted name attribute by attribute, so `uuid` `os.system`
+    // is the `os` module `uuid` imported: judge the name as if its head were a module.
+    if let Some((head, rest)) = name.split_once('.') {
+        let (sev, why) = classify(head, rest);
+        if sev >= Severity::Code {
+            return (sev, why);
+        }
+    }
     if module == "builtins" || module == "__builtin__" {
         if DANGEROUS_BUILTINS.contains(&first) {
             return (
@@ -185,7 +218,17 @@ pub fn classify(module: &str, name: &str) -> (Severity, &'static str) {
     if module == "copyreg" || module == "copy_reg" {
         return (Severity::Unknown, "copyreg helper");
     }
-    if NESTED_PICKLE_MODULES.contains(&top) && matches!(last, "load" | "loads") {
+    if let Some(&(_, _, why)) = DANGEROUS_NAMES
+        .iter()
+        .find(|&&(m, n, _)| m == module && n == first)
+    {
+        return (Severity::Dangerous, why);
+    }
+    if module == "logging.config" {
+        return (Severity::Dangerous, "runs code and opens files");
+    }
+    if NESTED_PICKLE_MODULES.contains(&top) && matches!(last, "load" | "loads" | "_load" | "_loads")
+    {
         return (Severity::Dangerous, "loads a nested pickle");
     }
     if BY_VALUE_MODULES.contains(&top) {
