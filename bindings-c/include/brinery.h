@@ -19,6 +19,10 @@
 // Size of `brinery_error.message`, terminating NUL included.
 #define BRINERY_MESSAGE_SIZE 256
 
+// Shortest str, bytes or big int payload written once and referred to when shared:
+// shorter ones are repeated (a `$ref` would not be much shorter).
+#define MIN_SHARED_SCALAR 64
+
 // What a call did. `BRINERY_OK` is 0; every other value is an error, and the values
 // are fixed (never renumbered) so programs may store them.
 typedef enum brinery_status {
@@ -477,7 +481,11 @@ const char *brinery_status_name(int32_t code);
 // Returns a NUL-terminated UTF-8 string owned by the caller, freed with
 // `brinery_string_free`, or NULL on failure with `*err` filled in: decode errors as for
 // `brinery_loads`, `BRINERY_JSON_TOO_DEEP` past 12,000 levels,
-// `BRINERY_JSON_UNREPRESENTABLE` for an int of more than 4,096 bytes.
+// `BRINERY_DECODE_ALLOC_LIMIT` when the text would be longer than `max_alloc` bytes,
+// `BRINERY_JSON_UNREPRESENTABLE` for an int of more than 4,096 bytes, a dict key or set
+// item Python cannot hash, or a global name holding a newline (JSON that
+// `brinery_json_to_pickle` could not read back). Shared containers, and shared strs,
+// bytes and big ints of 64 bytes or more, are written once and then referred to.
 //
 // # Safety
 // As `brinery_loads`.

@@ -129,6 +129,15 @@ pub unsafe fn decode_with(data: &[u8], opts: *const brinery_decode_options) -> R
     Ok(tree)
 }
 
+/// The allocation limit `opts` sets (its `max_alloc`, or the default for 0 or NULL
+/// options), which also bounds what is made from the decoded value (JSON text).
+pub fn alloc_limit(opts: Option<&brinery_decode_options>) -> usize {
+    match opts {
+        Some(o) if o.max_alloc != 0 => o.max_alloc,
+        _ => Limits::default().max_alloc,
+    }
+}
+
 /// # Safety
 /// As [`decode_with`].
 unsafe fn allowlist(opts: &brinery_decode_options) -> Result<Allowlist, Error> {

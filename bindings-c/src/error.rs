@@ -355,6 +355,7 @@ impl From<JsonError> for Error {
             JsonErrorKind::Form(_) => BRINERY_JSON_FORM,
             JsonErrorKind::TooDeep(_) => BRINERY_JSON_TOO_DEEP,
             JsonErrorKind::Unrepresentable(_) => BRINERY_JSON_UNREPRESENTABLE,
+            JsonErrorKind::TooLarge(_) => BRINERY_DECODE_ALLOC_LIMIT,
             JsonErrorKind::Encode(inner) => return inner.into(),
         };
         Error {

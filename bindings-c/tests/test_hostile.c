@@ -213,6 +213,57 @@ static void reference_bomb(void) {
     sb_free(&s);
 }
 
+/* One 8,000-byte str stored once and fetched 4,000 times through the memo (16 KB of
+ * stream): written out in full each time that was 32 MB of JSON. Now the str is written
+ * once and referred to, and the text is bounded by max_alloc. */
+static void repeated_long_string(void) {
+    sbuf s = {0};
+    sb_put(&s, "\x80\x02]q\x00X\x40\x1f\x00\x00", 10);
+    for (int i = 0; i < 8000; i++) {
+        sb_put(&s, "a", 1);
+    }
+    sb_put(&s, "q\x01" "0(", 4);
+    for (int i = 0; i < 4000; i++) {
+        sb_put(&s, "h\x01", 2);
+    }
+    sb_put(&s, "e.", 2);
+    brinery_decode_options opts = brinery_decode_options_default();
+    opts.max_alloc = 1 << 20;
+    brinery_error err = {0};
+    char *json = brinery_pickle_to_json((const uint8_t *)s.p, s.len, &opts, &err);
+    CHECK(json != NULL, "repeated str: %s", err.message);
+    if (json != NULL) {
+        CHECK(strlen(json) < 4 * s.len, "repeated str: %zu bytes of json", strlen(json));
+        brinery_bytes back = brinery_json_to_pickle(json, strlen(json), 4, &err);
+        CHECK(back.data != NULL, "repeated str json does not read back: %s", err.message);
+        brinery_bytes_free(back);
+        brinery_string_free(json);
+    }
+    /* The output is bounded by the same limit as the decoder. */
+    opts.max_alloc = 40000;
+    json = brinery_pickle_to_json((const uint8_t *)s.p, s.len, &opts, &err);
+    CHECK(json == NULL && err.code == BRINERY_DECODE_ALLOC_LIMIT, "json past max_alloc: %s",
+          brinery_status_name(err.code));
+    brinery_string_free(json);
+    sb_free(&s);
+}
+
+/* JSON that brinery_json_to_pickle could not read back is refused when written: a list
+ * as a dict key (found by fuzzing: 80047d5d4e732e), a global name holding a newline. */
+static void unreadable_json_refused(void) {
+    static const unsigned char list_key[] = {0x80, 0x04, 0x7d, 0x5d, 0x4e, 0x73, 0x2e};
+    static const unsigned char newline[] = "\x80\x04\x8c\x03mod\x8c\x03" "a\nb\x93.";
+    brinery_error err = {0};
+    char *json = brinery_pickle_to_json(list_key, sizeof list_key, NULL, &err);
+    CHECK(json == NULL && err.code == BRINERY_JSON_UNREPRESENTABLE, "list key: %s",
+          brinery_status_name(err.code));
+    brinery_string_free(json);
+    json = brinery_pickle_to_json(newline, sizeof newline - 1, NULL, &err);
+    CHECK(json == NULL && err.code == BRINERY_JSON_UNREPRESENTABLE, "newline global: %s",
+          brinery_status_name(err.code));
+    brinery_string_free(json);
+}
+
 static uint64_t rng = 0x2545F4914F6CDD1DULL;
 static uint32_t next_random(void) {
     rng ^= rng << 13;
@@ -265,6 +316,8 @@ int main(void) {
     huge_lengths();
     deep_nesting();
     reference_bomb();
+    repeated_long_string();
+    unreadable_json_refused();
     mutations();
     return test_summary();
 }
