@@ -28,6 +28,47 @@ use alloc::vec;
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::value::{NodeId, Tree, ValueRef};
 
+/// The known-safe globals: they only build plain data or harmless standard values.
+/// Python's `safe_loads` allows exactly these by default (checking their arguments),
+/// and the scanner judges exactly these [`Severity::Safe`](crate::scan::Severity), so a
+/// scan passes only what the safe loader would load.
+pub const SAFE_GLOBALS: &[(&str, &str)] = &[
+    ("builtins", "bool"),
+    ("builtins", "bytearray"),
+    ("builtins", "bytes"),
+    ("builtins", "complex"),
+    ("builtins", "dict"),
+    ("builtins", "Ellipsis"),
+    ("builtins", "float"),
+    ("builtins", "frozenset"),
+    ("builtins", "int"),
+    ("builtins", "list"),
+    ("builtins", "NoneType"),
+    ("builtins", "NotImplemented"),
+    ("builtins", "object"),
+    ("builtins", "range"),
+    ("builtins", "set"),
+    ("builtins", "slice"),
+    ("builtins", "str"),
+    ("builtins", "tuple"),
+    ("_codecs", "encode"),
+    ("codecs", "encode"),
+    ("collections", "Counter"),
+    ("collections", "OrderedDict"),
+    ("collections", "defaultdict"),
+    ("collections", "deque"),
+    ("copyreg", "_reconstructor"),
+    ("datetime", "date"),
+    ("datetime", "datetime"),
+    ("datetime", "time"),
+    ("datetime", "timedelta"),
+    ("datetime", "timezone"),
+    ("decimal", "Decimal"),
+    ("fractions", "Fraction"),
+    ("uuid", "SafeUUID"),
+    ("uuid", "UUID"),
+];
+
 /// The globals the decoder lowers to plain values (`_codecs.encode(s, 'latin1')`,
 /// `bytes(b)`, `set(list)`, ...; see the decoder's module docs) when it keeps no
 /// reductions. Their reductions never reach the host, so an allowlist need not name
@@ -59,6 +100,15 @@ impl Allowlist {
         let mut list = Allowlist::default();
         for e in entries {
             list.insert(e);
+        }
+        list
+    }
+
+    /// An allowlist of [`SAFE_GLOBALS`].
+    pub fn safe_globals() -> Self {
+        let mut list = Allowlist::default();
+        for (m, n) in SAFE_GLOBALS {
+            list.exact.insert(format!("{m}.{n}"));
         }
         list
     }

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use brinery_core::allow::SAFE_GLOBALS;
 use brinery_core::Allowlist;
 use pyo3::prelude::*;
 use pyo3::types::{
@@ -39,44 +40,22 @@ pub enum Rule {
     Reconstructor,
 }
 
-/// The default allowlist: `(module, name, rule)`. Every entry is classified
-/// [`brinery_core::scan::Severity::Safe`] by the scanner (a test checks it).
-pub static DEFAULT: &[(&str, &str, Rule)] = &[
-    ("builtins", "bool", Rule::Bounded),
-    ("builtins", "bytearray", Rule::NoSize),
-    ("builtins", "bytes", Rule::NoSize),
-    ("builtins", "complex", Rule::Number),
-    ("builtins", "dict", Rule::Bounded),
-    ("builtins", "Ellipsis", Rule::Bounded),
-    ("builtins", "float", Rule::Number),
-    ("builtins", "frozenset", Rule::Bounded),
-    ("builtins", "int", Rule::Number),
-    ("builtins", "list", Rule::Bounded),
-    ("builtins", "NoneType", Rule::Bounded),
-    ("builtins", "NotImplemented", Rule::Bounded),
-    ("builtins", "object", Rule::Bounded),
-    ("builtins", "range", Rule::Bounded),
-    ("builtins", "set", Rule::Bounded),
-    ("builtins", "slice", Rule::Bounded),
-    ("builtins", "str", Rule::NoSize),
-    ("builtins", "tuple", Rule::Bounded),
-    ("_codecs", "encode", Rule::NoSize),
-    ("codecs", "encode", Rule::NoSize),
-    ("collections", "Counter", Rule::Bounded),
-    ("collections", "OrderedDict", Rule::Bounded),
-    ("collections", "defaultdict", Rule::Bounded),
-    ("collections", "deque", Rule::Bounded),
-    ("copyreg", "_reconstructor", Rule::Reconstructor),
-    ("datetime", "date", Rule::Bounded),
-    ("datetime", "datetime", Rule::Bounded),
-    ("datetime", "time", Rule::Bounded),
-    ("datetime", "timedelta", Rule::Bounded),
-    ("datetime", "timezone", Rule::Bounded),
-    ("decimal", "Decimal", Rule::Number),
-    ("fractions", "Fraction", Rule::Fraction),
-    ("uuid", "SafeUUID", Rule::Bounded),
-    ("uuid", "UUID", Rule::Bounded),
-];
+/// The argument rule of a default global ([`brinery_core::allow::SAFE_GLOBALS`], the
+/// core's known-safe list), or `None` for a global not on it.
+pub fn default_rule(module: &str, name: &str) -> Option<Rule> {
+    if !SAFE_GLOBALS.contains(&(module, name)) {
+        return None;
+    }
+    Some(match (module, name) {
+        ("builtins", "bytearray" | "bytes" | "str") | ("_codecs" | "codecs", "encode") => {
+            Rule::NoSize
+        }
+        ("builtins", "complex" | "float" | "int") | ("decimal", "Decimal") => Rule::Number,
+        ("fractions", "Fraction") => Rule::Fraction,
+        ("copyreg", "_reconstructor") => Rule::Reconstructor,
+        _ => Rule::Bounded,
+    })
+}
 
 /// The allowlist of one `safe_loads` call: the defaults plus the caller's additions.
 pub struct Allow<'py> {
@@ -105,7 +84,7 @@ impl<'py> Allow<'py> {
             }
         }
         let mut all = list.clone();
-        for (m, n, _) in DEFAULT {
+        for (m, n) in SAFE_GLOBALS {
             all.insert(&format!("{m}.{n}"));
         }
         let registry = py.import("copyreg")?.getattr("_inverted_registry")?;
@@ -131,10 +110,7 @@ impl<'py> Allow<'py> {
         if self.extra.allows(module, name) {
             return Some(Rule::Trusted);
         }
-        DEFAULT
-            .iter()
-            .find(|(m, n, _)| *m == module && *n == name)
-            .map(|&(_, _, r)| r)
+        default_rule(module, name)
     }
 
     /// The global extension `code` stands for in `copyreg`'s registry.
@@ -288,10 +264,7 @@ pub fn check_args(
             // `base.__new__(cls, state)` and `base.__init__(obj, state)`: the state is
             // the argument of a call of `base`, with the same rule as a direct call.
             if base_name != "object" {
-                let base_rule = DEFAULT
-                    .iter()
-                    .find(|(m, n, _)| *m == "builtins" && *n == base_name)
-                    .map_or(Rule::Bounded, |&(_, _, r)| r);
+                let base_rule = default_rule("builtins", &base_name).unwrap_or(Rule::Bounded);
                 let state = args.get_item(2).map_err(|e| e.to_string())?;
                 if !state.is_none() {
                     let state = PyTuple::new(args.py(), [state]).map_err(|e| e.to_string())?;

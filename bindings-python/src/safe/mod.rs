@@ -133,11 +133,11 @@ fn dis(py: Python<'_>, data: &[u8]) -> PyResult<String> {
         .map_err(|e| error::decode_error(py, e))
 }
 
-/// The default allowlist as `"module.name"` strings.
+/// The default allowlist as `"module.name"` strings: the core's known-safe list.
 #[pyfunction]
 fn default_allowlist() -> Vec<String> {
-    allow::DEFAULT
+    brinery_core::allow::SAFE_GLOBALS
         .iter()
-        .map(|(m, n, _)| format!("{m}.{n}"))
+        .map(|(m, n)| format!("{m}.{n}"))
         .collect()
 }

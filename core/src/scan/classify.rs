@@ -1,49 +1,12 @@
 //! How dangerous importing one global is: the tables behind [`crate::scan`]'s severity
 //! levels. A name is judged by what calling it (or reaching it) can do, not by whether a
 //! particular stream uses it harmfully; a global absent from every table is
-//! [`Severity::Unknown`]. Not an allowlist for loading: each binding's safe loader keeps
-//! its own, stricter list (with argument checks), which only ever names [`Severity::Safe`]
-//! globals.
+//! [`Severity::Unknown`]. The one [`Severity::Safe`] list is the core's
+//! [`SAFE_GLOBALS`], which Python's `safe_loads` allows by default (with argument
+//! checks); everything else here only words the report.
 
 use super::Severity;
-
-/// Globals that only build plain data or harmless standard values.
-static SAFE: &[(&str, &str)] = &[
-    ("builtins", "bool"),
-    ("builtins", "bytearray"),
-    ("builtins", "bytes"),
-    ("builtins", "complex"),
-    ("builtins", "dict"),
-    ("builtins", "Ellipsis"),
-    ("builtins", "float"),
-    ("builtins", "frozenset"),
-    ("builtins", "int"),
-    ("builtins", "list"),
-    ("builtins", "NoneType"),
-    ("builtins", "NotImplemented"),
-    ("builtins", "object"),
-    ("builtins", "range"),
-    ("builtins", "set"),
-    ("builtins", "slice"),
-    ("builtins", "str"),
-    ("builtins", "tuple"),
-    ("_codecs", "encode"),
-    ("codecs", "encode"),
-    ("collections", "Counter"),
-    ("collections", "OrderedDict"),
-    ("collections", "defaultdict"),
-    ("collections", "deque"),
-    ("copyreg", "_reconstructor"),
-    ("datetime", "date"),
-    ("datetime", "datetime"),
-    ("datetime", "time"),
-    ("datetime", "timedelta"),
-    ("datetime", "timezone"),
-    ("decimal", "Decimal"),
-    ("fractions", "Fraction"),
-    ("uuid", "SafeUUID"),
-    ("uuid", "UUID"),
-];
+pub use crate::allow::SAFE_GLOBALS;
 
 /// Builtins that evaluate code, reach arbitrary attributes, import or touch files.
 static DANGEROUS_BUILTINS: &[&str] = &[
@@ -179,7 +142,7 @@ pub fn classify(module: &str, name: &str) -> (Severity, &'static str) {
     let top = module.split('.').next().unwrap_or(module);
     let first = name.split('.').next().unwrap_or(name);
     let last = name.rsplit('.').next().unwrap_or(name);
-    if SAFE.iter().any(|&(m, n)| m == module && n == name) {
+    if SAFE_GLOBALS.iter().any(|&(m, n)| m == module && n == name) {
         return (Severity::Safe, "plain data or a harmless standard type");
     }
     let mut parts = name.split('.');
@@ -257,7 +220,8 @@ pub fn is_safe(module: &str, name: &str) -> bool {
     classify(module, name).0 == Severity::Safe
 }
 
-/// Every global classified [`Severity::Safe`], as `(module, name)`.
+/// Every global classified [`Severity::Safe`], as `(module, name)`: exactly
+/// [`SAFE_GLOBALS`].
 pub fn safe_globals() -> impl Iterator<Item = (&'static str, &'static str)> {
-    SAFE.iter().copied()
+    SAFE_GLOBALS.iter().copied()
 }
