@@ -76,9 +76,6 @@ pub struct Settings {
 /// recursive walk stays far from the end of Node's stack.
 pub const DEFAULT_MAX_DEPTH: usize = 1000;
 
-/// Allocation allowed beyond 64 bytes per input byte, by default.
-const ALLOC_BASE: usize = 1 << 20;
-
 /// Extension codes mapped to `(module, name)`.
 type Extensions = HashMap<i32, (String, String)>;
 
@@ -130,13 +127,12 @@ fn settings(
         Some(_) => usize::MAX,
         None => default,
     };
+    // The core's input-relative defaults; Node's depth is its own (the walk recurses).
+    let defaults = Limits::for_input(input_len);
     core.limits = Limits {
         max_depth,
-        max_memo: bound(o.max_memo, input_len.max(16)),
-        max_alloc: bound(
-            o.max_alloc,
-            ALLOC_BASE.saturating_add(input_len.saturating_mul(64)),
-        ),
+        max_memo: bound(o.max_memo, defaults.max_memo),
+        max_alloc: bound(o.max_alloc, defaults.max_alloc),
     };
     core.buffers = o.buffers.map(|n| n as usize);
     let mut extensions = Extensions::new();
