@@ -74,3 +74,20 @@ def test_safe_loads_is_bounded_and_leaves_no_trace_subprocess(case):
 def test_scan_flags_every_stream_at_its_severity(case):
     s = brinery.scan(stream(case))
     assert SEVERITIES.index(s.severity) >= SEVERITIES.index(case["scan"]), s
+
+
+def test_allow_wildcards_follow_the_core_rule():
+    # `module.*` admits that module's own public top-level names only: the same rule
+    # as the C and Node bindings (brinery_core::Allowlist).
+    import textwrap
+
+    wrapper = b"\x80\x02ctextwrap\nTextWrapper\n."
+    assert brinery.safe_loads(wrapper, allow=["textwrap.*"]) is textwrap.TextWrapper
+    for stream, name, offset in [
+        (b"\x80\x02ctextwrap\n_whitespace\n.", "textwrap._whitespace", 2),
+        (b"\x80\x02ctextwrap\nre.compile\n.", "textwrap.re.compile", 2),
+        (b"\x80\x04\x8c\x08textwrap\x94\x8c\nre.compile\x94\x93.", "textwrap.re.compile", 26),
+    ]:
+        with pytest.raises(brinery.UnsafePickleError) as e:
+            brinery.safe_loads(stream, allow=["textwrap.*"])
+        assert (e.value.global_name, e.value.offset) == (name, offset)
