@@ -2,8 +2,9 @@
 //!
 //! Every error thrown by the addon is a plain `Error` with a stable `code`
 //! (`ERR_BRINERY_*`, listed in `index.d.ts` and `docs/node.md`) and an `offset`
-//! property: the byte offset in the stream where decoding failed, or `undefined` when
-//! the failure is about a decoded value rather than a position (an unknown global).
+//! property: the byte offset in the stream where decoding failed (an unknown global
+//! included: the core's allowlist refuses it at its opcode), or `undefined` when the
+//! failure is about a decoded value rather than a position.
 //! Not for errors raised by JavaScript callbacks (`classes` constructors): those
 //! propagate untouched.
 
