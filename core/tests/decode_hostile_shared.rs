@@ -122,3 +122,64 @@ fn dags_are_measured_not_walked() {
         assert_eq!((e.kind, e.offset), (K::Expands(1 << 20), c.data.len() - 1));
     }
 }
+
+mod common;
+
+use brinery_core::scan::{self, Target};
+use common::case_streams;
+use common::mutate::{mutate, Rng};
+use proptest::prelude::*;
+
+proptest! {
+    /// `module.*` admits exactly the module's own public top-level names.
+    #[test]
+    fn wildcards_admit_public_top_level_names_only(
+        module in "[a-z_.]{1,8}",
+        name in "[a-zA-Z_.]{0,10}",
+    ) {
+        let list = Allowlist::new(["uuid.*"]);
+        let expected =
+            module == "uuid" && !name.is_empty() && !name.contains('.') && !name.starts_with('_');
+        prop_assert_eq!(list.allows(&module, &name), expected);
+    }
+}
+
+/// The decoder and the scanner agree on framing: on mutations of every vector, a stream
+/// the decoder refuses for an opcode across a frame's end is one the scanner flags as
+/// dangerous at the same offset, and a stream the scanner flags for framing does not
+/// decode.
+#[test]
+fn decoder_and_scanner_agree_on_frames() {
+    let bases: Vec<Vec<u8>> = case_streams()
+        .into_iter()
+        .filter(|(_, p, d, _)| *p >= 4 && d.len() <= 4096)
+        .map(|(_, _, d, _)| d)
+        .collect();
+    let mut rng = Rng(0x0f4a_3e5c_0013);
+    let (mut crossed, mut checked) = (0, 0);
+    for i in 0..20_000 {
+        let mut data = bases[i % bases.len()].clone();
+        let other = &bases[rng.below(bases.len())];
+        mutate(&mut rng, &mut data, other);
+        let decoded = decode(&data, &DecodeOptions::new());
+        let s = scan::scan(&data);
+        let flagged = s.calls.iter().find(|f| f.target == Target::Frame);
+        if let Err(e) = &decoded {
+            if e.kind == K::FrameCrossed {
+                crossed += 1;
+                let f = flagged.unwrap_or_else(|| panic!("{data:?}: scan missed the frame"));
+                assert_eq!(f.offset, e.offset, "{data:?}");
+                assert_eq!(f.severity, scan::Severity::Dangerous);
+            }
+        }
+        if flagged.is_some() {
+            assert!(
+                decoded.is_err(),
+                "{data:?}: decodes, but the scan flags its frames"
+            );
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 20_000);
+    assert!(crossed > 20, "only {crossed} streams crossed a frame");
+}

@@ -562,7 +562,8 @@ impl<'a, 'b, B: Builder> Machine<'a, 'b, B> {
     /// Decodes the `BININT1`/`BININT2`/`BININT` opcodes that follow (a list of ints is
     /// little else) without going back through the dispatch, each read without a
     /// branch on its opcode. Stops before any other opcode, within 5 bytes of the end,
-    /// and where the allocation limit would be reached: the general path then decodes
+    /// before an opcode that would end past the current frame, and where the
+    /// allocation limit would be reached: the general path then decodes
     /// (or rejects) what follows, so results and errors are those of one opcode at a
     /// time. Kept out of line: inlined at its three call sites, it slowed the whole
     /// opcode loop (register pressure) more than it saved.
@@ -571,6 +572,13 @@ impl<'a, 'b, B: Builder> Machine<'a, 'b, B> {
         // `charged` never exceeds `max_alloc`: `charge` stops the machine first.
         let budget = self.opts.limits.max_alloc.saturating_sub(self.charged) / NODE_COST;
         let data = self.data;
+        // Inside a frame, stop before an opcode that would end past it: the opcode
+        // loop ends the frame there, or refuses the opcode that crosses it.
+        let frame_end = if self.frame_end == 0 {
+            usize::MAX
+        } else {
+            self.frame_end
+        };
         let mut pos = self.pos;
         let mut count = 0;
         while count < budget {
@@ -578,7 +586,7 @@ impl<'a, 'b, B: Builder> Machine<'a, 'b, B> {
                 break;
             };
             let len = INT_ARG_LEN[code as usize];
-            if len == 0 {
+            if len == 0 || pos + 1 + len as usize > frame_end {
                 break;
             }
             // The argument's `len` bytes, little-endian; only BININT's 4 are signed.
