@@ -19,6 +19,10 @@
 // Size of `brinery_error.message`, terminating NUL included.
 #define BRINERY_MESSAGE_SIZE 256
 
+// Shortest str, bytes or big int payload written once and referred to when shared:
+// shorter ones are repeated (a `$ref` would not be much shorter).
+#define MIN_SHARED_SCALAR 64
+
 // What a call did. `BRINERY_OK` is 0; every other value is an error, and the values
 // are fixed (never renumbered) so programs may store them.
 typedef enum brinery_status {
@@ -212,12 +216,15 @@ typedef struct brinery_decode_options {
     // Number of out-of-band buffers the caller will supply (protocol 5); a stream
     // asking for more is an error. Default 0.
     size_t buffers;
-    // When true, only globals in `allowed_globals` may appear; any other global (or a
-    // copyreg extension code) fails the call with `BRINERY_FORBIDDEN_GLOBAL` and a
-    // message naming it. Default false: globals become inert nodes, nothing is run.
+    // When true, only globals in `allowed_globals` may appear in the stream; any other
+    // global (or a copyreg extension code) fails the call with
+    // `BRINERY_FORBIDDEN_GLOBAL`, a message naming it and the byte offset of the opcode
+    // that names it. Default false: globals become inert nodes, nothing is run.
     bool restrict_globals;
     // `allowed_globals_len` NUL-terminated UTF-8 strings `"module.name"`, or
-    // `"module.*"` for a whole module. Read during the call only.
+    // `"module.*"` for a module's own public top-level names (no dot, no leading
+    // underscore: `"uuid.*"` admits `uuid.UUID`, not `uuid.os.system`). The same rule
+    // as every brinery binding. Read during the call only.
     const char *const *allowed_globals;
     // Number of strings in `allowed_globals`.
     size_t allowed_globals_len;
@@ -279,7 +286,8 @@ struct brinery_decode_options brinery_decode_options_default(void);
 // Returns the tree, owned by the caller and freed with `brinery_value_free`, or NULL
 // on failure with `*err` filled in: the `BRINERY_DECODE_*` codes carry the byte offset
 // where the stream went wrong (except `BRINERY_DECODE_TOO_DEEP` found in the finished
-// tree); `BRINERY_FORBIDDEN_GLOBAL` names the global (no offset);
+// tree); `BRINERY_FORBIDDEN_GLOBAL` names the global and carries the offset of the
+// opcode that names it;
 // `BRINERY_INVALID_ARGUMENT` for a `py2_strings` out of range; `BRINERY_NULL_ARGUMENT`
 // when `data` is NULL and `len` is not 0, or an allowlist pointer is NULL.
 //
@@ -473,7 +481,11 @@ const char *brinery_status_name(int32_t code);
 // Returns a NUL-terminated UTF-8 string owned by the caller, freed with
 // `brinery_string_free`, or NULL on failure with `*err` filled in: decode errors as for
 // `brinery_loads`, `BRINERY_JSON_TOO_DEEP` past 12,000 levels,
-// `BRINERY_JSON_UNREPRESENTABLE` for an int of more than 4,096 bytes.
+// `BRINERY_DECODE_ALLOC_LIMIT` when the text would be longer than `max_alloc` bytes,
+// `BRINERY_JSON_UNREPRESENTABLE` for an int of more than 4,096 bytes, a dict key or set
+// item Python cannot hash, or a global name holding a newline (JSON that
+// `brinery_json_to_pickle` could not read back). Shared containers, and shared strs,
+// bytes and big ints of 64 bytes or more, are written once and then referred to.
 //
 // # Safety
 // As `brinery_loads`.

@@ -1,12 +1,12 @@
 //! Decoding from C: `brinery_loads` and its options (`brinery_decode_options`): the
 //! decoder limits, how Python 2 strings are read, and the globals allowlist. Not for the
-//! decoder itself (the core's) or the allowlist logic (`allow`).
+//! decoder itself or the allowlist rule (both the core's: `brinery_core::Allowlist`).
 
 use std::ffi::{c_char, CStr};
 
-use brinery_core::{decode, DecodeOptions, Limits, Py2Strings, Tree};
+use brinery_core::decode::decode_prefix;
+use brinery_core::{Allowlist, DecodeOptions, Limits, Py2Strings, Tree};
 
-use crate::allow::Allowlist;
 use crate::error::{brinery_error, brinery_status::*, guard_value, Error};
 use crate::memory::input;
 use crate::value::brinery_value;
@@ -49,12 +49,15 @@ pub struct brinery_decode_options {
     /// Number of out-of-band buffers the caller will supply (protocol 5); a stream
     /// asking for more is an error. Default 0.
     pub buffers: usize,
-    /// When true, only globals in `allowed_globals` may appear; any other global (or a
-    /// copyreg extension code) fails the call with `BRINERY_FORBIDDEN_GLOBAL` and a
-    /// message naming it. Default false: globals become inert nodes, nothing is run.
+    /// When true, only globals in `allowed_globals` may appear in the stream; any other
+    /// global (or a copyreg extension code) fails the call with
+    /// `BRINERY_FORBIDDEN_GLOBAL`, a message naming it and the byte offset of the opcode
+    /// that names it. Default false: globals become inert nodes, nothing is run.
     pub restrict_globals: bool,
     /// `allowed_globals_len` NUL-terminated UTF-8 strings `"module.name"`, or
-    /// `"module.*"` for a whole module. Read during the call only.
+    /// `"module.*"` for a module's own public top-level names (no dot, no leading
+    /// underscore: `"uuid.*"` admits `uuid.UUID`, not `uuid.os.system`). The same rule
+    /// as every brinery binding. Read during the call only.
     pub allowed_globals: *const *const c_char,
     /// Number of strings in `allowed_globals`.
     pub allowed_globals_len: usize,
@@ -108,13 +111,11 @@ pub unsafe fn decode_with(data: &[u8], opts: *const brinery_decode_options) -> R
     core_opts.buffers = (opts.buffers > 0).then_some(opts.buffers);
     core_opts.fix_imports = opts.fix_imports;
     core_opts.keep_reductions = opts.keep_reductions;
-    let allow = if opts.restrict_globals {
+    if opts.restrict_globals {
         // SAFETY: per the contract.
-        Some(unsafe { allowlist(opts) }?)
-    } else {
-        None
-    };
-    let tree = decode(data, &core_opts)?;
+        core_opts.allow = Some(unsafe { allowlist(opts) }?);
+    }
+    let (tree, used) = decode_prefix(data, &core_opts)?;
     let max_depth = core_opts.limits.max_depth;
     if tree.nests_deeper_than(max_depth) {
         return Err(Error::new(
@@ -122,10 +123,19 @@ pub unsafe fn decode_with(data: &[u8], opts: *const brinery_decode_options) -> R
             format!("nesting deeper than the limit of {max_depth}"),
         ));
     }
-    if let Some(allow) = allow {
-        allow.check(&tree)?;
+    if let Some(allow) = &core_opts.allow {
+        allow.check_tree(&tree, used - 1)?;
     }
     Ok(tree)
+}
+
+/// The allocation limit `opts` sets (its `max_alloc`, or the default for 0 or NULL
+/// options), which also bounds what is made from the decoded value (JSON text).
+pub fn alloc_limit(opts: Option<&brinery_decode_options>) -> usize {
+    match opts {
+        Some(o) if o.max_alloc != 0 => o.max_alloc,
+        _ => Limits::default().max_alloc,
+    }
 }
 
 /// # Safety
@@ -163,7 +173,8 @@ unsafe fn allowlist(opts: &brinery_decode_options) -> Result<Allowlist, Error> {
 /// Returns the tree, owned by the caller and freed with `brinery_value_free`, or NULL
 /// on failure with `*err` filled in: the `BRINERY_DECODE_*` codes carry the byte offset
 /// where the stream went wrong (except `BRINERY_DECODE_TOO_DEEP` found in the finished
-/// tree); `BRINERY_FORBIDDEN_GLOBAL` names the global (no offset);
+/// tree); `BRINERY_FORBIDDEN_GLOBAL` names the global and carries the offset of the
+/// opcode that names it;
 /// `BRINERY_INVALID_ARGUMENT` for a `py2_strings` out of range; `BRINERY_NULL_ARGUMENT`
 /// when `data` is NULL and `len` is not 0, or an allowlist pointer is NULL.
 ///

@@ -11,7 +11,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use brinery_core::{DecodeError, DecodeErrorKind, EncodeError};
 
-use crate::allow::ForbiddenGlobal;
 use crate::builder::BuildError;
 use crate::json_form::{JsonError, JsonErrorKind};
 
@@ -302,11 +301,12 @@ impl From<DecodeError> for Error {
             K::MissingBuffer(..) => BRINERY_DECODE_MISSING_BUFFER,
             K::NoStop => BRINERY_DECODE_NO_STOP,
             K::TrailingStack => BRINERY_DECODE_TRAILING_STACK,
-            K::BadFrame => BRINERY_DECODE_BAD_FRAME,
+            K::BadFrame | K::FrameCrossed => BRINERY_DECODE_BAD_FRAME,
+            K::Expands(_) => BRINERY_DECODE_ALLOC_LIMIT,
             K::TooDeep(_) => BRINERY_DECODE_TOO_DEEP,
             K::MemoLimit(_) => BRINERY_DECODE_MEMO_LIMIT,
             K::AllocLimit(_) => BRINERY_DECODE_ALLOC_LIMIT,
-            K::Forbidden(_) => BRINERY_FORBIDDEN_GLOBAL,
+            K::Forbidden(_) | K::ForbiddenExtension(_) => BRINERY_FORBIDDEN_GLOBAL,
             K::OddItems => BRINERY_DECODE_ODD_ITEMS,
             K::NonAscii => BRINERY_DECODE_NON_ASCII,
             K::NoBuffers => BRINERY_DECODE_NO_BUFFERS,
@@ -355,6 +355,7 @@ impl From<JsonError> for Error {
             JsonErrorKind::Form(_) => BRINERY_JSON_FORM,
             JsonErrorKind::TooDeep(_) => BRINERY_JSON_TOO_DEEP,
             JsonErrorKind::Unrepresentable(_) => BRINERY_JSON_UNREPRESENTABLE,
+            JsonErrorKind::TooLarge(_) => BRINERY_DECODE_ALLOC_LIMIT,
             JsonErrorKind::Encode(inner) => return inner.into(),
         };
         Error {
@@ -362,12 +363,6 @@ impl From<JsonError> for Error {
             offset: e.offset,
             message: e.kind.to_string(),
         }
-    }
-}
-
-impl From<ForbiddenGlobal> for Error {
-    fn from(e: ForbiddenGlobal) -> Self {
-        Error::new(BRINERY_FORBIDDEN_GLOBAL, e.to_string())
     }
 }
 

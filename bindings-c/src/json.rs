@@ -5,7 +5,7 @@ use std::ffi::c_char;
 
 use brinery_core::encode_tree;
 
-use crate::decode::{brinery_decode_options, decode_with};
+use crate::decode::{alloc_limit, brinery_decode_options, decode_with};
 use crate::error::{brinery_error, brinery_status::*, guard_value, Error};
 use crate::json_form::{from_json, to_json};
 use crate::memory::{brinery_bytes, input, to_c_string};
@@ -17,7 +17,11 @@ use crate::memory::{brinery_bytes, input, to_c_string};
 /// Returns a NUL-terminated UTF-8 string owned by the caller, freed with
 /// `brinery_string_free`, or NULL on failure with `*err` filled in: decode errors as for
 /// `brinery_loads`, `BRINERY_JSON_TOO_DEEP` past 12,000 levels,
-/// `BRINERY_JSON_UNREPRESENTABLE` for an int of more than 4,096 bytes.
+/// `BRINERY_DECODE_ALLOC_LIMIT` when the text would be longer than `max_alloc` bytes,
+/// `BRINERY_JSON_UNREPRESENTABLE` for an int of more than 4,096 bytes, a dict key or set
+/// item Python cannot hash, or a global name holding a newline (JSON that
+/// `brinery_json_to_pickle` could not read back). Shared containers, and shared strs,
+/// bytes and big ints of 64 bytes or more, are written once and then referred to.
 ///
 /// # Safety
 /// As `brinery_loads`.
@@ -33,7 +37,9 @@ pub unsafe extern "C" fn brinery_pickle_to_json(
         let data = unsafe { input(data, len, "data") }?;
         // SAFETY: per the contract.
         let tree = unsafe { decode_with(data, opts) }?;
-        to_c_string(to_json(&tree)?)
+        // SAFETY: per the contract.
+        let limit = alloc_limit(unsafe { opts.as_ref() });
+        to_c_string(to_json(&tree, limit)?)
     })
 }
 

@@ -17,12 +17,14 @@
 //! | call (`REDUCE`, `NEWOBJ`, ...) | `{"$object": "reduce", "callable": .., "args": .., "kwargs": .., "state": [..], "items": [..], "entries": [[k, v], ..]}` |
 //! | persistent id / extension / buffer | `{"$persid": ..}` / `{"$ext": 7}` / `{"$buffer": 0, "readonly": true}` |
 //! | a container reached twice | first `{"$def": 0, "value": ..}`, then `{"$ref": 0}` |
+//! | a str, bytes or big int of 64 bytes or more reached twice | the same |
 //!
 //! `$object` kinds are `reduce`, `newobj`, `newobj_ex`, `inst`, `built`; `kwargs`,
 //! `state`, `items` and `entries` are left out when absent or empty. Shared and
 //! cyclic references use `$def`/`$ref` for containers, bytearrays and objects (the
-//! values whose identity Python can observe), labelled 0, 1, 2... in the order they are
-//! first written; immutable scalars are repeated. No C
+//! values whose identity Python can observe) and for long strs, bytes and big ints (so
+//! the text stays linear in the stream), labelled 0, 1, 2... in the order they are
+//! first written; shorter immutable scalars are repeated. No C
 //! types here: this belongs in the core once a second binding wants JSON.
 
 use std::collections::BTreeMap;
@@ -50,6 +52,8 @@ pub enum JsonErrorKind {
     TooDeep(usize),
     #[error("cannot be written as json: {0}")]
     Unrepresentable(String),
+    #[error("json output larger than the limit of {0} bytes")]
+    TooLarge(usize),
     #[error(transparent)]
     Encode(#[from] EncodeError),
 }
@@ -76,8 +80,14 @@ impl From<JsonErrorKind> for JsonError {
 
 // ---- tree to JSON ------------------------------------------------------------------
 
-/// The tree's root as JSON text (compact, one line).
-pub fn to_json(tree: &Tree) -> Result<String, JsonError> {
+/// The tree's root as JSON text (compact, one line), at most `limit` bytes long.
+///
+/// The text is linear in the tree: every shared container and every shared str, bytes
+/// or big int of [`MIN_SHARED_SCALAR`] bytes or more is written once (`$def`) and then
+/// referred to (`$ref`), so a 16 KB stream repeating one long string through the memo
+/// stays small. Values `from_json` could not read back are refused here: a dict key or
+/// set item Python cannot hash, a global name with a newline.
+pub fn to_json(tree: &Tree, limit: usize) -> Result<String, JsonError> {
     let shared = shared_nodes(tree);
     let mut w = Writer {
         tree,
@@ -85,10 +95,16 @@ pub fn to_json(tree: &Tree) -> Result<String, JsonError> {
         labels: vec![None; tree.len()],
         next_label: 0,
         out: String::new(),
+        limit,
+        hashable: vec![0; tree.len()],
     };
     w.value(tree.root(), 0)?;
     Ok(w.out)
 }
+
+/// Shortest str, bytes or big int payload written once and referred to when shared:
+/// shorter ones are repeated (a `$ref` would not be much shorter).
+pub const MIN_SHARED_SCALAR: usize = 64;
 
 /// Nodes with identity reached more than once from the root (the root counts once).
 fn shared_nodes(tree: &Tree) -> Vec<bool> {
@@ -108,8 +124,18 @@ fn shared_nodes(tree: &Tree) -> Vec<bool> {
     }
     refs.iter()
         .zip(tree.iter())
-        .map(|(&n, (_, v))| n > 1 && has_identity(v))
+        .map(|(&n, (_, v))| n > 1 && (has_identity(v) || long_scalar(v)))
         .collect()
+}
+
+fn long_scalar(v: ValueRef<'_>) -> bool {
+    match v {
+        ValueRef::Str(s) => s.len() >= MIN_SHARED_SCALAR,
+        ValueRef::SurrogateStr(b) | ValueRef::Bytes(b) | ValueRef::BigInt(b) => {
+            b.len() >= MIN_SHARED_SCALAR
+        }
+        _ => false,
+    }
 }
 
 fn has_identity(v: ValueRef<'_>) -> bool {
@@ -152,12 +178,19 @@ struct Writer<'t> {
     labels: Vec<Option<usize>>,
     next_label: usize,
     out: String,
+    /// Most bytes of output.
+    limit: usize,
+    /// Per node: 0 not checked, 1 hashable, 2 not (see [`crate::builder::hashable`]).
+    hashable: Vec<u8>,
 }
 
 impl Writer<'_> {
     fn value(&mut self, id: NodeId, depth: usize) -> Result<(), JsonError> {
         if depth > MAX_WRITE_DEPTH {
             return Err(JsonErrorKind::TooDeep(MAX_WRITE_DEPTH).into());
+        }
+        if self.out.len() > self.limit {
+            return Err(JsonErrorKind::TooLarge(self.limit).into());
         }
         if self.shared[id] {
             if let Some(label) = self.labels[id] {
@@ -172,7 +205,30 @@ impl Writer<'_> {
             self.out.push('}');
             return Ok(());
         }
-        self.plain(id, depth)
+        self.plain(id, depth)?;
+        if self.out.len() > self.limit {
+            return Err(JsonErrorKind::TooLarge(self.limit).into());
+        }
+        Ok(())
+    }
+
+    /// Refuses a dict key or set item of `container` that Python cannot hash: the
+    /// JSON would not read back.
+    fn check_key(&mut self, key: NodeId, container: NodeId) -> Result<(), JsonError> {
+        if self.hashable[key] == 0 {
+            self.hashable[key] = if crate::builder::hashable(self.tree, key, container) {
+                1
+            } else {
+                2
+            };
+        }
+        if self.hashable[key] == 2 {
+            return Err(JsonErrorKind::Unrepresentable(
+                "an unhashable dict key or set item (a list, dict, set or bytearray)".into(),
+            )
+            .into());
+        }
+        Ok(())
     }
 
     fn plain(&mut self, id: NodeId, depth: usize) -> Result<(), JsonError> {
@@ -203,9 +259,20 @@ impl Writer<'_> {
             ValueRef::ByteArray(b) => self.tagged_base64("$bytearray", b),
             ValueRef::List(items) => self.array(items, depth)?,
             ValueRef::Tuple(items) => self.tagged_array("$tuple", items, depth)?,
-            ValueRef::Set(items) => self.tagged_array("$set", items, depth)?,
-            ValueRef::FrozenSet(items) => self.tagged_array("$frozenset", items, depth)?,
+            ValueRef::Set(items) | ValueRef::FrozenSet(items) => {
+                for &item in items {
+                    self.check_key(item, id)?;
+                }
+                let tag = match tree.get(id) {
+                    ValueRef::Set(_) => "$set",
+                    _ => "$frozenset",
+                };
+                self.tagged_array(tag, items, depth)?
+            }
             ValueRef::Dict(entries) => {
+                for &(k, _) in entries {
+                    self.check_key(k, id)?;
+                }
                 let plain = entries.iter().all(|&(k, _)| {
                     matches!(tree.get(k), ValueRef::Str(s) if !s.starts_with('$'))
                         && !self.shared[k]
@@ -228,6 +295,12 @@ impl Writer<'_> {
                 }
             }
             ValueRef::Global { module, name } => {
+                if module.contains('\n') || name.contains('\n') {
+                    return Err(JsonErrorKind::Unrepresentable(
+                        "a global whose module or name holds a newline".into(),
+                    )
+                    .into());
+                }
                 self.out.push_str("{\"$global\":[");
                 write_str(&mut self.out, module.as_bytes())?;
                 self.out.push(',');
@@ -745,7 +818,7 @@ mod tests {
     use super::*;
 
     fn round_trip(json: &str) -> String {
-        to_json(&from_json(json.as_bytes()).unwrap()).unwrap()
+        to_json(&from_json(json.as_bytes()).unwrap(), usize::MAX).unwrap()
     }
 
     #[test]

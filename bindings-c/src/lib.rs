@@ -10,7 +10,6 @@
 //! the core when a second binding needs them (the nesting check already has:
 //! `Tree::nests_deeper_than`). Not for anything host-specific beyond C.
 
-pub mod allow;
 pub mod builder;
 pub mod decode;
 pub mod dis;

@@ -106,6 +106,7 @@ static void allowlist(void) {
     CHECK(v == NULL && err.code == BRINERY_FORBIDDEN_GLOBAL, "os.system allowed: %s",
           brinery_status_name(err.code));
     CHECK(strstr(err.message, "os.system") != NULL, "message does not name it: %s", err.message);
+    CHECK(err.has_offset && err.offset == 0, "forbidden global without its offset");
     char *json = brinery_pickle_to_json(sys, sizeof sys - 1, &opts, &err);
     CHECK(json == NULL && err.code == BRINERY_FORBIDDEN_GLOBAL, "json bypasses the allowlist");
     /* Unrestricted (the default), the global is an inert node. */
@@ -117,6 +118,36 @@ static void allowlist(void) {
     CHECK(brinery_value_global(v, brinery_value_root(v), &m, &ml, &n, &nl) == BRINERY_OK &&
               ml == 2 && memcmp(m, "os", 2) == 0 && nl == 6 && memcmp(n, "system", 6) == 0,
           "global parts");
+    brinery_value_free(v);
+}
+
+static void wildcard_matches_top_level_names_only(void) {
+    /* A wildcard admits the module's own public top-level names, never a dotted path
+       (STACK_GLOBAL('uuid', 'os.system') at protocol 4), a dunder chain or a private
+       name: the same rule as every binding (brinery_core::Allowlist). */
+    static const unsigned char dotted[] =
+        "\x80\x04\x8c\x04uuid\x8c\x09os.system\x93\x8c\x02id\x85R.";
+    static const unsigned char dunder[] = "cuuid\nUUID.__init__.__globals__\n.";
+    static const unsigned char private_[] = "cuuid\n_get_command_stdout\n.";
+    static const unsigned char plain[] = "cuuid\nUUID\n.";
+    const char *allowed[] = {"uuid.*"};
+    brinery_decode_options opts = brinery_decode_options_default();
+    opts.restrict_globals = true;
+    opts.allowed_globals = allowed;
+    opts.allowed_globals_len = 1;
+    brinery_error err = {0};
+    brinery_value *v = brinery_loads(dotted, sizeof dotted - 1, &opts, &err);
+    CHECK(v == NULL && err.code == BRINERY_FORBIDDEN_GLOBAL && err.has_offset &&
+              err.offset == 19 && strstr(err.message, "uuid.os.system") != NULL,
+          "uuid.* admits uuid.os.system: %s at %zu", err.message, err.offset);
+    v = brinery_loads(dunder, sizeof dunder - 1, &opts, &err);
+    CHECK(v == NULL && err.code == BRINERY_FORBIDDEN_GLOBAL, "uuid.* admits a dunder chain");
+    v = brinery_loads(private_, sizeof private_ - 1, &opts, &err);
+    CHECK(v == NULL && err.code == BRINERY_FORBIDDEN_GLOBAL, "uuid.* admits a private name");
+    char *json = brinery_pickle_to_json(dotted, sizeof dotted - 1, &opts, &err);
+    CHECK(json == NULL && err.code == BRINERY_FORBIDDEN_GLOBAL, "json admits uuid.os.system");
+    v = brinery_loads(plain, sizeof plain - 1, &opts, &err);
+    CHECK(v != NULL, "uuid.* refuses uuid.UUID: %s", err.message);
     brinery_value_free(v);
 }
 
@@ -203,6 +234,7 @@ int main(void) {
     null_arguments();
     error_struct();
     allowlist();
+    wildcard_matches_top_level_names_only();
     accessor_misuse();
     builder_misuse();
     return test_summary();

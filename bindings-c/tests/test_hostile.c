@@ -213,6 +213,139 @@ static void reference_bomb(void) {
     sb_free(&s);
 }
 
+/* One 8,000-byte str stored once and fetched 4,000 times through the memo (16 KB of
+ * stream): written out in full each time that was 32 MB of JSON. Now the str is written
+ * once and referred to, and the text is bounded by max_alloc. */
+static void repeated_long_string(void) {
+    sbuf s = {0};
+    sb_put(&s, "\x80\x02]q\x00X\x40\x1f\x00\x00", 10);
+    for (int i = 0; i < 8000; i++) {
+        sb_put(&s, "a", 1);
+    }
+    sb_put(&s, "q\x01" "0(", 4);
+    for (int i = 0; i < 4000; i++) {
+        sb_put(&s, "h\x01", 2);
+    }
+    sb_put(&s, "e.", 2);
+    brinery_decode_options opts = brinery_decode_options_default();
+    opts.max_alloc = 1 << 20;
+    brinery_error err = {0};
+    char *json = brinery_pickle_to_json((const uint8_t *)s.p, s.len, &opts, &err);
+    CHECK(json != NULL, "repeated str: %s", err.message);
+    if (json != NULL) {
+        CHECK(strlen(json) < 4 * s.len, "repeated str: %zu bytes of json", strlen(json));
+        brinery_bytes back = brinery_json_to_pickle(json, strlen(json), 4, &err);
+        CHECK(back.data != NULL, "repeated str json does not read back: %s", err.message);
+        brinery_bytes_free(back);
+        brinery_string_free(json);
+    }
+    /* The output is bounded by the same limit as the decoder. */
+    opts.max_alloc = 40000;
+    json = brinery_pickle_to_json((const uint8_t *)s.p, s.len, &opts, &err);
+    CHECK(json == NULL && err.code == BRINERY_DECODE_ALLOC_LIMIT, "json past max_alloc: %s",
+          brinery_status_name(err.code));
+    brinery_string_free(json);
+    sb_free(&s);
+}
+
+/* JSON that brinery_json_to_pickle could not read back is refused when written: a list
+ * as a dict key (found by fuzzing: 80047d5d4e732e), a global name holding a newline. */
+static void unreadable_json_refused(void) {
+    static const unsigned char list_key[] = {0x80, 0x04, 0x7d, 0x5d, 0x4e, 0x73, 0x2e};
+    static const unsigned char newline[] = "\x80\x04\x8c\x03mod\x8c\x03" "a\nb\x93.";
+    brinery_error err = {0};
+    char *json = brinery_pickle_to_json(list_key, sizeof list_key, NULL, &err);
+    CHECK(json == NULL && err.code == BRINERY_JSON_UNREPRESENTABLE, "list key: %s",
+          brinery_status_name(err.code));
+    brinery_string_free(json);
+    json = brinery_pickle_to_json(newline, sizeof newline - 1, NULL, &err);
+    CHECK(json == NULL && err.code == BRINERY_JSON_UNREPRESENTABLE, "newline global: %s",
+          brinery_status_name(err.code));
+    brinery_string_free(json);
+}
+
+static int hexval(char c) {
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/* The hostile streams of issue #20 (core/tests/vectors/hostile/streams.json, read
+ * through the JSON bridge, shared with the core, Python and Node tests): each decodes to
+ * a value or fails with a coded error at an offset inside the stream, with and without
+ * the stream's allowlist, and its JSON is bounded by max_alloc. The streams marked
+ * `c: "error"` (a wildcard that would admit uuid.os.system, an opcode across a frame's
+ * end) must fail. */
+static void shared_hostile_streams(void) {
+    brinery_value *m = load_json_file(vector_path("hostile/streams.json"));
+    CHECK(m != NULL, "cannot read hostile/streams.json");
+    if (m == NULL) {
+        return;
+    }
+    size_t list = dict_get(m, brinery_value_root(m), "cases");
+    CHECK(items_len(m, list) >= 30, "%zu hostile streams", items_len(m, list));
+    for (size_t i = 0; i < items_len(m, list); i++) {
+        size_t c = item(m, list, i);
+        char *name = str_dup(m, dict_get(m, c, "name"));
+        sbuf data = {0};
+        size_t parts = dict_get(m, c, "parts");
+        for (size_t j = 0; j < items_len(m, parts); j++) {
+            size_t part = item(m, parts, j);
+            char *hex = str_dup(m, item(m, part, 0));
+            int64_t times = int_of(m, item(m, part, 1));
+            size_t n = strlen(hex) / 2;
+            char *bytes = malloc(n + 1);
+            for (size_t k = 0; k < n; k++) {
+                bytes[k] = (char)(hexval(hex[2 * k]) << 4 | hexval(hex[2 * k + 1]));
+            }
+            for (int64_t t = 0; t < times; t++) {
+                sb_put(&data, bytes, n);
+            }
+            free(bytes);
+            free(hex);
+        }
+        CHECK((int64_t)data.len == int_of(m, dict_get(m, c, "len")), "%s: length", name);
+        const char *allowed[8];
+        size_t allowed_len = 0;
+        char *owned[8] = {0};
+        size_t allow = dict_get(m, c, "allow");
+        if (allow != BRINERY_NO_NODE) {
+            for (size_t j = 0; j < items_len(m, allow) && j < 8; j++) {
+                owned[j] = str_dup(m, item(m, allow, j));
+                allowed[allowed_len++] = owned[j];
+            }
+        }
+        brinery_decode_options opts = brinery_decode_options_default();
+        opts.max_alloc = 1 << 20;
+        for (int restricted = 0; restricted < 2; restricted++) {
+            opts.restrict_globals = restricted;
+            opts.allowed_globals = allowed_len ? allowed : NULL;
+            opts.allowed_globals_len = allowed_len;
+            brinery_error err = {0};
+            brinery_value *v = brinery_loads((const uint8_t *)data.p, data.len, &opts, &err);
+            CHECK(v != NULL || (err.has_offset && err.offset < data.len), "%s: %s without offset",
+                  name, err.message);
+            brinery_value_free(v);
+            char *json = brinery_pickle_to_json((const uint8_t *)data.p, data.len, &opts, &err);
+            CHECK(json != NULL || err.code != BRINERY_OK, "%s: json", name);
+            CHECK(json == NULL || strlen(json) <= opts.max_alloc, "%s: json too long", name);
+            brinery_string_free(json);
+        }
+        size_t c_expect = dict_get(m, c, "c");
+        if (c_expect != BRINERY_NO_NODE) {
+            opts.restrict_globals = true;
+            brinery_error err = {0};
+            brinery_value *v = brinery_loads((const uint8_t *)data.p, data.len, &opts, &err);
+            CHECK(v == NULL && err.has_offset, "%s: must fail with an offset", name);
+            brinery_value_free(v);
+        }
+        for (size_t j = 0; j < 8; j++) {
+            free(owned[j]);
+        }
+        sb_free(&data);
+        free(name);
+    }
+    brinery_value_free(m);
+}
+
 static uint64_t rng = 0x2545F4914F6CDD1DULL;
 static uint32_t next_random(void) {
     rng ^= rng << 13;
@@ -265,6 +398,9 @@ int main(void) {
     huge_lengths();
     deep_nesting();
     reference_bomb();
+    repeated_long_string();
+    unreadable_json_refused();
+    shared_hostile_streams();
     mutations();
     return test_summary();
 }

@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use brinery_core::{decode_with, DecodeOptions, Limits, Py2Strings};
+use brinery_core::{decode_with, Allowlist, DecodeOptions, Limits, Py2Strings};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -67,14 +67,14 @@ pub struct Settings {
     pub allow_unknown: bool,
     pub max_depth: usize,
     pub persistent: bool,
+    /// Most values a non-str dict key may expand to when `dict: "object"` turns it
+    /// into a property name: the allocation limit, one byte per value.
+    pub max_key_size: usize,
 }
 
 /// The default nesting limit: deep enough for real data, shallow enough that the
 /// recursive walk stays far from the end of Node's stack.
 pub const DEFAULT_MAX_DEPTH: usize = 1000;
-
-/// Allocation allowed beyond 64 bytes per input byte, by default.
-const ALLOC_BASE: usize = 1 << 20;
 
 /// Extension codes mapped to `(module, name)`.
 type Extensions = HashMap<i32, (String, String)>;
@@ -127,13 +127,12 @@ fn settings(
         Some(_) => usize::MAX,
         None => default,
     };
+    // The core's input-relative defaults; Node's depth is its own (the walk recurses).
+    let defaults = Limits::for_input(input_len);
     core.limits = Limits {
         max_depth,
-        max_memo: bound(o.max_memo, input_len.max(16)),
-        max_alloc: bound(
-            o.max_alloc,
-            ALLOC_BASE.saturating_add(input_len.saturating_mul(64)),
-        ),
+        max_memo: bound(o.max_memo, defaults.max_memo),
+        max_alloc: bound(o.max_alloc, defaults.max_alloc),
     };
     core.buffers = o.buffers.map(|n| n as usize);
     let mut extensions = Extensions::new();
@@ -143,11 +142,26 @@ fn settings(
         let (module, name) = full.rsplit_once('.').unwrap_or(("", &full));
         extensions.insert(code, (module.to_string(), name.to_string()));
     }
+    let classes: HashSet<String> = o.classes.unwrap_or_default().into_iter().collect();
+    let allow_unknown = o.allow_unknown.unwrap_or(false);
+    if !allow_unknown {
+        // The core's rule, so a global nobody maps fails at the opcode that names it.
+        let mut allow = Allowlist::new(stdtypes::GLOBALS.iter().copied());
+        for c in &classes {
+            allow.insert(c);
+        }
+        for (&code, (module, name)) in &extensions {
+            allow.insert(&format!("{module}.{name}"));
+            allow.register_extension(code, module, name);
+        }
+        core.allow = Some(allow);
+    }
     let settings = Settings {
         dict,
         frozen_tuples: o.frozen_tuples.unwrap_or(false),
-        classes: o.classes.unwrap_or_default().into_iter().collect(),
-        allow_unknown: o.allow_unknown.unwrap_or(false),
+        classes,
+        allow_unknown,
+        max_key_size: core.limits.max_alloc,
         max_depth,
         persistent: o.persistent.unwrap_or(false),
     };
@@ -284,6 +298,9 @@ pub struct Walker<'t> {
     /// `slot << 1 | 1` given a slot; for a str, `index << 1 | 1`, its string table index.
     seen: Vec<u64>,
     depth: usize,
+    /// Expanded sizes of the nodes measured as `dict: "object"` keys (see
+    /// [`Graph::expanded_size`]).
+    key_sizes: Vec<usize>,
 }
 
 impl<'t> Walker<'t> {
@@ -315,6 +332,7 @@ impl<'t> Walker<'t> {
             shapes: Shapes::new(),
             seen,
             depth: 0,
+            key_sizes: Vec::new(),
             moved: None,
         }
     }
@@ -633,10 +651,23 @@ impl<'t> Walker<'t> {
         };
         self.open(op, entries.len(), id);
         for &(k, v) in entries {
-            if mode == DictMode::Auto
-                && !matches!(k, H::Node(k) if matches!(graph.nodes[k], Node::Str(_) | Node::SurrogateStr(_)))
-            {
+            let str_key = matches!(k, H::Node(k) if matches!(graph.nodes[k], Node::Str(_) | Node::SurrogateStr(_)));
+            if mode == DictMode::Auto && !str_key {
                 self.tape.ops[at] = tape::MAP;
+            }
+            if mode == DictMode::Object && !str_key {
+                // JS names the property `String(key)`, which walks the key as a tree: a
+                // DAG of tuples a few hundred bytes long would take 2**40 steps.
+                let cap = self.settings.max_key_size;
+                if graph.expanded_size(k, cap.saturating_add(1), &mut self.key_sizes) > cap {
+                    return Err(Failure::new(
+                        Code::Limit,
+                        format!(
+                            "a dict key expands to more than {cap} values as a string \
+                             (dict: \"object\")"
+                        ),
+                    ));
+                }
             }
             self.value(k)?;
             self.value(v)?;

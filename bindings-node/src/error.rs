@@ -2,8 +2,9 @@
 //!
 //! Every error thrown by the addon is a plain `Error` with a stable `code`
 //! (`ERR_BRINERY_*`, listed in `index.d.ts` and `docs/node.md`) and an `offset`
-//! property: the byte offset in the stream where decoding failed, or `undefined` when
-//! the failure is about a decoded value rather than a position (an unknown global).
+//! property: the byte offset in the stream where decoding failed (an unknown global
+//! included: the core's allowlist refuses it at its opcode), or `undefined` when the
+//! failure is about a decoded value rather than a position.
 //! Not for errors raised by JavaScript callbacks (`classes` constructors): those
 //! propagate untouched.
 
@@ -25,7 +26,6 @@ pub enum Code {
     Buffer,
     TooDeep,
     Limit,
-    ForbiddenGlobal,
     UnknownGlobal,
     Unsupported,
     Encode,
@@ -46,7 +46,6 @@ impl Code {
             Code::Buffer => "ERR_BRINERY_BUFFER",
             Code::TooDeep => "ERR_BRINERY_TOO_DEEP",
             Code::Limit => "ERR_BRINERY_LIMIT",
-            Code::ForbiddenGlobal => "ERR_BRINERY_FORBIDDEN_GLOBAL",
             Code::UnknownGlobal => "ERR_BRINERY_UNKNOWN_GLOBAL",
             Code::Unsupported => "ERR_BRINERY_UNSUPPORTED",
             Code::Encode => "ERR_BRINERY_ENCODE",
@@ -109,13 +108,20 @@ impl From<DecodeError> for Failure {
             DecodeErrorKind::UnknownOpcode(_) => Code::UnknownOpcode,
             DecodeErrorKind::UnsupportedProtocol(_) => Code::Protocol,
             DecodeErrorKind::MemoKeyMissing(_) => Code::Memo,
-            DecodeErrorKind::BadLength | DecodeErrorKind::BadFrame => Code::BadLength,
+            DecodeErrorKind::BadLength
+            | DecodeErrorKind::BadFrame
+            | DecodeErrorKind::FrameCrossed => Code::BadLength,
             DecodeErrorKind::BadArgument(_) => Code::BadArgument,
             DecodeErrorKind::BadUtf8 => Code::BadUtf8,
             DecodeErrorKind::MissingBuffer(..) | DecodeErrorKind::NoBuffers => Code::Buffer,
             DecodeErrorKind::TooDeep(_) => Code::TooDeep,
-            DecodeErrorKind::MemoLimit(_) | DecodeErrorKind::AllocLimit(_) => Code::Limit,
-            DecodeErrorKind::Forbidden(_) => Code::ForbiddenGlobal,
+            DecodeErrorKind::MemoLimit(_)
+            | DecodeErrorKind::AllocLimit(_)
+            | DecodeErrorKind::Expands(_) => Code::Limit,
+            // Refused by the core's allowlist: neither standard nor mapped in `classes`.
+            DecodeErrorKind::Forbidden(_) => Code::UnknownGlobal,
+            // Not in the `extensions` option.
+            DecodeErrorKind::ForbiddenExtension(_) => Code::Unsupported,
             // Stack shape errors, and any kind the core adds later.
             _ => Code::Malformed,
         };

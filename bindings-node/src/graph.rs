@@ -165,6 +165,26 @@ pub enum NodeRef<'g> {
     },
 }
 
+/// The children of a node, as a tree walk (JavaScript's `String(key)`) meets them.
+fn children(node: NodeRef<'_>, out: &mut Vec<H>) {
+    match node {
+        NodeRef::List(items)
+        | NodeRef::Tuple(items)
+        | NodeRef::Set(items)
+        | NodeRef::FrozenSet(items) => out.extend_from_slice(items),
+        NodeRef::Dict(entries) => out.extend(entries.iter().flat_map(|&(k, v)| [k, v])),
+        NodeRef::Object(o) => {
+            out.extend([o.callable, o.args]);
+            out.extend(o.kwargs);
+            out.extend(&o.state);
+            out.extend(&o.items);
+            out.extend(o.entries.iter().flat_map(|&(k, v)| [k, v]));
+        }
+        NodeRef::PersistentId(h) => out.push(h),
+        _ => {}
+    }
+}
+
 /// All values of one decode.
 #[derive(Default)]
 pub struct Graph {
@@ -282,6 +302,57 @@ impl Graph {
 
     /// The node a handle names, if it is one.
     #[inline]
+    /// How many values a tree walk from `h` meets when it writes shared values in full
+    /// at every reference (cycles cut where the walk is already inside a value),
+    /// saturating at `cap`. Iterative; `sizes` caches the size of each node measured
+    /// (0: not yet), so measuring many keys of one graph stays linear.
+    pub fn expanded_size(&self, h: H, cap: usize, sizes: &mut Vec<usize>) -> usize {
+        const OPEN: usize = usize::MAX;
+        let H::Node(root) = h else {
+            return 1;
+        };
+        if sizes.len() < self.nodes.len() {
+            sizes.resize(self.nodes.len(), 0);
+        }
+        let mut todo = vec![root];
+        let mut kids = Vec::new();
+        while let Some(&id) = todo.last() {
+            match sizes[id] {
+                0 => {
+                    sizes[id] = OPEN;
+                    kids.clear();
+                    children(self.get(id), &mut kids);
+                    for &k in &kids {
+                        if let H::Node(k) = k {
+                            if sizes[k] == 0 {
+                                todo.push(k);
+                            }
+                        }
+                    }
+                }
+                OPEN => {
+                    kids.clear();
+                    children(self.get(id), &mut kids);
+                    let mut total: usize = 1;
+                    for &k in &kids {
+                        let s = match k {
+                            H::Node(k) if sizes[k] != OPEN && sizes[k] != 0 => sizes[k],
+                            _ => 1,
+                        };
+                        total = total.saturating_add(s).min(cap);
+                    }
+                    // Sizes are at least 1, so a measured node is never 0 or OPEN.
+                    sizes[id] = total.clamp(1, cap.min(OPEN - 1));
+                    todo.pop();
+                }
+                _ => {
+                    todo.pop();
+                }
+            }
+        }
+        sizes[root]
+    }
+
     pub fn node(&self, h: H) -> Option<NodeRef<'_>> {
         match h {
             H::Node(id) => Some(self.get(id)),

@@ -17,6 +17,30 @@ use crate::error::{Code, Failure, Fallible};
 use crate::graph::{Graph, NodeRef, Obj, H};
 use crate::tape::{self, NO_SLOT};
 
+/// Every global a standard type is written with (or refers to in its arguments and
+/// state), which `loads` accepts without `classes` or `allowUnknown`.
+pub const GLOBALS: &[&str] = &[
+    "_codecs.encode",
+    "builtins.bytearray",
+    "builtins.bytes",
+    "builtins.complex",
+    "builtins.frozenset",
+    "builtins.list",
+    "builtins.object",
+    "builtins.set",
+    "builtins.tuple",
+    "collections.OrderedDict",
+    "copyreg._reconstructor",
+    "datetime.date",
+    "datetime.datetime",
+    "datetime.time",
+    "datetime.timedelta",
+    "datetime.timezone",
+    "decimal.Decimal",
+    "uuid.SafeUUID",
+    "uuid.UUID",
+];
+
 /// Writes the value a call node becomes.
 pub fn object(w: &mut Walker<'_>, obj: &Obj, id: usize) -> Fallible<()> {
     let g = w.graph;
@@ -307,15 +331,23 @@ fn float_of(h: H) -> Option<f64> {
 
 /// The bytes a node stands for: bytes, bytearray, a Latin-1 str (what Python 2 and
 /// `encoding="latin1"` give), or a `_codecs.encode`/`bytes()` reduction.
-fn bytes_of(g: &Graph, h: H) -> Option<Cow<'_, [u8]>> {
-    match g.node(h)? {
-        NodeRef::Bytes(b) | NodeRef::ByteArray(b) => Some(Cow::Borrowed(b)),
-        NodeRef::Str(s) => latin1(s).map(Cow::Owned),
-        NodeRef::Object(obj) if obj.state.is_empty() => {
-            let (module, name, args) = callable(g, obj)?;
-            call_bytes(g, module, name, args).map(Cow::Owned)
+///
+/// `bytes(bytes(...))` nests as deep as the stream likes (44,000 levels in 176 KB): the
+/// chain is followed in a loop, never by recursion.
+fn bytes_of(g: &Graph, mut h: H) -> Option<Cow<'_, [u8]>> {
+    loop {
+        match g.node(h)? {
+            NodeRef::Bytes(b) | NodeRef::ByteArray(b) => return Some(Cow::Borrowed(b)),
+            NodeRef::Str(s) => return latin1(s).map(Cow::Owned),
+            NodeRef::Object(obj) if obj.state.is_empty() => {
+                let (module, name, args) = callable(g, obj)?;
+                match (module, name, args) {
+                    ("builtins", "bytearray" | "bytes", [inner]) => h = *inner,
+                    _ => return call_bytes(g, module, name, args).map(Cow::Owned),
+                }
+            }
+            _ => return None,
         }
-        _ => None,
     }
 }
 

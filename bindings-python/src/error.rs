@@ -12,7 +12,7 @@
 //! `brinery.UnpicklingError` with the original as `__cause__`.
 
 use brinery_core::scan::{self, Target};
-use brinery_core::DecodeError;
+use brinery_core::{DecodeError, DecodeErrorKind};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyMemoryError, PyRecursionError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -104,22 +104,43 @@ fn unsafe_error(
     }
 }
 
+/// A decode error: `UnsafePickleError` naming the global when the core's allowlist
+/// refused it, `UnpicklingError` otherwise; both with the offset.
 pub fn decode_error(py: Python<'_>, e: DecodeError) -> PyErr {
-    unpickling_error(py, e.to_string(), Some(e.offset))
+    let global = match &e.kind {
+        DecodeErrorKind::Forbidden(name) => Some(name.clone()),
+        DecodeErrorKind::ForbiddenExtension(code) => Some(format!("extension code {code}")),
+        _ => None,
+    };
+    match global {
+        Some(name) => unsafe_error(py, e.to_string(), Some(name), Some(e.offset)),
+        None => unpickling_error(py, e.to_string(), Some(e.offset)),
+    }
 }
 
-/// A failure while `safe_loads` built objects.
+/// A failure while `safe_loads` built objects, with the offset of the opcode that made
+/// the object it was building (when that was an object).
 pub fn build_failure(py: Python<'_>, f: Failure) -> PyErr {
+    build_failure_at(py, f, None)
+}
+
+fn build_failure_at(py: Python<'_>, f: Failure, offset: Option<usize>) -> PyErr {
+    let at = offset.map_or(String::new(), |o| format!(" at byte {o}"));
     match f {
-        Failure::Py(e) => wrap_call_error(py, e),
-        Failure::Args(why) => unsafe_error(py, format!("refused a call with {why}"), None, None),
-        Failure::Depth(n) => {
-            unpickling_error(py, format!("nesting deeper than the limit of {n}"), None)
+        Failure::At(inner, o) => build_failure_at(py, *inner, Some(o)),
+        Failure::Py(e) => wrap_call_error(py, e, offset),
+        Failure::Args(why) => {
+            unsafe_error(py, format!("refused a call with {why}{at}"), None, offset)
         }
+        Failure::Depth(n) => unpickling_error(
+            py,
+            format!("nesting deeper than the limit of {n}{at}"),
+            offset,
+        ),
         Failure::Alloc(n) => unpickling_error(
             py,
-            format!("building the objects exceeds the allocation limit of {n} bytes"),
-            None,
+            format!("building the objects exceeds the allocation limit of {n} bytes{at}"),
+            offset,
         ),
     }
 }
@@ -175,14 +196,15 @@ pub fn refusal(py: Python<'_>, data: &[u8], refusal: Refusal) -> PyErr {
 
 /// Exceptions from allowed constructors become `brinery.UnpicklingError` with the
 /// original as `__cause__`; memory and recursion errors pass through.
-fn wrap_call_error(py: Python<'_>, e: PyErr) -> PyErr {
+fn wrap_call_error(py: Python<'_>, e: PyErr, offset: Option<usize>) -> PyErr {
     if e.is_instance_of::<PyMemoryError>(py) || e.is_instance_of::<PyRecursionError>(py) {
         return e;
     }
+    let at = offset.map_or(String::new(), |o| format!(" at byte {o}"));
     let new = unpickling_error(
         py,
-        format!("building an object failed: {}", e.value(py)),
-        None,
+        format!("building an object failed: {}{at}", e.value(py)),
+        offset,
     );
     new.set_cause(py, Some(e));
     new

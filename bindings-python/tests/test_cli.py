@@ -67,3 +67,31 @@ def test_scan_reads_stdin_and_reports_where_it_stopped():
     r = run("scan", "-", stdin=b"\x80\x02cos\nsystem\n")
     assert r.returncode == 1
     assert b"stopped: stream ended without STOP at byte 13" in r.stdout
+
+
+HOSTILE = Path(__file__).resolve().parents[2] / "core" / "tests" / "vectors" / "hostile"
+
+
+@pytest.mark.parametrize(
+    "case", json.loads((HOSTILE / "streams.json").read_text())["cases"], ids=lambda c: c["name"])
+def test_scan_fails_closed_on_every_hostile_stream(case, tmp_path):
+    data = b"".join(bytes.fromhex(h) * n for h, n in case["parts"])
+    r = run("scan", "-", stdin=data)
+    if case["scan"] == "dangerous":
+        assert r.returncode == 1, r.stdout
+    elif case["scan"] == "unknown":
+        assert r.returncode in (1, 3), r.stdout
+    else:
+        # Only safe-listed globals: exit 0 is allowed, and what the stream does with
+        # them is the safe loaders' business (tested in test_safe_hostile.py).
+        assert r.returncode in (0, 1, 3), r.stdout
+    if r.returncode:
+        assert b" at byte " in r.stderr
+
+
+def test_scan_exit_statuses_are_distinct_for_unknown_and_dangerous():
+    unknown = b"\x80\x04\x8c\x05pydoc\x8c\x06locate\x93\x8c\x01x\x85R."
+    r = run("scan", "-", stdin=b"\x80\x02cmyapp\nThing\n)R.")
+    assert r.returncode == 3 and b"unknown: myapp.Thing at byte 2" in r.stderr
+    r = run("scan", "-", stdin=unknown)
+    assert r.returncode == 1 and b"dangerous: pydoc.locate at byte 17" in r.stderr

@@ -21,6 +21,7 @@ mod tree_builder;
 
 pub use builder::{Builder, Contents, ValueKind};
 
+use crate::allow::Allowlist;
 use crate::error::DecodeError;
 use crate::limits::Limits;
 use crate::value::Tree;
@@ -53,6 +54,13 @@ pub struct DecodeOptions {
     /// `set(list)` and `frozenset(list)` reductions as `Object` nodes instead of
     /// lowering them to `Bytes`, `ByteArray`, `Set` and `FrozenSet` values.
     pub keep_reductions: bool,
+    /// When set, every global the stream names (`GLOBAL`, `STACK_GLOBAL`, `INST`,
+    /// `EXT1/2/4`) must be admitted by this list, or decoding fails with
+    /// [`DecodeErrorKind::Forbidden`](crate::DecodeErrorKind::Forbidden) (or
+    /// `ForbiddenExtension`) at the offset of the opcode that names it. The globals
+    /// whose calls are lowered to plain values pass here; a host that lets values
+    /// reach code checks the finished value with [`Allowlist::check_tree`] too.
+    pub allow: Option<Allowlist>,
 }
 
 impl DecodeOptions {

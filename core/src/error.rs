@@ -36,6 +36,8 @@ pub enum DecodeErrorKind {
     TrailingStack,
     #[error("frame length exceeds the stream")]
     BadFrame,
+    #[error("opcode runs across the end of its frame")]
+    FrameCrossed,
     #[error("nesting deeper than the limit of {0}")]
     TooDeep(usize),
     #[error("memo larger than the limit of {0}")]
@@ -44,6 +46,10 @@ pub enum DecodeErrorKind {
     AllocLimit(usize),
     #[error("global {0} is not allowed")]
     Forbidden(String),
+    #[error("extension code {0} is not allowed")]
+    ForbiddenExtension(i32),
+    #[error("value expands to more than {0} nodes with its shared references written out")]
+    Expands(usize),
     #[error("odd number of items for a dict")]
     OddItems,
     #[error("python 2 str is not ascii (decode with latin1 or bytes)")]

@@ -16,6 +16,7 @@
 
 extern crate alloc;
 
+pub mod allow;
 pub mod compat;
 mod compat_table;
 mod cursor;
@@ -34,8 +35,10 @@ pub mod scan;
 pub mod serde;
 mod tree_depth;
 pub mod tree_encode;
+mod tree_size;
 pub mod value;
 
+pub use allow::Allowlist;
 pub use decode::{decode, decode_with, Builder, DecodeOptions, Py2Strings, ValueKind};
 pub use dis::dis;
 pub use encode::Encoder;

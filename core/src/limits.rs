@@ -20,7 +20,24 @@ pub struct Limits {
     pub max_alloc: usize,
 }
 
+/// What [`Limits::for_input`] allows beyond [`ALLOC_PER_BYTE`] per input byte.
+pub const ALLOC_BASE: usize = 1 << 20;
+/// Bytes [`Limits::for_input`] allows per input byte.
+pub const ALLOC_PER_BYTE: usize = 64;
+
 impl Limits {
+    /// The limits every safe loader uses by default for an untrusted stream of `len`
+    /// bytes: 10,000 levels; one memo entry per input byte (16 at least: a stream
+    /// can't legitimately need more); 1 MiB + 64 bytes per input byte of allocation
+    /// (so a 1 KB stream can never cost more than about 1.1 MB of decoded values).
+    pub const fn for_input(len: usize) -> Self {
+        Limits {
+            max_depth: 10_000,
+            max_memo: if len < 16 { 16 } else { len },
+            max_alloc: ALLOC_BASE.saturating_add(len.saturating_mul(ALLOC_PER_BYTE)),
+        }
+    }
+
     /// No limits beyond what the input itself can justify: lengths are still checked
     /// against the bytes remaining in the stream, so this never allocates unboundedly.
     pub const fn unlimited() -> Self {

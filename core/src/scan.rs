@@ -22,6 +22,7 @@ use core::fmt;
 pub use classify::{classify, is_safe, safe_globals};
 
 use crate::decode::text::{self, Text};
+use crate::decode::DecodeOptions;
 use crate::error::{DecodeError, DecodeErrorKind as K};
 use crate::opcode::*;
 use crate::opinfo::{self, ArgKind};
@@ -75,6 +76,9 @@ pub enum Target {
     Dynamic,
     /// A value the stream built: the result of a call, a persistent id, a literal.
     Built,
+    /// The stream's framing: frame and opcode boundaries disagree, so the file
+    /// unpickler reads other opcodes than this scan does.
+    Frame,
 }
 
 impl fmt::Display for Target {
@@ -84,6 +88,7 @@ impl fmt::Display for Target {
             Target::Extension(code) => write!(f, "extension code {code}"),
             Target::Dynamic => f.write_str("global with a computed name"),
             Target::Built => f.write_str("object built by the stream"),
+            Target::Frame => f.write_str("frame boundary"),
         }
     }
 }
@@ -173,12 +178,143 @@ pub fn scan(data: &[u8]) -> Scan {
         out: Scan::default(),
         getattr_static: Vec::new(),
         getattr_dynamic: Vec::new(),
+        frame_end: 0,
     };
     if let Err(e) = w.run() {
         w.out.error = Some(e);
     }
     w.finish();
+    if w.out.error.is_none() {
+        w.expansion();
+    }
     w.out
+}
+
+/// Most nodes a stream's value may expand to, written out as a tree, before the scan
+/// calls it `unknown`: `pickle.loads` hashes every dict key and set item that way, and
+/// `repr` prints the value that way.
+pub const MAX_EXPANDED: usize = 1 << 20;
+
+/// Most digits, and largest exponent, of a number argument `safe_loads` accepts
+/// (CPython's own int/str conversion bound).
+const MAX_DIGITS: usize = 4300;
+
+/// Why a call of the safe-listed `module.name` with these (literal) arguments is not
+/// harmless, by the argument rules `safe_loads` applies: a range a constructor would
+/// expand, an int size, a codec other than Latin-1/UTF-8/ASCII, a keyword argument to
+/// a text conversion, a number of more than 4,300 digits or exponent, `_reconstructor`
+/// state that its base would read as a size. Arguments the walk does not know (a
+/// tuple longer than it keeps) are left to the other judgments.
+fn hostile_args(
+    module: &str,
+    name: &str,
+    args: Option<&Abs>,
+    kwargs: Option<&Abs>,
+) -> Option<&'static str> {
+    let items: &[Abs] = match args {
+        Some(Abs::Tuple(items)) => items,
+        _ => &[],
+    };
+    if items.iter().any(|a| matches!(a, Abs::Range)) {
+        return Some("a range argument, which the constructor expands");
+    }
+    let text = matches!(
+        (module, name),
+        ("builtins", "bytearray" | "bytes" | "str") | ("_codecs" | "codecs", "encode")
+    );
+    let number = matches!(
+        (module, name),
+        ("builtins", "int" | "float" | "complex")
+            | ("decimal", "Decimal")
+            | ("fractions", "Fraction")
+    );
+    if text {
+        if kwargs.is_some() {
+            return Some("keyword arguments to a text conversion");
+        }
+        if items.iter().any(|a| matches!(a, Abs::Int(_))) {
+            return Some("an int size argument, which allocates that many bytes");
+        }
+        if let Some(enc) = items.get(1) {
+            let ok = matches!(enc, Abs::Str(e) if {
+                let e = e.to_ascii_lowercase().replace(['-', '_'], "");
+                matches!(e.as_str(), "latin1" | "iso88591" | "utf8" | "ascii")
+            });
+            if !ok {
+                return Some("an encoding other than Latin-1, UTF-8 or ASCII");
+            }
+        }
+    }
+    if number {
+        for a in items {
+            match a {
+                Abs::Str(s) if !number_text_ok(s) => {
+                    return Some("a number of more than 4,300 digits or exponent")
+                }
+                Abs::Str(s) if name == "Fraction" && s.contains(['e', 'E']) => {
+                    return Some("a Fraction with an exponent")
+                }
+                Abs::Tuple(t) if t.len() == 3 => {
+                    // `Decimal((sign, digits, exponent))`.
+                    if let Abs::Int(e) = &t[2] {
+                        if !e.is_some_and(|e| e.unsigned_abs() <= MAX_DIGITS as u64) {
+                            return Some("a Decimal exponent beyond 4,300");
+                        }
+                    }
+                }
+                Abs::Int(None) => return Some("an int of more than 64 bits to a number type"),
+                _ => {}
+            }
+        }
+    }
+    if (module, name) == ("copyreg", "_reconstructor") && items.len() == 3 {
+        if let (
+            Abs::Global {
+                module: m, name: n, ..
+            },
+            Abs::Int(_),
+        ) = (&items[1], &items[2])
+        {
+            if &**m == "builtins" && matches!(&**n, "bytearray" | "bytes" | "str") {
+                return Some("an int size through _reconstructor");
+            }
+        }
+    }
+    None
+}
+
+/// Whether number text has at most [`MAX_DIGITS`] digits and every exponent at most
+/// [`MAX_DIGITS`].
+fn number_text_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    let (mut digits, mut i) = (0usize, 0usize);
+    while i < b.len() {
+        match b[i] {
+            b'0'..=b'9' => digits += 1,
+            b'e' | b'E' => {
+                i += 1;
+                if i < b.len() && matches!(b[i], b'+' | b'-') {
+                    i += 1;
+                }
+                let mut exp: u64 = 0;
+                while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+                    if b[i] != b'_' {
+                        exp = exp
+                            .saturating_mul(10)
+                            .saturating_add(u64::from(b[i] - b'0'));
+                    }
+                    i += 1;
+                }
+                if exp > MAX_DIGITS as u64 {
+                    return false;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    digits <= MAX_DIGITS
 }
 
 /// What the walker knows about one stack slot.
@@ -198,6 +334,17 @@ enum Abs {
     Made(Severity),
     /// A tuple of at most [`MAX_TUPLE`] items (longer ones are `Plain`).
     Tuple(Rc<[Abs]>),
+    /// A container holding an imported global as it is (not called), with the worst
+    /// severity in it: as a `BUILD` state it plants the global in an object, where
+    /// `pickle` may find it as `__setstate__` or `extend` and call it.
+    Holder(Severity),
+    /// An int literal: its value when it fits 64 bits.
+    Int(Option<i64>),
+    /// The result of `range(...)`, which a constructor given it would expand.
+    Range,
+    /// The result of a call of a safe-listed global that returns a process-wide
+    /// singleton (`uuid.SafeUUID(0)` is `uuid.SafeUUID.safe`).
+    Singleton,
     /// Any other value: numbers, containers, persistent ids.
     Plain,
 }
@@ -212,8 +359,16 @@ const MAX_TUPLE_DEPTH: usize = 4;
 /// it may carry into a call.
 fn tuple(items: Vec<Abs>) -> Abs {
     let deep = items.iter().any(|i| i.depth() >= MAX_TUPLE_DEPTH);
-    match worst(&items) {
-        _ if items.len() <= MAX_TUPLE && !deep => Abs::Tuple(Rc::from(items)),
+    if items.len() <= MAX_TUPLE && !deep {
+        return Abs::Tuple(Rc::from(items));
+    }
+    container(&items)
+}
+
+/// A container of `items` (other than a small tuple): what it may carry into a call.
+fn container(items: &[Abs]) -> Abs {
+    match worst(items) {
+        s if items.iter().any(Abs::holds_global) => Abs::Holder(s),
         Severity::Safe => Abs::Plain,
         s => Abs::Made(s),
     }
@@ -230,14 +385,23 @@ fn worst(items: &[Abs]) -> Severity {
 impl Abs {
     fn severity(&self) -> Severity {
         match self {
-            Abs::Global { severity, .. } | Abs::Made(severity) => *severity,
+            Abs::Global { severity, .. } | Abs::Made(severity) | Abs::Holder(severity) => *severity,
             Abs::Extension(_) => Severity::Dangerous,
             Abs::Tuple(items) => items
                 .iter()
                 .map(Abs::severity)
                 .max()
                 .unwrap_or(Severity::Safe),
-            Abs::Str(_) | Abs::Plain => Severity::Safe,
+            Abs::Str(_) | Abs::Int(_) | Abs::Range | Abs::Singleton | Abs::Plain => Severity::Safe,
+        }
+    }
+
+    /// Whether the value is, or holds, an imported global as it is.
+    fn holds_global(&self) -> bool {
+        match self {
+            Abs::Global { .. } | Abs::Extension(_) | Abs::Holder(_) => true,
+            Abs::Tuple(items) => items.iter().any(Abs::holds_global),
+            _ => false,
         }
     }
 
@@ -274,11 +438,30 @@ struct Walker<'a> {
     getattr_static: Vec<(usize, Severity)>,
     /// Imports of `getattr` used any other way as a callable.
     getattr_dynamic: Vec<usize>,
+    /// Where the current frame ends, or 0 outside frames (see [`Walker::run`]).
+    frame_end: usize,
 }
 
 impl<'a> Walker<'a> {
     fn run(&mut self) -> R<()> {
         loop {
+            // CPython's file unpickler reads an opcode that runs past its frame's end
+            // from after the frame and drops the rest of the frame: `pickle.load(file)`
+            // then runs opcodes this walk (and `pickle.loads`) never sees.
+            if self.frame_end != 0 && self.pos >= self.frame_end {
+                if self.pos > self.frame_end {
+                    self.out.calls.push(Finding {
+                        offset: self.op,
+                        opcode: "FRAME",
+                        target: Target::Frame,
+                        severity: Severity::Dangerous,
+                        reason: "an opcode runs across its frame's end: pickle.load(file) \
+                                 runs opcodes this scan does not see",
+                    });
+                    return Err(self.fail(K::FrameCrossed));
+                }
+                self.frame_end = 0;
+            }
             self.op = self.pos;
             let Some(&code) = self.data.get(self.pos) else {
                 return Err(self.fail(K::NoStop));
@@ -332,6 +515,51 @@ impl<'a> Walker<'a> {
                     Ok(s) if s.is_ascii() => self.stack.push(Abs::Str(Rc::from(s))),
                     _ => self.stack.push(Abs::Plain),
                 }
+            }
+            FRAME => {
+                let n = u64::from_le_bytes(self.take(8)?.try_into().unwrap_or([0; 8]));
+                if self.frame_end != 0 {
+                    self.out.calls.push(Finding {
+                        offset: self.op,
+                        opcode: "FRAME",
+                        target: Target::Frame,
+                        severity: Severity::Dangerous,
+                        reason: "a frame starts inside another: pickle.load(file) reads \
+                                 a different stream",
+                    });
+                    return Err(self.fail(K::FrameCrossed));
+                }
+                let left = (self.data.len() - self.pos) as u64;
+                self.frame_end = if n == 0 || n > left {
+                    0
+                } else {
+                    self.pos + n as usize
+                };
+            }
+            BININT1 | BININT2 | BININT => {
+                let raw = self.arg(info.arg)?;
+                let v = match raw.len() {
+                    1 => i64::from(raw[0]),
+                    2 => i64::from(u16::from_le_bytes([raw[0], raw[1]])),
+                    _ => i64::from(i32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]])),
+                };
+                self.stack.push(Abs::Int(Some(v)));
+            }
+            LONG1 | LONG4 => {
+                let raw = self.arg(info.arg)?;
+                let v = (raw.len() <= 8).then(|| crate::pyfmt::le_to_i64(raw));
+                self.stack.push(Abs::Int(v));
+            }
+            INT | LONG => {
+                let raw = self.arg(info.arg)?;
+                let text = core::str::from_utf8(raw)
+                    .unwrap_or("")
+                    .trim_end_matches('L');
+                self.stack.push(match text {
+                    // `I01`/`I00` are Python 2 bools.
+                    "01" | "00" => Abs::Plain,
+                    t => Abs::Int(t.parse().ok()),
+                });
             }
             MARK => {
                 self.marks.push(self.stack.len());
@@ -421,29 +649,29 @@ impl<'a> Walker<'a> {
             REDUCE => {
                 let args = self.pop()?;
                 let callable = self.pop()?;
-                let result = self.call("REDUCE", &callable, Some(&args));
+                let result = self.call("REDUCE", &callable, Some(&args), None);
                 self.stack.push(result);
             }
             NEWOBJ => {
                 let args = self.pop()?;
                 let cls = self.pop()?;
-                let result = self.call("NEWOBJ", &cls, Some(&args));
+                let result = self.call("NEWOBJ", &cls, Some(&args), None);
                 self.stack.push(result);
             }
             NEWOBJ_EX => {
-                let _kwargs = self.pop()?;
+                let kwargs = self.pop()?;
                 let args = self.pop()?;
                 let cls = self.pop()?;
-                let result = self.call("NEWOBJ_EX", &cls, Some(&args));
+                let result = self.call("NEWOBJ_EX", &cls, Some(&args), Some(&kwargs));
                 self.stack.push(result);
             }
             INST => {
                 let k = self.pop_mark()?;
-                self.stack.truncate(k);
+                let args = tuple(self.stack.split_off(k));
                 let module = self.name_line()?;
                 let name = self.name_line()?;
                 let cls = self.import("INST", module, name);
-                let result = self.call("INST", &cls, None);
+                let result = self.call("INST", &cls, Some(&args), None);
                 self.stack.push(result);
             }
             OBJ => {
@@ -452,14 +680,15 @@ impl<'a> Walker<'a> {
                     return Err(self.fail(K::StackUnderflow));
                 }
                 let cls = self.stack[k].clone();
+                let args = tuple(self.stack.split_off(k + 1));
                 self.stack.truncate(k);
-                let result = self.call("OBJ", &cls, None);
+                let result = self.call("OBJ", &cls, Some(&args), None);
                 self.stack.push(result);
             }
             BUILD => {
                 let state = self.pop()?;
                 let target = self.top()?.clone();
-                let built = self.build(&target, state.severity());
+                let built = self.build(&target, &state);
                 if let Some(top) = self.stack.last_mut() {
                     *top = built;
                 }
@@ -468,13 +697,13 @@ impl<'a> Walker<'a> {
                 let n = if code == APPEND { 1 } else { 2 };
                 let items = self.pop_n(n)?;
                 self.top()?;
-                self.taint_top(worst(&items));
+                self.taint_top(&items);
             }
             APPENDS | SETITEMS | ADDITEMS => {
                 let k = self.pop_mark()?;
                 let items = self.stack.split_off(k);
                 self.top()?;
-                self.taint_top(worst(&items));
+                self.taint_top(&items);
             }
             _ => self.generic(info)?,
         }
@@ -492,10 +721,7 @@ impl<'a> Walker<'a> {
         }
         taken.extend(self.pop_n(info.pops)?);
         // A container holding a global is as bad as the global: it may reach a call.
-        let pushed = match worst(&taken) {
-            Severity::Safe => Abs::Plain,
-            s => Abs::Made(s),
-        };
+        let pushed = container(&taken);
         for _ in 0..info.pushes {
             self.stack.push(pushed.clone());
         }
@@ -504,10 +730,17 @@ impl<'a> Walker<'a> {
 
     /// Raises the severity of the top of the stack to at least `sev` (items were added
     /// to it).
-    fn taint_top(&mut self, sev: Severity) {
+    fn taint_top(&mut self, items: &[Abs]) {
+        let sev = worst(items);
+        let holds = items.iter().any(Abs::holds_global);
         if let Some(top) = self.stack.last_mut() {
-            if sev > top.severity() {
-                *top = Abs::Made(sev);
+            if holds && !top.holds_global() {
+                *top = Abs::Holder(sev.max(top.severity()));
+            } else if sev > top.severity() {
+                *top = match top {
+                    Abs::Holder(_) => Abs::Holder(sev),
+                    _ => Abs::Made(sev),
+                };
             }
         }
     }
@@ -557,10 +790,56 @@ impl<'a> Walker<'a> {
     }
 
     /// Records a call of `callee` and returns what the stack holds afterwards.
-    fn call(&mut self, opcode: &'static str, callee: &Abs, args: Option<&Abs>) -> Abs {
-        if let Some(result) = self.static_getattr(opcode, callee, args) {
-            return result;
+    fn call(
+        &mut self,
+        opcode: &'static str,
+        callee: &Abs,
+        args: Option<&Abs>,
+        kwargs: Option<&Abs>,
+    ) -> Abs {
+        if kwargs.is_none() {
+            if let Some(result) = self.static_getattr(opcode, callee, args) {
+                return result;
+            }
         }
+        if let Abs::Global {
+            module,
+            name,
+            severity: Severity::Safe,
+            ..
+        } = callee
+        {
+            if let Some(why) = hostile_args(module, name, args, kwargs) {
+                self.out.calls.push(Finding {
+                    offset: self.op,
+                    opcode,
+                    target: callee.target(),
+                    severity: Severity::Unknown,
+                    reason: why,
+                });
+                return Abs::Made(Severity::Unknown);
+            }
+            match (&**module, &**name) {
+                ("builtins", "range") => {
+                    self.record_safe_call(opcode, callee);
+                    return Abs::Range;
+                }
+                ("uuid", "SafeUUID") => {
+                    self.record_safe_call(opcode, callee);
+                    return Abs::Singleton;
+                }
+                _ => {}
+            }
+        }
+        // Keyword arguments count as arguments.
+        let both;
+        let args = match (args, kwargs) {
+            (Some(a), Some(k)) => {
+                both = tuple(alloc::vec![a.clone(), k.clone()]);
+                Some(&both)
+            }
+            (a, _) => a,
+        };
         let (severity, why) = match callee {
             Abs::Global { severity, .. } => (*severity, "calls an imported global"),
             Abs::Extension(_) => (Severity::Dangerous, "calls an extension registry entry"),
@@ -588,6 +867,37 @@ impl<'a> Walker<'a> {
             reason: why,
         });
         Abs::Made(severity)
+    }
+
+    /// Flags a value that shared references make exponential as a tree (a DAG whose
+    /// levels each hold the level below twice): decoded by the core (nothing runs,
+    /// within the default limits) and measured in linear time.
+    fn expansion(&mut self) {
+        let Ok((tree, used)) = crate::decode::decode_prefix(self.data, &DecodeOptions::new())
+        else {
+            return;
+        };
+        if tree.expanded_size(MAX_EXPANDED + 1) > MAX_EXPANDED {
+            self.out.calls.push(Finding {
+                offset: used - 1,
+                opcode: "STOP",
+                target: Target::Built,
+                severity: Severity::Unknown,
+                reason: "the value expands to more than 2**20 nodes through shared \
+                         references: hashing its keys or printing it takes that long",
+            });
+        }
+    }
+
+    /// Records a call of a safe-listed global with harmless arguments.
+    fn record_safe_call(&mut self, opcode: &'static str, callee: &Abs) {
+        self.out.calls.push(Finding {
+            offset: self.op,
+            opcode,
+            target: callee.target(),
+            severity: Severity::Safe,
+            reason: "calls an imported global",
+        });
     }
 
     /// `getattr(module.name, "attr")` through `REDUCE`: judged as the global
@@ -681,14 +991,30 @@ impl<'a> Walker<'a> {
 
     /// `BUILD` on `target`: a call of its `__setstate__` or attribute updates, unless the
     /// target is a plain value (where `pickle` fails).
-    fn build(&mut self, target: &Abs, state: Severity) -> Abs {
+    fn build(&mut self, target: &Abs, state_value: &Abs) -> Abs {
+        let state = state_value.severity();
         let (severity, why) = match target {
+            // A global planted in an object's `__dict__` is what `pickle` calls for a
+            // later `BUILD` (`__setstate__`) or `APPENDS` (`extend`), with arguments
+            // no constructor rule sees.
+            _ if state_value.holds_global()
+                && !matches!(target, Abs::Plain | Abs::Global { .. } | Abs::Extension(_)) =>
+            {
+                (
+                    state.max(target.severity()).max(Severity::Unknown),
+                    "the state plants a global in the object, which pickle may call",
+                )
+            }
             _ if state > target.severity().max(Severity::Unknown) => {
                 (state, "the state holds a global of this severity")
             }
             Abs::Global { .. } | Abs::Extension(_) => {
                 (Severity::Dangerous, "sets attributes of an imported global")
             }
+            Abs::Singleton => (
+                Severity::Dangerous,
+                "sets attributes of a process-wide singleton",
+            ),
             Abs::Made(s) => (*s, "calls __setstate__ or sets attributes"),
             _ if state > Severity::Safe => (state, "the state holds a global of this severity"),
             _ => return target.clone(),

@@ -220,6 +220,9 @@ pub struct Tree {
     tags: Vec<Tag>,
     payloads: Vec<u64>,
     root: NodeId,
+    /// `(object, offset)`: where each object node was made (see
+    /// [`Tree::object_offset`]), in the order they were made.
+    object_offsets: Vec<(NodeId, usize)>,
 }
 
 impl PartialEq for Tree {
@@ -248,7 +251,22 @@ impl Tree {
             tags: Vec::with_capacity(nodes),
             payloads: Vec::with_capacity(nodes),
             root: 0,
+            object_offsets: Vec::new(),
         }
+    }
+
+    /// The byte offset of the opcode that made object node `id` (its `REDUCE`,
+    /// `NEWOBJ`, ..., or the `BUILD` that turned a plain value into an object), when
+    /// the tree was decoded. For error messages: a linear search.
+    pub fn object_offset(&self, id: NodeId) -> Option<usize> {
+        self.object_offsets
+            .iter()
+            .find(|&&(n, _)| n == id)
+            .map(|&(_, at)| at)
+    }
+
+    pub(crate) fn note_object_offset(&mut self, id: NodeId, offset: usize) {
+        self.object_offsets.push((id, offset));
     }
 
     #[inline(always)]

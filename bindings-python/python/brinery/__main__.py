@@ -2,15 +2,26 @@
 
 ``dis`` prints the disassembly (as ``pickletools.dis``); ``scan`` prints every global the
 stream would import and every call it would make, with byte offsets and severities.
-``FILE`` may be ``-`` for standard input. Exit status: 0 when nothing of severity
-``code`` or ``dangerous`` was found (and for a successful ``dis``), 1 when something
-was, 2 when the input cannot be read (or, for ``dis``, is not a valid pickle).
+``FILE`` may be ``-`` for standard input.
+
+``scan`` fails closed, so its exit status can gate a pipeline: 0 only when every global
+the stream names is on the known-safe list (the one ``safe_loads`` allows by default)
+and the scan read the whole stream; 1 when a global or call is ``dangerous`` or builds
+``code`` (or the framing hides opcodes); 3 when anything is ``unknown`` (a global on
+no list, or a stream the scan could not read to its end); 2 when the input cannot be
+read. ``dis`` exits 0, or 2 when the input cannot be read or is not a valid pickle.
 """
 
 import argparse
 import sys
 
 from .safe import UnpicklingError, dis, scan
+
+
+#: ``scan`` exit statuses besides 0 (every global known safe).
+EXIT_DANGEROUS = 1
+EXIT_UNREADABLE = 2
+EXIT_UNKNOWN = 3
 
 
 def _read(path):
@@ -40,7 +51,13 @@ def _scan(data):
     if s.error is not None:
         message, offset = s.error
         print(f"stopped: {message} at byte {offset}")
-    return 1 if s.dangerous else 0
+    for f in s.flagged("unknown"):
+        print(f"{f.severity}: {f.target} at byte {f.offset} ({f.reason})", file=sys.stderr)
+    if s.dangerous:
+        return EXIT_DANGEROUS
+    if s.severity != "safe" or s.error is not None:
+        return EXIT_UNKNOWN
+    return 0
 
 
 def main(argv=None):

@@ -40,15 +40,16 @@ DEFAULT_ALLOW = frozenset(_brinery.default_allowlist())
 
 #: Deepest nesting ``safe_loads`` builds by default (marks in the stream and containers
 #: in the result). ``pickle.dumps`` itself stops near 1,000 (the recursion limit).
-DEFAULT_MAX_DEPTH = 10_000
+DEFAULT_MAX_DEPTH = _brinery.default_limits(0)[0]
 
 
 def default_max_alloc(size):
     """The default allocation bound for a stream of ``size`` bytes: 1 MiB plus 64 bytes
     per input byte, charged separately to the decoded tree and to the Python objects
     built from it (so a 1 KB stream can never make ``safe_loads`` allocate more than
-    about 2.2 MB, whatever it holds)."""
-    return (1 << 20) + 64 * size
+    about 2.2 MB, whatever it holds). The core's ``Limits::for_input``, which every
+    binding uses."""
+    return _brinery.default_limits(size)[2]
 
 
 def _allow_map(allow):
@@ -80,8 +81,8 @@ def safe_loads(data, *, allow=None, buffers=None, encoding="ASCII", max_depth=No
     as they are, nothing is imported). ``buffers`` and ``encoding`` are as in
     ``pickle.loads`` (``encoding`` may be ``"ASCII"``, ``"latin1"`` or ``"bytes"``).
     ``max_depth``, ``max_memo`` and ``max_alloc`` bound nesting, memo entries and bytes
-    allocated (defaults: ``DEFAULT_MAX_DEPTH``, one memo entry per input byte,
-    ``default_max_alloc(len(data))``).
+    allocated (defaults: ``DEFAULT_MAX_DEPTH``, one memo entry per input byte (16 at
+    least), ``default_max_alloc(len(data))``: the core's ``Limits::for_input``).
 
     Raises ``UnsafePickleError`` (naming the global and its byte offset) for a global
     outside the allowlist, before anything is imported or called, and
@@ -97,9 +98,9 @@ def safe_loads(data, *, allow=None, buffers=None, encoding="ASCII", max_depth=No
         _allow_map(allow),
         buffers,
         encoding,
-        DEFAULT_MAX_DEPTH if max_depth is None else max_depth,
-        max(len(data), 1) if max_memo is None else max_memo,
-        default_max_alloc(len(data)) if max_alloc is None else max_alloc,
+        max_depth,
+        max_memo,
+        max_alloc,
     )
 
 

@@ -9,6 +9,8 @@
 
 use std::collections::HashMap;
 
+use brinery_core::allow::SAFE_GLOBALS;
+use brinery_core::Allowlist;
 use pyo3::prelude::*;
 use pyo3::types::{
     PyByteArray, PyBytes, PyDict, PyFrozenSet, PyInt, PyList, PyRange, PySet, PyString, PyTuple,
@@ -26,81 +28,94 @@ pub enum Rule {
     /// only among Latin-1, UTF-8 and ASCII (a codec lookup imports modules): `bytes`,
     /// `bytearray`, `str`, `codecs.encode`.
     NoSize,
-    /// `Fraction`: an int, or a string of digits with an optional `/denominator` (no
-    /// exponent, which `Fraction` would expand into a huge int).
+    /// As `Bounded`, and every number argument (text, int, `Decimal`, `Decimal` tuple,
+    /// `Fraction`) within [`MAX_DIGITS`] digits and exponent: `int`, `float`,
+    /// `complex`, `Decimal` (`int(Decimal("1e1000000"))` would take a minute).
+    Number,
+    /// `Fraction`: as `Number`, and text only `n` or `n/d` (no exponent, which
+    /// `Fraction` would expand into a huge int).
     Fraction,
     /// `copyreg._reconstructor(cls, base, state)`: `cls` a subclass of `base`, `base`
     /// `object` or a builtin value type, `state` bounded.
     Reconstructor,
 }
 
-/// The default allowlist: `(module, name, rule)`. Every entry is classified
-/// [`brinery_core::scan::Severity::Safe`] by the scanner (a test checks it).
-pub static DEFAULT: &[(&str, &str, Rule)] = &[
-    ("builtins", "bool", Rule::Bounded),
-    ("builtins", "bytearray", Rule::NoSize),
-    ("builtins", "bytes", Rule::NoSize),
-    ("builtins", "complex", Rule::Bounded),
-    ("builtins", "dict", Rule::Bounded),
-    ("builtins", "Ellipsis", Rule::Bounded),
-    ("builtins", "float", Rule::Bounded),
-    ("builtins", "frozenset", Rule::Bounded),
-    ("builtins", "int", Rule::Bounded),
-    ("builtins", "list", Rule::Bounded),
-    ("builtins", "NoneType", Rule::Bounded),
-    ("builtins", "NotImplemented", Rule::Bounded),
-    ("builtins", "object", Rule::Bounded),
-    ("builtins", "range", Rule::Bounded),
-    ("builtins", "set", Rule::Bounded),
-    ("builtins", "slice", Rule::Bounded),
-    ("builtins", "str", Rule::NoSize),
-    ("builtins", "tuple", Rule::Bounded),
-    ("_codecs", "encode", Rule::NoSize),
-    ("codecs", "encode", Rule::NoSize),
-    ("collections", "Counter", Rule::Bounded),
-    ("collections", "OrderedDict", Rule::Bounded),
-    ("collections", "defaultdict", Rule::Bounded),
-    ("collections", "deque", Rule::Bounded),
-    ("copyreg", "_reconstructor", Rule::Reconstructor),
-    ("datetime", "date", Rule::Bounded),
-    ("datetime", "datetime", Rule::Bounded),
-    ("datetime", "time", Rule::Bounded),
-    ("datetime", "timedelta", Rule::Bounded),
-    ("datetime", "timezone", Rule::Bounded),
-    ("decimal", "Decimal", Rule::Bounded),
-    ("fractions", "Fraction", Rule::Fraction),
-    ("uuid", "SafeUUID", Rule::Bounded),
-    ("uuid", "UUID", Rule::Bounded),
-];
+/// The argument rule of a default global ([`brinery_core::allow::SAFE_GLOBALS`], the
+/// core's known-safe list), or `None` for a global not on it.
+pub fn default_rule(module: &str, name: &str) -> Option<Rule> {
+    if !SAFE_GLOBALS.contains(&(module, name)) {
+        return None;
+    }
+    Some(match (module, name) {
+        ("builtins", "bytearray" | "bytes" | "str") | ("_codecs" | "codecs", "encode") => {
+            Rule::NoSize
+        }
+        ("builtins", "complex" | "float" | "int") | ("decimal", "Decimal") => Rule::Number,
+        ("fractions", "Fraction") => Rule::Fraction,
+        ("copyreg", "_reconstructor") => Rule::Reconstructor,
+        _ => Rule::Bounded,
+    })
+}
 
 /// The allowlist of one `safe_loads` call: the defaults plus the caller's additions.
 pub struct Allow<'py> {
-    /// `"module.name"` → the object to use (`None`: import it) and its rule.
-    extra: HashMap<String, Option<Bound<'py, PyAny>>>,
+    /// The caller's additions alone (`module.name` or `module.*`), trusted.
+    extra: Allowlist,
+    /// `"module.name"` → the object the caller gave for it.
+    objects: HashMap<String, Bound<'py, PyAny>>,
+    /// Defaults and additions, with `copyreg`'s extension registry: the rule the
+    /// decoder applies at each opcode naming a global.
+    all: Allowlist,
 }
 
 impl<'py> Allow<'py> {
-    /// `extra` maps `"module.name"` to an object or `None` (import by name).
-    pub fn new(extra: Option<&Bound<'py, PyDict>>) -> PyResult<Self> {
-        let mut map = HashMap::new();
+    /// `extra` maps `"module.name"` (or `"module.*"`) to an object or `None` (import
+    /// by name).
+    pub fn new(py: Python<'py>, extra: Option<&Bound<'py, PyDict>>) -> PyResult<Self> {
+        let mut list = Allowlist::default();
+        let mut objects = HashMap::new();
         if let Some(extra) = extra {
             for (k, v) in extra.iter() {
                 let key: String = k.extract()?;
-                map.insert(key, if v.is_none() { None } else { Some(v) });
+                list.insert(&key);
+                if !v.is_none() {
+                    objects.insert(key, v);
+                }
             }
         }
-        Ok(Allow { extra: map })
+        let mut all = list.clone();
+        for (m, n) in SAFE_GLOBALS {
+            all.insert(&format!("{m}.{n}"));
+        }
+        let registry = py.import("copyreg")?.getattr("_inverted_registry")?;
+        for (code, pair) in registry.cast::<PyDict>()?.iter() {
+            let code: i32 = code.extract()?;
+            let (m, n): (String, String) = pair.extract()?;
+            all.register_extension(code, &m, &n);
+        }
+        Ok(Allow {
+            extra: list,
+            objects,
+            all,
+        })
+    }
+
+    /// The core allowlist the decoder applies.
+    pub fn decoder_list(&self) -> &Allowlist {
+        &self.all
     }
 
     /// The rule for `module.name`, or `None` when it is not allowed.
     pub fn rule(&self, module: &str, name: &str) -> Option<Rule> {
-        if self.extra.contains_key(&format!("{module}.{name}")) {
+        if self.extra.allows(module, name) {
             return Some(Rule::Trusted);
         }
-        DEFAULT
-            .iter()
-            .find(|(m, n, _)| *m == module && *n == name)
-            .map(|&(_, _, r)| r)
+        default_rule(module, name)
+    }
+
+    /// The global extension `code` stands for in `copyreg`'s registry.
+    pub fn extension(&self, code: i32) -> Option<(&str, &str)> {
+        self.all.extension(code)
     }
 
     /// The object `module.name` denotes: the caller's object, or the module attribute
@@ -111,7 +126,7 @@ impl<'py> Allow<'py> {
         module: &str,
         name: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
-        if let Some(Some(obj)) = self.extra.get(&format!("{module}.{name}")) {
+        if let Some(obj) = self.objects.get(&format!("{module}.{name}")) {
             return Ok(obj.clone());
         }
         let mut obj = py.import(module)?.into_any();
@@ -122,55 +137,103 @@ impl<'py> Allow<'py> {
     }
 }
 
+/// Most decimal digits, and largest decimal exponent, a number argument may carry:
+/// CPython's own default bound on int/str conversions (`sys.int_max_str_digits`), so
+/// no conversion a default global makes is quadratic in a number the stream chose.
+pub const MAX_DIGITS: usize = 4300;
+/// Bits of an int with [`MAX_DIGITS`] decimal digits.
+const MAX_INT_BITS: usize = 14_286;
+
+/// Error handlers a text conversion may name: the builtin ones (a handler lookup of
+/// any other name could reach code a module registered).
+const ERROR_HANDLERS: &[&str] = &[
+    "strict",
+    "ignore",
+    "replace",
+    "surrogatepass",
+    "surrogateescape",
+    "backslashreplace",
+];
+
 /// Checks the arguments of a call of a global with `rule`; the message says what is
-/// wrong.
-pub fn check_args(rule: Rule, args: &Bound<'_, PyTuple>) -> Result<(), String> {
+/// wrong. Keyword arguments (`NEWOBJ_EX`) are judged as positional ones: every value
+/// gets the checks every positional argument gets, and a rule that reads an argument
+/// by position (an encoding) reads it by name too.
+pub fn check_args(
+    rule: Rule,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> Result<(), String> {
     if rule == Rule::Trusted {
         return Ok(());
     }
-    for a in args.iter() {
+    let mut all: Vec<Bound<'_, PyAny>> = args.iter().collect();
+    if let Some(kw) = kwargs {
+        all.extend(kw.values().iter());
+    }
+    let named = |name: &str, pos: usize| -> Option<Bound<'_, PyAny>> {
+        args.get_item(pos)
+            .ok()
+            .or_else(|| kwargs.and_then(|k| k.get_item(name).ok().flatten()))
+    };
+    for a in &all {
         if a.is_instance_of::<PyRange>() {
             return Err("a range argument".into());
         }
     }
     match rule {
         Rule::NoSize => {
-            if args.iter().any(|a| a.is_instance_of::<PyInt>()) {
+            if all.iter().any(|a| a.is_instance_of::<PyInt>()) {
                 return Err("an int size argument".into());
             }
-            if args.len() >= 2 {
-                let enc: String = args
-                    .get_item(1)
-                    .and_then(|e| e.extract())
+            if let Some(kw) = kwargs {
+                for k in kw.keys() {
+                    let k: String = k.extract().map_err(|_| "a non-str keyword".to_string())?;
+                    if k != "encoding" && k != "errors" {
+                        return Err(format!("keyword argument {k:?}"));
+                    }
+                }
+            }
+            if let Some(enc) = named("encoding", 1) {
+                let enc: String = enc
+                    .extract()
                     .map_err(|_| "a non-str encoding".to_string())?;
                 let norm = enc.to_ascii_lowercase().replace(['-', '_'], "");
                 if !matches!(norm.as_str(), "latin1" | "iso88591" | "utf8" | "ascii") {
                     return Err(format!("encoding {enc:?}"));
                 }
             }
+            if let Some(errors) = named("errors", 2) {
+                let errors: String = errors
+                    .extract()
+                    .map_err(|_| "a non-str error handler".to_string())?;
+                if !ERROR_HANDLERS.contains(&errors.as_str()) {
+                    return Err(format!("error handler {errors:?}"));
+                }
+            }
             Ok(())
         }
+        Rule::Number => all.iter().try_for_each(check_number),
         Rule::Fraction => {
-            for a in args.iter() {
-                if a.is_instance_of::<PyInt>() {
-                    continue;
-                }
-                let Ok(s) = a.cast::<PyString>() else {
-                    return Err("a non-int, non-str argument".into());
-                };
-                let s = s.to_str().map_err(|_| "a non-utf-8 str".to_string())?;
-                let s = s.strip_prefix('-').unwrap_or(s);
-                let ok = s
-                    .split_once('/')
-                    .map_or(is_digits(s), |(n, d)| is_digits(n) && is_digits(d));
-                if !ok {
-                    return Err(format!("{s:?} (only n or n/d)"));
+            for a in &all {
+                if let Ok(s) = a.cast::<PyString>() {
+                    let s = s.to_str().map_err(|_| "a non-utf-8 str".to_string())?;
+                    let t = s.trim();
+                    let t = t.strip_prefix(['-', '+']).unwrap_or(t);
+                    let ok = t
+                        .split_once('/')
+                        .map_or(is_digits(t), |(n, d)| is_digits(n) && is_digits(d));
+                    if !ok {
+                        return Err(format!("{s:?} (only n or n/d)"));
+                    }
+                } else {
+                    check_number(a)?;
                 }
             }
             Ok(())
         }
         Rule::Reconstructor => {
-            if args.len() != 3 {
+            if args.len() != 3 || kwargs.is_some_and(|k| !k.is_empty()) {
                 return Err("other than 3 arguments".into());
             }
             let cls = args.get_item(0).map_err(|e| e.to_string())?;
@@ -179,8 +242,9 @@ pub fn check_args(rule: Rule, args: &Bound<'_, PyTuple>) -> Result<(), String> {
                 return Err("a class or base that is not a type".into());
             };
             let base_name = base.fully_qualified_name().map_err(|e| e.to_string())?;
+            let base_name = base_name.to_str().unwrap_or("").to_owned();
             let base_ok = matches!(
-                base_name.to_str().unwrap_or(""),
+                base_name.as_str(),
                 "object"
                     | "list"
                     | "dict"
@@ -197,14 +261,117 @@ pub fn check_args(rule: Rule, args: &Bound<'_, PyTuple>) -> Result<(), String> {
             if !base_ok || !cls.is_subclass(base).unwrap_or(false) {
                 return Err(format!("base {base_name}"));
             }
+            // `base.__new__(cls, state)` and `base.__init__(obj, state)`: the state is
+            // the argument of a call of `base`, with the same rule as a direct call.
+            if base_name != "object" {
+                let base_rule = default_rule("builtins", &base_name).unwrap_or(Rule::Bounded);
+                let state = args.get_item(2).map_err(|e| e.to_string())?;
+                if !state.is_none() {
+                    let state = PyTuple::new(args.py(), [state]).map_err(|e| e.to_string())?;
+                    check_args(base_rule, &state, None)?;
+                }
+            }
             Ok(())
         }
         Rule::Bounded | Rule::Trusted => Ok(()),
     }
 }
 
+/// An argument of a numeric constructor: no more than [`MAX_DIGITS`] digits and no
+/// exponent beyond it, whether written as text, as a `Decimal`, as a `Decimal` tuple
+/// `(sign, digits, exponent)`, as a `Fraction` or as an int.
+fn check_number(a: &Bound<'_, PyAny>) -> Result<(), String> {
+    let too_big = || Err(format!("a number beyond {MAX_DIGITS} digits"));
+    let int_ok = |v: &Bound<'_, PyAny>| -> Result<bool, String> {
+        let bits: usize = v
+            .call_method0("bit_length")
+            .and_then(|b| b.extract())
+            .map_err(|e| e.to_string())?;
+        Ok(bits <= MAX_INT_BITS)
+    };
+    if a.is_instance_of::<PyInt>() {
+        return if int_ok(a)? { Ok(()) } else { too_big() };
+    }
+    if let Ok(s) = a.cast::<PyString>() {
+        let s = s.to_str().map_err(|_| "a non-utf-8 str".to_string())?;
+        return if number_text_ok(s) { Ok(()) } else { too_big() };
+    }
+    if let Ok(t) = a.cast::<PyTuple>() {
+        // `Decimal((sign, digits, exponent))`.
+        if t.len() == 3 {
+            let digits = t.get_item(1).map_err(|e| e.to_string())?;
+            let exp = t.get_item(2).map_err(|e| e.to_string())?;
+            let n = digits.len().unwrap_or(0);
+            let exp_ok = !exp.is_instance_of::<PyInt>()
+                || exp
+                    .extract::<i64>()
+                    .is_ok_and(|e| e.unsigned_abs() <= MAX_DIGITS as u64);
+            if n > MAX_DIGITS || !exp_ok {
+                return too_big();
+            }
+        }
+        return Ok(());
+    }
+    let type_name = a
+        .get_type()
+        .fully_qualified_name()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    match type_name.as_str() {
+        "decimal.Decimal" => {
+            let t = a.call_method0("as_tuple").map_err(|e| e.to_string())?;
+            let t = t.cast_into::<PyTuple>().map_err(|e| e.to_string())?;
+            check_number(t.as_any())
+        }
+        "fractions.Fraction" => {
+            for part in ["numerator", "denominator"] {
+                let v = a.getattr(part).map_err(|e| e.to_string())?;
+                if !int_ok(&v)? {
+                    return too_big();
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether number text has at most [`MAX_DIGITS`] digits and every exponent (after
+/// `e` or `E`) at most [`MAX_DIGITS`] in size.
+fn number_text_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    let (mut digits, mut i) = (0usize, 0usize);
+    while i < b.len() {
+        match b[i] {
+            b'0'..=b'9' => digits += 1,
+            b'e' | b'E' => {
+                i += 1;
+                if i < b.len() && matches!(b[i], b'+' | b'-') {
+                    i += 1;
+                }
+                let mut exp: u64 = 0;
+                while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+                    if b[i] != b'_' {
+                        exp = exp
+                            .saturating_mul(10)
+                            .saturating_add(u64::from(b[i] - b'0'));
+                    }
+                    i += 1;
+                }
+                if exp > MAX_DIGITS as u64 {
+                    return false;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    digits <= MAX_DIGITS
+}
+
 fn is_digits(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 4300 && s.bytes().all(|b| b.is_ascii_digit())
+    !s.is_empty() && s.len() <= MAX_DIGITS && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Whether `obj` is a plain value a loader may fill or set state on without reaching

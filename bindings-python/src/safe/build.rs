@@ -32,15 +32,15 @@ pub enum Refusal {
 }
 
 /// Pass 1: finds the first node (in arena order) that makes the stream unsafe.
-pub fn check(py: Python<'_>, tree: &Tree, allow: &Allow<'_>) -> PyResult<Option<Refusal>> {
+pub fn check(tree: &Tree, allow: &Allow<'_>) -> PyResult<Option<Refusal>> {
     for (_, v) in tree.iter() {
         match v {
             ValueRef::Global { module, name } if allow.rule(module, name).is_none() => {
                 return Ok(Some(Refusal::Global(format!("{module}.{name}"))));
             }
             ValueRef::Extension(code) => {
-                if let Some((m, n)) = extension(py, code)? {
-                    if allow.rule(&m, &n).is_some() {
+                if let Some((m, n)) = allow.extension(code) {
+                    if allow.rule(m, n).is_some() {
                         continue;
                     }
                     return Ok(Some(Refusal::Global(format!("{m}.{n}"))));
@@ -61,16 +61,6 @@ pub fn check(py: Python<'_>, tree: &Tree, allow: &Allow<'_>) -> PyResult<Option<
         }
     }
     Ok(None)
-}
-
-/// The `(module, name)` registered for extension `code` with `copyreg.add_extension`.
-fn extension(py: Python<'_>, code: i32) -> PyResult<Option<(String, String)>> {
-    let reg = py.import("copyreg")?.getattr("_inverted_registry")?;
-    let found = reg.call_method1("get", (code,))?;
-    if found.is_none() {
-        return Ok(None);
-    }
-    Ok(Some(found.extract()?))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -94,6 +84,11 @@ pub struct Builder<'a, 'py> {
     max_alloc: usize,
     charged: usize,
     objs: Vec<Option<Bound<'py, PyAny>>>,
+    /// Whether the node's object is one this load created and nothing else holds: a
+    /// container the builder made, or the result of a call that came back with no
+    /// other reference (not a singleton, a cached or interned value, or a global).
+    /// Only such objects may be filled or get a `BUILD` state.
+    fresh: Vec<bool>,
     state: Vec<State>,
     active: usize,
 }
@@ -105,6 +100,18 @@ pub enum Failure {
     Args(String),
     Depth(usize),
     Alloc(usize),
+    /// Another failure, while building the object the opcode at this offset made.
+    At(Box<Failure>, usize),
+}
+
+impl Failure {
+    /// Attaches the offset of the opcode that made node `id`, when it is an object.
+    fn at(self, tree: &Tree, id: NodeId) -> Failure {
+        match (self, tree.object_offset(id)) {
+            (f @ Failure::At(..), _) | (f, None) => f,
+            (f, Some(offset)) => Failure::At(Box::new(f), offset),
+        }
+    }
 }
 
 impl From<std::convert::Infallible> for Failure {
@@ -139,6 +146,7 @@ impl<'a, 'py> Builder<'a, 'py> {
             max_alloc,
             charged: 0,
             objs: vec![None; tree.len()],
+            fresh: vec![false; tree.len()],
             state: vec![State::New; tree.len()],
             active: 0,
         }
@@ -156,7 +164,7 @@ impl<'a, 'py> Builder<'a, 'py> {
                     self.state[id] = State::Constructing;
                     self.active += 1;
                     if self.active > self.max_depth {
-                        return Err(Failure::Depth(self.max_depth));
+                        return Err(Failure::Depth(self.max_depth).at(self.tree, id));
                     }
                     deps.clear();
                     construct_deps(self.tree, id, &mut deps);
@@ -167,7 +175,16 @@ impl<'a, 'py> Builder<'a, 'py> {
                     }
                 }
                 State::Constructing => {
-                    let obj = self.construct(id)?;
+                    let obj = self.construct(id).map_err(|f| f.at(self.tree, id))?;
+                    self.fresh[id] = match self.tree.get(id) {
+                        ValueRef::List(_) | ValueRef::Dict(_) | ValueRef::Set(_) => true,
+                        ValueRef::Object(o) if o.kind == ObjectKind::Built => {
+                            self.fresh[o.callable]
+                        }
+                        // One reference: the one `construct` returned.
+                        ValueRef::Object(_) => refcount(&obj) == 1,
+                        _ => false,
+                    };
                     self.charge(allow::cost(&obj))?;
                     self.objs[id] = Some(obj);
                     self.state[id] = State::Constructed;
@@ -186,7 +203,7 @@ impl<'a, 'py> Builder<'a, 'py> {
                         self.state[id] = State::Deferred;
                         deferred.push(id);
                     } else {
-                        self.fill(id)?;
+                        self.fill(id).map_err(|f| f.at(self.tree, id))?;
                         self.state[id] = State::Done;
                     }
                     self.active -= 1;
@@ -198,7 +215,7 @@ impl<'a, 'py> Builder<'a, 'py> {
             }
         }
         for id in deferred {
-            self.fill(id)?;
+            self.fill(id).map_err(|f| f.at(self.tree, id))?;
             self.state[id] = State::Done;
         }
         Ok(self.obj(root)?)
@@ -251,13 +268,13 @@ impl<'a, 'py> Builder<'a, 'py> {
             ValueRef::FrozenSet(items) => PyFrozenSet::new(py, &self.objs_of(items)?)?.into_any(),
             ValueRef::Global { module, name } => self.allow.resolve(py, module, name)?,
             ValueRef::Extension(code) => {
-                let Some((m, n)) = extension(py, code)? else {
+                let Some((m, n)) = self.allow.extension(code) else {
                     return Err(PyValueError::new_err(format!(
                         "unregistered extension code {code}"
                     ))
                     .into());
                 };
-                self.allow.resolve(py, &m, &n)?
+                self.allow.resolve(py, m, n)?
             }
             ValueRef::Buffer { index, readonly } => {
                 let buf = self.buffers[index].clone();
@@ -286,8 +303,8 @@ impl<'a, 'py> Builder<'a, 'py> {
     fn rule_of(&self, callable: NodeId) -> PyResult<Rule> {
         let found = match self.tree.get(callable) {
             ValueRef::Global { module, name } => self.allow.rule(module, name),
-            ValueRef::Extension(code) => match extension(self.py, code)? {
-                Some((m, n)) => self.allow.rule(&m, &n),
+            ValueRef::Extension(code) => match self.allow.extension(code) {
+                Some((m, n)) => self.allow.rule(m, n),
                 None => None,
             },
             _ => None,
@@ -311,11 +328,7 @@ impl<'a, 'py> Builder<'a, 'py> {
             Some(k) => Some(self.obj(k)?.cast_into::<PyDict>().map_err(PyErr::from)?),
             None => None,
         };
-        allow::check_args(rule, &args).map_err(Failure::Args)?;
-        if let Some(kw) = &kwargs {
-            let vals = PyTuple::new(py, kw.values())?;
-            allow::check_args(rule, &vals).map_err(Failure::Args)?;
-        }
+        allow::check_args(rule, &args, kwargs.as_ref()).map_err(Failure::Args)?;
         Ok(match o.kind {
             ObjectKind::Reduce => callee.call1(args)?,
             ObjectKind::NewObj | ObjectKind::NewObjEx => {
@@ -372,10 +385,12 @@ impl<'a, 'py> Builder<'a, 'py> {
             }
             ValueRef::Object(o) => {
                 if (!o.items.is_empty() || !o.entries.is_empty() || !o.state.is_empty())
-                    && !allow::is_instance_target(&target)
+                    && (!self.fresh[id] || !allow::is_instance_target(&target))
                 {
                     return Err(Failure::Args(
-                        "items or state added to a class or module".into(),
+                        "items or state added to an object the stream did not create (a \
+                         class or module, a global, a singleton or a cached value)"
+                            .into(),
                     ));
                 }
                 if !o.items.is_empty() {
@@ -384,12 +399,14 @@ impl<'a, 'py> Builder<'a, 'py> {
                         for i in items {
                             set.add(i)?;
                         }
-                    } else if target.hasattr("extend")? {
-                        target.call_method1("extend", (PyList::new(self.py, items)?,))?;
+                    } else if let Ok(extend) = target.get_type().getattr("extend") {
+                        // Methods come from the class, never from the instance's
+                        // `__dict__`, which an earlier `BUILD` may have written.
+                        extend.call1((&target, PyList::new(self.py, items)?))?;
                     } else {
-                        let append = target.getattr("append")?;
+                        let append = target.get_type().getattr("append")?;
                         for i in items {
-                            append.call1((i,))?;
+                            append.call1((&target, i))?;
                         }
                     }
                     self.charge(8 * o.items.len())?;
@@ -408,14 +425,21 @@ impl<'a, 'py> Builder<'a, 'py> {
     }
 }
 
-/// `pickle`'s `load_build`.
+fn refcount(obj: &Bound<'_, PyAny>) -> isize {
+    // SAFETY: `obj` is a live object and the GIL is held (we hold a `Bound`).
+    unsafe { pyo3::ffi::Py_REFCNT(obj.as_ptr()) }
+}
+
+/// `pickle`'s `load_build`, except that `__setstate__` is looked up on the class only:
+/// a method the stream planted in the instance's `__dict__` with an earlier `BUILD` is
+/// never called (it would be a call with unchecked arguments).
 fn build_state<'py>(
     py: Python<'py>,
     inst: &Bound<'py, PyAny>,
     state: &Bound<'py, PyAny>,
 ) -> PyResult<()> {
-    if let Ok(setstate) = inst.getattr("__setstate__") {
-        setstate.call1((state,))?;
+    if let Ok(setstate) = inst.get_type().getattr("__setstate__") {
+        setstate.call1((inst, state))?;
         return Ok(());
     }
     let (mut state, mut slots) = (state.clone(), None);

@@ -25,6 +25,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan_stream, m)?)?;
     m.add_function(wrap_pyfunction!(dis, m)?)?;
     m.add_function(wrap_pyfunction!(default_allowlist, m)?)?;
+    m.add_function(wrap_pyfunction!(default_limits, m)?)?;
     Ok(())
 }
 
@@ -38,10 +39,15 @@ fn safe_loads<'py>(
     extra: Option<Bound<'py, PyDict>>,
     buffers: Option<Vec<Bound<'py, PyAny>>>,
     encoding: &str,
-    max_depth: usize,
-    max_memo: usize,
-    max_alloc: usize,
+    max_depth: Option<usize>,
+    max_memo: Option<usize>,
+    max_alloc: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    // The core's input-relative defaults for what the caller left out.
+    let defaults = Limits::for_input(data.len());
+    let max_depth = max_depth.unwrap_or(defaults.max_depth);
+    let max_memo = max_memo.unwrap_or(defaults.max_memo);
+    let max_alloc = max_alloc.unwrap_or(defaults.max_alloc);
     let py2_strings = match encoding.to_ascii_lowercase().replace('_', "-").as_str() {
         "ascii" => Py2Strings::Ascii,
         "latin1" | "latin-1" | "iso-8859-1" => Py2Strings::Latin1,
@@ -60,11 +66,19 @@ fn safe_loads<'py>(
     };
     opts.py2_strings = py2_strings;
     opts.buffers = buffers.as_ref().map(Vec::len);
+    let allow = allow::Allow::new(py, extra.as_ref())?;
+    opts.allow = Some(allow.decoder_list().clone());
+    // Hashing a key, comparing, `str()` and `repr()` walk a value as a tree: a DAG of
+    // a few hundred bytes would take 2**60 steps. Its expanded size is bounded by the
+    // allocation limit, as if each node written out cost a byte.
     let tree = py
-        .detach(|| brinery_core::decode(data, &opts))
+        .detach(|| {
+            let (tree, used) = brinery_core::decode::decode_prefix(data, &opts)?;
+            tree.check_expanded(max_alloc, used - 1)?;
+            Ok(tree)
+        })
         .map_err(|e| error::decode_error(py, e))?;
-    let allow = allow::Allow::new(extra.as_ref())?;
-    if let Some(refusal) = build::check(py, &tree, &allow)? {
+    if let Some(refusal) = build::check(&tree, &allow)? {
         return Err(error::refusal(py, data, refusal));
     }
     let builder = Builder::new(
@@ -125,11 +139,19 @@ fn dis(py: Python<'_>, data: &[u8]) -> PyResult<String> {
         .map_err(|e| error::decode_error(py, e))
 }
 
-/// The default allowlist as `"module.name"` strings.
+/// The core's default limits for a stream of `size` bytes: `(max_depth, max_memo,
+/// max_alloc)`.
+#[pyfunction]
+fn default_limits(size: usize) -> (usize, usize, usize) {
+    let l = Limits::for_input(size);
+    (l.max_depth, l.max_memo, l.max_alloc)
+}
+
+/// The default allowlist as `"module.name"` strings: the core's known-safe list.
 #[pyfunction]
 fn default_allowlist() -> Vec<String> {
-    allow::DEFAULT
+    brinery_core::allow::SAFE_GLOBALS
         .iter()
-        .map(|(m, n, _)| format!("{m}.{n}"))
+        .map(|(m, n)| format!("{m}.{n}"))
         .collect()
 }

@@ -181,6 +181,10 @@ pub trait Builder {
     /// [`ObjectKind::Built`](crate::ObjectKind::Built) whose callable is the old value.
     /// After this call `target`'s kind is `Object`.
     fn build(&mut self, target: Self::Handle, state: Self::Handle);
+    /// `h` became an object at the opcode at `offset` (the call that made it, or the
+    /// `BUILD` that turned a plain value into one). A host that reports errors about
+    /// objects after decoding keeps it; by default it is forgotten.
+    fn object_at(&mut self, _h: Self::Handle, _offset: usize) {}
     /// A persistent id for the host to resolve: `pid` is a `Str` for `PERSID`, any
     /// value for `BINPERSID`.
     fn persistent_id(&mut self, pid: Self::Handle) -> Self::Handle;

@@ -51,6 +51,11 @@ pub(crate) struct Machine<'a, 'b, B: Builder> {
     proto: u8,
     charged: usize,
     buffers_used: usize,
+    /// Where the current frame ends, or 0 outside frames. An opcode that starts inside
+    /// a frame must end inside it: CPython's file unpickler reads such an opcode's
+    /// argument from after the frame and drops the rest of the frame, so the stream
+    /// means one thing to `pickle.loads` and another to `pickle.load(file)`.
+    frame_end: usize,
 }
 
 impl<'a, 'b, B: Builder> Machine<'a, 'b, B> {
@@ -69,12 +74,20 @@ impl<'a, 'b, B: Builder> Machine<'a, 'b, B> {
             proto: 0,
             charged: 0,
             buffers_used: 0,
+            frame_end: 0,
         }
     }
 
     /// Runs to `STOP`; returns the root's handle and the number of bytes consumed.
     pub(crate) fn run(mut self) -> R<(B::Handle, usize)> {
         loop {
+            if self.pos >= self.frame_end && self.frame_end != 0 {
+                if self.pos > self.frame_end {
+                    // `self.op` is still the opcode that ran past the frame's end.
+                    return Err(self.fail(K::FrameCrossed));
+                }
+                self.frame_end = 0;
+            }
             self.op = self.pos;
             let Some(&code) = self.data.get(self.pos) else {
                 return Err(self.fail(K::NoStop));
@@ -412,6 +425,11 @@ impl<'a, 'b, B: Builder> Machine<'a, 'b, B> {
                 if n > (self.data.len() - self.pos) as u64 {
                     return Err(self.fail(K::BadFrame));
                 }
+                if self.frame_end != 0 {
+                    return Err(self.fail(K::FrameCrossed));
+                }
+                // An empty frame ends where it starts: nothing to track.
+                self.frame_end = if n == 0 { 0 } else { self.pos + n as usize };
                 Ok(())
             }
             NEXT_BUFFER => {
@@ -544,7 +562,8 @@ impl<'a, 'b, B: Builder> Machine<'a, 'b, B> {
     /// Decodes the `BININT1`/`BININT2`/`BININT` opcodes that follow (a list of ints is
     /// little else) without going back through the dispatch, each read without a
     /// branch on its opcode. Stops before any other opcode, within 5 bytes of the end,
-    /// and where the allocation limit would be reached: the general path then decodes
+    /// before an opcode that would end past the current frame, and where the
+    /// allocation limit would be reached: the general path then decodes
     /// (or rejects) what follows, so results and errors are those of one opcode at a
     /// time. Kept out of line: inlined at its three call sites, it slowed the whole
     /// opcode loop (register pressure) more than it saved.
@@ -553,6 +572,13 @@ impl<'a, 'b, B: Builder> Machine<'a, 'b, B> {
         // `charged` never exceeds `max_alloc`: `charge` stops the machine first.
         let budget = self.opts.limits.max_alloc.saturating_sub(self.charged) / NODE_COST;
         let data = self.data;
+        // Inside a frame, stop before an opcode that would end past it: the opcode
+        // loop ends the frame there, or refuses the opcode that crosses it.
+        let frame_end = if self.frame_end == 0 {
+            usize::MAX
+        } else {
+            self.frame_end
+        };
         let mut pos = self.pos;
         let mut count = 0;
         while count < budget {
@@ -560,7 +586,7 @@ impl<'a, 'b, B: Builder> Machine<'a, 'b, B> {
                 break;
             };
             let len = INT_ARG_LEN[code as usize];
-            if len == 0 {
+            if len == 0 || pos + 1 + len as usize > frame_end {
                 break;
             }
             // The argument's `len` bytes, little-endian; only BININT's 4 are signed.

@@ -105,6 +105,9 @@ impl Builder for Tree {
             entries: Vec::new(),
         })))
     }
+    fn object_at(&mut self, h: NodeId, offset: usize) {
+        self.note_object_offset(h, offset);
+    }
     fn build(&mut self, target: NodeId, state: NodeId) {
         if let Some(Value::Object(o)) = self.heap_mut(target) {
             o.state.push(state);

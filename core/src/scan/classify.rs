@@ -1,49 +1,12 @@
 //! How dangerous importing one global is: the tables behind [`crate::scan`]'s severity
 //! levels. A name is judged by what calling it (or reaching it) can do, not by whether a
 //! particular stream uses it harmfully; a global absent from every table is
-//! [`Severity::Unknown`]. Not an allowlist for loading: each binding's safe loader keeps
-//! its own, stricter list (with argument checks), which only ever names [`Severity::Safe`]
-//! globals.
+//! [`Severity::Unknown`]. The one [`Severity::Safe`] list is the core's
+//! [`SAFE_GLOBALS`], which Python's `safe_loads` allows by default (with argument
+//! checks); everything else here only words the report.
 
 use super::Severity;
-
-/// Globals that only build plain data or harmless standard values.
-static SAFE: &[(&str, &str)] = &[
-    ("builtins", "bool"),
-    ("builtins", "bytearray"),
-    ("builtins", "bytes"),
-    ("builtins", "complex"),
-    ("builtins", "dict"),
-    ("builtins", "Ellipsis"),
-    ("builtins", "float"),
-    ("builtins", "frozenset"),
-    ("builtins", "int"),
-    ("builtins", "list"),
-    ("builtins", "NoneType"),
-    ("builtins", "NotImplemented"),
-    ("builtins", "object"),
-    ("builtins", "range"),
-    ("builtins", "set"),
-    ("builtins", "slice"),
-    ("builtins", "str"),
-    ("builtins", "tuple"),
-    ("_codecs", "encode"),
-    ("codecs", "encode"),
-    ("collections", "Counter"),
-    ("collections", "OrderedDict"),
-    ("collections", "defaultdict"),
-    ("collections", "deque"),
-    ("copyreg", "_reconstructor"),
-    ("datetime", "date"),
-    ("datetime", "datetime"),
-    ("datetime", "time"),
-    ("datetime", "timedelta"),
-    ("datetime", "timezone"),
-    ("decimal", "Decimal"),
-    ("fractions", "Fraction"),
-    ("uuid", "SafeUUID"),
-    ("uuid", "UUID"),
-];
+pub use crate::allow::SAFE_GLOBALS;
 
 /// Builtins that evaluate code, reach arbitrary attributes, import or touch files.
 static DANGEROUS_BUILTINS: &[&str] = &[
@@ -78,6 +41,16 @@ static CODE_BUILTINS: &[&str] = &[
 /// Modules (and their submodules) every name of which is dangerous, with the reason.
 static DANGEROUS_MODULES: &[(&str, &str)] = &[
     ("_io", "opens files"),
+    ("_pyio", "opens files"),
+    ("bdb", "runs code"),
+    ("cProfile", "runs code"),
+    ("doctest", "runs code"),
+    ("imaplib", "runs commands and opens connections"),
+    ("profile", "runs code"),
+    ("pydoc", "runs commands and imports modules"),
+    ("timeit", "runs code"),
+    ("trace", "runs code"),
+    ("zipfile", "opens files"),
     ("_posixsubprocess", "runs commands"),
     ("asyncio", "runs commands and opens connections"),
     ("code", "evaluates code"),
@@ -117,6 +90,21 @@ static DANGEROUS_MODULES: &[(&str, &str)] = &[
     ("zipimport", "imports modules"),
 ];
 
+/// Single globals outside the dangerous modules that run commands, evaluate code, open
+/// files or reach attributes (found loading live payloads; the list words reports, it
+/// does not decide them: anything not [`Severity::Safe`] fails a scan).
+static DANGEROUS_NAMES: &[(&str, &str, &str)] = &[
+    ("_operator", "attrgetter", "reaches arbitrary attributes"),
+    ("_operator", "methodcaller", "reaches arbitrary attributes"),
+    ("codecs", "open", "opens files"),
+    ("logging", "FileHandler", "opens files"),
+    ("pathlib", "Path", "touches files"),
+    ("uuid", "_get_command_stdout", "runs commands"),
+    ("yaml", "load", "evaluates code"),
+    ("yaml", "unsafe_load", "evaluates code"),
+    ("yaml", "full_load", "evaluates code"),
+];
+
 /// Modules whose `load`/`loads` run a nested pickle.
 static NESTED_PICKLE_MODULES: &[&str] = &[
     "_pickle",
@@ -154,7 +142,7 @@ pub fn classify(module: &str, name: &str) -> (Severity, &'static str) {
     let top = module.split('.').next().unwrap_or(module);
     let first = name.split('.').next().unwrap_or(name);
     let last = name.rsplit('.').next().unwrap_or(name);
-    if SAFE.iter().any(|&(m, n)| m == module && n == name) {
+    if SAFE_GLOBALS.iter().any(|&(m, n)| m == module && n == name) {
         return (Severity::Safe, "plain data or a harmless standard type");
     }
     let mut parts = name.split('.');
@@ -166,6 +154,14 @@ pub fn classify(module: &str, name: &str) -> (Severity, &'static str) {
         )
     {
         return (Severity::Dangerous, "reaches a dunder attribute");
+    }
+    // Protocol 4 resolves a dotted name attribute by attribute, so `uuid` `os.system`
+    // is the `os` module `uuid` imported: judge the name as if its head were a module.
+    if let Some((head, rest)) = name.split_once('.') {
+        let (sev, why) = classify(head, rest);
+        if sev >= Severity::Code {
+            return (sev, why);
+        }
     }
     if module == "builtins" || module == "__builtin__" {
         if DANGEROUS_BUILTINS.contains(&first) {
@@ -185,7 +181,17 @@ pub fn classify(module: &str, name: &str) -> (Severity, &'static str) {
     if module == "copyreg" || module == "copy_reg" {
         return (Severity::Unknown, "copyreg helper");
     }
-    if NESTED_PICKLE_MODULES.contains(&top) && matches!(last, "load" | "loads") {
+    if let Some(&(_, _, why)) = DANGEROUS_NAMES
+        .iter()
+        .find(|&&(m, n, _)| m == module && n == first)
+    {
+        return (Severity::Dangerous, why);
+    }
+    if module == "logging.config" {
+        return (Severity::Dangerous, "runs code and opens files");
+    }
+    if NESTED_PICKLE_MODULES.contains(&top) && matches!(last, "load" | "loads" | "_load" | "_loads")
+    {
         return (Severity::Dangerous, "loads a nested pickle");
     }
     if BY_VALUE_MODULES.contains(&top) {
@@ -214,7 +220,8 @@ pub fn is_safe(module: &str, name: &str) -> bool {
     classify(module, name).0 == Severity::Safe
 }
 
-/// Every global classified [`Severity::Safe`], as `(module, name)`.
+/// Every global classified [`Severity::Safe`], as `(module, name)`: exactly
+/// [`SAFE_GLOBALS`].
 pub fn safe_globals() -> impl Iterator<Item = (&'static str, &'static str)> {
-    SAFE.iter().copied()
+    SAFE_GLOBALS.iter().copied()
 }

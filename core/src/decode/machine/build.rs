@@ -62,6 +62,11 @@ impl<B: Builder> Machine<'_, '_, B> {
         } else {
             (module, name)
         };
+        if let Some(allow) = &self.opts.allow {
+            if !allow.admits_while_decoding(module, name, !self.opts.keep_reductions) {
+                return Err(self.fail(K::Forbidden(alloc::format!("{module}.{name}"))));
+            }
+        }
         self.charge(module.len() + name.len())?;
         self.charge(NODE_COST)?;
         Ok(self.b.global(module, name))
@@ -85,6 +90,14 @@ impl<B: Builder> Machine<'_, '_, B> {
     pub(super) fn ext(&mut self, code: i32) -> R<()> {
         if code <= 0 {
             return Err(self.bad("EXT specifies code <= 0"));
+        }
+        if let Some(refused) = self
+            .opts
+            .allow
+            .as_ref()
+            .and_then(|a| a.refuse_extension(code))
+        {
+            return Err(self.fail(refused));
         }
         self.push(|t| t.extension(code))
     }
@@ -168,7 +181,11 @@ impl<B: Builder> Machine<'_, '_, B> {
         kwargs: Option<B::Handle>,
     ) -> R<()> {
         self.charge(OBJECT_COST)?;
-        self.push(|t| t.object(kind, callable, args, kwargs))
+        self.push(|t| t.object(kind, callable, args, kwargs))?;
+        if let Some(&h) = self.stack.last() {
+            self.b.object_at(h, self.op);
+        }
+        Ok(())
     }
 
     /// `APPEND`/`APPENDS`/`ADDITEMS`: moves the items above stack position `k` into the
@@ -216,10 +233,14 @@ impl<B: Builder> Machine<'_, '_, B> {
     /// `BUILD`: an object collects the state; any other value becomes a `Built` object
     /// in place (same handle, so memo references see it) wrapping its old value.
     pub(super) fn build(&mut self, target: B::Handle, state: B::Handle) -> R<()> {
-        if self.b.kind(target) != ValueKind::Object {
+        let was_object = self.b.kind(target) == ValueKind::Object;
+        if !was_object {
             self.charge(2 * NODE_COST + OBJECT_COST)?;
         }
         self.b.build(target, state);
+        if !was_object {
+            self.b.object_at(target, self.op);
+        }
         Ok(())
     }
 }
