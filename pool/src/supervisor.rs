@@ -112,7 +112,7 @@ enum Command {
     Cancel(TaskId),
     /// Cancel those still queued and answer with their ids.
     CancelAndReport(Vec<TaskId>, mpsc::SyncSender<Vec<TaskId>>),
-    Define(u64, Vec<u8>),
+    Define(u64, Message),
 }
 
 /// The thread-safe side door into a pool: submissions and cancellations from other
@@ -165,7 +165,14 @@ impl Submitter {
 
     /// Registers definition `id`; workers receive it before their first task needing it.
     pub fn define(&self, id: u64, bytes: Vec<u8>) {
-        self.push(Command::Define(id, bytes));
+        self.define_message(id, Message::new(vec![bytes], Vec::new()));
+    }
+
+    /// Registers definition `id` as a message that may carry descriptors: each worker
+    /// gets its own copies of them with the definition (they stay open here as long as
+    /// the pool, for workers that start later).
+    pub fn define_message(&self, id: u64, msg: Message) {
+        self.push(Command::Define(id, msg));
     }
 
     /// Cancels `id` if no worker has it yet; its outcome is then [`TaskError::Cancelled`].
@@ -274,7 +281,7 @@ pub struct Pool {
     done: Vec<Outcome>,
     early_deaths: u32,
     closing: bool,
-    definitions: HashMap<u64, Vec<u8>>,
+    definitions: HashMap<u64, Message>,
     /// Cancellations that want an answer, held until queued tasks have gone to idle
     /// workers (a task an idle worker can take at once counts as started, as in
     /// `concurrent.futures`).
@@ -334,7 +341,8 @@ impl Pool {
 
     /// Registers definition `id` (from the owning thread).
     pub fn define(&mut self, id: u64, bytes: Vec<u8>) {
-        self.definitions.insert(id, bytes);
+        self.definitions
+            .insert(id, Message::new(vec![bytes], Vec::new()));
     }
 
     /// Cancels `id` if it is still queued; returns whether it was.
@@ -497,8 +505,8 @@ impl Pool {
                 Command::CancelAndReport(ids, answer) => {
                     self.cancel_requests.push((ids, answer));
                 }
-                Command::Define(id, bytes) => {
-                    self.definitions.insert(id, bytes);
+                Command::Define(id, msg) => {
+                    self.definitions.insert(id, msg);
                 }
             }
         }
@@ -767,9 +775,10 @@ impl Pool {
                         continue;
                     }
                     if let Some(def) = self.definitions.get(need) {
-                        queued =
-                            w.out
-                                .push(frame::DEFINE, *need, &[Chunk::Bytes(def)], &[], threshold);
+                        let buffers: Vec<Chunk<'_>> =
+                            def.buffers.iter().map(|b| b.chunk()).collect();
+                        let fds: Vec<BorrowedFd<'_>> = def.fds.iter().map(|f| f.as_fd()).collect();
+                        queued = w.out.push(frame::DEFINE, *need, &buffers, &fds, usize::MAX);
                         if queued.is_ok() {
                             w.defined.insert(*need);
                         }
