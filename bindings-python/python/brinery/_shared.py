@@ -85,9 +85,13 @@ def reduce(obj, fds, inherits):
     synchronize = sys.modules.get("multiprocessing.synchronize")
     if synchronize is not None and isinstance(obj, synchronize.SemLock):
         return _reduce_semaphore(obj, inherits)
-    if "multiprocessing.sharedctypes" in sys.modules:
-        ctypes = sys.modules["ctypes"]
-        if isinstance(obj, _CTYPES or _ctypes_bases(ctypes)):
+    heap = sys.modules.get("multiprocessing.heap")
+    if heap is not None:
+        if type(obj) is heap.Arena and obj.fd >= 0:  # (a Barrier's counters, say)
+            fds.append(obj.fd)
+            return ("brinery.mp", "arena", len(fds) - 1, obj.size)
+        ctypes = sys.modules.get("ctypes")
+        if ctypes is not None and isinstance(obj, _CTYPES or _ctypes_bases(ctypes)):
             return _reduce_ctype(obj, fds)
     shm = sys.modules.get("multiprocessing.shared_memory")
     if shm is not None:
@@ -166,6 +170,8 @@ def rebuild(pid, fds):
         return _rebuild_semaphore(*pid[2:])
     if kind == "ctype":
         return _rebuild_ctype(pid, fds)
+    if kind == "arena":
+        return _rebuild_arena(fds, *pid[2:])
     if kind == "shm":
         from multiprocessing.shared_memory import SharedMemory
 
@@ -183,15 +189,22 @@ def rebuild(pid, fds):
 
 
 def _rebuild_ctype(pid, fds):
-    from multiprocessing import heap, sharedctypes, util
+    from multiprocessing import heap, sharedctypes
 
     _, _, type_, length, i, arena_size, start, stop, size = pid
-    fd, fds[i] = fds[i], -1
-    arena = heap.Arena(arena_size, fd)
-    util.Finalize(arena, os.close, (fd,))  # (an arena given a descriptor leaves it open)
+    arena = _rebuild_arena(fds, i, arena_size)
     wrapper = heap.BufferWrapper.__new__(heap.BufferWrapper)
     wrapper._state = ((arena, start, stop), size)
     return sharedctypes.rebuild_ctype(type_, wrapper, length)
+
+
+def _rebuild_arena(fds, i, size):
+    from multiprocessing import heap, util
+
+    fd, fds[i] = fds[i], -1
+    arena = heap.Arena(size, fd)
+    util.Finalize(arena, os.close, (fd,))  # (an arena given a descriptor leaves it open)
+    return arena
 
 
 def _rebuild_semaphore(cls, state, mapping):

@@ -25,6 +25,9 @@ submitted tasks first, as executors do.
 Raw descriptors (``os.pipe()`` ends are ints) must be wrapped as ``brinery.pool.Fd(fd)``
 to be passed; sockets, open files and ``multiprocessing.connection.Connection`` objects
 are recognised as they are. The worker gets its own duplicate, wrapped the same way.
+``multiprocessing``'s queues, locks, semaphores, events, conditions, barriers, shared
+values and arrays and shared memory pass as they are, as the same kernel objects
+(``_shared.py``); ``context()`` makes ones that can always be passed.
 """
 
 import atexit
@@ -46,6 +49,7 @@ from ._pool_errors import BrokenWorkersError, WaitTimeoutError, WorkerDiedError
 from ._progress import Progress
 from ._results import AsyncResult, Batch, MapResult, OrderedResults, RemoteTraceback, UnorderedResults
 from ._results import attach_callbacks, settle
+from ._shared import SharedObjectError, context
 from ._worker import CALL, CHUNK, INIT_DEF, STARCHUNK
 
 from ._worker_codec import FAST, FULL, Decoder, Encoder, Fd, close_unclaimed, is_plain, make_encoder, wants_by_value
@@ -54,12 +58,14 @@ __all__ = [
     "AsyncResult",
     "BrokenWorkersError",
     "Fd",
+    "context",
     "MapResult",
     "Pool",
     "PoolClosedError",
     "PoolError",
     "RemoteError",
     "RemoteTraceback",
+    "SharedObjectError",
     "StageError",
     "WaitTimeoutError",
     "WorkerDiedError",
