@@ -336,19 +336,36 @@ def test_no_descriptor_leaks_over_many_tasks_carrying_a_queue_and_a_lock_in_subp
     assert max(after[1]) <= max(before[1]) + 4, (before, after)
 
 
-def test_no_semaphore_name_is_left_after_shutdown_and_a_killed_worker_in_subprocess():
+SCRIPT = """
+import sys
+from brinery.pool import Pool, WorkerDiedError, context
+sys.path.insert(0, {here!r})
+from test_pool_shared import put, take_lock_and_die
+
+if __name__ == "__main__":
     ctx = context()
     q, lock = ctx.Queue(), ctx.Lock()
     # (private, for this check only: the names multiprocessing gave the semaphores)
-    names = [s._semlock.name for s in (q._rlock, q._wlock, q._sem, lock)]
-    assert all(os.path.exists("/dev/shm/sem." + n.lstrip("/")) for n in names)
-    with Pool(2, start_method="spawn") as p:
-        assert p.submit(put, q, 1).result(WAIT)
-        with pytest.raises(WorkerDiedError):
-            p.submit(take_lock_and_die, lock).result(WAIT)
-        assert q.get(timeout=WAIT) == 1
-    q.close()
-    q.join_thread()
-    del q, lock
-    gc.collect()
+    print(" ".join(s._semlock.name for s in (q._rlock, q._wlock, q._sem, lock)), flush=True)
+    with Pool(2, start_method=sys.argv[1]) as p:
+        assert p.submit(put, q, 1).result(30)
+        try:
+            p.submit(take_lock_and_die, lock).result(30)
+        except WorkerDiedError:
+            pass
+        assert q.get(timeout=30) == 1
+"""
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_no_semaphore_name_is_left_after_shutdown_and_a_killed_worker_in_subprocess(tmp_path, method):
+    import subprocess
+    import sys
+
+    script = tmp_path / "names.py"
+    script.write_text(SCRIPT.format(here=os.path.dirname(__file__)))
+    out = subprocess.run([sys.executable, str(script), method], capture_output=True, timeout=120)
+    assert out.returncode == 0, out.stderr.decode()
+    names = out.stdout.decode().split()
+    assert len(names) == 4
     assert not [n for n in names if os.path.exists("/dev/shm/sem." + n.lstrip("/"))]

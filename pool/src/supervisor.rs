@@ -731,8 +731,18 @@ impl Pool {
 
     /// Starts replacements and hands queued tasks to workers with room.
     fn dispatch(&mut self) -> Result<(), PoolError> {
+        // First every idle worker gets one task, then each its prefetch: tasks that wait
+        // on each other (a consumer and a producer of one queue) run side by side rather
+        // than queued behind one another at the first worker.
+        for spread in [true, false] {
+            self.dispatch_round(spread)?;
+        }
+        Ok(())
+    }
+
+    fn dispatch_round(&mut self, spread: bool) -> Result<(), PoolError> {
         for i in 0..self.slots.len() {
-            if self.slots[i].is_none() && (!self.closing || !self.pending.is_empty()) {
+            if spread && self.slots[i].is_none() && (!self.closing || !self.pending.is_empty()) {
                 if self.early_deaths >= EARLY_DEATHS_LIMIT && self.pending.is_empty() {
                     continue;
                 }
@@ -746,7 +756,11 @@ impl Pool {
                     .min(MAX_QUEUED as u128) as usize,
                 _ => 0,
             };
-            let depth = 1 + self.cfg.prefetch.max(by_budget);
+            let depth = if spread {
+                1
+            } else {
+                1 + self.cfg.prefetch.max(by_budget)
+            };
             let threshold = self.cfg.shm_threshold;
             // Segments of this worker's results that nothing here maps any more.
             let tokens = w.reader.returns.take();
