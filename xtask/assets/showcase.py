@@ -205,6 +205,48 @@ def case_worker_killed(lib):
         return f"{ok.result(timeout=10)!r}; killed task: {died}"
 
 
+def _put(q, x):
+    q.put(x)
+    return True
+
+
+def case_queue_to_running_worker(lib):
+    """A ``multiprocessing.Queue`` (the default context's) handed to a worker that is
+    already running, then read back in the parent."""
+    import multiprocessing as mp
+
+    q = mp.Queue()
+    name = {"pickle": "multiprocessing.Pool", "cloudpickle": "loky", "dill": "ProcessPoolExecutor"}
+    try:
+        if lib == "pickle":
+            with mp.Pool(2) as pool:
+                pool.apply(_square, (2,))  # the workers are running
+                pool.apply_async(_put, (q, 7)).get(timeout=10)
+        elif lib in ("cloudpickle", "dill"):
+            if lib == "cloudpickle":
+                import loky
+
+                ex = loky.get_reusable_executor(max_workers=2)
+            else:
+                from concurrent.futures import ProcessPoolExecutor
+
+                ex = ProcessPoolExecutor(2)
+            try:
+                ex.submit(_square, 2).result(timeout=10)
+                ex.submit(_put, q, 7).result(timeout=10)
+            finally:
+                ex.shutdown(wait=False)
+        else:
+            import brinery
+
+            with brinery.Pool(2) as pool:
+                pool.submit(_square, 2).result(timeout=10)
+                pool.submit(_put, q, 7).result(timeout=10)
+        return repr(q.get(timeout=10))
+    except Exception as e:  # noqa: BLE001 - the cell reports it
+        return f"!{name.get(lib, lib)}: {type(e).__name__}: {e}"
+
+
 CASES = [
     ("lambda", "a lambda"),
     ("mutual", "mutually recursive inner functions"),
@@ -213,6 +255,7 @@ CASES = [
     ("initializer", "initializer sets a global, later task reads it (spawn)"),
     ("no_library", "stream loaded where the library is not importable"),
     ("killed", "a worker killed mid-task: does the rest still run?"),
+    ("queue", "a Queue handed to a worker that is already running"),
 ]
 
 EXPECTED = {
@@ -223,6 +266,7 @@ EXPECTED = {
     "initializer": "'set by init'",
     "no_library": "42",
     "killed": "49",
+    "queue": "7",
 }
 
 
@@ -238,6 +282,8 @@ def run_cell(case, lib):
         return case_stdlib_only(lib)
     if case == "killed":
         return case_worker_killed(lib)
+    if case == "queue":
+        return case_queue_to_running_worker(lib)
     raise AssertionError(case)
 
 
