@@ -31,6 +31,13 @@ def put(q, x):
     return True
 
 
+def put_and_flush(q, x):
+    q.put(x)
+    q.close()
+    q.join_thread()  # written to the pipe before the task returns (and a kill may follow)
+    return True
+
+
 def send(conn, x):
     conn.send(x)
     return True
@@ -340,7 +347,7 @@ SCRIPT = """
 import sys
 from brinery.pool import Pool, WorkerDiedError, context
 sys.path.insert(0, {here!r})
-from test_pool_shared import put, take_lock_and_die
+from test_pool_shared import put_and_flush, take_lock_and_die
 
 if __name__ == "__main__":
     ctx = context()
@@ -348,7 +355,7 @@ if __name__ == "__main__":
     # (private, for this check only: the names multiprocessing gave the semaphores)
     print(" ".join(s._semlock.name for s in (q._rlock, q._wlock, q._sem, lock)), flush=True)
     with Pool(2, start_method=sys.argv[1]) as p:
-        assert p.submit(put, q, 1).result(30)
+        assert p.submit(put_and_flush, q, 1).result(30)
         try:
             p.submit(take_lock_and_die, lock).result(30)
         except WorkerDiedError:
