@@ -4,7 +4,10 @@
 
 Measures (best of --repeat): throughput of no-op tasks with chunksize 1 on 2 workers
 (pools started and warmed first), pool start to first result (fork and spawn), and the
-effective throughput of a 100 MB NumPy array argument. Prints ratios against the peers.
+effective throughput of a 100 MB NumPy array argument, and a ``multiprocessing.Queue``
+passed to running workers against the same Queue inherited by ``multiprocessing.Process``
+children (``--queue-items``, default 100,000; ``--only-queue`` runs only that). Prints
+ratios against the peers.
 ``--soak N`` runs only the soak instead: N rounds of one fault plan (normal tasks beside
 a task that raises, one that kills its worker, one with 251 large array arguments, one
 whose result is 251 arrays) on brinery.Pool, ProcessPoolExecutor and loky, and prints
@@ -142,6 +145,71 @@ def big_array(args):
         print(f"  {name:24} {mb / dt:10,.0f} MB/s   brinery is {dt / base:5.2f}x")
 
 
+def consume_queue(q, ready):
+    ready.put(True)
+    n = 0
+    while q.get() is not None:
+        n += 1
+    return n
+
+
+def _consume_into(q, ready, out):
+    out.put(consume_queue(q, ready))
+
+
+def queue_throughput(args):
+    """A ``Queue`` carrying small items from the parent to two consumers: passed to
+    running brinery workers, or inherited by ``multiprocessing.Process`` children. The
+    consumers are running (and have said so) before the clock starts."""
+    import brinery.pool
+
+    n = args.queue_items
+    ctx = brinery.pool.context()
+
+    def feed(q, done):
+        start = time.perf_counter()
+        for i in range(n):
+            q.put(i)
+        q.put(None)
+        q.put(None)
+        assert sum(done()) == n
+        return time.perf_counter() - start
+
+    def passed(p):
+        q, ready = ctx.Queue(), ctx.Queue()
+        futs = [p.submit(consume_queue, q, ready) for _ in range(2)]
+        ready.get(), ready.get()
+        return feed(q, lambda: [f.result() for f in futs])
+
+    def inherited(method):
+        mctx = mp.get_context(method)
+        q, ready, out = mctx.Queue(), mctx.Queue(), mctx.Queue()
+        procs = [mctx.Process(target=_consume_into, args=(q, ready, out)) for _ in range(2)]
+        for pr in procs:
+            pr.start()
+        ready.get(), ready.get()
+        t = feed(q, lambda: [out.get(), out.get()])
+        for pr in procs:
+            pr.join()
+        return t
+
+    with brinery.Pool(2, start_method="fork") as pf, brinery.Pool(2, start_method="spawn") as ps:
+        passed(pf), passed(ps)
+        times = interleaved(
+            {
+                "brinery.Pool (fork), Queue passed": lambda: passed(pf),
+                "brinery.Pool (spawn), Queue passed": lambda: passed(ps),
+                "mp.Process (fork), Queue inherited": lambda: inherited("fork"),
+                "mp.Process (spawn), Queue inherited": lambda: inherited("spawn"),
+            },
+            args.repeat,
+        )
+    base = times["mp.Process (fork), Queue inherited"]
+    print(f"Queue carrying {n:,} small items to 2 running consumers (best of {args.repeat}):")
+    for name, t in times.items():
+        print(f"  {name:38} {n / t:12,.0f} items/s   x{base / t:.2f} vs inherited (fork)")
+
+
 def raise_value_error():
     raise ValueError("planned")
 
@@ -262,13 +330,19 @@ def main():
     ap.add_argument("--tasks", type=int, default=20000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--soak", type=int, default=0, help="run only the soak, this many rounds")
+    ap.add_argument("--queue-items", type=int, default=100_000)
+    ap.add_argument("--only-queue", action="store_true", help="run only the Queue figure")
     args = ap.parse_args()
     if args.soak:
         soak(args)
         return
+    if args.only_queue:
+        queue_throughput(args)
+        return
     throughput(args)
     startup(args)
     big_array(args)
+    queue_throughput(args)
 
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ enum Command {
     Cancel(TaskId),
     /// Cancel those still queued and answer with their ids.
     CancelAndReport(Vec<TaskId>, mpsc::SyncSender<Vec<TaskId>>),
-    Define(u64, Vec<u8>),
+    Define(u64, Message),
 }
 
 /// The thread-safe side door into a pool: submissions and cancellations from other
@@ -165,7 +165,14 @@ impl Submitter {
 
     /// Registers definition `id`; workers receive it before their first task needing it.
     pub fn define(&self, id: u64, bytes: Vec<u8>) {
-        self.push(Command::Define(id, bytes));
+        self.define_message(id, Message::new(vec![bytes], Vec::new()));
+    }
+
+    /// Registers definition `id` as a message that may carry descriptors: each worker
+    /// gets its own copies of them with the definition (they stay open here as long as
+    /// the pool, for workers that start later).
+    pub fn define_message(&self, id: u64, msg: Message) {
+        self.push(Command::Define(id, msg));
     }
 
     /// Cancels `id` if no worker has it yet; its outcome is then [`TaskError::Cancelled`].
@@ -274,7 +281,7 @@ pub struct Pool {
     done: Vec<Outcome>,
     early_deaths: u32,
     closing: bool,
-    definitions: HashMap<u64, Vec<u8>>,
+    definitions: HashMap<u64, Message>,
     /// Cancellations that want an answer, held until queued tasks have gone to idle
     /// workers (a task an idle worker can take at once counts as started, as in
     /// `concurrent.futures`).
@@ -334,7 +341,8 @@ impl Pool {
 
     /// Registers definition `id` (from the owning thread).
     pub fn define(&mut self, id: u64, bytes: Vec<u8>) {
-        self.definitions.insert(id, bytes);
+        self.definitions
+            .insert(id, Message::new(vec![bytes], Vec::new()));
     }
 
     /// Cancels `id` if it is still queued; returns whether it was.
@@ -497,8 +505,8 @@ impl Pool {
                 Command::CancelAndReport(ids, answer) => {
                     self.cancel_requests.push((ids, answer));
                 }
-                Command::Define(id, bytes) => {
-                    self.definitions.insert(id, bytes);
+                Command::Define(id, msg) => {
+                    self.definitions.insert(id, msg);
                 }
             }
         }
@@ -723,8 +731,18 @@ impl Pool {
 
     /// Starts replacements and hands queued tasks to workers with room.
     fn dispatch(&mut self) -> Result<(), PoolError> {
+        // First every idle worker gets one task, then each its prefetch: tasks that wait
+        // on each other (a consumer and a producer of one queue) run side by side rather
+        // than queued behind one another at the first worker.
+        for spread in [true, false] {
+            self.dispatch_round(spread)?;
+        }
+        Ok(())
+    }
+
+    fn dispatch_round(&mut self, spread: bool) -> Result<(), PoolError> {
         for i in 0..self.slots.len() {
-            if self.slots[i].is_none() && (!self.closing || !self.pending.is_empty()) {
+            if spread && self.slots[i].is_none() && (!self.closing || !self.pending.is_empty()) {
                 if self.early_deaths >= EARLY_DEATHS_LIMIT && self.pending.is_empty() {
                     continue;
                 }
@@ -738,7 +756,11 @@ impl Pool {
                     .min(MAX_QUEUED as u128) as usize,
                 _ => 0,
             };
-            let depth = 1 + self.cfg.prefetch.max(by_budget);
+            let depth = if spread {
+                1
+            } else {
+                1 + self.cfg.prefetch.max(by_budget)
+            };
             let threshold = self.cfg.shm_threshold;
             // Segments of this worker's results that nothing here maps any more.
             let tokens = w.reader.returns.take();
@@ -767,9 +789,10 @@ impl Pool {
                         continue;
                     }
                     if let Some(def) = self.definitions.get(need) {
-                        queued =
-                            w.out
-                                .push(frame::DEFINE, *need, &[Chunk::Bytes(def)], &[], threshold);
+                        let buffers: Vec<Chunk<'_>> =
+                            def.buffers.iter().map(|b| b.chunk()).collect();
+                        let fds: Vec<BorrowedFd<'_>> = def.fds.iter().map(|f| f.as_fd()).collect();
+                        queued = w.out.push(frame::DEFINE, *need, &buffers, &fds, usize::MAX);
                         if queued.is_ok() {
                             w.defined.insert(*need);
                         }

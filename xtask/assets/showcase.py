@@ -253,6 +253,48 @@ def case_session(lib):
         return f"{result[0]}; {result[1]}, socket left out" if result[2] == "False" else result[0]
 
 
+def _put(q, x):
+    q.put(x)
+    return True
+
+
+def case_queue_to_running_worker(lib):
+    """A ``multiprocessing.Queue`` (the default context's) handed to a worker that is
+    already running, then read back in the parent."""
+    import multiprocessing as mp
+
+    q = mp.Queue()
+    name = {"pickle": "multiprocessing.Pool", "cloudpickle": "loky", "dill": "ProcessPoolExecutor"}
+    try:
+        if lib == "pickle":
+            with mp.Pool(2) as pool:
+                pool.apply(_square, (2,))  # the workers are running
+                pool.apply_async(_put, (q, 7)).get(timeout=10)
+        elif lib in ("cloudpickle", "dill"):
+            if lib == "cloudpickle":
+                import loky
+
+                ex = loky.get_reusable_executor(max_workers=2)
+            else:
+                from concurrent.futures import ProcessPoolExecutor
+
+                ex = ProcessPoolExecutor(2)
+            try:
+                ex.submit(_square, 2).result(timeout=10)
+                ex.submit(_put, q, 7).result(timeout=10)
+            finally:
+                ex.shutdown(wait=False)
+        else:
+            import brinery
+
+            with brinery.Pool(2) as pool:
+                pool.submit(_square, 2).result(timeout=10)
+                pool.submit(_put, q, 7).result(timeout=10)
+        return repr(q.get(timeout=10))
+    except Exception as e:  # noqa: BLE001 - the cell reports it
+        return f"!{name.get(lib, lib)}: {type(e).__name__}: {e}"
+
+
 CASES = [
     ("lambda", "a lambda"),
     ("mutual", "mutually recursive inner functions"),
@@ -262,6 +304,7 @@ CASES = [
     ("no_library", "stream loaded where the library is not importable"),
     ("killed", "a worker killed mid-task: does the rest still run?"),
     ("session", "session (enum, lambda, open socket) saved, restored anew"),
+    ("queue", "a Queue handed to a worker that is already running"),
 ]
 
 EXPECTED = {
@@ -273,6 +316,7 @@ EXPECTED = {
     "no_library": "42",
     "killed": "49",
     "session": "42",
+    "queue": "7",
 }
 
 
@@ -290,6 +334,8 @@ def run_cell(case, lib):
         return case_worker_killed(lib)
     if case == "session":
         return case_session(lib)
+    if case == "queue":
+        return case_queue_to_running_worker(lib)
     raise AssertionError(case)
 
 

@@ -62,11 +62,13 @@ class Worker:
         data = self.ep.definition(n)
         if data is None:
             raise LookupError(f"definition {n} was never sent to this worker")
+        fds = self.ep.definition_fds(n)  # (only the spawn initializer's may have some)
         self.loading.add(n)
         try:
-            obj = Decoder(data, [], [], self).load()
+            obj = Decoder(data, [], fds, self).load()
         finally:
             self.loading.discard(n)
+            close_unclaimed(fds)
         module = getattr(obj, "__module__", None)
         name = getattr(obj, "__qualname__", "")
         if isinstance(module, str) and name.isidentifier():
@@ -199,6 +201,18 @@ def _tb(e):
     return "".join(traceback.format_exception(type(e), e, e.__traceback__))
 
 
+def _run_finalizers():
+    """What ``multiprocessing`` runs when one of its children exits, if a task loaded it:
+    queues this process fed flush their buffers (their feeder threads are joined), so
+    nothing a task put is lost when the worker exits. Finalizers inherited from the
+    parent by fork are skipped by ``multiprocessing`` itself (they check the pid)."""
+    util = sys.modules.get("multiprocessing.util")
+    run = getattr(util, "_run_finalizers", None)
+    if run is not None:
+        run(0)
+        run()
+
+
 def _quiet_signals():
     # Ctrl-C goes to the whole foreground group: let the parent decide what to cancel.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -228,6 +242,7 @@ def serve_forked(sock, stage, parent_only, parent_pid, initializer, initargs):
             except BaseException as e:  # noqa: BLE001
                 worker.init_error = e
         worker.serve()
+        _run_finalizers()
     except BaseException:  # noqa: BLE001
         import traceback
 
@@ -245,6 +260,7 @@ def main():
     """Entry point of a spawned worker."""
     _quiet_signals()
     Worker(WorkerEndpoint.from_env()).serve()
+    _run_finalizers()
     sys.stdout.flush()
     sys.stderr.flush()
 

@@ -13,6 +13,8 @@ cannot:
 - ``("brinery.fd", i, kind, *details)``: the ``i``-th passed descriptor, rebuilt as an
   ``Fd``, a ``socket.socket``, a ``multiprocessing.connection.Connection`` or a file;
 - ``("brinery.bytes", i)``: a large ``bytes`` object sent as buffer ``i``;
+- ``("brinery.mp", kind, ...)``: a ``multiprocessing`` semaphore, heap arena or shared
+  memory segment, the same kernel object on both sides (``_shared``);
 - the ``("brinery.ns", ...)``/``("brinery.fill", ...)`` ids of ``Pickler(namespaces=True)``
   that bind by-value functions to one globals dict per module for the worker's life.
 """
@@ -23,7 +25,7 @@ import pickle
 import sys
 import types
 
-from . import Pickler, _byvalue, _namespaces
+from . import Pickler, _byvalue, _namespaces, _shared
 
 THRESHOLD = 64 * 1024
 
@@ -50,6 +52,11 @@ class Fd:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+    def detach(self):
+        """The descriptor, now the caller's (as ``multiprocessing``'s ``DupFd``)."""
+        fd, self.fd = self.fd, -1
+        return fd
 
     def __enter__(self):
         return self
@@ -152,12 +159,15 @@ class Encoder(Pickler):
         self.buffers = []
         self.fds = []
         self.defining = None
+        # Whether the receiver may be forked from this process (see ``_shared``).
+        self.inherits = True
 
     def encode(self, obj):
         """``(main_stream, buffers, fds)`` for ``obj``."""
         self.buffers.clear()
         self.fds = []
-        main = self.dumps(obj)
+        with _shared.spawning():
+            main = self.dumps(obj)
         return main, list(self.buffers), self.fds
 
     def setup(self):
@@ -179,7 +189,7 @@ class Encoder(Pickler):
             if obj is self.defining:
                 return None
             return self.def_ref(obj)
-        return fd_pid(obj, self.fds)
+        return fd_pid(obj, self.fds) or _shared.reduce(obj, self.fds, self.inherits)
 
 
 def make_encoder(cls, namespaces, *args):
@@ -256,6 +266,8 @@ class Decoder(pickle.Unpickler):
             return rebuild_fd(pid, self.fds)
         if tag == "brinery.bytes":
             return bytes(self.buffers[pid[1] - 1])
+        if tag == "brinery.mp":
+            return _shared.rebuild(pid, self.fds)
         if tag == "brinery.fill":
             ns = _namespaces.namespace(pid[1])
             for k, v in pid[2].items():

@@ -25,6 +25,9 @@ submitted tasks first, as executors do.
 Raw descriptors (``os.pipe()`` ends are ints) must be wrapped as ``brinery.pool.Fd(fd)``
 to be passed; sockets, open files and ``multiprocessing.connection.Connection`` objects
 are recognised as they are. The worker gets its own duplicate, wrapped the same way.
+``multiprocessing``'s queues, locks, semaphores, events, conditions, barriers, shared
+values and arrays and shared memory pass as they are, as the same kernel objects
+(``_shared.py``); ``context()`` makes ones that can always be passed.
 """
 
 import atexit
@@ -46,6 +49,7 @@ from ._pool_errors import BrokenWorkersError, WaitTimeoutError, WorkerDiedError
 from ._progress import Progress
 from ._results import AsyncResult, Batch, MapResult, OrderedResults, RemoteTraceback, UnorderedResults
 from ._results import attach_callbacks, settle
+from ._shared import SharedObjectError, context
 from ._worker import CALL, CHUNK, INIT_DEF, STARCHUNK
 
 from ._worker_codec import FAST, FULL, Decoder, Encoder, Fd, close_unclaimed, is_plain, make_encoder, wants_by_value
@@ -54,12 +58,14 @@ __all__ = [
     "AsyncResult",
     "BrokenWorkersError",
     "Fd",
+    "context",
     "MapResult",
     "Pool",
     "PoolClosedError",
     "PoolError",
     "RemoteError",
     "RemoteTraceback",
+    "SharedObjectError",
     "StageError",
     "WaitTimeoutError",
     "WorkerDiedError",
@@ -90,6 +96,7 @@ class _TaskEncoder(Encoder):
         self.pool = pool
         self.needs = []
         self.inband = False
+        self.inherits = pool._start_method == "fork"
 
     def def_ref(self, obj):
         pool = self.pool
@@ -175,10 +182,14 @@ class Pool(_cf.Executor):
             with self._enc_lock:
                 enc = make_encoder(_TaskEncoder, True, self)
                 enc.inband = True
-                main, bufs, fds = enc.encode((initializer, self._initargs))
-                if bufs or fds:
-                    raise ValueError("initargs cannot carry descriptors or large buffers under spawn")
-                self._pending_init = main
+                try:
+                    main, bufs, fds = enc.encode((initializer, self._initargs))
+                except pickle.PicklingError as e:
+                    raise type(e)(_renamed(str(e), _INIT_PATHS)) from e
+                if bufs:
+                    raise ValueError("initargs cannot carry large buffers under spawn")
+                # (the descriptors are initargs' own, open as long as this pool holds them)
+                self._pending_init = (main, fds)
                 self._base_needs = [INIT_DEF, *enc.needs]
         started = threading.Event()
         failure = []
@@ -216,7 +227,7 @@ class Pool(_cf.Executor):
             for n, blob in self._early_defs:
                 core.define(n, blob)
             if self._base_needs:
-                core.define(INIT_DEF, self._pending_init)
+                core.define(INIT_DEF, *self._pending_init)
             self._core = core
         except BaseException as e:  # noqa: BLE001 - re-raised by __init__
             failure.append(e)
@@ -345,7 +356,7 @@ class Pool(_cf.Executor):
             except KeyboardInterrupt:
                 raise
             except BaseException as e:
-                raise StageError("pickling the task in the parent", f"{type(e).__name__}: {e}") from e
+                raise StageError("pickling the task in the parent", _described(kind, e)) from e
         with self._sink_lock:
             out = self._orphans.pop(tid, None)
             if out is None:
@@ -396,7 +407,7 @@ class Pool(_cf.Executor):
                 except KeyboardInterrupt:
                     raise
                 except BaseException as e:
-                    err = StageError("pickling the task in the parent", f"{type(e).__name__}: {e}")
+                    err = StageError("pickling the task in the parent", _described(kind, e))
                     err.__cause__ = e
                     batch.results[first + len(tids)] = (None, False, "parent", err)
                     tids.append(None)
@@ -653,6 +664,26 @@ def _finish_live_pools():
         for p in pools:
             p.terminate()
         raise
+
+
+# The path a pickling error names, from what was pickled to what the caller passed:
+# ``(kind, fn, (args, kwargs))`` for a call, ``(kind, fn, chunk)`` for map's,
+# ``(initializer, initargs)`` for a spawn pool's initializer.
+_CALL_PATHS = {"obj[2][0]": "args", "obj[2][1]": "kwargs", "obj[1]": "fn"}
+_CHUNK_PATHS = {"obj[2]": "chunk", "obj[1]": "fn"}
+_INIT_PATHS = {"obj[1]": "initargs", "obj[0]": "initializer"}
+
+
+def _renamed(text, names):
+    for old, new in names.items():
+        if text.startswith(old):
+            return new + text[len(old) :]
+    return text
+
+
+def _described(kind, e):
+    head, sep, rest = f"{type(e).__name__}: {e}".partition(": ")
+    return head + sep + _renamed(rest, _CALL_PATHS if kind == CALL else _CHUNK_PATHS)
 
 
 def _error(kind, message):

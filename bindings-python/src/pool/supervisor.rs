@@ -8,13 +8,13 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Mutex, TryLockError};
 use std::time::Duration;
 
-use brinery_pool::{Config, Outcome, Pool, Spawn, Submitter, TaskError, WorkerFds};
+use brinery_pool::{Config, Message, Outcome, Pool, Spawn, Submitter, TaskError, WorkerFds};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use pyo3::IntoPyObjectExt;
 
-use super::buffer::{from_message, to_message};
+use super::buffer::{dup, from_message, to_message};
 
 #[pyclass(module = "brinery._brinery", frozen)]
 pub struct PoolCore {
@@ -128,9 +128,14 @@ impl PoolCore {
         Ok(self.submitter.submit_all(msgs, &needs))
     }
 
-    /// Registers definition `id` (sent to each worker once, before a task needing it).
-    fn define(&self, id: u64, data: &[u8]) {
-        self.submitter.define(id, data.to_vec());
+    /// Registers definition `id` (sent to each worker once, before a task needing it),
+    /// with fds each worker gets its own copies of (duplicated; they stay the caller's).
+    #[pyo3(signature = (id, data, fds=Vec::new()))]
+    fn define(&self, id: u64, data: &[u8], fds: Vec<RawFd>) -> PyResult<()> {
+        let fds = fds.into_iter().map(dup).collect::<PyResult<Vec<_>>>()?;
+        let msg = Message::new(vec![data.to_vec()], fds);
+        self.submitter.define_message(id, msg);
+        Ok(())
     }
 
     /// Cancels a task no worker has yet.

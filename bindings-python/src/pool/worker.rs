@@ -2,7 +2,7 @@
 //! Receiving blocks with the GIL released; the stage page is written with plain stores so
 //! the Python loop can mark every stage of a task at no syscall cost.
 
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex};
 
 use brinery_pool::{launch, Chunk, Endpoint, SegmentCache, WorkerFds};
@@ -85,6 +85,18 @@ impl WorkerEndpoint {
     fn definition<'py>(&self, py: Python<'py>, id: u64) -> Option<Bound<'py, PyBytes>> {
         let ep = self.ep.lock().unwrap();
         ep.definition(id).map(|m| PyBytes::new(py, &m.buffers[0]))
+    }
+
+    /// Copies of the descriptors definition `id` came with, now the caller's.
+    fn definition_fds(&self, id: u64) -> PyResult<Vec<RawFd>> {
+        let ep = self.ep.lock().unwrap();
+        let Some(m) = ep.definition(id) else {
+            return Ok(Vec::new());
+        };
+        m.fds
+            .iter()
+            .map(|f| Ok(f.try_clone()?.into_raw_fd()))
+            .collect()
     }
 
     /// The current task starts now, its set-up over (see `recv`).

@@ -1,0 +1,256 @@
+"""How ``multiprocessing``'s shared objects cross to pool workers that are already
+running: the reducer table of the pool's codec (``_worker_codec``), which plain
+``brinery.dumps`` never consults, so outside a pool these objects still refuse to
+pickle as ``multiprocessing`` says they should.
+
+What crosses is the kernel object, never a copy:
+
+- while the pool encodes, ``multiprocessing`` is told a child is being spawned
+  (``spawning()``), so ``Queue``, ``JoinableQueue``, ``SimpleQueue``, ``Condition``,
+  ``Event``, ``Barrier``, ``Value``/``Array`` reduce themselves as for a child it starts;
+  their pipe ends travel as descriptors (``SCM_RIGHTS``, like any ``Connection``);
+- a semaphore (``Lock``, ``RLock``, ``Semaphore``, ``BoundedSemaphore`` and those inside
+  the objects above) by its name, opened again with ``sem_open``. A semaphore made under
+  the ``fork`` context has no name (it is unlinked at birth): it is reachable only in a
+  process forked after it was made, where it lies at the same address; the receiver
+  checks that the page there maps the same semaphore file, and refuses otherwise;
+- a ``Value``, ``Array``, ``RawValue`` or ``RawArray`` by its type and the descriptor
+  and span of its ``multiprocessing.heap`` arena, mapped again; the descriptor is closed
+  when the mapping is collected;
+- ``shared_memory.SharedMemory`` (and ``ShareableList``) by name, as it pickles anyway,
+  but opened untracked in a worker: the worker's resource tracker must not unlink the
+  parent's segment when the worker exits.
+
+``context()`` is a ``multiprocessing`` context whose objects can always be passed.
+"""
+
+import os
+import pickle
+import sys
+
+__all__ = ["context", "rebuild", "reduce", "spawning", "SharedObjectError"]
+
+
+class SharedObjectError(pickle.PicklingError, RuntimeError):
+    """A ``multiprocessing`` object whose kernel object the receiving process cannot
+    reach (a semaphore of the ``fork`` context, in a process not forked after it)."""
+
+
+_FIX = (
+    "create it with brinery.pool.context() (or multiprocessing.get_context('spawn')), "
+    "whose semaphores keep their names, or under start_method='fork' before the pool starts"
+)
+
+
+class _Passing:
+    """Stands in for ``multiprocessing``'s spawning ``Popen`` while the pool encodes: a
+    descriptor handed to ``DupFd`` travels as an ``Fd``, which has ``detach()``."""
+
+    def duplicate_for_child(self, fd):
+        return fd
+
+    def DupFd(self, fd):  # noqa: N802 - multiprocessing's name
+        from ._worker_codec import Fd
+
+        return Fd(fd)
+
+
+_PASSING = _Passing()
+
+
+class spawning:
+    """``with spawning():`` the objects of ``multiprocessing`` (if it is loaded) reduce
+    as for a child being started. Does nothing where it is not loaded."""
+
+    __slots__ = ("ctx", "before")
+
+    def __enter__(self):
+        ctx = self.ctx = sys.modules.get("multiprocessing.context")
+        if ctx is not None and hasattr(ctx, "set_spawning_popen"):
+            self.before = ctx.get_spawning_popen()
+            ctx.set_spawning_popen(_PASSING)
+        else:
+            self.ctx = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.ctx is not None:
+            self.ctx.set_spawning_popen(self.before)
+
+
+def reduce(obj, fds, inherits):
+    """The persistent id of a shared ``multiprocessing`` object (recording descriptors in
+    ``fds``), or None. ``inherits``: whether the receiver may be a process forked from
+    this one after an unnamed semaphore was made."""
+    synchronize = sys.modules.get("multiprocessing.synchronize")
+    if synchronize is not None and isinstance(obj, synchronize.SemLock):
+        return _reduce_semaphore(obj, inherits)
+    heap = sys.modules.get("multiprocessing.heap")
+    if heap is not None:
+        if type(obj) is heap.Arena and obj.fd >= 0:  # (a Barrier's counters, say)
+            fds.append(obj.fd)
+            return ("brinery.mp", "arena", len(fds) - 1, obj.size)
+        ctypes = sys.modules.get("ctypes")
+        if ctypes is not None and isinstance(obj, _CTYPES or _ctypes_bases(ctypes)):
+            return _reduce_ctype(obj, fds)
+    shm = sys.modules.get("multiprocessing.shared_memory")
+    if shm is not None:
+        if type(obj) is shm.SharedMemory:
+            return ("brinery.mp", "shm", obj.name, obj.size)
+        if type(obj) is shm.ShareableList:
+            return ("brinery.mp", "list", obj.shm.name)
+    return None
+
+
+_CTYPES = None
+
+
+def _ctypes_bases(ctypes):
+    global _CTYPES
+    _CTYPES = (ctypes._SimpleCData, ctypes.Array, ctypes.Structure, ctypes.Union)
+    return _CTYPES
+
+
+def _reduce_ctype(obj, fds):
+    """A ``RawValue``/``RawArray`` (also inside ``Value``/``Array``): its type, and the
+    arena descriptor and span of its heap block (``sharedctypes.reduce_ctype``'s data,
+    flattened)."""
+    from multiprocessing import heap
+
+    wrapper = getattr(obj, "_wrapper", None)
+    if not isinstance(wrapper, heap.BufferWrapper):
+        return None  # an ordinary ctypes object: pickled as a copy, as by pickle
+    (arena, start, stop), size = wrapper._state
+    if isinstance(obj, sys.modules["ctypes"].Array):
+        type_, length = obj._type_, obj._length_
+    else:
+        type_, length = type(obj), None
+    fds.append(arena.fd)
+    return ("brinery.mp", "ctype", type_, length, len(fds) - 1, arena.size, start, stop, size)
+
+
+def _reduce_semaphore(obj, inherits):
+    sl = obj._semlock
+    state = (sl.handle, sl.kind, sl.maxvalue, sl.name)
+    if sl.name is not None:
+        return ("brinery.mp", "sem", type(obj), state, None)
+    what = type(obj).__name__
+    if not inherits:
+        raise SharedObjectError(
+            f"cannot pass a multiprocessing.{what} made under the 'fork' context to a spawned "
+            f"worker: its semaphore was unlinked when it was made, so only processes forked "
+            f"after it can reach it; {_FIX}"
+        )
+    return ("brinery.mp", "sem", type(obj), state, _mapping(sl.handle))
+
+
+def _mapping(address):
+    """``(device, inode)`` of the file mapped at ``address`` in this process, or None."""
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                span, _, _, dev, inode = line.split(None, 5)[:5]
+                lo, hi = span.split("-")
+                if int(lo, 16) <= address < int(hi, 16):
+                    return dev, inode
+    except OSError:
+        pass
+    return None
+
+
+# Semaphores reached through an inherited mapping, kept for this process's life: closing
+# one (sem_close) would unmap the page the inherited objects use too.
+_INHERITED = {}
+
+
+def rebuild(pid, fds):
+    """The object a ``("brinery.mp", ...)`` persistent id stands for."""
+    kind = pid[1]
+    if kind == "sem":
+        return _rebuild_semaphore(*pid[2:])
+    if kind == "ctype":
+        return _rebuild_ctype(pid, fds)
+    if kind == "arena":
+        return _rebuild_arena(fds, *pid[2:])
+    if kind == "shm":
+        from multiprocessing.shared_memory import SharedMemory
+
+        try:
+            return SharedMemory(pid[2], size=pid[3], track=False)
+        except TypeError:  # (before Python 3.13, no track=)
+            with _untracked():
+                return SharedMemory(pid[2], size=pid[3])
+    if kind == "list":
+        from multiprocessing.shared_memory import ShareableList
+
+        with _untracked():
+            return ShareableList(name=pid[2])
+    raise pickle.UnpicklingError(f"unknown multiprocessing object {kind!r}")
+
+
+def _rebuild_ctype(pid, fds):
+    from multiprocessing import heap, sharedctypes
+
+    _, _, type_, length, i, arena_size, start, stop, size = pid
+    arena = _rebuild_arena(fds, i, arena_size)
+    wrapper = heap.BufferWrapper.__new__(heap.BufferWrapper)
+    wrapper._state = ((arena, start, stop), size)
+    return sharedctypes.rebuild_ctype(type_, wrapper, length)
+
+
+def _rebuild_arena(fds, i, size):
+    from multiprocessing import heap, util
+
+    fd, fds[i] = fds[i], -1
+    arena = heap.Arena(size, fd)
+    util.Finalize(arena, os.close, (fd,))  # (an arena given a descriptor leaves it open)
+    return arena
+
+
+def _rebuild_semaphore(cls, state, mapping):
+    if mapping is None:
+        obj = cls.__new__(cls)
+        obj.__setstate__(state)
+        return obj
+    key = (cls, state[0], mapping)
+    obj = _INHERITED.get(key)
+    if obj is None:
+        if _mapping(state[0]) != mapping:
+            raise SharedObjectError(
+                f"cannot use a multiprocessing.{cls.__name__} made under the 'fork' context "
+                f"in process {os.getpid()}: its semaphore was unlinked when it was made, and "
+                f"this process was not forked after it; {_FIX}"
+            )
+        obj = _INHERITED[key] = cls.__new__(cls)
+        obj.__setstate__(state)
+    return obj
+
+
+class _untracked:
+    """``with _untracked():`` shared memory opened here is not registered with this
+    process's resource tracker, which would unlink it when this process exits (the
+    process that created it registered it already)."""
+
+    def __enter__(self):
+        from multiprocessing import resource_tracker
+
+        self.tracker = resource_tracker
+        self.register = resource_tracker.register
+        resource_tracker.register = _ignore
+
+    def __exit__(self, *exc):
+        self.tracker.register = self.register
+
+
+def _ignore(name, rtype):
+    pass
+
+
+def context():
+    """A ``multiprocessing`` context whose ``Queue()``, ``Lock()``, ``Value()``... can be
+    passed to pool workers under either start method: its semaphores keep their names
+    until they are collected (the resource tracker unlinks any left at exit). It is
+    ``multiprocessing``'s ``spawn`` context: its ``Process`` spawns."""
+    import multiprocessing
+
+    return multiprocessing.get_context("spawn")
