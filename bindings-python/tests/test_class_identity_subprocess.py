@@ -266,3 +266,43 @@ def test_dynamic_typing_variables_keep_their_identity_subprocess(kind):
     assert round_trip(other) is other
     out = load_without_brinery(brinery.dumps([v, v]), "print(type(obj[0]).__name__, obj[0] is obj[1])")
     assert out.split() == [kind, "True"]
+
+
+REDEFINED_CLASS_SCRIPT = """
+import brinery
+
+def setup():
+    global tag
+    tag = "set by the initializer"
+
+tag = "parent"
+
+class Greeter:
+    def hi(self):
+        return "v1"
+
+old = Greeter()
+
+def make():
+    return Greeter()
+
+with brinery.Pool(1, setup, start_method={method!r}) as pool:
+    print(pool.submit(lambda: Greeter().hi()).result())
+    print(pool.submit(lambda: isinstance(make(), Greeter)).result())
+
+    class Greeter:
+        def hi(self):
+            return "v2"
+
+    print(pool.submit(lambda: Greeter().hi()).result())
+    print(pool.submit(Greeter().hi).result())
+    print(pool.submit(old.hi).result())
+    print(pool.submit(lambda: Greeter().hi()).result())
+    print(pool.submit(lambda: tag).result() == "set by the initializer")
+"""
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_pool_worker_follows_a_class_redefined_in_a_script_subprocess(method):
+    out = run_python(REDEFINED_CLASS_SCRIPT.format(method=method)).decode().split()
+    assert out == ["v1", "True", "v2", "v2", "v1", "v2", "True"], out

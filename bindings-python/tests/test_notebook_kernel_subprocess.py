@@ -134,13 +134,9 @@ def test_pool_from_the_kernel(kernel, start_method):
     assert out.splitlines() == ["[10, 12, 14, 16]", "Square with 4 sides", "5 Color.RED"], out
 
 
-# The guide says a worker follows a class changed where it was defined. A class
-# redefined in a later cell (a new class object, same module and qualified name) does
-# not reach a worker that already ran the old one, from a kernel or from a script
-# alike: the worker's `__main__` namespace keeps its first `Greeter` (globals are filled
-# only where missing) and an instance of the new class runs the old methods. Reported
-# for the pool and class-identity work; strict, so the fix turns this red.
-@pytest.mark.xfail(strict=True, reason="a redefined __main__ class does not reach a pool worker that ran the old one")
+# A class redefined in a later cell (a new class object, same module and qualified
+# name) reaches a worker that already ran the old one: the later definition takes the
+# name over in the worker's `__main__` namespace, and its instances run its methods.
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
 def test_worker_follows_a_class_redefined_in_a_later_cell(kernel, start_method):
     kernel.run(f"""

@@ -38,7 +38,15 @@ import weakref
 
 from ._reducers import Call
 
-__all__ = ["REGISTRY", "ClassRegistry", "key_for", "lookup_reduction", "typing_variable_key"]
+__all__ = [
+    "REGISTRY",
+    "ClassRegistry",
+    "adopt",
+    "key_for",
+    "lookup_reduction",
+    "same_definition",
+    "typing_variable_key",
+]
 
 
 class ClassRegistry(weakref.WeakValueDictionary):
@@ -118,23 +126,54 @@ def key_for(cls):
     key = REGISTRY.key_of.get(cls)
     if key is not None:
         return key
+    return _register(cls, f"{cls.__module__}.{cls.__qualname__}", _content(cls))
+
+
+def _content(cls):
     from . import _native_dumps
 
     _state.digesting = True
     try:
-        content = _native_dumps(cls, 5)
+        return _native_dumps(cls, 5)
     finally:
         _state.digesting = False
-    return _register(cls, f"{cls.__module__}.{cls.__qualname__}", content)
+
+
+def _digest(content):
+    import hashlib  # here, not at the top: most processes never hash a class
+
+    return hashlib.blake2b(content, digest_size=12).hexdigest()
+
+
+def same_definition(cls, loaded):
+    """Whether ``cls``, a class of this process, has the definition of ``loaded``, a
+    class just rebuilt here from a stream (compared by key without its ``#n`` suffix;
+    ``cls`` is not registered). A forked worker asks it of the class it inherited."""
+    key = REGISTRY.key_of.get(loaded)
+    if key is None:
+        return False
+    own = REGISTRY.key_of.get(cls)
+    if own is None:
+        try:
+            own = f"{cls.__module__}.{cls.__qualname__}:{_digest(_content(cls))}"
+        except Exception:  # noqa: BLE001 - not dumpable here: not the same definition
+            return False
+    return own.partition("#")[0] == key.partition("#")[0]
+
+
+def adopt(cls, loaded):
+    """Registers ``cls`` in place of ``loaded`` (same definition, see ``same_definition``),
+    so later streams carrying that key load as ``cls``."""
+    key = REGISTRY.key_of.get(loaded)
+    if key is not None and REGISTRY.get(key) is loaded:
+        REGISTRY[key] = cls
+        REGISTRY.key_of[cls] = key
 
 
 def _register(obj, name, content):
     """Registers ``obj`` under ``name``, a digest of ``content`` (its definition), and
     a ``#n`` suffix when another live object of this process has the same definition."""
-    import hashlib  # here, not at the top: most processes never hash a class
-
-    digest = hashlib.blake2b(content, digest_size=12).hexdigest()
-    base = f"{name}:{digest}"
+    base = f"{name}:{_digest(content)}"
     key, n = base, 0
     while True:
         other = REGISTRY.get(key)

@@ -48,6 +48,7 @@ class Worker:
         self.defs = {}
         self.def_ids = {}
         self.loading = set()
+        self.bound = {}
         self.encoder = make_encoder(_ResultEncoder, False, self)
         self.init_error = None
         self.initialized = False
@@ -72,13 +73,41 @@ class Worker:
         module = getattr(obj, "__module__", None)
         name = getattr(obj, "__qualname__", "")
         if isinstance(module, str) and name.isidentifier():
-            # A forked worker already has the parent's object under that name: keep it,
-            # so instances made by its functions and instances sent as arguments agree.
-            existing = _namespaces.namespace(module).setdefault(name, obj)
-            if type(existing) is type(obj) and getattr(existing, "__qualname__", None) == name:
-                obj = existing
+            obj = self.bind(module, name, n, obj)
         self.defs[n] = obj
         self.def_ids[id(obj)] = n
+        return obj
+
+    def bind(self, module, name, n, obj):
+        """Binds definition ``n``, a function or class named ``name``, in this worker's
+        namespace of ``module``, and returns the object tasks get for it.
+
+        The parent numbers definitions in the order it makes them, so a later definition
+        of a name (a class or function redefined, a notebook cell run again) takes the
+        name over from an earlier one, in the namespace and in the class registry, and
+        instances of either keep their own class. A name bound to something else (what
+        an initializer set with ``global``) is kept. A forked worker keeps the object it
+        inherited when that has the same definition, so instances made by inherited
+        functions and instances sent as arguments agree."""
+        ns = _namespaces.namespace(module)
+        key = (module, name)
+        existing = ns.get(name, _MISSING)
+        if existing is _MISSING or existing is obj:
+            ns[name] = obj
+            self.bound[key] = n
+            return obj
+        if type(existing) is not type(obj) or getattr(existing, "__qualname__", None) != name:
+            return obj
+        prev = self.bound.get(key)
+        if prev is not None and self.defs.get(prev) is existing:
+            if n > prev:
+                ns[name] = obj
+                self.bound[key] = n
+            return obj
+        self.bound[key] = n
+        if _same_definition(existing, obj):
+            return existing
+        ns[name] = obj
         return obj
 
     def load_ref(self, n):
@@ -183,6 +212,23 @@ class Worker:
             main = bufs = fds = out = None
             err = StageError("sending the result", _describe(e))
             ep.reply(tid, SENDING, FULL + self.encoder.encode((False, err, _tb(e)))[0])
+
+
+_MISSING = object()
+
+
+def _same_definition(existing, loaded):
+    """Whether ``existing``, an object this worker did not load (a forked worker's
+    inherited one), has the definition of ``loaded``; a class found so takes its place
+    in the class registry."""
+    if isinstance(existing, type):
+        from . import _identity
+
+        if not _identity.same_definition(existing, loaded):
+            return False
+        _identity.adopt(existing, loaded)
+        return True
+    return getattr(existing, "__code__", None) == getattr(loaded, "__code__", _MISSING)
 
 
 def _initializer_failed(e):
