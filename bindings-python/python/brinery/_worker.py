@@ -49,7 +49,9 @@ class Worker:
         self.def_ids = {}
         self.loading = set()
         self.bound = {}
-        self.encoder = make_encoder(_ResultEncoder, False, self)
+        # (a worker of ``Pool(python=)`` may run another CPython version than its parent)
+        cross = os.environ.get("BRINERY_CROSS_VERSION") == "1"
+        self.encoder = make_encoder(_ResultEncoder, False, self, cross_version=cross)
         self.init_error = None
         self.initialized = False
 

@@ -192,8 +192,9 @@ class Encoder(Pickler):
         return fd_pid(obj, self.fds) or _shared.reduce(obj, self.fds, self.inherits)
 
 
-def make_encoder(cls, namespaces, *args):
-    """An ``Encoder`` subclass instance whose large protocol-5 buffers go out of band."""
+def make_encoder(cls, namespaces, *args, cross_version=False):
+    """An ``Encoder`` subclass instance whose large protocol-5 buffers go out of band;
+    ``cross_version``: for a process on another CPython minor version (``Pool(python=)``)."""
     buffers = []
 
     def out_of_band(pb):
@@ -203,7 +204,7 @@ def make_encoder(cls, namespaces, *args):
         buffers.append(m)
         return False
 
-    enc = cls(None, 5, buffer_callback=out_of_band, namespaces=namespaces)
+    enc = cls(None, 5, buffer_callback=out_of_band, namespaces=namespaces, cross_version=cross_version)
     enc.buffers = buffers
     enc.setup(*args)
     return enc

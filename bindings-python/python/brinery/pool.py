@@ -128,6 +128,8 @@ class Pool(_cf.Executor):
     spellings of ``ProcessPoolExecutor`` (``max_workers``, ``mp_context``,
     ``max_tasks_per_child``) and ``multiprocessing.Pool`` (``context``) are taken too.
     A context (or ``start_method``) says ``"fork"`` (the default) or ``"spawn"``.
+    ``python``: an interpreter to spawn the workers on (another CPython version with
+    brinery installed); messages to and from them are written ``cross_version=True``.
     """
 
     def __init__(
@@ -143,13 +145,21 @@ class Pool(_cf.Executor):
         max_workers=None,
         mp_context=None,
         context=None,
+        python=None,
     ):
         processes, name = _one_of(processes=processes, max_workers=max_workers)
         if processes is None:
             processes = os.cpu_count() or 1
         if not isinstance(processes, int) or processes < 1:
             raise ValueError(f"{name or 'processes'} must be greater than 0")
+        if python is not None:
+            # Another interpreter can only be spawned; it is the default then.
+            python = os.fspath(python)
+            if start_method is None and mp_context is None and context is None:
+                start_method = "spawn"
         start_method = _start_method(start_method, *_one_of(mp_context=mp_context, context=context))
+        if python is not None and start_method == "fork":
+            raise ValueError("python= starts workers on another interpreter, which cannot be forked: use start_method='spawn'")
         max_tasks_per_child, name = _one_of(
             maxtasksperchild=maxtasksperchild, max_tasks_per_child=max_tasks_per_child
         )
@@ -161,6 +171,7 @@ class Pool(_cf.Executor):
             raise TypeError("initializer must be a callable")
         self._processes = processes
         self._start_method = start_method
+        self._python = python
         self._initializer = initializer
         self._initargs = tuple(initargs)
         self._sinks = {}
@@ -173,14 +184,14 @@ class Pool(_cf.Executor):
         self._next_def = itertools.count(1)
         self._base_needs = []
         self._parent_side = _ParentSide(self)
-        self._encoder = make_encoder(_TaskEncoder, True, self)
+        self._encoder = make_encoder(_TaskEncoder, True, self, cross_version=python is not None)
         self._closing = False
         self._terminating = False
         self._core = None
         self._early_defs = []
         if start_method == "spawn" and initializer is not None:
             with self._enc_lock:
-                enc = make_encoder(_TaskEncoder, True, self)
+                enc = make_encoder(_TaskEncoder, True, self, cross_version=python is not None)
                 enc.inband = True
                 try:
                     main, bufs, fds = enc.encode((initializer, self._initargs))
@@ -221,8 +232,10 @@ class Pool(_cf.Executor):
                 fork = functools.partial(_fork_worker, self._initializer, self._initargs)
                 core = PoolCore(self._processes, fork=fork, **kwargs)
             else:
-                env = [("PYTHONPATH", os.pathsep.join(p for p in sys.path if p))]
-                argv = [sys.executable, "-c", "from brinery._worker import main; main()"]
+                env = [("PYTHONPATH", os.pathsep.join(_worker_path(self._python)))]
+                argv = [self._python or sys.executable, "-c", "from brinery._worker import main; main()"]
+                if self._python is not None:
+                    env.append(("BRINERY_CROSS_VERSION", "1"))
                 core = PoolCore(self._processes, spawn=argv, env=env, **kwargs)
             for n, blob in self._early_defs:
                 core.define(n, blob)
@@ -318,7 +331,7 @@ class Pool(_cf.Executor):
         entry = (obj, n, [])
         self._defs[n] = entry
         self._defs_by_obj[id(obj)] = entry
-        enc = make_encoder(_TaskEncoder, True, self)
+        enc = make_encoder(_TaskEncoder, True, self, cross_version=self._python is not None)
         enc.inband = True
         enc.defining = obj
         try:
@@ -629,6 +642,26 @@ def _one_of(**named):
     if len(given) > 1:
         raise TypeError(f"give only one of {' and '.join(named)}")
     return given[0] if given else (None, None)
+
+
+def _worker_path(python):
+    """``sys.path`` for a spawned worker: this one, or for another interpreter, without
+    this interpreter's standard library, site-packages and the folder of its brinery
+    (built for this version; that interpreter has its own brinery)."""
+    paths = [p for p in sys.path if p]
+    if python is None:
+        return paths
+    mine = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    brinery_home = os.path.realpath(os.path.dirname(os.path.dirname(_worker.__file__)))
+    out = []
+    for p in paths:
+        real = os.path.realpath(p)
+        if real == brinery_home or "site-packages" in real or "dist-packages" in real:
+            continue
+        if any(real == m or real.startswith(m + os.sep) for m in mine):
+            continue
+        out.append(p)
+    return out
 
 
 def _start_method(start_method, context, name):
