@@ -65,3 +65,22 @@ pub fn test() -> Result {
         Err(format!("Python tests failed on {}", failed.join(", ")).into())
     }
 }
+
+/// `mypy --strict` over `bindings-python/tests/typing/usage.py`, with the package's
+/// source folder on `MYPYPATH`: every public name is reached through its `.pyi` stub
+/// (checked too), and no build is needed.
+pub fn typecheck() -> Result {
+    let python = venv::ensure()?;
+    let mut c = run::cmd(
+        &python,
+        &[
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "bindings-python/tests/typing/usage.py",
+        ],
+    );
+    c.env("MYPYPATH", run::root().join("bindings-python/python"));
+    run::status(&mut c)
+}

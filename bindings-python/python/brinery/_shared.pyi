@@ -1,0 +1,6 @@
+import multiprocessing.context
+import pickle
+
+class SharedObjectError(pickle.PicklingError, RuntimeError): ...
+
+def context() -> multiprocessing.context.SpawnContext: ...
