@@ -9,6 +9,8 @@ import pickle
 from typing import Any, assert_type
 
 import brinery
+import brinery.dask
+import brinery.joblib
 import brinery.pool
 import brinery.safe
 from brinery import _brinery
@@ -140,3 +142,14 @@ def pools() -> None:
         WorkerDiedError,
     )
     print(caught)
+
+
+def integrations() -> None:
+    brinery.dask.register()
+    header, frames = brinery.dask.dumps([1])
+    assert_type(brinery.dask.FAMILY, str)
+    print(brinery.dask.loads(header, frames))
+    brinery.joblib.register()
+    brinery.joblib.shutdown(wait=True)
+    backend = brinery.joblib.BrineryBackend(start_method="fork")
+    assert_type(backend.start_method, str)
