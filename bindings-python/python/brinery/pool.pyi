@@ -1,6 +1,7 @@
 import concurrent.futures as _cf
 import multiprocessing.context
-from collections.abc import Callable, Iterable, Mapping
+import pickle
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, ParamSpec, Self, TypeVar
 
@@ -11,20 +12,56 @@ from ._errors import StageError as StageError
 from ._pool_errors import BrokenWorkersError as BrokenWorkersError
 from ._pool_errors import WaitTimeoutError as WaitTimeoutError
 from ._pool_errors import WorkerDiedError as WorkerDiedError
-from ._results import AsyncResult as AsyncResult
-from ._results import MapResult as MapResult
-from ._results import OrderedResults as OrderedResults
-from ._results import RemoteTraceback as RemoteTraceback
-from ._results import UnorderedResults as UnorderedResults
-from ._shared import SharedObjectError as SharedObjectError
-from ._shared import context as context
-from ._worker_codec import Fd as Fd
 
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
 _Context = str | multiprocessing.context.BaseContext | None
 
 STAGE_NAMES: list[str]
+
+# Defined in private modules (`_results`, `_shared`, `_worker_codec`); stubbed here, where
+# they are public.
+class RemoteTraceback(Exception):
+    tb: str
+    def __init__(self, tb: str) -> None: ...
+
+class AsyncResult(_cf.Future[_T]):
+    def get(self, timeout: float | None = ...) -> _T: ...
+    def wait(self, timeout: float | None = ...) -> None: ...
+    def ready(self) -> bool: ...
+    def successful(self) -> bool: ...
+
+class MapResult(AsyncResult[list[_T]]): ...
+
+class OrderedResults(Iterator[_T]):
+    def __iter__(self) -> OrderedResults[_T]: ...
+    def __next__(self) -> _T: ...
+    def next(self, timeout: float | None = ...) -> _T: ...
+    def close(self) -> None: ...
+
+class UnorderedResults(Iterator[_T]):
+    def __iter__(self) -> UnorderedResults[_T]: ...
+    def __next__(self) -> _T: ...
+    def next(self, timeout: float | None = ...) -> _T: ...
+    def close(self) -> None: ...
+
+class SharedObjectError(pickle.PicklingError, RuntimeError): ...
+
+def context() -> multiprocessing.context.SpawnContext: ...
+
+class Fd:
+    fd: int
+    def __init__(self, fd: int) -> None: ...
+    def fileno(self) -> int: ...
+    def close(self) -> None: ...
+    def detach(self) -> int: ...
+    def __enter__(self) -> Fd: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
 
 class Pool(_cf.Executor):
     def __init__(

@@ -1,6 +1,0 @@
-import multiprocessing.context
-import pickle
-
-class SharedObjectError(pickle.PicklingError, RuntimeError): ...
-
-def context() -> multiprocessing.context.SpawnContext: ...
