@@ -107,7 +107,7 @@ export interface LoadsOptions {
   encoding?: 'ascii' | 'latin1' | 'bytes';
   /** Deepest container nesting accepted. Default 1000. */
   maxDepth?: number;
-  /** Most memo entries a stream may create. Default: the stream's length in bytes.
+  /** Most memo entries a stream may create. Default: the stream's length in bytes (16 at least).
    * Beyond it: `ERR_BRINERY_LIMIT`. */
   maxMemo?: number;
   /** Most bytes the decoder may allocate (strings, bytes, nodes). Default: 1 MiB plus

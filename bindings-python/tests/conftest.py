@@ -1,3 +1,5 @@
+"""pytest setup: the tests folder is importable, so tests share helper modules."""
+
 import os
 import sys
 

@@ -1,3 +1,5 @@
+"""The package imports and matches pickle's constants and exception types."""
+
 import pickle
 
 import brinery

@@ -4,6 +4,7 @@
 
 mod bench;
 mod c;
+mod codegen;
 mod demo;
 mod develop;
 mod dist;
@@ -11,8 +12,11 @@ mod docs;
 mod interpreters;
 mod node;
 mod python;
+mod release;
 mod run;
+mod stubgen;
 mod test;
+mod tidy;
 mod venv;
 
 use std::process::ExitCode;
@@ -27,6 +31,9 @@ commands:
   demo      build, then show brinery against pickle/cloudpickle/dill
   bench     run divan benches and the cross-library comparison
   dist      build and smoke-test the wheel, npm tarball and C tarball
+  codegen   regenerate the committed generated files (`--check`: fail when stale)
+  tidy      check module docs, file sizes and machine paths over the tracked files
+  release   `release VERSION [--dry-run]`: bump, changelog, dist, commit, tag
 ";
 
 fn main() -> ExitCode {
@@ -42,6 +49,9 @@ fn main() -> ExitCode {
         "demo" => demo::run(rest),
         "bench" => bench::run(rest),
         "dist" => dist::run(rest),
+        "codegen" => codegen::run(rest),
+        "tidy" => tidy::run(rest),
+        "release" => release::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())

@@ -46,6 +46,10 @@ fn clippy() -> Result {
     ])
 }
 
+fn tidy() -> Result {
+    crate::tidy::run(&[])
+}
+
 fn rust() -> Result {
     run::cargo(&["test", "--workspace"])?;
     run::cargo(&[
@@ -62,9 +66,16 @@ fn rust() -> Result {
 const STEPS: &[Step] = &[
     ("fmt", None, fmt),
     ("versions", None, crate::dist::check_versions),
+    ("codegen check", None, crate::codegen::check),
+    ("tidy", None, tidy),
     ("clippy", None, clippy),
     ("rust tests", None, rust),
     ("python tests", Some("bindings-python"), crate::python::test),
+    (
+        "types python",
+        Some("bindings-python"),
+        crate::python::typecheck,
+    ),
     ("c tests", Some("bindings-c"), crate::c::test),
     ("node tests", Some("bindings-node"), crate::node::test),
     ("doc examples", None, crate::docs::test),
