@@ -1,5 +1,6 @@
 import concurrent.futures as _cf
 import multiprocessing.context
+import os
 import pickle
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
@@ -77,6 +78,7 @@ class Pool(_cf.Executor):
         max_workers: int | None = ...,
         mp_context: _Context = ...,
         context: _Context = ...,
+        python: str | os.PathLike[str] | None = ...,
     ) -> None: ...
     def submit(
         self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs

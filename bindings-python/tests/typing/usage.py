@@ -105,7 +105,7 @@ def safe() -> None:
 
 
 def pools() -> None:
-    with Pool(2, start_method="spawn", task_timeout=1.5) as pool:
+    with Pool(2, start_method="spawn", task_timeout=1.5, python=None) as pool:
         fut = pool.submit(add, 1, 2)
         assert_type(fut, AsyncResult[int])
         assert_type(fut.get(timeout=1), int)
