@@ -91,3 +91,4 @@ def test_allow_wildcards_follow_the_core_rule():
         with pytest.raises(brinery.UnsafePickleError) as e:
             brinery.safe_loads(stream, allow=["textwrap.*"])
         assert (e.value.global_name, e.value.offset) == (name, offset)
+

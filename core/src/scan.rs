@@ -345,6 +345,9 @@ enum Abs {
     /// The result of a call of a safe-listed global that returns a process-wide
     /// singleton (`uuid.SafeUUID(0)` is `uuid.SafeUUID.safe`).
     Singleton,
+    /// A list, dict, set or bytearray the stream built, holding only plain values: it
+    /// cannot be a dict key or a set item (`pickle` raises `TypeError` there).
+    Unhashable,
     /// Any other value: numbers, containers, persistent ids.
     Plain,
 }
@@ -392,7 +395,12 @@ impl Abs {
                 .map(Abs::severity)
                 .max()
                 .unwrap_or(Severity::Safe),
-            Abs::Str(_) | Abs::Int(_) | Abs::Range | Abs::Singleton | Abs::Plain => Severity::Safe,
+            Abs::Str(_)
+            | Abs::Int(_)
+            | Abs::Range
+            | Abs::Singleton
+            | Abs::Unhashable
+            | Abs::Plain => Severity::Safe,
         }
     }
 
@@ -401,6 +409,16 @@ impl Abs {
         match self {
             Abs::Global { .. } | Abs::Extension(_) | Abs::Holder(_) => true,
             Abs::Tuple(items) => items.iter().any(Abs::holds_global),
+            _ => false,
+        }
+    }
+
+    /// A value `pickle` could not hash: a built list, dict, set or bytearray, or a
+    /// tuple holding one.
+    fn unhashable(&self) -> bool {
+        match self {
+            Abs::Unhashable => true,
+            Abs::Tuple(items) => items.iter().any(Abs::unhashable),
             _ => false,
         }
     }
@@ -697,17 +715,67 @@ impl<'a> Walker<'a> {
                 let n = if code == APPEND { 1 } else { 2 };
                 let items = self.pop_n(n)?;
                 self.top()?;
+                if code == SETITEM {
+                    self.hashable(info.name, &items[..1])?;
+                }
                 self.taint_top(&items);
             }
             APPENDS | SETITEMS | ADDITEMS => {
                 let k = self.pop_mark()?;
                 let items = self.stack.split_off(k);
                 self.top()?;
+                match code {
+                    SETITEMS => self.hashable(info.name, items.iter().step_by(2))?,
+                    ADDITEMS => self.hashable(info.name, &items)?,
+                    _ => {}
+                }
                 self.taint_top(&items);
             }
-            _ => self.generic(info)?,
+            DICT | FROZENSET => {
+                // Checked before `generic` takes the items off the stack.
+                let k = self
+                    .marks
+                    .last()
+                    .copied()
+                    .unwrap_or(0)
+                    .min(self.stack.len());
+                let keys: Vec<Abs> = if code == DICT {
+                    self.stack[k..].iter().step_by(2).cloned().collect()
+                } else {
+                    self.stack[k..].to_vec()
+                };
+                self.hashable(info.name, &keys)?;
+                self.generic(info)?;
+                self.mark_unhashable(code);
+            }
+            _ => {
+                self.generic(info)?;
+                self.mark_unhashable(code);
+            }
         }
         Ok(())
+    }
+
+    /// Refuses, as `pickle` would with a `TypeError`, a dict key or set item that
+    /// cannot be hashed (a list used as a key): the stream cannot load, whatever it
+    /// imports, so the scan does not call it safe.
+    fn hashable<'k>(&self, opcode: &'static str, keys: impl IntoIterator<Item = &'k Abs>) -> R<()> {
+        if keys.into_iter().any(Abs::unhashable) {
+            return Err(self.fail(K::WrongType(opcode, "hashable key")));
+        }
+        Ok(())
+    }
+
+    /// A list, dict, set or bytearray just built from plain values is unhashable.
+    fn mark_unhashable(&mut self, code: u8) {
+        if matches!(
+            code,
+            EMPTY_LIST | LIST | EMPTY_DICT | DICT | EMPTY_SET | BYTEARRAY8
+        ) {
+            if let Some(top @ Abs::Plain) = self.stack.last_mut() {
+                *top = Abs::Unhashable;
+            }
+        }
     }
 
     /// Opcodes that only move plain values: read the argument, then pop and push

@@ -51,6 +51,7 @@ def _scan(data):
     if s.error is not None:
         message, offset = s.error
         print(f"stopped: {message} at byte {offset}")
+        print(f"unreadable: {message} at byte {offset}", file=sys.stderr)
     for f in s.flagged("unknown"):
         print(f"{f.severity}: {f.target} at byte {f.offset} ({f.reason})", file=sys.stderr)
     if s.dangerous:
