@@ -28,6 +28,11 @@ def _pythons():
 PYTHONS = _pythons()
 OTHERS = [p for p in PYTHONS if os.path.realpath(p) != os.path.realpath(HERE)]
 
+
+def venv_name(python):
+    """The venv folder a python is in (`.venv-3.12`), for test ids."""
+    return os.path.basename(os.path.dirname(os.path.dirname(python))) if isinstance(python, str) else "none"
+
 WRITER = '''
 import sys, functools, enum, asyncio, dataclasses
 import brinery
@@ -164,7 +169,7 @@ def load(python, data):
     return subprocess.run([python, "-c", code], input=data, capture_output=True, timeout=120)
 
 
-@pytest.mark.parametrize("loader", PYTHONS, ids=lambda p: os.path.basename(os.path.dirname(os.path.dirname(p))))
+@pytest.mark.parametrize("loader", PYTHONS, ids=venv_name)
 def test_written_here_runs_on_each_python(loader, tmp_path):
     data = write(HERE, tmp_path)
     r = load(loader, data)
@@ -172,7 +177,7 @@ def test_written_here_runs_on_each_python(loader, tmp_path):
 
 
 @pytest.mark.skipif(not OTHERS, reason="no other CPython in BRINERY_TEST_PYTHONS (cargo xtask test sets it)")
-@pytest.mark.parametrize("writer", OTHERS, ids=lambda p: os.path.basename(os.path.dirname(os.path.dirname(p))))
+@pytest.mark.parametrize("writer", OTHERS, ids=venv_name)
 def test_written_elsewhere_runs_here(writer, tmp_path):
     data = write(writer, tmp_path)
     r = load(HERE, data)

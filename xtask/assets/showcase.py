@@ -295,6 +295,49 @@ def case_queue_to_running_worker(lib):
         return f"!{name.get(lib, lib)}: {type(e).__name__}: {e}"
 
 
+def _crash_or_sleep(i, started, done):
+    # Task 0 kills its worker once task 1 has started beside it; task 1 takes 2 s.
+    if i == 0:
+        for _ in range(100):
+            if os.path.exists(started):
+                break
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGKILL)
+    open(started, "w").close()
+    time.sleep(2.0)
+    open(done, "w").close()
+    return i
+
+
+def case_joblib_worker_killed(lib):
+    """``joblib.Parallel`` on the library's backend (pickle: ``multiprocessing``,
+    cloudpickle: loky, joblib's default) while one task kills its worker: the call fails
+    either way (joblib raises the first error), but does the task beside it finish?"""
+    backend = {"pickle": "multiprocessing", "cloudpickle": "loky", "brinery": "brinery"}.get(lib)
+    if backend is None:
+        return "!no joblib backend"
+    import tempfile
+
+    import joblib
+
+    if lib == "brinery":
+        import brinery.joblib  # noqa: F401 - registers the backend
+    with tempfile.TemporaryDirectory() as d:
+        started, done = os.path.join(d, "started"), os.path.join(d, "done")
+        try:
+            with joblib.parallel_config(backend=backend, n_jobs=2):
+                joblib.Parallel(batch_size=1, timeout=CELL_TIMEOUT)(
+                    joblib.delayed(_crash_or_sleep)(i, started, done) for i in range(2))
+            return "!the call reported success"
+        except Exception as e:  # noqa: BLE001 - the cell reports it
+            error = type(e).__name__
+        for _ in range(60):
+            if os.path.exists(done):
+                return f"finished; the killed one: {error}"
+            time.sleep(0.1)
+        return f"!{backend}: {error}, the task beside it lost"
+
+
 CASES = [
     ("lambda", "a lambda"),
     ("mutual", "mutually recursive inner functions"),
@@ -305,6 +348,7 @@ CASES = [
     ("killed", "a worker killed mid-task: does the rest still run?"),
     ("session", "session (enum, lambda, open socket) saved, restored anew"),
     ("queue", "a Queue handed to a worker that is already running"),
+    ("joblib", "joblib: a worker killed mid-call, the task beside it?"),
 ]
 
 EXPECTED = {
@@ -317,6 +361,7 @@ EXPECTED = {
     "killed": "49",
     "session": "42",
     "queue": "7",
+    "joblib": "finished",
 }
 
 
@@ -336,6 +381,8 @@ def run_cell(case, lib):
         return case_session(lib)
     if case == "queue":
         return case_queue_to_running_worker(lib)
+    if case == "joblib":
+        return case_joblib_worker_killed(lib)
     raise AssertionError(case)
 
 
