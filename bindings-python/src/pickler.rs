@@ -43,9 +43,12 @@ fn by_value_modules(
     extra: &[String],
 ) -> PyResult<Vec<String>> {
     let mut out: Vec<String> = extra.to_vec();
-    let registered = st.helpers.bind(py).getattr("BY_VALUE")?;
-    for m in registered.try_iter()? {
-        out.push(m?.extract()?);
+    let registered = st.by_value.bind(py);
+    if registered.is_empty() {
+        return Ok(out);
+    }
+    for m in registered.iter() {
+        out.push(m.extract()?);
     }
     Ok(out)
 }
@@ -121,7 +124,7 @@ pub fn dump<'py>(
         fix_imports,
         cross_version,
     )?;
-    walker.sink = Some(write.clone());
+    walker.set_sink(Some(write.clone()));
     walker.dump(obj)?.write_to(&write)
 }
 
@@ -319,7 +322,7 @@ impl Pickler {
         };
         drop(me);
         let mut walker = Walker::new(py, st, opts)?;
-        walker.sink = sink;
+        walker.set_sink(sink);
         if keep_memo {
             let saved = std::mem::take(&mut slf.borrow_mut().memo);
             let (stream, after) = walker.dump_with_memo(obj, saved);

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyDict, PySet, PyString};
 
 /// Cached objects; fields are owned references valid for the interpreter's life.
 pub struct Stdlib {
@@ -30,6 +30,9 @@ pub struct Stdlib {
     pub sys_implementation: Py<PyAny>,
     pub latin1: Py<PyString>,
     pub helpers: Py<PyAny>,
+    /// `brinery._byvalue.BY_VALUE`, the set of registered module names (changed in
+    /// place, never rebound): read on every dump, so kept rather than looked up.
+    pub by_value: Py<PySet>,
     /// `brinery._identity`: registry keys of by-value classes.
     pub identity: Py<PyAny>,
     /// `brinery._byvalue.REDUCERS`, `STDLIB_NAMES`.
@@ -119,6 +122,11 @@ pub fn get(py: Python<'_>) -> PyResult<&Stdlib> {
                 .getattr(pyo3::intern!(helpers.py(), "LATE_MODULES"))?
                 .extract()?,
             late_done: AtomicU32::new(0),
+            by_value: helpers
+                .getattr("BY_VALUE")?
+                .cast_into::<PySet>()
+                .map_err(PyErr::from)?
+                .unbind(),
             helpers: helpers.unbind().into_any(),
             identity: py.import("brinery._identity")?.unbind().into_any(),
             global_ops: crate::bytecode::GlobalOps::new(py)?,

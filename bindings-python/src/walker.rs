@@ -42,7 +42,7 @@ pub type MemoMap = std::collections::HashMap<usize, u32, std::hash::BuildHasherD
 
 use crate::error;
 use crate::function::FunctionState;
-use crate::output::{Payload, Stream, DEFER_MIN};
+use crate::output::{Growing, Payload, Stream, DEFER_MIN, GROW_FROM};
 use crate::path::{Path, Seg};
 use crate::stdlib::Stdlib;
 
@@ -133,8 +133,12 @@ pub struct Walker<'py> {
     pub path: Path<'py>,
     located: bool,
     pub fns: FunctionState<'py>,
-    /// Receives committed frames when dumping to a file.
-    pub sink: Option<Bound<'py, PyAny>>,
+    /// Receives committed frames when dumping to a file (see [`Walker::set_sink`]).
+    sink: Option<Bound<'py, PyAny>>,
+    /// Committed frames of a dump to `bytes` past [`GROW_FROM`].
+    head: Option<Growing<'py>>,
+    /// How much committed stream is moved out of the encoder at a time.
+    flush_at: usize,
     /// Types (kept alive) with no dispatch-table entry that are not classes.
     pub plain_reduce_types: rustc_hash::FxHashSet<usize>,
     /// Which types' instances reduce the default way (see [`crate::instance`]).
@@ -189,6 +193,8 @@ impl<'py> Walker<'py> {
             located: false,
             fns: FunctionState::default(),
             sink: None,
+            head: None,
+            flush_at: GROW_FROM,
             plain_reduce_types: Default::default(),
             instances: Default::default(),
             fast_nesting: 0,
@@ -210,9 +216,19 @@ impl<'py> Walker<'py> {
         Ok(self.finish())
     }
 
+    /// Sends committed frames to `write` as the dump goes, rather than building the
+    /// stream in memory.
+    pub fn set_sink(&mut self, write: Option<Bound<'py, PyAny>>) {
+        if write.is_some() {
+            self.flush_at = 1 << 16;
+        }
+        self.sink = write;
+    }
+
     fn finish(self) -> Stream<'py> {
         let (buf, splices) = self.enc.finish_parts();
         Stream {
+            head: self.head,
             buf,
             splices,
             payloads: self.payloads,
@@ -421,7 +437,7 @@ impl<'py> Walker<'py> {
     #[inline(always)]
     fn boundary(&mut self) -> PyResult<()> {
         self.enc.boundary();
-        if self.sink.is_some() && self.enc.committed_stream_len() >= 1 << 16 {
+        if self.enc.committed_stream_len() >= self.flush_at {
             self.flush_committed()?;
         }
         Ok(())
@@ -429,15 +445,20 @@ impl<'py> Walker<'py> {
 
     #[cold]
     fn flush_committed(&mut self) -> PyResult<()> {
-        let Some(sink) = &self.sink else {
-            return Ok(());
-        };
         let (buf, splices) = self.enc.committed_parts();
         if buf.is_empty() && splices.is_empty() {
             return Ok(());
         }
         let n = splices.len();
-        crate::output::write_parts(sink, buf, splices, &self.payloads[..n])?;
+        if let Some(sink) = &self.sink {
+            crate::output::write_parts(sink, buf, splices, &self.payloads[..n])?;
+        } else {
+            let head = match &mut self.head {
+                Some(h) => h,
+                None => self.head.insert(Growing::new(self.py, 4 * GROW_FROM)?),
+            };
+            head.append(buf, splices, &self.payloads[..n])?;
+        }
         self.enc.discard_committed();
         self.payloads.drain(..n);
         Ok(())
