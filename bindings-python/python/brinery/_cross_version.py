@@ -26,6 +26,7 @@ version names the function and both versions in its file name.
 """
 
 import ast
+import functools
 import linecache
 import marshal
 import operator
@@ -123,6 +124,13 @@ def _blank_out(lines, node, first_line):
     return lines
 
 
+@functools.lru_cache(maxsize=32)
+def _parse(text, filename):
+    """The file's syntax tree, parsed once per text (a dump of many functions of one
+    file, or many dumps, parse it once). Callers only read it."""
+    return ast.parse(text, filename)
+
+
 def _innermost_class(qualname):
     """``(name, local)`` of the class whose body holds the function textually (its name
     mangles private names and gives ``super()`` its ``__class__``), or ``(None,
@@ -180,7 +188,7 @@ def _source(code):
             " made by exec/compile of a string, typed at a bare prompt, or a .pyc-only module)"
         )
     try:
-        tree = ast.parse("".join(lines), filename)
+        tree = _parse("".join(lines), filename)
     except SyntaxError as e:
         raise CrossVersionError(f"the source of {qualname!r} in {filename!r} does not parse: {e}")
     node = _find_node(tree, code)
@@ -268,7 +276,6 @@ def adjust_class_recipe(cls, recipe):
     if params is None or fields is None:
         return recipe
     import dataclasses
-    import functools
 
     creator, args, later, *rest = recipe
     if "__slots__" in cls.__dict__ and getattr(params, "slots", False):
