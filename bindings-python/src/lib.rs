@@ -11,6 +11,7 @@ mod error;
 mod function;
 mod init_subclass;
 mod instance;
+mod instance_dict;
 mod output;
 mod path;
 mod pickler;

@@ -74,6 +74,10 @@ pub fn save_by_reduce<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyRe
         return save_std_stream(w, obj, name);
     } else if let Some(f) = lookup(obj, pyo3::intern!(obj.py(), "__reduce_ex__"))? {
         match f.call1((w.enc.protocol(),)) {
+            Ok(rv) if crate::instance_dict::forgotten_by_reduction(w, tp.as_any())? => {
+                save_reduce_value(w, obj, &rv)?;
+                return crate::instance_dict::restore(w, obj, &rv);
+            }
             Ok(rv) => rv,
             Err(e) => {
                 if let Some(name) = std_stream_name(obj)? {

@@ -141,6 +141,9 @@ pub struct Walker<'py> {
     flush_at: usize,
     /// Types (kept alive) with no dispatch-table entry that are not classes.
     pub plain_reduce_types: rustc_hash::FxHashSet<usize>,
+    /// Types (kept alive) whose instances' `__dict__` their reduction leaves out (see
+    /// [`crate::instance_dict`]), and those whose it keeps.
+    pub dict_outside_reduction: rustc_hash::FxHashMap<usize, bool>,
     /// Which types' instances reduce the default way (see [`crate::instance`]).
     pub instances: crate::instance::Verdicts<'py>,
     /// Fast mode: lists and dicts being saved, and the addresses of those deeper than
@@ -196,6 +199,7 @@ impl<'py> Walker<'py> {
             head: None,
             flush_at: GROW_FROM,
             plain_reduce_types: Default::default(),
+            dict_outside_reduction: Default::default(),
             instances: Default::default(),
             fast_nesting: 0,
             fast_open: Default::default(),
