@@ -3,8 +3,8 @@
 // meets the equivalent Python objects, into a flat tape (a Float64Array of ops and
 // numbers, every new string's text joined into one string, and the Uint8Arrays and
 // BigInts beside it) that the native `dumpsTape` replays through the core encoder in
-// a single N-API call. Objects are memoized by identity here, in a JS Map, and strings
-// by value, so the native side makes no call back into JS per value. Not for
+// a single N-API call. Objects are memoized by identity here, in a JS Map (strings are
+// memoized by value on the native side), so no call crosses N-API per value. Not for
 // decoding (that is builder.js); the ops are the `Op` enum of src/encode.rs.
 
 const { types } = require('node:util');
@@ -16,7 +16,6 @@ const OP = {
   INT: 3,
   FLOAT: 4,
   STR: 5,
-  STR_REF: 6,
   OBJ_REF: 7,
   LIST: 8,
   DICT: 9,
@@ -48,7 +47,6 @@ class Walker {
     this.ops = spare || new Float64Array(4096);
     spare = null;
     this.n = 0;
-    this.strings = new Map();
     this.objects = new Map();
     this.parts = [];
     this.extras = [];
@@ -78,17 +76,11 @@ class Walker {
       case 'number':
         this.op(Number.isSafeInteger(v) && !(v === 0 && 1 / v < 0) ? OP.INT : OP.FLOAT, v);
         return;
-      case 'string': {
-        const k = this.strings.get(v);
-        if (k !== undefined) {
-          this.op(OP.STR_REF, k);
-        } else {
-          this.strings.set(v, this.strings.size);
-          this.parts.push(v);
-          this.op(OP.STR, v.length);
-        }
+      case 'string':
+        // Deduplicated by value on the native side, where hashing costs less.
+        this.parts.push(v);
+        this.op(OP.STR, v.length);
         return;
-      }
       case 'bigint':
         this.op(OP.BIGINT, this.extras.length);
         this.extras.push(v);
@@ -120,7 +112,7 @@ class Walker {
       const n = v.length;
       this.op(OP.LIST, n);
       for (let i = 0; i < n; i++) this.save(v[i]);
-    } else if (types.isTypedArray(v)) {
+    } else if (ArrayBuffer.isView(v) && types.isTypedArray(v)) {
       if (!types.isUint8Array(v) && !types.isUint8ClampedArray(v)) {
         throw failure('ERR_BRINERY_UNSUPPORTED_TYPE', 'typed arrays other than Uint8Array cannot be pickled');
       }

@@ -13,6 +13,9 @@
 //! calls in all and makes none per value. Not for decoding (see [`crate::decode`]).
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 
 use brinery_core::Encoder;
 use napi::bindgen_prelude::*;
@@ -32,10 +35,8 @@ mod op {
     pub const TRUE: u8 = 2;
     pub const INT: u8 = 3;
     pub const FLOAT: u8 = 4;
-    /// A string not met before; the number is its length in UTF-16 units of the text.
+    /// A string; the number is its length in UTF-16 units of the text.
     pub const STR: u8 = 5;
-    /// The k-th distinct string again.
-    pub const STR_REF: u8 = 6;
     /// The k-th memoized object again.
     pub const OBJ_REF: u8 = 7;
     /// A list of n values.
@@ -83,7 +84,8 @@ pub fn dumps_tape(
             text: &units,
             text_at: 0,
             extras: extras.raw(),
-            strs: Vec::new(),
+            strs: HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
             objs: Vec::new(),
             globals: HashMap::new(),
             utf8: Vec::new(),
@@ -111,8 +113,10 @@ struct Dumper<'t> {
     text: &'t [u16],
     text_at: usize,
     extras: napi_value,
-    /// Memo index of the k-th distinct string, and of the k-th memoized object.
-    strs: Vec<u32>,
+    /// Strings written, by value: start and length in `text`, and memo index.
+    strs: HashTable<(u32, u32, u32)>,
+    hasher: foldhash::fast::RandomState,
+    /// Memo index of the k-th memoized object.
     objs: Vec<u32>,
     /// Globals and the UTC tzinfo already written.
     globals: HashMap<&'static str, u32>,
@@ -146,21 +150,31 @@ impl Dumper<'_> {
             op::INT => self.enc.int(x as i64),
             op::FLOAT => self.enc.float(x),
             op::STR => {
-                let units = self
-                    .text
-                    .get(self.text_at..self.text_at + n)
-                    .ok_or_else(malformed)?;
+                let at = self.text_at;
+                let text = self.text;
+                let units = text.get(at..at + n).ok_or_else(malformed)?;
                 self.text_at += n;
-                let mut utf8 = std::mem::take(&mut self.utf8);
-                wtf8(units, &mut utf8);
-                self.enc.str_utf8(&utf8);
-                self.utf8 = utf8;
-                let idx = self.enc.memoize();
-                self.strs.push(idx);
-            }
-            op::STR_REF => {
-                let idx = Self::memo_ref(&self.strs, x)?;
-                self.enc.get(idx);
+                let hash = self.hasher.hash_one(units);
+                let found = self
+                    .strs
+                    .find(hash, |&(start, len, _)| {
+                        text[start as usize..(start + len) as usize] == *units
+                    })
+                    .map(|&(_, _, idx)| idx);
+                if let Some(idx) = found {
+                    self.enc.get(idx);
+                } else {
+                    let mut utf8 = std::mem::take(&mut self.utf8);
+                    wtf8(units, &mut utf8);
+                    self.enc.str_utf8(&utf8);
+                    self.utf8 = utf8;
+                    let idx = self.enc.memoize();
+                    let hasher = &self.hasher;
+                    self.strs
+                        .insert_unique(hash, (at as u32, n as u32, idx), |&(s, l, _)| {
+                            hasher.hash_one(&text[s as usize..(s + l) as usize])
+                        });
+                }
             }
             op::OBJ_REF => {
                 let idx = Self::memo_ref(&self.objs, x)?;
