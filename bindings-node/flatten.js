@@ -16,6 +16,7 @@ const OP = {
   INT: 3,
   FLOAT: 4,
   STR: 5,
+  STR_AGAIN: 6,
   OBJ_REF: 7,
   LIST: 8,
   DICT: 9,
@@ -29,7 +30,7 @@ const OP = {
 // Deepest nesting followed before failing (CPython's recursion limit is 1000).
 const MAX_DEPTH = 1000;
 // Ops arrays up to this many numbers are kept for the next call.
-const KEEP_MAX = 1 << 20;
+const KEEP_MAX = 2 << 20;
 let spare = null;
 
 function failure(code, message) {
@@ -49,6 +50,10 @@ class Walker {
     this.n = 0;
     this.objects = new Map();
     this.parts = [];
+    this.textLength = 0;
+    // Object keys already in the text, by value, with their offset there: keys repeat
+    // from object to object, and joining them again would cost more than this lookup.
+    this.keys = new Map();
     this.extras = [];
     this.depth = 0;
   }
@@ -79,6 +84,7 @@ class Walker {
       case 'string':
         // Deduplicated by value on the native side, where hashing costs less.
         this.parts.push(v);
+        this.textLength += v.length;
         this.op(OP.STR, v.length);
         return;
       case 'bigint':
@@ -152,7 +158,17 @@ class Walker {
       const keys = Object.keys(v);
       this.op(OP.DICT, keys.length);
       for (const key of keys) {
-        this.save(key);
+        const at = this.keys.get(key);
+        if (at === undefined) {
+          this.keys.set(key, this.textLength);
+          this.save(key);
+        } else {
+          // The same text again: the native side finds it in its table of strings.
+          if (this.n + 3 > this.ops.length) this.grow();
+          this.ops[this.n++] = OP.STR_AGAIN;
+          this.ops[this.n++] = at;
+          this.ops[this.n++] = key.length;
+        }
         this.save(v[key]);
       }
     }

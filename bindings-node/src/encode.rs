@@ -28,7 +28,8 @@ use crate::js::Js;
 /// Items per `APPENDS`/`SETITEMS`/`ADDITEMS`, as `_pickle.c`'s `BATCHSIZE`.
 const BATCH: usize = 1000;
 
-/// The ops of the tape, each followed by one number (see `flatten.js`).
+/// The ops of the tape, each followed by one number (two for `STR_AGAIN`; see
+/// `flatten.js`).
 mod op {
     pub const NONE: u8 = 0;
     pub const FALSE: u8 = 1;
@@ -37,6 +38,8 @@ mod op {
     pub const FLOAT: u8 = 4;
     /// A string; the number is its length in UTF-16 units of the text.
     pub const STR: u8 = 5;
+    /// A string already in the text: two numbers, its offset there and its length.
+    pub const STR_AGAIN: u8 = 6;
     /// The k-th memoized object again.
     pub const OBJ_REF: u8 = 7;
     /// A list of n values.
@@ -151,30 +154,13 @@ impl Dumper<'_> {
             op::FLOAT => self.enc.float(x),
             op::STR => {
                 let at = self.text_at;
-                let text = self.text;
-                let units = text.get(at..at + n).ok_or_else(malformed)?;
                 self.text_at += n;
-                let hash = self.hasher.hash_one(units);
-                let found = self
-                    .strs
-                    .find(hash, |&(start, len, _)| {
-                        text[start as usize..(start + len) as usize] == *units
-                    })
-                    .map(|&(_, _, idx)| idx);
-                if let Some(idx) = found {
-                    self.enc.get(idx);
-                } else {
-                    let mut utf8 = std::mem::take(&mut self.utf8);
-                    wtf8(units, &mut utf8);
-                    self.enc.str_utf8(&utf8);
-                    self.utf8 = utf8;
-                    let idx = self.enc.memoize();
-                    let hasher = &self.hasher;
-                    self.strs
-                        .insert_unique(hash, (at as u32, n as u32, idx), |&(s, l, _)| {
-                            hasher.hash_one(&text[s as usize..(s + l) as usize])
-                        });
-                }
+                self.str(at, n)?;
+            }
+            op::STR_AGAIN => {
+                let len = *self.ops.get(self.at).ok_or_else(malformed)? as usize;
+                self.at += 1;
+                self.str(n, len)?;
             }
             op::OBJ_REF => {
                 let idx = Self::memo_ref(&self.objs, x)?;
@@ -232,6 +218,35 @@ impl Dumper<'_> {
             _ => return Err(malformed()),
         }
         self.enc.boundary();
+        Ok(())
+    }
+
+    /// The string at `text[at..at + n]`: written and memoized the first time, fetched
+    /// from the memo after (strings have no identity in JS, so they are memoized by value).
+    fn str(&mut self, at: usize, n: usize) -> Fallible<()> {
+        let text = self.text;
+        let units = text.get(at..at + n).ok_or_else(malformed)?;
+        let hash = self.hasher.hash_one(units);
+        let found = self
+            .strs
+            .find(hash, |&(start, len, _)| {
+                text[start as usize..(start + len) as usize] == *units
+            })
+            .map(|&(_, _, idx)| idx);
+        if let Some(idx) = found {
+            self.enc.get(idx);
+        } else {
+            let mut utf8 = std::mem::take(&mut self.utf8);
+            wtf8(units, &mut utf8);
+            self.enc.str_utf8(&utf8);
+            self.utf8 = utf8;
+            let idx = self.enc.memoize();
+            let hasher = &self.hasher;
+            self.strs
+                .insert_unique(hash, (at as u32, n as u32, idx), |&(s, l, _)| {
+                    hasher.hash_one(&text[s as usize..(s + l) as usize])
+                });
+        }
         Ok(())
     }
 
