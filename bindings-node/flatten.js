@@ -16,7 +16,8 @@ const OP = {
   INT: 3,
   FLOAT: 4,
   STR: 5,
-  STR_AGAIN: 6,
+  KEY_AGAIN: 6,
+  KEY: 15,
   OBJ_REF: 7,
   LIST: 8,
   DICT: 9,
@@ -50,9 +51,8 @@ class Walker {
     this.n = 0;
     this.objects = new Map();
     this.parts = [];
-    this.textLength = 0;
-    // Object keys already in the text, by value, with their offset there: keys repeat
-    // from object to object, and joining them again would cost more than this lookup.
+    // Object keys met so far, numbered: keys repeat from object to object, and sending
+    // their text again (and hashing it on the native side) costs more than this lookup.
     this.keys = new Map();
     this.extras = [];
     this.depth = 0;
@@ -84,7 +84,6 @@ class Walker {
       case 'string':
         // Deduplicated by value on the native side, where hashing costs less.
         this.parts.push(v);
-        this.textLength += v.length;
         this.op(OP.STR, v.length);
         return;
       case 'bigint':
@@ -158,16 +157,13 @@ class Walker {
       const keys = Object.keys(v);
       this.op(OP.DICT, keys.length);
       for (const key of keys) {
-        const at = this.keys.get(key);
-        if (at === undefined) {
-          this.keys.set(key, this.textLength);
-          this.save(key);
+        const k = this.keys.get(key);
+        if (k === undefined) {
+          this.keys.set(key, this.keys.size);
+          this.parts.push(key);
+          this.op(OP.KEY, key.length);
         } else {
-          // The same text again: the native side finds it in its table of strings.
-          if (this.n + 3 > this.ops.length) this.grow();
-          this.ops[this.n++] = OP.STR_AGAIN;
-          this.ops[this.n++] = at;
-          this.ops[this.n++] = key.length;
+          this.op(OP.KEY_AGAIN, k);
         }
         this.save(v[key]);
       }

@@ -28,8 +28,7 @@ use crate::js::Js;
 /// Items per `APPENDS`/`SETITEMS`/`ADDITEMS`, as `_pickle.c`'s `BATCHSIZE`.
 const BATCH: usize = 1000;
 
-/// The ops of the tape, each followed by one number (two for `STR_AGAIN`; see
-/// `flatten.js`).
+/// The ops of the tape, each followed by one number (see `flatten.js`).
 mod op {
     pub const NONE: u8 = 0;
     pub const FALSE: u8 = 1;
@@ -38,8 +37,8 @@ mod op {
     pub const FLOAT: u8 = 4;
     /// A string; the number is its length in UTF-16 units of the text.
     pub const STR: u8 = 5;
-    /// A string already in the text: two numbers, its offset there and its length.
-    pub const STR_AGAIN: u8 = 6;
+    /// The k-th `KEY` again.
+    pub const KEY_AGAIN: u8 = 6;
     /// The k-th memoized object again.
     pub const OBJ_REF: u8 = 7;
     /// A list of n values.
@@ -56,6 +55,8 @@ mod op {
     pub const BIGINT: u8 = 13;
     /// A Date of this many milliseconds since the epoch (checked valid by the walk).
     pub const DATE: u8 = 14;
+    /// An object key met for the first time: a `STR` that later `KEY_AGAIN`s name.
+    pub const KEY: u8 = 15;
 }
 
 /// Encodes the tape `ops[..n]` with its `text` and `extras` at `protocol` into a new
@@ -90,6 +91,7 @@ pub fn dumps_tape(
             strs: HashTable::new(),
             hasher: foldhash::fast::RandomState::default(),
             objs: Vec::new(),
+            keys: Vec::new(),
             globals: HashMap::new(),
             utf8: Vec::new(),
         };
@@ -119,8 +121,9 @@ struct Dumper<'t> {
     /// Strings written, by value: start and length in `text`, and memo index.
     strs: HashTable<(u32, u32, u32)>,
     hasher: foldhash::fast::RandomState,
-    /// Memo index of the k-th memoized object.
+    /// Memo index of the k-th memoized object, and of the k-th object key.
     objs: Vec<u32>,
+    keys: Vec<u32>,
     /// Globals and the UTC tzinfo already written.
     globals: HashMap<&'static str, u32>,
     utf8: Vec<u8>,
@@ -152,15 +155,17 @@ impl Dumper<'_> {
             op::TRUE => self.enc.bool(true),
             op::INT => self.enc.int(x as i64),
             op::FLOAT => self.enc.float(x),
-            op::STR => {
+            op::STR | op::KEY => {
                 let at = self.text_at;
                 self.text_at += n;
-                self.str(at, n)?;
+                let idx = self.str(at, n)?;
+                if code == op::KEY {
+                    self.keys.push(idx);
+                }
             }
-            op::STR_AGAIN => {
-                let len = *self.ops.get(self.at).ok_or_else(malformed)? as usize;
-                self.at += 1;
-                self.str(n, len)?;
+            op::KEY_AGAIN => {
+                let idx = Self::memo_ref(&self.keys, x)?;
+                self.enc.get(idx);
             }
             op::OBJ_REF => {
                 let idx = Self::memo_ref(&self.objs, x)?;
@@ -223,7 +228,7 @@ impl Dumper<'_> {
 
     /// The string at `text[at..at + n]`: written and memoized the first time, fetched
     /// from the memo after (strings have no identity in JS, so they are memoized by value).
-    fn str(&mut self, at: usize, n: usize) -> Fallible<()> {
+    fn str(&mut self, at: usize, n: usize) -> Fallible<u32> {
         let text = self.text;
         let units = text.get(at..at + n).ok_or_else(malformed)?;
         let hash = self.hasher.hash_one(units);
@@ -235,6 +240,7 @@ impl Dumper<'_> {
             .map(|&(_, _, idx)| idx);
         if let Some(idx) = found {
             self.enc.get(idx);
+            Ok(idx)
         } else {
             let mut utf8 = std::mem::take(&mut self.utf8);
             wtf8(units, &mut utf8);
@@ -246,8 +252,8 @@ impl Dumper<'_> {
                 .insert_unique(hash, (at as u32, n as u32, idx), |&(s, l, _)| {
                     hasher.hash_one(&text[s as usize..(s + l) as usize])
                 });
+            Ok(idx)
         }
-        Ok(())
     }
 
     fn memoize(&mut self) {
