@@ -78,8 +78,13 @@ pub fn dumps_tape(
         let ops = ops.get(..n as usize).ok_or_else(|| {
             Failure::new(Code::BadArgument, "the tape is shorter than its length")
         })?;
-        let mut units = Vec::new();
-        js.utf16(text.raw(), &mut units)?;
+        let mut spare = crate::reuse::take();
+        let mut units = std::mem::take(&mut spare.units);
+        let strs = std::mem::take(&mut spare.strs);
+        if let Err(e) = js.utf16(text.raw(), &mut units) {
+            crate::reuse::give(spare);
+            return Err(e);
+        }
         let mut dumper = Dumper {
             js,
             enc,
@@ -88,7 +93,7 @@ pub fn dumps_tape(
             text: &units,
             text_at: 0,
             extras: extras.raw(),
-            strs: HashTable::new(),
+            strs,
             hasher: foldhash::fast::RandomState::default(),
             objs: Vec::new(),
             keys: Vec::new(),
@@ -96,8 +101,13 @@ pub fn dumps_tape(
             utf8: Vec::new(),
         };
         dumper.enc.begin();
-        dumper.save()?;
-        Ok::<_, Failure>(dumper.enc.finish())
+        let done = dumper.save();
+        spare.strs = std::mem::take(&mut dumper.strs);
+        let enc = dumper.enc;
+        spare.units = units;
+        crate::reuse::give(spare);
+        done?;
+        Ok::<_, Failure>(enc.finish())
     })();
     match result {
         Ok(bytes) => Ok(Buffer::from(bytes)),
