@@ -199,7 +199,7 @@ impl Dumper<'_> {
                     let end = (start + BATCH).min(n);
                     self.enc.mark();
                     for _ in start..end {
-                        self.save()?;
+                        self.save_item()?;
                     }
                     self.enc.additems();
                     start = end;
@@ -266,6 +266,21 @@ impl Dumper<'_> {
         }
     }
 
+    /// [`Dumper::save`] with ints written inline: the items of a list or dict are
+    /// mostly scalars, and the call per item was a third of a list of ints' time.
+    #[inline(always)]
+    fn save_item(&mut self) -> Fallible<()> {
+        if let (Some(&code), Some(&x)) = (self.ops.get(self.at), self.ops.get(self.at + 1)) {
+            if code == f64::from(op::INT) {
+                self.at += 2;
+                self.enc.int(x as i64);
+                self.enc.boundary();
+                return Ok(());
+            }
+        }
+        self.save()
+    }
+
     fn memoize(&mut self) {
         let idx = self.enc.memoize();
         self.objs.push(idx);
@@ -275,7 +290,7 @@ impl Dumper<'_> {
     fn appends(&mut self, n: usize) -> Fallible<()> {
         if self.enc.protocol() == 0 {
             for _ in 0..n {
-                self.save()?;
+                self.save_item()?;
                 self.enc.append();
             }
             return Ok(());
@@ -284,12 +299,12 @@ impl Dumper<'_> {
         while start < n {
             let end = (start + BATCH).min(n);
             if end - start == 1 {
-                self.save()?;
+                self.save_item()?;
                 self.enc.append();
             } else {
                 self.enc.mark();
                 for _ in start..end {
-                    self.save()?;
+                    self.save_item()?;
                 }
                 self.enc.appends();
             }
@@ -302,8 +317,8 @@ impl Dumper<'_> {
     fn setitems(&mut self, n: usize) -> Fallible<()> {
         if self.enc.protocol() == 0 {
             for _ in 0..n {
-                self.save()?;
-                self.save()?;
+                self.save_item()?;
+                self.save_item()?;
                 self.enc.setitem();
             }
             return Ok(());
@@ -312,14 +327,14 @@ impl Dumper<'_> {
         while start < n {
             let end = (start + BATCH).min(n);
             if end - start == 1 {
-                self.save()?;
-                self.save()?;
+                self.save_item()?;
+                self.save_item()?;
                 self.enc.setitem();
             } else {
                 self.enc.mark();
                 for _ in start..end {
-                    self.save()?;
-                    self.save()?;
+                    self.save_item()?;
+                    self.save_item()?;
                 }
                 self.enc.setitems();
             }
