@@ -6,6 +6,7 @@
 
 const path = require('node:path');
 const { build } = require('./builder');
+const { flatten } = require('./flatten');
 
 function loadNative() {
   const file = `brinery.${process.platform}-${process.arch}${process.platform === 'linux' ? '-gnu' : ''}.node`;
@@ -117,7 +118,11 @@ function dumps(value, options) {
   if (!Number.isInteger(protocol) || protocol < 0) {
     throw badOption(`protocol must be an integer from 0 to ${native.HIGHEST_PROTOCOL}, or -1`);
   }
-  return native.dumpsNative(value, protocol);
+  if (protocol > native.HIGHEST_PROTOCOL) {
+    // The native side refuses it, as for any protocol, before anything is read.
+    return native.dumpsTape(new Float64Array(0), 0, '', [], protocol);
+  }
+  return flatten(value, protocol, (ops, n, text, extras) => native.dumpsTape(ops, n, text, extras, protocol));
 }
 
 function dis(data) {

@@ -1,6 +1,8 @@
 'use strict';
 // Decoding speed of brinery.loads against npm's `pickleparser` and CPython's own
-// `pickle.loads`, on the same CPython-made streams, in one run:
+// `pickle.loads`, on the same CPython-made streams, in one run; then encoding speed of
+// brinery.dumps of the values those streams hold against `JSON.stringify` of the same
+// values and CPython's `pickle.dumps` (no npm package writes pickles):
 //
 //     node bench/compare.js            (from bindings-node/, after a release build)
 //
@@ -78,9 +80,51 @@ for (let i = 0; i < names.length; i++) {
   });
   if (b < 3 * p || b < c) ok = false;
 }
-fs.rmSync(dir, { recursive: true, force: true });
 console.table(rows);
 console.log(`${ROUNDS} rounds; 1-minute load average ${loads.map((l) => l.toFixed(1)).join(' -> ')} on ${os.cpus().length} CPUs`);
+
+// dumps: MB/s of the pickle stream written (JSON.stringify: of the stream brinery
+// writes, so the three rates compare time for the same values).
+const values = datas.map((d) => brinery.loads(d));
+const sizes = values.map((v) => brinery.dumps(v).length);
+const dbest = names.map(() => ({ b: 0, j: 0, c: 0 }));
+const dloads = [os.loadavg()[0]];
+const timeDumps = (fn, i) => {
+  const r = bestRate(fn, values[i]);
+  return (r * sizes[i]) / values[i].length;
+};
+for (let round = 0; round < ROUNDS; round++) {
+  for (let i = 0; i < names.length; i++) {
+    dbest[i].b = Math.max(dbest[i].b, timeDumps((v) => brinery.dumps(v), i));
+    dbest[i].j = Math.max(dbest[i].j, timeDumps((v) => JSON.stringify(v), i));
+  }
+  const cpython = JSON.parse(
+    execFileSync(python, [script, 'dumps', ...files], {
+      env: { ...process.env, BRINERY_BENCH_MIN_TIME: String(MIN_MS / 1000) },
+    }).toString(),
+  );
+  // CPython's rate is of its own stream; brinery's is byte for byte the same size or
+  // near it, so scale to brinery's to compare time for the same value.
+  for (let i = 0; i < names.length; i++) {
+    dbest[i].c = Math.max(dbest[i].c, (cpython[files[i]] * sizes[i]) / datas[i].length);
+  }
+  dloads.push(os.loadavg()[0]);
+}
+fs.rmSync(dir, { recursive: true, force: true });
+console.table(
+  names.map((name, i) => {
+    const { b, j, c } = dbest[i];
+    return {
+      dumps: name,
+      'brinery MB/s': +b.toFixed(1),
+      'JSON.stringify MB/s': +j.toFixed(1),
+      'CPython dumps MB/s': +c.toFixed(1),
+      'vs JSON.stringify': `${(b / j).toFixed(2)}x`,
+      'vs CPython': `${(b / c).toFixed(2)}x`,
+    };
+  }),
+);
+console.log(`dumps: ${ROUNDS} rounds; 1-minute load average ${dloads.map((l) => l.toFixed(1)).join(' -> ')}`);
 
 // What each library makes of values pickleparser is known to get wrong (streams by CPython).
 const tricky = {

@@ -2,6 +2,8 @@
 
     python3 cpython_loads.py gen DIR          write DIR/NAME.pickle for every stream
     python3 cpython_loads.py time FILE...     print {"FILE": MB/s, ...} as JSON
+    python3 cpython_loads.py dumps FILE...    the same for `pickle.dumps` of each
+                                              file's value (MB/s of the stream it makes)
 
 Each file is timed for BRINERY_BENCH_MIN_TIME seconds (default 1), best of the runs.
 
@@ -34,15 +36,16 @@ def streams():
     return {"strings": strings, "ints": ints, "records": records}
 
 
-def best_rate(data, min_time=float(os.environ.get("BRINERY_BENCH_MIN_TIME", "1.0"))):
-    loads = pickle.loads
-    loads(data)
+def best_rate(data, min_time=float(os.environ.get("BRINERY_BENCH_MIN_TIME", "1.0")), fn=None):
+    loads = fn or pickle.loads
+    arg = pickle.loads(data) if fn else data
+    loads(arg)
     best = float("inf")
     spent = 0.0
     runs = 0
     while spent < min_time or runs < 3:
         t0 = time.perf_counter()
-        loads(data)
+        loads(arg)
         dt = time.perf_counter() - t0
         best = min(best, dt)
         spent += dt
@@ -62,6 +65,12 @@ def main(argv):
         for path in argv[1:]:
             with open(path, "rb") as f:
                 rates[path] = best_rate(f.read())
+        print(json.dumps(rates))
+    elif argv[:1] == ["dumps"]:
+        rates = {}
+        for path in argv[1:]:
+            with open(path, "rb") as f:
+                rates[path] = best_rate(f.read(), fn=lambda v: pickle.dumps(v, protocol=4))
         print(json.dumps(rates))
     else:
         sys.exit(__doc__)

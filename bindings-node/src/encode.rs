@@ -1,15 +1,21 @@
-//! `dumps`: walks JavaScript values and drives the core [`Encoder`] directly, in the order
-//! CPython's C pickler writes the equivalent Python objects (memo, batches of 1000 for
-//! `APPENDS`/`SETITEMS`/`ADDITEMS`, frame boundaries after each value).
+//! `dumps`: replays the tape `flatten.js` made of a JavaScript value through the core
+//! [`Encoder`], in the order CPython's C pickler writes the equivalent Python objects
+//! (memo, batches of 1000 for `APPENDS`/`SETITEMS`/`ADDITEMS`, frame boundaries after
+//! each value).
 //!
 //! `null`/`undefined` → None, booleans, numbers (integral and safe → int, else float),
 //! BigInt → int, strings → str (lone surrogates kept), `Uint8Array`/`Buffer` → bytes,
 //! `Date` → an aware UTC `datetime.datetime`, arrays → list, `Map` → dict, `Set` → set,
 //! other objects → dict of their own enumerable string keys. A JS object reached twice
 //! is written once and fetched from the memo after, so shared and cyclic structures
-//! survive. Not for decoding (see [`crate::decode`]).
+//! survive. The walk, the type tests and the identity memo are done in JavaScript
+//! (`flatten.js`), where they cost no N-API call; this side reads the tape with a few
+//! calls in all and makes none per value. Not for decoding (see [`crate::decode`]).
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 
 use brinery_core::Encoder;
 use napi::bindgen_prelude::*;
@@ -17,25 +23,91 @@ use napi::sys::napi_value;
 use napi_derive::napi;
 
 use crate::error::{Code, Failure, Fallible};
-use crate::js::{Js, Kind};
+use crate::js::Js;
 
 /// Items per `APPENDS`/`SETITEMS`/`ADDITEMS`, as `_pickle.c`'s `BATCHSIZE`.
 const BATCH: usize = 1000;
-/// Deepest nesting `dumps` follows before failing (CPython's recursion limit is 1000).
-const MAX_DEPTH: usize = 1000;
 
-/// Encodes `value` at `protocol` (default 4) into a new `Buffer`.
-#[napi(js_name = "dumpsNative")]
-pub fn dumps_native(env: &Env, value: Unknown<'_>, protocol: Option<u32>) -> Result<Buffer> {
+/// The ops of the tape, each followed by one number (see `flatten.js`).
+mod op {
+    pub const NONE: u8 = 0;
+    pub const FALSE: u8 = 1;
+    pub const TRUE: u8 = 2;
+    pub const INT: u8 = 3;
+    pub const FLOAT: u8 = 4;
+    /// A string; the number is its length in UTF-16 units of the text.
+    pub const STR: u8 = 5;
+    /// The k-th `KEY` again.
+    pub const KEY_AGAIN: u8 = 6;
+    /// The k-th memoized object again.
+    pub const OBJ_REF: u8 = 7;
+    /// A list of n values.
+    pub const LIST: u8 = 8;
+    /// A dict of n key/value pairs.
+    pub const DICT: u8 = 9;
+    /// A set of n items, protocol 4 and up.
+    pub const SET: u8 = 10;
+    /// A set of n items as `set([...])`, memoized after its items (below protocol 4).
+    pub const SET_OLD: u8 = 11;
+    /// The Uint8Array at this index of the extras.
+    pub const BYTES: u8 = 12;
+    /// The BigInt at this index of the extras.
+    pub const BIGINT: u8 = 13;
+    /// A Date of this many milliseconds since the epoch (checked valid by the walk).
+    pub const DATE: u8 = 14;
+    /// An object key met for the first time: a `STR` that later `KEY_AGAIN`s name.
+    pub const KEY: u8 = 15;
+}
+
+/// Encodes the tape `ops[..n]` with its `text` and `extras` at `protocol` into a new
+/// `Buffer`.
+#[napi(js_name = "dumpsTape")]
+pub fn dumps_tape(
+    env: &Env,
+    ops: Float64Array,
+    n: u32,
+    text: Unknown<'_>,
+    extras: Unknown<'_>,
+    protocol: u32,
+) -> Result<Buffer> {
     let js = Js { env: env.raw() };
-    let protocol = protocol.unwrap_or(brinery_core::DEFAULT_PROTOCOL as u32);
     let result = (|| {
         let protocol = u8::try_from(protocol)
             .map_err(|_| Failure::from(brinery_core::EncodeError::UnsupportedProtocol(255)))?;
-        let mut dumper = Dumper::new(js, protocol)?;
+        let enc = Encoder::new(protocol)?;
+        let ops = ops.get(..n as usize).ok_or_else(|| {
+            Failure::new(Code::BadArgument, "the tape is shorter than its length")
+        })?;
+        let mut spare = crate::reuse::take();
+        let mut units = std::mem::take(&mut spare.units);
+        let strs = std::mem::take(&mut spare.strs);
+        if let Err(e) = js.utf16(text.raw(), &mut units) {
+            crate::reuse::give(spare);
+            return Err(e);
+        }
+        let mut dumper = Dumper {
+            js,
+            enc,
+            ops,
+            at: 0,
+            text: &units,
+            text_at: 0,
+            extras: extras.raw(),
+            strs,
+            hasher: foldhash::fast::RandomState::default(),
+            objs: Vec::new(),
+            keys: Vec::new(),
+            globals: HashMap::new(),
+            utf8: Vec::new(),
+        };
         dumper.enc.begin();
-        dumper.save(value.raw())?;
-        Ok::<_, Failure>(dumper.enc.finish())
+        let done = dumper.save();
+        spare.strs = std::mem::take(&mut dumper.strs);
+        let enc = dumper.enc;
+        spare.units = units;
+        crate::reuse::give(spare);
+        done?;
+        Ok::<_, Failure>(enc.finish())
     })();
     match result {
         Ok(bytes) => Ok(Buffer::from(bytes)),
@@ -47,157 +119,178 @@ pub fn dumps_native(env: &Env, value: Unknown<'_>, protocol: Option<u32>) -> Res
     }
 }
 
-struct Dumper {
+struct Dumper<'t> {
     js: Js,
     enc: Encoder,
-    /// `new Map()` from JS object to memo index, with its `get` and `set`.
-    memo: napi_value,
-    memo_get: napi_value,
-    memo_set: napi_value,
-    map_ctor: napi_value,
-    set_ctor: napi_value,
-    array_from: napi_value,
-    array_ctor: napi_value,
-    /// Strings already written, by value (JS strings have no identity).
-    strings: HashMap<Vec<u16>, u32>,
+    ops: &'t [f64],
+    at: usize,
+    /// Every new string of the tape, one after the other, as UTF-16.
+    text: &'t [u16],
+    text_at: usize,
+    extras: napi_value,
+    /// Strings written, by value: start and length in `text`, and memo index.
+    strs: HashTable<(u32, u32, u32)>,
+    hasher: foldhash::fast::RandomState,
+    /// Memo index of the k-th memoized object, and of the k-th object key.
+    objs: Vec<u32>,
+    keys: Vec<u32>,
     /// Globals and the UTC tzinfo already written.
     globals: HashMap<&'static str, u32>,
-    scratch: Vec<u16>,
-    depth: usize,
+    utf8: Vec<u8>,
 }
 
-impl Dumper {
-    fn new(js: Js, protocol: u8) -> Fallible<Self> {
-        let enc = Encoder::new(protocol)?;
-        let global = js.global()?;
-        let map_ctor = js.named(global, c"Map")?;
-        let set_ctor = js.named(global, c"Set")?;
-        let array_ctor = js.named(global, c"Array")?;
-        let array_from = js.named(array_ctor, c"from")?;
-        let memo = js.construct(map_ctor)?;
-        let memo_get = js.named(memo, c"get")?;
-        let memo_set = js.named(memo, c"set")?;
-        Ok(Dumper {
-            js,
-            enc,
-            memo,
-            memo_get,
-            memo_set,
-            map_ctor,
-            set_ctor,
-            array_from,
-            array_ctor,
-            strings: HashMap::new(),
-            globals: HashMap::new(),
-            scratch: Vec::new(),
-            depth: 0,
-        })
+fn malformed() -> Failure {
+    Failure::new(Code::BadArgument, "malformed dumps tape")
+}
+
+impl Dumper<'_> {
+    fn next(&mut self) -> Fallible<(u8, f64)> {
+        let (Some(&code), Some(&x)) = (self.ops.get(self.at), self.ops.get(self.at + 1)) else {
+            return Err(malformed());
+        };
+        self.at += 2;
+        Ok((code as u8, x))
     }
 
-    fn save(&mut self, v: napi_value) -> Fallible<()> {
-        let js = self.js;
-        match js.kind(v)? {
-            Kind::Undefined | Kind::Null => self.enc.none(),
-            Kind::Boolean => self.enc.bool(js.bool(v)?),
-            Kind::Number => {
-                let f = js.number(v)?;
-                const SAFE: f64 = 9_007_199_254_740_991.0;
-                if f.fract() == 0.0 && f.abs() <= SAFE && !(f == 0.0 && f.is_sign_negative()) {
-                    self.enc.int(f as i64);
-                } else {
-                    self.enc.float(f);
+    fn memo_ref(table: &[u32], k: f64) -> Fallible<u32> {
+        table.get(k as usize).copied().ok_or_else(malformed)
+    }
+
+    fn save(&mut self) -> Fallible<()> {
+        let (code, x) = self.next()?;
+        let n = x as usize;
+        match code {
+            op::NONE => self.enc.none(),
+            op::FALSE => self.enc.bool(false),
+            op::TRUE => self.enc.bool(true),
+            op::INT => self.enc.int(x as i64),
+            op::FLOAT => self.enc.float(x),
+            op::STR | op::KEY => {
+                let at = self.text_at;
+                self.text_at += n;
+                let idx = self.str(at, n)?;
+                if code == op::KEY {
+                    self.keys.push(idx);
                 }
             }
-            Kind::BigInt => {
-                let (negative, words) = js.bigint(v)?;
+            op::KEY_AGAIN => {
+                let idx = Self::memo_ref(&self.keys, x)?;
+                self.enc.get(idx);
+            }
+            op::OBJ_REF => {
+                let idx = Self::memo_ref(&self.objs, x)?;
+                self.enc.get(idx);
+            }
+            op::LIST => {
+                self.enc.empty_list();
+                self.memoize();
+                self.appends(n)?;
+            }
+            op::DICT => {
+                self.enc.empty_dict();
+                self.memoize();
+                self.setitems(n)?;
+            }
+            op::SET => {
+                self.enc.empty_set()?;
+                self.memoize();
+                let mut start = 0;
+                while start < n {
+                    let end = (start + BATCH).min(n);
+                    self.enc.mark();
+                    for _ in start..end {
+                        self.save_item()?;
+                    }
+                    self.enc.additems();
+                    start = end;
+                }
+            }
+            op::SET_OLD => {
+                // `set([items])`, as `save_set` writes below protocol 4.
+                self.global("builtins", "set");
+                self.enc.tuple_begin(1);
+                self.enc.empty_list();
+                self.enc.memoize();
+                self.appends(n)?;
+                self.enc.boundary();
+                self.enc.tuple_end(1);
+                self.enc.memoize();
+                self.enc.reduce();
+                self.memoize();
+            }
+            op::BYTES => {
+                let v = self.js.element(self.extras, n as u32)?;
+                let bytes = self.js.uint8_bytes(v)?.ok_or_else(malformed)?;
+                self.enc.bytes(bytes);
+                self.memoize();
+            }
+            op::BIGINT => {
+                let v = self.js.element(self.extras, n as u32)?;
+                let (negative, words) = self.js.bigint(v)?;
                 self.enc.big_int(&twos_complement(negative, &words));
             }
-            Kind::String => self.string(v)?,
-            Kind::Object => self.object(v)?,
-            Kind::Symbol | Kind::Function | Kind::External => {
-                return Err(Failure::new(
-                    Code::UnsupportedType,
-                    "functions, symbols and externals cannot be pickled",
-                ))
-            }
+            op::DATE => self.date(x)?,
+            _ => return Err(malformed()),
         }
         self.enc.boundary();
         Ok(())
     }
 
-    fn string(&mut self, v: napi_value) -> Fallible<()> {
-        let mut units = std::mem::take(&mut self.scratch);
-        self.js.utf16(v, &mut units)?;
-        if let Some(&idx) = self.strings.get(&units) {
+    /// The string at `text[at..at + n]`: written and memoized the first time, fetched
+    /// from the memo after (strings have no identity in JS, so they are memoized by value).
+    fn str(&mut self, at: usize, n: usize) -> Fallible<u32> {
+        let text = self.text;
+        let units = text.get(at..at + n).ok_or_else(malformed)?;
+        let hash = self.hasher.hash_one(units);
+        let found = self
+            .strs
+            .find(hash, |&(start, len, _)| {
+                text[start as usize..(start + len) as usize] == *units
+            })
+            .map(|&(_, _, idx)| idx);
+        if let Some(idx) = found {
             self.enc.get(idx);
+            Ok(idx)
         } else {
-            self.enc.str_utf8(&wtf8(&units));
+            let mut utf8 = std::mem::take(&mut self.utf8);
+            wtf8(units, &mut utf8);
+            self.enc.str_utf8(&utf8);
+            self.utf8 = utf8;
             let idx = self.enc.memoize();
-            self.strings.insert(units.clone(), idx);
-        }
-        self.scratch = units;
-        Ok(())
-    }
-
-    fn memo_lookup(&mut self, v: napi_value) -> Fallible<Option<u32>> {
-        let found = self.js.call(self.memo, self.memo_get, &[v])?;
-        match self.js.kind(found)? {
-            Kind::Number => Ok(Some(self.js.number(found)? as u32)),
-            _ => Ok(None),
+            let hasher = &self.hasher;
+            self.strs
+                .insert_unique(hash, (at as u32, n as u32, idx), |&(s, l, _)| {
+                    hasher.hash_one(&text[s as usize..(s + l) as usize])
+                });
+            Ok(idx)
         }
     }
 
-    fn memoize(&mut self, v: napi_value) -> Fallible<()> {
+    /// [`Dumper::save`] with ints written inline: the items of a list or dict are
+    /// mostly scalars, and the call per item was a third of a list of ints' time.
+    #[inline(always)]
+    fn save_item(&mut self) -> Fallible<()> {
+        if let (Some(&code), Some(&x)) = (self.ops.get(self.at), self.ops.get(self.at + 1)) {
+            if code == f64::from(op::INT) {
+                self.at += 2;
+                self.enc.int(x as i64);
+                self.enc.boundary();
+                return Ok(());
+            }
+        }
+        self.save()
+    }
+
+    fn memoize(&mut self) {
         let idx = self.enc.memoize();
-        let key = self.js.double(f64::from(idx))?;
-        self.js.call(self.memo, self.memo_set, &[v, key])?;
-        Ok(())
+        self.objs.push(idx);
     }
 
-    fn object(&mut self, v: napi_value) -> Fallible<()> {
-        if let Some(idx) = self.memo_lookup(v)? {
-            self.enc.get(idx);
-            return Ok(());
-        }
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(Failure::new(
-                Code::TooDeep,
-                format!("nesting deeper than the limit of {MAX_DEPTH}"),
-            ));
-        }
-        let js = self.js;
-        if js.is_array(v)? {
-            self.list(v)?;
-        } else if let Some(bytes) = js.uint8_bytes(v)? {
-            self.enc.bytes(bytes);
-            self.memoize(v)?;
-        } else if js.is_date(v)? {
-            self.date(v)?;
-        } else if js.instance_of(v, self.map_ctor)? {
-            self.map(v)?;
-        } else if js.instance_of(v, self.set_ctor)? {
-            self.set(v)?;
-        } else {
-            self.plain(v)?;
-        }
-        self.depth -= 1;
-        Ok(())
-    }
-
-    fn list(&mut self, v: napi_value) -> Fallible<()> {
-        self.enc.empty_list();
-        self.memoize(v)?;
-        let n = self.js.array_len(v)? as usize;
-        self.appends(v, n)
-    }
-
-    /// `APPEND`/`APPENDS` of the elements of the JS array `arr`, as `batch_list`.
-    fn appends(&mut self, arr: napi_value, n: usize) -> Fallible<()> {
-        let js = self.js;
+    /// `APPEND`/`APPENDS` of the next `n` values, as `batch_list`.
+    fn appends(&mut self, n: usize) -> Fallible<()> {
         if self.enc.protocol() == 0 {
-            for i in 0..n {
-                self.save(js.element(arr, i as u32)?)?;
+            for _ in 0..n {
+                self.save_item()?;
                 self.enc.append();
             }
             return Ok(());
@@ -206,12 +299,12 @@ impl Dumper {
         while start < n {
             let end = (start + BATCH).min(n);
             if end - start == 1 {
-                self.save(js.element(arr, start as u32)?)?;
+                self.save_item()?;
                 self.enc.append();
             } else {
                 self.enc.mark();
-                for i in start..end {
-                    self.save(js.element(arr, i as u32)?)?;
+                for _ in start..end {
+                    self.save_item()?;
                 }
                 self.enc.appends();
             }
@@ -220,17 +313,12 @@ impl Dumper {
         Ok(())
     }
 
-    /// `SETITEM`/`SETITEMS` of `n` entries, `entry(i)` giving key and value.
-    fn setitems(
-        &mut self,
-        n: usize,
-        mut entry: impl FnMut(&mut Self, usize) -> Fallible<(napi_value, napi_value)>,
-    ) -> Fallible<()> {
+    /// `SETITEM`/`SETITEMS` of the next `n` key/value pairs, as `batch_dict`.
+    fn setitems(&mut self, n: usize) -> Fallible<()> {
         if self.enc.protocol() == 0 {
-            for i in 0..n {
-                let (k, val) = entry(self, i)?;
-                self.save(k)?;
-                self.save(val)?;
+            for _ in 0..n {
+                self.save_item()?;
+                self.save_item()?;
                 self.enc.setitem();
             }
             return Ok(());
@@ -239,76 +327,17 @@ impl Dumper {
         while start < n {
             let end = (start + BATCH).min(n);
             if end - start == 1 {
-                let (k, val) = entry(self, start)?;
-                self.save(k)?;
-                self.save(val)?;
+                self.save_item()?;
+                self.save_item()?;
                 self.enc.setitem();
             } else {
                 self.enc.mark();
-                for i in start..end {
-                    let (k, val) = entry(self, i)?;
-                    self.save(k)?;
-                    self.save(val)?;
+                for _ in start..end {
+                    self.save_item()?;
+                    self.save_item()?;
                 }
                 self.enc.setitems();
             }
-            start = end;
-        }
-        Ok(())
-    }
-
-    fn map(&mut self, v: napi_value) -> Fallible<()> {
-        self.enc.empty_dict();
-        self.memoize(v)?;
-        let js = self.js;
-        let pairs = js.call(self.array_ctor, self.array_from, &[v])?;
-        let n = js.array_len(pairs)? as usize;
-        self.setitems(n, |d, i| {
-            let pair = d.js.element(pairs, i as u32)?;
-            Ok((d.js.element(pair, 0)?, d.js.element(pair, 1)?))
-        })
-    }
-
-    fn plain(&mut self, v: napi_value) -> Fallible<()> {
-        self.enc.empty_dict();
-        self.memoize(v)?;
-        let js = self.js;
-        let keys = js.own_keys(v)?;
-        let n = js.array_len(keys)? as usize;
-        self.setitems(n, |d, i| {
-            let k = d.js.element(keys, i as u32)?;
-            Ok((k, d.js.property(v, k)?))
-        })
-    }
-
-    fn set(&mut self, v: napi_value) -> Fallible<()> {
-        let js = self.js;
-        let items = js.call(self.array_ctor, self.array_from, &[v])?;
-        let n = js.array_len(items)? as usize;
-        if self.enc.protocol() < 4 {
-            // `set([items])`, as `save_set` writes below protocol 4.
-            self.global("builtins", "set");
-            self.enc.tuple_begin(1);
-            self.enc.empty_list();
-            self.enc.memoize();
-            self.appends(items, n)?;
-            self.enc.boundary();
-            self.enc.tuple_end(1);
-            self.enc.memoize();
-            self.enc.reduce();
-            self.memoize(v)?;
-            return Ok(());
-        }
-        self.enc.empty_set()?;
-        self.memoize(v)?;
-        let mut start = 0;
-        while start < n {
-            let end = (start + BATCH).min(n);
-            self.enc.mark();
-            for i in start..end {
-                self.save(js.element(items, i as u32)?)?;
-            }
-            self.enc.additems();
             start = end;
         }
         Ok(())
@@ -332,8 +361,7 @@ impl Dumper {
     }
 
     /// `datetime.datetime(bytes, datetime.timezone(datetime.timedelta(0)))`.
-    fn date(&mut self, v: napi_value) -> Fallible<()> {
-        let ms = self.js.date(v)?;
+    fn date(&mut self, ms: f64) -> Fallible<()> {
         let state = datetime_state(ms).ok_or_else(|| {
             Failure::new(
                 Code::Encode,
@@ -367,7 +395,8 @@ impl Dumper {
         self.enc.tuple_end(2);
         self.enc.memoize();
         self.enc.reduce();
-        self.memoize(v)
+        self.memoize();
+        Ok(())
     }
 }
 
@@ -431,11 +460,24 @@ fn twos_complement(negative: bool, words: &[u64]) -> Vec<u8> {
     bytes
 }
 
-/// Generalized UTF-8 of UTF-16 code units: lone surrogates kept (`surrogatepass`).
-fn wtf8(units: &[u16]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(units.len() + units.len() / 2);
+/// Generalized UTF-8 of UTF-16 code units into `out` (cleared first): lone surrogates
+/// kept (`surrogatepass`). Runs of ASCII are narrowed four units at a time.
+fn wtf8(units: &[u16], out: &mut Vec<u8>) {
+    out.clear();
+    out.reserve(units.len() + units.len() / 2);
     let mut i = 0;
     while i < units.len() {
+        while i + 4 <= units.len() {
+            let q = [units[i], units[i + 1], units[i + 2], units[i + 3]];
+            if (q[0] | q[1] | q[2] | q[3]) >= 0x80 {
+                break;
+            }
+            out.extend_from_slice(&[q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8]);
+            i += 4;
+        }
+        if i >= units.len() {
+            break;
+        }
         let u = u32::from(units[i]);
         i += 1;
         let cp = if (0xd800..0xdc00).contains(&u)
@@ -466,5 +508,4 @@ fn wtf8(units: &[u16]) -> Vec<u8> {
             ]),
         }
     }
-    out
 }

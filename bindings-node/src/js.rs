@@ -1,5 +1,5 @@
-//! Safe wrappers over the few raw Node-API calls [`crate::encode`] makes while walking
-//! JavaScript values: type tests, reads, property enumeration and calls. Each wrapper
+//! Safe wrappers over the few raw Node-API calls [`crate::encode`] makes while reading
+//! the tape of a value: its text, and the Uint8Arrays and BigInts beside it. Each wrapper
 //! checks the status and turns a failure into a [`Failure`]; a JS exception thrown by a
 //! getter or an iterator stays pending and is rethrown as is. Not for creating values
 //! (the tape and napi-rs do that).
@@ -7,21 +7,6 @@
 use napi::sys::{self, napi_env, napi_value};
 
 use crate::error::{Code, Failure, Fallible};
-
-/// The JS type of a value, as `typeof` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Undefined,
-    Null,
-    Boolean,
-    Number,
-    String,
-    Symbol,
-    Object,
-    Function,
-    External,
-    BigInt,
-}
 
 /// A Node-API environment for the duration of one call.
 #[derive(Clone, Copy)]
@@ -41,45 +26,6 @@ fn check(status: sys::napi_status, what: &str) -> Fallible<()> {
 }
 
 impl Js {
-    pub fn kind(self, v: napi_value) -> Fallible<Kind> {
-        let mut t = 0;
-        // SAFETY: `v` is a live value of this env; `t` is a valid out pointer.
-        check(unsafe { sys::napi_typeof(self.env, v, &mut t) }, "a type")?;
-        use sys::ValueType as T;
-        Ok(match t {
-            T::napi_undefined => Kind::Undefined,
-            T::napi_null => Kind::Null,
-            T::napi_boolean => Kind::Boolean,
-            T::napi_number => Kind::Number,
-            T::napi_string => Kind::String,
-            T::napi_symbol => Kind::Symbol,
-            T::napi_object => Kind::Object,
-            T::napi_function => Kind::Function,
-            T::napi_bigint => Kind::BigInt,
-            _ => Kind::External,
-        })
-    }
-
-    pub fn bool(self, v: napi_value) -> Fallible<bool> {
-        let mut b = false;
-        // SAFETY: as in `kind`.
-        check(
-            unsafe { sys::napi_get_value_bool(self.env, v, &mut b) },
-            "a boolean",
-        )?;
-        Ok(b)
-    }
-
-    pub fn number(self, v: napi_value) -> Fallible<f64> {
-        let mut f = 0.0;
-        // SAFETY: as in `kind`.
-        check(
-            unsafe { sys::napi_get_value_double(self.env, v, &mut f) },
-            "a number",
-        )?;
-        Ok(f)
-    }
-
     /// A string's UTF-16 code units (lone surrogates included).
     pub fn utf16(self, v: napi_value, out: &mut Vec<u16>) -> Fallible<()> {
         let mut len = 0;
@@ -146,33 +92,6 @@ impl Js {
         Ok((sign != 0, words))
     }
 
-    pub fn is_array(self, v: napi_value) -> Fallible<bool> {
-        let mut b = false;
-        // SAFETY: as in `kind`.
-        check(
-            unsafe { sys::napi_is_array(self.env, v, &mut b) },
-            "an array",
-        )?;
-        Ok(b)
-    }
-
-    pub fn is_date(self, v: napi_value) -> Fallible<bool> {
-        let mut b = false;
-        // SAFETY: as in `kind`.
-        check(unsafe { sys::napi_is_date(self.env, v, &mut b) }, "a date")?;
-        Ok(b)
-    }
-
-    pub fn date(self, v: napi_value) -> Fallible<f64> {
-        let mut f = 0.0;
-        // SAFETY: as in `kind`; `v` is a Date.
-        check(
-            unsafe { sys::napi_get_date_value(self.env, v, &mut f) },
-            "a date",
-        )?;
-        Ok(f)
-    }
-
     /// The bytes of a `Uint8Array` (a `Buffer` is one), or `None` for anything else.
     /// The slice is valid while `v` is alive and not detached: use it at once.
     pub fn uint8_bytes<'a>(self, v: napi_value) -> Fallible<Option<&'a [u8]>> {
@@ -219,119 +138,12 @@ impl Js {
         }))
     }
 
-    pub fn array_len(self, v: napi_value) -> Fallible<u32> {
-        let mut n = 0;
-        // SAFETY: `v` is an array.
-        check(
-            unsafe { sys::napi_get_array_length(self.env, v, &mut n) },
-            "an array",
-        )?;
-        Ok(n)
-    }
-
     pub fn element(self, v: napi_value, i: u32) -> Fallible<napi_value> {
         let mut out = std::ptr::null_mut();
         // SAFETY: as in `kind`.
         check(
             unsafe { sys::napi_get_element(self.env, v, i, &mut out) },
             "an element",
-        )?;
-        Ok(out)
-    }
-
-    pub fn property(self, v: napi_value, key: napi_value) -> Fallible<napi_value> {
-        let mut out = std::ptr::null_mut();
-        // SAFETY: as in `kind`.
-        check(
-            unsafe { sys::napi_get_property(self.env, v, key, &mut out) },
-            "a property",
-        )?;
-        Ok(out)
-    }
-
-    pub fn named(self, v: napi_value, name: &std::ffi::CStr) -> Fallible<napi_value> {
-        let mut out = std::ptr::null_mut();
-        // SAFETY: `name` is NUL-terminated.
-        check(
-            unsafe { sys::napi_get_named_property(self.env, v, name.as_ptr(), &mut out) },
-            "a property",
-        )?;
-        Ok(out)
-    }
-
-    /// The own, enumerable, string-keyed property names of an object (`Object.keys`).
-    pub fn own_keys(self, v: napi_value) -> Fallible<napi_value> {
-        let mut out = std::ptr::null_mut();
-        // SAFETY: as in `kind`.
-        check(
-            unsafe {
-                sys::napi_get_all_property_names(
-                    self.env,
-                    v,
-                    sys::KeyCollectionMode::own_only,
-                    sys::KeyFilter::enumerable | sys::KeyFilter::skip_symbols,
-                    sys::KeyConversion::numbers_to_strings,
-                    &mut out,
-                )
-            },
-            "property names",
-        )?;
-        Ok(out)
-    }
-
-    pub fn global(self) -> Fallible<napi_value> {
-        let mut out = std::ptr::null_mut();
-        // SAFETY: valid out pointer.
-        check(
-            unsafe { sys::napi_get_global(self.env, &mut out) },
-            "globalThis",
-        )?;
-        Ok(out)
-    }
-
-    pub fn instance_of(self, v: napi_value, ctor: napi_value) -> Fallible<bool> {
-        let mut b = false;
-        // SAFETY: `ctor` is a function of this env.
-        check(
-            unsafe { sys::napi_instanceof(self.env, v, ctor, &mut b) },
-            "instanceof",
-        )?;
-        Ok(b)
-    }
-
-    pub fn call(
-        self,
-        this: napi_value,
-        f: napi_value,
-        args: &[napi_value],
-    ) -> Fallible<napi_value> {
-        let mut out = std::ptr::null_mut();
-        // SAFETY: `f` is a function; `args` are live values of this env.
-        check(
-            unsafe {
-                sys::napi_call_function(self.env, this, f, args.len(), args.as_ptr(), &mut out)
-            },
-            "a call result",
-        )?;
-        Ok(out)
-    }
-
-    pub fn construct(self, ctor: napi_value) -> Fallible<napi_value> {
-        let mut out = std::ptr::null_mut();
-        // SAFETY: `ctor` is a constructor of this env.
-        check(
-            unsafe { sys::napi_new_instance(self.env, ctor, 0, std::ptr::null(), &mut out) },
-            "a new object",
-        )?;
-        Ok(out)
-    }
-
-    pub fn double(self, v: f64) -> Fallible<napi_value> {
-        let mut out = std::ptr::null_mut();
-        // SAFETY: valid out pointer.
-        check(
-            unsafe { sys::napi_create_double(self.env, v, &mut out) },
-            "a number",
         )?;
         Ok(out)
     }

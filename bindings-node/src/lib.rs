@@ -2,7 +2,7 @@
 //!
 //! `index.js` is the public API; it calls three native functions: [`decode::decode_tape`]
 //! (the decoded stream as a tape that `builder.js` turns into JS values),
-//! [`encode::dumps_native`] and [`dis::dis`]. Each module mirrors its namesake in the
+//! [`encode::dumps_tape`] (replaying the tape `flatten.js` makes of a value) and [`dis::dis`]. Each module mirrors its namesake in the
 //! Python binding; errors become JS `Error`s in one place, [`error`].
 
 // Under `cargo test` napi-derive registers nothing, so the exported functions look unused.

@@ -1,6 +1,7 @@
-//! Buffers `loads` keeps from one call to the next on the same thread, emptied but with
-//! their capacity: the tape's ops, the numbers of the longest list, the graph's str text
-//! and item and entry pools, and the walker's per-node marks.
+//! Buffers `loads` and `dumps` keep from one call to the next on the same thread,
+//! emptied but with their capacity: the tape's ops, the numbers of the longest list, the
+//! graph's str text and item and entry pools, and the walker's per-node marks; for
+//! `dumps`, the UTF-16 text of the value's strings and the table of strings written.
 //!
 //! A fresh buffer of a few megabytes costs a page fault per 4 KiB page the first time
 //! it is written, and the kernel's zeroing of that page: on a list of a million ints
@@ -10,6 +11,8 @@
 //! JS keeps its own scratch array (`index.js`), which the ops and numbers are copied to.
 
 use std::cell::Cell;
+
+use hashbrown::HashTable;
 
 use crate::graph::H;
 
@@ -25,6 +28,8 @@ pub struct Spare {
     pub items: Vec<H>,
     pub entries: Vec<(H, H)>,
     pub seen: Vec<u64>,
+    pub units: Vec<u16>,
+    pub strs: HashTable<(u32, u32, u32)>,
 }
 
 thread_local! {
@@ -50,6 +55,11 @@ pub fn give(mut spare: Spare) {
     keep(&mut spare.seen);
     keep(&mut spare.items);
     keep(&mut spare.entries);
+    keep(&mut spare.units);
+    if spare.strs.capacity() * size_of::<(u32, u32, u32, u8)>() > KEEP_MAX_BYTES {
+        spare.strs = HashTable::new();
+    }
+    spare.strs.clear();
     if spare.text.capacity() > KEEP_MAX_BYTES {
         spare.text = String::new();
     }
