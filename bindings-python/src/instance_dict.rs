@@ -76,13 +76,14 @@ pub fn restore<'py>(
     Ok(())
 }
 
-/// A state that is a dict, or a `(dict, slots)` pair holding one.
+/// A state that is a dict, or a tuple holding one (`(dict, slots)`, or a C type's own
+/// layout such as `functools.partial`'s `(func, args, kwds, dict)`).
 fn carries_dict(state: &Bound<'_, PyAny>) -> bool {
     if state.is_instance_of::<PyDict>() {
         return true;
     }
     match state.cast::<PyTuple>() {
-        Ok(t) if t.len() == 2 => t.iter().any(|i| i.is_instance_of::<PyDict>()),
+        Ok(t) => t.iter().any(|i| i.is_instance_of::<PyDict>()),
         _ => false,
     }
 }

@@ -197,20 +197,22 @@ def _stdlib_names():
 STDLIB_NAMES = _stdlib_names()
 
 
-# `Py_TPFLAGS_HEAPTYPE`: set on classes made by a class statement (or `type()`).
-_HEAP_TYPE = 1 << 9
-
-
 def reduction_forgets_dict(tp):
-    """True when instances of ``tp`` (a class statement's class) reduce through a base
-    type written in C (``ndarray``, ``datetime``...) that knows nothing of their
-    ``__dict__``: the pickler then sets it back after the object is rebuilt. False when
-    the reduction is ``object``'s (which keeps ``__dict__``) or Python code's (which
-    leaves out what it leaves out on purpose)."""
-    if not tp.__flags__ & _HEAP_TYPE:
-        return False
+    """True when instances of ``tp`` reduce through a base type's ``__reduce_ex__`` or
+    ``__reduce__`` written in C (``ndarray``, ``datetime``, ``Decimal``...), which knows
+    nothing of their ``__dict__``: the pickler then sets it back after the object is
+    rebuilt. False when the reduction is ``object``'s (which keeps ``__dict__``), ``tp``'s
+    own, or Python code's (which leaves out what it leaves out on purpose). Whether a
+    method is written in C is read off the method, not the type's flags (3.13 made
+    ``_decimal``'s types heap types)."""
     mro = tp.__mro__
     ex = next((c for c in mro if "__reduce_ex__" in c.__dict__), object)
-    red = next((c for c in mro if "__reduce__" in c.__dict__), object)
-    owner = ex if ex is not object else red
-    return owner is not object and not owner.__flags__ & _HEAP_TYPE
+    name = "__reduce_ex__"
+    owner = ex
+    if ex is object:
+        name = "__reduce__"
+        owner = next((c for c in mro if "__reduce__" in c.__dict__), object)
+    if owner is object or owner is tp:
+        return False
+    method = owner.__dict__[name]
+    return not isinstance(getattr(method, "__func__", method), types.FunctionType)
