@@ -331,6 +331,8 @@ def case_joblib_worker_killed(lib):
             return "!the call reported success"
         except Exception as e:  # noqa: BLE001 - the cell reports it
             error = type(e).__name__
+        if error == "TimeoutError":
+            return f"!{backend}: the call hangs until its {CELL_TIMEOUT:.0f} s timeout"
         for _ in range(60):
             if os.path.exists(done):
                 return f"finished; the killed one: {error}"
