@@ -27,6 +27,7 @@ pub mod error;
 #[cfg(feature = "std")]
 pub mod io;
 pub mod limits;
+pub mod numbers;
 pub mod opcode;
 pub mod opinfo;
 pub mod pyfmt;

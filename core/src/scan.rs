@@ -24,6 +24,7 @@ pub use classify::{classify, is_safe, safe_globals};
 use crate::decode::text::{self, Text};
 use crate::decode::DecodeOptions;
 use crate::error::{DecodeError, DecodeErrorKind as K};
+use crate::numbers::{number_text_ok, MAX_DIGITS};
 use crate::opcode::*;
 use crate::opinfo::{self, ArgKind};
 
@@ -195,10 +196,6 @@ pub fn scan(data: &[u8]) -> Scan {
 /// `repr` prints the value that way.
 pub const MAX_EXPANDED: usize = 1 << 20;
 
-/// Most digits, and largest exponent, of a number argument `safe_loads` accepts
-/// (CPython's own int/str conversion bound).
-const MAX_DIGITS: usize = 4300;
-
 /// Why a call of the safe-listed `module.name` with these (literal) arguments is not
 /// harmless, by the argument rules `safe_loads` applies: a range a constructor would
 /// expand, an int size, a codec other than Latin-1/UTF-8/ASCII, a keyword argument to
@@ -281,40 +278,6 @@ fn hostile_args(
         }
     }
     None
-}
-
-/// Whether number text has at most [`MAX_DIGITS`] digits and every exponent at most
-/// [`MAX_DIGITS`].
-fn number_text_ok(s: &str) -> bool {
-    let b = s.as_bytes();
-    let (mut digits, mut i) = (0usize, 0usize);
-    while i < b.len() {
-        match b[i] {
-            b'0'..=b'9' => digits += 1,
-            b'e' | b'E' => {
-                i += 1;
-                if i < b.len() && matches!(b[i], b'+' | b'-') {
-                    i += 1;
-                }
-                let mut exp: u64 = 0;
-                while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
-                    if b[i] != b'_' {
-                        exp = exp
-                            .saturating_mul(10)
-                            .saturating_add(u64::from(b[i] - b'0'));
-                    }
-                    i += 1;
-                }
-                if exp > MAX_DIGITS as u64 {
-                    return false;
-                }
-                continue;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    digits <= MAX_DIGITS
 }
 
 /// What the walker knows about one stack slot.

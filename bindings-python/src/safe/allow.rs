@@ -137,10 +137,8 @@ impl<'py> Allow<'py> {
     }
 }
 
-/// Most decimal digits, and largest decimal exponent, a number argument may carry:
-/// CPython's own default bound on int/str conversions (`sys.int_max_str_digits`), so
-/// no conversion a default global makes is quadratic in a number the stream chose.
-pub const MAX_DIGITS: usize = 4300;
+use brinery_core::numbers::number_text_ok;
+pub use brinery_core::numbers::MAX_DIGITS;
 /// Bits of an int with [`MAX_DIGITS`] decimal digits.
 const MAX_INT_BITS: usize = 14_286;
 
@@ -334,40 +332,6 @@ fn check_number(a: &Bound<'_, PyAny>) -> Result<(), String> {
         }
         _ => Ok(()),
     }
-}
-
-/// Whether number text has at most [`MAX_DIGITS`] digits and every exponent (after
-/// `e` or `E`) at most [`MAX_DIGITS`] in size.
-fn number_text_ok(s: &str) -> bool {
-    let b = s.as_bytes();
-    let (mut digits, mut i) = (0usize, 0usize);
-    while i < b.len() {
-        match b[i] {
-            b'0'..=b'9' => digits += 1,
-            b'e' | b'E' => {
-                i += 1;
-                if i < b.len() && matches!(b[i], b'+' | b'-') {
-                    i += 1;
-                }
-                let mut exp: u64 = 0;
-                while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
-                    if b[i] != b'_' {
-                        exp = exp
-                            .saturating_mul(10)
-                            .saturating_add(u64::from(b[i] - b'0'));
-                    }
-                    i += 1;
-                }
-                if exp > MAX_DIGITS as u64 {
-                    return false;
-                }
-                continue;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    digits <= MAX_DIGITS
 }
 
 fn is_digits(s: &str) -> bool {
