@@ -217,24 +217,37 @@ pub fn save_module<'py>(w: &mut Walker<'py>, m: &Bound<'py, PyAny>) -> PyResult<
             crate::function::module_namespace(w, m, &d, &name);
         }
     }
-    let setattr = w.st.setattr.bind(py).clone();
     for (k, v) in d.iter() {
         let key: String = k.extract()?;
         if key == "__builtins__" || key == "__name__" || !crate::function::mark_filled(w, &d, &key)
         {
             continue;
         }
-        save_named(w, &setattr, "builtins", "setattr");
-        w.enc.tuple_begin(3);
-        w.save(m)?;
-        w.save(&k)?;
-        w.path.push(Seg::AttrName(key));
-        let r = w.save(&v);
-        w.path.pop();
-        r?;
-        w.enc.tuple_end(3);
-        w.enc.reduce();
-        w.enc.pop();
+        save_setattr(w, m, &k, &v, key)?;
     }
+    Ok(())
+}
+
+/// `builtins.setattr(target, name, value)` then `POP`, with `value`'s errors at the
+/// path `label`. `target` is memoized already, so it is written as a memo `GET`.
+pub fn save_setattr<'py>(
+    w: &mut Walker<'py>,
+    target: &Bound<'py, PyAny>,
+    name: &Bound<'py, PyAny>,
+    value: &Bound<'py, PyAny>,
+    label: String,
+) -> PyResult<()> {
+    let setattr = w.st.setattr.bind(w.py).clone();
+    save_named(w, &setattr, "builtins", "setattr");
+    w.enc.tuple_begin(3);
+    w.save(target)?;
+    w.save(name)?;
+    w.path.push(Seg::AttrName(label));
+    let r = w.save(value);
+    w.path.pop();
+    r?;
+    w.enc.tuple_end(3);
+    w.enc.reduce();
+    w.enc.pop();
     Ok(())
 }

@@ -11,8 +11,6 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-use crate::function::save_named;
-use crate::path::Seg;
 use crate::walker::Walker;
 
 /// True when instances of `tp` reduce through a C base type's `__reduce_ex__` or
@@ -55,23 +53,12 @@ pub fn restore<'py>(
             return Ok(());
         }
     }
-    let Some(idx) = w.memo_get(obj) else {
+    if w.memo_get(obj).is_none() {
         return Ok(());
-    };
-    let py = w.py;
-    let setattr = w.st.setattr.bind(py).clone();
+    }
     for (k, v) in d.iter() {
-        save_named(w, &setattr, "builtins", "setattr");
-        w.enc.tuple_begin(3);
-        w.enc.get(idx);
-        w.save(&k)?;
-        w.path.push(Seg::AttrName(k.str()?.to_string()));
-        let r = w.save(&v);
-        w.path.pop();
-        r?;
-        w.enc.tuple_end(3);
-        w.enc.reduce();
-        w.enc.pop();
+        let label = k.str()?.to_string();
+        crate::class::save_setattr(w, obj, &k, &v, label)?;
     }
     Ok(())
 }
