@@ -26,7 +26,7 @@ use alloc::string::String;
 use alloc::vec;
 
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::value::{NodeId, Tree, ValueRef};
+use crate::value::{Tree, ValueRef};
 
 /// The known-safe globals: they only build plain data or harmless standard values.
 /// Python's `safe_loads` allows exactly these by default (checking their arguments),
@@ -175,7 +175,7 @@ impl Allowlist {
                 continue;
             }
             let node = tree.get(id);
-            push_children(node, &mut todo);
+            node.for_each_child(|c| todo.push(c));
             let refused = match node {
                 ValueRef::Global { module, name } if !self.allows(module, name) => {
                     Some(DecodeErrorKind::Forbidden(format!("{module}.{name}")))
@@ -188,25 +188,6 @@ impl Allowlist {
             }
         }
         Ok(())
-    }
-}
-
-fn push_children(v: ValueRef<'_>, todo: &mut alloc::vec::Vec<NodeId>) {
-    match v {
-        ValueRef::List(items)
-        | ValueRef::Tuple(items)
-        | ValueRef::Set(items)
-        | ValueRef::FrozenSet(items) => todo.extend(items),
-        ValueRef::Dict(entries) => todo.extend(entries.iter().flat_map(|&(k, v)| [k, v])),
-        ValueRef::Object(o) => {
-            todo.extend([o.callable, o.args]);
-            todo.extend(o.kwargs);
-            todo.extend(&o.state);
-            todo.extend(&o.items);
-            todo.extend(o.entries.iter().flat_map(|&(k, v)| [k, v]));
-        }
-        ValueRef::PersistentId(id) => todo.push(id),
-        _ => {}
     }
 }
 

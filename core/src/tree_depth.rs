@@ -9,7 +9,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::value::{NodeId, Tree, ValueRef};
+use crate::value::{NodeId, Tree};
 
 impl Tree {
     /// True when a depth-first walk from the root (the root is level 1) reaches a level
@@ -30,28 +30,7 @@ impl Tree {
                 return true;
             }
             let before = todo.len();
-            match self.get(id) {
-                ValueRef::List(items)
-                | ValueRef::Tuple(items)
-                | ValueRef::Set(items)
-                | ValueRef::FrozenSet(items) => todo.extend(items.iter().map(|&c| (c, level + 1))),
-                ValueRef::Dict(entries) => todo.extend(
-                    entries
-                        .iter()
-                        .flat_map(|&(k, v)| [(k, level + 1), (v, level + 1)]),
-                ),
-                ValueRef::Object(o) => {
-                    let children = [o.callable, o.args]
-                        .into_iter()
-                        .chain(o.kwargs)
-                        .chain(o.state.iter().copied())
-                        .chain(o.items.iter().copied())
-                        .chain(o.entries.iter().flat_map(|&(k, v)| [k, v]));
-                    todo.extend(children.map(|c| (c, level + 1)));
-                }
-                ValueRef::PersistentId(pid) => todo.push((pid, level + 1)),
-                _ => {}
-            }
+            self.get(id).for_each_child(|c| todo.push((c, level + 1)));
             // Visit children in order: the first child is popped first.
             todo[before..].reverse();
         }

@@ -491,7 +491,7 @@ impl<'a> TreeWriter<'a> {
             };
             count(tree.root());
             for (_, value) in tree.iter() {
-                for_each_child(value, &mut count);
+                value.for_each_child(&mut count);
             }
             refs
         });
@@ -509,35 +509,6 @@ fn memoized_after_contents(value: ValueRef<'_>) -> bool {
         | ValueRef::Object(_)
         | ValueRef::PersistentId(_) => true,
         _ => false,
-    }
-}
-
-/// Calls `f` with every node `value` refers to.
-fn for_each_child(value: ValueRef<'_>, f: &mut impl FnMut(NodeId)) {
-    match value {
-        ValueRef::List(items)
-        | ValueRef::Tuple(items)
-        | ValueRef::Set(items)
-        | ValueRef::FrozenSet(items) => items.iter().for_each(|&i| f(i)),
-        ValueRef::Dict(entries) => entries.iter().for_each(|&(k, v)| {
-            f(k);
-            f(v)
-        }),
-        ValueRef::Object(obj) => {
-            f(obj.callable);
-            f(obj.args);
-            if let Some(k) = obj.kwargs {
-                f(k);
-            }
-            obj.state.iter().for_each(|&s| f(s));
-            obj.items.iter().for_each(|&i| f(i));
-            obj.entries.iter().for_each(|&(k, v)| {
-                f(k);
-                f(v)
-            });
-        }
-        ValueRef::PersistentId(pid) => f(pid),
-        _ => {}
     }
 }
 

@@ -13,7 +13,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::value::{NodeId, Tree, ValueRef};
+use crate::value::{NodeId, Tree};
 
 impl Tree {
     /// Fails with [`DecodeErrorKind::Expands`] at `end` (the offset of the stream's
@@ -54,12 +54,12 @@ impl Tree {
                 NEW => {
                     state[id] = OPEN;
                     kids.clear();
-                    children(self.get(id), &mut kids);
+                    self.get(id).for_each_child(|c| kids.push(c));
                     todo.extend(kids.iter().filter(|&&c| state[c] == NEW));
                 }
                 OPEN => {
                     kids.clear();
-                    children(self.get(id), &mut kids);
+                    self.get(id).for_each_child(|c| kids.push(c));
                     let mut total: usize = 1;
                     for &c in &kids {
                         // A child still open is an ancestor: a cycle, counted once.
@@ -76,25 +76,6 @@ impl Tree {
             }
         }
         size
-    }
-}
-
-fn children(v: ValueRef<'_>, out: &mut Vec<NodeId>) {
-    match v {
-        ValueRef::List(items)
-        | ValueRef::Tuple(items)
-        | ValueRef::Set(items)
-        | ValueRef::FrozenSet(items) => out.extend(items),
-        ValueRef::Dict(entries) => out.extend(entries.iter().flat_map(|&(k, v)| [k, v])),
-        ValueRef::Object(o) => {
-            out.extend([o.callable, o.args]);
-            out.extend(o.kwargs);
-            out.extend(&o.state);
-            out.extend(&o.items);
-            out.extend(o.entries.iter().flat_map(|&(k, v)| [k, v]));
-        }
-        ValueRef::PersistentId(id) => out.push(id),
-        _ => {}
     }
 }
 

@@ -123,6 +123,37 @@ pub enum ValueRef<'a> {
 }
 
 impl ValueRef<'_> {
+    /// Calls `f` with every node this value refers to, in stream order: the one list of
+    /// a node's children that every tree walk (depth, expanded size, allowlist,
+    /// encoding) goes through.
+    pub fn for_each_child(self, mut f: impl FnMut(NodeId)) {
+        match self {
+            ValueRef::List(items)
+            | ValueRef::Tuple(items)
+            | ValueRef::Set(items)
+            | ValueRef::FrozenSet(items) => items.iter().for_each(|&i| f(i)),
+            ValueRef::Dict(entries) => entries.iter().for_each(|&(k, v)| {
+                f(k);
+                f(v)
+            }),
+            ValueRef::Object(obj) => {
+                f(obj.callable);
+                f(obj.args);
+                if let Some(k) = obj.kwargs {
+                    f(k);
+                }
+                obj.state.iter().for_each(|&s| f(s));
+                obj.items.iter().for_each(|&i| f(i));
+                obj.entries.iter().for_each(|&(k, v)| {
+                    f(k);
+                    f(v)
+                });
+            }
+            ValueRef::PersistentId(pid) => f(pid),
+            _ => {}
+        }
+    }
+
     /// The owned value (copies payloads and child lists).
     pub fn to_value(self) -> Value {
         match self {

@@ -34,7 +34,13 @@ pub fn run(args: &[String]) -> Result {
     let python = crate::venv::ensure()?;
     let mut every = Vec::new();
     for interp in crate::interpreters::all()? {
-        every.push((interp.minor.clone(), crate::python::develop_for(&interp)?));
+        // The default one was built by `develop` just above.
+        let py = if interp.default {
+            python.clone()
+        } else {
+            crate::python::develop_for(&interp)?
+        };
+        every.push((interp.minor.clone(), py));
     }
     for (interp, script) in SCRIPTS {
         let path = run::root().join(script);
