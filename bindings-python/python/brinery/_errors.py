@@ -9,6 +9,7 @@ __all__ = [
     "PoolError",
     "RemoteError",
     "SessionWarning",
+    "SharedObjectError",
     "StageError",
     "StagePicklingError",
     "StageUnpicklingError",
@@ -31,6 +32,18 @@ class PicklingRecursionError(PicklingError, RecursionError):
     """Objects nest deeper than ``sys.getrecursionlimit()``: raise the limit to pickle
     them (every depth up to it works, whatever the thread's stack size). It is both a
     ``RecursionError``, as stock pickle raises, and a ``PicklingError``."""
+
+
+class SharedObjectError(PicklingError, RuntimeError):
+    """A ``multiprocessing`` object that holds a kernel object (a queue, lock, event,
+    shared value, pipe connection...) where it cannot go: into a byte stream, which
+    cannot carry a descriptor (``brinery.dumps``; pass it as a ``brinery.Pool`` task
+    argument, or to a child that inherits it), or to a pool worker that cannot reach its
+    semaphore (one made under the ``fork`` context, in a process not forked after it).
+    Public as ``brinery.pool.SharedObjectError``. Also a ``RuntimeError``, what
+    ``multiprocessing`` itself raises for such objects."""
+
+    __module__ = "brinery.pool"  # (its public path, in every brinery that has it)
 
 
 class UnpicklingError(pickle.UnpicklingError):
@@ -71,7 +84,7 @@ class PoolError(Exception):
     """A task could not complete because of the pool (shut down before it ran...)."""
 
 
-# WorkerDiedError, BrokenWorkersError and WaitTimeoutError are in _pool_errors: their
+# WorkerDiedError, BrokenWorkersError and WaitTimeoutError are in pool._exceptions: their
 # standard-library bases would make every ``import brinery`` import multiprocessing.
 
 

@@ -16,7 +16,7 @@ import collections
 import itertools
 import threading
 
-from ._errors import PoolError
+from .._errors import PoolError
 from ._worker import CALL
 
 

@@ -14,7 +14,7 @@ import time
 import threading
 
 from ._feed import Feed
-from ._pool_errors import WaitTimeoutError
+from ._exceptions import WaitTimeoutError
 from ._worker import CALL
 
 _LOGGER = logging.getLogger("concurrent.futures")
@@ -39,6 +39,7 @@ def wait_for(cond, ready, deadline):
 class RemoteTraceback(Exception):
     """The ``__cause__`` of an exception raised by a task: the worker's traceback text
     (``tb``), as ``multiprocessing`` and ``concurrent.futures`` attach it."""
+    __module__ = "brinery.pool"  # (its public path: see the package documentation)
 
     def __init__(self, tb):
         super().__init__(tb)
@@ -50,6 +51,7 @@ class RemoteTraceback(Exception):
 
 class AsyncResult(_cf.Future):
     """A ``Future`` with ``multiprocessing``'s ``AsyncResult`` methods."""
+    __module__ = "brinery.pool"  # (its public path: see the package documentation)
 
     def __init__(self, pool=None):
         super().__init__()
@@ -114,6 +116,7 @@ class AsyncResult(_cf.Future):
 class MapResult(AsyncResult):
     """The single result of ``map_async``/``starmap_async``: the list of all results, or
     the first exception. ``cancel()`` cancels the chunks no worker has yet."""
+    __module__ = "brinery.pool"  # (its public path: see the package documentation)
 
     def __init__(self, pool):
         super().__init__(pool)
@@ -271,6 +274,7 @@ class OrderedResults(_Results):
     ``multiprocessing`` (a timeout leaves the iterator usable). ``deadline`` is
     ``Executor.map``'s: past it the iterator fails and its remaining tasks are
     cancelled."""
+    __module__ = "brinery.pool"  # (its public path: see the package documentation)
 
     def __init__(
         self, pool, fn, kind, it, chunksize, *, deadline=None, progress=None, window=None, driven=False
@@ -344,6 +348,7 @@ class OrderedResults(_Results):
 class UnorderedResults(_Results):
     """Results of ``imap_unordered`` as they complete; ``next(timeout)`` as in
     ``multiprocessing``."""
+    __module__ = "brinery.pool"  # (its public path: see the package documentation)
 
     def __init__(self, pool, fn, kind, it, chunksize, window):
         self._ready = collections.deque()

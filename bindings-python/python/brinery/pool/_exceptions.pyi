@@ -1,7 +1,7 @@
 import multiprocessing
 from concurrent.futures.process import BrokenProcessPool
 
-from ._errors import PoolError
+from .._errors import PoolError
 
 class WorkerDiedError(PoolError, BrokenProcessPool): ...
 class BrokenWorkersError(PoolError, BrokenProcessPool): ...

@@ -25,7 +25,8 @@ import pickle
 import sys
 import types
 
-from . import Pickler, _byvalue, _namespaces, _shared
+from .. import Pickler, _byvalue, _namespaces
+from . import _shared
 
 THRESHOLD = 64 * 1024
 
@@ -39,6 +40,7 @@ class Fd:
     """A raw file descriptor to pass to a worker (``os.pipe()`` ends are plain ints, so
     wrap them: ``Fd(r)``). The worker receives an ``Fd`` holding its own duplicate, which
     it owns and should close (``with`` closes it, as does ``close()``)."""
+    __module__ = "brinery.pool"  # (its public path: see the package documentation)
 
     __slots__ = ("fd",)
 

@@ -6,13 +6,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, ParamSpec, Self, TypeVar
 
-from ._errors import PoolClosedError as PoolClosedError
-from ._errors import PoolError as PoolError
-from ._errors import RemoteError as RemoteError
-from ._errors import StageError as StageError
-from ._pool_errors import BrokenWorkersError as BrokenWorkersError
-from ._pool_errors import WaitTimeoutError as WaitTimeoutError
-from ._pool_errors import WorkerDiedError as WorkerDiedError
+from .._errors import PoolClosedError as PoolClosedError
+from .._errors import PoolError as PoolError
+from .._errors import RemoteError as RemoteError
+from .._errors import SharedObjectError as SharedObjectError
+from .._errors import StageError as StageError
+from ._exceptions import BrokenWorkersError as BrokenWorkersError
+from ._exceptions import WaitTimeoutError as WaitTimeoutError
+from ._exceptions import WorkerDiedError as WorkerDiedError
 
 _T = TypeVar("_T")
 _P = ParamSpec("_P")
@@ -46,7 +47,7 @@ class UnorderedResults(Iterator[_T]):
     def next(self, timeout: float | None = ...) -> _T: ...
     def close(self) -> None: ...
 
-class SharedObjectError(pickle.PicklingError, RuntimeError): ...
+
 
 def context() -> multiprocessing.context.SpawnContext: ...
 

@@ -28,12 +28,11 @@ import os
 import pickle
 import sys
 
+from .._errors import SharedObjectError
+
 __all__ = ["context", "rebuild", "reduce", "spawning", "SharedObjectError"]
 
 
-class SharedObjectError(pickle.PicklingError, RuntimeError):
-    """A ``multiprocessing`` object whose kernel object the receiving process cannot
-    reach (a semaphore of the ``fork`` context, in a process not forked after it)."""
 
 
 _FIX = (
@@ -50,7 +49,7 @@ class _Passing:
         return fd
 
     def DupFd(self, fd):  # noqa: N802 - multiprocessing's name
-        from ._worker_codec import Fd
+        from ._codec import Fd
 
         return Fd(fd)
 
