@@ -2,9 +2,10 @@
 //! in `brinery/_errors.py`).
 //!
 //! Pickling: errors raised while walking get the path of the object being saved.
-//! `TypeError`s and pickling errors become `brinery.PicklingError` with the original as
-//! `__cause__`; other exceptions keep their type and get the path as a note; recursion
-//! and memory errors pass through untouched, like CPython's pickler.
+//! `TypeError`s and pickling errors become `brinery.PicklingError` (a subclass of it keeps
+//! its class) with the original as `__cause__`; other exceptions keep their type and get
+//! the path as a note; recursion and memory errors pass through untouched, like CPython's
+//! pickler.
 //!
 //! Safe loading: decode errors become `brinery.UnpicklingError(msg, offset)`; a refused
 //! stream `brinery.UnsafePickleError(msg, global_name, offset)` with the offset the
@@ -71,7 +72,16 @@ pub fn with_path(py: Python<'_>, err: PyErr, path: &str) -> PyErr {
             .str()
             .map(|s| s.to_string())
             .unwrap_or_default();
-        let new = new_pickling_error(py, format!("{path}: {msg}"));
+        // A `brinery.PicklingError` subclass (`SharedObjectError`...) keeps its class.
+        let own = pickling_error(py)
+            .ok()
+            .filter(|t| err.is_instance(py, t))
+            .map(|_| err.get_type(py));
+        let msg = format!("{path}: {msg}");
+        let new = match own {
+            Some(t) => PyErr::from_type(t, msg),
+            None => new_pickling_error(py, msg),
+        };
         new.set_cause(py, Some(err));
         new
     } else {

@@ -329,3 +329,23 @@ def test_map_timeout_raises_timeout_error_in_subprocess():
     with pytest.raises(cf.TimeoutError):
         next(it)
     p.terminate()
+
+
+def test_public_pool_classes_are_pickled_under_brinery_pool():
+    # Streams name brinery.pool, the path every brinery version has, never the private
+    # module that defines a class; the names older versions wrote still load.
+    import pickle
+    import pickletools
+
+    import brinery._pool_errors
+    import brinery.pool
+
+    for name in ("WorkerDiedError", "BrokenWorkersError", "WaitTimeoutError", "SharedObjectError", "RemoteTraceback"):
+        cls = getattr(brinery.pool, name)
+        data = pickle.dumps(cls("why"))
+        modules = {arg for op, arg, _ in pickletools.genops(data) if op.name in ("SHORT_BINUNICODE", "GLOBAL") and isinstance(arg, str) and arg.startswith("brinery")}
+        assert modules == {"brinery.pool"}, (name, modules)
+        assert type(pickle.loads(data)) is cls
+    assert brinery._pool_errors.WorkerDiedError is brinery.pool.WorkerDiedError
+    fd = brinery.pool.Fd(-1)
+    assert b"brinery.pool" in pickle.dumps(fd) and type(pickle.loads(pickle.dumps(fd))) is brinery.pool.Fd

@@ -317,30 +317,145 @@ def test_fork_context_objects_made_before_a_fork_pool_are_inherited_in_subproces
         assert p.submit(identity, lock).result(WAIT) is not None
 
 
-def test_plain_dumps_still_refuses_a_queue():
-    q = context().Queue()
-    with pytest.raises(RuntimeError, match="inheritance"):
-        brinery.dumps(q)
-    with pytest.raises(RuntimeError, match="inheritance"):
-        brinery.dumps([context().Lock()])
+def _inheritance_only_objects():
+    """Every kind that can cross only inside a pool, as ``(name, object)``."""
+    ctx = context()
+    ours, theirs = ctx.Pipe()
+    return [
+        ("Queue", ctx.Queue()),
+        ("SimpleQueue", ctx.SimpleQueue()),
+        ("JoinableQueue", ctx.JoinableQueue()),
+        ("Lock", ctx.Lock()),
+        ("RLock", ctx.RLock()),
+        ("Semaphore", ctx.Semaphore(2)),
+        ("BoundedSemaphore", ctx.BoundedSemaphore(2)),
+        ("Event", ctx.Event()),
+        ("Condition", ctx.Condition()),
+        ("Barrier", ctx.Barrier(2)),
+        ("Synchronized", ctx.Value("i", 1)),
+        ("SynchronizedArray", ctx.Array("i", 3)),
+        ("Connection", ours),
+        ("RawValue", ctx.RawValue("i", 1)),
+        ("RawArray", ctx.RawArray("d", 4)),
+    ]
 
 
-def test_no_descriptor_leaks_over_many_tasks_carrying_a_queue_and_a_lock_in_subprocess(pool):
+@pytest.mark.parametrize("name, obj", _inheritance_only_objects(), ids=lambda x: x if isinstance(x, str) else "")
+def test_plain_dumps_refuses_each_shared_object_with_its_path(name, obj):
+    import io
+
+    from brinery.pool import SharedObjectError
+
+    for dump in (lambda o: brinery.dumps(o), lambda o: brinery.Pickler(io.BytesIO()).dump(o)):
+        with pytest.raises(SharedObjectError) as info:
+            dump({"jobs": [1, (obj,)]})
+        e = info.value
+        assert isinstance(e, brinery.PicklingError) and isinstance(e, RuntimeError)
+        text = str(e)
+        # Where it is, what it is, why, and the fix. (A RawValue/RawArray is refused at
+        # its shared buffer, one step inside it.)
+        assert text.startswith("obj['jobs'][1][0]"), text
+        if name.startswith("Raw"):
+            assert "RawValue, RawArray" in text, text
+        else:
+            assert f": cannot pickle a multiprocessing.{name}:" in text, text
+        assert "a byte stream cannot carry a descriptor" in text, text
+        assert "brinery.Pool task" in text, text
+
+
+def test_plain_dumps_keeps_what_crosses_by_name():
+    import ctypes
+    import pickle
+    from multiprocessing import shared_memory
+
+    shm = shared_memory.SharedMemory(create=True, size=8)
+    try:
+        again = pickle.loads(brinery.dumps(shm))  # by name, as pickle stores it
+        assert again.name == shm.name
+        again.close()
+    finally:
+        shm.close()
+        shm.unlink()
+    # A plain ctypes object is not shared memory: stored as a copy, as pickle does.
+    assert pickle.loads(brinery.dumps(ctypes.c_int(5))).value == 5
+
+
+# -- descriptors under load -----------------------------------------------------------
+
+TASKS = 10_000
+
+
+def use_queue_and_lock(q, lock, i):
+    """A task carrying the same queue and lock as every other: takes the lock, puts into
+    the queue now and then, and reports this worker's descriptors while it runs."""
+    with lock:
+        pass
+    if i % 1000 == 0:
+        q.put(i)
+    return os.getpid(), open_fds()
+
+
+def test_descriptors_stay_bounded_over_10000_tasks_carrying_a_queue_and_a_lock_in_subprocess(pool):
     ctx = context()
     q, lock = ctx.Queue(), ctx.Lock()
-    pool.submit(put, q, 0).result(WAIT)
-    q.get(timeout=WAIT)
-    gc.collect()
-    before = open_fds(), sorted(pool.map(open_fds, range(8)))
-    for f in [pool.submit(put, q, i) for i in range(2000)]:
-        f.result(WAIT)
-    assert sorted(q.get(timeout=WAIT) for _ in range(2000)) == list(range(2000))
-    for f in [pool.submit(try_acquire, lock) for _ in range(500)]:
-        f.result(WAIT)
-    gc.collect()
-    after = open_fds(), sorted(pool.map(open_fds, range(8)))
-    assert after[0] <= before[0] + 2, (before, after)
-    assert max(after[1]) <= max(before[1]) + 4, (before, after)
+    assert all(pool.map(use_queue_and_lock, [q] * 8, [lock] * 8, range(1, 9)))
+    parent_before = open_fds()
+    workers_before = {}
+    for pid, n in pool.map(use_queue_and_lock, [q] * 64, [lock] * 64, range(1, 65)):
+        workers_before[pid] = min(n, workers_before.get(pid, n))
+    # No collection anywhere from here on: descriptors must go when their objects do.
+    parent_peak = parent_before
+    workers_peak = {}
+    results = pool.map(use_queue_and_lock, [q] * TASKS, [lock] * TASKS, range(TASKS))
+    for k, (pid, n) in enumerate(results):
+        workers_peak[pid] = max(n, workers_peak.get(pid, n))
+        if k % 100 == 0:
+            parent_peak = max(parent_peak, open_fds())
+    assert sorted(q.get(timeout=WAIT) for _ in range(TASKS // 1000)) == list(range(0, TASKS, 1000))
+    assert set(workers_peak) <= set(workers_before), "a worker was replaced"
+    growth = {pid: workers_peak[pid] - workers_before[pid] for pid in workers_peak}
+    assert max(growth.values()) <= 8, (workers_before, workers_peak)
+    assert parent_peak <= parent_before + 16, (parent_before, parent_peak)
+    # And back where they started once the run is over.
+    after = {}
+    for pid, n in pool.map(use_queue_and_lock, [q] * 64, [lock] * 64, range(1, 65)):
+        after[pid] = min(n, after.get(pid, n))
+    assert all(after[pid] <= workers_before.get(pid, after[pid]) for pid in after), (workers_before, after)
+    assert open_fds() <= parent_before, (parent_before, open_fds())
+
+
+# -- a lock held by a worker that dies ------------------------------------------------
+
+
+def take_and_die(what, spare):
+    lock = what["guard"]
+    lock.acquire()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@pytest.mark.parametrize("kind", ["Lock", "RLock", "BoundedSemaphore", "Condition"])
+def test_the_death_of_a_task_holding_a_lock_names_the_lock_in_subprocess(pool, kind):
+    ctx = context()
+    lock, spare, q = getattr(ctx, kind)(), ctx.Lock(), ctx.Queue()
+    with pytest.raises(WorkerDiedError) as info:
+        pool.submit(take_and_die, {"guard": lock}, spare).result(WAIT)
+    text = str(info.value)
+    assert "SIGKILL" in text
+    assert f"args[0]['guard'] (a multiprocessing.{kind})" in text, text
+    assert "release" in text and "guide" in text, text
+    assert "args[1]" not in text, "a lock the task never took is not named"
+    # As the guide says: a Lock or a semaphore the parent releases, and the workers go on
+    # with it; an RLock (a Condition's lock by default) only its owner can release.
+    inner = lock._lock if kind == "Condition" else lock
+    assert not inner.acquire(block=False), "the dead worker's lock stays taken"
+    if kind in ("Lock", "BoundedSemaphore"):
+        inner.release()
+        assert pool.submit(try_acquire, inner).result(WAIT) is True
+    else:
+        with pytest.raises(AssertionError, match="not owned"):
+            inner.release()
+    assert pool.submit(put, q, "still working").result(WAIT)
+    assert q.get(timeout=WAIT) == "still working"
 
 
 SCRIPT = """

@@ -161,10 +161,20 @@ REDUCERS.update(_sync_reducers.table())
 REDUCERS.update(_runtime_reducers.table())
 _typing_reducers.register_builtin(REDUCERS)
 
+_MP_MODULES = (
+    "multiprocessing.synchronize",
+    "multiprocessing.queues",
+    "multiprocessing.connection",
+    "multiprocessing.sharedctypes",
+    "multiprocessing.heap",
+)
+
 # Modules whose types have reductions here but which brinery does not import itself
 # (``dataclasses`` brings ``inspect``, and every spawned pool worker would pay for both):
 # the native pickler calls ``add_late_reducers(name)`` once ``name`` is in ``sys.modules``.
-LATE_MODULES = ("dataclasses", "typing", "queue")
+# ``multiprocessing``'s modules of objects that hold kernel objects: a byte stream refuses
+# them (``pool._shared.refusals``), the pool passes them.
+LATE_MODULES = ("dataclasses", "typing", "queue", *_MP_MODULES)
 
 
 def add_late_reducers(module):
@@ -179,6 +189,10 @@ def add_late_reducers(module):
         _typing_reducers.register_typing(REDUCERS)
     elif module == "queue":
         REDUCERS.update(_sync_reducers.queue_table())
+    elif module in _MP_MODULES:
+        from .pool import _shared
+
+        REDUCERS.update(_shared.refusals(module))
     else:
         raise ValueError(f"no late reductions for {module!r}")
 

@@ -28,7 +28,6 @@ are recognised as they are. The worker gets its own duplicate, wrapped the same 
 ``multiprocessing``'s queues, locks, semaphores, events, conditions, barriers, shared
 values and arrays and shared memory pass as they are, as the same kernel objects
 (``_shared``); ``context()`` makes ones that can always be passed.
-"""
 
 The package's modules: ``_pool`` (the ``Pool`` class and its public calls), ``_tasks``
 (encoding tasks and decoding results in the parent), ``_driver`` (the event loop's

@@ -163,11 +163,13 @@ class Encoder(Pickler):
         self.defining = None
         # Whether the receiver may be forked from this process (see ``_shared``).
         self.inherits = True
+        self.semaphores = False
 
     def encode(self, obj):
         """``(main_stream, buffers, fds)`` for ``obj``."""
         self.buffers.clear()
         self.fds = []
+        self.semaphores = False  # (whether obj passes a multiprocessing semaphore)
         with _shared.spawning():
             main = self.dumps(obj)
         return main, list(self.buffers), self.fds
@@ -191,7 +193,10 @@ class Encoder(Pickler):
             if obj is self.defining:
                 return None
             return self.def_ref(obj)
-        return fd_pid(obj, self.fds) or _shared.reduce(obj, self.fds, self.inherits)
+        pid = fd_pid(obj, self.fds) or _shared.reduce(obj, self.fds, self.inherits)
+        if pid is not None and pid[1] == "sem":
+            self.semaphores = True
+        return pid
 
 
 def make_encoder(cls, namespaces, *args, cross_version=False):

@@ -13,7 +13,7 @@ import weakref
 
 from .._brinery import PoolCore
 from .._errors import PoolError
-from . import _worker
+from . import _shared, _worker
 from ._results import settle
 from ._worker import INIT_DEF
 
@@ -108,7 +108,10 @@ class Driver:
             if sinks is None:
                 sinks = self._sinks
             pairs = []
+            locks = self._locks
             for out in outs:
+                if locks:
+                    out = _shared.name_held_locks(out, locks.pop(out[0], None))
                 sink = sinks.pop(out[0], None)
                 if sink is None:
                     self._orphans[out[0]] = out

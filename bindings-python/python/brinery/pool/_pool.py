@@ -83,6 +83,8 @@ class Pool(Tasks, Driver, _cf.Executor):
         self._initializer = initializer
         self._initargs = tuple(initargs)
         self._sinks = {}
+        # Task id -> the multiprocessing locks its arguments pass, by path (``_shared``).
+        self._locks = {}
         self._orphans = {}
         self._sink_lock = threading.Lock()
         self._enc_lock = threading.RLock()

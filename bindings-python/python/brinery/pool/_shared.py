@@ -22,6 +22,20 @@ What crosses is the kernel object, never a copy:
   parent's segment when the worker exits.
 
 ``context()`` is a ``multiprocessing`` context whose objects can always be passed.
+
+A worker killed while its task holds a passed lock (``Lock``, ``RLock``,
+``BoundedSemaphore``, a ``Condition``'s lock, a ``Semaphore`` it left at zero) leaves
+it taken, and nothing will release it: the ``WorkerDiedError`` of that task names each
+such object by its path in the task's arguments (``locks_in`` records them when the task
+is sent, ``name_held_locks`` looks at them when the death is reported); the guide says
+what to do. The parent does not release them itself: only the user knows whether what
+a lock guarded is consistent.
+
+Outside a pool (``brinery.dumps``, ``Pickler``, sessions: every dump goes through the
+reducer table of ``_byvalue``) these objects are refused with a ``SharedObjectError``
+naming the object and its path (``refusals``): a byte stream cannot carry a descriptor.
+``multiprocessing`` would raise its own ``RuntimeError`` for most of them, and would
+pickle a ``Connection`` as its bare descriptor number, meaningless anywhere else.
 """
 
 import os
@@ -30,7 +44,7 @@ import sys
 
 from .._errors import SharedObjectError
 
-__all__ = ["context", "rebuild", "reduce", "spawning", "SharedObjectError"]
+__all__ = ["context", "locks_in", "name_held_locks", "rebuild", "reduce", "refusals", "spawning", "SharedObjectError"]
 
 
 
@@ -243,6 +257,140 @@ class _untracked:
 
 def _ignore(name, rtype):
     pass
+
+
+# What each kind holds that a byte stream cannot carry, by module and type name.
+_HOLDS = {
+    "multiprocessing.synchronize": {
+        "Lock": "a semaphore",
+        "RLock": "a semaphore",
+        "Semaphore": "a semaphore",
+        "BoundedSemaphore": "a semaphore",
+        "Condition": "semaphores",
+        "Event": "semaphores",
+        "Barrier": "semaphores and shared memory",
+    },
+    "multiprocessing.queues": {
+        "Queue": "a pipe's descriptors and semaphores",
+        "JoinableQueue": "a pipe's descriptors and semaphores",
+        "SimpleQueue": "a pipe's descriptors and a semaphore",
+    },
+    "multiprocessing.connection": {"Connection": "a pipe's or socket's descriptor"},
+    "multiprocessing.sharedctypes": {
+        "Synchronized": "shared memory (by descriptor) and a semaphore",
+        "SynchronizedArray": "shared memory (by descriptor) and a semaphore",
+        "SynchronizedString": "shared memory (by descriptor) and a semaphore",
+    },
+    "multiprocessing.heap": {
+        "BufferWrapper": "shared memory (by descriptor)",
+        "Arena": "shared memory (by descriptor)",
+    },
+}
+
+# The heap's types are parts of another object: name what the user made.
+_PART_OF = {"BufferWrapper": "the buffer of a multiprocessing RawValue, RawArray, Value or Array",
+            "Arena": "a multiprocessing heap arena (of a RawValue, RawArray, Value or Array)"}
+
+
+def refusals(module):
+    """The reducer table entries refusing ``module``'s objects in a byte stream (one of
+    ``_HOLDS``). Each gives the object's own reduction while ``multiprocessing`` (or
+    the pool, ``spawning``) is passing objects to a child."""
+    mod = sys.modules[module]
+    return {getattr(mod, name): _refuse for name in _HOLDS[module] if hasattr(mod, name)}
+
+
+def _refuse(obj):
+    ctx = sys.modules.get("multiprocessing.context")
+    if ctx is not None and ctx.get_spawning_popen() is not None:
+        return obj.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
+    tp = type(obj)
+    what = _PART_OF.get(tp.__name__, f"a multiprocessing.{tp.__name__}")
+    holds = _HOLDS.get(tp.__module__, {}).get(tp.__name__, "a kernel object")
+    raise SharedObjectError(
+        f"cannot pickle {what}: it holds {holds}, and a byte stream cannot carry a "
+        f"descriptor or a semaphore; pass it as an argument of a brinery.Pool task (or in "
+        f"initargs), where it crosses as the same kernel object, or give it to a process "
+        f"that inherits it (multiprocessing.Process(args=...))"
+    )
+
+
+_LOCK_KINDS = frozenset({"Lock", "RLock", "Semaphore", "BoundedSemaphore", "Condition"})
+_LEAVES = frozenset({int, float, complex, str, bytes, bool, type(None)})
+_WALK_LIMIT = 10_000  # objects looked at per task, at most
+
+
+def locks_in(payload, call):
+    """``[(path, lock)]``: the ``multiprocessing`` locks, semaphores and conditions in a
+    task's ``payload`` (``(args, kwargs)`` for a call, else a chunk), by the path the
+    caller would write, through tuples, lists, dicts and instance attributes (not into
+    ``multiprocessing``'s own objects, whose locks are theirs)."""
+    found = []
+    budget = [_WALK_LIMIT]
+    seen = set()
+    roots = (("args", payload[0]), ("kwargs", payload[1])) if call else (("chunk", payload),)
+    for path, x in roots:
+        _find_locks(x, path, found, seen, budget)
+    return found
+
+
+def _find_locks(x, path, found, seen, budget):
+    t = type(x)
+    if t in _LEAVES or id(x) in seen or budget[0] <= 0:
+        return
+    budget[0] -= 1
+    seen.add(id(x))
+    module = getattr(t, "__module__", "")
+    if module == "multiprocessing.synchronize" and t.__name__ in _LOCK_KINDS:
+        found.append((path, x))
+    elif module.startswith("multiprocessing"):
+        return
+    elif t is tuple or t is list:
+        for i, y in enumerate(x):
+            _find_locks(y, f"{path}[{i}]", found, seen, budget)
+    elif t is dict:
+        for k, v in x.items():
+            _find_locks(v, f"{path}[{k!r}]", found, seen, budget)
+    else:
+        attrs = getattr(x, "__dict__", None)
+        if type(attrs) is dict:
+            for k, v in attrs.items():
+                _find_locks(v, f"{path}.{k}", found, seen, budget)
+
+
+def _left_taken(obj):
+    """Whether a lock the dead task had is taken now by someone other than this process
+    (for a ``Semaphore``, whether it is at zero)."""
+    kind = type(obj).__name__
+    lock = obj._lock if kind == "Condition" else obj
+    sl = lock._semlock
+    try:
+        if sl._count() > 0:  # (this process holds it)
+            return False
+        value = sl._get_value()
+    except (AttributeError, OSError, NotImplementedError):
+        return False
+    if kind == "Semaphore":
+        return value == 0
+    return value < (sl.maxvalue if kind == "BoundedSemaphore" else 1)
+
+
+def name_held_locks(out, locks):
+    """``out`` (a task's outcome), its message extended when its worker died leaving
+    some of ``locks`` (from ``locks_in``) taken."""
+    if not locks or out[1] or out[2] != "died":
+        return out
+    taken = [f"{path} (a multiprocessing.{type(obj).__name__})" for path, obj in locks if _left_taken(obj)]
+    if not taken:
+        return out
+    them = "it" if len(taken) == 1 else "them"
+    note = (
+        f"; it left {', '.join(taken)} taken, and the dead process cannot release {them}: "
+        f"a Lock or semaphore, release it from the parent once what it guarded is known to "
+        f"be consistent; an RLock (or a Condition on one) only its owner can release, so "
+        f"replace it (see 'A lock held by a worker that dies' in the guide)"
+    )
+    return (out[0], out[1], out[2], f"{out[3]}{note}")
 
 
 def context():

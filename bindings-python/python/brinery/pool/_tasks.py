@@ -10,6 +10,7 @@ import pickle
 import types
 
 from .._errors import PoolClosedError, PoolError, StageError
+from . import _shared
 from ._codec import FAST, FULL, Decoder, Encoder, close_unclaimed, is_plain, make_encoder, wants_by_value
 from ._exceptions import BrokenWorkersError, WorkerDiedError
 from ._results import RemoteTraceback
@@ -85,6 +86,7 @@ class Tasks:
 
     def _send(self, kind, fn, payload, sink):
         self._check_running()
+        locks = None
         with self._enc_lock:
             try:
                 ref = self._fast_ref(fn)
@@ -96,11 +98,15 @@ class Tasks:
                     enc.needs = list(self._base_needs)
                     main, bufs, fds = enc.encode((kind, fn, payload))
                     tid = self._core.submit([FULL + main, *bufs], fds, enc.needs)
+                    if enc.semaphores:
+                        locks = _shared.locks_in(payload, kind == CALL)
             except KeyboardInterrupt:
                 raise
             except BaseException as e:
                 raise StageError("pickling the task in the parent", _described(kind, e)) from e
         with self._sink_lock:
+            if locks:
+                self._locks[tid] = locks
             out = self._orphans.pop(tid, None)
             if out is None:
                 self._sinks[tid] = sink
@@ -121,6 +127,7 @@ class Tasks:
             self._check_running()
         core = self._core
         tids = []
+        locks = {}
         with self._enc_lock:
             ref = self._fast_ref(fn)
             if ref is not None:
@@ -147,6 +154,8 @@ class Tasks:
                     main, bufs, fds = enc.encode((kind, fn, payload))
                     tids.append(core.submit([FULL + main, *bufs], fds, enc.needs))
                     sizes.append(len(main) + sum(memoryview(b).nbytes for b in bufs))
+                    if enc.semaphores:
+                        locks[tids[-1]] = _shared.locks_in(payload, kind == CALL)
                 except KeyboardInterrupt:
                     raise
                 except BaseException as e:
@@ -157,6 +166,7 @@ class Tasks:
                     break
         late = []
         with self._sink_lock:
+            self._locks.update(locks)
             sinks, orphans = self._sinks, self._orphans
             for i, tid in enumerate(tids, first):
                 if tid is None:
