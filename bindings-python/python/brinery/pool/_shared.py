@@ -17,6 +17,9 @@ What crosses is the kernel object, never a copy:
 - a ``Value``, ``Array``, ``RawValue`` or ``RawArray`` by its type and the descriptor
   and span of its ``multiprocessing.heap`` arena, mapped again; the descriptor is closed
   when the mapping is collected;
+- a ``Queue``, ``JoinableQueue`` or ``SimpleQueue`` as its state (the above); the receiver
+  keeps the last few it received, by pipe inode, and gives a task the one it has when the
+  same queue comes again (``_rebuild_queue``);
 - ``shared_memory.SharedMemory`` (and ``ShareableList``) by name, as it pickles anyway,
   but opened untracked in a worker: the worker's resource tracker must not unlink the
   parent's segment when the worker exits.
@@ -38,6 +41,7 @@ naming the object and its path (``refusals``): a byte stream cannot carry a desc
 pickle a ``Connection`` as its bare descriptor number, meaningless anywhere else.
 """
 
+import collections
 import os
 import pickle
 import sys
@@ -98,6 +102,10 @@ def reduce(obj, fds, inherits):
     synchronize = sys.modules.get("multiprocessing.synchronize")
     if synchronize is not None and isinstance(obj, synchronize.SemLock):
         return _reduce_semaphore(obj, inherits)
+    queues = sys.modules.get("multiprocessing.queues")
+    if queues is not None and type(obj) in (queues.Queue, queues.JoinableQueue, queues.SimpleQueue):
+        # (its state's pipe ends and semaphores get persistent ids of their own)
+        return ("brinery.mp", "queue", type(obj), obj.__getstate__())
     heap = sys.modules.get("multiprocessing.heap")
     if heap is not None:
         if type(obj) is heap.Arena and obj.fd >= 0:  # (a Barrier's counters, say)
@@ -181,6 +189,8 @@ def rebuild(pid, fds):
     kind = pid[1]
     if kind == "sem":
         return _rebuild_semaphore(*pid[2:])
+    if kind == "queue":
+        return _rebuild_queue(pid[2], pid[3])
     if kind == "ctype":
         return _rebuild_ctype(pid, fds)
     if kind == "arena":
@@ -199,6 +209,44 @@ def rebuild(pid, fds):
         with _untracked():
             return ShareableList(name=pid[2])
     raise pickle.UnpicklingError(f"unknown multiprocessing object {kind!r}")
+
+
+# The queues this process received last, by kernel object, kept alive between tasks: a
+# queue sent with every task is then one object here, with one feeder thread and one
+# pair of descriptors, not a copy per task whose thread and pipe ends linger until the
+# thread gets to run (a worker running tasks back to back was seen holding thousands).
+_QUEUES = collections.OrderedDict()
+_QUEUES_KEPT = 8
+_QUEUES_PID = [None]
+
+
+def _rebuild_queue(cls, state):
+    connection = sys.modules["multiprocessing.connection"]
+    reader = next(x for x in state if isinstance(x, connection.Connection))
+    st = os.fstat(reader.fileno())
+    key = (cls, st.st_dev, st.st_ino)
+    if _QUEUES_PID[0] != os.getpid():  # (a forked child's copies have no feeder thread)
+        _QUEUES.clear()
+        _QUEUES_PID[0] = os.getpid()
+    q = _QUEUES.get(key)
+    if q is not None and _usable(q):
+        _QUEUES.move_to_end(key)
+        return q  # (this message's copies of its descriptors close as `state` goes)
+    q = cls.__new__(cls)
+    q.__setstate__(state)
+    _QUEUES[key] = q
+    _QUEUES.move_to_end(key)
+    while len(_QUEUES) > _QUEUES_KEPT:
+        _QUEUES.popitem(last=False)
+    return q
+
+
+def _usable(q):
+    """Whether a kept queue can serve another task (no task closed it)."""
+    if getattr(q, "_closed", False) or q._reader.closed:
+        return False
+    thread = getattr(q, "_thread", None)
+    return thread is None or thread.is_alive()
 
 
 def _rebuild_ctype(pid, fds):
