@@ -156,6 +156,7 @@ pub struct Walker<'py> {
     /// the walk began): see [`Walker::save_nested`].
     depth: u32,
     depth_limit: u32,
+    pub proxies: crate::weak_proxy::Proxies,
 }
 
 /// Stack left below which a nested save moves to a new stack segment, and the size of
@@ -207,6 +208,7 @@ impl<'py> Walker<'py> {
             depth: 0,
             // SAFETY: reads an interpreter setting; we hold the GIL.
             depth_limit: unsafe { ffi::Py_GetRecursionLimit() }.max(1) as u32,
+            proxies: Default::default(),
         })
     }
 
@@ -229,8 +231,15 @@ impl<'py> Walker<'py> {
         self.sink = write;
     }
 
+    /// Keeps the rest of the stream in memory until the dump ends (see
+    /// [`crate::weak_proxy`], which rewrites bytes then).
+    pub fn hold_output(&mut self) {
+        self.flush_at = usize::MAX;
+    }
+
     fn finish(self) -> Stream<'py> {
-        let (buf, splices) = self.enc.finish_parts();
+        let (mut buf, splices) = self.enc.finish_parts();
+        self.proxies.resolve(&mut buf);
         Stream {
             head: self.head,
             buf,
@@ -334,6 +343,7 @@ impl<'py> Walker<'py> {
         match self.memo_get(obj) {
             Some(idx) => {
                 self.enc.get(idx);
+                self.proxies.fetched(idx);
                 true
             }
             None => false,
@@ -607,6 +617,10 @@ impl<'py> Walker<'py> {
         }
         if tp.is(self.st.module_type.bind(py)) {
             return crate::class::save_module(self, obj);
+        }
+        // SAFETY: a type check of a live object.
+        if unsafe { ffi::PyWeakref_CheckProxy(obj.as_ptr()) } != 0 {
+            return crate::weak_proxy::save(self, obj);
         }
         crate::reduce::save_by_reduce(self, obj)
     }
