@@ -21,7 +21,7 @@ OTHERS = [p for p in PYTHONS if os.path.realpath(p) != os.path.realpath(HERE)]
 
 
 def venv_name(python):
-    return os.path.basename(os.path.dirname(os.path.dirname(python)))
+    return os.path.basename(os.path.dirname(os.path.dirname(python))) if isinstance(python, str) else "none"
 
 
 WRITER = '''

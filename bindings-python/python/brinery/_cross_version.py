@@ -312,8 +312,10 @@ def adjust_class_recipe(cls, recipe):
         if call[0] is setattr and label in _DATACLASS_MADE and made:
             continue
         kept.append(call)
+    # The class's own fields: a base's come from the base when the decorator runs.
+    own = cls.__dict__.get("__annotations__", {})
     for name, f in fields.items():
-        if f._field_type is not dataclasses._FIELD_CLASSVAR:
+        if name in own and f._field_type is not dataclasses._FIELD_CLASSVAR:
             kept.append((setattr, (cls, name, f), name))
     options = {k: getattr(params, k) for k in ("init", "repr", "eq", "order", "unsafe_hash", "frozen")}
     options["match_args"] = "__match_args__" in cls.__dict__
