@@ -78,6 +78,9 @@ impl Proxies {
 
 /// Saves the proxy `obj` (see the module docs).
 pub fn save<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+    if has_table_entry(w, obj)? {
+        return crate::reduce::save_by_reduce(w, obj);
+    }
     let proxy = obj.cast::<PyWeakrefProxy>()?;
     let Some(referent) = proxy.upgrade() else {
         return Err(new_pickling_error(
@@ -105,9 +108,10 @@ pub fn save<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult<()> {
         return finish(w, obj);
     }
     let (call, _) = callables(w);
-    let slot = w.enc.len();
     let b = call.to_le_bytes();
     w.enc.raw(&[LONG_BINGET, b[0], b[1], b[2], b[3]]);
+    // Taken after the write: a new frame's header may have gone in before it.
+    let slot = w.enc.len() - 5;
     w.enc.tuple_begin(2);
     let idx = match known {
         Some(idx) => {
@@ -162,4 +166,14 @@ fn callables(w: &mut Walker<'_>) -> (u32, u32) {
     w.enc.pop();
     w.proxies.callables = Some((proxy, identity));
     (proxy, identity)
+}
+
+/// A `dispatch_table` (the pickler's, else `copyreg`'s) names a reduction for proxies:
+/// it wins, as with `pickle`.
+fn has_table_entry<'py>(w: &Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult<bool> {
+    let tp = obj.get_type();
+    match &w.opts.dispatch_table {
+        Some(table) => Ok(table.get_item(&tp).is_ok()),
+        None => w.st.copyreg_dispatch.bind(w.py).contains(&tp),
+    }
 }

@@ -232,3 +232,38 @@ def test_a_dead_proxy_is_refused_naming_its_path():
         brinery.dumps({"jobs": [1, p]})
     assert isinstance(e.value, brinery.PicklingError)
     assert "obj['jobs'][1]" in str(e.value) and "dead weakref.proxy" in str(e.value), str(e.value)
+
+
+def test_proxies_at_frame_edges_are_settled():
+    # Proxies spread through frames of a large stream, some at the start of a frame.
+    held = [Thing(f"h{i}") for i in range(40)]
+    loose = [Thing(f"l{i}") for i in range(40)]
+    items = []
+    for i in range(4000):
+        items.append("s" * (i % 200) + str(i))
+        if i % 100 == 0:
+            # A payload of 64 KiB or more ends the frame: the proxy opens the next one.
+            items.append("b" * 70000 + str(i))
+            items.append(weakref.proxy(held[i // 100]))
+            items.append(weakref.proxy(loose[i // 100]))
+    data = brinery.dumps([items, held], protocol=5)
+    assert data == brinery.dumps([items, held], protocol=5)
+    got, got_held = pickle.loads(data)
+    proxies = [o for o in got if type(o) is not str]
+    assert len(proxies) == 80
+    for k, p in enumerate(proxies):
+        if k % 2 == 0:
+            assert type(p) is weakref.ProxyType and weakref.proxy(got_held[k // 2]) is p
+        else:
+            assert type(p) is Thing and p.name == f"l{k // 2}"
+
+
+def test_a_dispatch_table_entry_for_proxies_wins():
+    x = Thing("x")
+
+    class Custom(brinery.Pickler):
+        dispatch_table = {weakref.ProxyType: lambda p: (str, ("custom " + p.name,))}
+
+    f = io.BytesIO()
+    Custom(f).dump([weakref.proxy(x), x])
+    assert pickle.loads(f.getvalue())[0] == "custom x"
