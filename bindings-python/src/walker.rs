@@ -137,8 +137,9 @@ pub struct Walker<'py> {
     sink: Option<Bound<'py, PyAny>>,
     /// Committed frames of a dump to `bytes` past [`GROW_FROM`].
     head: Option<Growing<'py>>,
-    /// How much committed stream is moved out of the encoder at a time.
-    flush_at: usize,
+    /// How much committed stream is moved out of the encoder at a time (`usize::MAX`
+    /// keeps the rest in memory until the dump ends: [`crate::weak_proxy`]).
+    pub flush_at: usize,
     /// Types (kept alive) with no dispatch-table entry that are not classes.
     pub plain_reduce_types: rustc_hash::FxHashSet<usize>,
     /// Types (kept alive) whose instances' `__dict__` their reduction leaves out (see
@@ -231,12 +232,6 @@ impl<'py> Walker<'py> {
         self.sink = write;
     }
 
-    /// Keeps the rest of the stream in memory until the dump ends (see
-    /// [`crate::weak_proxy`], which rewrites bytes then).
-    pub fn hold_output(&mut self) {
-        self.flush_at = usize::MAX;
-    }
-
     fn finish(self) -> Stream<'py> {
         let (mut buf, splices) = self.enc.finish_parts();
         self.proxies.resolve(&mut buf);
@@ -303,6 +298,17 @@ impl<'py> Walker<'py> {
     pub fn memoize_data(&mut self, obj: &Bound<'py, PyAny>) {
         if !self.opts.fast {
             self.memoize(obj);
+        }
+    }
+
+    /// After the opcode that made `obj`: memoizes it, or, when saving its arguments saved
+    /// `obj` itself (it is reachable from them), drops what was made and fetches that.
+    pub fn memoize_made(&mut self, obj: &Bound<'py, PyAny>) {
+        if let Some(idx) = self.memo_get(obj) {
+            self.enc.pop();
+            self.enc.get(idx);
+        } else {
+            self.memoize_data(obj);
         }
     }
 

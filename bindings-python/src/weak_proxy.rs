@@ -105,7 +105,9 @@ pub fn save<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult<()> {
         w.enc.tuple_begin(1);
         w.enc.get(idx);
         w.enc.tuple_end(1);
-        return finish(w, obj);
+        w.enc.reduce();
+        w.memoize_made(obj);
+        return Ok(());
     }
     let (call, _) = callables(w);
     let b = call.to_le_bytes();
@@ -137,19 +139,8 @@ pub fn save<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult<()> {
     w.proxies.pending.entry(idx).or_default().slots.push(slot);
     w.enc.none();
     w.enc.tuple_end(2);
-    finish(w, obj)
-}
-
-/// `REDUCE` and the proxy's memo entry (or, when saving its referent saved the proxy
-/// itself, that entry fetched instead).
-fn finish<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult<()> {
     w.enc.reduce();
-    if let Some(idx) = w.memo_get(obj) {
-        w.enc.pop();
-        w.enc.get(idx);
-    } else {
-        w.memoize_data(obj);
-    }
+    w.memoize_made(obj);
     Ok(())
 }
 
@@ -159,7 +150,8 @@ fn callables(w: &mut Walker<'_>) -> (u32, u32) {
     if let Some(c) = w.proxies.callables {
         return c;
     }
-    w.hold_output();
+    // The slots are rewritten when the dump ends: no frame leaves the encoder till then.
+    w.flush_at = usize::MAX;
     let proxy = w.enc.global_memoized("weakref", "proxy");
     w.enc.pop();
     let identity = w.enc.global_memoized("typing", "assert_type");
