@@ -303,6 +303,7 @@ impl<'py> Walker<'py> {
 
     /// After the opcode that made `obj`: memoizes it, or, when saving its arguments saved
     /// `obj` itself (it is reachable from them), drops what was made and fetches that.
+    #[inline]
     pub fn memoize_made(&mut self, obj: &Bound<'py, PyAny>) {
         if let Some(idx) = self.memo_get(obj) {
             self.enc.pop();

@@ -50,10 +50,19 @@ struct Pending {
 }
 
 impl Proxies {
-    /// The walker fetched memo entry `idx` as an ordinary value.
+    /// The walker fetched memo entry `idx` as an ordinary value. Kept to one test on the
+    /// walker's hot path: the lookup is out of line, for dumps with a proxy pending.
     #[inline(always)]
     pub fn fetched(&mut self, idx: u32) {
-        if !self.pending.is_empty() && self.inside == 0 {
+        if !self.pending.is_empty() {
+            self.fetched_while_pending(idx);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fetched_while_pending(&mut self, idx: u32) {
+        if self.inside == 0 {
             if let Some(p) = self.pending.get_mut(&idx) {
                 p.reached = true;
             }
