@@ -266,3 +266,15 @@ def test_a_dispatch_table_entry_for_proxies_wins():
     f = io.BytesIO()
     Custom(f).dump([weakref.proxy(x), x])
     assert pickle.loads(f.getvalue())[0] == "custom x"
+
+
+def test_protocol_0_and_fast_mode_write_a_proxy_as_its_referent():
+    x = Thing("x")
+    got = pickle.loads(brinery.dumps([weakref.proxy(x), x], protocol=0))
+    assert type(got[0]) is Thing and got[0] is got[1]
+    f = io.BytesIO()
+    p = brinery.Pickler(f)
+    p.fast = True
+    p.dump([weakref.proxy(x)])
+    got = pickle.loads(f.getvalue())
+    assert type(got[0]) is Thing and got[0].name == "x"
