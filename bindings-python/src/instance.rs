@@ -273,12 +273,7 @@ pub fn try_save<'py>(
     w.save(tp.as_any())?;
     w.save(PyTuple::empty(py).as_any())?;
     w.enc.newobj();
-    if let Some(idx) = w.memo_get(obj) {
-        w.enc.pop();
-        w.enc.get(idx);
-    } else {
-        w.memoize_data(obj);
-    }
+    w.memoize_made(obj);
     if !state.is_none() {
         w.path.push(Seg::State);
         let r = w.save(&state);

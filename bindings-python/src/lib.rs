@@ -21,6 +21,7 @@ mod safe;
 mod stdlib;
 mod submodules;
 mod walker;
+mod weak_proxy;
 
 #[pymodule]
 fn _brinery(m: &Bound<'_, PyModule>) -> PyResult<()> {

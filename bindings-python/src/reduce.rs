@@ -393,12 +393,7 @@ pub fn save_reduce<'py>(
     }
 
     if let Some(obj) = obj {
-        if let Some(idx) = w.memo_get(obj) {
-            w.enc.pop();
-            w.enc.get(idx);
-        } else {
-            w.memoize_data(obj);
-        }
+        w.memoize_made(obj);
     }
     if let Some(l) = listitems {
         w.batch_list(&l)?;

@@ -137,8 +137,9 @@ pub struct Walker<'py> {
     sink: Option<Bound<'py, PyAny>>,
     /// Committed frames of a dump to `bytes` past [`GROW_FROM`].
     head: Option<Growing<'py>>,
-    /// How much committed stream is moved out of the encoder at a time.
-    flush_at: usize,
+    /// How much committed stream is moved out of the encoder at a time (`usize::MAX`
+    /// keeps the rest in memory until the dump ends: [`crate::weak_proxy`]).
+    pub flush_at: usize,
     /// Types (kept alive) with no dispatch-table entry that are not classes.
     pub plain_reduce_types: rustc_hash::FxHashSet<usize>,
     /// Types (kept alive) whose instances' `__dict__` their reduction leaves out (see
@@ -156,6 +157,7 @@ pub struct Walker<'py> {
     /// the walk began): see [`Walker::save_nested`].
     depth: u32,
     depth_limit: u32,
+    pub proxies: crate::weak_proxy::Proxies,
 }
 
 /// Stack left below which a nested save moves to a new stack segment, and the size of
@@ -207,6 +209,7 @@ impl<'py> Walker<'py> {
             depth: 0,
             // SAFETY: reads an interpreter setting; we hold the GIL.
             depth_limit: unsafe { ffi::Py_GetRecursionLimit() }.max(1) as u32,
+            proxies: Default::default(),
         })
     }
 
@@ -230,7 +233,8 @@ impl<'py> Walker<'py> {
     }
 
     fn finish(self) -> Stream<'py> {
-        let (buf, splices) = self.enc.finish_parts();
+        let (mut buf, splices) = self.enc.finish_parts();
+        self.proxies.resolve(&mut buf);
         Stream {
             head: self.head,
             buf,
@@ -297,6 +301,18 @@ impl<'py> Walker<'py> {
         }
     }
 
+    /// After the opcode that made `obj`: memoizes it, or, when saving its arguments saved
+    /// `obj` itself (it is reachable from them), drops what was made and fetches that.
+    #[inline]
+    pub fn memoize_made(&mut self, obj: &Bound<'py, PyAny>) {
+        if let Some(idx) = self.memo_get(obj) {
+            self.enc.pop();
+            self.enc.get(idx);
+        } else {
+            self.memoize_data(obj);
+        }
+    }
+
     /// Records `obj` as the value already in the stream at memo index `idx`.
     pub fn memo_alias(&mut self, obj: &Bound<'py, PyAny>, idx: u32) {
         self.memo.insert(obj.as_ptr() as usize, idx);
@@ -334,6 +350,7 @@ impl<'py> Walker<'py> {
         match self.memo_get(obj) {
             Some(idx) => {
                 self.enc.get(idx);
+                self.proxies.fetched(idx);
                 true
             }
             None => false,
@@ -607,6 +624,10 @@ impl<'py> Walker<'py> {
         }
         if tp.is(self.st.module_type.bind(py)) {
             return crate::class::save_module(self, obj);
+        }
+        // SAFETY: a type check of a live object.
+        if unsafe { ffi::PyWeakref_CheckProxy(obj.as_ptr()) } != 0 {
+            return crate::weak_proxy::save(self, obj);
         }
         crate::reduce::save_by_reduce(self, obj)
     }

@@ -46,7 +46,6 @@ _SKIP = frozenset(
         "__parameters__",
         "_abc_impl",
         "__annotations__",
-        "__match_args__",
     }
 )
 
@@ -104,7 +103,8 @@ def class_recipe(cls):
         ns.update(cls._field_defaults)
         skip.update(cls._fields)
         skip.update({"__new__", "_make", "_replace", "__repr__", "_asdict", "__getnewargs__",
-                     "_fields", "_field_defaults", "__slots__"})
+                     "_fields", "_field_defaults", "__slots__",
+                     "__match_args__"})
     if _is_typeddict(cls):
         skip.update({"__required_keys__", "__optional_keys__", "__total__"})
     later = []

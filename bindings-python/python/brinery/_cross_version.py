@@ -270,7 +270,12 @@ def adjust_class_recipe(cls, recipe):
     """``class_recipe(cls)`` for a cross-version stream. A dataclass's generated methods
     are made by ``exec`` and have no source: they are left out, each field is set back
     as its ``Field``, and ``dataclasses.dataclass`` runs again on the rebuilt class (on
-    the loading version), with the parameters it was made with."""
+    the loading version), with the parameters it was made with.
+
+    A dataclass whose fields are slots (``slots=True``, which makes a new class, or
+    ``__slots__`` by hand) is decorated again without ``slots``: the class rebuilt from
+    the stream already has them. Its slot descriptors are read before, as the decorator
+    replaces each field's class attribute with its default, and set back after."""
     params = cls.__dict__.get("__dataclass_params__")
     fields = cls.__dict__.get("__dataclass_fields__")
     if params is None or fields is None:
@@ -278,15 +283,21 @@ def adjust_class_recipe(cls, recipe):
     import dataclasses
 
     creator, args, later, *rest = recipe
-    if "__slots__" in cls.__dict__ and getattr(params, "slots", False):
-        raise CrossVersionError(
-            f"cross_version: dataclass {cls.__qualname__!r} has slots=True, which makes a new"
-            " class when it is applied again"
-        )
+    slotted = _slot_fields(cls, fields)
+    slot_state = [getattr(dataclasses, n, None) for n in ("_dataclass_getstate", "_dataclass_setstate")]
+    # The class as first made, slot descriptors included: `dataclass` below replaces
+    # each field's class attribute with its default, and the descriptors are put back.
+    before = Call(dict, Call(vars, cls))
     kept = []
     for call in later:
         label = call[2]
         value = call[1][2] if call[0] is setattr else None
+        if slotted and value is not None and any(value is f for f in slot_state):
+            # `dataclass(slots=True, frozen=True)`'s own `__getstate__`/`__setstate__`,
+            # by reference (every supported version has them): kept, as re-applying
+            # the decorator without `slots` does not add them.
+            kept.append(call)
+            continue
         made = (
             label.startswith("__dataclass")
             or label == "__match_args__"
@@ -301,10 +312,28 @@ def adjust_class_recipe(cls, recipe):
         if call[0] is setattr and label in _DATACLASS_MADE and made:
             continue
         kept.append(call)
+    # The class's own fields: a base's come from the base when the decorator runs.
+    own = cls.__dict__.get("__annotations__", {})
     for name, f in fields.items():
-        if f._field_type is not dataclasses._FIELD_CLASSVAR:
+        if name in own and f._field_type is not dataclasses._FIELD_CLASSVAR:
             kept.append((setattr, (cls, name, f), name))
     options = {k: getattr(params, k) for k in ("init", "repr", "eq", "order", "unsafe_hash", "frozen")}
     options["match_args"] = "__match_args__" in cls.__dict__
+    if slotted:
+        kept.insert(0, (len, (before,), "__slots__"))
     kept.append((functools.partial(dataclasses.dataclass, **options), (cls,), "dataclass"))
+    for name in slotted:
+        kept.append((setattr, (cls, name, Call(operator.getitem, before, name)), name))
     return (creator, args, kept, *rest)
+
+
+def _slot_fields(cls, fields):
+    """The fields of dataclass ``cls`` that are slots of ``cls`` itself
+    (``slots=True``, or ``__slots__`` written by hand)."""
+    import types
+
+    d = cls.__dict__
+    if "__slots__" not in d:
+        return []
+    return [name for name in fields
+            if isinstance(d.get(name), types.MemberDescriptorType)]

@@ -6,8 +6,7 @@ the type objects ``types`` exposes under a name other than their own
 
 A capsule is stored by the name it was made under, as dill stores it, and found again
 by import when the stream loads; one that cannot be found that way is refused.
-(``weakref.proxy`` objects are left to ``pickle``'s way, which stores a live proxy as
-its referent: CPython's own tests require those bytes.)
+(``weakref.proxy`` objects are the walker's: see ``bindings-python/src/weak_proxy.rs``.)
 Reductions name only standard-library callables.
 """
 
