@@ -19,7 +19,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 
-use crate::safe::{Failure, Refusal};
+use crate::decode::{Failure, Refusal};
 
 static PICKLING_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static STOCK_PICKLING_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();

@@ -7,6 +7,8 @@ use pyo3::prelude::*;
 
 mod bytecode;
 mod class;
+mod decode;
+mod dis;
 mod error;
 mod function;
 mod init_subclass;
@@ -17,7 +19,7 @@ mod path;
 mod pickler;
 mod pool;
 mod reduce;
-mod safe;
+mod scan;
 mod stdlib;
 mod submodules;
 mod walker;
@@ -31,6 +33,8 @@ fn _brinery(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pickler::dumps, m)?)?;
     m.add_function(wrap_pyfunction!(pickler::dump, m)?)?;
     pool::register(m)?;
-    safe::register(m)?;
+    decode::register(m)?;
+    dis::register(m)?;
+    scan::register(m)?;
     Ok(())
 }

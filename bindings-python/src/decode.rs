@@ -1,19 +1,20 @@
-//! Safe loading and inspection for Python: `safe_loads` (decode with `brinery-core`,
-//! refuse any global outside an allowlist before anything runs, then build objects),
-//! `scan` (the core scanner's findings as Python data) and `dis` (the core
-//! disassembler). The public API and its defaults are in `python/brinery/safe.py`; this
-//! module only exposes what that code needs. Not `pickle.Unpickler`: nothing here ever
-//! imports a global that is not allowed, and nothing calls what a stream built. The
-//! exceptions users see are shaped in [`crate::error`].
+//! `safe_loads` for Python: decode with `brinery-core` (the core's allowlist checked at
+//! the opcode that names each global, `Limits::for_input` for what the caller left
+//! out), refuse any global outside the allowlist before anything runs, then build
+//! objects ([`build`], with [`allow`] resolving each allowed name). The public API and
+//! its defaults are in `python/brinery/safe.py`; this module only exposes what that code
+//! needs, and mirrors the C and Node bindings' `decode.rs`. Not `pickle.Unpickler`:
+//! nothing here ever imports a global that is not allowed, and nothing calls what a
+//! stream built. The exceptions users see are shaped in [`crate::error`]; the scanner is
+//! [`crate::scan`], the disassembler [`crate::dis`].
 
 mod allow;
 mod build;
 
-use brinery_core::scan::{self, Finding};
 use brinery_core::{DecodeOptions, Limits, Py2Strings};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::PyDict;
 
 use crate::error;
 use build::Builder;
@@ -22,8 +23,6 @@ pub use build::{Failure, Refusal};
 /// Registers the safe-loading functions on `brinery._brinery`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(safe_loads, m)?)?;
-    m.add_function(wrap_pyfunction!(scan_stream, m)?)?;
-    m.add_function(wrap_pyfunction!(dis, m)?)?;
     m.add_function(wrap_pyfunction!(default_allowlist, m)?)?;
     m.add_function(wrap_pyfunction!(default_limits, m)?)?;
     Ok(())
@@ -90,53 +89,6 @@ fn safe_loads<'py>(
         max_alloc,
     );
     builder.build().map_err(|f| error::build_failure(py, f))
-}
-
-fn finding<'py>(py: Python<'py>, f: &Finding) -> PyResult<Bound<'py, PyTuple>> {
-    PyTuple::new(
-        py,
-        [
-            f.offset.into_pyobject(py)?.into_any(),
-            f.opcode.into_pyobject(py)?.into_any(),
-            f.target.to_string().into_pyobject(py)?.into_any(),
-            f.severity.name().into_pyobject(py)?.into_any(),
-            f.reason.into_pyobject(py)?.into_any(),
-        ],
-    )
-}
-
-/// The scanner's report: `{"imports": [(offset, opcode, target, severity, reason)],
-/// "calls": [...], "protocol", "end", "error": (message, offset) | None, "severity"}`.
-#[pyfunction(name = "scan")]
-fn scan_stream<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
-    let s = py.detach(|| scan::scan(data));
-    let out = PyDict::new(py);
-    let imports = PyList::empty(py);
-    for f in &s.imports {
-        imports.append(finding(py, f)?)?;
-    }
-    let calls = PyList::empty(py);
-    for f in &s.calls {
-        calls.append(finding(py, f)?)?;
-    }
-    out.set_item("imports", imports)?;
-    out.set_item("calls", calls)?;
-    out.set_item("protocol", s.protocol)?;
-    out.set_item("end", s.end)?;
-    out.set_item(
-        "error",
-        s.error.as_ref().map(|e| (e.kind.to_string(), e.offset)),
-    )?;
-    out.set_item("severity", s.severity().name())?;
-    Ok(out)
-}
-
-/// `pickletools.dis`-style disassembly; errors are `brinery.UnpicklingError` with the
-/// offset.
-#[pyfunction]
-fn dis(py: Python<'_>, data: &[u8]) -> PyResult<String> {
-    py.detach(|| brinery_core::dis(data))
-        .map_err(|e| error::decode_error(py, e))
 }
 
 /// The core's default limits for a stream of `size` bytes: `(max_depth, max_memo,
