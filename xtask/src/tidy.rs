@@ -20,8 +20,6 @@ const TOO_LONG: &[&str] = &[
     "bindings-c/tests/brinery_test.h",
     "bindings-node/src/decode.rs",
     "bindings-node/src/graph.rs",
-    "bindings-python/src/function.rs",
-    "bindings-python/src/reduce.rs",
     "bindings-python/src/walker.rs",
     "core/src/decode/machine.rs",
     "core/src/encode.rs",

@@ -58,7 +58,7 @@ pub fn restore<'py>(
     }
     for (k, v) in d.iter() {
         let label = k.str()?.to_string();
-        crate::class::save_setattr(w, obj, &k, &v, label)?;
+        super::class::save_setattr(w, obj, &k, &v, label)?;
     }
     Ok(())
 }

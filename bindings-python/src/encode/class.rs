@@ -13,9 +13,9 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
-use crate::function::save_named;
-use crate::init_subclass::SkippedHook;
-use crate::path::Seg;
+use super::function::save_named;
+use super::init_subclass::SkippedHook;
+use super::path::Seg;
 use crate::walker::Walker;
 
 /// True when `obj` (a function or class) must be stored by value: its module is
@@ -69,7 +69,7 @@ pub fn wants_by_value<'py>(w: &Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult
 }
 
 fn found_outside_main<'py>(w: &Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult<bool> {
-    Ok(match crate::reduce::find_global(w, obj, None)? {
+    Ok(match super::global::find_global(w, obj, None)? {
         Ok(found) => {
             let name = found.module_name.to_cow()?;
             name != "__main__" && name != "__mp_main__"
@@ -202,7 +202,7 @@ pub fn save_module<'py>(w: &mut Walker<'py>, m: &Bound<'py, PyAny>) -> PyResult<
         .getattr(pyo3::intern!(m.py(), "__dict__"))?
         .cast_into::<PyDict>()?;
     // Functions of this module met earlier already made the module (their globals).
-    match crate::function::module_of_globals(w, &d) {
+    match super::namespace::module_of_globals(w, &d) {
         Some(idx) => {
             w.enc.get(idx);
             w.memo_alias(m, idx);
@@ -214,12 +214,12 @@ pub fn save_module<'py>(w: &mut Walker<'py>, m: &Bound<'py, PyAny>) -> PyResult<
             w.enc.tuple_end(1);
             w.enc.reduce();
             w.memoize(m);
-            crate::function::module_namespace(w, m, &d, &name);
+            super::namespace::module_namespace(w, m, &d, &name);
         }
     }
     for (k, v) in d.iter() {
         let key: String = k.extract()?;
-        if key == "__builtins__" || key == "__name__" || !crate::function::mark_filled(w, &d, &key)
+        if key == "__builtins__" || key == "__name__" || !super::namespace::mark_filled(w, &d, &key)
         {
             continue;
         }

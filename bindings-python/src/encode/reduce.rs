@@ -1,9 +1,8 @@
-//! Everything CPython's pickler stores by reference or through `__reduce_ex__`, done the
-//! same way: persistent ids, `dispatch_table`/`copyreg`, the 2-6 item reduce tuples
-//! (with `NEWOBJ`/`NEWOBJ_EX` for `copyreg.__newobj__`/`__newobj_ex__`), globals found
-//! by `__qualname__` (with `copyreg` extension codes), and protocol 5 `PickleBuffer`s.
-//! Functions and classes that cannot be found by reference are handed to
-//! [`crate::function`] and [`crate::class`] to be stored by value.
+//! Everything CPython's pickler stores through `__reduce_ex__`, done the same way:
+//! persistent ids, `dispatch_table`/`copyreg`, the 2-6 item reduce tuples (with
+//! `NEWOBJ`/`NEWOBJ_EX` for `copyreg.__newobj__`/`__newobj_ex__`), and protocol 5
+//! `PickleBuffer`s. Globals stored by reference (found by `__qualname__`) are
+//! [`super::global`]'s.
 
 use brinery_core::opcode;
 use pyo3::exceptions::PyBufferError;
@@ -11,8 +10,9 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
+use super::global::save_global;
+use super::path::Seg;
 use crate::error::new_pickling_error;
-use crate::path::Seg;
 use crate::walker::Walker;
 
 /// Calls `persistent_id(obj)`; true when it gave an id, which is then written.
@@ -67,16 +67,16 @@ pub fn save_by_reduce<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyRe
     let rv = if let Some(func) = func {
         func.call1((obj,))?
     } else if !plain && tp.is_subclass_of::<pyo3::types::PyType>()? {
-        return crate::reduce::save_global(w, obj, None);
-    } else if crate::instance::try_save(w, obj, &tp)? {
+        return save_global(w, obj, None);
+    } else if super::instance::try_save(w, obj, &tp)? {
         return Ok(());
     } else if let Some(name) = std_stream_before_reduce(w, obj)? {
         return save_std_stream(w, obj, name);
     } else if let Some(f) = lookup(obj, pyo3::intern!(obj.py(), "__reduce_ex__"))? {
         match f.call1((w.enc.protocol(),)) {
-            Ok(rv) if crate::instance_dict::forgotten_by_reduction(w, tp.as_any())? => {
+            Ok(rv) if super::instance_dict::forgotten_by_reduction(w, tp.as_any())? => {
                 save_reduce_value(w, obj, &rv)?;
-                return crate::instance_dict::restore(w, obj, &rv);
+                return super::instance_dict::restore(w, obj, &rv);
             }
             Ok(rv) => rv,
             Err(e) => {
@@ -113,7 +113,7 @@ fn protocol_2_reduction<'py>(
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
     if w.enc.protocol() >= 2
         || !err.is_instance_of::<pyo3::exceptions::PyTypeError>(w.py)
-        || !crate::instance::keeps_object_reduction(tp)?
+        || !super::instance::keeps_object_reduction(tp)?
     {
         return Ok(None);
     }
@@ -157,7 +157,7 @@ fn std_stream_before_reduce(
 /// `builtins.getattr(sys, name)`: the loading process's own stream of that name.
 fn save_std_stream<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>, name: &str) -> PyResult<()> {
     let py = w.py;
-    crate::function::save_named(w, w.st.getattr.bind(py), "builtins", "getattr");
+    super::function::save_named(w, w.st.getattr.bind(py), "builtins", "getattr");
     w.enc.tuple_begin(2);
     w.save(py.import("sys")?.as_any())?;
     w.save(PyString::new(py, name).as_any())?;
@@ -192,7 +192,8 @@ fn reduce_func<'py>(
     })
 }
 
-fn lookup<'py>(
+/// `getattr(obj, name)`, `None` when it has no such attribute.
+pub(super) fn lookup<'py>(
     obj: &Bound<'py, PyAny>,
     name: &Bound<'py, PyString>,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
@@ -440,241 +441,6 @@ pub fn save_type<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult<
         }
     }
     save_global(w, obj, None)
-}
-
-/// Where a global lives, as `save_global` resolves it.
-pub struct Found<'py> {
-    pub module_name: Bound<'py, PyString>,
-    pub global_name: Bound<'py, PyString>,
-    pub dotted: Vec<String>,
-    pub parent: Bound<'py, PyAny>,
-    pub module: Bound<'py, PyAny>,
-}
-
-/// `whichmodule` plus the attribute walk: `Ok(Found)` when `obj` is reachable by name,
-/// `Err(reason)` when it is not.
-pub fn find_global<'py>(
-    w: &Walker<'py>,
-    obj: &Bound<'py, PyAny>,
-    name: Option<&Bound<'py, PyString>>,
-) -> PyResult<Result<Found<'py>, String>> {
-    let py = w.py;
-    let global_name = match name {
-        Some(n) => n.clone(),
-        None => match lookup(obj, pyo3::intern!(obj.py(), "__qualname__"))? {
-            Some(q) => q.cast_into::<PyString>()?,
-            None => obj
-                .getattr(pyo3::intern!(obj.py(), "__name__"))?
-                .cast_into::<PyString>()?,
-        },
-    };
-    let text = global_name.to_cow()?.into_owned();
-    let dotted: Vec<String> = text.split('.').map(str::to_owned).collect();
-    if dotted.iter().any(|p| p == "<locals>") {
-        return Ok(Err(format!("Can't pickle local object {}", obj.repr()?)));
-    }
-    let module_name = match lookup(obj, pyo3::intern!(obj.py(), "__module__"))? {
-        Some(m) if !m.is_none() => m.cast_into::<PyString>()?,
-        _ => whichmodule(w, obj, &dotted)?,
-    };
-    let modname = module_name.to_cow()?.into_owned();
-    let module = match py.import(modname.as_str()) {
-        Ok(m) => m.into_any(),
-        Err(_) => {
-            return Ok(Err(format!(
-                "Can't pickle {}: import of module {:?} failed",
-                obj.repr()?,
-                modname
-            )))
-        }
-    };
-    let mut parent = module.clone();
-    let mut cur = module.clone();
-    for (i, part) in dotted.iter().enumerate() {
-        match cur.getattr(part.as_str()) {
-            Ok(next) => {
-                if i + 1 < dotted.len() {
-                    parent = next.clone();
-                }
-                cur = next;
-            }
-            Err(_) => {
-                return Ok(Err(format!(
-                    "Can't pickle {}: attribute lookup {} on {} failed",
-                    obj.repr()?,
-                    text,
-                    modname
-                )))
-            }
-        }
-    }
-    if !cur.is(obj) {
-        return Ok(Err(format!(
-            "Can't pickle {}: it's not the same object as {}.{}",
-            obj.repr()?,
-            modname,
-            text
-        )));
-    }
-    Ok(Ok(Found {
-        module_name,
-        global_name,
-        dotted,
-        parent,
-        module,
-    }))
-}
-
-fn whichmodule<'py>(
-    w: &Walker<'py>,
-    obj: &Bound<'py, PyAny>,
-    dotted: &[String],
-) -> PyResult<Bound<'py, PyString>> {
-    let py = w.py;
-    let modules = w.st.sys_modules.bind(py).copy()?;
-    // Attribute lookups on every loaded module: deprecation warnings of module
-    // `__getattr__`s (numpy's) are not the user's business here.
-    let warnings = py.import("warnings")?;
-    let quiet = warnings
-        .getattr(pyo3::intern!(warnings.py(), "catch_warnings"))?
-        .call0()?;
-    quiet.call_method0(pyo3::intern!(quiet.py(), "__enter__"))?;
-    warnings.call_method1(pyo3::intern!(warnings.py(), "simplefilter"), ("ignore",))?;
-    let found = search_modules(obj, dotted, &modules);
-    quiet.call_method1(
-        pyo3::intern!(quiet.py(), "__exit__"),
-        (py.None(), py.None(), py.None()),
-    )?;
-    Ok(match found? {
-        Some(name) => name,
-        None => PyString::new(py, "__main__"),
-    })
-}
-
-fn search_modules<'py>(
-    obj: &Bound<'py, PyAny>,
-    dotted: &[String],
-    modules: &Bound<'py, PyDict>,
-) -> PyResult<Option<Bound<'py, PyString>>> {
-    for (name, module) in modules.iter() {
-        let n: String = name.extract().unwrap_or_default();
-        if n == "__main__" || n == "__mp_main__" || module.is_none() {
-            continue;
-        }
-        let mut cur = module;
-        let mut ok = true;
-        for part in dotted {
-            match cur.getattr(part.as_str()) {
-                Ok(next) => cur = next,
-                Err(_) => {
-                    ok = false;
-                    break;
-                }
-            }
-        }
-        if ok && cur.is(obj) {
-            return Ok(Some(name.cast_into::<PyString>()?));
-        }
-    }
-    Ok(None)
-}
-
-/// `save_global`, except that functions and classes that cannot be found by name (or
-/// whose module is `__main__`, local, or registered by value) are stored by value.
-pub fn save_global<'py>(
-    w: &mut Walker<'py>,
-    obj: &Bound<'py, PyAny>,
-    name: Option<&Bound<'py, PyString>>,
-) -> PyResult<()> {
-    let py = w.py;
-    if name.is_none() && crate::class::wants_by_value(w, obj)? {
-        if obj.is_instance_of::<pyo3::types::PyType>() {
-            return crate::class::save_class(w, obj);
-        }
-        return crate::function::save_function(w, obj);
-    }
-    let found = match find_global(w, obj, name)? {
-        Ok(f) => f,
-        Err(msg) => {
-            if let Some(place) = w.st.stdlib_names.bind(py).get_item(obj)? {
-                let (m, n): (String, String) = place.extract()?;
-                crate::function::save_named(w, obj, &m, &n);
-                return Ok(());
-            }
-            return Err(new_pickling_error(py, msg));
-        }
-    };
-    let proto = w.enc.protocol();
-    if proto >= 2 {
-        let key = PyTuple::new(py, [found.module_name.as_any(), found.global_name.as_any()])?;
-        if let Some(code) = w.st.extension_registry.bind(py).get_item(&key)? {
-            let code: i64 = code
-                .extract()
-                .map_err(|_| new_pickling_error(py, "extension code isn't an integer"))?;
-            if code <= 0 || code > 0x7fff_ffff {
-                return Err(new_pickling_error(
-                    py,
-                    format!("extension code {code} is out of range"),
-                ));
-            }
-            w.enc.ext(code as u32);
-            return Ok(());
-        }
-    }
-    let global_name = if found.parent.is(&found.module) {
-        PyString::new(py, found.dotted.last().expect("non-empty"))
-    } else {
-        found.global_name.clone()
-    };
-    if proto >= 4 {
-        w.save(found.module_name.as_any())?;
-        w.save(global_name.as_any())?;
-        w.enc.raw(&[opcode::STACK_GLOBAL]);
-    } else if !found.parent.is(&found.module) && !w.st.nested_names_from_toplevel {
-        let last = PyString::new(py, found.dotted.last().expect("non-empty"));
-        let rv = PyTuple::new(
-            py,
-            [
-                w.st.getattr.bind(py).clone(),
-                PyTuple::new(py, [found.parent.clone(), last.into_any()])?.into_any(),
-            ],
-        )?;
-        save_reduce(w, &rv, None)?;
-    } else if !found.parent.is(&found.module) {
-        // `getattr(getattr(module.top, a), b)`, the top-level object named, never saved
-        // as an object, so that a class reached through itself (`C.ref = C`, qualified
-        // name `C.ref`) is not saved again and again.
-        let (top, attrs) = found.dotted.split_first().expect("dotted has a parent");
-        for _ in attrs {
-            crate::function::save_named(w, w.st.getattr.bind(py), "builtins", "getattr");
-            w.enc.tuple_begin(2);
-        }
-        let m = found.module_name.to_cow()?;
-        if proto < 3 && (!m.is_ascii() || !top.is_ascii()) {
-            return Err(new_pickling_error(
-                py,
-                format!("can't pickle module identifier '{m}' using pickle protocol {proto}"),
-            ));
-        }
-        w.enc.global(&m, top);
-        for attr in attrs {
-            w.save(PyString::new(py, attr).as_any())?;
-            w.enc.tuple_end(2);
-            w.enc.reduce();
-        }
-    } else {
-        let m = found.module_name.to_cow()?;
-        let n = global_name.to_cow()?;
-        if proto < 3 && (!m.is_ascii() || !n.is_ascii()) {
-            return Err(new_pickling_error(
-                py,
-                format!("can't pickle module identifier '{m}' using pickle protocol {proto}"),
-            ));
-        }
-        w.enc.global(&m, &n);
-    }
-    w.memoize_data(obj);
-    Ok(())
 }
 
 /// A protocol 5 `PickleBuffer`: out of band when `buffer_callback` says so, else as

@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyModule, PyString, PyTuple};
 use rustc_hash::FxHashSet;
 
-use crate::function::save_named;
+use super::function::save_named;
 use crate::walker::Walker;
 
 /// Writes the imports of the submodules `code` reaches through the modules in `values`

@@ -15,7 +15,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 use rustc_hash::FxHashMap;
 
-use crate::path::Seg;
+use super::path::Seg;
 use crate::walker::Walker;
 
 extern "C" {

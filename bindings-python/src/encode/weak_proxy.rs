@@ -26,8 +26,8 @@ use brinery_core::opcode::LONG_BINGET;
 use pyo3::prelude::*;
 use pyo3::types::{PyWeakrefMethods, PyWeakrefProxy};
 
+use super::path::Seg;
 use crate::error::new_pickling_error;
-use crate::path::Seg;
 use crate::walker::Walker;
 
 /// The proxies of one dump whose referents were written in place.
@@ -88,7 +88,7 @@ impl Proxies {
 /// Saves the proxy `obj` (see the module docs).
 pub fn save<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult<()> {
     if has_table_entry(w, obj)? {
-        return crate::reduce::save_by_reduce(w, obj);
+        return super::reduce::save_by_reduce(w, obj);
     }
     let proxy = obj.cast::<PyWeakrefProxy>()?;
     let Some(referent) = proxy.upgrade() else {

@@ -19,8 +19,8 @@
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::class::wants_by_value;
-use crate::function::save_named;
+use super::class::wants_by_value;
+use super::function::save_named;
 use crate::walker::Walker;
 
 /// The owner of a hook that must not run while a class is rebuilt.

@@ -43,8 +43,8 @@ pub struct Stdlib {
     late_modules: Vec<Py<PyString>>,
     /// Bit `i` set: the reductions of `late_modules[i]` are in `reducers`.
     late_done: AtomicU32,
-    /// Opcodes that name globals (see `crate::bytecode`).
-    pub global_ops: crate::bytecode::GlobalOps,
+    /// Opcodes that name globals (see `super::bytecode`).
+    pub global_ops: super::bytecode::GlobalOps,
     pub cache_tag: String,
     pub version: String,
     /// This interpreter's `pickle` writes a nested name below protocol 4 as `getattr`
@@ -129,7 +129,7 @@ pub fn get(py: Python<'_>) -> PyResult<&Stdlib> {
                 .unbind(),
             helpers: helpers.unbind().into_any(),
             identity: py.import("brinery._identity")?.unbind().into_any(),
-            global_ops: crate::bytecode::GlobalOps::new(py)?,
+            global_ops: super::bytecode::GlobalOps::new(py)?,
             version,
         })
     })
