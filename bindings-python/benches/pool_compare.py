@@ -246,22 +246,45 @@ def chunk_sweep(args):
     with brinery.Pool(2) as bp, mp.Pool(2) as mpp:
         for p in (bp, mpp):
             SWEEP["map_async"](p, list(range(200)), 1)
-        print(f"\nno-op tasks by chunksize, 2 workers, brinery.Pool (fork) / multiprocessing.Pool (best of {args.repeat}, interleaved):")
-        print(f"  {'method':16} {'chunksize':>9} {'tasks':>8} {'brinery/s':>12} {'mp.Pool/s':>12} {'ratio':>6}")
+        pids = {"brinery": bp.worker_pids(), "mp": [w.pid for w in mpp._pool]}
+        print(f"\nno-op tasks by chunksize, 2 workers, brinery.Pool (fork) / multiprocessing.Pool (best of {args.repeat}, interleaved);")
+        print("  CPU: ns per task in the parent (all threads) + in the workers, summed over the rounds")
+        print(f"  {'method':16} {'chunksize':>9} {'tasks':>8} {'brinery/s':>12} {'mp.Pool/s':>12} {'ratio':>6}   {'brinery CPU':>15} {'mp.Pool CPU':>15} {'ratio':>6}")
         for c in sizes:
             n = args.sweep_tasks // 10 if c == 1 else args.sweep_tasks
             xs = list(range(n))
             for m in methods:
                 run = SWEEP[m]
-                rows = interleaved(
-                    {
-                        "brinery": lambda: _timed(lambda: run(bp, xs, c)),
-                        "mp": lambda: _timed(lambda: run(mpp, xs, c)),
-                    },
-                    args.repeat,
-                )
+                cpu = {"brinery": [0.0, 0.0], "mp": [0.0, 0.0]}
+
+                def once(name, p):
+                    t0, w0 = time.process_time(), _cpu_of(pids[name])
+                    dt = _timed(lambda: run(p, xs, c))
+                    cpu[name][0] += time.process_time() - t0
+                    cpu[name][1] += _cpu_of(pids[name]) - w0
+                    return dt
+
+                rows = interleaved({"brinery": lambda: once("brinery", bp), "mp": lambda: once("mp", mpp)}, args.repeat)
                 b, o = rows["brinery"], rows["mp"]
-                print(f"  {m:16} {c:9} {n:8} {n / b:12,.0f} {n / o:12,.0f} {o / b:5.2f}x", flush=True)
+                per = {k: (v[0] * 1e9 / n / args.repeat, v[1] * 1e9 / n / args.repeat) for k, v in cpu.items()}
+                (bpar, bw), (opar, ow) = per["brinery"], per["mp"]
+                print(
+                    f"  {m:16} {c:9} {n:8} {n / b:12,.0f} {n / o:12,.0f} {o / b:5.2f}x"
+                    f"   {bpar:6.0f} + {bw:6.0f} {opar:6.0f} + {ow:6.0f} {(opar + ow) / (bpar + bw):5.2f}x",
+                    flush=True,
+                )
+
+
+def _cpu_of(pids):
+    """CPU seconds the processes ``pids`` have used (user + system; clock-tick resolution)."""
+    import os
+
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def big_array(args):
