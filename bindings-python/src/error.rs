@@ -226,6 +226,7 @@ fn wrap_call_error(py: Python<'_>, e: PyErr, offset: Option<usize>) -> PyErr {
         py,
         format!("building an object failed: {}{at}", e.value(py)),
         offset,
+        None,
     );
     new.set_cause(py, Some(e));
     new

@@ -117,73 +117,6 @@ impl Encoder {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(proto: u8, batch: Batch, len: usize) -> Vec<u8> {
-        let mut enc = Encoder::new(proto).unwrap();
-        for i in 0..len {
-            enc.batch_item_begin(batch, i, len);
-            enc.none();
-            if matches!(batch, Batch::Dict | Batch::DictIter) {
-                enc.none();
-            }
-            enc.batch_item_end(batch, i, len);
-        }
-        enc.finish()
-    }
-
-    fn count(data: &[u8], op: u8) -> usize {
-        data.iter().filter(|&&b| b == op).count()
-    }
-
-    #[test]
-    fn exact_list_closes_a_final_single_item_with_appends() {
-        let data = run(2, Batch::List, 1001);
-        assert_eq!((count(&data, MARK), count(&data, APPENDS)), (2, 2));
-        assert_eq!(count(&data, APPEND), 0);
-        assert_eq!(run(2, Batch::List, 1), b"Na.");
-    }
-
-    #[test]
-    fn iterator_list_writes_a_final_single_item_with_append() {
-        let data = run(2, Batch::ListIter, 1001);
-        assert_eq!((count(&data, MARK), count(&data, APPENDS)), (1, 1));
-        assert_eq!(count(&data, APPEND), 1);
-        assert_eq!(run(2, Batch::ListIter, 2000), run(2, Batch::List, 2000));
-    }
-
-    #[test]
-    fn dicts_and_protocol_0() {
-        assert_eq!(run(1, Batch::Dict, 1), b"NNs.");
-        assert_eq!(run(1, Batch::Dict, 2), b"(NNNNu.");
-        assert_eq!(run(0, Batch::Dict, 2), b"NNsNNs.");
-        assert_eq!(run(0, Batch::List, 2), b"NaNa.");
-        let data = run(1, Batch::DictIter, 1001);
-        assert_eq!((count(&data, SETITEMS), count(&data, SETITEM)), (1, 1));
-    }
-
-    #[test]
-    fn sets_always_use_additems() {
-        assert_eq!(run(4, Batch::Set, 1), b"(N\x90.");
-        let data = run(4, Batch::Set, 2001);
-        assert_eq!((count(&data, MARK), count(&data, ADDITEMS)), (3, 3));
-        let data = run(4, Batch::Set, 2000);
-        assert_eq!((count(&data, MARK), count(&data, ADDITEMS)), (3, 3));
-    }
-
-    #[test]
-    fn exact_dicts_end_a_multiple_of_1000_with_an_empty_run() {
-        let data = run(1, Batch::Dict, 1000);
-        assert!(data.ends_with(b"u(u."));
-        let data = run(1, Batch::DictIter, 1000);
-        assert!(data.ends_with(b"Nu."));
-        let data = run(1, Batch::List, 1000);
-        assert!(data.ends_with(b"Ne."));
-    }
-}
-
 impl Encoder {
     /// `MARK`.
     #[inline]
@@ -300,5 +233,72 @@ impl Encoder {
     pub fn frozenset_end_recursive(&mut self, memo_index: u32) {
         self.op(POP_MARK);
         self.get(memo_index);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(proto: u8, batch: Batch, len: usize) -> Vec<u8> {
+        let mut enc = Encoder::new(proto).unwrap();
+        for i in 0..len {
+            enc.batch_item_begin(batch, i, len);
+            enc.none();
+            if matches!(batch, Batch::Dict | Batch::DictIter) {
+                enc.none();
+            }
+            enc.batch_item_end(batch, i, len);
+        }
+        enc.finish()
+    }
+
+    fn count(data: &[u8], op: u8) -> usize {
+        data.iter().filter(|&&b| b == op).count()
+    }
+
+    #[test]
+    fn exact_list_closes_a_final_single_item_with_appends() {
+        let data = run(2, Batch::List, 1001);
+        assert_eq!((count(&data, MARK), count(&data, APPENDS)), (2, 2));
+        assert_eq!(count(&data, APPEND), 0);
+        assert_eq!(run(2, Batch::List, 1), b"Na.");
+    }
+
+    #[test]
+    fn iterator_list_writes_a_final_single_item_with_append() {
+        let data = run(2, Batch::ListIter, 1001);
+        assert_eq!((count(&data, MARK), count(&data, APPENDS)), (1, 1));
+        assert_eq!(count(&data, APPEND), 1);
+        assert_eq!(run(2, Batch::ListIter, 2000), run(2, Batch::List, 2000));
+    }
+
+    #[test]
+    fn dicts_and_protocol_0() {
+        assert_eq!(run(1, Batch::Dict, 1), b"NNs.");
+        assert_eq!(run(1, Batch::Dict, 2), b"(NNNNu.");
+        assert_eq!(run(0, Batch::Dict, 2), b"NNsNNs.");
+        assert_eq!(run(0, Batch::List, 2), b"NaNa.");
+        let data = run(1, Batch::DictIter, 1001);
+        assert_eq!((count(&data, SETITEMS), count(&data, SETITEM)), (1, 1));
+    }
+
+    #[test]
+    fn sets_always_use_additems() {
+        assert_eq!(run(4, Batch::Set, 1), b"(N\x90.");
+        let data = run(4, Batch::Set, 2001);
+        assert_eq!((count(&data, MARK), count(&data, ADDITEMS)), (3, 3));
+        let data = run(4, Batch::Set, 2000);
+        assert_eq!((count(&data, MARK), count(&data, ADDITEMS)), (3, 3));
+    }
+
+    #[test]
+    fn exact_dicts_end_a_multiple_of_1000_with_an_empty_run() {
+        let data = run(1, Batch::Dict, 1000);
+        assert!(data.ends_with(b"u(u."));
+        let data = run(1, Batch::DictIter, 1000);
+        assert!(data.ends_with(b"Nu."));
+        let data = run(1, Batch::List, 1000);
+        assert!(data.ends_with(b"Ne."));
     }
 }

@@ -3,6 +3,8 @@
 //! extension codes, and the stack opcodes a host needs around them. Not for what a host
 //! reduces an object to: that is the host's walk.
 
+use alloc::vec::Vec;
+
 use super::{Encoder, OwnKey};
 use crate::error::EncodeError;
 use crate::opcode::*;

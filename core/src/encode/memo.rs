@@ -4,6 +4,7 @@
 //! CPython's are interned). Not for memo policy: that is the host's.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use super::{Encoder, OwnKey};
 use crate::opcode::*;

@@ -3,6 +3,7 @@
 //! large payloads written outside frames (or deferred for splicing) as `_pickle.c` does.
 //! Not for containers or memo opcodes.
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{Encoder, OwnKey};
