@@ -180,7 +180,7 @@ def test_decode_errors_carry_the_code_of_the_core_table():
     (``BRINERY_<code>`` for a refused global), read here from the committed header."""
     header = (Path(__file__).parents[2] / "bindings-c" / "include" / "brinery.h").read_text()
     cases = [
-        (b"\x80\x02]q\x00(K\x01K\x02", {}, "TRUNCATED"),
+        (b"\x80\x02X\x10\x00\x00\x00ab", {}, "TRUNCATED"),
         (b"\x80\x02\xff", {}, "UNKNOWN_OPCODE"),
         (b"\x80\x02K\x01", {}, "NO_STOP"),
         (b"\x80\x02h\x07.", {}, "MEMO_KEY_MISSING"),
