@@ -141,7 +141,9 @@ mod tests {
         assert_eq!(check_file("m.py", "import os\n", &paths).len(), 1);
         let long = "//! doc\n".to_owned() + &"x\n".repeat(MAX_LINES);
         assert_eq!(check_file("new.rs", &long, &paths).len(), 1);
-        assert!(check_file("core/src/encode.rs", &long, &paths).is_empty());
+        if let Some(listed) = TOO_LONG.iter().find(|p| p.ends_with(".rs")) {
+            assert!(check_file(listed, &long, &paths).is_empty());
+        }
         let leak = format!("see {}x\n", paths[0]);
         assert_eq!(check_file("README.md", &leak, &paths).len(), 1);
     }
