@@ -19,10 +19,6 @@
 // Size of `brinery_error.message`, terminating NUL included.
 #define BRINERY_MESSAGE_SIZE 256
 
-// Shortest str, bytes or big int payload written once and referred to when shared:
-// shorter ones are repeated (a `$ref` would not be much shorter).
-#define MIN_SHARED_SCALAR 64
-
 // What a call did. `BRINERY_OK` is 0; every other value is an error, and the values
 // are fixed (never renumbered) so programs may store them.
 typedef enum brinery_status {
@@ -200,9 +196,11 @@ typedef struct brinery_decode_options {
     // Deepest container nesting accepted; 0 means the default (10,000). A recursive
     // walk of the result (skipping visited nodes) stays within this many levels.
     size_t max_depth;
-    // Most memo entries a stream may create; 0 means the default (2^24).
+    // Most memo entries a stream may create; 0 means the default: the stream's length
+    // in bytes, 16 at least (as every brinery binding).
     size_t max_memo;
-    // Most bytes the decoder may allocate for values; 0 means the default (4 GiB).
+    // Most bytes the decoder may allocate for values; 0 means the default: 1 MiB + 64
+    // bytes per byte of the stream (as every brinery binding). `SIZE_MAX` lifts it.
     size_t max_alloc;
     // A `brinery_py2_strings` value (an int so that any value is safe to pass; others
     // are `BRINERY_INVALID_ARGUMENT`).
@@ -276,8 +274,9 @@ typedef struct brinery_object {
 extern "C" {
 #endif // __cplusplus
 
-// The default options: default limits, ASCII Python 2 strings, `fix_imports` on, no
-// buffers, globals unrestricted.
+// The default options: default limits (the limits every brinery binding derives from
+// the stream's length), ASCII Python 2 strings, `fix_imports` on, no buffers, globals
+// unrestricted.
 struct brinery_decode_options brinery_decode_options_default(void);
 
 // Decodes the pickle in `data[0..len]` into a new value tree. Bytes after `STOP` are

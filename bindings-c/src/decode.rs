@@ -33,9 +33,11 @@ pub struct brinery_decode_options {
     /// Deepest container nesting accepted; 0 means the default (10,000). A recursive
     /// walk of the result (skipping visited nodes) stays within this many levels.
     pub max_depth: usize,
-    /// Most memo entries a stream may create; 0 means the default (2^24).
+    /// Most memo entries a stream may create; 0 means the default: the stream's length
+    /// in bytes, 16 at least (as every brinery binding).
     pub max_memo: usize,
-    /// Most bytes the decoder may allocate for values; 0 means the default (4 GiB).
+    /// Most bytes the decoder may allocate for values; 0 means the default: 1 MiB + 64
+    /// bytes per byte of the stream (as every brinery binding). `SIZE_MAX` lifts it.
     pub max_alloc: usize,
     /// A `brinery_py2_strings` value (an int so that any value is safe to pass; others
     /// are `BRINERY_INVALID_ARGUMENT`).
@@ -63,8 +65,9 @@ pub struct brinery_decode_options {
     pub allowed_globals_len: usize,
 }
 
-/// The default options: default limits, ASCII Python 2 strings, `fix_imports` on, no
-/// buffers, globals unrestricted.
+/// The default options: default limits (the limits every brinery binding derives from
+/// the stream's length), ASCII Python 2 strings, `fix_imports` on, no buffers, globals
+/// unrestricted.
 #[no_mangle]
 pub extern "C" fn brinery_decode_options_default() -> brinery_decode_options {
     brinery_decode_options {
@@ -89,7 +92,7 @@ pub unsafe fn decode_with(data: &[u8], opts: *const brinery_decode_options) -> R
     let defaults = brinery_decode_options_default();
     // SAFETY: per the contract.
     let opts = unsafe { opts.as_ref() }.unwrap_or(&defaults);
-    let base = Limits::default();
+    let base = Limits::for_input(data.len());
     let pick = |v: usize, d: usize| if v == 0 { d } else { v };
     let mut core_opts = DecodeOptions::new();
     core_opts.limits = Limits {
@@ -129,12 +132,13 @@ pub unsafe fn decode_with(data: &[u8], opts: *const brinery_decode_options) -> R
     Ok(tree)
 }
 
-/// The allocation limit `opts` sets (its `max_alloc`, or the default for 0 or NULL
-/// options), which also bounds what is made from the decoded value (JSON text).
-pub fn alloc_limit(opts: Option<&brinery_decode_options>) -> usize {
+/// The allocation limit `opts` sets for a stream of `len` bytes (its `max_alloc`, or
+/// the default for 0 or NULL options), which also bounds what is made from the decoded
+/// value (JSON text).
+pub fn alloc_limit(opts: Option<&brinery_decode_options>, len: usize) -> usize {
     match opts {
         Some(o) if o.max_alloc != 0 => o.max_alloc,
-        _ => Limits::default().max_alloc,
+        _ => Limits::for_input(len).max_alloc,
     }
 }
 

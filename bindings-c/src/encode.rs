@@ -1,6 +1,6 @@
 //! Encoding from C: a builder (`brinery_encoder`) that a program drives with pushes and
 //! begin/end pairs, producing a pickle that stock `pickle.loads` reads. The calls build
-//! a tree (`builder`), which `brinery_encoder_finish` encodes with the core. Misuse
+//! a tree (the core's `build::TreeBuilder`), which `brinery_encoder_finish` encodes. Misuse
 //! (an unbalanced end, a dict key without a value, an unhashable key, a second top-level
 //! value, calls after finish) returns an error code and changes nothing; it never
 //! crashes.
@@ -9,10 +9,10 @@ use std::ffi::c_char;
 
 use brinery_core::{encode_tree, Value};
 
-use crate::builder::{Builder, Container};
 use crate::error::{brinery_error, brinery_status, brinery_status::*, guard_value, Error};
 use crate::json::check_protocol;
 use crate::memory::{brinery_bytes, input, input_str};
+use brinery_core::build::{Container, TreeBuilder as Builder};
 
 /// A pickle under construction. Created by `brinery_encoder_new`, freed with
 /// `brinery_encoder_free` (also after `brinery_encoder_finish`). Not thread-safe: use

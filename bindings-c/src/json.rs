@@ -1,5 +1,6 @@
 //! The JSON bridge for C: `brinery_pickle_to_json` and `brinery_json_to_pickle`. The
-//! mapping itself (and the JSON form of what JSON lacks) is in `json_form`.
+//! mapping itself (and the JSON form of what JSON lacks) is the core's
+//! (`brinery_core::json`).
 
 use std::ffi::c_char;
 
@@ -7,8 +8,8 @@ use brinery_core::encode_tree;
 
 use crate::decode::{alloc_limit, brinery_decode_options, decode_with};
 use crate::error::{brinery_error, brinery_status::*, guard_value, Error};
-use crate::json_form::{from_json, to_json};
 use crate::memory::{brinery_bytes, input, to_c_string};
+use brinery_core::json::{from_json, to_json};
 
 /// Decodes the pickle in `data[0..len]` (with `opts`, NULL for the defaults) and returns
 /// it as compact JSON text in the form docs/c.md describes (bytes, big ints, tuples,
@@ -38,7 +39,7 @@ pub unsafe extern "C" fn brinery_pickle_to_json(
         // SAFETY: per the contract.
         let tree = unsafe { decode_with(data, opts) }?;
         // SAFETY: per the contract.
-        let limit = alloc_limit(unsafe { opts.as_ref() });
+        let limit = alloc_limit(unsafe { opts.as_ref() }, data.len());
         to_c_string(to_json(&tree, limit)?)
     })
 }

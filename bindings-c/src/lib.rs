@@ -4,18 +4,16 @@
 //! The API is split by type, like automerge-c: [`error`] (status codes and the
 //! `brinery_error` struct), [`value`] (the owned tree a decode returns and its node
 //! accessors), [`decode`] (`brinery_loads` and its options), [`encode`] (the builder),
-//! [`json`] (the JSON bridge) and [`dis`]. The modules [`builder`], [`json_form`] and
-//! [`allow`] hold logic that has nothing to do with C (a checked tree builder, the
-//! Tree<->JSON mapping, the globals allowlist); they use no C types so they can move into
-//! the core when a second binding needs them (the nesting check already has:
-//! `Tree::nests_deeper_than`). Not for anything host-specific beyond C.
+//! [`json`] (the JSON bridge) and [`dis`], with [`memory`] (owned buffers). Everything
+//! here is the FFI surface: the tree builder, the JSON form, the allowlist and the
+//! limits are the core's (`brinery_core::build`, `::json`, `::Allowlist`,
+//! `Limits::for_input`), which this crate only calls. Not for logic another binding
+//! could use: that goes in the core.
 
-pub mod builder;
 pub mod decode;
 pub mod dis;
 pub mod encode;
 pub mod error;
 pub mod json;
-pub mod json_form;
 pub mod memory;
 pub mod value;

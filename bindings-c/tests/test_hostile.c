@@ -248,6 +248,47 @@ static void repeated_long_string(void) {
     sb_free(&s);
 }
 
+/* With no options (or zeros) the limits are the core's Limits::for_input(len), as in
+ * Python and Node: 1 MiB + 64 bytes per stream byte of allocation. 64 memo keys, each
+ * 4,000 past the last, grow the memo by 32 KB per 5-byte opcode (2 MB from 326 bytes):
+ * refused by default, accepted when max_alloc lifts the bound. */
+static void default_limits_follow_the_stream(void) {
+    sbuf s = {0};
+    sb_put(&s, "\x80\x02N", 3);
+    for (uint32_t i = 1; i <= 64; i++) {
+        uint32_t key = i * 4000;
+        unsigned char put[5] = {'r', (unsigned char)key, (unsigned char)(key >> 8),
+                                (unsigned char)(key >> 16), (unsigned char)(key >> 24)};
+        sb_put(&s, (const char *)put, 5);
+    }
+    sb_put(&s, ".", 1);
+    size_t bound = ((size_t)1 << 20) + 64 * s.len;
+    brinery_error err = {0};
+    brinery_value *v = brinery_loads((const uint8_t *)s.p, s.len, NULL, &err);
+    CHECK(v == NULL && err.code == BRINERY_DECODE_ALLOC_LIMIT, "memo growth by default: %s",
+          brinery_status_name(err.code));
+    brinery_value_free(v);
+    brinery_decode_options opts = brinery_decode_options_default();
+    v = brinery_loads((const uint8_t *)s.p, s.len, &opts, &err);
+    CHECK(v == NULL && err.code == BRINERY_DECODE_ALLOC_LIMIT, "zeroed limits: %s",
+          brinery_status_name(err.code));
+    brinery_value_free(v);
+    char *json = brinery_pickle_to_json((const uint8_t *)s.p, s.len, NULL, &err);
+    CHECK(json == NULL && err.code == BRINERY_DECODE_ALLOC_LIMIT, "json by default: %s",
+          brinery_status_name(err.code));
+    brinery_string_free(json);
+    opts.max_alloc = bound;
+    v = brinery_loads((const uint8_t *)s.p, s.len, &opts, &err);
+    CHECK(v == NULL && err.code == BRINERY_DECODE_ALLOC_LIMIT, "max_alloc = default: %s",
+          brinery_status_name(err.code));
+    brinery_value_free(v);
+    opts.max_alloc = 8 * bound;
+    v = brinery_loads((const uint8_t *)s.p, s.len, &opts, &err);
+    CHECK(v != NULL, "max_alloc lifted: %s", err.message);
+    brinery_value_free(v);
+    sb_free(&s);
+}
+
 /* JSON that brinery_json_to_pickle could not read back is refused when written: a list
  * as a dict key (found by fuzzing: 80047d5d4e732e), a global name holding a newline. */
 static void unreadable_json_refused(void) {
@@ -399,6 +440,7 @@ int main(void) {
     deep_nesting();
     reference_bomb();
     repeated_long_string();
+    default_limits_follow_the_stream();
     unreadable_json_refused();
     shared_hostile_streams();
     mutations();

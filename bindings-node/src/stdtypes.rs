@@ -2,7 +2,8 @@
 //! `datetime`, `Decimal`, `complex`, `UUID`, `set`, `frozenset`, `bytearray` and `bytes`
 //! (the `_codecs.encode` reduction of protocols 0-2), read from the decoded graph and
 //! written to the tape as the plain JS values `index.d.ts` documents. The arguments are
-//! read as data; nothing is ever called.
+//! read as data (the packed states by the core's `brinery_core::stdstate`, which every
+//! binding shares); nothing is ever called.
 //!
 //! Also the generic path for every other call: a `CALL` the JS side resolves through the
 //! `classes` option or turns into an inert `{ $global, args, state }` object. Not for
@@ -10,6 +11,7 @@
 
 use std::borrow::Cow;
 
+use brinery_core::stdstate::{self, Date, DateTime, Time};
 use brinery_core::ObjectKind;
 
 use crate::decode::{DictMode, Walker};
@@ -179,56 +181,44 @@ fn standard(
             w.mark(id);
         }
         ("datetime", "datetime") if plain => {
-            let b = args
+            let dt = args
                 .first()
                 .and_then(|&a| bytes_of(g, a))
-                .filter(|b| b.len() == 10)
+                .and_then(|b| DateTime::from_state(&b))
                 .ok_or_else(|| bad("datetime.datetime"))?;
-            let days = days_from_civil(
-                i64::from(b[0]) * 256 + i64::from(b[1]),
-                i64::from(b[2] & 0x7f),
-                i64::from(b[3]),
-            );
-            let us = i64::from(b[7]) << 16 | i64::from(b[8]) << 8 | i64::from(b[9]);
-            let secs = i64::from(b[4] & 0x7f) * 3600 + i64::from(b[5]) * 60 + i64::from(b[6]);
             let offset_us = match args.get(1) {
                 None => 0,
                 Some(&tz) => utc_offset_us(g, tz).ok_or_else(|| {
                     bad("datetime.datetime (only datetime.timezone offsets are supported)")
                 })?,
             };
-            let total_us = (days * 86_400 + secs) * 1_000_000 + us - offset_us;
+            let total_us = dt.unix_micros() - offset_us;
             w.tape
                 .op3(tape::DATE, total_us.div_euclid(1000) as f64, NO_SLOT);
             w.mark(id);
         }
         ("datetime", "date") if plain => {
-            let b = args
+            let days = args
                 .first()
                 .and_then(|&a| bytes_of(g, a))
-                .filter(|b| b.len() == 4)
-                .ok_or_else(|| bad("datetime.date"))?;
-            let days = days_from_civil(
-                i64::from(b[0]) * 256 + i64::from(b[1]),
-                i64::from(b[2]),
-                i64::from(b[3]),
-            );
+                .and_then(|b| Date::from_state(&b))
+                .ok_or_else(|| bad("datetime.date"))?
+                .unix_days();
             w.tape.op3(tape::DATE, (days * 86_400_000) as f64, NO_SLOT);
             w.mark(id);
         }
         ("datetime", "time") if plain && args.len() == 1 => {
-            let b = bytes_of(g, args[0])
-                .filter(|b| b.len() == 6)
+            let t = bytes_of(g, args[0])
+                .and_then(|b| Time::from_state(&b))
                 .ok_or_else(|| bad("datetime.time"))?;
-            let us = i64::from(b[3]) << 16 | i64::from(b[4]) << 8 | i64::from(b[5]);
             fields(
                 w,
                 id,
                 &[
-                    ("hour", i64::from(b[0] & 0x7f)),
-                    ("minute", i64::from(b[1])),
-                    ("second", i64::from(b[2])),
-                    ("microsecond", us),
+                    ("hour", t.hour),
+                    ("minute", t.minute),
+                    ("second", t.second),
+                    ("microsecond", t.microsecond),
                 ],
             );
         }
@@ -338,7 +328,7 @@ fn bytes_of(g: &Graph, mut h: H) -> Option<Cow<'_, [u8]>> {
     loop {
         match g.node(h)? {
             NodeRef::Bytes(b) | NodeRef::ByteArray(b) => return Some(Cow::Borrowed(b)),
-            NodeRef::Str(s) => return latin1(s).map(Cow::Owned),
+            NodeRef::Str(s) => return stdstate::latin1(s).map(Cow::Owned),
             NodeRef::Object(obj) if obj.state.is_empty() => {
                 let (module, name, args) = callable(g, obj)?;
                 match (module, name, args) {
@@ -351,10 +341,6 @@ fn bytes_of(g: &Graph, mut h: H) -> Option<Cow<'_, [u8]>> {
     }
 }
 
-fn latin1(s: &str) -> Option<Vec<u8>> {
-    s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
-}
-
 /// The bytes made by `bytes(...)`, `bytearray(...)` or `_codecs.encode(str, "latin1")`.
 fn call_bytes(g: &Graph, module: &str, name: &str, args: &[H]) -> Option<Vec<u8>> {
     match (module, name, args) {
@@ -362,8 +348,8 @@ fn call_bytes(g: &Graph, module: &str, name: &str, args: &[H]) -> Option<Vec<u8>
             let (Some(s), Some(enc)) = (g.str_of(*s), g.str_of(*enc)) else {
                 return None;
             };
-            matches!(enc, "latin1" | "latin-1" | "iso-8859-1").then_some(())?;
-            latin1(s)
+            stdstate::is_latin1_name(enc).then_some(())?;
+            stdstate::latin1(s)
         }
         ("builtins", "bytearray" | "bytes", []) => Some(Vec::new()),
         ("builtins", "bytearray" | "bytes", [b]) => bytes_of(g, *b).map(Cow::into_owned),
@@ -386,7 +372,7 @@ fn utc_offset_us(g: &Graph, h: H) -> Option<i64> {
         return None;
     };
     let [d, s, us] = ints::<3>(args)?;
-    Some((d * 86_400 + s) * 1_000_000 + us)
+    Some(stdstate::timedelta_micros(d, s, us))
 }
 
 /// The canonical text of a `uuid.UUID` from its state dict's `int`.
@@ -397,38 +383,8 @@ fn uuid_text(g: &Graph, state: H) -> Option<String> {
     let &(_, int) = entries.iter().find(|&&(k, _)| g.str_of(k) == Some("int"))?;
     let value: u128 = match (int, g.node(int)) {
         (H::Int(v), _) => u128::try_from(v).ok()?,
-        (_, Some(NodeRef::BigInt(le))) => {
-            let le = match le.split_last() {
-                Some((0, rest)) => rest,
-                _ => le,
-            };
-            if le.len() > 16 || le.last().is_some_and(|b| b & 0x80 != 0) && le.len() == 17 {
-                return None;
-            }
-            le.iter()
-                .rev()
-                .fold(0u128, |acc, &b| (acc << 8) | u128::from(b))
-        }
+        (_, Some(NodeRef::BigInt(le))) => stdstate::uuid_int(le)?,
         _ => return None,
     };
-    let hex = format!("{value:032x}");
-    Some(format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    ))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    Some(stdstate::uuid_text(value))
 }

@@ -160,6 +160,13 @@ test('random and mutated streams give values or coded errors', () => {
   }
 });
 
+test('a Python 2 str that is not ASCII is ERR_BRINERY_BAD_UTF8, as documented', () => {
+  // The core's table groups NON_ASCII with BAD_UTF8 (it was ERR_BRINERY_MALFORMED).
+  const py2 = Buffer.from([0x55, 0x03, 0xe9, 0x74, 0xe9, 0x2e]); // U\x03\xe9t\xe9.
+  assert.throws(() => loads(py2), (e) => coded('ERR_BRINERY_BAD_UTF8')(e) && e.offset === 0);
+  assert.equal(loads(py2, { encoding: 'latin1' }), '\u00e9t\u00e9');
+});
+
 test('bad arguments are coded errors', () => {
   assert.throws(() => loads('not bytes'), coded('ERR_BRINERY_BAD_ARGUMENT'));
   assert.throws(() => loads(Buffer.from('N.'), { dict: 'array' }), coded('ERR_BRINERY_BAD_ARGUMENT'));

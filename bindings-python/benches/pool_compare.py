@@ -3,12 +3,17 @@
     python bindings-python/benches/pool_compare.py [--tasks 20000] [--repeat 3] [--soak 20]
 
 Measures (best of --repeat): throughput of no-op tasks with chunksize 1 on 2 workers
-(pools started and warmed first), pool start to first result (fork and spawn), and the
+(pools started and warmed first); the chunksize sweep (1, 10, 100, 1,000) of ``map``,
+``imap``, ``imap_unordered``, ``starmap`` and ``map_async`` against
+``multiprocessing.Pool`` (``--sweep-tasks``, ``--chunksizes``, ``--methods``); the p50
+of one ``submit``→``result`` round trip beside its limit (a pickling socketpair
+ping-pong between two Python processes); pool start to first result (fork and spawn)
+beside its limit (fork plus one pipe byte); and the
 effective throughput of a 100 MB NumPy array argument, and a ``multiprocessing.Queue``
 passed to running workers against the same Queue inherited by ``multiprocessing.Process``
 children (``--queue-items``, default 100,000; ``--only-queue`` runs only that). Prints
 ratios against the peers.
-``--soak N`` runs only the soak instead: N rounds of one fault plan (normal tasks beside
+``--only sweep,latency`` runs only the figures named. ``--soak N`` runs only the soak instead: N rounds of one fault plan (normal tasks beside
 a task that raises, one that kills its worker, one with 251 large array arguments, one
 whose result is 251 arrays) on brinery.Pool, ProcessPoolExecutor and loky, and prints
 the tasks lost, the wrong outcomes, the descriptors leaked and parent/worker RSS.
@@ -19,6 +24,7 @@ the ratios hold up on a machine whose load changes during the run.
 import argparse
 import concurrent.futures as cf
 import contextlib
+import functools
 import gc
 import multiprocessing as mp
 import time
@@ -89,32 +95,196 @@ def _timed(fn):
     return time.perf_counter() - t
 
 
+def _first_result(make, first):
+    """Seconds from making a pool to its first result (the pool is shut down after)."""
+    t = time.perf_counter()
+    p = make()
+    try:
+        first(p)
+        return time.perf_counter() - t
+    finally:
+        try:
+            p.shutdown(wait=True)
+        except AttributeError:  # multiprocessing.Pool
+            p.terminate()
+            p.join()
+
+
+def _fork_one_byte():
+    """The start-up limit: fork a child that writes one byte to a pipe, and read it."""
+    import os
+
+    t = time.perf_counter()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(w, b"x")
+        os._exit(0)
+    os.read(r, 1)
+    dt = time.perf_counter() - t
+    os.close(r)
+    os.close(w)
+    os.waitpid(pid, 0)
+    return dt
+
+
 def startup(args):
     import brinery
 
-    rows = {}
+    submit = lambda p: p.submit(noop, 1).result()  # noqa: E731
+    runs = {"limit: fork + one pipe byte": _fork_one_byte}
     for method in ("fork", "spawn"):
+        ctx = mp.get_context(method)
+        runs[f"brinery.Pool ({method})"] = functools.partial(
+            _first_result, functools.partial(brinery.Pool, 2, start_method=method), submit
+        )
+        runs[f"multiprocessing.Pool ({method})"] = functools.partial(
+            _first_result, functools.partial(ctx.Pool, 2), lambda p: p.apply(noop, (1,))
+        )
+        runs[f"ProcessPoolExecutor ({method})"] = functools.partial(
+            _first_result, functools.partial(cf.ProcessPoolExecutor, 2, mp_context=ctx), submit
+        )
+    try:
+        import loky
 
-        def once():
-            t = time.perf_counter()
-            with brinery.Pool(2, start_method=method) as p:
-                p.submit(noop, 1).result()
-                dt = time.perf_counter() - t
-            return dt
-
-        rows[f"brinery.Pool ({method})"] = best(once, args.repeat)
-
-        def mp_once():
-            t = time.perf_counter()
-            with mp.get_context(method).Pool(2) as p:
-                p.apply(noop, (1,))
-                dt = time.perf_counter() - t
-            return dt
-
-        rows[f"multiprocessing.Pool ({method})"] = best(mp_once, args.repeat)
-    print(f"\npool start to first result, 2 workers (best of {args.repeat}):")
+        runs["loky"] = functools.partial(_first_result, functools.partial(loky.ProcessPoolExecutor, 2), submit)
+    except ImportError:
+        pass
+    rows = interleaved(runs, args.repeat)
+    print(f"\npool start to first result, 2 workers (best of {args.repeat}, interleaved):")
     for name, dt in rows.items():
-        print(f"  {name:32} {dt * 1000:8.1f} ms")
+        print(f"  {name:32} {dt * 1000:8.2f} ms")
+
+
+def _pickle_echo(sock):
+    import os
+    import pickle
+
+    while True:
+        msg = sock.recv(65536)
+        if not msg:
+            os._exit(0)
+        sock.sendall(pickle.dumps((True, pickle.loads(msg)[2][0]), 5))
+
+
+def latency(args):
+    """p50 (and p90) of one ``submit``→``result`` round trip on a warm 1-worker pool, with
+    the limit beside it: two Python processes ping-ponging over a socketpair, pickling
+    both ways."""
+    import os
+    import pickle
+    import socket
+    import statistics
+
+    import brinery
+
+    n = args.round_trips
+
+    def trips(one):
+        out = []
+        for i in range(n):
+            t = time.perf_counter()
+            one(i)
+            out.append(time.perf_counter() - t)
+        return out
+
+    a, b = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        a.close()
+        _pickle_echo(b)
+    b.close()
+
+    def ping(i):
+        a.sendall(pickle.dumps((0, noop, ((i,), {})), 5))
+        pickle.loads(a.recv(65536))
+
+    with contextlib.ExitStack() as stack:
+        bp = stack.enter_context(brinery.Pool(1))
+        mpp = stack.enter_context(mp.Pool(1))
+        ex = stack.enter_context(cf.ProcessPoolExecutor(1))
+        runs = {
+            "limit: socketpair + pickle": ping,
+            "brinery.Pool submit/result": lambda i: bp.submit(noop, i).result(),
+            "multiprocessing.Pool apply": lambda i: mpp.apply(noop, (i,)),
+            "ProcessPoolExecutor submit": lambda i: ex.submit(noop, i).result(),
+        }
+        for one in runs.values():
+            trips(one)  # warm
+        times = {name: [] for name in runs}
+        for _ in range(args.repeat):
+            for name, one in runs.items():
+                times[name].extend(trips(one))
+    a.close()
+    os.waitpid(pid, 0)
+    print(f"\none round trip of a no-op task, 1 warm worker ({n} x {args.repeat}, interleaved):")
+    for name, ts in times.items():
+        ts.sort()
+        p50, p90 = statistics.median(ts), ts[len(ts) * 9 // 10]
+        print(f"  {name:32} p50 {p50 * 1e6:7.1f} µs   p90 {p90 * 1e6:7.1f} µs")
+
+
+# The methods of the chunksize sweep: how each pool runs ``noop`` over ``xs`` (a list of
+# ints) with the given chunksize and drains the results.
+SWEEP = {
+    "map": lambda p, xs, c: _drain(p.map(noop, xs, chunksize=c)),
+    "imap": lambda p, xs, c: _drain(p.imap(noop, xs, chunksize=c)),
+    "imap_unordered": lambda p, xs, c: _drain(p.imap_unordered(noop, xs, chunksize=c)),
+    "starmap": lambda p, xs, c: p.starmap(noop, [(x,) for x in xs], chunksize=c),
+    "map_async": lambda p, xs, c: p.map_async(noop, xs, chunksize=c).get(),
+}
+
+
+def chunk_sweep(args):
+    """Each ``SWEEP`` method at chunksize 1, 10, 100 and 1,000 on brinery.Pool (fork) and
+    multiprocessing.Pool, 2 workers, interleaved; ``--sweep-tasks`` no-op tasks (a tenth
+    of them at chunksize 1)."""
+    import brinery
+
+    sizes = [int(c) for c in args.chunksizes.split(",")]
+    methods = [m for m in SWEEP if args.methods in ("all", m) or m in args.methods.split(",")]
+    with brinery.Pool(2) as bp, mp.Pool(2) as mpp:
+        for p in (bp, mpp):
+            SWEEP["map_async"](p, list(range(200)), 1)
+        pids = {"brinery": bp.worker_pids(), "mp": [w.pid for w in mpp._pool]}
+        print(f"\nno-op tasks by chunksize, 2 workers, brinery.Pool (fork) / multiprocessing.Pool (best of {args.repeat}, interleaved);")
+        print("  CPU: ns per task in the parent (all threads) + in the workers, summed over the rounds")
+        print(f"  {'method':16} {'chunksize':>9} {'tasks':>8} {'brinery/s':>12} {'mp.Pool/s':>12} {'ratio':>6}   {'brinery CPU':>15} {'mp.Pool CPU':>15} {'ratio':>6}")
+        for c in sizes:
+            n = args.sweep_tasks // 10 if c == 1 else args.sweep_tasks
+            xs = list(range(n))
+            for m in methods:
+                run = SWEEP[m]
+                cpu = {"brinery": [0.0, 0.0], "mp": [0.0, 0.0]}
+
+                def once(name, p):
+                    t0, w0 = time.process_time(), _cpu_of(pids[name])
+                    dt = _timed(lambda: run(p, xs, c))
+                    cpu[name][0] += time.process_time() - t0
+                    cpu[name][1] += _cpu_of(pids[name]) - w0
+                    return dt
+
+                rows = interleaved({"brinery": lambda: once("brinery", bp), "mp": lambda: once("mp", mpp)}, args.repeat)
+                b, o = rows["brinery"], rows["mp"]
+                per = {k: (v[0] * 1e9 / n / args.repeat, v[1] * 1e9 / n / args.repeat) for k, v in cpu.items()}
+                (bpar, bw), (opar, ow) = per["brinery"], per["mp"]
+                print(
+                    f"  {m:16} {c:9} {n:8} {n / b:12,.0f} {n / o:12,.0f} {o / b:5.2f}x"
+                    f"   {bpar:6.0f} + {bw:6.0f} {opar:6.0f} + {ow:6.0f} {(opar + ow) / (bpar + bw):5.2f}x",
+                    flush=True,
+                )
+
+
+def _cpu_of(pids):
+    """CPU seconds the processes ``pids`` have used (user + system; clock-tick resolution)."""
+    import os
+
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def big_array(args):
@@ -332,6 +502,14 @@ def main():
     ap.add_argument("--soak", type=int, default=0, help="run only the soak, this many rounds")
     ap.add_argument("--queue-items", type=int, default=100_000)
     ap.add_argument("--only-queue", action="store_true", help="run only the Queue figure")
+    ap.add_argument("--sweep-tasks", type=int, default=200_000)
+    ap.add_argument("--chunksizes", default="1,10,100,1000")
+    ap.add_argument("--methods", default="all", help="the sweep's methods, comma-separated")
+    ap.add_argument("--round-trips", type=int, default=2000)
+    ap.add_argument(
+        "--only",
+        help="run only these figures, comma-separated: throughput, sweep, latency, startup, array, queue",
+    )
     args = ap.parse_args()
     if args.soak:
         soak(args)
@@ -339,10 +517,17 @@ def main():
     if args.only_queue:
         queue_throughput(args)
         return
-    throughput(args)
-    startup(args)
-    big_array(args)
-    queue_throughput(args)
+    figures = {
+        "throughput": throughput,
+        "sweep": chunk_sweep,
+        "latency": latency,
+        "startup": startup,
+        "array": big_array,
+        "queue": queue_throughput,
+    }
+    only = args.only.split(",") if args.only else list(figures)
+    for name in only:
+        figures[name](args)
 
 
 if __name__ == "__main__":

@@ -93,25 +93,37 @@ pub fn with_path(py: Python<'_>, err: PyErr, path: &str) -> PyErr {
 
 // ---- safe loading -----------------------------------------------------------------
 
-/// `brinery.UnpicklingError(msg, offset)`.
-fn unpickling_error(py: Python<'_>, msg: String, offset: Option<usize>) -> PyErr {
+/// `brinery.UnpicklingError(msg, offset, code)`; `code` is the core's
+/// [`DecodeErrorKind::code`] when the failure is one of the core's kinds.
+fn unpickling_error(
+    py: Python<'_>,
+    msg: String,
+    offset: Option<usize>,
+    code: Option<&'static str>,
+) -> PyErr {
     match UNPICKLING_ERROR.import(py, "brinery._errors", "UnpicklingError") {
-        Ok(t) => PyErr::from_type(t.clone(), (msg, offset)),
+        Ok(t) => PyErr::from_type(t.clone(), (msg, offset, code)),
         Err(e) => e,
     }
 }
 
-/// `brinery.UnsafePickleError(msg, global_name, offset)`.
+/// `brinery.UnsafePickleError(msg, global_name, offset, code)`.
 fn unsafe_error(
     py: Python<'_>,
     msg: String,
     global: Option<String>,
     offset: Option<usize>,
+    code: Option<&'static str>,
 ) -> PyErr {
     match UNSAFE_ERROR.import(py, "brinery._errors", "UnsafePickleError") {
-        Ok(t) => PyErr::from_type(t.clone(), (msg, global, offset)),
+        Ok(t) => PyErr::from_type(t.clone(), (msg, global, offset, code)),
         Err(e) => e,
     }
+}
+
+/// The core's code for a refused global (what [`DecodeErrorKind::Forbidden`] gives).
+fn forbidden_global() -> &'static str {
+    DecodeErrorKind::Forbidden(String::new()).code()
 }
 
 /// A decode error: `UnsafePickleError` naming the global when the core's allowlist
@@ -122,9 +134,10 @@ pub fn decode_error(py: Python<'_>, e: DecodeError) -> PyErr {
         DecodeErrorKind::ForbiddenExtension(code) => Some(format!("extension code {code}")),
         _ => None,
     };
+    let code = Some(e.kind.code());
     match global {
-        Some(name) => unsafe_error(py, e.to_string(), Some(name), Some(e.offset)),
-        None => unpickling_error(py, e.to_string(), Some(e.offset)),
+        Some(name) => unsafe_error(py, e.to_string(), Some(name), Some(e.offset), code),
+        None => unpickling_error(py, e.to_string(), Some(e.offset), code),
     }
 }
 
@@ -139,18 +152,24 @@ fn build_failure_at(py: Python<'_>, f: Failure, offset: Option<usize>) -> PyErr 
     match f {
         Failure::At(inner, o) => build_failure_at(py, *inner, Some(o)),
         Failure::Py(e) => wrap_call_error(py, e, offset),
-        Failure::Args(why) => {
-            unsafe_error(py, format!("refused a call with {why}{at}"), None, offset)
-        }
+        Failure::Args(why) => unsafe_error(
+            py,
+            format!("refused a call with {why}{at}"),
+            None,
+            offset,
+            None,
+        ),
         Failure::Depth(n) => unpickling_error(
             py,
             format!("nesting deeper than the limit of {n}{at}"),
             offset,
+            Some(DecodeErrorKind::TooDeep(n).code()),
         ),
         Failure::Alloc(n) => unpickling_error(
             py,
             format!("building the objects exceeds the allocation limit of {n} bytes{at}"),
             offset,
+            Some(DecodeErrorKind::AllocLimit(n).code()),
         ),
     }
 }
@@ -178,7 +197,7 @@ pub fn refusal(py: Python<'_>, data: &[u8], refusal: Refusal) -> PyErr {
             });
             let at = offset.map_or(String::new(), |o| format!(" at byte {o}"));
             let msg = format!("global {name} is not allowed{at}");
-            unsafe_error(py, msg, Some(name), offset)
+            unsafe_error(py, msg, Some(name), offset, Some(forbidden_global()))
         }
         Refusal::Call => {
             let offset = found
@@ -192,6 +211,7 @@ pub fn refusal(py: Python<'_>, data: &[u8], refusal: Refusal) -> PyErr {
                 format!("call of an object the stream built{at}"),
                 None,
                 offset,
+                None,
             )
         }
         Refusal::PersistentId => unpickling_error(
@@ -199,6 +219,7 @@ pub fn refusal(py: Python<'_>, data: &[u8], refusal: Refusal) -> PyErr {
             "A load persistent id instruction was encountered, but no persistent_load \
                  function was specified."
                 .into(),
+            None,
             None,
         ),
     }
@@ -215,6 +236,7 @@ fn wrap_call_error(py: Python<'_>, e: PyErr, offset: Option<usize>) -> PyErr {
         py,
         format!("building an object failed: {}{at}", e.value(py)),
         offset,
+        None,
     );
     new.set_cause(py, Some(e));
     new

@@ -349,3 +349,20 @@ def test_public_pool_classes_are_pickled_under_brinery_pool():
     assert brinery._pool_errors.WorkerDiedError is brinery.pool.WorkerDiedError
     fd = brinery.pool.Fd(-1)
     assert b"brinery.pool" in pickle.dumps(fd) and type(pickle.loads(pickle.dumps(fd))) is brinery.pool.Fd
+
+
+def test_is_plain_sees_into_chunks_of_tuples_and_lists():
+    from brinery.pool._codec import THRESHOLD, is_plain
+
+    assert is_plain([(i, str(i), None) for i in range(100)])
+    assert is_plain([[1.5, 2], [], ["x"]])
+    assert is_plain(list(range(1000)))
+    # One item of another kind anywhere in the chunk takes it off the fast path.
+    assert not is_plain([(1,), (2,), (len,)])
+    assert not is_plain([(1,), (b"x" * THRESHOLD,)])
+    assert not is_plain([1, 2, object()])
+    assert is_plain([(1,), (b"x",), [2]])
+    # Three levels at most, as before.
+    assert is_plain([[[1]]])
+    assert not is_plain([[[[1]]]])
+    assert not is_plain([(1,)], depth=1)

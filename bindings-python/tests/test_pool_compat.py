@@ -378,6 +378,41 @@ def test_submitted_callables_and_results_are_not_kept_in_subprocess(pool):
         ref = weakref.ref(obj)
         del obj
         assert ref() is None, "the map iterator kept a result it handed out"
+    for results in (
+        pool.map(make_probe, range(7), chunksize=3),
+        pool.imap(make_probe, range(7), chunksize=3),
+        pool.imap_unordered(make_probe, range(7), chunksize=3),
+    ):
+        for obj in results:
+            ref = weakref.ref(obj)
+            del obj
+            assert ref() is None, "the iterator kept a value of a chunk it handed out"
+
+
+def test_iterators_go_on_where_a_loop_over_a_chunk_left_off_in_subprocess(pool):
+    # A loop hands out a chunk's values from the iterator's own store: breaking out in
+    # the middle of a chunk loses none of them, for next() or the next loop.
+    for make in (
+        lambda: pool.map(square, range(11), chunksize=4),
+        lambda: pool.map(pow, range(11), [2] * 11, chunksize=4),
+        lambda: pool.imap(square, range(11), chunksize=4),
+    ):
+        it = make()
+        for x in it:
+            if x == 1:
+                break
+        assert next(it) == 4
+        assert [x for x in it][:2] == [9, 16]
+        assert list(it) == []
+    it = pool.imap_unordered(square, range(11), chunksize=4)
+    seen = []
+    for x in it:
+        seen.append(x)
+        if len(seen) == 2:
+            break
+    seen.append(next(it))
+    seen.extend(it)
+    assert sorted(seen) == [x * x for x in range(11)]
 
 
 def test_done_callback_that_exits_does_not_stop_delivery_in_subprocess(pool):

@@ -175,6 +175,34 @@ def test_decode_errors_carry_the_offset():
         brinery.safe_loads(b"Pabc\n.")
 
 
+def test_decode_errors_carry_the_code_of_the_core_table():
+    """``code`` is the core's name for the failure: C's status is ``BRINERY_DECODE_<code>``
+    (``BRINERY_<code>`` for a refused global), read here from the committed header."""
+    header = (Path(__file__).parents[2] / "bindings-c" / "include" / "brinery.h").read_text()
+    cases = [
+        (b"\x80\x02X\x10\x00\x00\x00ab", {}, "TRUNCATED"),
+        (b"\x80\x02\xff", {}, "UNKNOWN_OPCODE"),
+        (b"\x80\x02K\x01", {}, "NO_STOP"),
+        (b"\x80\x02h\x07.", {}, "MEMO_KEY_MISSING"),
+        (b"(" * 200 + b"N" + b"l" * 200 + b".", {"max_depth": 50}, "TOO_DEEP"),
+        (b"\x80\x04N" + b"\x94" * 100 + b".", {"max_memo": 10}, "MEMO_LIMIT"),
+        (b"cos\nsystem\n.", {}, "FORBIDDEN_GLOBAL"),
+    ]
+    for stream, kwargs, code in cases:
+        with pytest.raises(brinery.UnpicklingError) as info:
+            brinery.safe_loads(stream, **kwargs)
+        assert info.value.code == code, (stream, str(info.value))
+        status = "BRINERY_" + code if code == "FORBIDDEN_GLOBAL" else "BRINERY_DECODE_" + code
+        assert f"{status} = " in header
+    # Failures only Python has carry no code.
+    with pytest.raises(brinery.UnpicklingError) as info:
+        brinery.safe_loads(b"Pabc\n.")
+    assert info.value.code is None
+    with pytest.raises(brinery.UnpicklingError) as info:
+        brinery.safe_loads(b"\x80\x02cdatetime\ndate\nK\x00K\x00K\x00\x87R.")
+    assert info.value.code is None
+
+
 def test_failing_constructors_become_unpickling_errors_with_cause():
     stream = b"\x80\x02cdatetime\ndate\nK\x00K\x00K\x00\x87R."
     with pytest.raises(brinery.UnpicklingError) as info:

@@ -8,15 +8,19 @@
 //!   globals and calls become nodes the host resolves. [`decode_with`] runs it with the
 //!   host's own [`Builder`] instead, so values arrive as they are decoded.
 //! - [`dis()`]: a disassembler printing what `pickletools.dis` prints.
+//! - The tree toolkit hosts share: [`build::TreeBuilder`] (a checked builder of trees
+//!   and [`build::hashable`]), [`stdstate`] (the state of `datetime`, `uuid.UUID`...
+//!   read as data), and with the `json` feature [`json`] (the JSON form of a tree).
 //!
 //! `no_std` with `alloc`; the `std` feature adds `io` adapters, `serde` adds
-//! `to_vec`/`from_slice` for Rust types.
+//! `to_vec`/`from_slice` for Rust types, `json` the JSON form.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
 pub mod allow;
+pub mod build;
 pub mod compat;
 mod compat_table;
 mod cursor;
@@ -26,6 +30,8 @@ pub mod encode;
 pub mod error;
 #[cfg(feature = "std")]
 pub mod io;
+#[cfg(feature = "json")]
+pub mod json;
 pub mod limits;
 pub mod numbers;
 pub mod opcode;
@@ -34,6 +40,7 @@ pub mod pyfmt;
 pub mod scan;
 #[cfg(feature = "serde")]
 pub mod serde;
+pub mod stdstate;
 mod tree_depth;
 pub mod tree_encode;
 mod tree_size;

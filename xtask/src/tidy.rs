@@ -16,15 +16,9 @@ const MAX_LINES: usize = 600;
 /// Hand-written files already over [`MAX_LINES`]. Each is to be split along its seams
 /// (issue 21) and then removed from this list; nothing may be added to it.
 const TOO_LONG: &[&str] = &[
-    "bindings-c/src/json_form.rs",
-    "bindings-c/tests/brinery_test.h",
-    "bindings-node/src/decode.rs",
-    "bindings-node/src/graph.rs",
     "bindings-python/src/walker.rs",
     "core/src/decode/machine.rs",
-    "core/src/encode.rs",
     "core/src/scan.rs",
-    "core/tests/vectors/generate.py",
 ];
 
 /// Generated files, which may be as long as they need to be.
@@ -143,7 +137,9 @@ mod tests {
         assert_eq!(check_file("m.py", "import os\n", &paths).len(), 1);
         let long = "//! doc\n".to_owned() + &"x\n".repeat(MAX_LINES);
         assert_eq!(check_file("new.rs", &long, &paths).len(), 1);
-        assert!(check_file("core/src/encode.rs", &long, &paths).is_empty());
+        if let Some(listed) = TOO_LONG.iter().find(|p| p.ends_with(".rs")) {
+            assert!(check_file(listed, &long, &paths).is_empty());
+        }
         let leak = format!("see {}x\n", paths[0]);
         assert_eq!(check_file("README.md", &leak, &paths).len(), 1);
     }

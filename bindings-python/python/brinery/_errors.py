@@ -50,12 +50,17 @@ class UnpicklingError(pickle.UnpicklingError):
     """A stream cannot be loaded by brinery's safe loader.
 
     ``offset`` is the byte offset of the opcode where loading stopped (``None`` when the
-    failure is not tied to one opcode); the message ends with ``at byte N``.
+    failure is not tied to one opcode); the message ends with ``at byte N``. ``code`` is
+    the stable name of the failure from the core's table, the same as C's
+    ``BRINERY_DECODE_<code>`` status (``"TRUNCATED"``, ``"TOO_DEEP"``,
+    ``"FORBIDDEN_GLOBAL"``...), or ``None`` for a failure only Python has (an exception
+    raised by an allowed constructor, a refused call).
     """
 
-    def __init__(self, message, offset=None):
+    def __init__(self, message, offset=None, code=None):
         super().__init__(message)
         self.offset = offset
+        self.code = code
 
 
 class UnsafePickleError(UnpicklingError):
@@ -66,8 +71,8 @@ class UnsafePickleError(UnpicklingError):
     ``offset`` the byte offset of the opcode that names it.
     """
 
-    def __init__(self, message, global_name=None, offset=None):
-        super().__init__(message, offset)
+    def __init__(self, message, global_name=None, offset=None, code=None):
+        super().__init__(message, offset, code)
         self.global_name = global_name
 
 

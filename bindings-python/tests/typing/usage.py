@@ -102,6 +102,7 @@ def safe() -> None:
         assert_type(e.global_name, str | None)
     except UnpicklingError as e:
         assert_type(e.offset, int | None)
+        assert_type(e.code, str | None)
 
 
 def pools() -> None:

@@ -1,4 +1,5 @@
-//! How containers' items are laid out: the `MARK … APPENDS`/`SETITEMS`/`ADDITEMS` runs of
+//! Containers: their opcodes (`EMPTY_LIST`, `MARK`, `APPENDS`, tuples of every length,
+//! the recursive-tuple `POP_MARK GET` form), and how their items are laid out: the `MARK … APPENDS`/`SETITEMS`/`ADDITEMS` runs of
 //! `_pickle.c`'s batching loops, and the `set(list)`/`frozenset(list)` reductions written
 //! for sets below protocol 4.
 //!
@@ -10,6 +11,7 @@
 //! [`Encoder::batch_item_begin`] and [`Encoder::batch_item_end`].
 
 use super::Encoder;
+use crate::error::EncodeError;
 use crate::opcode::*;
 
 /// Which of CPython's batching loops a run of items follows.
@@ -111,6 +113,125 @@ impl Encoder {
     /// (`POP` then a `GET`), as `save_reduce` does.
     pub fn reduce_end_recursive(&mut self, memo_index: u32) {
         self.op(POP);
+        self.get(memo_index);
+    }
+}
+
+impl Encoder {
+    /// `MARK`.
+    #[inline]
+    pub fn mark(&mut self) {
+        self.op(MARK);
+    }
+
+    /// An empty list: `EMPTY_LIST`, or `MARK LIST` in protocol 0.
+    #[inline]
+    pub fn empty_list(&mut self) {
+        if self.proto >= 1 {
+            self.op(EMPTY_LIST);
+        } else {
+            self.write(&[MARK, LIST]);
+        }
+    }
+
+    /// An empty dict: `EMPTY_DICT`, or `MARK DICT` in protocol 0.
+    #[inline]
+    pub fn empty_dict(&mut self) {
+        if self.proto >= 1 {
+            self.op(EMPTY_DICT);
+        } else {
+            self.write(&[MARK, DICT]);
+        }
+    }
+
+    /// `EMPTY_SET` (protocol 4+; below, hosts reduce sets to `set([items])`).
+    pub fn empty_set(&mut self) -> Result<(), EncodeError> {
+        if self.proto < 4 {
+            return Err(EncodeError::NeedsProtocol("EMPTY_SET", 4));
+        }
+        self.op(EMPTY_SET);
+        Ok(())
+    }
+
+    /// `APPEND`.
+    #[inline]
+    pub fn append(&mut self) {
+        self.op(APPEND);
+    }
+
+    /// `APPENDS`.
+    #[inline]
+    pub fn appends(&mut self) {
+        self.op(APPENDS);
+    }
+
+    /// `SETITEM`.
+    #[inline]
+    pub fn setitem(&mut self) {
+        self.op(SETITEM);
+    }
+
+    /// `SETITEMS`.
+    #[inline]
+    pub fn setitems(&mut self) {
+        self.op(SETITEMS);
+    }
+
+    /// `ADDITEMS`.
+    pub fn additems(&mut self) {
+        self.op(ADDITEMS);
+    }
+
+    /// `FROZENSET` (after `MARK` and the items).
+    pub fn frozenset(&mut self) {
+        self.op(FROZENSET);
+    }
+
+    /// Before the items of a tuple of `len`: writes `MARK` when the closing opcode needs
+    /// one (protocol 0/1 with items, or more than 3 items).
+    pub fn tuple_begin(&mut self, len: usize) {
+        if len == 0 || (len <= 3 && self.proto >= 2) {
+            return;
+        }
+        self.op(MARK);
+    }
+
+    /// After the items of a tuple of `len`: `EMPTY_TUPLE`, `TUPLE1..3` or `TUPLE`. The
+    /// host memoizes non-empty tuples afterwards.
+    pub fn tuple_end(&mut self, len: usize) {
+        if len == 0 {
+            if self.proto >= 1 {
+                self.op(EMPTY_TUPLE);
+            } else {
+                self.write(&[MARK, TUPLE]);
+            }
+        } else if len <= 3 && self.proto >= 2 {
+            self.op(TUPLE1 + (len as u8 - 1));
+        } else {
+            self.op(TUPLE);
+        }
+    }
+
+    /// Closes a tuple of `len` that became memoized while its items were written (it
+    /// is reachable from itself): pops the items and fetches it from the memo instead.
+    pub fn tuple_end_recursive(&mut self, len: usize, memo_index: u32) {
+        if len <= 3 && self.proto >= 2 {
+            for _ in 0..len {
+                self.op(POP);
+            }
+        } else if self.proto >= 1 {
+            self.op(POP_MARK);
+        } else {
+            for _ in 0..=len {
+                self.op(POP);
+            }
+        }
+        self.get(memo_index);
+    }
+
+    /// Closes a frozenset that became memoized while its items were written.
+    pub fn frozenset_end_recursive(&mut self, memo_index: u32) {
+        self.op(POP_MARK);
         self.get(memo_index);
     }
 }

@@ -22,14 +22,13 @@ import json
 import os
 import pickle
 import pickletools
-import shutil
 import struct
-import subprocess
 import sys
 import types
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compat_table import write_compat_table  # noqa: E402
 from ctext import children, ctext, is_memoized, is_plain  # noqa: E402
 
 if os.environ.get("PYTHONHASHSEED") != "0":
@@ -37,7 +36,6 @@ if os.environ.get("PYTHONHASHSEED") != "0":
     os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)] + sys.argv[1:], env)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 ALL_PROTOCOLS = [0, 1, 2, 3, 4, 5]
 
 # ---- classes for the non-plain cases, under a stable module name --------------------
@@ -547,62 +545,6 @@ def main():
 
     write_text("manifest.json", json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
     write_compat_table()
-
-
-# ---- compat_table.rs ----------------------------------------------------------------
-
-
-def rust_str(s):
-    return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def write_compat_table():
-    import _compat_pickle as cp
-
-    lines = [
-        "//! Python 3 to Python 2 names for `GLOBAL` below protocol 3, as `pickle` writes them",
-        "//! with `fix_imports=True` (CPython's `_compat_pickle`), and the reverse for reading.",
-        "//! Generated from `_compat_pickle` by `core/tests/vectors/generate.py`; do not edit by"
-        " hand.",
-        "",
-        "/// A `(module, name)` pair.",
-        "pub(crate) type Name = (&'static str, &'static str);",
-        "",
-    ]
-
-    def pairs(title, static, table):
-        lines.append("/// %s" % title)
-        lines.append("pub(crate) static %s: &[(Name, Name)] = &[" % static)
-        for (m, n), (m2, n2) in sorted(table.items()):
-            lines.append("    ((%s, %s), (%s, %s))," % (rust_str(m), rust_str(n),
-                                                       rust_str(m2), rust_str(n2)))
-        lines.append("];")
-        lines.append("")
-
-    def modules(title, static, table):
-        lines.append("/// %s" % title)
-        lines.append("pub(crate) static %s: &[(&str, &str)] = &[" % static)
-        for m, m2 in sorted(table.items()):
-            lines.append("    (%s, %s)," % (rust_str(m), rust_str(m2)))
-        lines.append("];")
-        lines.append("")
-
-    pairs("`(python3 module, name) -> (python2 module, name)`, sorted.",
-          "REVERSE_NAME_MAPPING", cp.REVERSE_NAME_MAPPING)
-    modules("`python3 module -> python2 module`, sorted.", "REVERSE_IMPORT_MAPPING",
-            cp.REVERSE_IMPORT_MAPPING)
-    pairs("`(python2 module, name) -> (python3 module, name)`, sorted.", "NAME_MAPPING",
-          cp.NAME_MAPPING)
-    modules("`python2 module -> python3 module`, sorted.", "IMPORT_MAPPING",
-            cp.IMPORT_MAPPING)
-    path = os.path.join(REPO, "core", "src", "compat_table.rs")
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        f.write("\n".join(lines).rstrip("\n") + "\n")
-    rustfmt = shutil.which("rustfmt")
-    if rustfmt:
-        subprocess.run([rustfmt, "--edition", "2021", path], check=True)
-    else:
-        print("rustfmt not found: %s is not formatted" % path, file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ cannot:
 """
 
 import io
+import itertools
 import os
 import pickle
 import sys
@@ -218,6 +219,9 @@ def make_encoder(cls, namespaces, *args, cross_version=False):
 
 
 _SCALARS = frozenset({int, float, str, bool, type(None), complex})
+_TUPLE = {tuple}
+_LIST = {list}
+_chain = itertools.chain.from_iterable
 
 
 def is_plain(x, depth=3):
@@ -234,6 +238,14 @@ def is_plain(x, depth=3):
     # Scalars are checked inline: most containers hold nothing else, and a call each
     # would cost more than the check.
     if t is tuple or t is list:
+        # A chunk of a map is a long list of scalars or of tuples of them: the types are
+        # gathered at C speed first, and only a mixed container is looked at item by item.
+        kinds = set(map(type, x))
+        if kinds <= _SCALARS:
+            return True
+        if depth > 1 and (kinds == _TUPLE or kinds == _LIST):
+            if _SCALARS.issuperset(map(type, _chain(x))):
+                return True
         for y in x:
             if type(y) not in _SCALARS and not is_plain(y, depth - 1):
                 return False

@@ -146,9 +146,15 @@ class Pool(Tasks, Driver, _cf.Executor):
             iterables, chunksize = iterables[:1], iterables[1]
         self._check_running()
         deadline = None if timeout is None else time.monotonic() + timeout
-        items = list(zip(*iterables))
+        single = len(iterables) == 1
+        items = list(iterables[0] if single else zip(*iterables))
         chunksize = self._chunksize(chunksize, len(items))
-        kind = CALL if chunksize == 1 else STARCHUNK
+        if chunksize == 1:
+            kind = CALL
+            if single:
+                items = list(zip(items))
+        else:  # (one argument each: no tuples to make or unpack)
+            kind = CHUNK if single else STARCHUNK
         bar = Progress(len(items)) if progress else None
         return OrderedResults(
             self, fn, kind, iter(items), chunksize, deadline=deadline, progress=bar, window=_WINDOW, driven=True

@@ -25,6 +25,10 @@ _LOGGER = logging.getLogger("concurrent.futures")
 # (a 60 s task later, if the wait were unbounded).
 _SLICE = 0.1
 
+# An iterator with nothing left: no values of a chunk are waiting.
+_NONE = iter(())
+_END = object()
+
 
 def wait_for(cond, ready, deadline):
     """With ``cond`` held, waits until ``ready()``; False if ``deadline`` passes first."""
@@ -239,10 +243,33 @@ class _Results:
             raise
 
     def __iter__(self):
-        return self
+        # A generator: a chunk's values are handed out at the cost of a resumed frame
+        # each, not of a method call. The rest of a chunk stays in ``_ready`` (an
+        # iterator), so ``next()`` and another loop over this object go on where a loop
+        # left off; no value handed out stays referenced here.
+        return self._each()
+
+    def _each(self):
+        while True:
+            yield from self._ready
+            try:
+                first = [self.next()]
+            except StopIteration:
+                return
+            yield first.pop()
 
     def __next__(self):
+        for value in self._ready:
+            return value
         return self.next()
+
+    def _chunk(self, values):
+        """The first of a chunk's ``values`` (a list of ours), the rest kept in ``_ready``
+        and let go of as they are handed out."""
+        values.append(_END)
+        values.reverse()
+        self._ready = it = iter(values.pop, _END)
+        return next(it)
 
     def close(self):
         """Ends the iteration; the tasks of this call no worker has yet are cancelled."""
@@ -280,7 +307,7 @@ class OrderedResults(_Results):
         self, pool, fn, kind, it, chunksize, *, deadline=None, progress=None, window=None, driven=False
     ):
         self._i = 0
-        self._ready = collections.deque()
+        self._ready = _NONE
         self._deadline = deadline
         super().__init__(pool, fn, kind, it, chunksize, window, driven)
         self._bar = progress
@@ -304,8 +331,8 @@ class OrderedResults(_Results):
         return i < len(batch.results)
 
     def next(self, timeout=None):
-        if self._ready:
-            return self._ready.popleft()
+        for value in self._ready:
+            return value
         self._started = True
         batch = self._batch
         i = self._i
@@ -334,8 +361,7 @@ class OrderedResults(_Results):
             self._bar.advance(self._feed.sizes[i])
         if self._kind == CALL:
             return value
-        self._ready.extend(value)
-        return self._ready.popleft()
+        return self._chunk(value)
 
     def _finish(self):
         error, self._feed.input_error = self._feed.input_error, None
@@ -351,7 +377,7 @@ class UnorderedResults(_Results):
     __module__ = "brinery.pool"  # (its public path: see the package documentation)
 
     def __init__(self, pool, fn, kind, it, chunksize, window):
-        self._ready = collections.deque()
+        self._ready = _NONE
         self._took = set()
         super().__init__(pool, fn, kind, it, chunksize, window)
 
@@ -359,8 +385,8 @@ class UnorderedResults(_Results):
         return [tid for i, tid in enumerate(self._feed.tids) if i not in self._took]
 
     def next(self, timeout=None):
-        if self._ready:
-            return self._ready.popleft()
+        for value in self._ready:
+            return value
         self._started = True
         batch = self._batch
         if self._done or len(self._took) >= len(batch.results):
@@ -387,5 +413,4 @@ class UnorderedResults(_Results):
         batch.results[i] = None
         self._took.add(i)
         self._taken(i)
-        self._ready.extend(self._decode(out))
-        return self._ready.popleft()
+        return self._chunk(self._decode(out))

@@ -9,6 +9,7 @@ brinery and the modules tasks name, never the parent's ``__main__``.
 
 import os
 import signal
+from itertools import starmap as _starmap
 import sys
 
 from .. import _namespaces
@@ -166,9 +167,9 @@ class Worker:
                 if kind == CALL:  # (no local names for the arguments: see above)
                     value = fn(*payload[0], **payload[1])
                 elif kind == CHUNK:
-                    value = [fn(a) for a in payload]
+                    value = list(map(fn, payload))
                 else:
-                    value = [fn(*a) for a in payload]
+                    value = list(_starmap(fn, payload))
                 out = (True, value)
             except Exception as e:  # noqa: BLE001
                 out = (False, e, _tb(e))

@@ -1,10 +1,15 @@
 //! A checked builder of [`Tree`]s for hosts that describe a value as a sequence of
-//! pushes and begin/end pairs (the C encoder API, and the JSON bridge). Misuse (an end
-//! that does not match, a dict with a dangling key, an unhashable key, a second
-//! top-level value) is an error and leaves the builder as it was. No C types here: it
-//! belongs in the core once a second binding needs it.
+//! pushes and begin/end pairs (the C encoder API, the JSON form), and [`hashable`], the
+//! rule for what Python can hash. Misuse (an end that does not match, a dict with a
+//! dangling key, an unhashable key, a second top-level value) is an error and leaves the
+//! builder as it was. Not the decoder's builder: that is the [`Builder`](crate::Builder)
+//! trait the decode machine drives.
 
-use brinery_core::{NodeId, Tree, Value, ValueRef};
+use alloc::collections::BTreeSet;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use crate::value::{NodeId, Tree, Value, ValueRef};
 
 /// Deepest container nesting the builder accepts (as the decoder's default limit).
 pub const MAX_DEPTH: usize = 10_000;
@@ -43,15 +48,16 @@ struct Open {
     children: Vec<NodeId>,
 }
 
-/// Builds one [`Tree`]: push scalars, open and close containers, then [`Builder::finish`].
+/// Builds one [`Tree`]: push scalars, open and close containers, then
+/// [`TreeBuilder::finish`].
 #[derive(Debug, Default)]
-pub struct Builder {
+pub struct TreeBuilder {
     tree: Tree,
     open: Vec<Open>,
     root: Option<NodeId>,
 }
 
-impl Builder {
+impl TreeBuilder {
     pub fn new() -> Self {
         Self::default()
     }
@@ -171,7 +177,7 @@ impl Builder {
 /// will be a dict or set, so it is unhashable). Walks with an explicit stack.
 pub fn hashable(tree: &Tree, id: NodeId, open: NodeId) -> bool {
     let mut todo = vec![id];
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen = BTreeSet::new();
     while let Some(id) = todo.pop() {
         if id == open {
             return false;
@@ -205,12 +211,13 @@ pub fn hashable(tree: &Tree, id: NodeId, open: NodeId) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
 
     #[test]
     fn builds_nested_containers() {
-        let mut b = Builder::new();
+        let mut b = TreeBuilder::new();
         b.begin(Container::Dict).unwrap();
-        b.push(Value::Str("k".into())).unwrap();
+        b.push(Value::Str("k".to_string())).unwrap();
         b.begin(Container::List).unwrap();
         b.push(Value::Int(1)).unwrap();
         b.end(Container::List).unwrap();
@@ -225,7 +232,7 @@ mod tests {
 
     #[test]
     fn misuse_is_an_error_and_changes_nothing() {
-        let mut b = Builder::new();
+        let mut b = TreeBuilder::new();
         assert_eq!(b.end(Container::List), Err(BuildError::Unbalanced));
         b.begin(Container::Dict).unwrap();
         b.push(Value::Int(1)).unwrap();
@@ -237,9 +244,9 @@ mod tests {
         b.push(Value::Int(3)).unwrap();
         assert_eq!(b.end(Container::Dict), Err(BuildError::Unhashable));
         assert_eq!(b.depth(), 1);
-        let mut b = Builder::new();
+        let mut b = TreeBuilder::new();
         b.push(Value::None).unwrap();
         assert_eq!(b.push(Value::None), Err(BuildError::SecondRoot));
-        assert!(Builder::new().finish().is_err());
+        assert!(TreeBuilder::new().finish().is_err());
     }
 }

@@ -1,0 +1,81 @@
+//! The memo: [`Encoder::memoize`] and [`Encoder::get`] (the host decides which objects
+//! are the same; the encoder numbers them and writes the shortest opcodes), and the memo
+//! entries the encoder keeps for the objects it synthesises itself (keyed by value, as
+//! CPython's are interned). Not for memo policy: that is the host's.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::{Encoder, OwnKey};
+use crate::opcode::*;
+use crate::pyfmt;
+
+impl Encoder {
+    /// Memoizes the value on top of the stack and returns its memo index.
+    #[inline]
+    pub fn memoize(&mut self) -> u32 {
+        let idx = self.memo_len;
+        self.memo_len += 1;
+        if self.proto >= 4 {
+            self.op(MEMOIZE);
+        } else if self.proto >= 1 {
+            if idx < 256 {
+                self.write(&[BINPUT, idx as u8]);
+            } else {
+                let b = idx.to_le_bytes();
+                self.write(&[LONG_BINPUT, b[0], b[1], b[2], b[3]]);
+            }
+        } else {
+            let mut line = Vec::with_capacity(12);
+            line.push(PUT);
+            pyfmt::push_i64(&mut line, idx as i64);
+            line.push(b'\n');
+            self.write(&line);
+        }
+        idx
+    }
+
+    /// Pushes memo entry `idx` again (`GET`/`BINGET`/`LONG_BINGET`).
+    #[inline]
+    pub fn get(&mut self, idx: u32) {
+        if self.proto >= 1 {
+            if idx < 256 {
+                self.write(&[BINGET, idx as u8]);
+            } else {
+                let b = idx.to_le_bytes();
+                self.write(&[LONG_BINGET, b[0], b[1], b[2], b[3]]);
+            }
+        } else {
+            let mut line = Vec::with_capacity(12);
+            line.push(GET);
+            pyfmt::push_i64(&mut line, idx as i64);
+            line.push(b'\n');
+            self.write(&line);
+        }
+    }
+
+    pub(super) fn own_str(&mut self, kind: fn(String) -> OwnKey, s: &str) -> u32 {
+        let key = kind(s.into());
+        if let Some(&idx) = self.own_memo.get(&key) {
+            self.get(idx);
+            return idx;
+        }
+        self.str(s);
+        let idx = self.memoize();
+        self.own_memo.insert(key, idx);
+        idx
+    }
+
+    pub(super) fn own_global(&mut self, module: &str, name: &str) -> u32 {
+        let key = OwnKey::Global(module.into(), name.into());
+        if let Some(&idx) = self.own_memo.get(&key) {
+            self.get(idx);
+            idx
+        } else {
+            self.global(module, name);
+            let idx = self.memoize();
+            self.own_memo.insert(key, idx);
+            idx
+        }
+    }
+}
