@@ -8,7 +8,7 @@ call them again without their keywords:
 
 - a base's ``__init_subclass__`` that needs keywords, or that belongs to a base stored by
   value in the same stream, is switched off around the creation call (see
-  ``bindings-python/src/init_subclass.rs``);
+  ``bindings-python/src/encode/init_subclass.rs``);
 - a metaclass whose ``__new__``, ``__init__`` or ``__prepare__`` needs keywords is not
   called: the class is made by ``M.__new__(meta, name, bases, ns)`` with ``M`` the
   nearest metaclass in ``meta``'s MRO whose ``__new__`` needs none (``type`` at worst),

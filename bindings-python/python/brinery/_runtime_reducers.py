@@ -6,7 +6,8 @@ the type objects ``types`` exposes under a name other than their own
 
 A capsule is stored by the name it was made under, as dill stores it, and found again
 by import when the stream loads; one that cannot be found that way is refused.
-(``weakref.proxy`` objects are the walker's: see ``bindings-python/src/weak_proxy.rs``.)
+(``weakref.proxy`` objects are the walker's: see
+``bindings-python/src/encode/weak_proxy.rs``.)
 Reductions name only standard-library callables.
 """
 
