@@ -23,7 +23,8 @@ pub use classify::{classify, is_safe, safe_globals};
 
 use crate::decode::text::{self, Text};
 use crate::decode::DecodeOptions;
-use crate::error::{DecodeError, DecodeErrorKind as K};
+use crate::error::{DecodeError, DecodeErrorKind, DecodeErrorKind as K};
+use crate::limits::Limits;
 use crate::numbers::{number_text_ok, MAX_DIGITS};
 use crate::opcode::*;
 use crate::opinfo::{self, ArgKind};
@@ -80,6 +81,9 @@ pub enum Target {
     /// The stream's framing: frame and opcode boundaries disagree, so the file
     /// unpickler reads other opcodes than this scan does.
     Frame,
+    /// A decoding limit the safe loaders apply by default ([`Limits::for_input`]) that
+    /// the stream exceeds: every safe loader refuses it there, whatever it imports.
+    Limit(DecodeErrorKind),
 }
 
 impl fmt::Display for Target {
@@ -90,6 +94,7 @@ impl fmt::Display for Target {
             Target::Dynamic => f.write_str("global with a computed name"),
             Target::Built => f.write_str("object built by the stream"),
             Target::Frame => f.write_str("frame boundary"),
+            Target::Limit(kind) => write!(f, "{kind}"),
         }
     }
 }
@@ -132,6 +137,10 @@ pub struct Scan {
     pub end: Option<usize>,
     /// Where and why the walk stopped early (the stream would fail to load there).
     pub error: Option<DecodeError>,
+    /// The first default limit of the safe loaders ([`Limits::for_input`]) the stream
+    /// exceeds, with the offset where they refuse it (also a finding of severity
+    /// [`Severity::Unknown`] among [`Scan::calls`]).
+    pub limit: Option<DecodeError>,
 }
 
 impl Scan {
@@ -185,16 +194,9 @@ pub fn scan(data: &[u8]) -> Scan {
         w.out.error = Some(e);
     }
     w.finish();
-    if w.out.error.is_none() {
-        w.expansion();
-    }
+    w.limits();
     w.out
 }
-
-/// Most nodes a stream's value may expand to, written out as a tree, before the scan
-/// calls it `unknown`: `pickle.loads` hashes every dict key and set item that way, and
-/// `repr` prints the value that way.
-pub const MAX_EXPANDED: usize = 1 << 20;
 
 /// Why a call of the safe-listed `module.name` with these (literal) arguments is not
 /// harmless, by the argument rules `safe_loads` applies: a range a constructor would
@@ -406,6 +408,14 @@ impl Abs {
 }
 
 type R<T> = Result<T, DecodeError>;
+
+/// Whether the decoder refused for a limit (rather than a malformed stream).
+fn is_limit(kind: &DecodeErrorKind) -> bool {
+    matches!(
+        kind,
+        K::TooDeep(_) | K::MemoLimit(_) | K::AllocLimit(_) | K::Expands(_)
+    )
+}
 
 struct Walker<'a> {
     data: &'a [u8],
@@ -900,24 +910,46 @@ impl<'a> Walker<'a> {
         Abs::Made(severity)
     }
 
-    /// Flags a value that shared references make exponential as a tree (a DAG whose
-    /// levels each hold the level below twice): decoded by the core (nothing runs,
-    /// within the default limits) and measured in linear time.
-    fn expansion(&mut self) {
-        let Ok((tree, used)) = crate::decode::decode_prefix(self.data, &DecodeOptions::new())
-        else {
+    /// Checks the stream against the limits every safe loader applies by default
+    /// ([`Limits::for_input`]), as they check them: the core decoder's marks, memo and
+    /// allocation bounds, then the value's nesting depth and its size written out as a
+    /// tree (a DAG whose levels each hold the level below twice is exponential there:
+    /// `pickle.loads` hashes dict keys and `repr` prints that way). Nothing runs, and
+    /// each check is linear. A stream over a limit is `unknown` at the offset where the
+    /// safe loaders refuse it, whatever it imports.
+    fn limits(&mut self) {
+        let mut opts = DecodeOptions::new();
+        opts.limits = Limits::for_input(self.data.len());
+        let Limits {
+            max_depth,
+            max_alloc,
+            ..
+        } = opts.limits;
+        let over = match crate::decode::decode_prefix(self.data, &opts) {
+            Ok((tree, used)) if tree.nests_deeper_than(max_depth) => {
+                Some(DecodeError::new(K::TooDeep(max_depth), used - 1))
+            }
+            Ok((tree, used)) => tree.check_expanded(max_alloc, used - 1).err(),
+            Err(e) if is_limit(&e.kind) => Some(e),
+            // Malformed streams are the walk's business ([`Scan::error`]).
+            Err(_) => None,
+        };
+        let Some(e) = over else {
             return;
         };
-        if tree.expanded_size(MAX_EXPANDED + 1) > MAX_EXPANDED {
-            self.out.calls.push(Finding {
-                offset: used - 1,
-                opcode: "STOP",
-                target: Target::Built,
-                severity: Severity::Unknown,
-                reason: "the value expands to more than 2**20 nodes through shared \
-                         references: hashing its keys or printing it takes that long",
-            });
-        }
+        let opcode = self
+            .data
+            .get(e.offset)
+            .and_then(|&c| opinfo::lookup(c))
+            .map_or("STOP", |info| info.name);
+        self.out.calls.push(Finding {
+            offset: e.offset,
+            opcode,
+            target: Target::Limit(e.kind.clone()),
+            severity: Severity::Unknown,
+            reason: "over a default limit of the safe loaders, which refuse the stream here",
+        });
+        self.out.limit = Some(e);
     }
 
     /// Records a call of a safe-listed global with harmless arguments.

@@ -8,8 +8,8 @@ stream would import and every call it would make, with byte offsets and severiti
 the stream names is on the known-safe list (the one ``safe_loads`` allows by default)
 and the scan read the whole stream; 1 when a global or call is ``dangerous`` or builds
 ``code`` (or the framing hides opcodes); 3 when anything is ``unknown`` (a global on
-no list, or a stream the scan could not read to its end); 2 when the input cannot be
-read. ``dis`` exits 0, or 2 when the input cannot be read or is not a valid pickle.
+no list, a stream over a default limit of ``safe_loads``, which refuses it, or a stream
+the scan could not read to its end); 2 when the input cannot be read. ``dis`` exits 0, or 2 when the input cannot be read or is not a valid pickle.
 """
 
 import argparse
@@ -52,6 +52,10 @@ def _scan(data):
         message, offset = s.error
         print(f"stopped: {message} at byte {offset}")
         print(f"unreadable: {message} at byte {offset}", file=sys.stderr)
+    if s.limit is not None:
+        message, offset = s.limit
+        print(f"limit: {message} at byte {offset} (safe_loads refuses the stream)",
+              file=sys.stderr)
     for f in s.flagged("unknown"):
         print(f"{f.severity}: {f.target} at byte {f.offset} ({f.reason})", file=sys.stderr)
     if s.dangerous:
