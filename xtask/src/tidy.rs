@@ -26,7 +26,6 @@ const TOO_LONG: &[&str] = &[
     "bindings-python/src/walker.rs",
     "core/src/decode/machine.rs",
     "core/src/encode.rs",
-    "core/src/scan.rs",
     "core/tests/vectors/generate.py",
     "pool/src/supervisor.rs",
 ];
