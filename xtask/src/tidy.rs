@@ -24,7 +24,6 @@ const TOO_LONG: &[&str] = &[
     "bindings-python/src/function.rs",
     "bindings-python/src/reduce.rs",
     "bindings-python/src/walker.rs",
-    "core/src/decode/machine.rs",
     "core/src/encode.rs",
     "core/tests/vectors/generate.py",
     "pool/src/supervisor.rs",
