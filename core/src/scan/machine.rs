@@ -32,6 +32,8 @@ pub(super) struct Walker<'a> {
     pub(super) getattr_dynamic: Vec<usize>,
     /// Where the current frame ends, or 0 outside frames (see [`Walker::frame`]).
     pub(super) frame_end: usize,
+    /// Whether a memo key past the stream's length was flagged already.
+    pub(super) far_memo_key: bool,
 }
 
 impl<'a> Walker<'a> {
@@ -47,6 +49,7 @@ impl<'a> Walker<'a> {
             getattr_static: Vec::new(),
             getattr_dynamic: Vec::new(),
             frame_end: 0,
+            far_memo_key: false,
         }
     }
 
@@ -161,6 +164,7 @@ impl<'a> Walker<'a> {
             PUT | BINPUT | LONG_BINPUT => {
                 let key = self.memo_key(code, info.arg)?;
                 let v = self.top()?.clone();
+                self.memo_key_bound(info.name, key);
                 self.memo.insert(key, v);
             }
             MEMOIZE => {

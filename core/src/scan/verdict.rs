@@ -59,8 +59,12 @@ pub enum Target {
     /// The stream's framing: frame and opcode boundaries disagree, so the file
     /// unpickler reads other opcodes than this scan does.
     Frame,
-    /// A decoding limit the safe loaders apply by default ([`Limits::for_input`](crate::Limits::for_input)) that
-    /// the stream exceeds: every safe loader refuses it there, whatever it imports.
+    /// A decoding limit the safe loaders apply by default
+    /// ([`Limits::for_input`](crate::Limits::for_input)) that the stream exceeds: every
+    /// safe loader refuses it there, whatever it imports ([`Scan::limit`]); or a memo
+    /// key past the memo limit, for which `pickle.loads` itself allocates.
+    ///
+    /// [`Scan::limit`]: super::Scan::limit
     Limit(DecodeErrorKind),
 }
 
