@@ -94,6 +94,15 @@ def test_scan_fails_closed_on_every_hostile_stream(case, tmp_path):
         assert f" at byte {offset} (safe_loads refuses the stream)".encode() in r.stderr
 
 
+def test_scan_help_lists_the_exit_statuses():
+    r = run("scan", "--help")
+    assert r.returncode == 0
+    lines = r.stdout.decode().split("exit status:")[1].splitlines()
+    statuses = [line.split()[0] for line in lines if line[:3].strip().isdigit()]
+    assert statuses == ["0", "1", "3", "2"]
+    assert "over a default limit of" in r.stdout.decode()
+
+
 def test_scan_exit_statuses_are_distinct_for_unknown_and_dangerous():
     unknown = b"\x80\x04\x8c\x05pydoc\x8c\x06locate\x93\x8c\x01x\x85R."
     r = run("scan", "-", stdin=b"\x80\x02cmyapp\nThing\n)R.")

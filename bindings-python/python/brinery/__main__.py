@@ -23,6 +23,16 @@ EXIT_DANGEROUS = 1
 EXIT_UNREADABLE = 2
 EXIT_UNKNOWN = 3
 
+SCAN_EXIT_STATUSES = f"""\
+exit status:
+  0  every global is on the known-safe list (safe_loads' default), and the stream
+     was read to its STOP under every default limit of safe_loads
+  {EXIT_DANGEROUS}  a global or call is dangerous or builds code, or the framing hides opcodes
+  {EXIT_UNKNOWN}  a global on no list, a stream over a default limit of safe_loads (which
+     refuses it), or a stream not read to its end
+  {EXIT_UNREADABLE}  the input cannot be read
+"""
+
 
 def _read(path):
     if path == "-":
@@ -70,7 +80,9 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_ in (("dis", "print the disassembly"),
                         ("scan", "list imports and calls, flag the dangerous ones")):
-        p = sub.add_parser(name, help=help_)
+        p = sub.add_parser(name, help=help_, description=help_,
+                           epilog=SCAN_EXIT_STATUSES if name == "scan" else None,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("file", help="a pickle file, or - for standard input")
     args = parser.parse_args(argv)
     try:
