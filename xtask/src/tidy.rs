@@ -19,8 +19,6 @@ const TOO_LONG: &[&str] = &[
     "bindings-python/src/function.rs",
     "bindings-python/src/reduce.rs",
     "bindings-python/src/walker.rs",
-    "core/src/decode/machine.rs",
-    "core/src/scan.rs",
 ];
 
 /// Generated files, which may be as long as they need to be.

@@ -95,6 +95,7 @@ def safe() -> None:
     first: Finding = report.flagged("dangerous")[0]
     assert_type(first.offset, int)
     assert_type(report.error, tuple[str, int] | None)
+    assert_type(report.limit, tuple[str, int] | None)
     assert_type(brinery.safe.dis(b""), str)
     try:
         print(value)
