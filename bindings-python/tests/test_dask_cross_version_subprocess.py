@@ -168,6 +168,12 @@ CLIENT_SCRIPT = textwrap.dedent(
         even, odd = make_parity()
         check("recursive_closures", lambda: [run(even, 10), run(odd, 10), run(make_fact(), 6)])
 
+        def made_there():
+            # Closures the worker makes from code it compiled from source come back.
+            even2, odd2 = run(make_parity)
+            return [even2(4), odd2(3), even2(3)]
+        check("closures_made_on_the_worker", made_there)
+
         def box():
             b = run(lambda b: b.grown(), Box([1, 2]))
             return [type(b).__name__, type(b).__module__, b.items, b.total()]
@@ -236,7 +242,11 @@ def _ok(results, client, worker, name):
     return got["ok"]
 
 
-@pytest.fixture(params=_pairs(), ids=lambda p: f"client-{p[0]}-worker-{p[1]}")
+def _pair_id(p):
+    return f"client-{p[0]}-worker-{p[1]}" if isinstance(p, tuple) else "none"
+
+
+@pytest.fixture(params=_pairs(), ids=_pair_id)
 def pair(request):
     return request.param
 
@@ -257,6 +267,7 @@ def test_map_and_compute(results, pair):
 
 def test_recursive_closures(results, pair):
     assert _ok(results, *pair, "recursive_closures") == [True, False, 720]
+    assert _ok(results, *pair, "closures_made_on_the_worker") == [True, True, False]
 
 
 def test_main_class_with_methods_both_ways(results, pair):

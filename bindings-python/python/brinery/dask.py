@@ -163,12 +163,17 @@ class _GraphPickler(_brinery.Pickler):
     ``_sealed`` (see the module docstring)."""
 
     def reducer_override(self, obj):
-        if isinstance(obj, type) or type(obj) is _types.FunctionType:
-            defining = obj
+        t = type(obj)
+        if t is _types.FunctionType or issubclass(t, type):
+            if not _wants_by_value(obj):
+                return NotImplemented
         else:
-            defining = type(obj)
-        if defining.__module__ == "builtins" or not _wants_by_value(defining):
-            return NotImplemented
+            # An instance: sealed whole when its class is by value (asked once per class).
+            sealed = self.sealed_types.get(t)
+            if sealed is None:
+                sealed = self.sealed_types[t] = t.__module__ != "builtins" and _wants_by_value(t)
+            if not sealed:
+                return NotImplemented
         stream = _brinery.dumps(obj, self.sealed_protocol, cross_version=self.sealed_cross_version)
         return _sealed, (stream, _label(obj), _HERE, self.sealed_cross_version)
 
@@ -186,6 +191,7 @@ def _graph_dumps(expr, context=None):
                                 cross_version=cross_version)
         pickler.sealed_protocol = protocol
         pickler.sealed_cross_version = cross_version
+        pickler.sealed_types = {}
         return pickler.dumps(expr)
     return _encode(write, _protocol(context), family)
 
