@@ -42,11 +42,15 @@ def _interpreters():
 
 
 PYTHONS = _interpreters()
-pytestmark = pytest.mark.skipif(
-    len(PYTHONS) < 2,
-    reason="no other CPython with distributed and brinery in BRINERY_TEST_PYTHONS "
-    "(cargo xtask test python sets it)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        len(PYTHONS) < 2,
+        reason="no other CPython with distributed and brinery in BRINERY_TEST_PYTHONS "
+        "(cargo xtask test python sets it)",
+    ),
+    # The client, scheduler and workers differ in Python version on purpose.
+    pytest.mark.filterwarnings("ignore:Mismatched versions found"),
+]
 
 _CONFIG = {
     "distributed.comm.timeouts.connect": "20s",
@@ -97,9 +101,10 @@ CLIENT_SCRIPT = textwrap.dedent(
     import dask
     import distributed
     import brinery.dask
+    from distributed.versions import VersionMismatchWarning
 
     # The client, scheduler and workers differ in Python version on purpose.
-    warnings.filterwarnings("ignore", message=".*[Mm]ismatched versions.*")
+    warnings.filterwarnings("ignore", category=VersionMismatchWarning)
 
     TIMEOUT = 60
 
