@@ -45,7 +45,8 @@ Not covered: workers exchange dependencies (results one task passes to another) 
 their own default serializers; distributed offers no hook for that, so a function or a
 ``__main__`` object passed from task to task between workers on different versions
 does not load there (cloudpickle writes bytecode for one version). ``Client.run``,
-``Client.run_on_scheduler`` and plugins are always pickled by Dask itself. Dask warns when the client, scheduler and workers differ in Python
+``Client.run_on_scheduler`` and plugins are always pickled by Dask itself. Dask warns
+(``VersionMismatchWarning``) when the client, scheduler and workers differ in Python
 version; with ``"brinery-cross-version"`` that warning is expected.
 """
 
