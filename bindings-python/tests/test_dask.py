@@ -201,3 +201,26 @@ def test_cross_version_family_writes_source(monkeypatch):
     assert header["serializer"] == "brinery-cross-version"
     assert deserialize(header, frames)(2) == 6
     assert b"return a * 3" in frames[0] and b"return a * 3" not in plain[1][0]
+
+
+def test_in_process_workers_get_opened_objects():
+    # LocalCluster(processes=False): Dask hands tasks to its workers without pickling,
+    # so the scheduler opens sealed objects itself (a sealed argument would reach the
+    # task as is).
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+
+        def norm(self):
+            return abs(self.x)
+
+    families = ["brinery", "dask", "pickle"]
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None,
+                                  silence_logs=40) as cluster, \
+            distributed.Client(cluster, serializers=families, deserializers=families) as c:
+        k = 3
+        assert c.submit(lambda a: a + k, 1).result(timeout=30) == 4
+        assert c.submit(lambda p: p.norm(), Point(-4)).result(timeout=30) == 4
+    assert not brinery.dask._inproc_workers()

@@ -28,7 +28,9 @@ What then goes through brinery:
   brinery stores by value (a function, a class, an instance of a by-value class) is
   sealed in a stream of its own inside the graph: the scheduler keeps it sealed (it
   never builds user code, whatever its version) and forwards it to the worker that runs
-  the task, where it is loaded. If it cannot be loaded there (bytecode of another
+  the task, where it is loaded. (A scheduler with in-process workers, as in
+  ``LocalCluster(processes=False)``, opens them itself: Dask hands those workers their
+  tasks without pickling.) If it cannot be loaded there (bytecode of another
   version without ``cross_version``, source the worker's version cannot compile), the
   worker gets a stand-in that raises ``pickle.UnpicklingError`` naming the object and
   both versions when the task calls or uses it: the task fails with that error on the
@@ -63,7 +65,9 @@ from distributed.protocol.serialize import (
     families as _families,
     register_serialization_family as _register_serialization_family,
 )
+from distributed.core import Status as _Status
 from distributed.utils import ensure_memoryview as _ensure_memoryview
+from distributed.worker import Worker as _Worker
 
 import brinery as _brinery
 from brinery._worker_codec import wants_by_value as _wants_by_value
@@ -201,8 +205,24 @@ def _graph_dumps(expr, context=None):
 _decoding = _threading.local()
 
 
+_GONE = frozenset({_Status.closing, _Status.closed, _Status.failed})
+
+
+def _inproc_workers():
+    """Whether a worker runs in this process on an ``inproc://`` address (a
+    ``LocalCluster(processes=False)``): Dask hands its tasks over without pickling, so a
+    sealed object would reach the task unopened."""
+    return any(
+        str(getattr(w, "address", None) or "").startswith("inproc://") and w.status not in _GONE
+        for w in list(_Worker._instances)
+    )
+
+
 def _graph_loads(header, frames):
-    """The graph's decoder (on the scheduler): sealed objects stay sealed."""
+    """The graph's decoder (on the scheduler): sealed objects stay sealed, unless tasks
+    may go to an in-process worker (then they are opened here)."""
+    if _inproc_workers():
+        return loads(header, frames)
     _decoding.graph = getattr(_decoding, "graph", 0) + 1
     try:
         return loads(header, frames)
