@@ -70,7 +70,7 @@ from distributed.utils import ensure_memoryview as _ensure_memoryview
 from distributed.worker import Worker as _Worker
 
 import brinery as _brinery
-from brinery._worker_codec import wants_by_value as _wants_by_value
+from brinery.pool._codec import wants_by_value as _wants_by_value
 
 __all__ = [
     "CROSS_VERSION_FAMILY",
