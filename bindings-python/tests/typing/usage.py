@@ -150,6 +150,8 @@ def integrations() -> None:
     brinery.dask.register()
     header, frames = brinery.dask.dumps([1])
     assert_type(brinery.dask.FAMILY, str)
+    assert_type(brinery.dask.CROSS_VERSION_FAMILY, str)
+    header, frames = brinery.dask.dumps(lambda x: x, cross_version=True)
     print(brinery.dask.loads(header, frames))
     brinery.joblib.register()
     brinery.joblib.shutdown(wait=True)
