@@ -208,7 +208,12 @@ extern "C" {
     // Part of CPython's C API on every version brinery supports (not the limited API);
     // pyo3-ffi declares it crate-private.
     fn _PyBytes_Resize(bytes: *mut *mut ffi::PyObject, newsize: ffi::Py_ssize_t) -> c_int;
+    #[cfg(target_os = "linux")]
+    fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: c_int) -> c_int;
 }
+
+/// A [`Growing`] buffer this big is populated in one call (see [`Growing::populate`]).
+const POPULATE_MIN: usize = 32 << 20;
 use std::os::raw::c_int;
 
 thread_local! {
@@ -238,12 +243,40 @@ impl<'py> Growing<'py> {
         if obj.is_null() {
             return Err(PyErr::fetch(py));
         }
-        Ok(Growing {
+        let g = Growing {
             py,
             obj,
             len: 0,
             cap,
-        })
+        };
+        g.populate(0);
+        Ok(g)
+    }
+
+    /// Faults in the pages of `[from, cap)` in one call when the buffer is big enough
+    /// to be fresh memory (glibc maps requests of 32 MiB or more anew each time): on
+    /// this VM a page fault per 4 KiB page made page faults most of a big dump's time,
+    /// for `pickle` as much as for brinery, and one `MADV_POPULATE_WRITE` takes a third
+    /// off that. Kernels before 5.14 refuse the advice, and the pages fault as usual.
+    fn populate(&self, from: usize) {
+        #[cfg(target_os = "linux")]
+        if self.cap >= POPULATE_MIN {
+            const MADV_POPULATE_WRITE: c_int = 23;
+            const PAGE: usize = 4096;
+            // SAFETY: the range lies inside the object's `cap` bytes of contents
+            // (rounded inward to pages), which are ours and not yet handed out;
+            // populating writes nothing a reader could see.
+            unsafe {
+                let data = ffi::PyBytes_AsString(self.obj) as usize;
+                let start = (data + from).next_multiple_of(PAGE);
+                let end = (data + self.cap) & !(PAGE - 1);
+                if end > start {
+                    madvise(start as *mut _, end - start, MADV_POPULATE_WRITE);
+                }
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = from;
     }
 
     fn reserve(&mut self, extra: usize) -> PyResult<()> {
@@ -263,7 +296,10 @@ impl<'py> Growing<'py> {
         if unsafe { _PyBytes_Resize(&mut self.obj, cap as _) } < 0 {
             return Err(PyErr::fetch(self.py));
         }
-        self.cap = cap;
+        let old = std::mem::replace(&mut self.cap, cap);
+        if cap > old {
+            self.populate(old);
+        }
         Ok(())
     }
 
