@@ -212,7 +212,7 @@ extern "C" {
     fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: c_int) -> c_int;
 }
 
-/// A [`Growing`] buffer this big is populated in one call (see [`Growing::populate`]).
+/// A [`Growing`] buffer this big has its pages faulted in ahead (see [`Growing::populate`]).
 const POPULATE_MIN: usize = 32 << 20;
 use std::os::raw::c_int;
 
@@ -243,40 +243,42 @@ impl<'py> Growing<'py> {
         if obj.is_null() {
             return Err(PyErr::fetch(py));
         }
-        let g = Growing {
+        Ok(Growing {
             py,
             obj,
             len: 0,
             cap,
-        };
-        g.populate(0);
-        Ok(g)
+        })
     }
 
-    /// Faults in the pages of `[from, cap)` in one call when the buffer is big enough
+    /// Faults in the pages of `[from, to)` in one call when the buffer is big enough
     /// to be fresh memory (glibc maps requests of 32 MiB or more anew each time): on
     /// this VM a page fault per 4 KiB page made page faults most of a big dump's time,
-    /// for `pickle` as much as for brinery, and one `MADV_POPULATE_WRITE` takes a third
-    /// off that. Kernels before 5.14 refuse the advice, and the pages fault as usual.
-    fn populate(&self, from: usize) {
+    /// for `pickle` as much as for brinery, and one `MADV_POPULATE_WRITE` per append
+    /// takes a third off that. Only what is about to be written: the spare capacity of
+    /// a growth stays unmapped. Kernels before 5.14 refuse the advice, and the pages
+    /// fault as usual.
+    fn populate(&self, from: usize, to: usize) {
         #[cfg(target_os = "linux")]
         if self.cap >= POPULATE_MIN {
             const MADV_POPULATE_WRITE: c_int = 23;
             const PAGE: usize = 4096;
             // SAFETY: the range lies inside the object's `cap` bytes of contents
-            // (rounded inward to pages), which are ours and not yet handed out;
+            // (rounded inward to whole pages), which are ours and not yet handed out;
             // populating writes nothing a reader could see.
             unsafe {
                 let data = ffi::PyBytes_AsString(self.obj) as usize;
                 let start = (data + from).next_multiple_of(PAGE);
-                let end = (data + self.cap) & !(PAGE - 1);
+                let end = (data + to.min(self.cap))
+                    .next_multiple_of(PAGE)
+                    .min((data + self.cap) & !(PAGE - 1));
                 if end > start {
                     madvise(start as *mut _, end - start, MADV_POPULATE_WRITE);
                 }
             }
         }
         #[cfg(not(target_os = "linux"))]
-        let _ = from;
+        let _ = (from, to);
     }
 
     fn reserve(&mut self, extra: usize) -> PyResult<()> {
@@ -296,10 +298,7 @@ impl<'py> Growing<'py> {
         if unsafe { _PyBytes_Resize(&mut self.obj, cap as _) } < 0 {
             return Err(PyErr::fetch(self.py));
         }
-        let old = std::mem::replace(&mut self.cap, cap);
-        if cap > old {
-            self.populate(old);
-        }
+        self.cap = cap;
         Ok(())
     }
 
@@ -324,7 +323,9 @@ impl<'py> Growing<'py> {
         if splices.len() != payloads.len() {
             return Err(mismatch());
         }
-        self.reserve(splice::total_len(buf, splices))?;
+        let total = splice::total_len(buf, splices);
+        self.reserve(total)?;
+        self.populate(self.len, self.len + total);
         let start = self.len;
         let room = self.cap - self.len;
         let parts: Vec<&[u8]> = payloads.iter().map(Payload::data).collect();
