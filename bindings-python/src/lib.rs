@@ -12,6 +12,7 @@ mod function;
 mod init_subclass;
 mod instance;
 mod instance_dict;
+mod memo;
 mod output;
 mod path;
 mod pickler;
