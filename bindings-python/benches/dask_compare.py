@@ -6,11 +6,13 @@ Run from the repository root, in the venv where brinery and distributed are inst
     python bindings-python/benches/dask_compare.py
 
 One LocalCluster (two worker processes, one thread each, ``--preload brinery.dask``)
-and two clients on it: Dask's default (``["dask", "pickle"]``, cloudpickle for
-``__main__`` code) and brinery (``["brinery", "dask", "pickle"]``). This script is
-``__main__``, so its functions and classes travel by value, as a user's would.
+and three clients on it: Dask's default (``["dask", "pickle"]``, cloudpickle for
+``__main__`` code), brinery (``["brinery", "dask", "pickle"]``) and brinery
+cross-version (``["brinery-cross-version", ...]``: code travels with its source; the
+workers run this interpreter, so they load the bytecode). This script is ``__main__``,
+so its functions and classes travel by value, as a user's would.
 
-Figures, best of a few repeats, brinery / default ratio last:
+Figures, best of a few repeats, brinery / default ratios last:
 - graph bytes: what ``submit`` sends the scheduler for one task whose closure holds a
   ``__main__`` class and a small table (the client-side graph encoding);
 - submit one by one: N ``submit`` calls then ``gather``, tasks per second;
@@ -20,8 +22,9 @@ Figures, best of a few repeats, brinery / default ratio last:
   fetched (one object: Dask encodes the items of a top-level list, tuple or dict one by
   one, whatever the family, which is slow for both);
 - 50 MB array: ``scatter``, a task, ``gather``.
-Only the client's own hops change family: the scheduler forwards tasks to workers with
-Dask's pickle in both cases.
+With a brinery client, by-value objects in the graph travel sealed in brinery streams
+that the scheduler forwards inside Dask's pickle; with the default client, the
+scheduler re-encodes them with cloudpickle.
 """
 
 import sys
@@ -149,19 +152,23 @@ def main():
         ours = distributed.Client(cluster, set_as_default=False,
                                   serializers=["brinery", "dask", "pickle"],
                                   deserializers=["brinery", "dask", "pickle"])
-        with default, ours:
+        portable = ["brinery-cross-version", "dask", "pickle"]
+        xv = distributed.Client(cluster, set_as_default=False, serializers=portable,
+                                deserializers=portable)
+        with default, ours, xv:
             default.wait_for_workers(2, timeout=60)
-            for c in (default, ours):  # first contact: workers load both paths
+            for c in (default, ours, xv):  # first contact: workers load every path
                 with c.as_current():
                     c.gather(c.map(task, range(20), pure=False))
             rows = []
-            (fam_d, size_d), (fam_o, size_o) = graph_bytes(default, task), graph_bytes(ours, task)
-            assert (fam_d, fam_o) == ("pickle", "brinery"), (fam_d, fam_o)
-            rows.append(("graph bytes, one closure task", size_d, size_o, "bytes"))
-            rows.append((f"result bytes, {N_RECORDS // 1000}k records", result_bytes(None),
-                         result_bytes(["brinery", "dask", "pickle"]), "bytes"))
-            rows.append((f"encode {N_RECORDS // 1000}k records here", encode_table(None),
-                         encode_table(["brinery", "dask", "pickle"]), "per s"))
+            graphs = [graph_bytes(c, task) for c in (default, ours, xv)]
+            assert [g[0] for g in graphs] == ["pickle", "brinery", "brinery-cross-version"]
+            rows.append(("graph bytes, one closure task", *[g[1] for g in graphs], "bytes"))
+            families = (None, ["brinery", "dask", "pickle"], portable)
+            rows.append((f"result bytes, {N_RECORDS // 1000}k records",
+                         *[result_bytes(f) for f in families], "bytes"))
+            rows.append((f"encode {N_RECORDS // 1000}k records here",
+                         *[encode_table(f) for f in families], "per s"))
             for name, measure, unit in (
                 (f"submit x{N_SUBMIT} then gather", lambda c: submit_one_by_one(c, task), "tasks/s"),
                 (f"map x{N_MAP} then gather", lambda c: map_many(c, task), "tasks/s"),
@@ -169,11 +176,13 @@ def main():
                 ("50 MB array scatter+task+gather", lambda c: array_round_trip(c, x), "per s"),
             ):
                 print(f"measuring {name}", file=sys.stderr, flush=True)
-                rows.append((name, measure(default), measure(ours), unit))
-    print("ratio = brinery / default (bytes: lower is better; rates: higher is better)")
-    print(f"{'workload':34} {'default':>12} {'brinery':>12} {'unit':>8} {'ratio':>7}")
-    for name, d, o, unit in rows:
-        print(f"{name:34} {d:12.1f} {o:12.1f} {unit:>8} {o / d:7.2f}")
+                rows.append((name, measure(default), measure(ours), measure(xv), unit))
+    print("ratio = brinery / default (bytes: lower is better; rates: higher is better);"
+          " xv = the brinery-cross-version client")
+    print(f"{'workload':34} {'default':>12} {'brinery':>12} {'xv':>12} {'unit':>8}"
+          f" {'ratio':>7} {'xv ratio':>8}")
+    for name, d, o, x, unit in rows:
+        print(f"{name:34} {d:12.1f} {o:12.1f} {x:12.1f} {unit:>8} {o / d:7.2f} {x / d:8.2f}")
 
 
 if __name__ == "__main__":

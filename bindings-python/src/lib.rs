@@ -9,6 +9,7 @@ mod decode;
 mod dis;
 mod encode;
 mod error;
+mod memo;
 mod output;
 mod pickler;
 mod pool;

@@ -208,7 +208,12 @@ extern "C" {
     // Part of CPython's C API on every version brinery supports (not the limited API);
     // pyo3-ffi declares it crate-private.
     fn _PyBytes_Resize(bytes: *mut *mut ffi::PyObject, newsize: ffi::Py_ssize_t) -> c_int;
+    #[cfg(target_os = "linux")]
+    fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: c_int) -> c_int;
 }
+
+/// A [`Growing`] buffer this big has its pages faulted in ahead (see [`Growing::populate`]).
+const POPULATE_MIN: usize = 32 << 20;
 use std::os::raw::c_int;
 
 thread_local! {
@@ -244,6 +249,36 @@ impl<'py> Growing<'py> {
             len: 0,
             cap,
         })
+    }
+
+    /// Faults in the pages of `[from, to)` in one call when the buffer is big enough
+    /// to be fresh memory (glibc maps requests of 32 MiB or more anew each time): on
+    /// this VM a page fault per 4 KiB page made page faults most of a big dump's time,
+    /// for `pickle` as much as for brinery, and one `MADV_POPULATE_WRITE` per append
+    /// takes a third off that. Only what is about to be written: the spare capacity of
+    /// a growth stays unmapped. Kernels before 5.14 refuse the advice, and the pages
+    /// fault as usual.
+    fn populate(&self, from: usize, to: usize) {
+        #[cfg(target_os = "linux")]
+        if self.cap >= POPULATE_MIN {
+            const MADV_POPULATE_WRITE: c_int = 23;
+            const PAGE: usize = 4096;
+            // SAFETY: the range lies inside the object's `cap` bytes of contents
+            // (rounded inward to whole pages), which are ours and not yet handed out;
+            // populating writes nothing a reader could see.
+            unsafe {
+                let data = ffi::PyBytes_AsString(self.obj) as usize;
+                let start = (data + from).next_multiple_of(PAGE);
+                let end = (data + to.min(self.cap))
+                    .next_multiple_of(PAGE)
+                    .min((data + self.cap) & !(PAGE - 1));
+                if end > start {
+                    madvise(start as *mut _, end - start, MADV_POPULATE_WRITE);
+                }
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (from, to);
     }
 
     fn reserve(&mut self, extra: usize) -> PyResult<()> {
@@ -288,7 +323,9 @@ impl<'py> Growing<'py> {
         if splices.len() != payloads.len() {
             return Err(mismatch());
         }
-        self.reserve(splice::total_len(buf, splices))?;
+        let total = splice::total_len(buf, splices);
+        self.reserve(total)?;
+        self.populate(self.len, self.len + total);
         let start = self.len;
         let room = self.cap - self.len;
         let parts: Vec<&[u8]> = payloads.iter().map(Payload::data).collect();

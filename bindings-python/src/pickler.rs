@@ -17,7 +17,7 @@ use pyo3::types::{PyBytes, PyDict, PyTuple};
 use crate::error::new_pickling_error;
 use crate::output::Stream;
 use crate::stdlib;
-use crate::walker::{recycle_memo, Options, SavedMemo, Walker};
+use crate::walker::{Options, SavedMemo, Walker};
 
 fn resolve_protocol(py: Python<'_>, protocol: Option<i64>) -> PyResult<u8> {
     let highest = brinery_core::HIGHEST_PROTOCOL as i64;
@@ -71,26 +71,37 @@ fn present<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Option<Bound<'p
     }
 }
 
-/// `dumps(obj, protocol=None, buffer_callback=None, by_value=())` without a Pickler.
+/// Return the pickle of ``obj`` as bytes.
+///
+/// ``protocol`` defaults to ``pickle.DEFAULT_PROTOCOL``; ``fix_imports`` and
+/// ``buffer_callback`` are as in ``pickle.dumps`` (Python 2 names for globals below
+/// protocol 3; out-of-band buffers at protocol 5); ``by_value`` names extra modules (or
+/// module objects) whose functions and classes are stored by value for this call.
+/// ``cross_version=True`` makes by-value functions load on every supported CPython
+/// minor version, not only the one that wrote them: each carries its source beside its
+/// bytecode (a ``PicklingError`` where the source cannot be had).
+//
+// `brinery.dumps` is this function itself, not a Python wrapper around it: a Python
+// frame cost about as much as a whole `pickle.dumps(None)`.
 #[pyfunction]
-#[pyo3(signature = (obj, protocol=None, buffer_callback=None, by_value=Vec::new(), namespaces=false, fix_imports=true, cross_version=false))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(
+    signature = (obj, protocol=None, *, fix_imports=Truth(true), buffer_callback=None, by_value=None, cross_version=Truth(false)),
+    text_signature = "(obj, protocol=None, *, fix_imports=True, buffer_callback=None, by_value=(), cross_version=False)"
+)]
 pub fn dumps<'py>(
     py: Python<'py>,
     obj: &Bound<'py, PyAny>,
     protocol: Option<i64>,
+    fix_imports: Truth,
     buffer_callback: Option<Bound<'py, PyAny>>,
-    by_value: Vec<String>,
-    namespaces: bool,
-    fix_imports: bool,
-    cross_version: bool,
+    by_value: Option<Bound<'py, PyAny>>,
+    cross_version: Truth,
 ) -> PyResult<Bound<'py, PyBytes>> {
     plain_walker(
         py,
         protocol,
         buffer_callback,
-        &by_value,
-        namespaces,
+        by_value,
         fix_imports,
         cross_version,
     )?
@@ -98,29 +109,34 @@ pub fn dumps<'py>(
     .into_bytes(py)
 }
 
-/// `dump(obj, file, protocol=None, buffer_callback=None, by_value=())` without a Pickler
-/// (whose memo would be kept for a next dump that never comes): frames go to
-/// `file.write` as they are committed.
+/// Write the pickle of ``obj`` to the binary file ``file`` (its ``write`` method is
+/// called with each 64 KiB frame as it is done, as ``pickle.dump`` does); the keywords
+/// are ``dumps``'.
+//
+// No Pickler (whose memo would be kept for a next dump that never comes): frames go to
+// `file.write` as they are committed.
 #[pyfunction]
-#[pyo3(signature = (obj, file, protocol=None, buffer_callback=None, by_value=Vec::new(), fix_imports=true, cross_version=false))]
+#[pyo3(
+    signature = (obj, file, protocol=None, *, fix_imports=Truth(true), buffer_callback=None, by_value=None, cross_version=Truth(false)),
+    text_signature = "(obj, file, protocol=None, *, fix_imports=True, buffer_callback=None, by_value=(), cross_version=False)"
+)]
 #[allow(clippy::too_many_arguments)]
 pub fn dump<'py>(
     py: Python<'py>,
     obj: &Bound<'py, PyAny>,
     file: &Bound<'py, PyAny>,
     protocol: Option<i64>,
+    fix_imports: Truth,
     buffer_callback: Option<Bound<'py, PyAny>>,
-    by_value: Vec<String>,
-    fix_imports: bool,
-    cross_version: bool,
+    by_value: Option<Bound<'py, PyAny>>,
+    cross_version: Truth,
 ) -> PyResult<()> {
     let write = write_method(file)?;
     let mut walker = plain_walker(
         py,
         protocol,
         buffer_callback,
-        &by_value,
-        false,
+        by_value,
         fix_imports,
         cross_version,
     )?;
@@ -128,14 +144,44 @@ pub fn dump<'py>(
     walker.dump(obj)?.write_to(&write)
 }
 
+/// A keyword taken by its truth value, as `pickle` takes `fix_imports`.
+#[derive(Clone, Copy)]
+pub struct Truth(pub bool);
+
+impl FromPyObject<'_, '_> for Truth {
+    type Error = PyErr;
+
+    fn extract(obj: pyo3::Borrowed<'_, '_, PyAny>) -> PyResult<Self> {
+        obj.is_truthy().map(Truth)
+    }
+}
+
+/// The module names of a `by_value=` argument: modules by their `__name__`, anything
+/// else by `str()`.
+fn module_names(by_value: Option<Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
+    let Some(by_value) = by_value.filter(|b| !b.is_none()) else {
+        return Ok(Vec::new());
+    };
+    let mut names = Vec::new();
+    for m in by_value.try_iter()? {
+        let m = m?;
+        let name = if m.is_instance_of::<pyo3::types::PyModule>() {
+            m.getattr(pyo3::intern!(m.py(), "__name__"))?.str()?
+        } else {
+            m.str()?
+        };
+        names.push(name.to_str()?.to_owned());
+    }
+    Ok(names)
+}
+
 fn plain_walker<'py>(
     py: Python<'py>,
     protocol: Option<i64>,
     buffer_callback: Option<Bound<'py, PyAny>>,
-    by_value: &[String],
-    namespaces: bool,
-    fix_imports: bool,
-    cross_version: bool,
+    by_value: Option<Bound<'py, PyAny>>,
+    fix_imports: Truth,
+    cross_version: Truth,
 ) -> PyResult<Walker<'py>> {
     let st = stdlib::get(py)?;
     let proto = resolve_protocol(py, protocol)?;
@@ -149,11 +195,11 @@ fn plain_walker<'py>(
         reducer_override: None,
         dispatch_table: None,
         buffer_callback,
-        by_value: by_value_modules(st, py, by_value)?,
-        namespaces,
-        fix_imports,
+        by_value: by_value_modules(st, py, &module_names(by_value)?)?,
+        namespaces: false,
+        fix_imports: fix_imports.0,
         fast: false,
-        cross_version,
+        cross_version: cross_version.0,
     };
     Walker::new(py, st, opts)
 }
@@ -247,17 +293,14 @@ impl Pickler {
 
     /// Forgets what earlier `dump()` calls memoized.
     fn clear_memo(&mut self) {
-        recycle_memo(std::mem::take(&mut self.memo).map);
+        std::mem::take(&mut self.memo).memo.recycle();
     }
 
     /// The memo as `pickle.Pickler.memo.copy()` gives it: `{id(obj): (index, obj)}`.
     fn _memo_copy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let out = PyDict::new(py);
-        for obj in &self.memo.objs {
-            let id = obj.as_ptr() as usize;
-            if let Some(idx) = self.memo.map.get(&id) {
-                out.set_item(id, (idx, obj.bind(py)))?;
-            }
+        for (idx, obj) in self.memo.memo.entries(py) {
+            out.set_item(obj.as_ptr() as usize, (idx, obj))?;
         }
         Ok(out)
     }
@@ -276,10 +319,9 @@ impl Pickler {
                 })?;
             let idx: u32 = pair.get_item(0)?.extract()?;
             let obj = pair.get_item(1)?;
-            new.map.insert(obj.as_ptr() as usize, idx);
-            new.objs.push(obj.unbind());
+            new.memo.insert(&obj, idx);
         }
-        new.next = new.map.len() as u32;
+        new.next = new.memo.len() as u32;
         self.memo = new;
         Ok(())
     }
@@ -287,7 +329,7 @@ impl Pickler {
 
 impl Drop for Pickler {
     fn drop(&mut self) {
-        recycle_memo(std::mem::take(&mut self.memo.map));
+        std::mem::take(&mut self.memo.memo).recycle();
     }
 }
 

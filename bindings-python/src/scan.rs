@@ -26,7 +26,8 @@ fn finding<'py>(py: Python<'py>, f: &Finding) -> PyResult<Bound<'py, PyTuple>> {
 }
 
 /// The scanner's report: `{"imports": [(offset, opcode, target, severity, reason)],
-/// "calls": [...], "protocol", "end", "error": (message, offset) | None, "severity"}`.
+/// "calls": [...], "protocol", "end", "error": (message, offset) | None,
+/// "limit": (message, offset) | None, "severity"}`.
 #[pyfunction(name = "scan")]
 fn scan_stream<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
     let s = py.detach(|| scan::scan(data));
@@ -46,6 +47,10 @@ fn scan_stream<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>
     out.set_item(
         "error",
         s.error.as_ref().map(|e| (e.kind.to_string(), e.offset)),
+    )?;
+    out.set_item(
+        "limit",
+        s.limit.as_ref().map(|e| (e.kind.to_string(), e.offset)),
     )?;
     out.set_item("severity", s.severity().name())?;
     Ok(out)

@@ -11,37 +11,9 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
-/// Memo keys are object addresses. The walker meets objects roughly in the order they
-/// were allocated, so the bucket index (hashbrown takes the low bits) is the address
-/// itself, shifted past the 16-byte alignment: neighbouring objects land in neighbouring
-/// buckets and a dump walks the table almost sequentially, as CPython's `key >> 3` memo
-/// does. hashbrown's 7-bit tags come from the top bits, so those get a multiplied mix of
-/// the address; without it every tag would be zero and each probe would compare keys.
-#[derive(Default, Clone, Copy)]
-pub struct AddrHasher(u64);
-
-impl std::hash::Hasher for AddrHasher {
-    #[inline]
-    fn finish(&self) -> u64 {
-        let tag = self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) & (0x7f << 57);
-        (self.0 >> 4) & !(0x7f << 57) | tag
-    }
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | b as u64;
-        }
-    }
-    #[inline]
-    fn write_usize(&mut self, n: usize) {
-        self.0 = n as u64;
-    }
-}
-
-pub type MemoMap = std::collections::HashMap<usize, u32, std::hash::BuildHasherDefault<AddrHasher>>;
-
 use crate::error;
 use crate::function::FunctionState;
+use crate::memo::Memo;
 use crate::output::{Growing, Payload, Stream, DEFER_MIN, GROW_FROM};
 use crate::path::{Path, Seg};
 use crate::stdlib::Stdlib;
@@ -50,10 +22,6 @@ use crate::stdlib::Stdlib;
 pub const BATCHSIZE: usize = 1000;
 
 thread_local! {
-    /// The memo table of the last dump on this thread, emptied but with its capacity,
-    /// so repeated dumps do not regrow it from nothing.
-    static MEMO_CACHE: std::cell::Cell<Option<MemoMap>> =
-        const { std::cell::Cell::new(None) };
     /// The output buffer of the last dump on this thread, handed back by
     /// [`recycle_output`] once its bytes are copied into a `bytes` object: a dump of
     /// 500 KB spent about a tenth of its time faulting in the pages of a fresh buffer.
@@ -78,23 +46,11 @@ pub fn recycle_output(buf: Vec<u8>) {
     }
 }
 
-/// Gives a memo map that is done with back to the thread, for the next dump to start
-/// from an already grown table (growing one is mostly page faults). Maps of more than
-/// 2^20 entries are freed instead.
-pub fn recycle_memo(mut map: MemoMap) {
-    if map.capacity() <= 1 << 20 {
-        map.clear();
-        let _ = MEMO_CACHE.try_with(|c| c.set(Some(map)));
-    }
-}
-
 /// A memo carried from one dump to the next, as `pickle.Pickler` keeps its memo between
-/// `dump()` calls: object address to memo index, the objects (kept alive, so the addresses
-/// stay theirs) and the next index to hand out.
+/// `dump()` calls: the memo and the next index to hand out.
 #[derive(Default)]
 pub struct SavedMemo {
-    pub map: MemoMap,
-    pub objs: Vec<Py<PyAny>>,
+    pub memo: Memo,
     pub next: u32,
     /// The by-value functions' globals dicts already in the memo.
     pub globals: crate::function::SavedGlobals,
@@ -126,8 +82,7 @@ pub struct Walker<'py> {
     pub enc: Encoder,
     /// The payloads the encoder left out, in stream order (see [`crate::output`]).
     payloads: Vec<Payload<'py>>,
-    memo: MemoMap,
-    keep: Vec<Bound<'py, PyAny>>,
+    memo: Memo,
     pub opts: Options<'py>,
     pub st: &'py Stdlib,
     pub path: Path<'py>,
@@ -190,8 +145,7 @@ impl<'py> Walker<'py> {
             py,
             enc,
             payloads: Vec::new(),
-            memo: MEMO_CACHE.with(|c| c.take()).unwrap_or_default(),
-            keep: Vec::new(),
+            memo: Memo::new(),
             opts,
             st,
             path: Path::default(),
@@ -218,7 +172,7 @@ impl<'py> Walker<'py> {
     pub fn dump(mut self, obj: &Bound<'py, PyAny>) -> PyResult<Stream<'py>> {
         self.enc.begin();
         let r = self.save(obj);
-        recycle_memo(std::mem::take(&mut self.memo));
+        std::mem::take(&mut self.memo).recycle();
         r?;
         Ok(self.finish())
     }
@@ -252,21 +206,15 @@ impl<'py> Walker<'py> {
     ) -> (PyResult<Stream<'py>>, SavedMemo) {
         // A fresh pickler's empty memo gives way to the thread's recycled one (already
         // grown to a dump's size).
-        if !saved.map.is_empty() {
-            recycle_memo(std::mem::replace(&mut self.memo, saved.map));
+        if saved.memo.len() > 0 {
+            std::mem::replace(&mut self.memo, saved.memo).recycle();
         }
-        self.keep
-            .extend(saved.objs.into_iter().map(|o| o.into_bound(self.py)));
         self.enc.resume_memo(saved.next);
         self.fns.put_globals(self.py, saved.globals);
         self.enc.begin();
         let r = self.save(obj);
         let after = SavedMemo {
-            map: std::mem::take(&mut self.memo),
-            objs: std::mem::take(&mut self.keep)
-                .into_iter()
-                .map(Bound::unbind)
-                .collect(),
+            memo: std::mem::take(&mut self.memo),
             next: self.enc.memo_len(),
             globals: self.fns.take_globals(),
         };
@@ -277,15 +225,14 @@ impl<'py> Walker<'py> {
 
     #[inline]
     pub fn memo_get(&self, obj: &Bound<'py, PyAny>) -> Option<u32> {
-        self.memo.get(&(obj.as_ptr() as usize)).copied()
+        self.memo.get(obj)
     }
 
     /// Memoizes the value on top of the stack as `obj`.
     #[inline]
     pub fn memoize(&mut self, obj: &Bound<'py, PyAny>) {
         let idx = self.enc.memoize();
-        self.memo.insert(obj.as_ptr() as usize, idx);
-        self.keep.push(obj.clone());
+        self.memo.insert(obj, idx);
     }
 
     /// Memoizes a data object (not a definition stored by value), unless in fast mode.
@@ -315,13 +262,12 @@ impl<'py> Walker<'py> {
 
     /// Records `obj` as the value already in the stream at memo index `idx`.
     pub fn memo_alias(&mut self, obj: &Bound<'py, PyAny>, idx: u32) {
-        self.memo.insert(obj.as_ptr() as usize, idx);
-        self.keep.push(obj.clone());
+        self.memo.insert(obj, idx);
     }
 
     /// Keeps `obj` alive until the dump ends (its id is used as a key).
     pub fn keep_alive(&mut self, obj: &Bound<'py, PyAny>) {
-        self.keep.push(obj.clone());
+        self.memo.keep_alive(obj);
     }
 
     /// The items of a set in iteration order, or sorted while writing code constants
@@ -523,17 +469,12 @@ impl<'py> Walker<'py> {
         }
         if is_type(obj, &raw mut ffi::PyUnicode_Type) {
             // One hash lookup for both the memo hit and the insert.
-            let key = obj.as_ptr() as usize;
-            match self.memo.entry(key) {
-                std::collections::hash_map::Entry::Occupied(e) => {
-                    let idx = *e.get();
-                    self.enc.get(idx);
-                }
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    Self::write_str(&mut self.enc, &mut self.payloads, obj)?;
-                    e.insert(self.enc.memoize());
-                    self.keep.push(obj.clone());
-                }
+            let hit = self.memo.get_or_write(obj, || {
+                Self::write_str(&mut self.enc, &mut self.payloads, obj)?;
+                Ok(self.enc.memoize())
+            })?;
+            if let Some(idx) = hit {
+                self.enc.get(idx);
             }
             return Ok(true);
         }

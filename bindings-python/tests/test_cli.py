@@ -72,11 +72,6 @@ def test_scan_reads_stdin_and_reports_where_it_stopped():
 HOSTILE = Path(__file__).resolve().parents[2] / "core" / "tests" / "vectors" / "hostile"
 
 
-# `bytes(bytes(...bytes("x")))` 44,000 deep: every call is of a safe-listed global, and
-# stock pickle's innermost `bytes("x")` raises TypeError (no encoding) before anything else.
-SCAN_PASSES = {"nested_bytes_calls"}
-
-
 @pytest.mark.parametrize(
     "case", json.loads((HOSTILE / "streams.json").read_text())["cases"], ids=lambda c: c["name"])
 def test_scan_fails_closed_on_every_hostile_stream(case, tmp_path):
@@ -86,16 +81,26 @@ def test_scan_fails_closed_on_every_hostile_stream(case, tmp_path):
         assert r.returncode == 1, r.stdout
     elif case["scan"] == "unknown":
         assert r.returncode in (1, 3), r.stdout
-    elif case["name"] in SCAN_PASSES:
-        # Only safe-listed globals, and stock pickle rejects it harmlessly: what the
-        # stream does with them is the safe loaders' business (test_safe_hostile.py).
-        assert r.returncode in (0, 1, 3), r.stdout
     else:
         # Scanned "safe" yet stock pickle cannot load it (a list as a dict key): the
         # scan stops there, and fails closed.
         assert r.returncode == 3, r.stdout
     if r.returncode:
         assert b" at byte " in r.stderr
+    if "scan_limit" in case:
+        # Over a default limit of safe_loads: unknown (3), with the limit and where.
+        _, offset = case["scan_limit"]
+        assert r.returncode == 3, r.stdout
+        assert f" at byte {offset} (safe_loads refuses the stream)".encode() in r.stderr
+
+
+def test_scan_help_lists_the_exit_statuses():
+    r = run("scan", "--help")
+    assert r.returncode == 0
+    lines = r.stdout.decode().split("exit status:")[1].splitlines()
+    statuses = [line.split()[0] for line in lines if line[:3].strip().isdigit()]
+    assert statuses == ["0", "1", "3", "2"]
+    assert "over a default limit of" in r.stdout.decode()
 
 
 def test_scan_exit_statuses_are_distinct_for_unknown_and_dangerous():

@@ -233,3 +233,32 @@ def test_fix_imports_as_pickle(proto, fix_imports):
     brinery.Pickler(f, proto, fix_imports=fix_imports).dump(value)
     assert f.getvalue() == expected
     assert pickle.loads(expected) == value
+
+
+def test_arguments_taken_as_pickle_takes_them():
+    # brinery.dumps/dump are the native functions themselves: their keywords must still
+    # behave as pickle's (flags by truth value, protocol None = the default, keywords
+    # after the protocol only) and as the Python wrapper they replaced did.
+    value = [range, {"a": (1, 2.5)}, b"x" * 3000]
+    for flag in (0, 1, "", "yes", None, [], [0]):
+        expected = pickle.dumps(value, 2, fix_imports=flag)
+        assert brinery.dumps(value, 2, fix_imports=flag) == expected
+        f = io.BytesIO()
+        brinery.dump(value, f, 2, fix_imports=flag)
+        assert f.getvalue() == expected
+    assert brinery.dumps(value, None) == pickle.dumps(value)
+    assert brinery.dumps(value, -1) == pickle.dumps(value, -1)
+    assert brinery.dumps(value, protocol=3) == pickle.dumps(value, 3)
+    with pytest.raises(TypeError):
+        brinery.dumps(value, 5, True)
+    with pytest.raises(TypeError):
+        brinery.dumps(value, 5, nonsense=True)
+    with pytest.raises(ValueError, match="pickle protocol must be <= 5"):
+        brinery.dumps(value, 6)
+    with pytest.raises(TypeError, match="'write'"):
+        brinery.dump(value, object())
+    # by_value takes module objects or names, in any iterable; plain data ignores it.
+    assert brinery.dumps(value, 5, by_value=[collections]) == pickle.dumps(value, 5)
+    assert brinery.dumps(value, 5, by_value=iter(["collections"])) == pickle.dumps(value, 5)
+    with pytest.raises(TypeError):
+        brinery.dumps(value, 5, by_value=3)

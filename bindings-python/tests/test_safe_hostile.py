@@ -74,6 +74,17 @@ def test_safe_loads_is_bounded_and_leaves_no_trace_subprocess(case):
 def test_scan_flags_every_stream_at_its_severity(case):
     s = brinery.scan(stream(case))
     assert SEVERITIES.index(s.severity) >= SEVERITIES.index(case["scan"]), s
+    # Over a default limit of safe_loads exactly when the manifest says so, and where
+    # safe_loads refuses it (the same core limits: `Limits::for_input`).
+    if "scan_limit" in case:
+        kind, offset = case["scan_limit"]
+        assert s.limit is not None and s.limit[1] == offset, s.limit
+        words = {"depth": "nesting deeper than the limit of 10000",
+                 "expands": "value expands to more than"}[kind]
+        assert s.limit[0].startswith(words), s.limit
+        assert any(f.offset == offset and f.severity == "unknown" for f in s.calls), s.calls
+    else:
+        assert s.limit is None, s.limit
 
 
 def test_allow_wildcards_follow_the_core_rule():

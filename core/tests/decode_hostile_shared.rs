@@ -10,6 +10,10 @@ struct Case {
     name: String,
     data: Vec<u8>,
     allow: Vec<String>,
+    /// The least severity the scan must report.
+    scan: String,
+    /// The default limit the scan must report (`"depth"` or `"expands"`) and its offset.
+    scan_limit: Option<(String, usize)>,
 }
 
 fn cases() -> Vec<Case> {
@@ -37,10 +41,16 @@ fn cases() -> Vec<Case> {
                 .and_then(|a| a.as_array())
                 .map(|a| a.iter().map(|s| s.as_str().unwrap().to_owned()).collect())
                 .unwrap_or_default();
+            let scan_limit = c.get("scan_limit").map(|l| {
+                let kind = l[0].as_str().unwrap().to_owned();
+                (kind, l[1].as_u64().unwrap() as usize)
+            });
             Case {
                 name: c["name"].as_str().unwrap().to_owned(),
                 data,
                 allow,
+                scan: c["scan"].as_str().unwrap().to_owned(),
+                scan_limit,
             }
         })
         .collect()
@@ -125,7 +135,8 @@ fn dags_are_measured_not_walked() {
 
 mod common;
 
-use brinery_core::scan::{self, Target};
+use brinery_core::scan::{self, Severity, Target};
+use brinery_core::Limits;
 use common::case_streams;
 use common::mutate::{mutate, Rng};
 use proptest::prelude::*;
@@ -182,4 +193,40 @@ fn decoder_and_scanner_agree_on_frames() {
     }
     assert_eq!(checked, 20_000);
     assert!(crossed > 20, "only {crossed} streams crossed a frame");
+}
+
+/// The scan rates every hostile stream at least at its manifest's severity; a stream over
+/// a default limit of the safe loaders is `unknown` with that limit (the core's
+/// `Limits::for_input`, the one the safe loaders use) at the offset where they refuse it,
+/// and no stream under every limit reports one.
+#[test]
+fn the_scan_rates_every_stream_and_reports_the_limits_it_exceeds() {
+    for c in cases() {
+        let s = scan::scan(&c.data);
+        let least = match c.scan.as_str() {
+            "safe" => Severity::Safe,
+            "unknown" => Severity::Unknown,
+            "dangerous" => Severity::Dangerous,
+            other => panic!("{}: unknown severity {other}", c.name),
+        };
+        assert!(s.severity() >= least, "{}: {:?}", c.name, s.severity());
+        let limits = Limits::for_input(c.data.len());
+        let got = s.limit.as_ref().map(|e| {
+            let kind = match e.kind {
+                K::TooDeep(d) if d == limits.max_depth => "depth",
+                K::Expands(n) if n == limits.max_alloc => "expands",
+                ref other => panic!("{}: unexpected limit {other:?}", c.name),
+            };
+            (kind.to_owned(), e.offset)
+        });
+        assert_eq!(got, c.scan_limit, "{}", c.name);
+        if let Some(e) = &s.limit {
+            let f = s
+                .calls
+                .iter()
+                .find(|f| f.target == Target::Limit(e.kind.clone()))
+                .unwrap_or_else(|| panic!("{}: no finding for the limit", c.name));
+            assert_eq!((f.offset, f.severity), (e.offset, Severity::Unknown));
+        }
+    }
 }

@@ -198,3 +198,36 @@ fn deeply_nested_tuples_neither_overflow_nor_hide_globals() {
     call.extend(b"R.");
     assert_eq!(scan(&call).calls[0].severity, Severity::Dangerous);
 }
+
+#[test]
+fn a_memo_key_past_the_stream_is_unknown() {
+    // Found by the scan_cpython fuzz target: `LONG_BINPUT 74,545,522` (the bytes
+    // `rryq\x04` after a str), for which `pickle.loads` grows its memo to 1.2 GB and
+    // spends 5 s; every global is safe-listed and the safe loaders accept it.
+    let data = b"\x80\x03cbuiltins\nset\nq\x00]q\x01(X\x04\x00\x00\x00dateq\x02X\x06\x00\x00\x00\
+                 bananaq\x03X\x06\x00\x00\x00che\\\n.rryq\x04X\x05\x00\x00\x00appleq\x05e\x85q\x07.";
+    let s = scan(data);
+    assert_eq!(s.severity(), Severity::Unknown);
+    assert_eq!(s.limit, None, "no safe loader refuses it");
+    let far: Vec<_> = s
+        .calls
+        .iter()
+        .filter(|f| matches!(f.target, Target::Limit(_)))
+        .map(|f| (f.offset, f.opcode, f.target.to_string()))
+        .collect();
+    assert_eq!(
+        far,
+        [(
+            57,
+            "LONG_BINPUT",
+            "memo larger than the limit of 79".to_owned()
+        )]
+    );
+    // The same stream with the key cut to the stream's length is safe: the bound is
+    // the memo limit of the safe loaders, one entry per input byte.
+    let mut near = data.to_vec();
+    near[58..62].copy_from_slice(&78u32.to_le_bytes());
+    assert_eq!(scan(&near).severity(), Severity::Safe);
+    near[58..62].copy_from_slice(&79u32.to_le_bytes());
+    assert_eq!(scan(&near).severity(), Severity::Unknown);
+}

@@ -9,6 +9,7 @@ mod demo;
 mod develop;
 mod dist;
 mod docs;
+mod fuzz;
 mod interpreters;
 mod node;
 mod python;
@@ -32,6 +33,8 @@ commands:
   bench     run divan benches and the cross-library comparison
   dist      build and smoke-test the wheel, npm tarball and C tarball
   codegen   regenerate the committed generated files (`--check`: fail when stale)
+  fuzz      `fuzz [TARGET] [--time SECS]`: run a cargo-fuzz target (default
+            scan_cpython, the scanner against CPython) on nightly
   tidy      check module docs, file sizes and machine paths over the tracked files
   release   `release VERSION [--dry-run]`: bump, changelog, dist, commit, tag
 ";
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         "dist" => dist::run(rest),
         "codegen" => codegen::run(rest),
         "tidy" => tidy::run(rest),
+        "fuzz" => fuzz::run(rest),
         "release" => release::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");

@@ -45,7 +45,12 @@ DEFAULT_PROTOCOL = _pickle.DEFAULT_PROTOCOL
 loads = _pickle.loads
 load = _pickle.load
 
-_native_dumps = _brinery.dumps
+# Native functions themselves (keywords, `by_value` modules or names, the protocol default
+# and truth-valued flags are handled there): a Python wrapper's frame cost about as much
+# as a whole `pickle.dumps(None)`.
+dumps = _brinery.dumps
+dump = _brinery.dump
+_native_dumps = dumps
 
 
 def _module_names(by_value):
@@ -53,37 +58,6 @@ def _module_names(by_value):
     for m in by_value:
         names.append(m.__name__ if isinstance(m, _types.ModuleType) else str(m))
     return names
-
-
-def dumps(obj, protocol=None, *, fix_imports=True, buffer_callback=None, by_value=(),
-          cross_version=False):
-    """Return the pickle of ``obj`` as bytes.
-
-    ``protocol`` defaults to ``pickle.DEFAULT_PROTOCOL``; ``fix_imports`` and
-    ``buffer_callback`` are as in ``pickle.dumps`` (Python 2 names for globals below
-    protocol 3; out-of-band buffers at protocol 5); ``by_value`` names extra modules (or
-    module objects) whose functions and classes are stored by value for this call.
-    ``cross_version=True`` makes by-value functions load on every supported CPython
-    minor version, not only the one that wrote them: each carries its source beside its
-    bytecode (a ``PicklingError`` where the source cannot be had).
-    """
-    if protocol is None:
-        protocol = DEFAULT_PROTOCOL
-    if by_value or not fix_imports or cross_version:
-        return _native_dumps(obj, protocol, buffer_callback, _module_names(by_value), False,
-                             bool(fix_imports), bool(cross_version))
-    return _native_dumps(obj, protocol, buffer_callback)
-
-
-def dump(obj, file, protocol=None, *, fix_imports=True, buffer_callback=None, by_value=(),
-         cross_version=False):
-    """Write the pickle of ``obj`` to the binary file ``file`` (its ``write`` method is
-    called with each 64 KiB frame as it is done, as ``pickle.dump`` does); the keywords
-    are ``dumps``'."""
-    if protocol is None:
-        protocol = DEFAULT_PROTOCOL
-    _brinery.dump(obj, file, protocol, buffer_callback, _module_names(by_value),
-                  bool(fix_imports), bool(cross_version))
 
 
 class Pickler(_brinery.Pickler):

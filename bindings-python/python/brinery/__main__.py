@@ -8,8 +8,8 @@ stream would import and every call it would make, with byte offsets and severiti
 the stream names is on the known-safe list (the one ``safe_loads`` allows by default)
 and the scan read the whole stream; 1 when a global or call is ``dangerous`` or builds
 ``code`` (or the framing hides opcodes); 3 when anything is ``unknown`` (a global on
-no list, or a stream the scan could not read to its end); 2 when the input cannot be
-read. ``dis`` exits 0, or 2 when the input cannot be read or is not a valid pickle.
+no list, a stream over a default limit of ``safe_loads``, which refuses it, or a stream
+the scan could not read to its end); 2 when the input cannot be read. ``dis`` exits 0, or 2 when the input cannot be read or is not a valid pickle.
 """
 
 import argparse
@@ -22,6 +22,16 @@ from .safe import UnpicklingError, dis, scan
 EXIT_DANGEROUS = 1
 EXIT_UNREADABLE = 2
 EXIT_UNKNOWN = 3
+
+SCAN_EXIT_STATUSES = f"""\
+exit status:
+  0  every global is on the known-safe list (safe_loads' default), and the stream
+     was read to its STOP under every default limit of safe_loads
+  {EXIT_DANGEROUS}  a global or call is dangerous or builds code, or the framing hides opcodes
+  {EXIT_UNKNOWN}  a global on no list, a stream over a default limit of safe_loads (which
+     refuses it), or a stream not read to its end
+  {EXIT_UNREADABLE}  the input cannot be read
+"""
 
 
 def _read(path):
@@ -52,6 +62,10 @@ def _scan(data):
         message, offset = s.error
         print(f"stopped: {message} at byte {offset}")
         print(f"unreadable: {message} at byte {offset}", file=sys.stderr)
+    if s.limit is not None:
+        message, offset = s.limit
+        print(f"limit: {message} at byte {offset} (safe_loads refuses the stream)",
+              file=sys.stderr)
     for f in s.flagged("unknown"):
         print(f"{f.severity}: {f.target} at byte {f.offset} ({f.reason})", file=sys.stderr)
     if s.dangerous:
@@ -66,7 +80,9 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_ in (("dis", "print the disassembly"),
                         ("scan", "list imports and calls, flag the dangerous ones")):
-        p = sub.add_parser(name, help=help_)
+        p = sub.add_parser(name, help=help_, description=help_,
+                           epilog=SCAN_EXIT_STATUSES if name == "scan" else None,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("file", help="a pickle file, or - for standard input")
     args = parser.parse_args(argv)
     try:

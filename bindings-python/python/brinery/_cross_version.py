@@ -244,9 +244,16 @@ def code_reduction(code):
     # Each input is empty on the interpreter that does not use it.
     from_bytecode = Call(marshal.loads, _pick(here, tag, marshal.dumps(code, _MARSHAL_VERSION), b"N"))
     namespace = {}
-    compiled = Call(compile, _pick(here, tag, "", source), Call(str.format, filename, here), "exec")
-    # `(namespace, exec(compiled, namespace))[0]`: the namespace once the text has run.
-    filled = Call(operator.getitem, (namespace, Call(exec, compiled, namespace)), 0)
+    text = _pick(here, tag, "", source)
+    name = Call(str.format, filename, here)
+    compiled = Call(compile, text, name, "exec")
+    # The text goes into `linecache` under the compiled code's file name, so that what
+    # is loaded can be dumped cross-version again (a Dask worker returning a class it
+    # got this way); an empty update on the writer's version.
+    lines = (Call(len, text), None, Call(str.splitlines, text, True), name)
+    remembered = Call(dict.update, Call(getattr, linecache, "cache"), _pick(here, tag, {}, {name: lines}))
+    # `(namespace, exec(compiled, namespace), ...)[0]`: the namespace once the text has run.
+    filled = Call(operator.getitem, (namespace, Call(exec, compiled, namespace), remembered), 0)
     function = Call(dict.get, filled, _RESULT)
     from_source = Call(getattr, function, "__code__", None)
     return _pick(here, tag, from_bytecode, from_source)

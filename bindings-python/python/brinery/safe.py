@@ -120,8 +120,11 @@ SEVERITIES = ("safe", "unknown", "code", "dangerous")
 
 class Scan:
     """What ``scan`` found: ``imports`` and ``calls`` (lists of ``Finding``), the
-    worst ``severity``, the ``protocol``, ``end`` (bytes up to ``STOP``, or ``None``)
-    and ``error`` (``(message, offset)`` where the walk stopped, or ``None``)."""
+    worst ``severity``, the ``protocol``, ``end`` (bytes up to ``STOP``, or ``None``),
+    ``error`` (``(message, offset)`` where the walk stopped, or ``None``) and ``limit``
+    (``(message, offset)``: the first default limit of ``safe_loads`` the stream
+    exceeds, where ``safe_loads`` refuses it, or ``None``; such a stream is at least
+    ``"unknown"``)."""
 
     def __init__(self, raw):
         self.imports = [Finding(*f) for f in raw["imports"]]
@@ -130,6 +133,7 @@ class Scan:
         self.protocol = raw["protocol"]
         self.end = raw["end"]
         self.error = raw["error"]
+        self.limit = raw["limit"]
 
     def flagged(self, level="code"):
         """Imports and calls at or above ``level``, in stream order."""

@@ -47,6 +47,7 @@ class Scan:
     protocol: int | None
     end: int | None
     error: tuple[str, int] | None
+    limit: tuple[str, int] | None
     def __init__(self, raw: dict[str, Any]) -> None: ...
     def flagged(self, level: str = ...) -> list[Finding]: ...
     @property

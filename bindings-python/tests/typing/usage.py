@@ -95,6 +95,7 @@ def safe() -> None:
     first: Finding = report.flagged("dangerous")[0]
     assert_type(first.offset, int)
     assert_type(report.error, tuple[str, int] | None)
+    assert_type(report.limit, tuple[str, int] | None)
     assert_type(brinery.safe.dis(b""), str)
     try:
         print(value)
@@ -149,6 +150,8 @@ def integrations() -> None:
     brinery.dask.register()
     header, frames = brinery.dask.dumps([1])
     assert_type(brinery.dask.FAMILY, str)
+    assert_type(brinery.dask.CROSS_VERSION_FAMILY, str)
+    header, frames = brinery.dask.dumps(lambda x: x, cross_version=True)
     print(brinery.dask.loads(header, frames))
     brinery.joblib.register()
     brinery.joblib.shutdown(wait=True)

@@ -2,12 +2,17 @@
 //! (whose top is the fence below which no opcode may reach, as in `_pickle.c`) and the
 //! memo. Values go straight to the [`Builder`]; the stack holds its handles only. The
 //! machine is generic over the builder, so each builder gets its own monomorphized
-//! loop.
+//! loop. The dispatch is here; by family, what the opcodes build is in [`build`], the
+//! binary int fast path in [`ints`], the stack, marks and memo in [`stack`], and how
+//! arguments are read and charged in [`read`].
 
 use alloc::vec::Vec;
 use core::mem::size_of;
 
 mod build;
+mod ints;
+mod read;
+mod stack;
 
 use super::builder::{Builder, Contents, ValueKind};
 use super::memo::Memo;
@@ -15,7 +20,7 @@ use super::text::{self, Text};
 use super::DecodeOptions;
 use crate::error::{DecodeError, DecodeErrorKind as K};
 use crate::opcode::*;
-use crate::value::{ObjectKind, Value};
+use crate::value::ObjectKind;
 
 /// What one value costs against `Limits::max_alloc`, besides its payload (the cost
 /// model, whatever the builder allocates: 48 bytes on 64-bit targets, what a tree
@@ -25,16 +30,6 @@ pub(crate) const NODE_COST: usize = 6 * size_of::<usize>();
 const ID_COST: usize = size_of::<usize>();
 
 type R<T> = Result<T, DecodeError>;
-
-/// Argument length of each binary int opcode (`BININT1`, `BININT2`, `BININT`); 0 for
-/// every other opcode.
-const INT_ARG_LEN: [u32; 256] = {
-    let mut t = [0; 256];
-    t[BININT1 as usize] = 1;
-    t[BININT2 as usize] = 2;
-    t[BININT as usize] = 4;
-    t
-};
 
 pub(crate) struct Machine<'a, 'b, B: Builder> {
     data: &'a [u8],
@@ -461,226 +456,5 @@ impl<'a, 'b, B: Builder> Machine<'a, 'b, B> {
             }
             _ => Err(self.fail(K::UnknownOpcode(code))),
         }
-    }
-
-    // ---- errors and accounting ----
-
-    #[cold]
-    fn fail(&self, kind: K) -> DecodeError {
-        DecodeError::new(kind, self.op)
-    }
-
-    #[cold]
-    fn bad(&self, msg: &str) -> DecodeError {
-        self.fail(K::BadArgument(msg.into()))
-    }
-
-    #[inline]
-    fn charge(&mut self, bytes: usize) -> R<()> {
-        self.charged = self.charged.saturating_add(bytes);
-        if self.charged > self.opts.limits.max_alloc {
-            return Err(self.fail(K::AllocLimit(bytes)));
-        }
-        Ok(())
-    }
-
-    // ---- reading arguments ----
-
-    #[inline]
-    fn take(&mut self, n: usize) -> R<&'a [u8]> {
-        crate::cursor::take(self.data, &mut self.pos, n).ok_or_else(|| self.fail(K::Truncated))
-    }
-
-    #[inline]
-    fn byte(&mut self) -> R<u8> {
-        match self.data.get(self.pos) {
-            Some(&b) => {
-                self.pos += 1;
-                Ok(b)
-            }
-            None => Err(self.fail(K::Truncated)),
-        }
-    }
-
-    #[inline]
-    fn array<const N: usize>(&mut self) -> R<[u8; N]> {
-        let s = self.take(N)?;
-        let mut a = [0u8; N];
-        a.copy_from_slice(s);
-        Ok(a)
-    }
-
-    /// A 4-byte signed length (`BINSTRING`, `LONG4`): negative is an error.
-    fn signed_len(&mut self) -> R<u64> {
-        let n = i32::from_le_bytes(self.array::<4>()?);
-        u64::try_from(n).map_err(|_| self.fail(K::BadLength))
-    }
-
-    /// `n` payload bytes: checked against the input before anything is allocated, then
-    /// charged to the allocation limit.
-    #[inline]
-    fn counted(&mut self, n: u64) -> R<&'a [u8]> {
-        if n > (self.data.len() - self.pos) as u64 {
-            return Err(self.fail(K::Truncated));
-        }
-        let n = n as usize;
-        self.charge(n)?;
-        self.take(n)
-    }
-
-    /// The bytes up to the next newline, which is consumed but not returned.
-    fn line(&mut self) -> R<&'a [u8]> {
-        crate::cursor::line(self.data, &mut self.pos).ok_or_else(|| self.fail(K::Truncated))
-    }
-
-    /// A module or global name line (`GLOBAL`, `INST`), UTF-8 as `_pickle.c` decodes it.
-    fn name_line(&mut self) -> R<&'a str> {
-        let line = self.line()?;
-        core::str::from_utf8(line).map_err(|_| self.fail(K::BadUtf8))
-    }
-
-    // ---- stack ----
-
-    /// Charges one value, makes it with `make` and pushes its handle.
-    #[inline(always)]
-    fn push(&mut self, make: impl FnOnce(&mut B) -> B::Handle) -> R<()> {
-        self.charge(NODE_COST)?;
-        let h = make(self.b);
-        self.stack.push(h);
-        Ok(())
-    }
-
-    /// After a binary int: [`Machine::int_run`] when another one follows.
-    #[inline(always)]
-    fn more_ints(&mut self) -> R<()> {
-        match self.data.get(self.pos) {
-            Some(&code) if INT_ARG_LEN[code as usize] != 0 => self.int_run(),
-            _ => Ok(()),
-        }
-    }
-
-    /// Decodes the `BININT1`/`BININT2`/`BININT` opcodes that follow (a list of ints is
-    /// little else) without going back through the dispatch, each read without a
-    /// branch on its opcode. Stops before any other opcode, within 5 bytes of the end,
-    /// before an opcode that would end past the current frame, and where the
-    /// allocation limit would be reached: the general path then decodes
-    /// (or rejects) what follows, so results and errors are those of one opcode at a
-    /// time. Kept out of line: inlined at its three call sites, it slowed the whole
-    /// opcode loop (register pressure) more than it saved.
-    #[inline(never)]
-    fn int_run(&mut self) -> R<()> {
-        // `charged` never exceeds `max_alloc`: `charge` stops the machine first.
-        let budget = self.opts.limits.max_alloc.saturating_sub(self.charged) / NODE_COST;
-        let data = self.data;
-        // Inside a frame, stop before an opcode that would end past it: the opcode
-        // loop ends the frame there, or refuses the opcode that crosses it.
-        let frame_end = if self.frame_end == 0 {
-            usize::MAX
-        } else {
-            self.frame_end
-        };
-        let mut pos = self.pos;
-        let mut count = 0;
-        while count < budget {
-            let Some(&[code, a, b, c, d]) = data.get(pos..pos + 5) else {
-                break;
-            };
-            let len = INT_ARG_LEN[code as usize];
-            if len == 0 || pos + 1 + len as usize > frame_end {
-                break;
-            }
-            // The argument's `len` bytes, little-endian; only BININT's 4 are signed.
-            let v = u32::from_le_bytes([a, b, c, d]) & (u32::MAX >> (32 - 8 * len));
-            let h = self.b.int(v as i32 as i64);
-            self.stack.push(h);
-            pos += 1 + len as usize;
-            count += 1;
-        }
-        self.pos = pos;
-        self.charged += count * NODE_COST;
-        Ok(())
-    }
-
-    /// Pushes an `INT`/`LONG` line's value.
-    fn push_int(&mut self, v: Value) -> R<()> {
-        match v {
-            Value::Bool(b) => self.push(|t| t.bool(b)),
-            Value::BigInt(le) => self.push(|t| t.big_int(&le)),
-            Value::Int(i) => self.push(|t| t.int(i)),
-            _ => Err(self.bad("not an int")),
-        }
-    }
-
-    /// Pops the topmost mark; the items above it become one value made by `make`.
-    #[inline]
-    fn marked(&mut self, make: impl FnOnce(&mut B, &[B::Handle]) -> B::Handle) -> R<()> {
-        let k = self.pop_mark()?;
-        self.collect(k, make)
-    }
-
-    /// The items above stack position `k` become one value made by `make`, replacing
-    /// them on the stack.
-    #[inline]
-    fn collect(&mut self, k: usize, make: impl FnOnce(&mut B, &[B::Handle]) -> B::Handle) -> R<()> {
-        self.charge((self.stack.len() - k) * ID_COST)?;
-        self.charge(NODE_COST)?;
-        let h = make(self.b, &self.stack[k..]);
-        self.stack.truncate(k);
-        self.stack.push(h);
-        Ok(())
-    }
-
-    #[inline]
-    fn pop(&mut self) -> R<B::Handle> {
-        if self.stack.len() > self.fence {
-            if let Some(id) = self.stack.pop() {
-                return Ok(id);
-            }
-        }
-        Err(self.fail(K::StackUnderflow))
-    }
-
-    #[inline]
-    fn top(&self) -> R<B::Handle> {
-        if self.stack.len() > self.fence {
-            if let Some(&id) = self.stack.last() {
-                return Ok(id);
-            }
-        }
-        Err(self.fail(K::StackUnderflow))
-    }
-
-    /// Pops the topmost mark and returns the stack length it recorded.
-    #[inline]
-    fn pop_mark(&mut self) -> R<usize> {
-        let Some(k) = self.marks.pop() else {
-            return Err(self.fail(K::MissingMark));
-        };
-        self.fence = self.marks.last().copied().unwrap_or(0);
-        Ok(k)
-    }
-
-    // ---- memo ----
-
-    #[inline]
-    fn get(&mut self, key: u64) -> R<()> {
-        match self.memo.get(key) {
-            Some(id) => {
-                self.stack.push(id);
-                Ok(())
-            }
-            None => Err(self.fail(K::MemoKeyMissing(key))),
-        }
-    }
-
-    #[inline]
-    fn put(&mut self, key: u64) -> R<()> {
-        let id = self.top()?;
-        let before = self.memo.len();
-        let grown = self.memo.put(key, id);
-        if self.memo.len() > before && self.memo.len() > self.opts.limits.max_memo {
-            return Err(self.fail(K::MemoLimit(self.opts.limits.max_memo)));
-        }
-        self.charge(grown)
     }
 }

@@ -14,6 +14,10 @@ a 176 KB stream takes a line), `len`, and what is expected of it:
   the streams stock `pickle.loads` rejects harmlessly with a `TypeError`).
 - `safe`: `"refused"` (an error: `UnsafePickleError` or `UnpicklingError`) for
   `safe_loads` with the default allowlist, or `"value"`.
+- `scan_limit`: for a stream over a default limit of the safe loaders (the core's
+  `Limits::for_input`: depth 10,000, its size written out as a tree), the limit the
+  scan reports (`"depth"` or `"expands"`) and the offset where the safe loaders refuse
+  it; the scan is then at least `"unknown"`.
 - `allow`: the extra `allow=` names the stream is meant for, if any.
 - `node`, `c`: `"error"` when `loads` / `brinery_loads` must fail with a coded error.
 """
@@ -48,6 +52,9 @@ def case(name, item, note, stream, scan, safe, **extra):
     else:
         parts = [[p.hex(), n] for p, n in stream]
     total = sum(len(bytes.fromhex(h)) * n for h, n in parts)
+    if "scan_limit" in extra:
+        # Depth and expanded size are measured on the whole value: at its STOP.
+        extra["scan_limit"] = [extra["scan_limit"], total - 1]
     cases.append(dict(name=name, item=item, note=note, parts=parts, len=total, scan=scan,
                       safe=safe, **extra))
 
@@ -88,12 +95,13 @@ for i in range(1, levels):
     # [prev, prev] memoized as i
     dag.append((b"0h" + bytes([i - 1]) + b"h" + bytes([i - 1]) + b"\x86q" + bytes([i]), 1))
 case("dag_tuples", 3, f"a tuple DAG {levels} levels deep (2**{levels} leaves as a tree)",
-     dag + [(b".", 1)], "unknown", "refused")
+     dag + [(b".", 1)], "unknown", "refused", scan_limit="expands")
 keys = [(P2 + b"}N", 1), (b"K\x01K\x01\x86q\x00", 1)]
 for i in range(1, 40):
     keys.append((b"0h" + bytes([i - 1]) + b"h" + bytes([i - 1]) + b"\x86q" + bytes([i]), 1))
 case("dag_tuple_dict_key", 3, "a dict key that is a 40-level tuple DAG (hashing walks 2**40 leaves)",
-     [(P2 + b"}", 1)] + keys[1:] + [(b"N", 1), (b"s.", 1)], "unknown", "refused", node="error")
+     [(P2 + b"}", 1)] + keys[1:] + [(b"N", 1), (b"s.", 1)], "unknown", "refused", node="error",
+     scan_limit="expands")
 
 # 4. copyreg._reconstructor(bytearray, bytearray, 10**9).
 case("reconstructor_bytearray", 4, "copyreg._reconstructor(bytearray, bytearray, 10**9)",
@@ -118,7 +126,8 @@ case("newobj_ex_idna", 6, "str.__new__(str, b'x', encoding='idna') through NEWOB
 depth = 44_000
 case("nested_bytes_calls", 7, f"bytes(bytes(...)) nested {depth} deep",
      [(P2 + b"cbuiltins\nbytes\nq\x00", 1), (b"h\x00", depth - 1), (b"X\x01\x00\x00\x00x", 1),
-      (b"\x85R", depth), (b".", 1)], "safe", "refused")
+      (b"\x85R", depth), (b".", 1)], "unknown", "refused",
+     scan_limit="depth")
 
 # 8. dict: "object" with DAG tuple keys: the same stream as dag_tuple_dict_key.
 
@@ -127,7 +136,7 @@ jl = [(P2 + b"]q\x00(K\x01K\x02e", 1)]
 for i in range(1, 30):
     jl.append((b"0]q" + bytes([i]) + b"(h" + bytes([i - 1]) + b"h" + bytes([i - 1]) + b"e", 1))
 case("dag_lists", 9, "a list DAG 30 levels deep: JSON of the tree would be 2**30 items",
-     jl + [(b".", 1)], "unknown", "refused")
+     jl + [(b".", 1)], "unknown", "refused", scan_limit="expands")
 
 # 10. STACK_GLOBAL('uuid', 'os.system'): a wildcard allowlist must not admit it.
 case("stack_global_dotted", 10, "STACK_GLOBAL('uuid', 'os.system')",
