@@ -9,32 +9,16 @@ mod decode;
 mod dis;
 mod encode;
 mod error;
-mod memo;
-mod output;
-mod pickler;
 mod pool;
 mod scan;
-mod walker;
-
-/// The reducers' old paths, which `walker.rs` and `pickler.rs` use until they move under
-/// `encode/` too (issue 21).
-mod function {
-    pub use crate::encode::function::*;
-    pub use crate::encode::namespace::SavedGlobals;
-}
-mod reduce {
-    pub use crate::encode::global::save_global;
-    pub use crate::encode::reduce::*;
-}
-use encode::{class, instance, path, stdlib, weak_proxy};
 
 #[pymodule]
 fn _brinery(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("HIGHEST_PROTOCOL", brinery_core::HIGHEST_PROTOCOL)?;
     m.add("DEFAULT_PROTOCOL", brinery_core::DEFAULT_PROTOCOL)?;
-    m.add_class::<pickler::Pickler>()?;
-    m.add_function(wrap_pyfunction!(pickler::dumps, m)?)?;
-    m.add_function(wrap_pyfunction!(pickler::dump, m)?)?;
+    m.add_class::<encode::Pickler>()?;
+    m.add_function(wrap_pyfunction!(encode::dumps, m)?)?;
+    m.add_function(wrap_pyfunction!(encode::dump, m)?)?;
     pool::register(m)?;
     decode::register(m)?;
     dis::register(m)?;

@@ -16,7 +16,7 @@ use pyo3::types::{PyDict, PyString, PyTuple};
 use super::function::save_named;
 use super::init_subclass::SkippedHook;
 use super::path::Seg;
-use crate::walker::Walker;
+use super::walker::Walker;
 
 /// True when `obj` (a function or class) must be stored by value: its module is
 /// `__main__`, registered by value, missing, or the object is not reachable by name.

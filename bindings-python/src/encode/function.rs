@@ -13,7 +13,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::namespace::{self, GlobalsEntry};
 use super::path::Seg;
-use crate::walker::Walker;
+use super::walker::Walker;
 
 /// Per-dump bookkeeping for by-value functions.
 #[derive(Default)]

@@ -10,8 +10,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
 use super::reduce::{lookup, save_reduce};
+use super::walker::Walker;
 use crate::error::new_pickling_error;
-use crate::walker::Walker;
 
 /// Where a global lives, as `save_global` resolves it.
 pub struct Found<'py> {

@@ -21,7 +21,7 @@ use pyo3::types::PyDict;
 
 use super::class::wants_by_value;
 use super::function::save_named;
-use crate::walker::Walker;
+use super::walker::Walker;
 
 /// The owner of a hook that must not run while a class is rebuilt.
 pub struct SkippedHook<'py> {

@@ -16,7 +16,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 use rustc_hash::FxHashMap;
 
 use super::path::Seg;
-use crate::walker::Walker;
+use super::walker::Walker;
 
 extern "C" {
     /// CPython's attribute lookup along a type's MRO: a borrowed reference, or NULL

@@ -11,7 +11,7 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-use crate::walker::Walker;
+use super::walker::Walker;
 
 /// True when instances of `tp` reduce through a C base type's `__reduce_ex__` or
 /// `__reduce__` (other than `object`'s, which keeps `__dict__`). Asked once per type per

@@ -13,7 +13,7 @@ use rustc_hash::FxHashSet;
 
 use super::function::{save_named, FunctionState};
 use super::path::Seg;
-use crate::walker::Walker;
+use super::walker::Walker;
 
 /// One real globals dict and its rebuilt stand-in in the stream.
 pub(super) struct GlobalsEntry<'py> {

@@ -12,8 +12,8 @@ use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use super::global::save_global;
 use super::path::Seg;
+use super::walker::Walker;
 use crate::error::new_pickling_error;
-use crate::walker::Walker;
 
 /// Calls `persistent_id(obj)`; true when it gave an id, which is then written.
 pub fn save_pers<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult<bool> {

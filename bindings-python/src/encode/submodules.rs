@@ -12,7 +12,7 @@ use pyo3::types::{PyDict, PyModule, PyString, PyTuple};
 use rustc_hash::FxHashSet;
 
 use super::function::save_named;
-use crate::walker::Walker;
+use super::walker::Walker;
 
 /// Writes the imports of the submodules `code` reaches through the modules in `values`
 /// (the function's globals and closure contents), each once per stream.

@@ -27,8 +27,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyWeakrefMethods, PyWeakrefProxy};
 
 use super::path::Seg;
+use super::walker::Walker;
 use crate::error::new_pickling_error;
-use crate::walker::Walker;
 
 /// The proxies of one dump whose referents were written in place.
 #[derive(Default)]

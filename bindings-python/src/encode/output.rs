@@ -11,7 +11,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::walker::recycle_output;
+use super::walker::recycle_output;
 
 /// The smallest payload left out of the encoder's buffer.
 pub const DEFER_MIN: usize = brinery_core::encode::splice::MIN_DEFERRED;

@@ -1,0 +1,305 @@
+//! The object walker: one dump in progress (its encoder, options, memo, object path and
+//! per-dump caches), how it starts and ends (with or without a `Pickler`'s carried memo,
+//! to `bytes` or to a file as frames commit), and the memo policy: objects are memoized by
+//! identity (and stay alive for the dump, as in `_pickle.c`), data not at all in fast
+//! mode. What it does with one object is [`super::dispatch`] (CPython's `save()`) and
+//! [`super::containers`]; reductions, globals and by-value objects are the other files of
+//! [`super`].
+
+use brinery_core::Encoder;
+use pyo3::ffi;
+use pyo3::prelude::*;
+
+use super::function::FunctionState;
+use super::memo::Memo;
+use super::output::{Growing, Payload, Stream, DEFER_MIN, GROW_FROM};
+use super::path::Path;
+use super::stdlib::Stdlib;
+use crate::error;
+
+thread_local! {
+    /// The output buffer of the last dump on this thread, handed back by
+    /// [`recycle_output`] once its bytes are copied into a `bytes` object: a dump of
+    /// 500 KB spent about a tenth of its time faulting in the pages of a fresh buffer.
+    static OUT_CACHE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The largest output buffer kept for the next dump on this thread.
+const OUT_CACHE_MAX: usize = 16 << 20;
+
+/// Gives a finished dump's buffer back for the next dump on this thread (buffers above
+/// 16 MiB are freed, so one huge dump does not pin its memory).
+pub fn recycle_output(buf: Vec<u8>) {
+    if buf.capacity() <= OUT_CACHE_MAX && buf.capacity() > 0 {
+        OUT_CACHE.with(|c| {
+            let old = c.take();
+            c.set(if old.capacity() > buf.capacity() {
+                old
+            } else {
+                buf
+            });
+        });
+    }
+}
+
+/// A memo carried from one dump to the next, as `pickle.Pickler` keeps its memo between
+/// `dump()` calls: the memo and the next index to hand out.
+#[derive(Default)]
+pub struct SavedMemo {
+    pub memo: Memo,
+    pub next: u32,
+    /// The by-value functions' globals dicts already in the memo.
+    pub globals: super::namespace::SavedGlobals,
+}
+
+/// What a dump was asked to do, resolved once before walking.
+pub struct Options<'py> {
+    pub proto: u8,
+    pub persistent_id: Option<Bound<'py, PyAny>>,
+    pub reducer_override: Option<Bound<'py, PyAny>>,
+    pub dispatch_table: Option<Bound<'py, PyAny>>,
+    pub buffer_callback: Option<Bound<'py, PyAny>>,
+    /// Module names whose functions and classes are stored by value.
+    pub by_value: Vec<String>,
+    /// Emit by-value module namespaces as persistent ids (see `brinery/_namespaces.py`).
+    pub namespaces: bool,
+    /// `pickle`'s `fix_imports`: Python 2 names for globals below protocol 3.
+    pub fix_imports: bool,
+    /// `pickle.Pickler.fast`: data is not memoized (see [`Walker::memoize_data`]).
+    pub fast: bool,
+    /// By-value code carries its source too, to load on other minor versions (see
+    /// `brinery/_cross_version.py`).
+    pub cross_version: bool,
+}
+
+/// One dump in progress.
+pub struct Walker<'py> {
+    pub py: Python<'py>,
+    pub enc: Encoder,
+    /// The payloads the encoder left out, in stream order (see [`super::output`]).
+    pub(super) payloads: Vec<Payload<'py>>,
+    pub(super) memo: Memo,
+    pub opts: Options<'py>,
+    pub st: &'py Stdlib,
+    pub path: Path<'py>,
+    pub(super) located: bool,
+    pub fns: FunctionState<'py>,
+    /// Receives committed frames when dumping to a file (see [`Walker::set_sink`]).
+    pub(super) sink: Option<Bound<'py, PyAny>>,
+    /// Committed frames of a dump to `bytes` past [`GROW_FROM`].
+    pub(super) head: Option<Growing<'py>>,
+    /// How much committed stream is moved out of the encoder at a time (`usize::MAX`
+    /// keeps the rest in memory until the dump ends: [`super::weak_proxy`]).
+    pub flush_at: usize,
+    /// Types (kept alive) with no dispatch-table entry that are not classes.
+    pub plain_reduce_types: rustc_hash::FxHashSet<usize>,
+    /// Types (kept alive) whose instances' `__dict__` their reduction leaves out (see
+    /// [`super::instance_dict`]), and those whose it keeps.
+    pub dict_outside_reduction: rustc_hash::FxHashMap<usize, bool>,
+    /// Which types' instances reduce the default way (see [`super::instance`]).
+    pub instances: super::instance::Verdicts<'py>,
+    /// Fast mode: lists and dicts being saved, and the addresses of those deeper than
+    /// [`super::dispatch::FAST_NESTING_LIMIT`] (where a cycle is looked for).
+    pub(super) fast_nesting: usize,
+    pub(super) fast_open: rustc_hash::FxHashSet<usize>,
+    /// A `persistent_id` or fast mode: saves go through [`Walker::save_hooked`].
+    pub(super) hooked: bool,
+    /// Containers being saved, and how many may nest (`sys.getrecursionlimit()` when
+    /// the walk began): see [`Walker::save_nested`].
+    pub(super) depth: u32,
+    pub(super) depth_limit: u32,
+    pub proxies: super::weak_proxy::Proxies,
+}
+
+impl<'py> Walker<'py> {
+    pub fn new(py: Python<'py>, st: &'py Stdlib, opts: Options<'py>) -> PyResult<Self> {
+        let mut out = OUT_CACHE.with(std::cell::Cell::take);
+        if out.capacity() == 0 {
+            out.reserve(1024);
+        }
+        let mut enc = Encoder::with_buffer(opts.proto, out)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        enc.defer_payloads(DEFER_MIN);
+        enc.set_fix_imports(opts.fix_imports);
+        let hooked = opts.persistent_id.is_some() || opts.fast;
+        Ok(Walker {
+            py,
+            enc,
+            payloads: Vec::new(),
+            memo: Memo::new(),
+            opts,
+            st,
+            path: Path::default(),
+            located: false,
+            fns: FunctionState::default(),
+            sink: None,
+            head: None,
+            flush_at: GROW_FROM,
+            plain_reduce_types: Default::default(),
+            dict_outside_reduction: Default::default(),
+            instances: Default::default(),
+            fast_nesting: 0,
+            fast_open: Default::default(),
+            hooked,
+            depth: 0,
+            // SAFETY: reads an interpreter setting; we hold the GIL.
+            depth_limit: unsafe { ffi::Py_GetRecursionLimit() }.max(1) as u32,
+            proxies: Default::default(),
+        })
+    }
+
+    /// Writes the whole stream for `obj` and returns it (what is left of it when a sink
+    /// took committed frames).
+    pub fn dump(mut self, obj: &Bound<'py, PyAny>) -> PyResult<Stream<'py>> {
+        self.enc.begin();
+        let r = self.save(obj);
+        std::mem::take(&mut self.memo).recycle();
+        r?;
+        Ok(self.finish())
+    }
+
+    /// Sends committed frames to `write` as the dump goes, rather than building the
+    /// stream in memory.
+    pub fn set_sink(&mut self, write: Option<Bound<'py, PyAny>>) {
+        if write.is_some() {
+            self.flush_at = 1 << 16;
+        }
+        self.sink = write;
+    }
+
+    fn finish(self) -> Stream<'py> {
+        let (mut buf, splices) = self.enc.finish_parts();
+        self.proxies.resolve(&mut buf);
+        Stream {
+            head: self.head,
+            buf,
+            splices,
+            payloads: self.payloads,
+        }
+    }
+
+    /// Like [`Walker::dump`], starting from `saved` and returning the memo as it is after
+    /// the dump (also after an error, as `pickle.Pickler` keeps what it memoized).
+    pub fn dump_with_memo(
+        mut self,
+        obj: &Bound<'py, PyAny>,
+        saved: SavedMemo,
+    ) -> (PyResult<Stream<'py>>, SavedMemo) {
+        // A fresh pickler's empty memo gives way to the thread's recycled one (already
+        // grown to a dump's size).
+        if saved.memo.len() > 0 {
+            std::mem::replace(&mut self.memo, saved.memo).recycle();
+        }
+        self.enc.resume_memo(saved.next);
+        self.fns.put_globals(self.py, saved.globals);
+        self.enc.begin();
+        let r = self.save(obj);
+        let after = SavedMemo {
+            memo: std::mem::take(&mut self.memo),
+            next: self.enc.memo_len(),
+            globals: self.fns.take_globals(),
+        };
+        (r.map(|()| self.finish()), after)
+    }
+
+    // ---- memo ------------------------------------------------------------------------
+
+    #[inline]
+    pub fn memo_get(&self, obj: &Bound<'py, PyAny>) -> Option<u32> {
+        self.memo.get(obj)
+    }
+
+    /// Memoizes the value on top of the stack as `obj`.
+    #[inline]
+    pub fn memoize(&mut self, obj: &Bound<'py, PyAny>) {
+        let idx = self.enc.memoize();
+        self.memo.insert(obj, idx);
+    }
+
+    /// Memoizes a data object (not a definition stored by value), unless in fast mode.
+    ///
+    /// `pickle.Pickler.fast` writes data with no memo, so shared objects are written
+    /// again and cycles are an error; by-value functions, classes, code, cells and
+    /// globals still go through [`Walker::memoize`], as their sharing (one globals dict
+    /// per module) and their cycles (recursive closures) are what they mean.
+    #[inline]
+    pub fn memoize_data(&mut self, obj: &Bound<'py, PyAny>) {
+        if !self.opts.fast {
+            self.memoize(obj);
+        }
+    }
+
+    /// After the opcode that made `obj`: memoizes it, or, when saving its arguments saved
+    /// `obj` itself (it is reachable from them), drops what was made and fetches that.
+    #[inline]
+    pub fn memoize_made(&mut self, obj: &Bound<'py, PyAny>) {
+        if let Some(idx) = self.memo_get(obj) {
+            self.enc.pop();
+            self.enc.get(idx);
+        } else {
+            self.memoize_data(obj);
+        }
+    }
+
+    /// Records `obj` as the value already in the stream at memo index `idx`.
+    pub fn memo_alias(&mut self, obj: &Bound<'py, PyAny>, idx: u32) {
+        self.memo.insert(obj, idx);
+    }
+
+    /// Keeps `obj` alive until the dump ends (its id is used as a key).
+    pub fn keep_alive(&mut self, obj: &Bound<'py, PyAny>) {
+        self.memo.keep_alive(obj);
+    }
+
+    /// Writes `GET` for `obj` if it is memoized.
+    #[inline]
+    pub fn try_get(&mut self, obj: &Bound<'py, PyAny>) -> bool {
+        match self.memo_get(obj) {
+            Some(idx) => {
+                self.enc.get(idx);
+                self.proxies.fetched(idx);
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn boundary(&mut self) -> PyResult<()> {
+        self.enc.boundary();
+        if self.enc.committed_stream_len() >= self.flush_at {
+            self.flush_committed()?;
+        }
+        Ok(())
+    }
+
+    #[cold]
+    fn flush_committed(&mut self) -> PyResult<()> {
+        let (buf, splices) = self.enc.committed_parts();
+        if buf.is_empty() && splices.is_empty() {
+            return Ok(());
+        }
+        let n = splices.len();
+        if let Some(sink) = &self.sink {
+            super::output::write_parts(sink, buf, splices, &self.payloads[..n])?;
+        } else {
+            let head = match &mut self.head {
+                Some(h) => h,
+                None => self.head.insert(Growing::new(self.py, 4 * GROW_FROM)?),
+            };
+            head.append(buf, splices, &self.payloads[..n])?;
+        }
+        self.enc.discard_committed();
+        self.payloads.drain(..n);
+        Ok(())
+    }
+
+    /// The first (deepest) frame an error passes through gives it the path.
+    pub(super) fn locate(&mut self, e: PyErr) -> PyErr {
+        if self.located {
+            return e;
+        }
+        self.located = true;
+        error::with_path(self.py, e, &self.path.render())
+    }
+}
