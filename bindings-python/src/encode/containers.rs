@@ -299,15 +299,21 @@ impl<'py> Walker<'py> {
         Ok(())
     }
 
-    pub(super) fn save_set(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+    /// A set or frozenset below protocol 4, which has no opcodes for them: the reduction
+    /// `(type(obj), (list(obj),))`.
+    fn save_set_reduction(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
         let py = self.py;
+        let items = pyo3::types::PyList::new(py, obj.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
+        let args = PyTuple::new(py, [items.into_any()])?;
+        let rv = PyTuple::new(py, [obj.get_type().into_any(), args.into_any()])?;
+        super::reduce::save_reduce(self, &rv, Some(obj))
+    }
+
+    pub(super) fn save_set(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
         if self.enc.protocol() < 4 {
-            let items =
-                pyo3::types::PyList::new(py, obj.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
-            let args = PyTuple::new(py, [items.into_any()])?;
-            let rv = PyTuple::new(py, [obj.get_type().into_any(), args.into_any()])?;
-            return super::reduce::save_reduce(self, &rv, Some(obj));
+            return self.save_set_reduction(obj);
         }
+        let py = self.py;
         self.enc
             .empty_set()
             .map_err(|e| error::new_pickling_error(py, e.to_string()))?;
@@ -351,13 +357,8 @@ impl<'py> Walker<'py> {
     }
 
     pub(super) fn save_frozenset(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
-        let py = self.py;
         if self.enc.protocol() < 4 {
-            let items =
-                pyo3::types::PyList::new(py, obj.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
-            let args = PyTuple::new(py, [items.into_any()])?;
-            let rv = PyTuple::new(py, [obj.get_type().into_any(), args.into_any()])?;
-            return super::reduce::save_reduce(self, &rv, Some(obj));
+            return self.save_set_reduction(obj);
         }
         self.enc.mark();
         self.path.push(Seg::Item("frozenset item"));
