@@ -35,7 +35,7 @@ const OP = {
 const MAX_DEPTH = 1000;
 // Ops arrays up to this many numbers, and text buffers up to this many bytes, are kept
 // for the next call.
-const KEEP_MAX = 2 << 20;
+const KEEP_MAX = 4 << 20;
 const KEEP_TEXT_MAX = 16 << 20;
 // Objects with more keys than this are written key by key, with no shape.
 const SHAPE_MAX_KEYS = 32;
