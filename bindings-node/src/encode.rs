@@ -1,16 +1,17 @@
 //! `dumps`: replays the tape `flatten.js` made of a JavaScript value through the core
 //! [`Encoder`], in the order CPython's C pickler writes the equivalent Python objects
-//! (memo, batches of 1000 for `APPENDS`/`SETITEMS`/`ADDITEMS`, frame boundaries after
-//! each value).
+//! (memo, the core's batching runs for `APPENDS`/`SETITEMS`/`ADDITEMS`, a frame
+//! boundary before each value).
 //!
 //! `null`/`undefined` → None, booleans, numbers (integral and safe → int, else float),
 //! BigInt → int, strings → str (lone surrogates kept), `Uint8Array`/`Buffer` → bytes,
 //! `Date` → an aware UTC `datetime.datetime`, arrays → list, `Map` → dict, `Set` → set,
 //! other objects → dict of their own enumerable string keys. A JS object reached twice
 //! is written once and fetched from the memo after, so shared and cyclic structures
-//! survive. The walk, the type tests and the identity memo are done in JavaScript
-//! (`flatten.js`), where they cost no N-API call; this side reads the tape with a few
-//! calls in all and makes none per value. Not for decoding (see [`crate::decode`]).
+//! survive. The walk, the type tests, the identity memo and the shapes (key lists sent
+//! once) are done in JavaScript (`flatten.js`), where they cost no N-API call; this side
+//! reads the tape with a few calls in all and makes none per value; the strings' text is
+//! [`crate::dumptext`]'s. Not for decoding (see [`crate::decode`]).
 
 use brinery_core::encode::Batch;
 use brinery_core::Encoder;
