@@ -336,6 +336,8 @@ def _inheritance_only_objects():
         ("SynchronizedArray", ctx.Array("i", 3)),
         ("Connection", ours),
         ("RawValue", ctx.RawValue("i", 1)),
+        ("RawArray", ctx.RawArray("i", 3)),
+        ("RawArray of doubles", ctx.RawArray("d", [1.5, 2.5])),
     ]
 
 
@@ -377,6 +379,13 @@ def test_plain_dumps_keeps_what_crosses_by_name():
         shm.unlink()
     # A plain ctypes object is not shared memory: stored as a copy, as pickle does.
     assert pickle.loads(brinery.dumps(ctypes.c_int(5))).value == 5
+    # So is a plain ctypes array, whose made-up type (c_int * 3) is made again by the
+    # loader, even when a RawArray of the same type exists (ctypes caches array types).
+    context().RawArray("i", 3)
+    grid = ((ctypes.c_double * 2) * 2)((1.0, 2.0), (3.0, 4.0))
+    again = pickle.loads(brinery.dumps({"grid": grid, "row": (ctypes.c_int * 3)(7, 8, 9)}))
+    assert [list(r) for r in again["grid"]] == [[1.0, 2.0], [3.0, 4.0]]
+    assert list(again["row"]) == [7, 8, 9] and type(again["row"]) is ctypes.c_int * 3
 
 
 # -- descriptors under load -----------------------------------------------------------
