@@ -91,22 +91,29 @@ impl FdShare {
 /// Whether `a` and `b` name the same open file description.
 fn same_file(a: BorrowedFd<'_>, b: BorrowedFd<'_>) -> bool {
     const KCMP_FILE: libc::c_int = 0;
-    // SAFETY: plain syscalls on descriptors we hold; the results are only compared.
-    unsafe {
+    // SAFETY: a plain syscall on descriptors we hold; the result is only compared.
+    let r = unsafe {
         let pid = libc::getpid();
-        let r = libc::syscall(
+        libc::syscall(
             libc::SYS_kcmp,
             pid,
             pid,
             KCMP_FILE,
             a.as_raw_fd(),
             b.as_raw_fd(),
-        );
-        if r >= 0 {
-            return r == 0;
-        }
-        // kcmp refused (a seccomp filter, a kernel without it): the same file, opened
-        // with the same flags, is as near as the rest of the system lets us look.
+        )
+    };
+    if r >= 0 {
+        return r == 0;
+    }
+    // kcmp refused (a seccomp filter, a kernel without it): the same file, opened with
+    // the same flags, is as near as the rest of the system lets us look.
+    same_file_and_flags(a, b)
+}
+
+fn same_file_and_flags(a: BorrowedFd<'_>, b: BorrowedFd<'_>) -> bool {
+    // SAFETY: plain syscalls on descriptors we hold, into zeroed plain-data structs.
+    unsafe {
         let mut sa: libc::stat = std::mem::zeroed();
         let mut sb: libc::stat = std::mem::zeroed();
         if libc::fstat(a.as_raw_fd(), &mut sa) != 0 || libc::fstat(b.as_raw_fd(), &mut sb) != 0 {
@@ -151,6 +158,9 @@ mod tests {
         assert_ne!(first.as_raw_fd(), second.as_raw_fd());
         assert!(same_file(second.as_fd(), c.as_fd()));
         assert!(!same_file(first.as_fd(), c.as_fd()));
+        // And where kcmp is refused, the fallback tells them apart too.
+        assert!(same_file_and_flags(second.as_fd(), c.as_fd()));
+        assert!(!same_file_and_flags(first.as_fd(), c.as_fd()));
     }
 
     #[test]
