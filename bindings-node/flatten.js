@@ -1,11 +1,12 @@
 'use strict';
 // The JavaScript half of `dumps`: walks a value once, in the order CPython's pickler
 // meets the equivalent Python objects, into a flat tape (a Float64Array of ops and
-// numbers, every new string's text joined into one string, and the Uint8Arrays and
-// BigInts beside it) that the native `dumpsTape` replays through the core encoder in
-// a single N-API call. Objects are memoized by identity here, in a JS Map (strings are
-// memoized by value on the native side), so no call crosses N-API per value. Not for
-// decoding (that is builder.js); the ops are the `Op` enum of src/encode.rs.
+// numbers, the text of every string as UTF-8 in one Uint8Array, and the Uint8Arrays
+// and BigInts beside it) that the native `dumpsTape` replays through the core encoder
+// in a single N-API call. Objects are memoized by identity here (strings by value, on
+// the native side), and plain objects with the same keys share a shape whose keys are
+// sent once, so no call crosses N-API per value. Not for decoding (that is builder.js);
+// the ops are the `op` module of src/encode.rs.
 
 const { types } = require('node:util');
 
@@ -17,7 +18,6 @@ const OP = {
   FLOAT: 4,
   STR: 5,
   KEY_AGAIN: 6,
-  KEY: 15,
   OBJ_REF: 7,
   LIST: 8,
   DICT: 9,
@@ -26,13 +26,23 @@ const OP = {
   BYTES: 12,
   BIGINT: 13,
   DATE: 14,
+  KEY: 15,
+  SHAPE_NEW: 16,
+  SHAPE: 17,
 };
 
 // Deepest nesting followed before failing (CPython's recursion limit is 1000).
 const MAX_DEPTH = 1000;
-// Ops arrays up to this many numbers are kept for the next call.
-const KEEP_MAX = 2 << 20;
-let spare = null;
+// Ops arrays up to this many numbers, and text buffers up to this many bytes, are kept
+// for the next call.
+const KEEP_MAX = 4 << 20;
+const KEEP_TEXT_MAX = 16 << 20;
+// Objects with more keys than this are written key by key, with no shape.
+const SHAPE_MAX_KEYS = 32;
+// Strings are joined (as a rope) up to about this many UTF-16 units, then encoded.
+const CHUNK = 16384;
+let spareOps = null;
+let spareText = null;
 
 function failure(code, message) {
   const err = new Error(message);
@@ -43,17 +53,70 @@ function failure(code, message) {
 
 const getTime = Date.prototype.getTime;
 
+// A lone surrogate (`String#isWellFormed` is Node 20+; the regex is the fallback).
+const LONE_SURROGATE = /\p{Cs}/u;
+const wellFormed = String.prototype.isWellFormed
+  ? (s) => s.isWellFormed()
+  : (s) => !LONE_SURROGATE.test(s);
+
+function sameKeys(a, b) {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+// Generalized UTF-8 of `s` into `out` at `o` (lone surrogates kept, as Python's
+// `surrogatepass`), for the rare text `Buffer#write` would change; returns the end.
+function wtf8(s, out, o) {
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length) {
+      const lo = s.charCodeAt(i + 1);
+      if (lo >= 0xdc00 && lo < 0xe000) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+        i++;
+      }
+    }
+    if (c < 0x80) out[o++] = c;
+    else if (c < 0x800) {
+      out[o++] = 0xc0 | (c >> 6);
+      out[o++] = 0x80 | (c & 0x3f);
+    } else if (c < 0x10000) {
+      out[o++] = 0xe0 | (c >> 12);
+      out[o++] = 0x80 | ((c >> 6) & 0x3f);
+      out[o++] = 0x80 | (c & 0x3f);
+    } else {
+      out[o++] = 0xf0 | (c >> 18);
+      out[o++] = 0x80 | ((c >> 12) & 0x3f);
+      out[o++] = 0x80 | ((c >> 6) & 0x3f);
+      out[o++] = 0x80 | (c & 0x3f);
+    }
+  }
+  return o;
+}
+
 class Walker {
   constructor(protocol) {
     this.protocol = protocol;
-    this.ops = spare || new Float64Array(4096);
-    spare = null;
+    this.ops = spareOps || new Float64Array(4096);
+    spareOps = null;
     this.n = 0;
-    this.objects = new Map();
-    this.parts = [];
+    // Objects met so far, in memo order. A Set answers "new or not" in one lookup;
+    // only once some object comes again are they numbered, in `index`.
+    this.seen = new Set();
+    this.index = null;
     // Object keys met so far, numbered: keys repeat from object to object, and sending
     // their text again (and hashing it on the native side) costs more than this lookup.
     this.keys = new Map();
+    // Key lists of plain objects, by their first key: { keys, id }.
+    this.shapes = new Map();
+    this.shapeCount = 0;
+    this.lastShape = null;
+    // Strings not yet encoded, as one rope; the UTF-8 written so far.
+    this.rope = '';
+    this.text = spareText || Buffer.allocUnsafe(1 << 16);
+    spareText = null;
+    this.textLen = 0;
+    this.ascii = true;
     this.extras = [];
     this.depth = 0;
   }
@@ -70,50 +133,95 @@ class Walker {
     this.ops[this.n++] = x;
   }
 
-  save(v) {
-    switch (typeof v) {
-      case 'undefined':
-        this.op(OP.NONE, 0);
+  // Encodes the rope into `text`. A string ending in a high surrogate is flushed alone
+  // (see `str`), so no surrogate pair is formed across two strings.
+  flush() {
+    const s = this.rope;
+    if (s.length === 0) return;
+    this.rope = '';
+    const room = s.length * 3;
+    if (this.text.length - this.textLen < room) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.text.length * 2, this.textLen + room));
+      this.text.copy(bigger, 0, 0, this.textLen);
+      this.text = bigger;
+    }
+    const written = this.text.write(s, this.textLen);
+    if (written !== s.length) {
+      this.ascii = false;
+      if (!wellFormed(s)) {
+        this.textLen = wtf8(s, this.text, this.textLen);
         return;
-      case 'boolean':
-        this.op(v ? OP.TRUE : OP.FALSE, 0);
-        return;
-      case 'number':
-        this.op(Number.isSafeInteger(v) && !(v === 0 && 1 / v < 0) ? OP.INT : OP.FLOAT, v);
-        return;
-      case 'string':
-        // Deduplicated by value on the native side, where hashing costs less.
-        this.parts.push(v);
-        this.op(OP.STR, v.length);
-        return;
-      case 'bigint':
-        this.op(OP.BIGINT, this.extras.length);
-        this.extras.push(v);
-        return;
-      case 'object':
-        if (v === null) this.op(OP.NONE, 0);
-        else this.object(v);
-        return;
-      default:
-        throw failure('ERR_BRINERY_UNSUPPORTED_TYPE', 'functions, symbols and externals cannot be pickled');
+      }
+    }
+    this.textLen += written;
+  }
+
+  str(v) {
+    const n = v.length;
+    this.op(OP.STR, n);
+    if (n !== 0 && (v.charCodeAt(n - 1) & 0xfc00) === 0xd800) {
+      this.flush();
+      this.rope = v;
+      this.flush();
+    } else {
+      this.rope += v;
+      if (this.rope.length >= CHUNK) this.flush();
     }
   }
 
-  memo(v) {
-    this.objects.set(v, this.objects.size);
+  save(v) {
+    if (typeof v === 'string') this.str(v);
+    else if (typeof v === 'number') {
+      this.op(Number.isSafeInteger(v) && !(v === 0 && 1 / v < 0) ? OP.INT : OP.FLOAT, v);
+    } else if (typeof v === 'object') {
+      if (v === null) this.op(OP.NONE, 0);
+      else this.object(v);
+    } else if (typeof v === 'boolean') this.op(v ? OP.TRUE : OP.FALSE, 0);
+    else if (v === undefined) this.op(OP.NONE, 0);
+    else if (typeof v === 'bigint') {
+      this.op(OP.BIGINT, this.extras.length);
+      this.extras.push(v);
+    } else {
+      throw failure('ERR_BRINERY_UNSUPPORTED_TYPE', 'functions, symbols and externals cannot be pickled');
+    }
+  }
+
+  // Whether `v` was memoized before (then its OBJ_REF is written); else memoizes it now,
+  // unless `later`.
+  again(v, later) {
+    if (this.index === null) {
+      const seen = this.seen;
+      if (later) {
+        if (!seen.has(v)) return false;
+      } else {
+        const size = seen.size;
+        if (seen.add(v).size !== size) return false;
+      }
+      this.index = new Map();
+      for (const o of seen) this.index.set(o, this.index.size);
+    }
+    const k = this.index.get(v);
+    if (k !== undefined) {
+      this.op(OP.OBJ_REF, k);
+      return true;
+    }
+    if (!later) this.index.set(v, this.index.size);
+    return false;
+  }
+
+  // Memoizes `v` after its items (a set below protocol 4).
+  memoLater(v) {
+    if (this.index === null) this.seen.add(v);
+    else this.index.set(v, this.index.size);
   }
 
   object(v) {
-    const k = this.objects.get(v);
-    if (k !== undefined) {
-      this.op(OP.OBJ_REF, k);
-      return;
-    }
+    const setOld = this.protocol < 4 && v instanceof Set;
+    if (this.again(v, setOld)) return;
     if (++this.depth > MAX_DEPTH) {
       throw failure('ERR_BRINERY_TOO_DEEP', `nesting deeper than the limit of ${MAX_DEPTH}`);
     }
     if (Array.isArray(v)) {
-      this.memo(v);
       const n = v.length;
       this.op(OP.LIST, n);
       for (let i = 0; i < n; i++) this.save(v[i]);
@@ -123,7 +231,6 @@ class Walker {
       }
       this.op(OP.BYTES, this.extras.length);
       this.extras.push(v);
-      this.memo(v);
     } else if (types.isDate(v)) {
       const ms = getTime.call(v);
       const year = Number.isFinite(ms) ? new Date(ms).getUTCFullYear() : 0;
@@ -131,9 +238,7 @@ class Walker {
         throw failure('ERR_BRINERY_ENCODE', 'only valid Dates in years 1 to 9999 can be pickled');
       }
       this.op(OP.DATE, ms);
-      this.memo(v);
     } else if (v instanceof Map) {
-      this.memo(v);
       const pairs = Array.from(v);
       this.op(OP.DICT, pairs.length);
       for (const pair of pairs) {
@@ -142,45 +247,83 @@ class Walker {
       }
     } else if (v instanceof Set) {
       const items = Array.from(v);
-      if (this.protocol < 4) {
-        // `set([items])` is memoized after its items, as `save_set` writes it.
-        this.op(OP.SET_OLD, items.length);
-        for (const item of items) this.save(item);
-        this.memo(v);
-      } else {
-        this.memo(v);
-        this.op(OP.SET, items.length);
-        for (const item of items) this.save(item);
-      }
+      // `set([items])` below protocol 4, memoized after its items as `save_set` does.
+      this.op(setOld ? OP.SET_OLD : OP.SET, items.length);
+      for (const item of items) this.save(item);
+      if (setOld) this.memoLater(v);
     } else {
-      this.memo(v);
-      const keys = Object.keys(v);
-      this.op(OP.DICT, keys.length);
-      for (const key of keys) {
-        const k = this.keys.get(key);
-        if (k === undefined) {
-          this.keys.set(key, this.keys.size);
-          this.parts.push(key);
-          this.op(OP.KEY, key.length);
-        } else {
-          this.op(OP.KEY_AGAIN, k);
-        }
-        this.save(v[key]);
-      }
+      this.record(v);
     }
     this.depth--;
   }
+
+  // A plain object: as a dict of its own enumerable string keys. Its key list is looked
+  // up among the shapes met so far; a known shape sends only the values.
+  record(v) {
+    const keys = Object.keys(v);
+    const n = keys.length;
+    if (n === 0 || n > SHAPE_MAX_KEYS) {
+      this.op(OP.DICT, n);
+      for (const key of keys) {
+        this.key(key);
+        this.save(v[key]);
+      }
+      return;
+    }
+    let shape = this.lastShape;
+    if (shape === null || shape.keys.length !== n || !sameKeys(shape.keys, keys)) {
+      shape = null;
+      const list = this.shapes.get(keys[0]);
+      if (list !== undefined) {
+        for (const s of list) {
+          if (s.keys.length === n && sameKeys(s.keys, keys)) {
+            shape = s;
+            break;
+          }
+        }
+      }
+    }
+    if (shape !== null) {
+      this.lastShape = shape;
+      this.op(OP.SHAPE, shape.id);
+      for (let i = 0; i < n; i++) this.save(v[keys[i]]);
+      return;
+    }
+    shape = { keys, id: this.shapeCount++ };
+    const list = this.shapes.get(keys[0]);
+    if (list === undefined) this.shapes.set(keys[0], [shape]);
+    else list.push(shape);
+    this.lastShape = shape;
+    this.op(OP.SHAPE_NEW, n);
+    for (let i = 0; i < n; i++) {
+      this.key(keys[i]);
+      this.save(v[keys[i]]);
+    }
+  }
+
+  key(key) {
+    const k = this.keys.get(key);
+    if (k === undefined) {
+      this.keys.set(key, this.keys.size);
+      this.str(key);
+      this.ops[this.n - 2] = OP.KEY;
+    } else {
+      this.op(OP.KEY_AGAIN, k);
+    }
+  }
 }
 
-// Calls `write(ops, n, text, extras)` with the tape of `value`.
+// Calls `write(ops, n, text, textLen, ascii, extras)` with the tape of `value`.
 function flatten(value, protocol, write) {
   const w = new Walker(protocol);
   let out;
   try {
     w.save(value);
-    out = write(w.ops, w.n, w.parts.join(''), w.extras);
+    w.flush();
+    out = write(w.ops, w.n, w.text, w.textLen, w.ascii, w.extras);
   } finally {
-    if (w.ops.length <= KEEP_MAX) spare = w.ops;
+    if (w.ops.length <= KEEP_MAX) spareOps = w.ops;
+    if (w.text.length <= KEEP_TEXT_MAX) spareText = w.text;
   }
   return out;
 }

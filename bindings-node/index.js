@@ -120,9 +120,11 @@ function dumps(value, options) {
   }
   if (protocol > native.HIGHEST_PROTOCOL) {
     // The native side refuses it, as for any protocol, before anything is read.
-    return native.dumpsTape(new Float64Array(0), 0, '', [], protocol);
+    return native.dumpsTape(new Float64Array(0), 0, Buffer.alloc(0), 0, true, [], protocol);
   }
-  return flatten(value, protocol, (ops, n, text, extras) => native.dumpsTape(ops, n, text, extras, protocol));
+  return flatten(value, protocol, (ops, n, text, textLen, ascii, extras) =>
+    native.dumpsTape(ops, n, text, textLen, ascii, extras, protocol),
+  );
 }
 
 function dis(data) {

@@ -6,8 +6,8 @@
 //
 //     node bench/compare.js            (from bindings-node/, after a release build)
 //
-// Prints MB/s (stream bytes per second, best of all runs) and the ratios. The three
-// libraries are timed in alternating rounds (brinery, pickleparser, then CPython in a
+// Prints MB/s (stream bytes per second of CPU time, best of all runs) and the ratios.
+// The three libraries are timed in alternating rounds (brinery, pickleparser, then CPython in a
 // subprocess), so a machine whose load changes during the run slows all of them alike;
 // the load average is printed with the table. With BRINERY_BENCH_ASSERT=1 it exits
 // non-zero when brinery is under 3x pickleparser or under CPython on any stream;
@@ -32,15 +32,22 @@ const ROUNDS = Number(process.env.BRINERY_BENCH_ROUNDS) || 3;
 // Time per library, stream and round.
 const MIN_MS = QUICK ? 100 : 400;
 
+// CPU time of this process in ms (every thread, so V8's helper threads count): on a
+// shared machine, wall time mostly measures the other processes.
+function cpuMs() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 function bestRate(fn, data, minMs = MIN_MS) {
   fn(data);
   let best = Infinity;
   let spent = 0;
   let runs = 0;
   while (spent < minMs || runs < 3) {
-    const t0 = process.hrtime.bigint();
+    const t0 = cpuMs();
     fn(data);
-    const dt = Number(process.hrtime.bigint() - t0) / 1e6;
+    const dt = Math.max(cpuMs() - t0, 0.001);
     best = Math.min(best, dt);
     spent += dt;
     runs++;

@@ -1,32 +1,27 @@
 //! `dumps`: replays the tape `flatten.js` made of a JavaScript value through the core
 //! [`Encoder`], in the order CPython's C pickler writes the equivalent Python objects
-//! (memo, batches of 1000 for `APPENDS`/`SETITEMS`/`ADDITEMS`, frame boundaries after
-//! each value).
+//! (memo, the core's batching runs for `APPENDS`/`SETITEMS`/`ADDITEMS`, a frame
+//! boundary before each value).
 //!
 //! `null`/`undefined` → None, booleans, numbers (integral and safe → int, else float),
 //! BigInt → int, strings → str (lone surrogates kept), `Uint8Array`/`Buffer` → bytes,
 //! `Date` → an aware UTC `datetime.datetime`, arrays → list, `Map` → dict, `Set` → set,
 //! other objects → dict of their own enumerable string keys. A JS object reached twice
 //! is written once and fetched from the memo after, so shared and cyclic structures
-//! survive. The walk, the type tests and the identity memo are done in JavaScript
-//! (`flatten.js`), where they cost no N-API call; this side reads the tape with a few
-//! calls in all and makes none per value. Not for decoding (see [`crate::decode`]).
+//! survive. The walk, the type tests, the identity memo and the shapes (key lists sent
+//! once) are done in JavaScript (`flatten.js`), where they cost no N-API call; this side
+//! reads the tape with a few calls in all and makes none per value; the strings' text is
+//! [`crate::dumptext`]'s. Not for decoding (see [`crate::decode`]).
 
-use std::collections::HashMap;
-use std::hash::BuildHasher;
-
-use hashbrown::HashTable;
-
+use brinery_core::encode::Batch;
 use brinery_core::Encoder;
 use napi::bindgen_prelude::*;
 use napi::sys::napi_value;
 use napi_derive::napi;
 
+use crate::dumptext::Text;
 use crate::error::{Code, Failure, Fallible};
 use crate::js::Js;
-
-/// Items per `APPENDS`/`SETITEMS`/`ADDITEMS`, as `_pickle.c`'s `BATCHSIZE`.
-const BATCH: usize = 1000;
 
 /// The ops of the tape, each followed by one number (see `flatten.js`).
 mod op {
@@ -57,16 +52,24 @@ mod op {
     pub const DATE: u8 = 14;
     /// An object key met for the first time: a `STR` that later `KEY_AGAIN`s name.
     pub const KEY: u8 = 15;
+    /// A dict of n key/value pairs whose keys (each a `KEY` or `KEY_AGAIN`) define the
+    /// next shape.
+    pub const SHAPE_NEW: u8 = 16;
+    /// A dict of the keys of the k-th shape: only its values follow.
+    pub const SHAPE: u8 = 17;
 }
 
-/// Encodes the tape `ops[..n]` with its `text` and `extras` at `protocol` into a new
-/// `Buffer`.
+/// Encodes the tape `ops[..n]` with the first `text_len` bytes of `text` (`ascii`: all
+/// of them ASCII) and its `extras` at `protocol` into a new `Buffer`.
 #[napi(js_name = "dumpsTape")]
+#[allow(clippy::too_many_arguments)]
 pub fn dumps_tape(
     env: &Env,
     ops: Float64Array,
     n: u32,
     text: Unknown<'_>,
+    text_len: u32,
+    ascii: bool,
     extras: Unknown<'_>,
     protocol: u32,
 ) -> Result<Buffer> {
@@ -74,40 +77,32 @@ pub fn dumps_tape(
     let result = (|| {
         let protocol = u8::try_from(protocol)
             .map_err(|_| Failure::from(brinery_core::EncodeError::UnsupportedProtocol(255)))?;
-        let enc = Encoder::new(protocol)?;
-        let ops = ops.get(..n as usize).ok_or_else(|| {
-            Failure::new(Code::BadArgument, "the tape is shorter than its length")
-        })?;
+        let ops = ops.get(..n as usize).ok_or_else(malformed)?;
+        let bytes = js.uint8_bytes(text.raw())?.ok_or_else(malformed)?;
+        let bytes = bytes.get(..text_len as usize).ok_or_else(malformed)?;
+        // About the stream's size: the text, and a few bytes per op.
+        let enc = Encoder::with_capacity(protocol, bytes.len() + ops.len() * 2 + 64)?;
         let mut spare = crate::reuse::take();
-        let mut units = std::mem::take(&mut spare.units);
-        let strs = std::mem::take(&mut spare.strs);
-        if let Err(e) = js.utf16(text.raw(), &mut units) {
-            crate::reuse::give(spare);
-            return Err(e);
-        }
         let mut dumper = Dumper {
             js,
             enc,
             ops,
             at: 0,
-            text: &units,
-            text_at: 0,
+            text: Text::new(bytes, ascii, std::mem::take(&mut spare.strs)),
             extras: extras.raw(),
-            strs,
-            hasher: foldhash::fast::RandomState::default(),
             objs: Vec::new(),
             keys: Vec::new(),
-            globals: HashMap::new(),
-            utf8: Vec::new(),
+            shapes: Vec::new(),
+            shape_keys: Vec::new(),
+            last_key: 0,
+            utc: None,
         };
         dumper.enc.begin();
         let done = dumper.save();
-        spare.strs = std::mem::take(&mut dumper.strs);
-        let enc = dumper.enc;
-        spare.units = units;
+        spare.strs = dumper.text.into_table();
         crate::reuse::give(spare);
         done?;
-        Ok::<_, Failure>(enc.finish())
+        Ok::<_, Failure>(dumper.enc.finish())
     })();
     match result {
         Ok(bytes) => Ok(Buffer::from(bytes)),
@@ -124,19 +119,18 @@ struct Dumper<'t> {
     enc: Encoder,
     ops: &'t [f64],
     at: usize,
-    /// Every new string of the tape, one after the other, as UTF-16.
-    text: &'t [u16],
-    text_at: usize,
+    text: Text<'t>,
     extras: napi_value,
-    /// Strings written, by value: start and length in `text`, and memo index.
-    strs: HashTable<(u32, u32, u32)>,
-    hasher: foldhash::fast::RandomState,
     /// Memo index of the k-th memoized object, and of the k-th object key.
     objs: Vec<u32>,
     keys: Vec<u32>,
-    /// Globals and the UTC tzinfo already written.
-    globals: HashMap<&'static str, u32>,
-    utf8: Vec<u8>,
+    /// The k-th shape's keys: `shape_keys[start..start + len]`, their memo indexes.
+    shapes: Vec<(u32, u32)>,
+    shape_keys: Vec<u32>,
+    /// Memo index of the key just written.
+    last_key: u32,
+    /// The UTC tzinfo, once written.
+    utc: Option<u32>,
 }
 
 fn malformed() -> Failure {
@@ -144,6 +138,7 @@ fn malformed() -> Failure {
 }
 
 impl Dumper<'_> {
+    #[inline]
     fn next(&mut self) -> Fallible<(u8, f64)> {
         let (Some(&code), Some(&x)) = (self.ops.get(self.at), self.ops.get(self.at + 1)) else {
             return Err(malformed());
@@ -156,7 +151,9 @@ impl Dumper<'_> {
         table.get(k as usize).copied().ok_or_else(malformed)
     }
 
+    /// The next value of the tape, after its [`Encoder::boundary`].
     fn save(&mut self) -> Fallible<()> {
+        self.enc.boundary();
         let (code, x) = self.next()?;
         let n = x as usize;
         match code {
@@ -165,17 +162,18 @@ impl Dumper<'_> {
             op::TRUE => self.enc.bool(true),
             op::INT => self.enc.int(x as i64),
             op::FLOAT => self.enc.float(x),
-            op::STR | op::KEY => {
-                let at = self.text_at;
-                self.text_at += n;
-                let idx = self.str(at, n)?;
-                if code == op::KEY {
-                    self.keys.push(idx);
-                }
+            op::STR => {
+                self.str(n)?;
+            }
+            op::KEY => {
+                let idx = self.str(n)?;
+                self.keys.push(idx);
+                self.last_key = idx;
             }
             op::KEY_AGAIN => {
                 let idx = Self::memo_ref(&self.keys, x)?;
                 self.enc.get(idx);
+                self.last_key = idx;
             }
             op::OBJ_REF => {
                 let idx = Self::memo_ref(&self.objs, x)?;
@@ -184,38 +182,36 @@ impl Dumper<'_> {
             op::LIST => {
                 self.enc.empty_list();
                 self.memoize();
-                self.appends(n)?;
+                self.items(Batch::List, n)?;
             }
             op::DICT => {
                 self.enc.empty_dict();
                 self.memoize();
-                self.setitems(n)?;
+                self.entries(n, false)?;
+            }
+            op::SHAPE_NEW => {
+                self.enc.empty_dict();
+                self.memoize();
+                let start = self.shape_keys.len() as u32;
+                self.entries(n, true)?;
+                self.shapes.push((start, n as u32));
+            }
+            op::SHAPE => {
+                let &(start, len) = self.shapes.get(n).ok_or_else(malformed)?;
+                self.enc.empty_dict();
+                self.memoize();
+                self.shaped(start as usize, len as usize)?;
             }
             op::SET => {
                 self.enc.empty_set()?;
                 self.memoize();
-                let mut start = 0;
-                while start < n {
-                    let end = (start + BATCH).min(n);
-                    self.enc.mark();
-                    for _ in start..end {
-                        self.save_item()?;
-                    }
-                    self.enc.additems();
-                    start = end;
-                }
+                self.items(Batch::Set, n)?;
             }
             op::SET_OLD => {
                 // `set([items])`, as `save_set` writes below protocol 4.
-                self.global("builtins", "set");
-                self.enc.tuple_begin(1);
-                self.enc.empty_list();
-                self.enc.memoize();
-                self.appends(n)?;
-                self.enc.boundary();
-                self.enc.tuple_end(1);
-                self.enc.memoize();
-                self.enc.reduce();
+                self.enc.set_reduce_begin(false);
+                self.items(Batch::List, n)?;
+                self.enc.set_reduce_end();
                 self.memoize();
             }
             op::BYTES => {
@@ -232,38 +228,23 @@ impl Dumper<'_> {
             op::DATE => self.date(x)?,
             _ => return Err(malformed()),
         }
-        self.enc.boundary();
         Ok(())
     }
 
-    /// The string at `text[at..at + n]`: written and memoized the first time, fetched
-    /// from the memo after (strings have no identity in JS, so they are memoized by value).
-    fn str(&mut self, at: usize, n: usize) -> Fallible<u32> {
-        let text = self.text;
-        let units = text.get(at..at + n).ok_or_else(malformed)?;
-        let hash = self.hasher.hash_one(units);
-        let found = self
-            .strs
-            .find(hash, |&(start, len, _)| {
-                text[start as usize..(start + len) as usize] == *units
-            })
-            .map(|&(_, _, idx)| idx);
-        if let Some(idx) = found {
+    /// The next string of the text, `n` UTF-16 units long: written and memoized the
+    /// first time, fetched from the memo after. Returns its memo index.
+    #[inline]
+    fn str(&mut self, n: usize) -> Fallible<u32> {
+        let at = self.text.next(n)?;
+        let enc = &mut self.enc;
+        let (idx, again) = self.text.memo(at, |utf8| {
+            enc.str_utf8(utf8);
+            enc.memoize()
+        });
+        if again {
             self.enc.get(idx);
-            Ok(idx)
-        } else {
-            let mut utf8 = std::mem::take(&mut self.utf8);
-            wtf8(units, &mut utf8);
-            self.enc.str_utf8(&utf8);
-            self.utf8 = utf8;
-            let idx = self.enc.memoize();
-            let hasher = &self.hasher;
-            self.strs
-                .insert_unique(hash, (at as u32, n as u32, idx), |&(s, l, _)| {
-                    hasher.hash_one(&text[s as usize..(s + l) as usize])
-                });
-            Ok(idx)
         }
+        Ok(idx)
     }
 
     /// [`Dumper::save`] with ints written inline: the items of a list or dict are
@@ -273,8 +254,8 @@ impl Dumper<'_> {
         if let (Some(&code), Some(&x)) = (self.ops.get(self.at), self.ops.get(self.at + 1)) {
             if code == f64::from(op::INT) {
                 self.at += 2;
-                self.enc.int(x as i64);
                 self.enc.boundary();
+                self.enc.int(x as i64);
                 return Ok(());
             }
         }
@@ -286,78 +267,57 @@ impl Dumper<'_> {
         self.objs.push(idx);
     }
 
-    /// `APPEND`/`APPENDS` of the next `n` values, as `batch_list`.
-    fn appends(&mut self, n: usize) -> Fallible<()> {
-        if self.enc.protocol() == 0 {
-            for _ in 0..n {
+    /// The next `n` values as the items of a list or set, batched as `batch`.
+    fn items(&mut self, batch: Batch, n: usize) -> Fallible<()> {
+        let mut i = 0;
+        while i < n {
+            let end = self.enc.batch_run_begin(batch, i, n);
+            for _ in i..end {
                 self.save_item()?;
-                self.enc.append();
             }
-            return Ok(());
-        }
-        let mut start = 0;
-        while start < n {
-            let end = (start + BATCH).min(n);
-            if end - start == 1 {
-                self.save_item()?;
-                self.enc.append();
-            } else {
-                self.enc.mark();
-                for _ in start..end {
-                    self.save_item()?;
-                }
-                self.enc.appends();
-            }
-            start = end;
+            self.enc.batch_run_end(batch, end, n);
+            i = end;
         }
         Ok(())
     }
 
-    /// `SETITEM`/`SETITEMS` of the next `n` key/value pairs, as `batch_dict`.
-    fn setitems(&mut self, n: usize) -> Fallible<()> {
-        if self.enc.protocol() == 0 {
-            for _ in 0..n {
+    /// The next `n` key/value pairs as a dict's entries; with `shape`, the keys' memo
+    /// indexes are kept as the next shape's.
+    fn entries(&mut self, n: usize, shape: bool) -> Fallible<()> {
+        let mut i = 0;
+        while i < n {
+            let end = self.enc.batch_run_begin(Batch::Dict, i, n);
+            for _ in i..end {
                 self.save_item()?;
-                self.save_item()?;
-                self.enc.setitem();
-            }
-            return Ok(());
-        }
-        let mut start = 0;
-        while start < n {
-            let end = (start + BATCH).min(n);
-            if end - start == 1 {
-                self.save_item()?;
-                self.save_item()?;
-                self.enc.setitem();
-            } else {
-                self.enc.mark();
-                for _ in start..end {
-                    self.save_item()?;
-                    self.save_item()?;
+                if shape {
+                    self.shape_keys.push(self.last_key);
                 }
-                self.enc.setitems();
+                self.save_item()?;
             }
-            start = end;
+            self.enc.batch_run_end(Batch::Dict, end, n);
+            i = end;
         }
         Ok(())
     }
 
-    /// A global, memoized once per stream.
-    fn global(&mut self, module: &'static str, name: &'static str) {
-        let key = match (module, name) {
-            ("builtins", "set") => "builtins.set",
-            ("datetime", "datetime") => "datetime.datetime",
-            ("datetime", "timezone") => "datetime.timezone",
-            _ => "datetime.timedelta",
-        };
-        if let Some(&idx) = self.globals.get(key) {
-            self.enc.get(idx);
-        } else {
-            self.enc.global(module, name);
-            let idx = self.enc.memoize();
-            self.globals.insert(key, idx);
+    /// A dict of the keys whose memo indexes are `shape_keys[start..start + n]`, then
+    /// the next `n` values.
+    fn shaped(&mut self, start: usize, n: usize) -> Fallible<()> {
+        if self.shape_keys.len() < start + n {
+            return Err(malformed());
         }
+        let mut i = 0;
+        while i < n {
+            let end = self.enc.batch_run_begin(Batch::Dict, i, n);
+            for j in i..end {
+                self.enc.boundary();
+                self.enc.get(self.shape_keys[start + j]);
+                self.save_item()?;
+            }
+            self.enc.batch_run_end(Batch::Dict, end, n);
+            i = end;
+        }
+        Ok(())
     }
 
     /// `datetime.datetime(bytes, datetime.timezone(datetime.timedelta(0)))`.
@@ -368,18 +328,25 @@ impl Dumper<'_> {
                 "only valid Dates in years 1 to 9999 can be pickled",
             )
         })?;
-        self.global("datetime", "datetime");
+        self.enc.global_memoized("datetime", "datetime");
+        self.enc.boundary();
         self.enc.tuple_begin(2);
+        self.enc.boundary();
         self.enc.bytes(&state);
         self.enc.memoize();
-        if let Some(&idx) = self.globals.get("utc") {
+        self.enc.boundary();
+        if let Some(idx) = self.utc {
             self.enc.get(idx);
         } else {
-            self.global("datetime", "timezone");
+            self.enc.global_memoized("datetime", "timezone");
+            self.enc.boundary();
             self.enc.tuple_begin(1);
-            self.global("datetime", "timedelta");
+            self.enc.boundary();
+            self.enc.global_memoized("datetime", "timedelta");
+            self.enc.boundary();
             self.enc.tuple_begin(3);
             for _ in 0..3 {
+                self.enc.boundary();
                 self.enc.int(0);
             }
             self.enc.tuple_end(3);
@@ -389,8 +356,7 @@ impl Dumper<'_> {
             self.enc.tuple_end(1);
             self.enc.memoize();
             self.enc.reduce();
-            let idx = self.enc.memoize();
-            self.globals.insert("utc", idx);
+            self.utc = Some(self.enc.memoize());
         }
         self.enc.tuple_end(2);
         self.enc.memoize();
@@ -458,54 +424,4 @@ fn twos_complement(negative: bool, words: &[u64]) -> Vec<u8> {
         }
     }
     bytes
-}
-
-/// Generalized UTF-8 of UTF-16 code units into `out` (cleared first): lone surrogates
-/// kept (`surrogatepass`). Runs of ASCII are narrowed four units at a time.
-fn wtf8(units: &[u16], out: &mut Vec<u8>) {
-    out.clear();
-    out.reserve(units.len() + units.len() / 2);
-    let mut i = 0;
-    while i < units.len() {
-        while i + 4 <= units.len() {
-            let q = [units[i], units[i + 1], units[i + 2], units[i + 3]];
-            if (q[0] | q[1] | q[2] | q[3]) >= 0x80 {
-                break;
-            }
-            out.extend_from_slice(&[q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8]);
-            i += 4;
-        }
-        if i >= units.len() {
-            break;
-        }
-        let u = u32::from(units[i]);
-        i += 1;
-        let cp = if (0xd800..0xdc00).contains(&u)
-            && i < units.len()
-            && (0xdc00..0xe000).contains(&units[i])
-        {
-            let lo = u32::from(units[i]);
-            i += 1;
-            0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00)
-        } else {
-            u
-        };
-        match cp {
-            0..=0x7f => out.push(cp as u8),
-            0x80..=0x7ff => {
-                out.extend_from_slice(&[0xc0 | (cp >> 6) as u8, 0x80 | (cp & 0x3f) as u8])
-            }
-            0x800..=0xffff => out.extend_from_slice(&[
-                0xe0 | (cp >> 12) as u8,
-                0x80 | ((cp >> 6) & 0x3f) as u8,
-                0x80 | (cp & 0x3f) as u8,
-            ]),
-            _ => out.extend_from_slice(&[
-                0xf0 | (cp >> 18) as u8,
-                0x80 | ((cp >> 12) & 0x3f) as u8,
-                0x80 | ((cp >> 6) & 0x3f) as u8,
-                0x80 | (cp & 0x3f) as u8,
-            ]),
-        }
-    }
 }

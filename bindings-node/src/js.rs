@@ -1,5 +1,5 @@
 //! Safe wrappers over the few raw Node-API calls [`crate::encode`] makes while reading
-//! the tape of a value: its text, and the Uint8Arrays and BigInts beside it. Each wrapper
+//! the tape of a value: its text buffer, and the Uint8Arrays and BigInts beside it. Each wrapper
 //! checks the status and turns a failure into a [`Failure`]; a JS exception thrown by a
 //! getter or an iterator stays pending and is rethrown as is. Not for creating values
 //! (the tape and napi-rs do that).
@@ -26,37 +26,6 @@ fn check(status: sys::napi_status, what: &str) -> Fallible<()> {
 }
 
 impl Js {
-    /// A string's UTF-16 code units (lone surrogates included).
-    pub fn utf16(self, v: napi_value, out: &mut Vec<u16>) -> Fallible<()> {
-        let mut len = 0;
-        // SAFETY: a null buffer asks for the length only.
-        check(
-            unsafe {
-                sys::napi_get_value_string_utf16(self.env, v, std::ptr::null_mut(), 0, &mut len)
-            },
-            "a string",
-        )?;
-        out.clear();
-        out.reserve(len + 1);
-        let mut written = 0;
-        // SAFETY: `out` has room for `len + 1` units (Node writes a terminating zero).
-        check(
-            unsafe {
-                sys::napi_get_value_string_utf16(
-                    self.env,
-                    v,
-                    out.as_mut_ptr(),
-                    len + 1,
-                    &mut written,
-                )
-            },
-            "a string",
-        )?;
-        // SAFETY: Node initialised `written` units.
-        unsafe { out.set_len(written) };
-        Ok(())
-    }
-
     /// A BigInt as its sign and 64-bit words, least significant first.
     pub fn bigint(self, v: napi_value) -> Fallible<(bool, Vec<u64>)> {
         let mut sign = 0;

@@ -10,6 +10,7 @@
 
 mod decode;
 mod dis;
+mod dumptext;
 mod encode;
 mod error;
 mod graph;

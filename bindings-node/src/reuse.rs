@@ -1,7 +1,7 @@
 //! Buffers `loads` and `dumps` keep from one call to the next on the same thread,
 //! emptied but with their capacity: the tape's ops, the numbers of the longest list, the
 //! graph's str text and item and entry pools, and the walker's per-node marks; for
-//! `dumps`, the UTF-16 text of the value's strings and the table of strings written.
+//! `dumps`, the table of strings written.
 //!
 //! A fresh buffer of a few megabytes costs a page fault per 4 KiB page the first time
 //! it is written, and the kernel's zeroing of that page: on a list of a million ints
@@ -28,7 +28,6 @@ pub struct Spare {
     pub items: Vec<H>,
     pub entries: Vec<(H, H)>,
     pub seen: Vec<u64>,
-    pub units: Vec<u16>,
     pub strs: HashTable<(u32, u32, u32)>,
 }
 
@@ -55,7 +54,6 @@ pub fn give(mut spare: Spare) {
     keep(&mut spare.seen);
     keep(&mut spare.items);
     keep(&mut spare.entries);
-    keep(&mut spare.units);
     if spare.strs.capacity() * size_of::<(u32, u32, u32, u8)>() > KEEP_MAX_BYTES {
         spare.strs = HashTable::new();
     }

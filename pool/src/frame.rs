@@ -20,6 +20,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use std::sync::Arc;
 
+use crate::fdshare::SharedFd;
 use crate::segment::{LentMapping, Returns, Segment, FIRST_TOKEN};
 use crate::shm::{memfd_with, Mapping};
 
@@ -113,11 +114,12 @@ impl Chunk<'_> {
     }
 }
 
-/// What travels in a frame: buffers and file descriptors.
+/// What travels in a frame: buffers and file descriptors (a sent message's may be
+/// shared with other messages, see [`crate::fdshare`]; a received one's are its own).
 #[derive(Debug, Default)]
 pub struct Message {
     pub buffers: Vec<Buffer>,
-    pub fds: Vec<OwnedFd>,
+    pub fds: Vec<SharedFd>,
 }
 
 impl Message {
@@ -125,8 +127,16 @@ impl Message {
     pub fn new(buffers: Vec<Vec<u8>>, fds: Vec<OwnedFd>) -> Message {
         Message {
             buffers: buffers.into_iter().map(Buffer::Inline).collect(),
-            fds,
+            fds: fds.into_iter().map(SharedFd::from).collect(),
         }
+    }
+
+    /// The descriptors, each now the caller's alone (a received message's as they are).
+    pub fn take_fds(&mut self) -> io::Result<Vec<OwnedFd>> {
+        std::mem::take(&mut self.fds)
+            .into_iter()
+            .map(SharedFd::into_owned)
+            .collect()
     }
 }
 
@@ -486,7 +496,7 @@ impl FrameReader {
         if self.fds.len() < nfds + nshm {
             return Err("descriptors missing");
         }
-        let fds: Vec<OwnedFd> = self.fds.drain(..nfds).collect();
+        let fds: Vec<SharedFd> = self.fds.drain(..nfds).map(SharedFd::from).collect();
         let mut buffers = Vec::with_capacity(nbuf);
         let mut at = table;
         for i in 0..nbuf {

@@ -6,6 +6,7 @@
 //! Python or pickles: the bindings decide what the bytes mean and how a worker is forked.
 
 pub mod error;
+pub mod fdshare;
 pub mod frame;
 pub mod launch;
 pub mod process;
@@ -16,6 +17,7 @@ pub mod supervisor;
 pub mod worker;
 
 pub use error::{Death, PoolError, TaskError};
+pub use fdshare::{FdShare, SharedFd};
 pub use frame::{Buffer, Chunk, Message};
 pub use launch::{Launcher, Spawn, WorkerFds};
 pub use segment::{Segment, SegmentCache};

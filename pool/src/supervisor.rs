@@ -58,6 +58,13 @@ pub const MAX_QUEUED: usize = 1024;
 /// No more tasks go to a worker while this many bytes wait to be sent to it.
 const BACKLOG: usize = 256 * 1024;
 
+/// Descriptors the tasks queued at workers may pass, all workers together (each worker's
+/// share, at least [`MIN_FDS_PER_WORKER`]), beyond each worker's first task: a worker
+/// holds those it has read, and the kernel counts those not read yet against the
+/// sender's `RLIMIT_NOFILE`.
+const FDS_QUEUED: usize = 256;
+const MIN_FDS_PER_WORKER: usize = 16;
+
 /// The stages of a [`TaskError::Transport`].
 const SENDING: &str = "sending the task";
 const RECEIVING: &str = "receiving the result";
@@ -133,6 +140,8 @@ struct Worker {
     reader: FrameReader,
     stage: StagePage,
     inflight: VecDeque<InFlight>,
+    /// Descriptors the tasks in `inflight` pass.
+    fds_queued: usize,
     completed: u64,
     retiring: bool,
     /// The task this worker was killed for, and the error that task gets.

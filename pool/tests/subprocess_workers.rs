@@ -113,9 +113,9 @@ fn fds_travel_both_ways_in_subprocess() {
     let (mut r, w) = std::io::pipe().unwrap();
     let id = p.submit(Message::new(vec![b"echo".to_vec()], vec![OwnedFd::from(w)]));
     let mut got = collect(&mut p, &[id]);
-    let msg = got.remove(&id).unwrap().result.unwrap();
+    let mut msg = got.remove(&id).unwrap().result.unwrap();
     assert_eq!(msg.fds.len(), 1);
-    let mut back = std::fs::File::from(msg.fds.into_iter().next().unwrap());
+    let mut back = std::fs::File::from(msg.take_fds().unwrap().remove(0));
     back.write_all(b"through two processes").unwrap();
     drop(back);
     let mut s = String::new();

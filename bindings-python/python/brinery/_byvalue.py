@@ -174,7 +174,7 @@ _MP_MODULES = (
 # the native pickler calls ``add_late_reducers(name)`` once ``name`` is in ``sys.modules``.
 # ``multiprocessing``'s modules of objects that hold kernel objects: a byte stream refuses
 # them (``pool._shared.refusals``), the pool passes them.
-LATE_MODULES = ("dataclasses", "typing", "queue", *_MP_MODULES)
+LATE_MODULES = ("dataclasses", "typing", "queue", "ctypes", *_MP_MODULES)
 
 
 def add_late_reducers(module):
@@ -189,6 +189,8 @@ def add_late_reducers(module):
         _typing_reducers.register_typing(REDUCERS)
     elif module == "queue":
         REDUCERS.update(_sync_reducers.queue_table())
+    elif module == "ctypes":
+        REDUCERS.update(_stdlib_reducers.ctypes_table())
     elif module in _MP_MODULES:
         from .pool import _shared
 

@@ -2,8 +2,9 @@
 by-value pickler is expected to store (cloudpickle stores most of them too):
 descriptors and their wrappers, dict views, ``WeakSet``, ``WeakKeyDictionary``,
 ``WeakValueDictionary``, ``mappingproxy``, ``memoryview``, ``lru_cache``
-functions from ``__main__``, ``functools.cached_property``, bound methods that cannot be found again by name, and
-open files (``_open_files``).
+functions from ``__main__``, ``functools.cached_property``, bound methods that cannot be found again by name,
+open files (``_open_files``), and the array types ``ctypes`` makes (``c_int * 3``;
+``ctypes_table()``, added once ``ctypes`` is loaded).
 Every reduction names only standard-library callables, so the stream still loads
 without brinery.
 
@@ -211,6 +212,24 @@ def _lru_cache(wrapper):
     params = wrapper.cache_parameters()
     args = (wrapper.__wrapped__, params["maxsize"], params["typed"], functools._CacheInfo)
     return functools._lru_cache_wrapper, args, dict(wrapper.__dict__)
+
+
+def _ctypes_array_type(cls):
+    """``c_int * 3`` and the like, whose name no module holds: made again the same way
+    (``ctypes`` caches them, so the loader gets its own one). A subclass of
+    ``ctypes.Array`` written in a module is found by name, as before."""
+    item, length = getattr(cls, "_type_", None), getattr(cls, "_length_", None)
+    if item is not None and length is not None and item * length is cls:
+        return operator.mul, (item, length)
+    return cls.__qualname__
+
+
+def ctypes_table():
+    """The reductions for ``ctypes`` (loaded), keyed by type: array types, whose
+    metaclass no module names."""
+    import ctypes
+
+    return {type(ctypes.c_char * 1): _ctypes_array_type}
 
 
 def table():

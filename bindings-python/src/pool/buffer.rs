@@ -4,7 +4,7 @@
 //! buffer protocol without copying it.
 
 use std::ffi::c_int;
-use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 
 use brinery_pool::{Buffer, Message, SegmentCache};
 use pyo3::buffer::PyBuffer;
@@ -58,7 +58,6 @@ impl SharedBuffer {
 pub fn to_message(
     py: Python<'_>,
     buffers: &[Bound<'_, PyAny>],
-    fds: &[RawFd],
     threshold: usize,
     segments: &SegmentCache,
 ) -> PyResult<Message> {
@@ -91,11 +90,10 @@ pub fn to_message(
         }
         drop(pb);
     }
-    let fds = fds
-        .iter()
-        .map(|&fd| dup(fd))
-        .collect::<PyResult<Vec<_>>>()?;
-    Ok(Message { buffers: out, fds })
+    Ok(Message {
+        buffers: out,
+        fds: Vec::new(),
+    })
 }
 
 /// A close-on-exec duplicate of `fd`, which stays the caller's.
@@ -111,12 +109,13 @@ pub fn from_message<'py>(
     py: Python<'py>,
     msg: Message,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-    let mut buffers = msg.buffers.into_iter();
+    let Message { buffers, fds } = msg;
+    let mut buffers = buffers.into_iter();
     let main = match buffers.next() {
         Some(b) => PyBytes::new(py, &b),
         None => PyBytes::new(py, b""),
     };
-    if buffers.len() == 0 && msg.fds.is_empty() {
+    if buffers.len() == 0 && fds.is_empty() {
         return Ok((main.into_any(), py.None().into_bound(py)));
     }
     let list = PyList::empty(py);
@@ -126,11 +125,10 @@ pub fn from_message<'py>(
             b => list.append(SharedBuffer { buf: b }.into_py_any(py)?)?,
         }
     }
-    let fds: Vec<RawFd> = msg
-        .fds
+    let fds = fds
         .into_iter()
-        .map(std::os::fd::IntoRawFd::into_raw_fd)
-        .collect();
+        .map(|fd| Ok(fd.into_owned()?.into_raw_fd()))
+        .collect::<PyResult<Vec<RawFd>>>()?;
     let extra = (list, fds).into_pyobject(py)?.into_any();
     Ok((main.into_any(), extra))
 }

@@ -4,11 +4,13 @@
 //! a worker through the Python callable the pool was given.
 
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::sync::{Mutex, TryLockError};
 use std::time::Duration;
 
-use brinery_pool::{Config, Message, Outcome, Pool, Spawn, Submitter, TaskError, WorkerFds};
+use brinery_pool::{
+    Config, FdShare, Message, Outcome, Pool, Spawn, Submitter, TaskError, WorkerFds,
+};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -22,6 +24,8 @@ pub struct PoolCore {
     submitter: Submitter,
     shm_threshold: usize,
     pids: Mutex<Vec<i32>>,
+    /// One duplicate per open file the queued tasks pass.
+    fd_share: FdShare,
 }
 
 #[pymethods]
@@ -87,11 +91,13 @@ impl PoolCore {
             pids: Mutex::new(pool.worker_pids()),
             pool: Mutex::new(pool),
             shm_threshold,
+            fd_share: FdShare::new(),
         })
     }
 
-    /// Queues a task: buffers (the first is the main stream), fds to pass (duplicated;
-    /// they stay the caller's) and definition ids it needs. Returns the task id.
+    /// Queues a task: buffers (the first is the main stream), fds to pass (they stay the
+    /// caller's; the pool holds one duplicate of each open file, shared by all the queued
+    /// tasks that pass it) and definition ids it needs. Returns the task id.
     #[pyo3(signature = (buffers, fds=Vec::new(), needs=Vec::new()))]
     fn submit(
         &self,
@@ -100,13 +106,12 @@ impl PoolCore {
         fds: Vec<RawFd>,
         needs: Vec<u64>,
     ) -> PyResult<u64> {
-        let msg = to_message(
-            py,
-            &buffers,
-            &fds,
-            self.shm_threshold,
-            self.submitter.segments(),
-        )?;
+        let mut msg = to_message(py, &buffers, self.shm_threshold, self.submitter.segments())?;
+        msg.fds = fds
+            .into_iter()
+            // SAFETY: the caller vouches that each fd is open for the duration of the call.
+            .map(|fd| self.fd_share.share(unsafe { BorrowedFd::borrow_raw(fd) }))
+            .collect::<io::Result<_>>()?;
         Ok(self.submitter.submit_needing(msg, needs))
     }
 
@@ -122,7 +127,7 @@ impl PoolCore {
             .iter()
             .map(|m| {
                 let one = std::slice::from_ref(m);
-                to_message(py, one, &[], self.shm_threshold, self.submitter.segments())
+                to_message(py, one, self.shm_threshold, self.submitter.segments())
             })
             .collect::<PyResult<Vec<_>>>()?;
         Ok(self.submitter.submit_all(msgs, &needs))

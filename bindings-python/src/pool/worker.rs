@@ -2,7 +2,7 @@
 //! Receiving blocks with the GIL released; the stage page is written with plain stores so
 //! the Python loop can mark every stage of a task at no syscall cost.
 
-use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex};
 
 use brinery_pool::{launch, Chunk, Endpoint, SegmentCache, WorkerFds};
@@ -95,7 +95,7 @@ impl WorkerEndpoint {
         };
         m.fds
             .iter()
-            .map(|f| Ok(f.try_clone()?.into_raw_fd()))
+            .map(|f| Ok(f.as_fd().try_clone_to_owned()?.into_raw_fd()))
             .collect()
     }
 
@@ -134,7 +134,7 @@ impl WorkerEndpoint {
                 let mut all = Vec::with_capacity(1 + buffers.len());
                 all.push(main);
                 all.extend(buffers);
-                let msg = to_message(py, &all, &[], self.threshold, &self.segments)?;
+                let msg = to_message(py, &all, self.threshold, &self.segments)?;
                 let owned = fds
                     .iter()
                     .map(|&fd| dup(fd))

@@ -84,6 +84,28 @@ impl Encoder {
         }
     }
 
+    /// Opens the run of items (or dict entries) that starts at `index` of `len`: writes
+    /// its `MARK` when it has one and returns the index its run ends before. A host that
+    /// writes items in a tight loop calls this, writes items `index..end` (each after a
+    /// [`boundary`](Encoder::boundary)), then [`Encoder::batch_run_end`]; the bytes are
+    /// those of [`Encoder::batch_item_begin`] and [`Encoder::batch_item_end`] per item.
+    #[inline]
+    pub fn batch_run_begin(&mut self, batch: Batch, index: usize, len: usize) -> usize {
+        let alone = (self.proto == 0 && batch != Batch::Set) || !batch.in_run(index, len);
+        self.batch_item_begin(batch, index, len);
+        if alone {
+            index + 1
+        } else {
+            (index - index % BATCHSIZE + BATCHSIZE).min(len)
+        }
+    }
+
+    /// Closes the run [`Encoder::batch_run_begin`] opened, now ended before `end`.
+    #[inline]
+    pub fn batch_run_end(&mut self, batch: Batch, end: usize, len: usize) {
+        self.batch_item_end(batch, end - 1, len);
+    }
+
     /// Starts the reduction `_pickle.c` writes for a `set` (or `frozenset`) below
     /// protocol 4: `builtins.set` (memoized once per stream), then the argument tuple's
     /// `MARK` at protocol 0/1, then a new memoized empty list. Call it after the set's own
@@ -251,6 +273,42 @@ mod tests {
             enc.batch_item_end(batch, i, len);
         }
         enc.finish()
+    }
+
+    #[test]
+    fn runs_write_the_bytes_of_items_one_by_one() {
+        let batches = [
+            Batch::List,
+            Batch::ListIter,
+            Batch::Dict,
+            Batch::DictIter,
+            Batch::Set,
+        ];
+        for proto in [0, 2, 4] {
+            for batch in batches {
+                for len in [0, 1, 2, 999, 1000, 1001, 2000, 2001] {
+                    let mut enc = Encoder::new(proto).unwrap();
+                    let mut i = 0;
+                    while i < len {
+                        let end = enc.batch_run_begin(batch, i, len);
+                        assert!(end > i && end <= len);
+                        for _ in i..end {
+                            enc.none();
+                            if matches!(batch, Batch::Dict | Batch::DictIter) {
+                                enc.none();
+                            }
+                        }
+                        enc.batch_run_end(batch, end, len);
+                        i = end;
+                    }
+                    assert_eq!(
+                        enc.finish(),
+                        run(proto, batch, len),
+                        "{batch:?} {proto} {len}"
+                    );
+                }
+            }
+        }
     }
 
     fn count(data: &[u8], op: u8) -> usize {

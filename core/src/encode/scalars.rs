@@ -33,15 +33,13 @@ impl Encoder {
     pub fn int(&mut self, v: i64) {
         if (-0x8000_0000..=0x7fff_ffff).contains(&v) {
             if self.proto >= 1 {
-                if (0..=0xff).contains(&v) {
-                    self.write(&[BININT1, v as u8]);
-                } else if (0..=0xffff).contains(&v) {
-                    let b = (v as u16).to_le_bytes();
-                    self.write(&[BININT2, b[0], b[1]]);
-                } else {
-                    let b = (v as i32).to_le_bytes();
-                    self.write(&[BININT, b[0], b[1], b[2], b[3]]);
-                }
+                // BININT1, BININT2 or BININT chosen without a branch: in a run of ints of
+                // mixed sizes a branch on the size is mispredicted most of the time.
+                let class = usize::from(v as u64 > 0xff) + usize::from(v as u64 > 0xffff);
+                let b = (v as i32).to_le_bytes();
+                self.write(&[[BININT1, BININT2, BININT][class], b[0], b[1], b[2], b[3]]);
+                let unused = [3, 2, 0][class];
+                self.buf.truncate(self.buf.len() - unused);
             } else {
                 let mut line = Vec::with_capacity(24);
                 line.push(INT);

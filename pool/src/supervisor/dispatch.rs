@@ -1,6 +1,7 @@
 //! Dispatch: hands queued tasks to workers with room (every idle worker one task first,
-//! then each its prefetch, within the queue budget and the socket backlog), sends each
-//! worker the definitions a task needs before the task, and starts (or restarts) workers.
+//! then each its prefetch, within the queue budget, the socket backlog and the budget of
+//! descriptors queued at workers), sends each worker the definitions a task needs before
+//! the task, and starts (or restarts) workers.
 //! Not for reading what workers send back (`event_loop`).
 
 use super::*;
@@ -17,6 +18,7 @@ impl Pool {
     }
 
     pub(super) fn dispatch_round(&mut self, spread: bool) -> Result<(), PoolError> {
+        let fds_budget = (FDS_QUEUED / self.slots.len()).max(MIN_FDS_PER_WORKER);
         for i in 0..self.slots.len() {
             if spread && self.slots[i].is_none() && (!self.closing || !self.pending.is_empty()) {
                 if self.early_deaths >= EARLY_DEATHS_LIMIT && self.pending.is_empty() {
@@ -56,6 +58,13 @@ impl Pool {
                         break;
                     }
                 }
+                let Some(next) = self.pending.front() else {
+                    break;
+                };
+                let fds = next.msg.fds.len();
+                if fds > 0 && !w.inflight.is_empty() && w.fds_queued + fds > fds_budget {
+                    break;
+                }
                 let Some(mut task) = self.pending.pop_front() else {
                     break;
                 };
@@ -86,6 +95,7 @@ impl Pool {
                 match queued {
                     Ok(()) => {
                         self.inbox.segments.lend_out(&mut w.lent, &task.msg);
+                        w.fds_queued += fds;
                         let started = w.inflight.is_empty().then(Instant::now);
                         w.inflight.push_back(InFlight { task, started });
                     }
@@ -152,6 +162,7 @@ impl Pool {
             reader: FrameReader::new(),
             stage,
             inflight: VecDeque::new(),
+            fds_queued: 0,
             completed: 0,
             retiring: false,
             blame: None,

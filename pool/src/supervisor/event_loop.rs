@@ -141,7 +141,11 @@ impl Pool {
             let Some(pos) = w.inflight.iter().position(|t| t.task.id == f.id) else {
                 continue;
             };
-            if let Some(started) = w.inflight.remove(pos).and_then(|t| t.started) {
+            let Some(finished) = w.inflight.remove(pos) else {
+                continue;
+            };
+            w.fds_queued -= finished.task.msg.fds.len();
+            if let Some(started) = finished.started {
                 let took = started.elapsed();
                 w.typical = Some(match w.typical {
                     None => took,
