@@ -5,6 +5,7 @@
 //! recursive-tuple form. Each item is saved through [`Walker::save`]; the object path
 //! records the index or key. Not for the memo: see [`super::walker`] and [`super::memo`].
 
+use brinery_core::encode::Batch;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -13,9 +14,6 @@ use pyo3::types::{PyDict, PyTuple};
 use super::path::Seg;
 use super::walker::Walker;
 use crate::error;
-
-/// How many items go between one `MARK` and its `APPENDS`/`SETITEMS`/`ADDITEMS`.
-pub const BATCHSIZE: usize = 1000;
 
 impl<'py> Walker<'py> {
     pub(super) fn save_tuple(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
@@ -48,43 +46,40 @@ impl<'py> Walker<'py> {
         self.enc.empty_list();
         self.memoize_data(obj);
         let list = obj.cast::<pyo3::types::PyList>()?;
-        if list.len() == 0 {
+        let len = list.len();
+        if len == 0 {
             return Ok(());
         }
         if self.enc.protocol() == 0 {
             return self.batch_list(&obj.try_iter()?.into_any());
         }
         self.path.push(Seg::Index(0));
-        if list.len() == 1 {
-            let item = list.get_item(0)?;
-            self.save(&item)?;
-            self.enc.append();
-            self.path.pop();
-            return Ok(());
-        }
-        let mut total = 0;
-        loop {
-            self.enc.mark();
-            let mut this_batch = 0;
-            while total < list.len() {
-                self.path.set_top_index(total);
-                // SAFETY: total < len, checked just above with the GIL held; the item is
+        // As `batch_list_exact`: a single item is decided before it is saved; otherwise a
+        // run ends where the list ends once each item is saved (saving may change it).
+        let runs_len = if len == 1 { 1 } else { usize::MAX };
+        let mut index = 0;
+        while index < list.len() {
+            let end = self.enc.batch_run_begin(Batch::List, index, runs_len);
+            while index < end && index < list.len() {
+                self.path.set_top_index(index);
+                // SAFETY: index < len, checked just above with the GIL held; the item is
                 // owned (incref'd) before any Python code can run.
                 let item = unsafe {
                     Bound::from_borrowed_ptr(
                         self.py,
-                        ffi::PyList_GET_ITEM(list.as_ptr(), total as ffi::Py_ssize_t),
+                        ffi::PyList_GET_ITEM(list.as_ptr(), index as ffi::Py_ssize_t),
                     )
                 };
                 self.save(&item)?;
-                total += 1;
-                this_batch += 1;
-                if this_batch == BATCHSIZE {
-                    break;
-                }
+                index += 1;
             }
-            self.enc.appends();
-            if total >= list.len() {
+            if index == 1 && len != 1 {
+                // The list shrank under its first item: `MARK item APPENDS`.
+                self.enc.appends();
+            } else {
+                self.enc.batch_run_end(Batch::List, index, index);
+            }
+            if len == 1 {
                 break;
             }
         }
@@ -92,7 +87,10 @@ impl<'py> Walker<'py> {
         Ok(())
     }
 
-    /// `batch_list`: items from an iterator, `APPEND` for a lone trailing item.
+    /// `batch_list`: items from an iterator, `APPEND` for a lone trailing item. As in
+    /// CPython, a run's second item is fetched before its first is saved (a lone item has
+    /// no `MARK`), each later one after the one before it, and none after a full run's
+    /// last until the next run starts.
     pub fn batch_list(&mut self, iter: &Bound<'py, PyAny>) -> PyResult<()> {
         let next = || -> PyResult<Option<Bound<'py, PyAny>>> {
             // SAFETY: iter is an iterator; PyIter_Next returns a new reference or NULL.
@@ -107,45 +105,31 @@ impl<'py> Walker<'py> {
             }
         };
         self.path.push(Seg::Index(0));
+        let proto0 = self.enc.protocol() == 0;
         let mut index = 0;
-        if self.enc.protocol() == 0 {
-            while let Some(item) = next()? {
-                self.path.set_top_index(index);
-                self.save(&item)?;
-                self.enc.append();
-                index += 1;
-            }
-            self.path.pop();
-            return Ok(());
-        }
         loop {
             let Some(first) = next()? else { break };
-            let Some(mut item) = next()? else {
-                self.path.set_top_index(index);
-                self.save(&first)?;
-                self.enc.append();
-                break;
+            let mut item = if proto0 { None } else { next()? };
+            let len = if proto0 || item.is_some() {
+                usize::MAX
+            } else {
+                index + 1
             };
-            self.enc.mark();
+            let end = self.enc.batch_run_begin(Batch::ListIter, index, len);
             self.path.set_top_index(index);
             self.save(&first)?;
             index += 1;
-            let mut n = 1;
-            loop {
+            while index < end {
+                let Some(it) = item.take() else { break };
                 self.path.set_top_index(index);
-                self.save(&item)?;
+                self.save(&it)?;
                 index += 1;
-                n += 1;
-                if n == BATCHSIZE {
-                    break;
-                }
-                match next()? {
-                    Some(i) => item = i,
-                    None => break,
+                if index < end {
+                    item = next()?;
                 }
             }
-            self.enc.appends();
-            if n != BATCHSIZE {
+            self.enc.batch_run_end(Batch::ListIter, index, index);
+            if !proto0 && (index != end || len != usize::MAX) {
                 break;
             }
         }
@@ -206,38 +190,39 @@ impl<'py> Walker<'py> {
             })
         };
         let changed = || PyRuntimeError::new_err("dictionary changed size during iteration");
-        if size == 1 {
-            if let Some((k, v)) = next(&mut pos) {
+        // The entry after each one is fetched once it is saved (as `batch_dict_exact`
+        // does before its next run), so the encoder knows where the last run ends.
+        let runs_len = if size == 1 { 1 } else { usize::MAX };
+        let mut index = 0;
+        let mut cur = next(&mut pos);
+        while cur.is_some() {
+            let end = self.enc.batch_run_begin(Batch::Dict, index, runs_len);
+            while index < end {
+                let Some((k, v)) = cur.take() else { break };
                 self.dict_entry_owned(k, &v)?;
-                self.enc.setitem();
+                index += 1;
+                cur = next(&mut pos);
+            }
+            if index == 1 && size != 1 {
+                // The dict changed under its first entry: `MARK key value SETITEMS`.
+                self.enc.setitems();
+            } else {
+                let last = size == 1 || cur.is_none();
+                let len = if last { index } else { usize::MAX };
+                self.enc.batch_run_end(Batch::Dict, index, len);
             }
             if dict.len() != size {
                 return Err(changed());
             }
-            return Ok(());
-        }
-        loop {
-            self.enc.mark();
-            let mut i = 0;
-            while let Some((k, v)) = next(&mut pos) {
-                self.dict_entry_owned(k, &v)?;
-                i += 1;
-                if i == BATCHSIZE {
-                    break;
-                }
-            }
-            self.enc.setitems();
-            if dict.len() != size {
-                return Err(changed());
-            }
-            if i != BATCHSIZE {
+            if size == 1 {
                 break;
             }
         }
         Ok(())
     }
 
-    /// `batch_dict`: `(key, value)` pairs from an iterator.
+    /// `batch_dict`: `(key, value)` pairs from an iterator, fetched as
+    /// [`Walker::batch_list`] fetches items.
     pub fn batch_dict(&mut self, iter: &Bound<'py, PyAny>) -> PyResult<()> {
         let py = self.py;
         let next = || -> PyResult<Option<Bound<'py, PyAny>>> {
@@ -259,40 +244,31 @@ impl<'py> Walker<'py> {
                 )),
             }
         };
-        if self.enc.protocol() == 0 {
-            while let Some(item) = next()? {
-                let (k, v) = pair(&item)?;
-                self.dict_entry(&k, &v)?;
-                self.enc.setitem();
-            }
-            return Ok(());
-        }
+        let proto0 = self.enc.protocol() == 0;
+        let mut index = 0;
         loop {
             let Some(first) = next()? else { break };
-            let Some(mut item) = next()? else {
-                let (k, v) = pair(&first)?;
-                self.dict_entry(&k, &v)?;
-                self.enc.setitem();
-                break;
+            let mut item = if proto0 { None } else { next()? };
+            let len = if proto0 || item.is_some() {
+                usize::MAX
+            } else {
+                index + 1
             };
-            self.enc.mark();
+            let end = self.enc.batch_run_begin(Batch::DictIter, index, len);
             let (k, v) = pair(&first)?;
             self.dict_entry(&k, &v)?;
-            let mut n = 1;
-            loop {
-                let (k, v) = pair(&item)?;
+            index += 1;
+            while index < end {
+                let Some(it) = item.take() else { break };
+                let (k, v) = pair(&it)?;
                 self.dict_entry(&k, &v)?;
-                n += 1;
-                if n == BATCHSIZE {
-                    break;
-                }
-                match next()? {
-                    Some(i) => item = i,
-                    None => break,
+                index += 1;
+                if index < end {
+                    item = next()?;
                 }
             }
-            self.enc.setitems();
-            if n != BATCHSIZE {
+            self.enc.batch_run_end(Batch::DictIter, index, index);
+            if !proto0 && (index != end || len != usize::MAX) {
                 break;
             }
         }
@@ -322,35 +298,20 @@ impl<'py> Walker<'py> {
         if size == 0 {
             return Ok(());
         }
-        let mut iter = self
-            .set_items(obj)?
-            .into_iter()
-            .map(Ok::<_, PyErr>)
-            .peekable();
+        let items = self.set_items(obj)?;
+        let len = items.len();
         self.path.push(Seg::Item("set item"));
-        loop {
-            self.enc.mark();
-            let mut i = 0;
-            for item in iter.by_ref() {
-                self.save(&item?)?;
-                i += 1;
-                if i == BATCHSIZE {
-                    break;
-                }
+        let mut index = 0;
+        while index < len {
+            let end = self.enc.batch_run_begin(Batch::Set, index, len);
+            for item in &items[index..end] {
+                self.save(item)?;
             }
-            self.enc.additems();
+            self.enc.batch_run_end(Batch::Set, end, len);
             if obj.len()? != size {
                 return Err(PyRuntimeError::new_err("set changed size during iteration"));
             }
-            if i != BATCHSIZE {
-                break;
-            }
-            // CPython writes one more (possibly empty) batch after a full one.
-            if iter.peek().is_none() {
-                self.enc.mark();
-                self.enc.additems();
-                break;
-            }
+            index = end;
         }
         self.path.pop();
         Ok(())
