@@ -2,8 +2,12 @@
 //! `MARK ... APPENDS`/`SETITEMS`/`ADDITEMS` runs of `_pickle.c`'s batching loops (the
 //! exact-type loops, and the iterator loops that list and dict subclasses and the items of
 //! a `__reduce__` tuple take), the `set(list)` reductions below protocol 4, and the
-//! recursive-tuple form. Each item is saved through [`Walker::save`]; the object path
-//! records the index or key. Not for the memo: see [`super::walker`] and [`super::memo`].
+//! recursive-tuple form. Where each run starts and ends is the core's
+//! (`Encoder::batch_run_begin`/`batch_run_end`); this file feeds it the items in
+//! CPython's order, including what `_pickle.c` does when saving an item changes the
+//! container and when it fetches an iterator's next item. Each item is saved through
+//! [`Walker::save`]; the object path records the index or key. Not for the memo: see
+//! [`super::walker`] and [`super::memo`].
 
 use brinery_core::encode::Batch;
 use pyo3::exceptions::PyRuntimeError;
