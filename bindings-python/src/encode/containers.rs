@@ -91,11 +91,27 @@ impl<'py> Walker<'py> {
         Ok(())
     }
 
-    /// `batch_list`: items from an iterator, `APPEND` for a lone trailing item. As in
-    /// CPython, a run's second item is fetched before its first is saved (a lone item has
-    /// no `MARK`), each later one after the one before it, and none after a full run's
-    /// last until the next run starts.
+    /// `batch_list`: items from an iterator, `APPEND` for a lone trailing item.
     pub fn batch_list(&mut self, iter: &Bound<'py, PyAny>) -> PyResult<()> {
+        self.path.push(Seg::Index(0));
+        self.iter_runs(Batch::ListIter, iter, |w, index, item| {
+            w.path.set_top_index(index);
+            w.save(&item)
+        })?;
+        self.path.pop();
+        Ok(())
+    }
+
+    /// The runs of `_pickle.c`'s `batch_list` and `batch_dict` over `iter`: a run's second
+    /// item is fetched before its first is saved (a lone item has no `MARK`), each later
+    /// one after the one before it, and none after a full run's last until the next run
+    /// starts. `save_item` writes item `index`.
+    fn iter_runs(
+        &mut self,
+        batch: Batch,
+        iter: &Bound<'py, PyAny>,
+        mut save_item: impl FnMut(&mut Self, usize, Bound<'py, PyAny>) -> PyResult<()>,
+    ) -> PyResult<()> {
         let next = || -> PyResult<Option<Bound<'py, PyAny>>> {
             // SAFETY: iter is an iterator; PyIter_Next returns a new reference or NULL.
             let p = unsafe { ffi::PyIter_Next(iter.as_ptr()) };
@@ -108,7 +124,6 @@ impl<'py> Walker<'py> {
                 Ok(Some(unsafe { Bound::from_owned_ptr(iter.py(), p) }))
             }
         };
-        self.path.push(Seg::Index(0));
         let proto0 = self.enc.protocol() == 0;
         let mut index = 0;
         loop {
@@ -119,25 +134,22 @@ impl<'py> Walker<'py> {
             } else {
                 index + 1
             };
-            let end = self.enc.batch_run_begin(Batch::ListIter, index, len);
-            self.path.set_top_index(index);
-            self.save(&first)?;
+            let end = self.enc.batch_run_begin(batch, index, len);
+            save_item(self, index, first)?;
             index += 1;
             while index < end {
                 let Some(it) = item.take() else { break };
-                self.path.set_top_index(index);
-                self.save(&it)?;
+                save_item(self, index, it)?;
                 index += 1;
                 if index < end {
                     item = next()?;
                 }
             }
-            self.enc.batch_run_end(Batch::ListIter, index, index);
+            self.enc.batch_run_end(batch, index, index);
             if !proto0 && (index != end || len != usize::MAX) {
                 break;
             }
         }
-        self.path.pop();
         Ok(())
     }
 
@@ -225,58 +237,17 @@ impl<'py> Walker<'py> {
         Ok(())
     }
 
-    /// `batch_dict`: `(key, value)` pairs from an iterator, fetched as
-    /// [`Walker::batch_list`] fetches items.
+    /// `batch_dict`: `(key, value)` pairs from an iterator, in the runs of
+    /// [`Walker::batch_list`].
     pub fn batch_dict(&mut self, iter: &Bound<'py, PyAny>) -> PyResult<()> {
-        let py = self.py;
-        let next = || -> PyResult<Option<Bound<'py, PyAny>>> {
-            let p = unsafe { ffi::PyIter_Next(iter.as_ptr()) };
-            if p.is_null() {
-                match PyErr::take(py) {
-                    Some(e) => Err(e),
-                    None => Ok(None),
-                }
-            } else {
-                Ok(Some(unsafe { Bound::from_owned_ptr(py, p) }))
-            }
-        };
-        let pair = |item: &Bound<'py, PyAny>| -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        self.iter_runs(Batch::DictIter, iter, |w, _, item| {
             match item.cast::<PyTuple>() {
-                Ok(t) if t.len() == 2 => Ok((t.get_item(0)?, t.get_item(1)?)),
+                Ok(t) if t.len() == 2 => w.dict_entry(&t.get_item(0)?, &t.get_item(1)?),
                 _ => Err(pyo3::exceptions::PyTypeError::new_err(
                     "dict items iterator must return 2-tuples",
                 )),
             }
-        };
-        let proto0 = self.enc.protocol() == 0;
-        let mut index = 0;
-        loop {
-            let Some(first) = next()? else { break };
-            let mut item = if proto0 { None } else { next()? };
-            let len = if proto0 || item.is_some() {
-                usize::MAX
-            } else {
-                index + 1
-            };
-            let end = self.enc.batch_run_begin(Batch::DictIter, index, len);
-            let (k, v) = pair(&first)?;
-            self.dict_entry(&k, &v)?;
-            index += 1;
-            while index < end {
-                let Some(it) = item.take() else { break };
-                let (k, v) = pair(&it)?;
-                self.dict_entry(&k, &v)?;
-                index += 1;
-                if index < end {
-                    item = next()?;
-                }
-            }
-            self.enc.batch_run_end(Batch::DictIter, index, index);
-            if !proto0 && (index != end || len != usize::MAX) {
-                break;
-            }
-        }
-        Ok(())
+        })
     }
 
     /// A set or frozenset below protocol 4, which has no opcodes for them: the reduction
