@@ -6,13 +6,15 @@
 //! - the opcode block of `bindings-node/builder.js`, from the constants of
 //!   `bindings-node/src/tape.rs`;
 //! - `bindings-python/python/brinery/_brinery.pyi`, from what `bindings-python/src`
-//!   registers on the native module ([`crate::stubgen`]).
+//!   registers on the native module ([`crate::stubgen`]);
+//! - the tables read from CPython 3.11 (the version whose `repr` and `_compat_pickle`
+//!   they copy): `core/src/compat_table.rs` and `core/src/dis/printable.rs`, by their
+//!   scripts under `core/tests/vectors/`, when a 3.11 interpreter is found.
 //!
 //! With `--check` (a step of `cargo xtask test`) a stale artifact is an error; it is
 //! rewritten all the same, so committing the tree fixes it. Not generated here: the
-//! tables that need a particular CPython (`core/src/compat_table.rs`,
-//! `core/src/dis/printable.rs`, the vectors), which keep their scripts under
-//! `core/tests/vectors/`.
+//! vectors themselves (`core/tests/vectors/generate.py`), which take minutes and are
+//! the streams CPython wrote, not a copy of a file of this tree.
 
 use std::fs;
 
@@ -54,6 +56,11 @@ fn generate(check: bool) -> Result {
     if run::has_crate("bindings-python") && update(PYI, &crate::stubgen::stub()?)? {
         stale.push(PYI);
     }
+    for (script, rel) in TABLES {
+        if python_table(script, rel)? {
+            stale.push(rel);
+        }
+    }
     if check && !stale.is_empty() {
         return Err(format!(
             "stale generated files (now regenerated; commit them): {}",
@@ -62,6 +69,40 @@ fn generate(check: bool) -> Result {
         .into());
     }
     Ok(())
+}
+
+/// The tables copied from CPython 3.11: `(script, the file it writes)`.
+const TABLES: &[(&str, &str)] = &[
+    (
+        "core/tests/vectors/compat_table.py",
+        "core/src/compat_table.rs",
+    ),
+    (
+        "core/tests/vectors/cpython/gen_printable.py",
+        "core/src/dis/printable.rs",
+    ),
+];
+
+/// Runs `script` with CPython 3.11, which rewrites `rel`; true when `rel` changed.
+/// Without a 3.11 interpreter the table is left as committed (and said so).
+fn python_table(script: &str, rel: &str) -> Result<bool> {
+    let python = match crate::interpreters::all() {
+        Ok(all) => all.into_iter().find(|i| i.minor == "3.11"),
+        Err(_) => None,
+    };
+    let Some(python) = python else {
+        eprintln!("xtask: codegen: no CPython 3.11 found; {rel} not checked");
+        return Ok(false);
+    };
+    let path = run::root().join(rel);
+    let before = fs::read_to_string(&path).ok();
+    let script = run::root().join(script);
+    run::status(&mut run::cmd(&python.executable, &[&script.to_string_lossy()]))?;
+    let changed = fs::read_to_string(&path).ok() != before;
+    if changed {
+        eprintln!("xtask: updated {rel}");
+    }
+    Ok(changed)
 }
 
 /// Writes `text` to `rel` when it differs; true when it did.
