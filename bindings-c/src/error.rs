@@ -450,33 +450,7 @@ mod tests {
     #[test]
     fn decode_statuses_are_named_by_the_core_table() {
         use DecodeErrorKind as K;
-        let kinds = [
-            K::Truncated,
-            K::UnknownOpcode(0),
-            K::UnsupportedProtocol(9),
-            K::StackUnderflow,
-            K::MissingMark,
-            K::UnexpectedMark,
-            K::MemoKeyMissing(0),
-            K::BadLength,
-            K::BadArgument(String::new()),
-            K::BadUtf8,
-            K::WrongType("", ""),
-            K::MissingBuffer(0, 0),
-            K::NoStop,
-            K::TrailingStack,
-            K::BadFrame,
-            K::FrameCrossed,
-            K::TooDeep(0),
-            K::MemoLimit(0),
-            K::AllocLimit(0),
-            K::Forbidden(String::new()),
-            K::ForbiddenExtension(0),
-            K::Expands(0),
-            K::OddItems,
-            K::NonAscii,
-            K::NoBuffers,
-        ];
+        let kinds = K::one_of_each();
         for kind in &kinds {
             let status = brinery_status::of_decode(kind);
             assert_ne!(status, BRINERY_DECODE_FAILED, "{kind:?} has no status");

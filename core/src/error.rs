@@ -68,6 +68,41 @@ pub enum DecodeErrorKind {
 type Row = (&'static str, u16, &'static str);
 
 impl DecodeErrorKind {
+    /// One value of every kind, for tests that check a binding's mapping of the whole
+    /// table (a new kind fails to compile in `row` until it has a row, and must be added
+    /// here).
+    #[doc(hidden)]
+    pub fn one_of_each() -> [Self; 25] {
+        use DecodeErrorKind as K;
+        [
+            K::Truncated,
+            K::UnknownOpcode(0),
+            K::UnsupportedProtocol(9),
+            K::StackUnderflow,
+            K::MissingMark,
+            K::UnexpectedMark,
+            K::MemoKeyMissing(0),
+            K::BadLength,
+            K::BadArgument(String::new()),
+            K::BadUtf8,
+            K::WrongType("", ""),
+            K::MissingBuffer(0, 0),
+            K::NoStop,
+            K::TrailingStack,
+            K::BadFrame,
+            K::FrameCrossed,
+            K::TooDeep(0),
+            K::MemoLimit(0),
+            K::AllocLimit(0),
+            K::Forbidden(String::new()),
+            K::ForbiddenExtension(0),
+            K::Expands(0),
+            K::OddItems,
+            K::NonAscii,
+            K::NoBuffers,
+        ]
+    }
+
     /// The stable name of this kind of failure, in capitals (`"TRUNCATED"`,
     /// `"FORBIDDEN_GLOBAL"`). C's status is `BRINERY_DECODE_<code>` (for
     /// `FORBIDDEN_GLOBAL`, `BRINERY_FORBIDDEN_GLOBAL`); Python's `UnpicklingError.code`
@@ -152,43 +187,10 @@ pub enum EncodeError {
 #[cfg(test)]
 mod tests {
     use super::DecodeErrorKind as K;
-    use alloc::string::String;
-
-    /// One of every kind (a new kind fails to compile in `row` until it has a row, and
-    /// must be added here).
-    fn every_kind() -> [K; 25] {
-        [
-            K::Truncated,
-            K::UnknownOpcode(0),
-            K::UnsupportedProtocol(9),
-            K::StackUnderflow,
-            K::MissingMark,
-            K::UnexpectedMark,
-            K::MemoKeyMissing(0),
-            K::BadLength,
-            K::BadArgument(String::new()),
-            K::BadUtf8,
-            K::WrongType("", ""),
-            K::MissingBuffer(0, 0),
-            K::NoStop,
-            K::TrailingStack,
-            K::BadFrame,
-            K::FrameCrossed,
-            K::TooDeep(0),
-            K::MemoLimit(0),
-            K::AllocLimit(0),
-            K::Forbidden(String::new()),
-            K::ForbiddenExtension(0),
-            K::Expands(0),
-            K::OddItems,
-            K::NonAscii,
-            K::NoBuffers,
-        ]
-    }
 
     #[test]
     fn one_number_per_code_and_one_code_per_number() {
-        let kinds = every_kind();
+        let kinds = K::one_of_each();
         for a in &kinds {
             assert!((101..200).contains(&a.number()), "{a:?}");
             assert!(a
