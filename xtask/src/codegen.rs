@@ -97,7 +97,10 @@ fn python_table(script: &str, rel: &str) -> Result<bool> {
     let path = run::root().join(rel);
     let before = fs::read_to_string(&path).ok();
     let script = run::root().join(script);
-    run::status(&mut run::cmd(&python.executable, &[&script.to_string_lossy()]))?;
+    run::status(&mut run::cmd(
+        &python.executable,
+        &[&script.to_string_lossy()],
+    ))?;
     let changed = fs::read_to_string(&path).ok() != before;
     if changed {
         eprintln!("xtask: updated {rel}");
