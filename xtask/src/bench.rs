@@ -14,6 +14,7 @@ const SCRIPTS: &[(&str, &str)] = &[
     ("python", "bindings-python/benches/pool_compare.py"),
     ("python", "bindings-python/benches/dask_compare.py"),
     ("node", "bindings-node/bench/compare.js"),
+    ("python", "bindings-c/benches/compare_json.py"),
 ];
 
 pub fn run(args: &[String]) -> Result {
@@ -26,6 +27,10 @@ pub fn run(args: &[String]) -> Result {
         "encode",
         "--bench",
         "decode",
+        "--bench",
+        "json",
+        "--features",
+        "json",
     ];
     if quick {
         bench.extend(["--", "--sample-count", "10"]);

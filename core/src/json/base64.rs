@@ -3,7 +3,6 @@
 //! base64 library: no other alphabet, no line breaks.
 
 use alloc::string::String;
-use alloc::vec;
 use alloc::vec::Vec;
 
 /// The standard base64 alphabet.
@@ -22,11 +21,26 @@ static B64_PAIRS: [[u8; 2]; 4096] = {
     t
 };
 
+/// Bytes of base64 text made at a time: encoded into a buffer on the stack that stays
+/// in the L1 cache, then appended, so the text is written to `out`'s memory once (a
+/// whole-length scratch buffer cost a zeroing pass, a second pass over cold memory and
+/// its page faults).
+const CHUNK: usize = 4096;
+
 /// Standard base64 with padding, appended to `out`.
 pub(super) fn base64_encode(out: &mut String, data: &[u8]) {
-    let len = data.len().div_ceil(3) * 4;
-    let mut buf = vec![0u8; len];
-    let dst = &mut buf[..];
+    out.reserve(data.len().div_ceil(3) * 4);
+    let mut buf = [0u8; CHUNK];
+    // Whole input groups per chunk: CHUNK / 4 groups of 3 bytes.
+    for part in data.chunks(CHUNK / 4 * 3) {
+        let n = encode_part(&mut buf, part);
+        out.push_str(core::str::from_utf8(&buf[..n]).expect("base64 is ascii"));
+    }
+}
+
+/// Encodes `data` (at most `dst.len() / 4 * 3` bytes) into the start of `dst`, padded,
+/// and returns the length written.
+fn encode_part(dst: &mut [u8], data: &[u8]) -> usize {
     let whole = data.len() / 3;
     // Six bytes (two groups of three) at a time from one 8-byte load, written as one
     // 8-byte store; the last few whole groups one at a time.
@@ -54,20 +68,21 @@ pub(super) fn base64_encode(out: &mut String, data: &[u8]) {
         dst.copy_from_slice(&[a, b, c, d]);
     }
     let tail = &data[whole * 3..];
-    if !tail.is_empty() {
-        let b1 = tail.get(1).copied().unwrap_or(0);
-        let n = (tail[0] as usize) << 16 | (b1 as usize) << 8;
-        let dst = &mut dst[whole * 4..];
-        dst[0] = B64[n >> 18];
-        dst[1] = B64[n >> 12 & 63];
-        dst[2] = if tail.len() == 2 {
-            B64[n >> 6 & 63]
-        } else {
-            b'='
-        };
-        dst[3] = b'=';
+    if tail.is_empty() {
+        return whole * 4;
     }
-    out.push_str(core::str::from_utf8(&buf).expect("base64 is ascii"));
+    let b1 = tail.get(1).copied().unwrap_or(0);
+    let n = (tail[0] as usize) << 16 | (b1 as usize) << 8;
+    let dst = &mut dst[whole * 4..];
+    dst[0] = B64[n >> 18];
+    dst[1] = B64[n >> 12 & 63];
+    dst[2] = if tail.len() == 2 {
+        B64[n >> 6 & 63]
+    } else {
+        b'='
+    };
+    dst[3] = b'=';
+    whole * 4 + 4
 }
 
 /// The bytes of standard padded base64 text, or `None` when it is not that.

@@ -123,9 +123,13 @@ mod tests {
 
     #[test]
     fn base64_matches_the_standard() {
-        // Every length around the 6-bytes-at-a-time loop's edges, against a bytewise
-        // reference.
-        for len in 0..40usize {
+        // Every length around the 6-bytes-at-a-time loop's edges, and around the edges
+        // of the 3,072-byte parts it is encoded in.
+        let lens = (0..40usize)
+            .chain(3060..3085)
+            .chain(6140..6150)
+            .chain([10_000]);
+        for len in lens {
             let data: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
             let mut fast = String::new();
             base64_encode(&mut fast, &data);
