@@ -347,6 +347,14 @@ def test_public_pool_classes_are_pickled_under_brinery_pool():
         assert modules == {"brinery.pool"}, (name, modules)
         assert type(pickle.loads(data)) is cls
     assert brinery._pool_errors.WorkerDiedError is brinery.pool.WorkerDiedError
+    # The paths brinery wrote before the pool became a package, as an old stream has them
+    # (protocol 2 names globals by text, so only the module changes).
+    old_cause = pickle.dumps(brinery.pool.RemoteTraceback("tb"), 2).replace(b"brinery.pool\n", b"brinery._results\n")
+    assert b"brinery._results\nRemoteTraceback" in old_cause
+    cause = pickle.loads(old_cause)
+    assert type(cause) is brinery.pool.RemoteTraceback and cause.tb == "tb"
+    old_fd = pickle.dumps(brinery.pool.Fd(-1), 2).replace(b"brinery.pool\n", b"brinery._worker_codec\n")
+    assert b"brinery._worker_codec\nFd" in old_fd and type(pickle.loads(old_fd)) is brinery.pool.Fd
     fd = brinery.pool.Fd(-1)
     assert b"brinery.pool" in pickle.dumps(fd) and type(pickle.loads(pickle.dumps(fd))) is brinery.pool.Fd
 

@@ -152,6 +152,11 @@ impl<'a, 'py> Builder<'a, 'py> {
         }
     }
 
+    /// Pushes the dependencies not started yet, so the first of them is built first.
+    fn push_new(&self, deps: &[NodeId], work: &mut Vec<NodeId>) {
+        work.extend(deps.iter().rev().filter(|&&d| self.state[d] == State::New));
+    }
+
     /// Builds the root and everything it reaches.
     pub fn build(mut self) -> R<Bound<'py, PyAny>> {
         let root = self.tree.root();
@@ -168,11 +173,7 @@ impl<'a, 'py> Builder<'a, 'py> {
                     }
                     deps.clear();
                     construct_deps(self.tree, id, &mut deps);
-                    for &d in deps.iter().rev() {
-                        if self.state[d] == State::New {
-                            work.push(d);
-                        }
-                    }
+                    self.push_new(&deps, &mut work);
                 }
                 State::Constructing => {
                     let obj = self.construct(id).map_err(|f| f.at(self.tree, id))?;
@@ -190,11 +191,7 @@ impl<'a, 'py> Builder<'a, 'py> {
                     self.state[id] = State::Constructed;
                     deps.clear();
                     fill_deps(self.tree, id, &mut deps);
-                    for &d in deps.iter().rev() {
-                        if self.state[d] == State::New {
-                            work.push(d);
-                        }
-                    }
+                    self.push_new(&deps, &mut work);
                 }
                 State::Constructed => {
                     deps.clear();
