@@ -21,9 +21,17 @@ from ._worker import CALL
 
 
 def chunks(it, size):
+    """Lists of ``size`` items of ``it`` (an iterator, or a list: then slices of it, as
+    far as it goes when each is taken)."""
     if size == 1:
         for x in it:
             yield [x]
+        return
+    if type(it) is list:
+        i = 0
+        while i < len(it):
+            yield it[i : i + size]
+            i += size
         return
     while True:
         chunk = list(itertools.islice(it, size))

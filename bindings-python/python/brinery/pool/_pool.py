@@ -16,7 +16,7 @@ from ._progress import Progress
 from ._results import AsyncResult, Batch, MapResult, OrderedResults, UnorderedResults
 from ._results import attach_callbacks, settle
 from ._tasks import INIT_PATHS, ParentSide, TaskEncoder, Tasks, renamed
-from ._codec import make_encoder
+from ._codec import PlainWriter, make_encoder
 from ._worker import CALL, CHUNK, INIT_DEF, STARCHUNK
 
 __all__ = ["Pool"]
@@ -95,6 +95,7 @@ class Pool(Tasks, Driver, _cf.Executor):
         self._base_needs = []
         self._parent_side = ParentSide(self)
         self._encoder = make_encoder(TaskEncoder, True, self, cross_version=python is not None)
+        self._plain = PlainWriter()  # (chunks' stock pickles, under _enc_lock)
         self._closing = False
         self._terminating = False
         self._core = None
@@ -157,7 +158,7 @@ class Pool(Tasks, Driver, _cf.Executor):
             kind = CHUNK if single else STARCHUNK
         bar = Progress(len(items)) if progress else None
         return OrderedResults(
-            self, fn, kind, iter(items), chunksize, deadline=deadline, progress=bar, window=_WINDOW, driven=True
+            self, fn, kind, items, chunksize, deadline=deadline, progress=bar, window=_WINDOW, driven=True
         )
 
     def shutdown(self, wait=True, *, cancel_futures=False):
@@ -205,12 +206,12 @@ class Pool(Tasks, Driver, _cf.Executor):
         bar = None
         if progress:
             bar = Progress(len(iterable) if hasattr(iterable, "__len__") else None)
-        return OrderedResults(self, fn, CHUNK, iter(iterable), chunksize, progress=bar, window=_WINDOW)
+        return OrderedResults(self, fn, CHUNK, _items(iterable), chunksize, progress=bar, window=_WINDOW)
 
     def imap_unordered(self, fn, iterable, chunksize=1):
         """Results as they complete, submitted lazily."""
         self._check_running()
-        return UnorderedResults(self, fn, CHUNK, iter(iterable), chunksize, _WINDOW)
+        return UnorderedResults(self, fn, CHUNK, _items(iterable), chunksize, _WINDOW)
 
     def _gather(self, fn, kind, iterable, chunksize, callback, error_callback):
         self._check_running()
@@ -273,6 +274,12 @@ class Pool(Tasks, Driver, _cf.Executor):
     def worker_pids(self):
         """Pids of the live workers."""
         return self._core.worker_pids() if self._core is not None else []
+
+
+def _items(iterable):
+    """What a lazy call reads its input from: a list as it is (its chunks are slices of
+    it), anything else as an iterator."""
+    return iterable if type(iterable) is list else iter(iterable)
 
 
 def _one_of(**named):

@@ -9,6 +9,7 @@ They only wait and hand out; submitting, delivering and decoding are the pool's
 
 import collections
 import concurrent.futures as _cf
+from itertools import chain, repeat as _repeat, starmap as _starmap
 import logging
 import time
 import threading
@@ -27,7 +28,7 @@ _SLICE = 0.1
 
 # An iterator with nothing left: no values of a chunk are waiting.
 _NONE = iter(())
-_END = object()
+_NO_ARGS = ()
 
 
 def wait_for(cond, ready, deadline):
@@ -243,33 +244,44 @@ class _Results:
             raise
 
     def __iter__(self):
-        # A generator: a chunk's values are handed out at the cost of a resumed frame
-        # each, not of a method call. The rest of a chunk stays in ``_ready`` (an
-        # iterator), so ``next()`` and another loop over this object go on where a loop
-        # left off; no value handed out stays referenced here.
-        return self._each()
+        # A loop takes the values from C: ``chain`` over the chunks, a generator resumed
+        # once a chunk, not once a value. A chunk's iterator is ``_ready``, so ``next()``
+        # and another loop over this object go on where a loop left off.
+        return chain.from_iterable(self._chunks())
 
-    def _each(self):
+    def _chunks(self):
+        yield self._ready
+        call = self._kind == CALL
         while True:
-            yield from self._ready
             try:
-                first = [self.next()]
+                values = self._fetch(None)
             except StopIteration:
                 return
-            yield first.pop()
+            if call:
+                values = [values]
+            # (the list empties as its values are handed out: this frame keeps none)
+            yield self._chunk(values)
 
     def __next__(self):
         for value in self._ready:
             return value
         return self.next()
 
+    def next(self, timeout=None):
+        for value in self._ready:
+            return value
+        value = self._fetch(timeout)
+        if self._kind == CALL:
+            return value
+        return next(self._chunk(value))
+
     def _chunk(self, values):
-        """The first of a chunk's ``values`` (a list of ours), the rest kept in ``_ready``
-        and let go of as they are handed out."""
-        values.append(_END)
+        """An iterator over a chunk's ``values`` (a list of ours), kept in ``_ready``,
+        that pops each value off the list as it hands it out: no value handed out stays
+        referenced here."""
         values.reverse()
-        self._ready = it = iter(values.pop, _END)
-        return next(it)
+        self._ready = it = _starmap(values.pop, _repeat(_NO_ARGS, len(values)))
+        return it
 
     def close(self):
         """Ends the iteration; the tasks of this call no worker has yet are cancelled."""
@@ -330,9 +342,8 @@ class OrderedResults(_Results):
                 batch.waiting = False
         return i < len(batch.results)
 
-    def next(self, timeout=None):
-        for value in self._ready:
-            return value
+    def _fetch(self, timeout):
+        """The next task's value (a chunk's list of values), waiting for it."""
         self._started = True
         batch = self._batch
         i = self._i
@@ -359,9 +370,7 @@ class OrderedResults(_Results):
         value = self._decode(out)
         if self._bar is not None:
             self._bar.advance(self._feed.sizes[i])
-        if self._kind == CALL:
-            return value
-        return self._chunk(value)
+        return value
 
     def _finish(self):
         error, self._feed.input_error = self._feed.input_error, None
@@ -384,9 +393,8 @@ class UnorderedResults(_Results):
     def _unfinished(self):
         return [tid for i, tid in enumerate(self._feed.tids) if i not in self._took]
 
-    def next(self, timeout=None):
-        for value in self._ready:
-            return value
+    def _fetch(self, timeout):
+        """The values of the next chunk to complete, waiting for it."""
         self._started = True
         batch = self._batch
         if self._done or len(self._took) >= len(batch.results):
@@ -413,4 +421,4 @@ class UnorderedResults(_Results):
         batch.results[i] = None
         self._took.add(i)
         self._taken(i)
-        return self._chunk(self._decode(out))
+        return self._decode(out)

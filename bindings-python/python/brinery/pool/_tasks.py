@@ -134,9 +134,10 @@ class Tasks:
                 # The plain ones up front go in one call, as stock pickles.
                 mains = []
                 for payload in payloads:
-                    if not is_plain(payload):
+                    main = self._plain_main(kind, ref[0], payload)
+                    if main is None:
                         break
-                    mains.append(pickle.dumps((kind, ref[0], payload), 5))
+                    mains.append(main)
                 if mains:
                     sizes.extend(map(len, mains))
                     start = core.submit_many(mains, ref[1])
@@ -144,8 +145,8 @@ class Tasks:
                     payloads = payloads[len(mains) :]
             for payload in payloads:
                 try:
-                    if ref is not None and is_plain(payload):
-                        main = pickle.dumps((kind, ref[0], payload), 5)
+                    main = None if ref is None else self._plain_main(kind, ref[0], payload)
+                    if main is not None:
                         tids.append(core.submit([main], (), ref[1]))
                         sizes.append(len(main))
                         continue
@@ -180,6 +181,13 @@ class Tasks:
         if late:
             self._deliver(late)
         return tids
+
+    def _plain_main(self, kind, head, payload):
+        """The task as a stock pickle, or None if it needs the full encoder. A chunk is
+        checked while it is written (``PlainWriter``), not visited first."""
+        if kind == CALL:
+            return pickle.dumps((kind, head, payload), 5) if is_plain(payload) else None
+        return self._plain.dumps((kind, head, payload), payload, None if type(head) is int else head)
 
     def _fast_ref(self, fn):
         """``(what the fast path pickles for fn, definitions needed)``, or None when fn
