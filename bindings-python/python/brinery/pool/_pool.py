@@ -27,6 +27,10 @@ __all__ = ["Pool"]
 # tasks ahead).
 _WINDOW = (4096, 16 << 20)
 
+# How many of a map_async's chunks are pickled and submitted at a time (after the first
+# two a worker).
+_GROUP = 64
+
 class Pool(Tasks, Driver, _cf.Executor):
     """A process pool; see the ``brinery.pool`` documentation.
 
@@ -217,17 +221,28 @@ class Pool(Tasks, Driver, _cf.Executor):
         self._check_running()
         items = list(iterable)
         chunksize = self._chunksize(chunksize, len(items))
-        chunks = [items[i : i + chunksize] for i in range(0, len(items), chunksize)]
+        n = -(-len(items) // chunksize)
         res = MapResult(self)
         attach_callbacks(res, callback, error_callback)
-        batch = Batch(len(chunks))
+        batch = Batch(n)
         batch.gather = res
-        batch.left = len(chunks) + 1  # one more until every chunk is sent
-        tids = self._send_many(kind, fn, chunks, batch, 0) if chunks else []
+        batch.left = n + 1  # one more until every chunk is sent
+        tids = []
+        # Sent in groups, the first small: the workers run the first chunks while the
+        # rest are pickled.
+        group = 2 * self._processes
+        while len(tids) < n:
+            start = len(tids) * chunksize
+            stop = min(len(items), start + group * chunksize)
+            chunks = [items[i : i + chunksize] for i in range(start, stop, chunksize)]
+            sent = self._send_many(kind, fn, chunks, batch, len(tids), check=not tids)
+            tids.extend(sent)
+            if len(sent) < len(chunks) or None in sent:  # a pickling error: nothing after it
+                del batch.results[len(tids) :]
+                break
+            group = _GROUP
         res._tids = [t for t in tids if t is not None]
-        if len(tids) < len(chunks) or None in tids:  # a pickling error: nothing after it
-            del batch.results[len(tids) :]
-        self._arrived(batch, 1 + len(chunks) - len(res._tids))
+        self._arrived(batch, 1 + n - len(res._tids))
         return res
 
     def _chunksize(self, chunksize, n):

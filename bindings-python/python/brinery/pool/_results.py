@@ -198,6 +198,42 @@ class Batch:
         self.feed = None  # a driven Feed, told of each result as it arrives
 
 
+class _Decoded:
+    """A ``map_async`` chunk's outcome, decoded as it arrived: its values or its error."""
+
+    __slots__ = ("values", "error")
+
+    def __init__(self, values, error):
+        self.values = values
+        self.error = error
+
+
+def decode_arrived(batch, decode):
+    """Decodes the results of a ``map_async`` that have arrived and are not yet decoded
+    (any thread; each index is taken by one)."""
+    arrived, results = batch.arrived, batch.results
+    while arrived:
+        i = arrived.popleft()
+        try:
+            results[i] = _Decoded(decode(results[i]), None)
+        except BaseException as e:  # noqa: BLE001 - raised in its turn by gathered()
+            results[i] = _Decoded(None, e)
+
+
+def gathered(results, decode):
+    """The values of all of a ``map_async``'s chunks in order, or the first chunk's
+    error."""
+    out = []
+    for r in results:
+        if type(r) is not _Decoded:  # (one that never arrived: a pickling error)
+            out.extend(decode(r))
+        elif r.error is None:
+            out.extend(r.values)
+        else:
+            raise r.error
+    return out
+
+
 def _await(batch, i, deadline):
     """Waits for ``batch.results[i]``; ``WaitTimeoutError`` past ``deadline``."""
     with batch.cond:

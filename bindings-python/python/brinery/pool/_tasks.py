@@ -9,12 +9,13 @@ import concurrent.futures as _cf
 import pickle
 import types
 
+from .._brinery import columns
 from .._errors import PoolClosedError, PoolError, StageError
 from . import _shared
 from ._codec import FAST, FULL, Decoder, Encoder, close_unclaimed, is_plain, make_encoder, wants_by_value
 from ._exceptions import BrokenWorkersError, WorkerDiedError
 from ._results import RemoteTraceback
-from ._worker import CALL
+from ._worker import CALL, COLUMNS, STARCHUNK
 
 __all__ = ["ParentSide", "TaskEncoder", "Tasks", "INIT_PATHS", "renamed"]
 
@@ -187,7 +188,13 @@ class Tasks:
         checked while it is written (``PlainWriter``), not visited first."""
         if kind == CALL:
             return pickle.dumps((kind, head, payload), 5) if is_plain(payload) else None
-        return self._plain.dumps((kind, head, payload), payload, None if type(head) is int else head)
+        allowed = None if type(head) is int else head
+        # (a worker on another interpreter may run an older brinery, without COLUMNS)
+        if kind == STARCHUNK and self._python is None:
+            cols = columns(payload)
+            if cols is not None:
+                return self._plain.dumps((COLUMNS, head, cols), cols, allowed)
+        return self._plain.dumps((kind, head, payload), payload, allowed)
 
     def _fast_ref(self, fn):
         """``(what the fast path pickles for fn, definitions needed)``, or None when fn

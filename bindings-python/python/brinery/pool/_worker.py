@@ -22,8 +22,9 @@ from ._codec import FAST, FULL, PENDING, Decoder, Encoder, PlainWriter, close_un
 # Stage numbers; their names are pool.STAGE_NAMES.
 IDLE, RECEIVING, UNPICKLING, RUNNING, PICKLING, SENDING, INITIALIZING = range(7)
 
-# Task kinds.
-CALL, CHUNK, STARCHUNK = range(3)
+# Task kinds. COLUMNS is a STARCHUNK sent as the columns of its argument tuples (one list
+# per argument position): ``fn(*args)`` for each ``args`` in ``zip(*columns)``.
+CALL, CHUNK, STARCHUNK, COLUMNS = range(4)
 
 # Definition id of the spawn-mode initializer ``(initializer, initargs)``.
 INIT_DEF = 0
@@ -169,6 +170,8 @@ class Worker:
                     value = fn(*payload[0], **payload[1])
                 elif kind == CHUNK:
                     value = list(map(fn, payload))
+                elif kind == COLUMNS:
+                    value = list(map(fn, *payload))
                 else:
                     value = list(_starmap(fn, payload))
                 out = (True, value)
