@@ -148,7 +148,7 @@ class Driver:
             if batch.left:
                 return
         results, batch.results = batch.results, None
-        settle(batch.gather, lambda: gathered(results, self._decode))
+        settle(batch.gather, lambda: gathered(batch, results, self._decode))
 
 
 def _fork_worker(initializer, initargs, sock, stage, parent_only):

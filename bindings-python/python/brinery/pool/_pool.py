@@ -29,7 +29,7 @@ _WINDOW = (4096, 16 << 20)
 
 # How many of a map_async's chunks are pickled and submitted at a time (after the first
 # two a worker).
-_GROUP = 64
+_GROUP = 16
 
 class Pool(Tasks, Driver, _cf.Executor):
     """A process pool; see the ``brinery.pool`` documentation.
@@ -226,6 +226,8 @@ class Pool(Tasks, Driver, _cf.Executor):
         attach_callbacks(res, callback, error_callback)
         batch = Batch(n)
         batch.gather = res
+        batch.values = [None] * len(items)
+        batch.chunksize = chunksize
         batch.left = n + 1  # one more until every chunk is sent
         tids = []
         # Sent in groups, the first small: the workers run the first chunks while the
@@ -241,6 +243,7 @@ class Pool(Tasks, Driver, _cf.Executor):
                 del batch.results[len(tids) :]
                 break
             group = _GROUP
+            time.sleep(0)  # (lets the driver thread take the GIL and hand out work)
         res._tids = [t for t in tids if t is not None]
         self._arrived(batch, 1 + n - len(res._tids))
         return res

@@ -186,7 +186,7 @@ class Batch:
     """Results of one map/imap call, filled by the driver thread. ``gather`` is the
     ``MapResult`` of a ``map_async`` (finished by the pool when ``left`` reaches 0)."""
 
-    __slots__ = ("results", "arrived", "cond", "waiting", "gather", "left", "feed")
+    __slots__ = ("results", "arrived", "cond", "waiting", "gather", "left", "feed", "values", "chunksize")
 
     def __init__(self, n=0):
         self.results = [None] * n
@@ -196,41 +196,52 @@ class Batch:
         self.gather = None
         self.left = 0
         self.feed = None  # a driven Feed, told of each result as it arrives
+        self.values = None  # a map_async's output list, filled as chunks arrive
+        self.chunksize = 0
 
 
-class _Decoded:
-    """A ``map_async`` chunk's outcome, decoded as it arrived: its values or its error."""
+class _Failed:
+    """A ``map_async`` chunk's error, decoded as it arrived (raised in its turn)."""
 
-    __slots__ = ("values", "error")
+    __slots__ = ("error",)
 
-    def __init__(self, values, error):
-        self.values = values
+    def __init__(self, error):
         self.error = error
+
+
+# A ``map_async`` chunk whose values are in place in the output list.
+_PLACED = object()
 
 
 def decode_arrived(batch, decode):
     """Decodes the results of a ``map_async`` that have arrived and are not yet decoded
-    (any thread; each index is taken by one)."""
-    arrived, results = batch.arrived, batch.results
+    (any thread; each index is taken by one), and puts their values in place in
+    ``batch.values``: nothing of a chunk outlives its arrival (no list per chunk kept
+    to the end, for the cyclic collector to walk again and again)."""
+    arrived, results, out, size = batch.arrived, batch.results, batch.values, batch.chunksize
     while arrived:
         i = arrived.popleft()
         try:
-            results[i] = _Decoded(decode(results[i]), None)
+            values = decode(results[i])
         except BaseException as e:  # noqa: BLE001 - raised in its turn by gathered()
-            results[i] = _Decoded(None, e)
+            results[i] = _Failed(e)
+        else:
+            out[i * size : i * size + len(values)] = values
+            results[i] = _PLACED
 
 
-def gathered(results, decode):
+def gathered(batch, results, decode):
     """The values of all of a ``map_async``'s chunks in order, or the first chunk's
     error."""
-    out = []
-    for r in results:
-        if type(r) is not _Decoded:  # (one that never arrived: a pickling error)
-            out.extend(decode(r))
-        elif r.error is None:
-            out.extend(r.values)
-        else:
+    out, size = batch.values, batch.chunksize
+    batch.values = None
+    for i, r in enumerate(results):
+        if r is _PLACED:
+            continue
+        if type(r) is _Failed:
             raise r.error
+        values = decode(r)  # (one that never arrived: a pickling error)
+        out[i * size : i * size + len(values)] = values
     return out
 
 
