@@ -15,6 +15,7 @@ It does not wait for results or hand them out (``_results.py``), nor encode task
 import collections
 import itertools
 import threading
+import time
 
 from .._errors import PoolError
 from ._worker import CALL
@@ -108,6 +109,7 @@ class Feed:
         count, nbytes = self.window
         least = 2 * self.pool._processes
         released = self._released
+        sent = False
         while self.chunks is not None:
             while released:
                 i = released.popleft()
@@ -119,7 +121,14 @@ class Feed:
                 return
             # Small tasks go in batches (one native call each), large ones one by one.
             small = ahead and self.ahead_bytes * 256 < nbytes * ahead
-            self._send(min(count - ahead, 64 if small else 1))
+            if sent and self.batch.feed is None:
+                # The consumer's thread, between batches: the pool's event loop runs in
+                # the driver thread, which needs the GIL to hand over what arrived
+                # before it can give the workers more. (A driven feed is filled by
+                # that thread.)
+                time.sleep(0)
+            self._send(min(count - ahead, 16 if small else 1))
+            sent = True
 
     def _send(self, limit):
         pool = self.pool

@@ -243,7 +243,9 @@ class Pool(Tasks, Driver, _cf.Executor):
                 del batch.results[len(tids) :]
                 break
             group = _GROUP
-            time.sleep(0)  # (lets the driver thread take the GIL and hand out work)
+            # The pool's event loop runs in the driver thread, which needs the GIL to
+            # hand over what arrived before it can give the workers more: let it.
+            time.sleep(0)
         res._tids = [t for t in tids if t is not None]
         self._arrived(batch, 1 + n - len(res._tids))
         return res
