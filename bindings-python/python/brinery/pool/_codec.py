@@ -265,12 +265,12 @@ class _NotPlain(Exception):
 class _PlainPickler(pickle.Pickler):
     # The C pickler writes None, bools, ints, floats, str, bytes, bytearray, tuples,
     # lists, dicts, sets and frozensets itself and asks ``reducer_override`` about
-    # anything else: here, anything else is what a stock pickle cannot write as brinery
-    # would, and ends the attempt.
+    # anything else: here, anything else but a complex (and its class) is what a stock
+    # pickle may not write as brinery would, and ends the attempt.
     allowed = None
 
     def reducer_override(self, obj):
-        if obj is self.allowed:
+        if obj is self.allowed or type(obj) is complex or obj is complex:
             return NotImplemented
         raise _NotPlain
 
