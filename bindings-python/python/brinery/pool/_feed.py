@@ -21,6 +21,10 @@ from .._errors import PoolError
 from ._worker import CALL
 
 
+# How many small tasks go in one native call.
+_BATCH = 16
+
+
 def chunks(it, size):
     """Lists of ``size`` items of ``it`` (an iterator, or a list: then slices of it, as
     far as it goes when each is taken)."""
@@ -121,13 +125,15 @@ class Feed:
                 return
             # Small tasks go in batches (one native call each), large ones one by one.
             small = ahead and self.ahead_bytes * 256 < nbytes * ahead
+            if small and ahead > count - _BATCH:
+                return  # (a full window is topped up a batch at a time, not task by task)
             if sent and self.batch.feed is None:
                 # The consumer's thread, between batches: the pool's event loop runs in
                 # the driver thread, which needs the GIL to hand over what arrived
                 # before it can give the workers more. (A driven feed is filled by
                 # that thread.)
                 time.sleep(0)
-            self._send(min(count - ahead, 16 if small else 1))
+            self._send(min(count - ahead, _BATCH if small else 1))
             sent = True
 
     def _send(self, limit):
