@@ -69,6 +69,7 @@ class Feed:
         self._lock = threading.Lock()
         self._released = collections.deque()
         self._pumping = False
+        self._idle = 0  # releases that would not let the window take more
 
     @property
     def exhausted(self):
@@ -77,8 +78,10 @@ class Feed:
 
     def release(self, indices):
         """Tasks ``indices`` are no longer ahead; submits more if the window allows."""
-        self._released.extend(indices)
-        self.pump()
+        released = self._released
+        released.extend(indices)
+        if len(released) >= self._idle:
+            self.pump()
 
     def stop(self):
         """Submits nothing more; returns the ids of the tasks already submitted."""
@@ -121,12 +124,16 @@ class Feed:
                 self.ahead_bytes -= self.bytes[i]
                 self.bytes[i] = 0
             ahead = self.ahead
-            if ahead >= count or (ahead >= least and self.ahead_bytes >= nbytes):
-                return
-            # Small tasks go in batches (one native call each), large ones one by one.
+            # Small tasks go in batches (one native call each), large ones one by one,
+            # and a full window of small ones is topped up a batch at a time: the next
+            # releases until then need not look.
             small = ahead and self.ahead_bytes * 256 < nbytes * ahead
             if small and ahead > count - _BATCH:
-                return  # (a full window is topped up a batch at a time, not task by task)
+                self._idle = ahead - (count - _BATCH)
+                return
+            if ahead >= count or (ahead >= least and self.ahead_bytes >= nbytes):
+                self._idle = 0
+                return
             if sent and self.batch.feed is None:
                 # The consumer's thread, between batches: the pool's event loop runs in
                 # the driver thread, which needs the GIL to hand over what arrived

@@ -440,17 +440,7 @@ class UnorderedResults(_Results):
     def _unfinished(self):
         return [tid for i, tid in enumerate(self._feed.tids) if i not in self._took]
 
-    def _fetch(self, timeout):
-        """The values of the next chunk to complete, waiting for it."""
-        self._started = True
-        batch = self._batch
-        if self._done or len(self._took) >= len(batch.results):
-            error, self._feed.input_error = self._feed.input_error, None
-            self.close()
-            if error is not None:
-                raise error
-            raise StopIteration
-        deadline = None if timeout is None else time.monotonic() + timeout
+    def _wait(self, batch, deadline):
         with batch.cond:
             batch.waiting = True
             try:
@@ -463,7 +453,22 @@ class UnorderedResults(_Results):
                 raise
             finally:
                 batch.waiting = False
+            return batch.arrived.popleft()
+
+    def _fetch(self, timeout):
+        """The values of the next chunk to complete, waiting for it."""
+        self._started = True
+        batch = self._batch
+        if self._done or len(self._took) >= len(batch.results):
+            error, self._feed.input_error = self._feed.input_error, None
+            self.close()
+            if error is not None:
+                raise error
+            raise StopIteration
+        if batch.arrived:  # (this thread alone takes from it: no lock needed)
             i = batch.arrived.popleft()
+        else:
+            i = self._wait(batch, None if timeout is None else time.monotonic() + timeout)
         out = batch.results[i]
         batch.results[i] = None
         self._took.add(i)
