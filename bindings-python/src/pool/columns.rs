@@ -36,7 +36,9 @@ pub fn columns<'py>(chunk: &Bound<'py, PyList>) -> PyResult<Option<Bound<'py, Py
     let mut cols = Vec::with_capacity(k);
     for _ in 0..k {
         // SAFETY: a new list of n empty slots, each filled below before it is handed out.
-        cols.push(unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyList_New(n as ffi::Py_ssize_t))? });
+        cols.push(unsafe {
+            Bound::from_owned_ptr_or_err(py, ffi::PyList_New(n as ffi::Py_ssize_t))?
+        });
     }
     for i in 0..n {
         // SAFETY: as above, the list and its tuples (checked to be k long) are unchanged
