@@ -115,6 +115,7 @@ class Feed:
             return
         count, nbytes = self.window
         least = 2 * self.pool._processes
+        slack = min(_BATCH, count // 4)
         released = self._released
         sent = False
         while self.chunks is not None:
@@ -128,8 +129,8 @@ class Feed:
             # and a full window of small ones is topped up a batch at a time: the next
             # releases until then need not look.
             small = ahead and self.ahead_bytes * 256 < nbytes * ahead
-            if small and ahead > count - _BATCH:
-                self._idle = ahead - (count - _BATCH)
+            if small and slack > 1 and ahead > count - slack:
+                self._idle = ahead - (count - slack)
                 return
             if ahead >= count or (ahead >= least and self.ahead_bytes >= nbytes):
                 self._idle = 0
