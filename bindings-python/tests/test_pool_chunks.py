@@ -147,3 +147,12 @@ def test_lazy_calls_over_a_list_in_subprocess(pool):
     it = pool.imap(abs, xs, chunksize=100)
     assert [next(it) for _ in range(150)] == xs[:150]
     assert list(it) == xs[150:]
+
+
+def test_more_tasks_than_the_window_all_come_back_in_subprocess(pool):
+    # 10,000 tasks against a window of 4,096: once full, the window is topped up a batch
+    # at a time as results are taken (imap) or arrive (map).
+    xs = list(range(10_000))
+    assert list(pool.imap(abs, iter(xs))) == xs
+    assert sorted(pool.imap_unordered(abs, xs)) == xs
+    assert list(pool.map(abs, xs, chunksize=1)) == xs
