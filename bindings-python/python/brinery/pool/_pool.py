@@ -27,9 +27,9 @@ __all__ = ["Pool"]
 # tasks ahead).
 _WINDOW = (4096, 16 << 20)
 
-# How many of a map_async's chunks are pickled and submitted at a time (after the first
-# two a worker).
-_GROUP = 16
+# How many of a map_async's chunks are pickled and submitted at a time after the first
+# two a worker: this many, or enough for this many items.
+_GROUP = (16, 4096)
 
 class Pool(Tasks, Driver, _cf.Executor):
     """A process pool; see the ``brinery.pool`` documentation.
@@ -242,7 +242,7 @@ class Pool(Tasks, Driver, _cf.Executor):
             if len(sent) < len(chunks) or None in sent:  # a pickling error: nothing after it
                 del batch.results[len(tids) :]
                 break
-            group = _GROUP
+            group = max(_GROUP[0], _GROUP[1] // chunksize)
             # The pool's event loop runs in the driver thread, which needs the GIL to
             # hand over what arrived before it can give the workers more: let it.
             time.sleep(0)

@@ -15,7 +15,7 @@ from . import _shared
 from ._codec import FAST, FULL, Decoder, Encoder, close_unclaimed, is_plain, make_encoder, wants_by_value
 from ._exceptions import BrokenWorkersError, WorkerDiedError
 from ._results import RemoteTraceback
-from ._worker import CALL, COLUMNS, STARCHUNK
+from ._worker import CALL, CHUNK, COLUMNS, STARCHUNK
 
 __all__ = ["ParentSide", "TaskEncoder", "Tasks", "INIT_PATHS", "renamed"]
 
@@ -134,11 +134,20 @@ class Tasks:
             if ref is not None:
                 # The plain ones up front go in one call, as stock pickles.
                 mains = []
-                for payload in payloads:
-                    main = self._plain_main(kind, ref[0], payload)
-                    if main is None:
-                        break
-                    mains.append(main)
+                head = ref[0]
+                if kind == CHUNK:  # (the common case of _plain_main, inline)
+                    dumps, allowed = self._plain.dumps, None if type(head) is int else head
+                    for payload in payloads:
+                        main = dumps((kind, head, payload), payload, allowed)
+                        if main is None:
+                            break
+                        mains.append(main)
+                else:
+                    for payload in payloads:
+                        main = self._plain_main(kind, head, payload)
+                        if main is None:
+                            break
+                        mains.append(main)
                 if mains:
                     sizes.extend(map(len, mains))
                     start = core.submit_many(mains, ref[1])
