@@ -21,8 +21,9 @@ from .._errors import PoolError
 from ._worker import CALL
 
 
-# How many small tasks go in one native call.
-_BATCH = 16
+# How many small tasks go in one native call: this many chunks, or enough for this many
+# items, at most the last.
+_BATCH = (16, 1024, 64)
 
 
 def chunks(it, size):
@@ -57,6 +58,8 @@ class Feed:
         self.fn = fn
         self.kind = kind
         self.chunks = chunks(it, chunksize)
+        least, items, most = _BATCH
+        self._batch = max(least, min(most, items // chunksize))
         self.batch = batch
         self.window = window
         self.tids = []
@@ -115,7 +118,7 @@ class Feed:
             return
         count, nbytes = self.window
         least = 2 * self.pool._processes
-        slack = min(_BATCH, count // 4)
+        slack = min(self._batch, count // 4)
         released = self._released
         sent = False
         while self.chunks is not None:
@@ -141,7 +144,7 @@ class Feed:
                 # before it can give the workers more. (A driven feed is filled by
                 # that thread.)
                 time.sleep(0)
-            self._send(min(count - ahead, _BATCH if small else 1))
+            self._send(min(count - ahead, self._batch if small else 1))
             sent = True
 
     def _send(self, limit):

@@ -294,20 +294,28 @@ class _Results:
         # A loop takes the values from C: ``chain`` over the chunks, a generator resumed
         # once a chunk, not once a value. A chunk's iterator is ``_ready``, so ``next()``
         # and another loop over this object go on where a loop left off.
+        if self._kind == CALL:
+            return self._values()
         return chain.from_iterable(self._chunks())
 
     def _chunks(self):
         yield self._ready
-        call = self._kind == CALL
         while True:
             try:
                 values = self._fetch(None)
             except StopIteration:
                 return
-            if call:
-                values = [values]
             # (the list empties as its values are handed out: this frame keeps none)
             yield self._chunk(values)
+
+    def _values(self):
+        # One value a task: no chunk to go through (and nothing left in ``_ready``).
+        while True:
+            try:
+                value = [self._fetch(None)]
+            except StopIteration:
+                return
+            yield value.pop()
 
     def __next__(self):
         for value in self._ready:

@@ -135,13 +135,18 @@ class Tasks:
                 # The plain ones up front go in one call, as stock pickles.
                 mains = []
                 head = ref[0]
-                if kind == CHUNK:  # (the common case of _plain_main, inline)
+                if kind == CHUNK:  # (the common cases of _plain_main, inline)
                     dumps, allowed = self._plain.dumps, None if type(head) is int else head
                     for payload in payloads:
                         main = dumps((kind, head, payload), payload, allowed)
                         if main is None:
                             break
                         mains.append(main)
+                elif kind == CALL:
+                    for payload in payloads:
+                        if not is_plain(payload):
+                            break
+                        mains.append(pickle.dumps((kind, head, payload), 5))
                 else:
                     for payload in payloads:
                         main = self._plain_main(kind, head, payload)
