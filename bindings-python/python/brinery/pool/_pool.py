@@ -219,7 +219,8 @@ class Pool(Tasks, Driver, _cf.Executor):
 
     def _gather(self, fn, kind, iterable, chunksize, callback, error_callback):
         self._check_running()
-        items = list(iterable)
+        # (a list is read only before this returns: every chunk is sliced off by then)
+        items = iterable if type(iterable) is list else list(iterable)
         chunksize = self._chunksize(chunksize, len(items))
         n = -(-len(items) // chunksize)
         res = MapResult(self)
