@@ -22,6 +22,10 @@ __all__ = ["ParentSide", "TaskEncoder", "Tasks", "INIT_PATHS", "renamed"]
 # A message with nothing besides its main stream: no other buffers, no descriptors.
 _NOTHING = ((), ())
 
+# Chunks of fewer items are checked plain before they are pickled (``is_plain``), not
+# while (``PlainWriter``), and a starmap's are not sent as columns.
+_FEW = 8
+
 
 class TaskEncoder(Encoder):
     def setup(self, pool):
@@ -135,18 +139,20 @@ class Tasks:
                 # The plain ones up front go in one call, as stock pickles.
                 mains = []
                 head = ref[0]
-                if kind == CHUNK:  # (the common cases of _plain_main, inline)
+                # (the common cases of _plain_main, inline; a call's chunks are all of
+                # one size but the last)
+                if kind == CALL or (payloads and len(payloads[0]) < _FEW):
+                    for payload in payloads:
+                        if not is_plain(payload):
+                            break
+                        mains.append(pickle.dumps((kind, head, payload), 5))
+                elif kind == CHUNK:
                     dumps, allowed = self._plain.dumps, None if type(head) is int else head
                     for payload in payloads:
                         main = dumps((kind, head, payload), payload, allowed)
                         if main is None:
                             break
                         mains.append(main)
-                elif kind == CALL:
-                    for payload in payloads:
-                        if not is_plain(payload):
-                            break
-                        mains.append(pickle.dumps((kind, head, payload), 5))
                 else:
                     for payload in payloads:
                         main = self._plain_main(kind, head, payload)
@@ -199,8 +205,9 @@ class Tasks:
 
     def _plain_main(self, kind, head, payload):
         """The task as a stock pickle, or None if it needs the full encoder. A chunk is
-        checked while it is written (``PlainWriter``), not visited first."""
-        if kind == CALL:
+        checked while it is written (``PlainWriter``), not visited first, unless it has
+        so few items that visiting them costs less than the writer."""
+        if kind == CALL or len(payload) < _FEW:
             return pickle.dumps((kind, head, payload), 5) if is_plain(payload) else None
         allowed = None if type(head) is int else head
         # (a worker on another interpreter may run an older brinery, without COLUMNS)
