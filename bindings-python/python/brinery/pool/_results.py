@@ -219,8 +219,11 @@ def decode_arrived(batch, decode):
     ``batch.values``: nothing of a chunk outlives its arrival (no list per chunk kept
     to the end, for the cyclic collector to walk again and again)."""
     arrived, results, out, size = batch.arrived, batch.results, batch.values, batch.chunksize
-    while arrived:
-        i = arrived.popleft()
+    while True:
+        try:
+            i = arrived.popleft()
+        except IndexError:  # (another thread may take the last one between a check and this)
+            return
         try:
             values = decode(results[i])
         except BaseException as e:  # noqa: BLE001 - raised in its turn by gathered()
