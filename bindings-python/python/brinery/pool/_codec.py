@@ -258,6 +258,11 @@ def is_plain(x, depth=3):
     return False
 
 
+# A chunk (of tasks or results) of fewer items is checked plain before it is pickled
+# (``is_plain``, cheaper for so few), not while (``PlainWriter``).
+FEW = 8
+
+
 class _NotPlain(Exception):
     pass
 

@@ -12,7 +12,7 @@ import types
 from .._brinery import columns
 from .._errors import PoolClosedError, PoolError, StageError
 from . import _shared
-from ._codec import FAST, FULL, Decoder, Encoder, close_unclaimed, is_plain, make_encoder, wants_by_value
+from ._codec import FAST, FEW, FULL, Decoder, Encoder, close_unclaimed, is_plain, make_encoder, wants_by_value
 from ._exceptions import BrokenWorkersError, WorkerDiedError
 from ._results import RemoteTraceback
 from ._worker import CALL, CHUNK, COLUMNS, STARCHUNK
@@ -21,10 +21,6 @@ __all__ = ["ParentSide", "TaskEncoder", "Tasks", "INIT_PATHS", "renamed"]
 
 # A message with nothing besides its main stream: no other buffers, no descriptors.
 _NOTHING = ((), ())
-
-# Chunks of fewer items are checked plain before they are pickled (``is_plain``), not
-# while (``PlainWriter``), and a starmap's are not sent as columns.
-_FEW = 8
 
 
 class TaskEncoder(Encoder):
@@ -141,7 +137,7 @@ class Tasks:
                 head = ref[0]
                 # (the common cases of _plain_main, inline; a call's chunks are all of
                 # one size but the last)
-                if kind == CALL or (payloads and len(payloads[0]) < _FEW):
+                if kind == CALL or (payloads and len(payloads[0]) < FEW):
                     for payload in payloads:
                         if not is_plain(payload):
                             break
@@ -206,8 +202,8 @@ class Tasks:
     def _plain_main(self, kind, head, payload):
         """The task as a stock pickle, or None if it needs the full encoder. A chunk is
         checked while it is written (``PlainWriter``), not visited first, unless it has
-        so few items that visiting them costs less than the writer."""
-        if kind == CALL or len(payload) < _FEW:
+        fewer than ``FEW`` items; a starmap's is sent as columns if it can be."""
+        if kind == CALL or len(payload) < FEW:
             return pickle.dumps((kind, head, payload), 5) if is_plain(payload) else None
         allowed = None if type(head) is int else head
         # (a worker on another interpreter may run an older brinery, without COLUMNS)

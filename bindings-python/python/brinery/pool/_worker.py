@@ -17,7 +17,7 @@ from .._errors import RemoteError, StageError
 from .._brinery import WorkerEndpoint
 import pickle
 
-from ._codec import FAST, FULL, PENDING, Decoder, Encoder, PlainWriter, close_unclaimed, is_plain, make_encoder
+from ._codec import FAST, FEW, FULL, PENDING, Decoder, Encoder, PlainWriter, close_unclaimed, is_plain, make_encoder
 
 # Stage numbers; their names are pool.STAGE_NAMES.
 IDLE, RECEIVING, UNPICKLING, RUNNING, PICKLING, SENDING, INITIALIZING = range(7)
@@ -187,7 +187,7 @@ class Worker:
             # while they are written.
             if not out[0]:
                 self.reply(tid, out)
-            elif kind == CALL:
+            elif kind == CALL or len(out[1]) < FEW:
                 if is_plain(out[1]):
                     ep.set_stage(PICKLING)
                     ep.reply(tid, SENDING, pickle.dumps(out, 5))
