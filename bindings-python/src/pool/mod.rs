@@ -1,10 +1,12 @@
 //! The native half of `brinery.Pool`: thin PyO3 wrappers over `brinery-pool` for the
 //! parent ([`supervisor::PoolCore`]) and the worker ([`worker::WorkerEndpoint`]), plus
-//! [`buffer::SharedBuffer`], a zero-copy view of a buffer that arrived in shared memory.
+//! [`buffer::SharedBuffer`], a zero-copy view of a buffer that arrived in shared memory,
+//! and [`columns::columns`], which turns a `starmap` chunk into columns.
 //! Task encoding, futures and the worker loop are Python code in `brinery/pool.py` and
 //! `brinery/_worker.py`; nothing here knows about pickles.
 
 mod buffer;
+mod columns;
 mod supervisor;
 mod worker;
 
@@ -15,5 +17,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<buffer::SharedBuffer>()?;
     m.add_class::<supervisor::PoolCore>()?;
     m.add_class::<worker::WorkerEndpoint>()?;
+    m.add_function(wrap_pyfunction!(columns::columns, m)?)?;
     Ok(())
 }

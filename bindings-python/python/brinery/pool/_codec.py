@@ -258,6 +258,67 @@ def is_plain(x, depth=3):
     return False
 
 
+# A chunk (of tasks or results) of fewer items is checked plain before it is pickled
+# (``is_plain``, cheaper for so few), not while (``PlainWriter``).
+FEW = 8
+
+
+class _NotPlain(Exception):
+    pass
+
+
+class _PlainPickler(pickle.Pickler):
+    # The C pickler writes None, bools, ints, floats, str, bytes, bytearray, tuples,
+    # lists, dicts, sets and frozensets itself and asks ``reducer_override`` about
+    # anything else: here, anything else but a complex (and its class) is what a stock
+    # pickle may not write as brinery would, and ends the attempt.
+    allowed = None
+
+    def reducer_override(self, obj):
+        if obj is self.allowed or type(obj) is complex or obj is complex:
+            return NotImplemented
+        raise _NotPlain
+
+
+def _in_band(pb):
+    if pb.raw().nbytes >= THRESHOLD:  # (brinery would send it out of band)
+        raise _NotPlain
+    return True
+
+
+class PlainWriter:
+    """Stock pickles of plain messages, the check made while writing: ``dumps`` costs
+    what ``pickle.dumps`` does, where ``is_plain`` then ``pickle.dumps`` would visit a
+    chunk of a thousand items twice, the first time in Python. One per thread that uses
+    it (it reuses its buffer)."""
+
+    def __init__(self):
+        self._out = io.BytesIO()
+        self._pickler = _PlainPickler(self._out, 5, buffer_callback=_in_band)
+
+    def dumps(self, message, payload, allowed=None):
+        """The stock pickle of ``message``, or None if a stock pickle could differ from
+        brinery's. ``payload`` is the part of ``message`` the caller's values are in;
+        ``allowed``, a function pickled by reference, may appear in it too."""
+        out, pickler = self._out, self._pickler
+        out.seek(0)
+        out.truncate()
+        pickler.allowed = allowed
+        try:
+            pickler.dump(message)
+        except Exception:  # noqa: BLE001 - _NotPlain, or an error the full encoder reports
+            return None
+        finally:
+            pickler.clear_memo()
+            pickler.allowed = None
+        data = out.getvalue()
+        # Only a large message can hold bytes that brinery sends out of band: is_plain
+        # looks for them (its answer for the payload is the one a small message skips).
+        if len(data) >= THRESHOLD and not is_plain(payload):
+            return None
+        return data
+
+
 # First byte of a main stream: a stock pickle (its PROTO opcode; nothing is prepended,
 # so it loads as it is), or ``FULL`` prepended to one needing ``Decoder``.
 FAST = 0x80

@@ -14,7 +14,7 @@ import weakref
 from .._brinery import PoolCore
 from .._errors import PoolError
 from . import _shared, _worker
-from ._results import settle
+from ._results import decode_arrived, gathered, settle
 from ._worker import INIT_DEF
 
 __all__ = ["Driver", "STAGE_NAMES"]
@@ -140,20 +140,15 @@ class Driver:
 
     def _arrived(self, batch, n):
         """``n`` results of a ``map_async`` are in (or will never come); the last one in
-        finishes its ``MapResult``."""
+        finishes its ``MapResult``. Each is decoded as it arrives, while the workers run
+        the rest."""
+        decode_arrived(batch, self._decode)
         with batch.cond:
             batch.left -= n
             if batch.left:
                 return
         results, batch.results = batch.results, None
-
-        def values():
-            out = []
-            for r in results:
-                out.extend(self._decode(r))
-            return out
-
-        settle(batch.gather, values)
+        settle(batch.gather, lambda: gathered(batch, results, self._decode))
 
 
 def _fork_worker(initializer, initargs, sock, stage, parent_only):

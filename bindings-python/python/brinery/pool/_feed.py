@@ -15,15 +15,29 @@ It does not wait for results or hand them out (``_results.py``), nor encode task
 import collections
 import itertools
 import threading
+import time
 
 from .._errors import PoolError
 from ._worker import CALL
 
 
+# How many small tasks go in one native call: this many chunks, or enough for this many
+# items, at most the last.
+_BATCH = (16, 1024, 64)
+
+
 def chunks(it, size):
+    """Lists of ``size`` items of ``it`` (an iterator, or a list: then slices of it, as
+    far as it goes when each is taken)."""
     if size == 1:
         for x in it:
             yield [x]
+        return
+    if type(it) is list:
+        i = 0
+        while i < len(it):
+            yield it[i : i + size]
+            i += size
         return
     while True:
         chunk = list(itertools.islice(it, size))
@@ -44,6 +58,8 @@ class Feed:
         self.fn = fn
         self.kind = kind
         self.chunks = chunks(it, chunksize)
+        least, items, most = _BATCH
+        self._batch = max(least, min(most, items // chunksize))
         self.batch = batch
         self.window = window
         self.tids = []
@@ -56,6 +72,7 @@ class Feed:
         self._lock = threading.Lock()
         self._released = collections.deque()
         self._pumping = False
+        self._idle = 0  # releases that would not let the window take more
 
     @property
     def exhausted(self):
@@ -64,8 +81,10 @@ class Feed:
 
     def release(self, indices):
         """Tasks ``indices`` are no longer ahead; submits more if the window allows."""
-        self._released.extend(indices)
-        self.pump()
+        released = self._released
+        released.extend(indices)
+        if len(released) >= self._idle:
+            self.pump()
 
     def stop(self):
         """Submits nothing more; returns the ids of the tasks already submitted."""
@@ -99,7 +118,9 @@ class Feed:
             return
         count, nbytes = self.window
         least = 2 * self.pool._processes
+        slack = min(self._batch, count // 4)
         released = self._released
+        sent = False
         while self.chunks is not None:
             while released:
                 i = released.popleft()
@@ -107,11 +128,24 @@ class Feed:
                 self.ahead_bytes -= self.bytes[i]
                 self.bytes[i] = 0
             ahead = self.ahead
-            if ahead >= count or (ahead >= least and self.ahead_bytes >= nbytes):
-                return
-            # Small tasks go in batches (one native call each), large ones one by one.
+            # Small tasks go in batches (one native call each), large ones one by one,
+            # and a full window of small ones is topped up a batch at a time: the next
+            # releases until then need not look.
             small = ahead and self.ahead_bytes * 256 < nbytes * ahead
-            self._send(min(count - ahead, 64 if small else 1))
+            if small and slack > 1 and ahead > count - slack:
+                self._idle = ahead - (count - slack)
+                return
+            if ahead >= count or (ahead >= least and self.ahead_bytes >= nbytes):
+                self._idle = 0
+                return
+            if sent and self.batch.feed is None:
+                # The consumer's thread, between batches: the pool's event loop runs in
+                # the driver thread, which needs the GIL to hand over what arrived
+                # before it can give the workers more. (A driven feed is filled by
+                # that thread.)
+                time.sleep(0)
+            self._send(min(count - ahead, self._batch if small else 1))
+            sent = True
 
     def _send(self, limit):
         pool = self.pool

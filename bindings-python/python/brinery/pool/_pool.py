@@ -16,7 +16,7 @@ from ._progress import Progress
 from ._results import AsyncResult, Batch, MapResult, OrderedResults, UnorderedResults
 from ._results import attach_callbacks, settle
 from ._tasks import INIT_PATHS, ParentSide, TaskEncoder, Tasks, renamed
-from ._codec import make_encoder
+from ._codec import PlainWriter, make_encoder
 from ._worker import CALL, CHUNK, INIT_DEF, STARCHUNK
 
 __all__ = ["Pool"]
@@ -26,6 +26,10 @@ __all__ = ["Pool"]
 # many bytes (large arguments would otherwise be copied into shared memory thousands of
 # tasks ahead).
 _WINDOW = (4096, 16 << 20)
+
+# How many of a map_async's chunks are pickled and submitted at a time after the first
+# two a worker: this many, or enough for this many items.
+_GROUP = (16, 4096)
 
 class Pool(Tasks, Driver, _cf.Executor):
     """A process pool; see the ``brinery.pool`` documentation.
@@ -95,6 +99,7 @@ class Pool(Tasks, Driver, _cf.Executor):
         self._base_needs = []
         self._parent_side = ParentSide(self)
         self._encoder = make_encoder(TaskEncoder, True, self, cross_version=python is not None)
+        self._plain = PlainWriter()  # (chunks' stock pickles, under _enc_lock)
         self._closing = False
         self._terminating = False
         self._core = None
@@ -157,7 +162,7 @@ class Pool(Tasks, Driver, _cf.Executor):
             kind = CHUNK if single else STARCHUNK
         bar = Progress(len(items)) if progress else None
         return OrderedResults(
-            self, fn, kind, iter(items), chunksize, deadline=deadline, progress=bar, window=_WINDOW, driven=True
+            self, fn, kind, items, chunksize, deadline=deadline, progress=bar, window=_WINDOW, driven=True
         )
 
     def shutdown(self, wait=True, *, cancel_futures=False):
@@ -205,28 +210,45 @@ class Pool(Tasks, Driver, _cf.Executor):
         bar = None
         if progress:
             bar = Progress(len(iterable) if hasattr(iterable, "__len__") else None)
-        return OrderedResults(self, fn, CHUNK, iter(iterable), chunksize, progress=bar, window=_WINDOW)
+        return OrderedResults(self, fn, CHUNK, _items(iterable), chunksize, progress=bar, window=_WINDOW)
 
     def imap_unordered(self, fn, iterable, chunksize=1):
         """Results as they complete, submitted lazily."""
         self._check_running()
-        return UnorderedResults(self, fn, CHUNK, iter(iterable), chunksize, _WINDOW)
+        return UnorderedResults(self, fn, CHUNK, _items(iterable), chunksize, _WINDOW)
 
     def _gather(self, fn, kind, iterable, chunksize, callback, error_callback):
         self._check_running()
-        items = list(iterable)
+        # (a list is read only before this returns: every chunk is sliced off by then)
+        items = iterable if type(iterable) is list else list(iterable)
         chunksize = self._chunksize(chunksize, len(items))
-        chunks = [items[i : i + chunksize] for i in range(0, len(items), chunksize)]
+        n = -(-len(items) // chunksize)
         res = MapResult(self)
         attach_callbacks(res, callback, error_callback)
-        batch = Batch(len(chunks))
+        batch = Batch(n)
         batch.gather = res
-        batch.left = len(chunks) + 1  # one more until every chunk is sent
-        tids = self._send_many(kind, fn, chunks, batch, 0) if chunks else []
+        batch.values = [None] * len(items)
+        batch.chunksize = chunksize
+        batch.left = n + 1  # one more until every chunk is sent
+        tids = []
+        # Sent in groups, the first small: the workers run the first chunks while the
+        # rest are pickled.
+        group = 2 * self._processes
+        while len(tids) < n:
+            start = len(tids) * chunksize
+            stop = min(len(items), start + group * chunksize)
+            chunks = [items[i : i + chunksize] for i in range(start, stop, chunksize)]
+            sent = self._send_many(kind, fn, chunks, batch, len(tids), check=not tids)
+            tids.extend(sent)
+            if len(sent) < len(chunks) or None in sent:  # a pickling error: nothing after it
+                del batch.results[len(tids) :]
+                break
+            group = max(_GROUP[0], _GROUP[1] // chunksize)
+            # The pool's event loop runs in the driver thread, which needs the GIL to
+            # hand over what arrived before it can give the workers more: let it.
+            time.sleep(0)
         res._tids = [t for t in tids if t is not None]
-        if len(tids) < len(chunks) or None in tids:  # a pickling error: nothing after it
-            del batch.results[len(tids) :]
-        self._arrived(batch, 1 + len(chunks) - len(res._tids))
+        self._arrived(batch, 1 + n - len(res._tids))
         return res
 
     def _chunksize(self, chunksize, n):
@@ -273,6 +295,12 @@ class Pool(Tasks, Driver, _cf.Executor):
     def worker_pids(self):
         """Pids of the live workers."""
         return self._core.worker_pids() if self._core is not None else []
+
+
+def _items(iterable):
+    """What a lazy call reads its input from: a list as it is (its chunks are slices of
+    it), anything else as an iterator."""
+    return iterable if type(iterable) is list else iter(iterable)
 
 
 def _one_of(**named):

@@ -9,6 +9,7 @@ They only wait and hand out; submitting, delivering and decoding are the pool's
 
 import collections
 import concurrent.futures as _cf
+from itertools import chain, repeat as _repeat, starmap as _starmap
 import logging
 import time
 import threading
@@ -27,7 +28,7 @@ _SLICE = 0.1
 
 # An iterator with nothing left: no values of a chunk are waiting.
 _NONE = iter(())
-_END = object()
+_NO_ARGS = ()
 
 
 def wait_for(cond, ready, deadline):
@@ -185,7 +186,7 @@ class Batch:
     """Results of one map/imap call, filled by the driver thread. ``gather`` is the
     ``MapResult`` of a ``map_async`` (finished by the pool when ``left`` reaches 0)."""
 
-    __slots__ = ("results", "arrived", "cond", "waiting", "gather", "left", "feed")
+    __slots__ = ("results", "arrived", "cond", "waiting", "gather", "left", "feed", "values", "chunksize")
 
     def __init__(self, n=0):
         self.results = [None] * n
@@ -195,6 +196,56 @@ class Batch:
         self.gather = None
         self.left = 0
         self.feed = None  # a driven Feed, told of each result as it arrives
+        self.values = None  # a map_async's output list, filled as chunks arrive
+        self.chunksize = 0
+
+
+class _Failed:
+    """A ``map_async`` chunk's error, decoded as it arrived (raised in its turn)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error):
+        self.error = error
+
+
+# A ``map_async`` chunk whose values are in place in the output list.
+_PLACED = object()
+
+
+def decode_arrived(batch, decode):
+    """Decodes the results of a ``map_async`` that have arrived and are not yet decoded
+    (any thread; each index is taken by one), and puts their values in place in
+    ``batch.values``: nothing of a chunk outlives its arrival (no list per chunk kept
+    to the end, for the cyclic collector to walk again and again)."""
+    arrived, results, out, size = batch.arrived, batch.results, batch.values, batch.chunksize
+    while True:
+        try:
+            i = arrived.popleft()
+        except IndexError:  # (another thread may take the last one between a check and this)
+            return
+        try:
+            values = decode(results[i])
+        except BaseException as e:  # noqa: BLE001 - raised in its turn by gathered()
+            results[i] = _Failed(e)
+        else:
+            out[i * size : i * size + len(values)] = values
+            results[i] = _PLACED
+
+
+def gathered(batch, results, decode):
+    """The values of all of a ``map_async``'s chunks in order, or the first chunk's
+    error."""
+    out, size = batch.values, batch.chunksize
+    batch.values = None
+    for i, r in enumerate(results):
+        if r is _PLACED:
+            continue
+        if type(r) is _Failed:
+            raise r.error
+        values = decode(r)  # (one that never arrived: a pickling error)
+        out[i * size : i * size + len(values)] = values
+    return out
 
 
 def _await(batch, i, deadline):
@@ -243,33 +294,52 @@ class _Results:
             raise
 
     def __iter__(self):
-        # A generator: a chunk's values are handed out at the cost of a resumed frame
-        # each, not of a method call. The rest of a chunk stays in ``_ready`` (an
-        # iterator), so ``next()`` and another loop over this object go on where a loop
-        # left off; no value handed out stays referenced here.
-        return self._each()
+        # A loop takes the values from C: ``chain`` over the chunks, a generator resumed
+        # once a chunk, not once a value. A chunk's iterator is ``_ready``, so ``next()``
+        # and another loop over this object go on where a loop left off.
+        if self._kind == CALL:
+            return self._values()
+        return chain.from_iterable(self._chunks())
 
-    def _each(self):
+    def _chunks(self):
+        yield self._ready
         while True:
-            yield from self._ready
             try:
-                first = [self.next()]
+                values = self._fetch(None)
             except StopIteration:
                 return
-            yield first.pop()
+            # (the list empties as its values are handed out: this frame keeps none)
+            yield self._chunk(values)
+
+    def _values(self):
+        # One value a task: no chunk to go through (and nothing left in ``_ready``).
+        while True:
+            try:
+                value = [self._fetch(None)]
+            except StopIteration:
+                return
+            yield value.pop()
 
     def __next__(self):
         for value in self._ready:
             return value
         return self.next()
 
+    def next(self, timeout=None):
+        for value in self._ready:
+            return value
+        value = self._fetch(timeout)
+        if self._kind == CALL:
+            return value
+        return next(self._chunk(value))
+
     def _chunk(self, values):
-        """The first of a chunk's ``values`` (a list of ours), the rest kept in ``_ready``
-        and let go of as they are handed out."""
-        values.append(_END)
+        """An iterator over a chunk's ``values`` (a list of ours), kept in ``_ready``,
+        that pops each value off the list as it hands it out: no value handed out stays
+        referenced here."""
         values.reverse()
-        self._ready = it = iter(values.pop, _END)
-        return next(it)
+        self._ready = it = _starmap(values.pop, _repeat(_NO_ARGS, len(values)))
+        return it
 
     def close(self):
         """Ends the iteration; the tasks of this call no worker has yet are cancelled."""
@@ -330,9 +400,8 @@ class OrderedResults(_Results):
                 batch.waiting = False
         return i < len(batch.results)
 
-    def next(self, timeout=None):
-        for value in self._ready:
-            return value
+    def _fetch(self, timeout):
+        """The next task's value (a chunk's list of values), waiting for it."""
         self._started = True
         batch = self._batch
         i = self._i
@@ -359,9 +428,7 @@ class OrderedResults(_Results):
         value = self._decode(out)
         if self._bar is not None:
             self._bar.advance(self._feed.sizes[i])
-        if self._kind == CALL:
-            return value
-        return self._chunk(value)
+        return value
 
     def _finish(self):
         error, self._feed.input_error = self._feed.input_error, None
@@ -384,18 +451,7 @@ class UnorderedResults(_Results):
     def _unfinished(self):
         return [tid for i, tid in enumerate(self._feed.tids) if i not in self._took]
 
-    def next(self, timeout=None):
-        for value in self._ready:
-            return value
-        self._started = True
-        batch = self._batch
-        if self._done or len(self._took) >= len(batch.results):
-            error, self._feed.input_error = self._feed.input_error, None
-            self.close()
-            if error is not None:
-                raise error
-            raise StopIteration
-        deadline = None if timeout is None else time.monotonic() + timeout
+    def _wait(self, batch, deadline):
         with batch.cond:
             batch.waiting = True
             try:
@@ -408,9 +464,24 @@ class UnorderedResults(_Results):
                 raise
             finally:
                 batch.waiting = False
+            return batch.arrived.popleft()
+
+    def _fetch(self, timeout):
+        """The values of the next chunk to complete, waiting for it."""
+        self._started = True
+        batch = self._batch
+        if self._done or len(self._took) >= len(batch.results):
+            error, self._feed.input_error = self._feed.input_error, None
+            self.close()
+            if error is not None:
+                raise error
+            raise StopIteration
+        if batch.arrived:  # (this thread alone takes from it: no lock needed)
             i = batch.arrived.popleft()
+        else:
+            i = self._wait(batch, None if timeout is None else time.monotonic() + timeout)
         out = batch.results[i]
         batch.results[i] = None
         self._took.add(i)
         self._taken(i)
-        return self._chunk(self._decode(out))
+        return self._decode(out)

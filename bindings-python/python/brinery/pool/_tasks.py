@@ -9,12 +9,13 @@ import concurrent.futures as _cf
 import pickle
 import types
 
+from .._brinery import columns
 from .._errors import PoolClosedError, PoolError, StageError
 from . import _shared
-from ._codec import FAST, FULL, Decoder, Encoder, close_unclaimed, is_plain, make_encoder, wants_by_value
+from ._codec import FAST, FEW, FULL, Decoder, Encoder, close_unclaimed, is_plain, make_encoder, wants_by_value
 from ._exceptions import BrokenWorkersError, WorkerDiedError
 from ._results import RemoteTraceback
-from ._worker import CALL
+from ._worker import CALL, CHUNK, COLUMNS, STARCHUNK
 
 __all__ = ["ParentSide", "TaskEncoder", "Tasks", "INIT_PATHS", "renamed"]
 
@@ -133,10 +134,27 @@ class Tasks:
             if ref is not None:
                 # The plain ones up front go in one call, as stock pickles.
                 mains = []
-                for payload in payloads:
-                    if not is_plain(payload):
-                        break
-                    mains.append(pickle.dumps((kind, ref[0], payload), 5))
+                head = ref[0]
+                # (the common cases of _plain_main, inline; a call's chunks are all of
+                # one size but the last)
+                if kind == CALL or (payloads and len(payloads[0]) < FEW):
+                    for payload in payloads:
+                        if not is_plain(payload):
+                            break
+                        mains.append(pickle.dumps((kind, head, payload), 5))
+                elif kind == CHUNK:
+                    dumps, allowed = self._plain.dumps, None if type(head) is int else head
+                    for payload in payloads:
+                        main = dumps((kind, head, payload), payload, allowed)
+                        if main is None:
+                            break
+                        mains.append(main)
+                else:
+                    for payload in payloads:
+                        main = self._plain_main(kind, head, payload)
+                        if main is None:
+                            break
+                        mains.append(main)
                 if mains:
                     sizes.extend(map(len, mains))
                     start = core.submit_many(mains, ref[1])
@@ -144,8 +162,8 @@ class Tasks:
                     payloads = payloads[len(mains) :]
             for payload in payloads:
                 try:
-                    if ref is not None and is_plain(payload):
-                        main = pickle.dumps((kind, ref[0], payload), 5)
+                    main = None if ref is None else self._plain_main(kind, ref[0], payload)
+                    if main is not None:
                         tids.append(core.submit([main], (), ref[1]))
                         sizes.append(len(main))
                         continue
@@ -180,6 +198,20 @@ class Tasks:
         if late:
             self._deliver(late)
         return tids
+
+    def _plain_main(self, kind, head, payload):
+        """The task as a stock pickle, or None if it needs the full encoder. A chunk is
+        checked while it is written (``PlainWriter``), not visited first, unless it has
+        fewer than ``FEW`` items; a starmap's is sent as columns if it can be."""
+        if kind == CALL or len(payload) < FEW:
+            return pickle.dumps((kind, head, payload), 5) if is_plain(payload) else None
+        allowed = None if type(head) is int else head
+        # (a worker on another interpreter may run an older brinery, without COLUMNS)
+        if kind == STARCHUNK and self._python is None:
+            cols = columns(payload)
+            if cols is not None:
+                return self._plain.dumps((COLUMNS, head, cols), cols, allowed)
+        return self._plain.dumps((kind, head, payload), payload, allowed)
 
     def _fast_ref(self, fn):
         """``(what the fast path pickles for fn, definitions needed)``, or None when fn

@@ -17,13 +17,14 @@ from .._errors import RemoteError, StageError
 from .._brinery import WorkerEndpoint
 import pickle
 
-from ._codec import FAST, FULL, PENDING, Decoder, Encoder, close_unclaimed, is_plain, make_encoder
+from ._codec import FAST, FEW, FULL, PENDING, Decoder, Encoder, PlainWriter, close_unclaimed, is_plain, make_encoder
 
 # Stage numbers; their names are pool.STAGE_NAMES.
 IDLE, RECEIVING, UNPICKLING, RUNNING, PICKLING, SENDING, INITIALIZING = range(7)
 
-# Task kinds.
-CALL, CHUNK, STARCHUNK = range(3)
+# Task kinds. COLUMNS is a STARCHUNK sent as the columns of its argument tuples (one list
+# per argument position): ``fn(*args)`` for each ``args`` in ``zip(*columns)``.
+CALL, CHUNK, STARCHUNK, COLUMNS = range(4)
 
 # Definition id of the spawn-mode initializer ``(initializer, initargs)``.
 INIT_DEF = 0
@@ -129,6 +130,7 @@ class Worker:
 
     def serve(self):
         ep = self.ep
+        plain = PlainWriter()
         while True:
             # A spawned worker runs the initializer on its first task: the task's clock
             # (task_timeout) starts after it.
@@ -168,6 +170,8 @@ class Worker:
                     value = fn(*payload[0], **payload[1])
                 elif kind == CHUNK:
                     value = list(map(fn, payload))
+                elif kind == COLUMNS:
+                    value = list(map(fn, *payload))
                 else:
                     value = list(_starmap(fn, payload))
                 out = (True, value)
@@ -179,11 +183,24 @@ class Worker:
             del fn, payload
             if fds:
                 close_unclaimed(fds)
-            if out[0] and is_plain(out[1]):  # the common case of reply(), inline
-                ep.set_stage(PICKLING)
-                ep.reply(tid, SENDING, pickle.dumps(out, 5))
-            else:
+            # The common cases of reply(), inline: a chunk's results are checked plain
+            # while they are written.
+            if not out[0]:
                 self.reply(tid, out)
+            elif kind == CALL or len(out[1]) < FEW:
+                if is_plain(out[1]):
+                    ep.set_stage(PICKLING)
+                    ep.reply(tid, SENDING, pickle.dumps(out, 5))
+                else:
+                    self.reply(tid, out)
+            else:
+                ep.set_stage(PICKLING)
+                data = plain.dumps(out, out[1])
+                if data is None:
+                    self.reply(tid, out)
+                else:
+                    ep.reply(tid, SENDING, data)
+                data = None
             # The result is the parent's now: an idle worker holds none of its memory or
             # files (a returned file closes here; the parent has its own descriptor).
             out = value = None
