@@ -52,12 +52,19 @@ function failure(code, message) {
 }
 
 const getTime = Date.prototype.getTime;
+const getPrototypeOf = Object.getPrototypeOf;
+const ObjectPrototype = Object.prototype;
 
 // A lone surrogate (`String#isWellFormed` is Node 20+; the regex is the fallback).
 const LONE_SURROGATE = /\p{Cs}/u;
 const wellFormed = String.prototype.isWellFormed
   ? (s) => s.isWellFormed()
   : (s) => !LONE_SURROGATE.test(s);
+
+function hasEnumerable(o) {
+  for (const k in o) return k !== undefined;
+  return false;
+}
 
 function sameKeys(a, b) {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -119,6 +126,8 @@ class Walker {
     this.ascii = true;
     this.extras = [];
     this.depth = 0;
+    // `for...in` over a plain object lists its own keys alone.
+    this.plainForIn = !hasEnumerable(ObjectPrototype);
   }
 
   grow() {
@@ -216,6 +225,19 @@ class Walker {
   }
 
   object(v) {
+    // An object whose prototype is Object.prototype or null is a record: no type test
+    // (`types.isDate` is a call into C++, a third of a small record's walk) can change
+    // that, short of an exotic object re-prototyped by hand.
+    const proto = getPrototypeOf(v);
+    if ((proto === ObjectPrototype || proto === null) && !Array.isArray(v)) {
+      if (this.again(v, false)) return;
+      if (++this.depth > MAX_DEPTH) {
+        throw failure('ERR_BRINERY_TOO_DEEP', `nesting deeper than the limit of ${MAX_DEPTH}`);
+      }
+      this.record(v, this.plainForIn);
+      this.depth--;
+      return;
+    }
     const setOld = this.protocol < 4 && v instanceof Set;
     if (this.again(v, setOld)) return;
     if (++this.depth > MAX_DEPTH) {
@@ -252,14 +274,18 @@ class Walker {
       for (const item of items) this.save(item);
       if (setOld) this.memoLater(v);
     } else {
-      this.record(v);
+      this.record(v, false);
     }
     this.depth--;
   }
 
   // A plain object: as a dict of its own enumerable string keys. Its key list is looked
   // up among the shapes met so far; a known shape sends only the values.
-  record(v) {
+  record(v, plain) {
+    if (plain && this.lastShape !== null && this.sameShape(v, this.lastShape.keys)) {
+      this.shaped(v, this.lastShape);
+      return;
+    }
     const keys = Object.keys(v);
     const n = keys.length;
     if (n === 0 || n > SHAPE_MAX_KEYS) {
@@ -299,6 +325,35 @@ class Walker {
       this.key(keys[i]);
       this.save(v[keys[i]]);
     }
+  }
+
+  // Whether the own enumerable keys of `v` (a plain object, when Object.prototype has no
+  // enumerable keys) are `keys`, in order. `for...in` reads V8's enum cache of the
+  // object's hidden class: no key array is made, as Object.keys makes one.
+  sameShape(v, keys) {
+    const n = keys.length;
+    let i = 0;
+    for (const k in v) {
+      if (i === n || keys[i] !== k) return false;
+      i++;
+    }
+    return i === n;
+  }
+
+  // The values of `v`, a plain object of the keys of `shape` (see `sameShape`). A getter
+  // may change `v` meanwhile: the values are still those of the shape's keys.
+  shaped(v, shape) {
+    const keys = shape.keys;
+    const n = keys.length;
+    this.op(OP.SHAPE, shape.id);
+    let i = 0;
+    for (const k in v) {
+      if (i === n) break;
+      // Loaded by the loop's key, a field load from the enum cache.
+      this.save(k === keys[i] ? v[k] : v[keys[i]]);
+      i++;
+    }
+    for (; i < n; i++) this.save(v[keys[i]]);
   }
 
   key(key) {
