@@ -225,29 +225,30 @@ class Walker {
   }
 
   object(v) {
-    // An object whose prototype is Object.prototype or null is a record: no type test
-    // (`types.isDate` is a call into C++, a third of a small record's walk) can change
-    // that, short of an exotic object re-prototyped by hand.
-    const proto = getPrototypeOf(v);
-    if ((proto === ObjectPrototype || proto === null) && !Array.isArray(v)) {
+    if (Array.isArray(v)) {
       if (this.again(v, false)) return;
-      if (++this.depth > MAX_DEPTH) {
-        throw failure('ERR_BRINERY_TOO_DEEP', `nesting deeper than the limit of ${MAX_DEPTH}`);
-      }
+      this.enter();
+      const n = v.length;
+      this.op(OP.LIST, n);
+      for (let i = 0; i < n; i++) this.save(v[i]);
+      this.depth--;
+      return;
+    }
+    // An object whose prototype is Object.prototype or null is a record: no type test
+    // (`types.isDate` is a call into C++) can change that, short of an exotic object
+    // re-prototyped by hand.
+    const proto = getPrototypeOf(v);
+    if (proto === ObjectPrototype || proto === null) {
+      if (this.again(v, false)) return;
+      this.enter();
       this.record(v, this.plainForIn);
       this.depth--;
       return;
     }
     const setOld = this.protocol < 4 && v instanceof Set;
     if (this.again(v, setOld)) return;
-    if (++this.depth > MAX_DEPTH) {
-      throw failure('ERR_BRINERY_TOO_DEEP', `nesting deeper than the limit of ${MAX_DEPTH}`);
-    }
-    if (Array.isArray(v)) {
-      const n = v.length;
-      this.op(OP.LIST, n);
-      for (let i = 0; i < n; i++) this.save(v[i]);
-    } else if (ArrayBuffer.isView(v) && types.isTypedArray(v)) {
+    this.enter();
+    if (ArrayBuffer.isView(v) && types.isTypedArray(v)) {
       if (!types.isUint8Array(v) && !types.isUint8ClampedArray(v)) {
         throw failure('ERR_BRINERY_UNSUPPORTED_TYPE', 'typed arrays other than Uint8Array cannot be pickled');
       }
@@ -277,6 +278,12 @@ class Walker {
       this.record(v, false);
     }
     this.depth--;
+  }
+
+  enter() {
+    if (++this.depth > MAX_DEPTH) {
+      throw failure('ERR_BRINERY_TOO_DEEP', `nesting deeper than the limit of ${MAX_DEPTH}`);
+    }
   }
 
   // A plain object: as a dict of its own enumerable string keys. Its key list is looked

@@ -255,4 +255,47 @@ mod tests {
         assert_eq!(memo(&mut t), (0, true));
         assert_eq!(t.next(5).unwrap(), (6, 5));
     }
+
+    #[test]
+    fn short_and_long_strings_are_told_apart_by_every_byte() {
+        // Every length from 0 to 20 (16 is the last kept in an entry), each twice, then
+        // the same with the last byte changed; the last string ends the text.
+        let mut raw = Vec::new();
+        let mut cuts = Vec::new();
+        for last in [b'x', b'y'] {
+            for _ in 0..2 {
+                for n in 0..=20 {
+                    let mut s = vec![b'q'; n];
+                    if let Some(b) = s.last_mut() {
+                        *b = last;
+                    }
+                    raw.extend_from_slice(&s);
+                    cuts.push(n);
+                }
+            }
+        }
+        let mut t = Text::new(&raw, true, HashTable::new());
+        let mut next = 0;
+        let mut got = Vec::new();
+        for &n in &cuts {
+            let at = t.next(n).unwrap();
+            got.push(t.memo(at, |_| {
+                next += 1;
+                next - 1
+            }));
+        }
+        // 0..=20 new, then again; then 1..=20 new with `y` (the empty string is the same).
+        for (i, &(idx, again)) in got.iter().enumerate() {
+            let (round, n) = (i / 21, i % 21);
+            let first_idx = n as u32;
+            match round {
+                0 => assert_eq!((idx, again), (first_idx, false), "{i}"),
+                1 => assert_eq!((idx, again), (first_idx, true), "{i}"),
+                2 if n == 0 => assert_eq!((idx, again), (0, true), "{i}"),
+                2 => assert_eq!((idx, again), (20 + n as u32, false), "{i}"),
+                _ if n == 0 => assert_eq!((idx, again), (0, true), "{i}"),
+                _ => assert_eq!((idx, again), (20 + n as u32, true), "{i}"),
+            }
+        }
+    }
 }
