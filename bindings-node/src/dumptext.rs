@@ -173,6 +173,18 @@ fn short_hash(seed: [u64; 2], head: [u64; 2], len: usize) -> u64 {
     h ^ h.rotate_left(29)
 }
 
+/// `LOW_BYTES[n]` keeps the low `n` bytes of a `u128` (a table: a shift of a `u128` by a
+/// variable count is a dozen instructions).
+static LOW_BYTES: [u128; INLINE + 1] = {
+    let mut masks = [0u128; INLINE + 1];
+    let mut n = 1;
+    while n <= INLINE {
+        masks[n] = (masks[n - 1] << 8) | 0xff;
+        n += 1;
+    }
+    masks
+};
+
 /// The bytes `b[start..start + len]` (`len` at most [`INLINE`]) as two little-endian
 /// words, zero-padded.
 #[inline]
@@ -180,12 +192,7 @@ fn short_head(b: &[u8], start: usize, len: usize) -> [u64; 2] {
     let mut raw = [0u8; INLINE];
     if start + INLINE <= b.len() {
         raw.copy_from_slice(&b[start..start + INLINE]);
-        let w = u128::from_le_bytes(raw);
-        let w = if len == INLINE {
-            w
-        } else {
-            w & ((1u128 << (len * 8)) - 1)
-        };
+        let w = u128::from_le_bytes(raw) & LOW_BYTES[len];
         return [w as u64, (w >> 64) as u64];
     }
     raw[..len].copy_from_slice(&b[start..start + len]);

@@ -274,6 +274,7 @@ impl Dumper<'_> {
         self.save()
     }
 
+    #[inline]
     fn memoize(&mut self) {
         let idx = self.enc.memoize();
         self.objs.push(idx);
