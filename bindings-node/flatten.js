@@ -126,8 +126,9 @@ class Walker {
     this.ascii = true;
     this.extras = [];
     this.depth = 0;
-    // `for...in` over a plain object lists its own keys alone.
-    this.plainForIn = !hasEnumerable(ObjectPrototype);
+    // Whether `for...in` over a plain object lists its own keys alone (asked at the
+    // first plain object, so that a call without one does not pay for it).
+    this.plainForIn = null;
   }
 
   grow() {
@@ -241,6 +242,7 @@ class Walker {
     if (proto === ObjectPrototype || proto === null) {
       if (this.again(v, false)) return;
       this.enter();
+      if (this.plainForIn === null) this.plainForIn = !hasEnumerable(ObjectPrototype);
       this.record(v, this.plainForIn);
       this.depth--;
       return;
