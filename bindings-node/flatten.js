@@ -52,12 +52,19 @@ function failure(code, message) {
 }
 
 const getTime = Date.prototype.getTime;
+const getPrototypeOf = Object.getPrototypeOf;
+const ObjectPrototype = Object.prototype;
 
 // A lone surrogate (`String#isWellFormed` is Node 20+; the regex is the fallback).
 const LONE_SURROGATE = /\p{Cs}/u;
 const wellFormed = String.prototype.isWellFormed
   ? (s) => s.isWellFormed()
   : (s) => !LONE_SURROGATE.test(s);
+
+function hasEnumerable(o) {
+  for (const k in o) return k !== undefined;
+  return false;
+}
 
 function sameKeys(a, b) {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -119,6 +126,9 @@ class Walker {
     this.ascii = true;
     this.extras = [];
     this.depth = 0;
+    // Whether `for...in` over a plain object lists its own keys alone (asked at the
+    // first plain object, so that a call without one does not pay for it).
+    this.plainForIn = null;
   }
 
   grow() {
@@ -216,16 +226,31 @@ class Walker {
   }
 
   object(v) {
-    const setOld = this.protocol < 4 && v instanceof Set;
-    if (this.again(v, setOld)) return;
-    if (++this.depth > MAX_DEPTH) {
-      throw failure('ERR_BRINERY_TOO_DEEP', `nesting deeper than the limit of ${MAX_DEPTH}`);
-    }
     if (Array.isArray(v)) {
+      if (this.again(v, false)) return;
+      this.enter();
       const n = v.length;
       this.op(OP.LIST, n);
       for (let i = 0; i < n; i++) this.save(v[i]);
-    } else if (ArrayBuffer.isView(v) && types.isTypedArray(v)) {
+      this.depth--;
+      return;
+    }
+    // An object whose prototype is Object.prototype or null is a record: no type test
+    // (`types.isDate` is a call into C++) can change that, short of an exotic object
+    // re-prototyped by hand.
+    const proto = getPrototypeOf(v);
+    if (proto === ObjectPrototype || proto === null) {
+      if (this.again(v, false)) return;
+      this.enter();
+      if (this.plainForIn === null) this.plainForIn = !hasEnumerable(ObjectPrototype);
+      this.record(v, this.plainForIn);
+      this.depth--;
+      return;
+    }
+    const setOld = this.protocol < 4 && v instanceof Set;
+    if (this.again(v, setOld)) return;
+    this.enter();
+    if (ArrayBuffer.isView(v) && types.isTypedArray(v)) {
       if (!types.isUint8Array(v) && !types.isUint8ClampedArray(v)) {
         throw failure('ERR_BRINERY_UNSUPPORTED_TYPE', 'typed arrays other than Uint8Array cannot be pickled');
       }
@@ -252,14 +277,24 @@ class Walker {
       for (const item of items) this.save(item);
       if (setOld) this.memoLater(v);
     } else {
-      this.record(v);
+      this.record(v, false);
     }
     this.depth--;
   }
 
+  enter() {
+    if (++this.depth > MAX_DEPTH) {
+      throw failure('ERR_BRINERY_TOO_DEEP', `nesting deeper than the limit of ${MAX_DEPTH}`);
+    }
+  }
+
   // A plain object: as a dict of its own enumerable string keys. Its key list is looked
   // up among the shapes met so far; a known shape sends only the values.
-  record(v) {
+  record(v, plain) {
+    if (plain && this.lastShape !== null && this.sameShape(v, this.lastShape.keys)) {
+      this.shaped(v, this.lastShape);
+      return;
+    }
     const keys = Object.keys(v);
     const n = keys.length;
     if (n === 0 || n > SHAPE_MAX_KEYS) {
@@ -299,6 +334,35 @@ class Walker {
       this.key(keys[i]);
       this.save(v[keys[i]]);
     }
+  }
+
+  // Whether the own enumerable keys of `v` (a plain object, when Object.prototype has no
+  // enumerable keys) are `keys`, in order. `for...in` reads V8's enum cache of the
+  // object's hidden class: no key array is made, as Object.keys makes one.
+  sameShape(v, keys) {
+    const n = keys.length;
+    let i = 0;
+    for (const k in v) {
+      if (i === n || keys[i] !== k) return false;
+      i++;
+    }
+    return i === n;
+  }
+
+  // The values of `v`, a plain object of the keys of `shape` (see `sameShape`). A getter
+  // may change `v` meanwhile: the values are still those of the shape's keys.
+  shaped(v, shape) {
+    const keys = shape.keys;
+    const n = keys.length;
+    this.op(OP.SHAPE, shape.id);
+    let i = 0;
+    for (const k in v) {
+      if (i === n) break;
+      // Loaded by the loop's key, a field load from the enum cache.
+      this.save(k === keys[i] ? v[k] : v[keys[i]]);
+      i++;
+    }
+    for (; i < n; i++) this.save(v[keys[i]]);
   }
 
   key(key) {

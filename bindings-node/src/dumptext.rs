@@ -2,13 +2,29 @@
 //! generalized UTF-8 (lone surrogates kept, `surrogatepass`) in one buffer that
 //! `flatten.js` fills; the tape gives each string's length in UTF-16 units (what JS
 //! knows for free), and [`Text::next`] finds its bytes. Strings are memoized by value
-//! (JS strings have no identity), in a table of slices of the text.
+//! (JS strings have no identity), in a table of [`Entry`]s: a string of up to 16 bytes is
+//! kept in its entry, so finding it again reads the table alone (on `records`, comparing
+//! against the earlier copy in the text was a second cache miss per repeated word); a
+//! longer one is a slice of the text.
 //!
 //! Not for the walk or the opcodes (see [`crate::encode`]).
 
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
+
+/// A string written: up to 16 bytes, its bytes zero-padded in `head`; longer, its start
+/// in the text in `head[0]` and its hash in `head[1]` (so that growing the table reads
+/// no text). Then its length and memo index.
+#[derive(Clone, Copy)]
+pub struct Entry {
+    head: [u64; 2],
+    len: u32,
+    idx: u32,
+}
+
+/// Strings up to this many bytes are kept in their [`Entry`].
+const INLINE: usize = 16;
 
 use crate::error::{Code, Failure, Fallible};
 
@@ -22,20 +38,25 @@ pub struct Text<'t> {
     at: usize,
     /// Every byte before this one is ASCII, so units and bytes count alike.
     ascii_end: usize,
-    /// Strings written, by value: start and length in `bytes`, and memo index.
-    table: HashTable<(u32, u32, u32)>,
+    /// Strings written, by value.
+    table: HashTable<Entry>,
     hasher: foldhash::fast::RandomState,
+    /// The seed of the hash of short strings.
+    seed: [u64; 2],
 }
 
 impl<'t> Text<'t> {
     /// `ascii`: JS found every byte ASCII (else the first non-ASCII byte is looked for).
-    pub fn new(bytes: &'t [u8], ascii: bool, table: HashTable<(u32, u32, u32)>) -> Self {
+    pub fn new(bytes: &'t [u8], ascii: bool, table: HashTable<Entry>) -> Self {
+        let hasher = foldhash::fast::RandomState::default();
+        let seed = [hasher.hash_one(1u64), hasher.hash_one(2u64) | 1];
         let mut text = Text {
             bytes,
             at: 0,
             ascii_end: bytes.len(),
             table,
-            hasher: foldhash::fast::RandomState::default(),
+            hasher,
+            seed,
         };
         if !ascii {
             text.ascii_end = first_non_ascii(bytes, 0);
@@ -44,7 +65,7 @@ impl<'t> Text<'t> {
     }
 
     /// The table, emptied of this text's strings, for the next call.
-    pub fn into_table(self) -> HashTable<(u32, u32, u32)> {
+    pub fn into_table(self) -> HashTable<Entry> {
         self.table
     }
 
@@ -98,19 +119,85 @@ impl<'t> Text<'t> {
     ) -> (u32, bool) {
         let bytes = self.bytes;
         let s = &bytes[start..start + len];
-        let hash = self.hasher.hash_one(s);
-        let at = |&(a, l, _): &(u32, u32, u32)| &bytes[a as usize..(a + l) as usize];
-        if let Some(&(_, _, idx)) = self.table.find(hash, |e| at(e) == s) {
-            return (idx, true);
+        let (head, hash) = if len <= INLINE {
+            let head = short_head(bytes, start, len);
+            (head, self.short_hash(head, len))
+        } else {
+            let hash = self.hasher.hash_one(s);
+            ([start as u64, hash], hash)
+        };
+        let found = self.table.find(hash, |e| {
+            e.len as usize == len
+                && e.head[1] == head[1]
+                && if len <= INLINE {
+                    e.head[0] == head[0]
+                } else {
+                    let a = e.head[0] as usize;
+                    &bytes[a..a + len] == s
+                }
+        });
+        if let Some(e) = found {
+            return (e.idx, true);
         }
         let idx = memoize(s);
-        let hasher = &self.hasher;
-        self.table
-            .insert_unique(hash, (start as u32, len as u32, idx), |e| {
-                hasher.hash_one(at(e))
-            });
+        let entry = Entry {
+            head,
+            len: len as u32,
+            idx,
+        };
+        let seed = self.seed;
+        self.table.insert_unique(hash, entry, |e| {
+            let len = e.len as usize;
+            if len <= INLINE {
+                short_hash(seed, e.head, len)
+            } else {
+                e.head[1]
+            }
+        });
         (idx, false)
     }
+
+    #[inline]
+    fn short_hash(&self, head: [u64; 2], len: usize) -> u64 {
+        short_hash(self.seed, head, len)
+    }
+}
+
+/// The hash of a string of up to [`INLINE`] bytes, from its zero-padded words: a folded
+/// multiply, as foldhash's.
+#[inline]
+fn short_hash(seed: [u64; 2], head: [u64; 2], len: usize) -> u64 {
+    let x = u128::from(head[0] ^ seed[0]) * u128::from(head[1] ^ seed[1] ^ len as u64);
+    let h = (x as u64) ^ ((x >> 64) as u64);
+    // hashbrown takes the bucket from the low bits and the tag from the top 7.
+    h ^ h.rotate_left(29)
+}
+
+/// `LOW_BYTES[n]` keeps the low `n` bytes of a `u128` (a table: a shift of a `u128` by a
+/// variable count is a dozen instructions).
+static LOW_BYTES: [u128; INLINE + 1] = {
+    let mut masks = [0u128; INLINE + 1];
+    let mut n = 1;
+    while n <= INLINE {
+        masks[n] = (masks[n - 1] << 8) | 0xff;
+        n += 1;
+    }
+    masks
+};
+
+/// The bytes `b[start..start + len]` (`len` at most [`INLINE`]) as two little-endian
+/// words, zero-padded.
+#[inline]
+fn short_head(b: &[u8], start: usize, len: usize) -> [u64; 2] {
+    let mut raw = [0u8; INLINE];
+    if start + INLINE <= b.len() {
+        raw.copy_from_slice(&b[start..start + INLINE]);
+        let w = u128::from_le_bytes(raw) & LOW_BYTES[len];
+        return [w as u64, (w >> 64) as u64];
+    }
+    raw[..len].copy_from_slice(&b[start..start + len]);
+    let w = u128::from_le_bytes(raw);
+    [w as u64, (w >> 64) as u64]
 }
 
 /// The index of the first byte of `b` from `from` on that is not ASCII, or its length.
@@ -174,5 +261,48 @@ mod tests {
         assert_eq!(memo(&mut t), (0, false));
         assert_eq!(memo(&mut t), (0, true));
         assert_eq!(t.next(5).unwrap(), (6, 5));
+    }
+
+    #[test]
+    fn short_and_long_strings_are_told_apart_by_every_byte() {
+        // Every length from 0 to 20 (16 is the last kept in an entry), each twice, then
+        // the same with the last byte changed; the last string ends the text.
+        let mut raw = Vec::new();
+        let mut cuts = Vec::new();
+        for last in [b'x', b'y'] {
+            for _ in 0..2 {
+                for n in 0..=20 {
+                    let mut s = vec![b'q'; n];
+                    if let Some(b) = s.last_mut() {
+                        *b = last;
+                    }
+                    raw.extend_from_slice(&s);
+                    cuts.push(n);
+                }
+            }
+        }
+        let mut t = Text::new(&raw, true, HashTable::new());
+        let mut next = 0;
+        let mut got = Vec::new();
+        for &n in &cuts {
+            let at = t.next(n).unwrap();
+            got.push(t.memo(at, |_| {
+                next += 1;
+                next - 1
+            }));
+        }
+        // 0..=20 new, then again; then 1..=20 new with `y` (the empty string is the same).
+        for (i, &(idx, again)) in got.iter().enumerate() {
+            let (round, n) = (i / 21, i % 21);
+            let first_idx = n as u32;
+            match round {
+                0 => assert_eq!((idx, again), (first_idx, false), "{i}"),
+                1 => assert_eq!((idx, again), (first_idx, true), "{i}"),
+                2 if n == 0 => assert_eq!((idx, again), (0, true), "{i}"),
+                2 => assert_eq!((idx, again), (20 + n as u32, false), "{i}"),
+                _ if n == 0 => assert_eq!((idx, again), (0, true), "{i}"),
+                _ => assert_eq!((idx, again), (20 + n as u32, true), "{i}"),
+            }
+        }
     }
 }

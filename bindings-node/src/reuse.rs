@@ -1,7 +1,7 @@
 //! Buffers `loads` and `dumps` keep from one call to the next on the same thread,
 //! emptied but with their capacity: the tape's ops, the numbers of the longest list, the
 //! graph's str text and item and entry pools, and the walker's per-node marks; for
-//! `dumps`, the table of strings written.
+//! `dumps`, a small table of strings written.
 //!
 //! A fresh buffer of a few megabytes costs a page fault per 4 KiB page the first time
 //! it is written, and the kernel's zeroing of that page: on a list of a million ints
@@ -14,10 +14,17 @@ use std::cell::Cell;
 
 use hashbrown::HashTable;
 
+use crate::dumptext::Entry;
 use crate::graph::H;
 
 /// Largest buffer kept (each), in bytes.
 pub const KEEP_MAX_BYTES: usize = 16 << 20;
+
+/// Largest table of strings kept, in entries. A large one is dropped: the next call's
+/// strings may be far fewer, and spread over a table sized for another call's they miss
+/// the cache more often than a fresh table costs to grow (`records` after `strings` in
+/// `bench/compare.js`: 14 ms natively instead of 11).
+const KEEP_MAX_STRS: usize = 4096;
 
 /// The kept buffers, all empty.
 #[derive(Default)]
@@ -28,7 +35,7 @@ pub struct Spare {
     pub items: Vec<H>,
     pub entries: Vec<(H, H)>,
     pub seen: Vec<u64>,
-    pub strs: HashTable<(u32, u32, u32)>,
+    pub strs: HashTable<Entry>,
 }
 
 thread_local! {
@@ -54,7 +61,7 @@ pub fn give(mut spare: Spare) {
     keep(&mut spare.seen);
     keep(&mut spare.items);
     keep(&mut spare.entries);
-    if spare.strs.capacity() * size_of::<(u32, u32, u32, u8)>() > KEEP_MAX_BYTES {
+    if spare.strs.capacity() > KEEP_MAX_STRS {
         spare.strs = HashTable::new();
     }
     spare.strs.clear();

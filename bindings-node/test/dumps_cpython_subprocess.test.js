@@ -99,3 +99,18 @@ value += [("\\u00e9" if i % 3 else "e") + "x" * (20000 if i % 20000 == 0 else i 
 value += ["h\\u00e9llo w\\u00f6rld \\u20ac\\U0001f600", "a\\ud83d", "plain"]
 `);
 });
+
+test('strings of every length around the 16 bytes kept in the string table, and at the end', () => {
+  // Up to 16 bytes a string's bytes are its table entry; longer, a slice of the text.
+  // Neighbours that differ in the last byte only, repeats, and a short string last in the
+  // text (fewer than 16 bytes after its start).
+  const words = range(40, (i) => 'abcdefghijklmnopqrstuvwxyz0123456789ABCD'.slice(0, i));
+  const twins = range(20, (i) => 'q'.repeat(i) + 'x').concat(range(20, (i) => 'q'.repeat(i) + 'y'));
+  const value = [...words, ...twins, ...words.slice().reverse(), ...twins, 'é'.repeat(8), 'é'.repeat(8), 'tail', 'tail'];
+  same(value, `
+words = ["abcdefghijklmnopqrstuvwxyz0123456789ABCD"[:i] for i in range(40)]
+twins = ["q" * i + "x" for i in range(20)] + ["q" * i + "y" for i in range(20)]
+value = words + twins + words[::-1] + twins + ["\u00e9" * 8, "\u00e9" * 8, "tail", "tail"]
+`);
+});
+

@@ -279,11 +279,21 @@ impl Encoder {
     #[inline]
     fn write(&mut self, data: &[u8]) {
         if self.framing && self.frame_start.is_none() {
-            self.frame_start = Some(self.buf.len());
-            self.frame_deferred = 0;
-            self.buf.extend_from_slice(&[0xFE; FRAME_HEADER_SIZE]);
+            self.open_frame();
         }
         self.buf.extend_from_slice(data);
+    }
+
+    /// Out of line: a frame opens once per 64 KiB, and keeping this out of [`write`]
+    /// keeps the opcode methods small enough for hosts in other crates to inline.
+    ///
+    /// [`write`]: Encoder::write
+    #[cold]
+    #[inline(never)]
+    fn open_frame(&mut self) {
+        self.frame_start = Some(self.buf.len());
+        self.frame_deferred = 0;
+        self.buf.extend_from_slice(&[0xFE; FRAME_HEADER_SIZE]);
     }
 
     #[inline]

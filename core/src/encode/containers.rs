@@ -72,15 +72,24 @@ impl Encoder {
         };
         if (self.proto == 0 && batch != Batch::Set) || !batch.in_run(index, len) {
             self.op(one);
-        } else if (index + 1) % BATCHSIZE == 0 || index + 1 == len {
+        } else if index + 1 == len && len < BATCHSIZE {
+            // The common case, a container of fewer than 1000 items, kept short to inline.
             self.op(run);
-            // `batch_dict_exact` and `save_set` loop while the last run was full, so a
-            // count that is a multiple of 1000 ends with an empty `MARK SETITEMS`.
-            let full_last_run = index + 1 == len && len % BATCHSIZE == 0;
-            if full_last_run && matches!(batch, Batch::Dict | Batch::Set) {
-                self.op(MARK);
-                self.op(run);
-            }
+        } else if (index + 1) % BATCHSIZE == 0 || index + 1 == len {
+            self.batch_end_long(batch, run, index, len);
+        }
+    }
+
+    /// The end of a run of a container of 1000 items or more, out of line.
+    #[inline(never)]
+    fn batch_end_long(&mut self, batch: Batch, run: u8, index: usize, len: usize) {
+        self.op(run);
+        // `batch_dict_exact` and `save_set` loop while the last run was full, so a
+        // count that is a multiple of 1000 ends with an empty `MARK SETITEMS`.
+        let full_last_run = index + 1 == len && len % BATCHSIZE == 0;
+        if full_last_run && matches!(batch, Batch::Dict | Batch::Set) {
+            self.op(MARK);
+            self.op(run);
         }
     }
 

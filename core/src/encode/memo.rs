@@ -18,7 +18,17 @@ impl Encoder {
         self.memo_len += 1;
         if self.proto >= 4 {
             self.op(MEMOIZE);
-        } else if self.proto >= 1 {
+        } else {
+            self.put(idx);
+        }
+        idx
+    }
+
+    /// `BINPUT`/`LONG_BINPUT`/`PUT` of `idx` (below protocol 4), out of line so that
+    /// [`Encoder::memoize`] stays small.
+    #[inline(never)]
+    fn put(&mut self, idx: u32) {
+        if self.proto >= 1 {
             if idx < 256 {
                 self.write(&[BINPUT, idx as u8]);
             } else {
@@ -32,7 +42,6 @@ impl Encoder {
             line.push(b'\n');
             self.write(&line);
         }
-        idx
     }
 
     /// Pushes memo entry `idx` again (`GET`/`BINGET`/`LONG_BINGET`).
@@ -46,12 +55,19 @@ impl Encoder {
                 self.write(&[LONG_BINGET, b[0], b[1], b[2], b[3]]);
             }
         } else {
-            let mut line = Vec::with_capacity(12);
-            line.push(GET);
-            pyfmt::push_i64(&mut line, idx as i64);
-            line.push(b'\n');
-            self.write(&line);
+            self.get_text(idx);
         }
+    }
+
+    /// `GET` (protocol 0), out of line.
+    #[cold]
+    #[inline(never)]
+    fn get_text(&mut self, idx: u32) {
+        let mut line = Vec::with_capacity(12);
+        line.push(GET);
+        pyfmt::push_i64(&mut line, idx as i64);
+        line.push(b'\n');
+        self.write(&line);
     }
 
     pub(super) fn own_str(&mut self, kind: fn(String) -> OwnKey, s: &str) -> u32 {

@@ -31,22 +31,29 @@ impl Encoder {
     /// An int in 64 bits, in the shortest form the protocol allows.
     #[inline]
     pub fn int(&mut self, v: i64) {
+        if self.proto >= 1 && (-0x8000_0000..=0x7fff_ffff).contains(&v) {
+            // BININT1, BININT2 or BININT chosen without a branch: in a run of ints of
+            // mixed sizes a branch on the size is mispredicted most of the time.
+            let class = usize::from(v as u64 > 0xff) + usize::from(v as u64 > 0xffff);
+            let b = (v as i32).to_le_bytes();
+            self.write(&[[BININT1, BININT2, BININT][class], b[0], b[1], b[2], b[3]]);
+            let unused = [3, 2, 0][class];
+            self.buf.truncate(self.buf.len() - unused);
+        } else {
+            self.int_other(v);
+        }
+    }
+
+    /// [`Encoder::int`] beyond 32 bits or at protocol 0, out of line so that the
+    /// common case stays small enough to inline.
+    #[inline(never)]
+    fn int_other(&mut self, v: i64) {
         if (-0x8000_0000..=0x7fff_ffff).contains(&v) {
-            if self.proto >= 1 {
-                // BININT1, BININT2 or BININT chosen without a branch: in a run of ints of
-                // mixed sizes a branch on the size is mispredicted most of the time.
-                let class = usize::from(v as u64 > 0xff) + usize::from(v as u64 > 0xffff);
-                let b = (v as i32).to_le_bytes();
-                self.write(&[[BININT1, BININT2, BININT][class], b[0], b[1], b[2], b[3]]);
-                let unused = [3, 2, 0][class];
-                self.buf.truncate(self.buf.len() - unused);
-            } else {
-                let mut line = Vec::with_capacity(24);
-                line.push(INT);
-                pyfmt::push_i64(&mut line, v);
-                line.push(b'\n');
-                self.write(&line);
-            }
+            let mut line = Vec::with_capacity(24);
+            line.push(INT);
+            pyfmt::push_i64(&mut line, v);
+            line.push(b'\n');
+            self.write(&line);
         } else {
             let bytes = pyfmt::i64_to_le_min(v);
             self.big_int(&bytes);
@@ -90,12 +97,19 @@ impl Encoder {
             let b = v.to_be_bytes();
             self.write(&[BINFLOAT, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
         } else {
-            let mut line = Vec::with_capacity(32);
-            line.push(FLOAT);
-            line.extend_from_slice(pyfmt::float_repr(v).as_bytes());
-            line.push(b'\n');
-            self.write(&line);
+            self.float_text(v);
         }
+    }
+
+    /// `FLOAT` (protocol 0), out of line.
+    #[cold]
+    #[inline(never)]
+    fn float_text(&mut self, v: f64) {
+        let mut line = Vec::with_capacity(32);
+        line.push(FLOAT);
+        line.extend_from_slice(pyfmt::float_repr(v).as_bytes());
+        line.push(b'\n');
+        self.write(&line);
     }
 
     /// A `str`. Only the opcode: the host memoizes it afterwards, as CPython does.
