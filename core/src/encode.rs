@@ -116,7 +116,8 @@ impl Encoder {
     }
 
     /// From now on, leaves `str` and `bytes` payloads of at least `min` bytes (never
-    /// less than [`splice::MIN_DEFERRED`]) out of the buffer: only their opcode header is
+    /// less than [`splice::MIN_DEFERRED`]; a host may change `min` as the stream goes
+    /// on) out of the buffer: only their opcode header is
     /// written and a [`Splice`] notes where the payload belongs (see [`splice`]); the
     /// frames around them still count their bytes. The host must
     /// keep each such payload unchanged until it has spliced it in, and must end the

@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 
 use super::function::FunctionState;
 use super::memo::Memo;
-use super::output::{Growing, Payload, Stream, DEFER_MIN, GROW_FROM};
+use super::output::{Growing, Payload, Stream, DEFER_MIN, DEFER_MIN_GROWING, GROW_FROM};
 use super::path::Path;
 use super::stdlib::Stdlib;
 use crate::error;
@@ -344,6 +344,7 @@ impl<'py> Walker<'py> {
                 None => self.head.insert(Growing::new(self.py, 4 * GROW_FROM)?),
             };
             head.append(buf, splices, &self.payloads[..n])?;
+            self.enc.defer_payloads(DEFER_MIN_GROWING);
         }
         self.enc.discard_committed();
         self.payloads.drain(..n);
