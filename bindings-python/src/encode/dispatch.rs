@@ -267,6 +267,13 @@ impl<'py> Walker<'py> {
             self.enc.int(v);
             return Ok(());
         }
+        self.save_big_long(obj)
+    }
+
+    /// An int past 64 bits, out of line so that [`Walker::save_long`] stays small.
+    #[cold]
+    #[inline(never)]
+    fn save_big_long(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
         let bits: usize = obj
             .call_method0(pyo3::intern!(obj.py(), "bit_length"))?
             .extract()?;
