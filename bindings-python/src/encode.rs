@@ -130,16 +130,17 @@ pub fn dumps<'py>(
     by_value: Option<Bound<'py, PyAny>>,
     cross_version: Truth,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    plain_walker(
+    let st = stdlib::get(py)?;
+    let opts = plain_options(
         py,
+        st,
         protocol,
         buffer_callback,
         by_value,
         fix_imports,
         cross_version,
-    )?
-    .dump(obj)?
-    .into_bytes(py)
+    )?;
+    Walker::new(py, st, opts).dump(obj)?.into_bytes(py)
 }
 
 /// Write the pickle of ``obj`` to the binary file ``file`` (its ``write`` method is
@@ -165,14 +166,17 @@ pub fn dump<'py>(
     cross_version: Truth,
 ) -> PyResult<()> {
     let write = write_method(file)?;
-    let mut walker = plain_walker(
+    let st = stdlib::get(py)?;
+    let opts = plain_options(
         py,
+        st,
         protocol,
         buffer_callback,
         by_value,
         fix_imports,
         cross_version,
     )?;
+    let mut walker = Walker::new(py, st, opts);
     walker.set_sink(Some(write.clone()));
     walker.dump(obj)?.write_to(&write)
 }
@@ -208,15 +212,16 @@ fn module_names(by_value: Option<Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
     Ok(names)
 }
 
-fn plain_walker<'py>(
+/// The options of `dumps` and `dump`, which have no `Pickler` to consult.
+fn plain_options<'py>(
     py: Python<'py>,
+    st: &stdlib::Stdlib,
     protocol: Option<i64>,
     buffer_callback: Option<Bound<'py, PyAny>>,
     by_value: Option<Bound<'py, PyAny>>,
     fix_imports: Truth,
     cross_version: Truth,
-) -> PyResult<Walker<'py>> {
-    let st = stdlib::get(py)?;
+) -> PyResult<Options<'py>> {
     let proto = resolve_protocol(py, protocol)?;
     let buffer_callback = buffer_callback.filter(|b| !b.is_none());
     if buffer_callback.is_some() && proto < 5 {
@@ -234,7 +239,7 @@ fn plain_walker<'py>(
         fast: false,
         cross_version: cross_version.0,
     };
-    Walker::new(py, st, opts)
+    Ok(opts)
 }
 
 /// `file.write`, or the `TypeError` `pickle` gives for a file without one.
@@ -396,7 +401,7 @@ impl Pickler {
             },
         };
         drop(me);
-        let mut walker = Walker::new(py, st, opts)?;
+        let mut walker = Walker::new(py, st, opts);
         walker.set_sink(sink);
         if keep_memo {
             let saved = std::mem::take(&mut slf.borrow_mut().memo);

@@ -59,3 +59,22 @@ def test_thread_local_is_not_picklable():
 
     with pytest.raises(brinery.PicklingError, match=r"obj\[1\]: cannot pickle '_thread._local' object"):
         brinery.dumps([1, threading.local()])
+
+
+def test_error_path_is_each_dumps_own():
+    # The walker's stack of path segments is reused from one dump to the next on a
+    # thread: a failed deep dump must leave nothing behind for the next one's path.
+    bad = threading_local()
+    with pytest.raises(brinery.PicklingError, match=r"^obj\['a'\]\[0\]\['b'\]\[1\]: "):
+        brinery.dumps({"a": [{"b": [0, bad]}]})
+    assert brinery.dumps({"a": [1]}) == pickle.dumps({"a": [1]})
+    with pytest.raises(brinery.PicklingError, match=r"^obj\[1\]: "):
+        brinery.dumps([0, bad])
+    with pytest.raises(brinery.PicklingError, match=r"^obj: "):
+        brinery.dumps(bad)
+
+
+def threading_local():
+    import threading
+
+    return threading.local()

@@ -262,3 +262,76 @@ def test_arguments_taken_as_pickle_takes_them():
     assert brinery.dumps(value, 5, by_value=iter(["collections"])) == pickle.dumps(value, 5)
     with pytest.raises(TypeError):
         brinery.dumps(value, 5, by_value=3)
+
+
+# Short str and bytes payloads are copied in fixed-size pieces: every length around
+# those pieces (and non-ASCII text, whose UTF-8 is longer than the str) must come out as
+# pickle writes it.
+SHORT_PAYLOADS = (
+    [b"b" * n for n in range(40)]
+    + ["s" * n for n in range(40)]
+    + ["é" * n for n in range(20)]
+    + ["x" * n + "€" for n in range(30)]
+)
+
+
+@pytest.mark.parametrize("proto", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_short_payloads_of_every_length_identical(proto):
+    assert brinery.dumps(SHORT_PAYLOADS, proto) == pickle.dumps(SHORT_PAYLOADS, proto)
+    for value in SHORT_PAYLOADS:
+        assert brinery.dumps(value, proto) == pickle.dumps(value, proto)
+
+
+def _mid_sized_stream(n):
+    # Past 256 KiB a stream goes into its bytes object as frames commit, and from then
+    # on payloads of 512 bytes to 2 KiB are spliced in from their objects too: sizes on
+    # both sides of both limits, shared (memo GETs) and not, str and bytes.
+    sizes = [255, 256, 511, 512, 513, 1024, 2047, 2048, 2049]
+    items = []
+    for i in range(n):
+        size = sizes[i % len(sizes)]
+        items.append(bytes([i % 251]) * size)
+        items.append(chr(0x61 + i % 26) * (size - 1) + "é")
+        items.append(i)
+    shared = b"shared" * 200
+    return [items, shared, [shared, items[:50]], "tail"]
+
+
+@pytest.mark.parametrize("proto", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_growing_stream_with_mid_sized_payloads_identical(proto, tmp_path):
+    value = _mid_sized_stream(1500)
+    expected = pickle.dumps(value, proto)
+    assert len(expected) > 2 * 1024 * 1024
+    # Twice: the second call starts from the first one's size.
+    assert brinery.dumps(value, proto) == expected
+    assert brinery.dumps(value, proto) == expected
+    assert brinery.Pickler(None, proto).dumps(value) == expected
+    path = tmp_path / "mid.pkl"
+    with open(path, "wb") as f:
+        brinery.dump(value, f, proto)
+    assert path.read_bytes() == expected
+    # A small dump after a big one on the same thread is unaffected.
+    assert brinery.dumps(["small", b"x" * 600], proto) == pickle.dumps(["small", b"x" * 600], proto)
+
+
+@pytest.mark.parametrize("proto", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_persistent_id_declining_everything_equals_pickle(proto):
+    # persistent_id sees every object, leaves included; those it declines are saved as
+    # without it (memo hits, bytes as reductions below protocol 3).
+    def make(base):
+        class P(base):
+            def persistent_id(self, obj):
+                return None
+
+        return P
+
+    s = "shared"
+    b = b"bytes"
+    inner = [s, b, 1.5]
+    data = [s, s, b, b, inner, inner, {"k": (inner, s)}, None, True, 2**70, bytearray(b"ba")]
+    outs = []
+    for base in (pickle.Pickler, brinery.Pickler):
+        f = io.BytesIO()
+        make(base)(f, proto).dump(data)
+        outs.append(f.getvalue())
+    assert outs[0] == outs[1]

@@ -38,6 +38,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::error::EncodeError;
+
+/// `str` and `bytes` payloads shorter than this are copied by [`Encoder::write_short`].
+const SHORT_PAYLOAD: usize = 32;
 use crate::opcode::*;
 
 /// Writes one pickle stream. See the module docs for the calling convention.
@@ -113,7 +116,8 @@ impl Encoder {
     }
 
     /// From now on, leaves `str` and `bytes` payloads of at least `min` bytes (never
-    /// less than [`splice::MIN_DEFERRED`]) out of the buffer: only their opcode header is
+    /// less than [`splice::MIN_DEFERRED`]; a host may change `min` as the stream goes
+    /// on) out of the buffer: only their opcode header is
     /// written and a [`Splice`] notes where the payload belongs (see [`splice`]); the
     /// frames around them still count their bytes. The host must
     /// keep each such payload unchanged until it has spliced it in, and must end the
@@ -181,9 +185,19 @@ impl Encoder {
     /// Like [`Encoder::finish`], also returning the payloads left out of the buffer
     /// (empty unless [`Encoder::defer_payloads`] is on).
     pub fn finish_parts(mut self) -> (Vec<u8>, Vec<Splice>) {
+        self.finish_parts_in_place()
+    }
+
+    /// Like [`Encoder::finish_parts`], for a host that holds the encoder inside a bigger
+    /// state it does not want to move: the buffer and splices are taken out, and the
+    /// encoder must not be written to again.
+    pub fn finish_parts_in_place(&mut self) -> (Vec<u8>, Vec<Splice>) {
         self.write(&[STOP]);
         self.commit_frame();
-        (self.buf, self.splices)
+        (
+            core::mem::take(&mut self.buf),
+            core::mem::take(&mut self.splices),
+        )
     }
 
     /// Takes the bytes of every frame already committed, leaving the open frame in
@@ -285,7 +299,8 @@ impl Encoder {
     }
 
     /// Out of line: a frame opens once per 64 KiB, and keeping this out of [`write`]
-    /// keeps the opcode methods small enough for hosts in other crates to inline.
+    /// keeps the opcode methods small enough for hosts in other crates to inline, and a
+    /// host's hot loop in the instruction cache.
     ///
     /// [`write`]: Encoder::write
     #[cold]
@@ -312,6 +327,24 @@ impl Encoder {
                 .copy_from_slice(&(frame_len as u64).to_le_bytes());
         } else {
             self.buf.drain(start..start + FRAME_HEADER_SIZE);
+        }
+    }
+
+    /// `opcode`, a one-byte length and `data`, shorter than [`SHORT_PAYLOAD`] (never
+    /// deferred, always inside the frame), copied in pieces of fixed sizes: a call to
+    /// `memcpy` for each short string or bytes cost more than the copy.
+    #[inline]
+    fn write_short(&mut self, opcode: u8, data: &[u8]) {
+        debug_assert!(data.len() < SHORT_PAYLOAD);
+        self.write(&[opcode, data.len() as u8]);
+        self.buf.reserve(SHORT_PAYLOAD);
+        let mut rest = data;
+        for piece in [16, 8, 4, 2, 1] {
+            if rest.len() >= piece {
+                let (head, tail) = rest.split_at(piece);
+                self.buf.extend_from_slice(head);
+                rest = tail;
+            }
         }
     }
 

@@ -315,7 +315,7 @@ impl<'py> Walker<'py> {
     /// (set order depends on the hash seed; code must give the same bytes everywhere).
     fn set_items(&self, obj: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let items: Vec<_> = obj.try_iter()?.collect::<PyResult<_>>()?;
-        if !self.fns.sort_sets {
+        if !self.sort_sets {
             return Ok(items);
         }
         let list = pyo3::types::PyList::new(self.py, items)?;

@@ -128,6 +128,18 @@ impl<'py> Walker<'py> {
         r
     }
 
+    /// The leaves of an object `persistent_id` declined (see [`Walker::save_hooked`]),
+    /// strings unmemoized in fast mode.
+    #[cold]
+    #[inline(never)]
+    fn save_leaf_after_pers(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<bool> {
+        if self.opts.fast && is_type(obj, &raw mut ffi::PyUnicode_Type) {
+            Self::write_str(&mut self.enc, &mut self.payloads, obj)?;
+            return Ok(true);
+        }
+        self.save_leaf(obj)
+    }
+
     /// [`Walker::save_leaf`] kept out of line, for [`Walker::save_hooked`].
     #[inline(never)]
     fn save_leaf_outlined(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<bool> {
@@ -176,38 +188,19 @@ impl<'py> Walker<'py> {
         Ok(false)
     }
 
+    /// Everything but the leaves, which [`Walker::save_leaf`] tried before (or, when a
+    /// `persistent_id` declined `obj`, [`Walker::save_leaf_after_pers`] tries here):
+    /// what is left of them is `bytes` below protocol 3, a reduction.
     fn dispatch(&mut self, obj: &Bound<'py, PyAny>, pers_save: bool) -> PyResult<()> {
-        if !pers_save && self.opts.persistent_id.is_some() && super::reduce::save_pers(self, obj)? {
+        if !pers_save
+            && self.opts.persistent_id.is_some()
+            && (super::reduce::save_pers(self, obj)? || self.save_leaf_after_pers(obj)?)
+        {
             return Ok(());
         }
         let py = self.py;
-        unsafe {
-            if obj.is_none() {
-                self.enc.none();
-                return Ok(());
-            }
-            if is_type(obj, &raw mut ffi::PyBool_Type) {
-                self.enc.bool(obj.as_ptr() == ffi::Py_True());
-                return Ok(());
-            }
-            if is_type(obj, &raw mut ffi::PyLong_Type) {
-                return self.save_long(obj);
-            }
-            if is_type(obj, &raw mut ffi::PyFloat_Type) {
-                self.enc.float(ffi::PyFloat_AS_DOUBLE(obj.as_ptr()));
-                return Ok(());
-            }
-        }
-        if self.try_get(obj) {
-            return Ok(());
-        }
-        {
-            if is_type(obj, &raw mut ffi::PyBytes_Type) {
-                return self.save_bytes(obj);
-            }
-            if is_type(obj, &raw mut ffi::PyUnicode_Type) {
-                return self.save_str(obj);
-            }
+        if is_type(obj, &raw mut ffi::PyBytes_Type) {
+            return self.save_bytes(obj);
         }
         if let Some(ro) = &self.opts.reducer_override {
             let rv = ro.call1((obj,))?;
@@ -274,6 +267,13 @@ impl<'py> Walker<'py> {
             self.enc.int(v);
             return Ok(());
         }
+        self.save_big_long(obj)
+    }
+
+    /// An int past 64 bits, out of line so that [`Walker::save_long`] stays small.
+    #[cold]
+    #[inline(never)]
+    fn save_big_long(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
         let bits: usize = obj
             .call_method0(pyo3::intern!(obj.py(), "bit_length"))?
             .extract()?;
@@ -286,12 +286,6 @@ impl<'py> Walker<'py> {
         )?;
         let le = le.cast::<PyBytes>()?;
         self.enc.big_int(le.as_bytes());
-        Ok(())
-    }
-
-    fn save_str(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
-        Self::write_str(&mut self.enc, &mut self.payloads, obj)?;
-        self.memoize_data(obj);
         Ok(())
     }
 

@@ -24,8 +24,6 @@ pub struct FunctionState<'py> {
     pub(super) globals: FxHashMap<usize, GlobalsEntry<'py>>,
     /// Code object (by id) -> global names its code (and nested code) reads.
     names: FxHashMap<usize, Vec<Bound<'py, PyString>>>,
-    /// While true, sets and frozensets are written in sorted order (code constants).
-    pub sort_sets: bool,
     /// Submodules already imported by this stream (see `super::submodules`).
     pub submodules: FxHashSet<String>,
     /// (code object id, package) -> the submodules that code reaches in the package.
@@ -144,11 +142,11 @@ pub fn save_code<'py>(w: &mut Walker<'py>, code: &Bound<'py, PyAny>) -> PyResult
         }
     }
     let args = PyTuple::new(py, args)?;
-    let sort = std::mem::replace(&mut w.fns.sort_sets, true);
+    let sort = std::mem::replace(&mut w.sort_sets, true);
     w.path.push(Seg::Attr("co_consts"));
     let r = w.save(args.as_any());
     w.path.pop();
-    w.fns.sort_sets = sort;
+    w.sort_sets = sort;
     r?;
     w.enc.reduce();
     w.memoize(code);

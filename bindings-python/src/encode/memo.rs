@@ -89,19 +89,17 @@ impl Memo {
     #[inline(always)]
     pub fn insert(&mut self, obj: &Bound<'_, PyAny>, idx: u32) {
         let p = obj.as_ptr();
-        let h = hash(p);
-        if let Some(e) = self.table.find_mut(h, |e| e.obj == p) {
-            e.idx = idx;
-            return;
+        // One probe finds the entry or the slot for it: what is memoized here was just
+        // written, so it is almost never there already (a hit is the rare case, which
+        // `entry` compares through a `dyn` call).
+        match self.table.entry(hash(p), |e| e.obj == p, rehash) {
+            hashbrown::hash_table::Entry::Occupied(mut e) => e.get_mut().idx = idx,
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                // SAFETY: `p` is a live object (the caller borrows it); the GIL is held.
+                unsafe { ffi::Py_INCREF(p) };
+                v.insert(Entry { obj: p, idx });
+            }
         }
-        self.insert_new(h, p, idx);
-    }
-
-    #[inline(always)]
-    fn insert_new(&mut self, h: u64, p: *mut ffi::PyObject, idx: u32) {
-        // SAFETY: `p` is a live object (the caller borrows it); the GIL is held.
-        unsafe { ffi::Py_INCREF(p) };
-        self.table.insert_unique(h, Entry { obj: p, idx }, rehash);
     }
 
     /// The memo index of `obj` when it is memoized; otherwise calls `write` (which
@@ -113,14 +111,18 @@ impl Memo {
         obj: &Bound<'_, PyAny>,
         write: impl FnOnce() -> PyResult<u32>,
     ) -> PyResult<Option<u32>> {
+        // One probe finds the entry or the slot for it.
         let p = obj.as_ptr();
-        let h = hash(p);
-        if let Some(e) = self.table.find(h, |e| e.obj == p) {
-            return Ok(Some(e.idx));
+        match self.table.entry(hash(p), |e| e.obj == p, rehash) {
+            hashbrown::hash_table::Entry::Occupied(e) => Ok(Some(e.get().idx)),
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                let idx = write()?;
+                // SAFETY: `p` is a live object (the caller borrows it); the GIL is held.
+                unsafe { ffi::Py_INCREF(p) };
+                v.insert(Entry { obj: p, idx });
+                Ok(None)
+            }
         }
-        let idx = write()?;
-        self.insert_new(h, p, idx);
-        Ok(None)
     }
 
     /// Keeps `obj` alive as long as the memo (its address is a key elsewhere).

@@ -33,6 +33,12 @@ pub(super) struct GlobalsEntry<'py> {
 #[derive(Default)]
 pub struct SavedGlobals(Vec<(usize, SavedEntry)>);
 
+impl SavedGlobals {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 struct SavedEntry {
     standin: Py<PyAny>,
     module: String,

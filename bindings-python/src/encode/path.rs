@@ -15,9 +15,42 @@ pub enum Seg<'py> {
 }
 
 /// The segments from the dumped object down to the object being saved.
-#[derive(Default)]
 pub struct Path<'py> {
     segs: Vec<Seg<'py>>,
+}
+
+/// Stacks this deep or shallower are kept for the thread's next dump.
+const KEEP_MAX: usize = 256;
+
+thread_local! {
+    /// The emptied stack of the last dump on this thread: a dump of anything with a
+    /// container in it otherwise allocated one on every call.
+    static SPARE: std::cell::Cell<Vec<Seg<'static>>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+impl Default for Path<'_> {
+    fn default() -> Self {
+        let spare = SPARE.with(std::cell::Cell::take);
+        debug_assert!(spare.is_empty());
+        let mut spare = std::mem::ManuallyDrop::new(spare);
+        // SAFETY: an empty vector of the same type but for a lifetime: no element to
+        // outlive anything, same layout, same allocation.
+        let segs = unsafe { Vec::from_raw_parts(spare.as_mut_ptr().cast(), 0, spare.capacity()) };
+        Path { segs }
+    }
+}
+
+impl Drop for Path<'_> {
+    fn drop(&mut self) {
+        self.segs.clear();
+        if self.segs.capacity() == 0 || self.segs.capacity() > KEEP_MAX {
+            return;
+        }
+        let mut segs = std::mem::ManuallyDrop::new(std::mem::take(&mut self.segs));
+        // SAFETY: empty, as in `default`.
+        let spare = unsafe { Vec::from_raw_parts(segs.as_mut_ptr().cast(), 0, segs.capacity()) };
+        let _ = SPARE.try_with(|c| c.set(spare));
+    }
 }
 
 impl<'py> Path<'py> {

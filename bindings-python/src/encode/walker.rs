@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 
 use super::function::FunctionState;
 use super::memo::Memo;
-use super::output::{Growing, Payload, Stream, DEFER_MIN, GROW_FROM};
+use super::output::{Growing, Payload, Stream, DEFER_MIN, DEFER_MIN_GROWING, GROW_FROM};
 use super::path::Path;
 use super::stdlib::Stdlib;
 use crate::error;
@@ -39,6 +39,46 @@ pub fn recycle_output(buf: Vec<u8>) {
                 buf
             });
         });
+    }
+}
+
+/// Per-dump state most dumps never touch (the tables of by-value functions, of
+/// reductions and instances, fast mode's open containers), made on first use: a dump of
+/// plain data neither builds nor drops it, and the walker stays small enough that
+/// setting one up is cheap next to `pickle.dumps(None)` (see `docs/benchmarks.md`,
+/// "fixed cost, third pass").
+pub struct Lazy<T>(std::cell::OnceCell<Box<T>>);
+
+impl<T> Default for Lazy<T> {
+    #[inline(always)]
+    fn default() -> Self {
+        Lazy(std::cell::OnceCell::new())
+    }
+}
+
+impl<T> Lazy<T> {
+    /// The state, when something made it.
+    pub fn made(&mut self) -> Option<&mut T> {
+        self.0.get_mut().map(|b| &mut **b)
+    }
+}
+
+impl<T: Default> std::ops::Deref for Lazy<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        self.0.get_or_init(Box::default)
+    }
+}
+
+impl<T: Default> std::ops::DerefMut for Lazy<T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        if self.0.get().is_none() {
+            let _ = self.0.set(Box::default());
+        }
+        self.0.get_mut().expect("made just above")
     }
 }
 
@@ -83,7 +123,10 @@ pub struct Walker<'py> {
     pub st: &'py Stdlib,
     pub path: Path<'py>,
     pub(super) located: bool,
-    pub fns: FunctionState<'py>,
+    /// By-value functions' state: allocated by the first function a dump writes.
+    pub fns: Lazy<FunctionState<'py>>,
+    /// While true, sets and frozensets are written in sorted order (code constants).
+    pub sort_sets: bool,
     /// Receives committed frames when dumping to a file (see [`Walker::set_sink`]).
     pub(super) sink: Option<Bound<'py, PyAny>>,
     /// Committed frames of a dump to `bytes` past [`GROW_FROM`].
@@ -92,16 +135,16 @@ pub struct Walker<'py> {
     /// keeps the rest in memory until the dump ends: [`super::weak_proxy`]).
     pub flush_at: usize,
     /// Types (kept alive) with no dispatch-table entry that are not classes.
-    pub plain_reduce_types: rustc_hash::FxHashSet<usize>,
+    pub plain_reduce_types: Lazy<rustc_hash::FxHashSet<usize>>,
     /// Types (kept alive) whose instances' `__dict__` their reduction leaves out (see
     /// [`super::instance_dict`]), and those whose it keeps.
-    pub dict_outside_reduction: rustc_hash::FxHashMap<usize, bool>,
+    pub dict_outside_reduction: Lazy<rustc_hash::FxHashMap<usize, bool>>,
     /// Which types' instances reduce the default way (see [`super::instance`]).
-    pub instances: super::instance::Verdicts<'py>,
+    pub instances: Lazy<super::instance::Verdicts<'py>>,
     /// Fast mode: lists and dicts being saved, and the addresses of those deeper than
     /// [`super::dispatch::FAST_NESTING_LIMIT`] (where a cycle is looked for).
     pub(super) fast_nesting: usize,
-    pub(super) fast_open: rustc_hash::FxHashSet<usize>,
+    pub(super) fast_open: Lazy<rustc_hash::FxHashSet<usize>>,
     /// A `persistent_id` or fast mode: saves go through [`Walker::save_hooked`].
     pub(super) hooked: bool,
     /// Containers being saved, and how many may nest (`sys.getrecursionlimit()` when
@@ -112,17 +155,22 @@ pub struct Walker<'py> {
 }
 
 impl<'py> Walker<'py> {
-    pub fn new(py: Python<'py>, st: &'py Stdlib, opts: Options<'py>) -> PyResult<Self> {
+    /// A walker for `opts`, whose protocol the caller checked (`resolve_protocol`).
+    /// Infallible, so that it is built where it lives: moving a result's walker out
+    /// cost a copy of it on every call.
+    pub fn new(py: Python<'py>, st: &'py Stdlib, opts: Options<'py>) -> Self {
         let mut out = OUT_CACHE.with(std::cell::Cell::take);
         if out.capacity() == 0 {
             out.reserve(1024);
         }
-        let mut enc = Encoder::with_buffer(opts.proto, out)
-            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        let proto = opts.proto.min(brinery_core::HIGHEST_PROTOCOL);
+        let Ok(mut enc) = Encoder::with_buffer(proto, out) else {
+            unreachable!("a protocol of at most HIGHEST_PROTOCOL is always taken");
+        };
         enc.defer_payloads(DEFER_MIN);
         enc.set_fix_imports(opts.fix_imports);
         let hooked = opts.persistent_id.is_some() || opts.fast;
-        Ok(Walker {
+        Walker {
             py,
             enc,
             payloads: Vec::new(),
@@ -131,7 +179,8 @@ impl<'py> Walker<'py> {
             st,
             path: Path::default(),
             located: false,
-            fns: FunctionState::default(),
+            fns: Lazy::default(),
+            sort_sets: false,
             sink: None,
             head: None,
             flush_at: GROW_FROM,
@@ -145,12 +194,12 @@ impl<'py> Walker<'py> {
             // SAFETY: reads an interpreter setting; we hold the GIL.
             depth_limit: unsafe { ffi::Py_GetRecursionLimit() }.max(1) as u32,
             proxies: Default::default(),
-        })
+        }
     }
 
     /// Writes the whole stream for `obj` and returns it (what is left of it when a sink
     /// took committed frames).
-    pub fn dump(mut self, obj: &Bound<'py, PyAny>) -> PyResult<Stream<'py>> {
+    pub fn dump(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<Stream<'py>> {
         self.enc.begin();
         let r = self.save(obj);
         std::mem::take(&mut self.memo).recycle();
@@ -167,21 +216,22 @@ impl<'py> Walker<'py> {
         self.sink = write;
     }
 
-    fn finish(self) -> Stream<'py> {
-        let (mut buf, splices) = self.enc.finish_parts();
+    /// The finished stream, taken out of the walker (which is done with).
+    fn finish(&mut self) -> Stream<'py> {
+        let (mut buf, splices) = self.enc.finish_parts_in_place();
         self.proxies.resolve(&mut buf);
         Stream {
-            head: self.head,
+            head: self.head.take(),
             buf,
             splices,
-            payloads: self.payloads,
+            payloads: std::mem::take(&mut self.payloads),
         }
     }
 
     /// Like [`Walker::dump`], starting from `saved` and returning the memo as it is after
     /// the dump (also after an error, as `pickle.Pickler` keeps what it memoized).
     pub fn dump_with_memo(
-        mut self,
+        &mut self,
         obj: &Bound<'py, PyAny>,
         saved: SavedMemo,
     ) -> (PyResult<Stream<'py>>, SavedMemo) {
@@ -191,13 +241,19 @@ impl<'py> Walker<'py> {
             std::mem::replace(&mut self.memo, saved.memo).recycle();
         }
         self.enc.resume_memo(saved.next);
-        self.fns.put_globals(self.py, saved.globals);
+        if !saved.globals.is_empty() {
+            self.fns.put_globals(self.py, saved.globals);
+        }
         self.enc.begin();
         let r = self.save(obj);
         let after = SavedMemo {
             memo: std::mem::take(&mut self.memo),
             next: self.enc.memo_len(),
-            globals: self.fns.take_globals(),
+            globals: self
+                .fns
+                .made()
+                .map(FunctionState::take_globals)
+                .unwrap_or_default(),
         };
         (r.map(|()| self.finish()), after)
     }
@@ -288,6 +344,7 @@ impl<'py> Walker<'py> {
                 None => self.head.insert(Growing::new(self.py, 4 * GROW_FROM)?),
             };
             head.append(buf, splices, &self.payloads[..n])?;
+            self.enc.defer_payloads(DEFER_MIN_GROWING);
         }
         self.enc.discard_committed();
         self.payloads.drain(..n);

@@ -6,7 +6,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{Encoder, OwnKey};
+use super::{Encoder, OwnKey, SHORT_PAYLOAD};
 use crate::error::EncodeError;
 use crate::opcode::*;
 use crate::pyfmt;
@@ -137,7 +137,9 @@ impl Encoder {
             return;
         }
         let n = utf8.len();
-        if self.proto >= 4 && n < 256 {
+        if self.proto >= 4 && n < SHORT_PAYLOAD {
+            self.write_short(SHORT_BINUNICODE, utf8);
+        } else if self.proto >= 4 && n < 256 {
             self.write_payload(&[SHORT_BINUNICODE, n as u8], utf8, may_defer);
         } else if n > 0xffff_ffff && self.proto >= 4 {
             let mut h = [BINUNICODE8, 0, 0, 0, 0, 0, 0, 0, 0];
@@ -170,7 +172,9 @@ impl Encoder {
     pub(super) fn bytes_of(&mut self, b: &[u8], may_defer: bool) {
         if self.proto >= 3 {
             let n = b.len();
-            if n < 256 {
+            if n < SHORT_PAYLOAD {
+                self.write_short(SHORT_BINBYTES, b);
+            } else if n < 256 {
                 self.write_payload(&[SHORT_BINBYTES, n as u8], b, may_defer);
             } else if n <= 0xffff_ffff {
                 let mut h = [BINBYTES, 0, 0, 0, 0];

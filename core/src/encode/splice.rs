@@ -11,8 +11,11 @@
 use alloc::vec::Vec;
 
 /// The smallest payload ever left out: below this, the bookkeeping of a splice and the
-/// extra piece to copy cost more than the copy they save.
-pub const MIN_DEFERRED: usize = 2 * 1024;
+/// extra piece to copy cost more than the copy they save, even for a host that would
+/// otherwise copy the whole stream once more. A host that puts the stream together once
+/// at the end, from a buffer still in cache, gains from deferring only payloads of a few
+/// KiB (the Python binding asks for 2 KiB until the stream grows past 256 KiB).
+pub const MIN_DEFERRED: usize = 256;
 
 /// One payload left out: it belongs at byte `at` of the encoder's buffer (before the
 /// bytes written from there on) and is `len` bytes long.
