@@ -177,3 +177,144 @@ pub fn chunk_pickles<'py>(
     }
     Ok(found)
 }
+
+/// Reads `n` bytes at `*at` of `data`, moving past them; None past the end.
+fn take<'a>(data: &'a [u8], at: &mut usize, n: usize) -> Option<&'a [u8]> {
+    let got = data.get(*at..at.checked_add(n)?)?;
+    *at += n;
+    Some(got)
+}
+
+/// The value of one scalar opcode `op` (its argument read from `data` at `*at`), as
+/// [`scalar`] writes them; None for anything else, or a short stream.
+///
+/// # Safety
+/// The GIL is held.
+unsafe fn value(py: Python<'_>, op: u8, data: &[u8], at: &mut usize) -> Option<Py<PyAny>> {
+    let fixed = |at: &mut usize, n: usize| -> Option<[u8; 8]> {
+        let mut b = [0u8; 8];
+        b[..n].copy_from_slice(take(data, at, n)?);
+        Some(b)
+    };
+    // SAFETY: each constructor returns a new reference or null (with an error set,
+    // cleared by the caller's fallback).
+    let ptr = unsafe {
+        match op {
+            b'K' => ffi::PyLong_FromLong(take(data, at, 1)?[0] as _),
+            b'M' => {
+                ffi::PyLong_FromLong(u16::from_le_bytes(take(data, at, 2)?.try_into().ok()?) as _)
+            }
+            b'J' => {
+                ffi::PyLong_FromLong(i32::from_le_bytes(take(data, at, 4)?.try_into().ok()?) as _)
+            }
+            0x8a => {
+                let n = *take(data, at, 1)?.first()? as usize;
+                if n == 0 || n > 8 {
+                    return None;
+                }
+                let b = fixed(at, n)?;
+                // (sign-extended from its top byte)
+                let shift = 64 - 8 * n as u32;
+                ffi::PyLong_FromLongLong((i64::from_le_bytes(b) << shift) >> shift)
+            }
+            b'G' => {
+                ffi::PyFloat_FromDouble(f64::from_be_bytes(take(data, at, 8)?.try_into().ok()?))
+            }
+            0x8c | b'X' | 0x8d => {
+                let n = match op {
+                    0x8c => take(data, at, 1)?[0] as usize,
+                    b'X' => u32::from_le_bytes(take(data, at, 4)?.try_into().ok()?) as usize,
+                    _ => usize::try_from(u64::from_le_bytes(take(data, at, 8)?.try_into().ok()?))
+                        .ok()?,
+                };
+                let s = take(data, at, n)?;
+                ffi::PyUnicode_DecodeUTF8(
+                    s.as_ptr().cast(),
+                    s.len() as _,
+                    c"surrogatepass".as_ptr(),
+                )
+            }
+            b'N' => ffi::Py_NewRef(ffi::Py_None()),
+            0x88 => ffi::Py_NewRef(ffi::Py_True()),
+            0x89 => ffi::Py_NewRef(ffi::Py_False()),
+            _ => return None,
+        }
+    };
+    if ptr.is_null() {
+        // SAFETY: the GIL is held; the error is dropped (the caller falls back).
+        unsafe { ffi::PyErr_Clear() };
+        return None;
+    }
+    // SAFETY: a new reference, owned from here.
+    Some(unsafe { Bound::from_owned_ptr(py, ptr) }.unbind())
+}
+
+/// The values of a worker's reply as the worker writes it with [`chunk_pickles`] (`True`
+/// and a list of scalars), or None for any other stream.
+fn results(py: Python<'_>, data: &[u8]) -> Option<Vec<Py<PyAny>>> {
+    let mut at = 0;
+    if take(data, &mut at, 4)? != b"\x80\x05\x88]" {
+        return None;
+    }
+    let mut values = Vec::new();
+    loop {
+        match take(data, &mut at, 1)?[0] {
+            MARK => loop {
+                let op = take(data, &mut at, 1)?[0];
+                if op == APPENDS {
+                    break;
+                }
+                // SAFETY: the GIL is held (`py`).
+                values.push(unsafe { value(py, op, data, &mut at) }?);
+            },
+            0x86 if &data[at..] == b"." => return Some(values),
+            _ => return None,
+        }
+    }
+}
+
+/// Puts the values of a worker's reply written by [`chunk_pickles`] (`(True, [values])`)
+/// into `out` from index `at` on, in place of what is there; false (and `out` unchanged)
+/// if `data` is any other stream, or the values do not fit: the caller then decodes it
+/// as any other reply.
+#[pyfunction]
+pub fn place_results(data: &Bound<'_, PyAny>, out: &Bound<'_, PyList>, at: usize) -> bool {
+    let py = out.py();
+    let Ok(data) = data.cast::<PyBytes>() else {
+        return false;
+    };
+    let Some(values) = results(py, data.as_bytes()) else {
+        return false;
+    };
+    if at
+        .checked_add(values.len())
+        .is_none_or(|end| end > out.len())
+    {
+        return false;
+    }
+    for (i, v) in values.into_iter().enumerate() {
+        // SAFETY: `at + i` is below the length checked above; the list is the pool's own
+        // (no code that could resize it runs here but the old items' deallocation, and
+        // those are the placeholders `None`). The slot takes the new reference.
+        unsafe {
+            ffi::PyList_SetItem(out.as_ptr(), (at + i) as ffi::Py_ssize_t, v.into_ptr());
+        }
+    }
+    true
+}
+
+/// The list of values of a worker's reply written by [`chunk_pickles`]
+/// (`(True, [values])`), or None if `data` is any other stream.
+#[pyfunction]
+pub fn plain_results<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, PyList>>> {
+    let Ok(data) = data.cast::<PyBytes>() else {
+        return Ok(None);
+    };
+    match results(py, data.as_bytes()) {
+        Some(values) => PyList::new(py, values).map(Some),
+        None => Ok(None),
+    }
+}

@@ -21,5 +21,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<worker::WorkerEndpoint>()?;
     m.add_function(wrap_pyfunction!(columns::columns, m)?)?;
     m.add_function(wrap_pyfunction!(chunks::chunk_pickles, m)?)?;
+    m.add_function(wrap_pyfunction!(chunks::place_results, m)?)?;
+    m.add_function(wrap_pyfunction!(chunks::plain_results, m)?)?;
     Ok(())
 }
