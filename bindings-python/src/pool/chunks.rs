@@ -286,9 +286,9 @@ pub fn place_results(data: &Bound<'_, PyAny>, out: &Bound<'_, PyList>, at: usize
     let Some(values) = results(py, data.as_bytes()) else {
         return false;
     };
-    if at
+    if !at
         .checked_add(values.len())
-        .is_none_or(|end| end > out.len())
+        .is_some_and(|end| end <= out.len())
     {
         return false;
     }
