@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from brinery._brinery import columns
+from brinery._brinery import chunk_pickles, columns, place_results, plain_results
 from brinery.pool import Pool
 from brinery.pool._codec import THRESHOLD, PlainWriter
 
@@ -156,3 +156,61 @@ def test_more_tasks_than_the_window_all_come_back_in_subprocess(pool):
     assert list(pool.imap(abs, iter(xs))) == xs
     assert sorted(pool.imap_unordered(abs, xs)) == xs
     assert list(pool.map(abs, xs, chunksize=1)) == xs
+
+
+# Every scalar form chunk_pickles writes (and place_results/plain_results read), beside
+# values it leaves to the usual path: big ints, lone surrogates, int and str subclasses,
+# a complex, a tuple.
+class Tag(str):
+    pass
+
+
+SCALARS = [0, 255, 256, 65535, 65536, -1, 2**31 - 1, -(2**31), 2**31, -(2**31) - 1, 2**63 - 1, -(2**63)]
+SCALARS += [1.5, -0.0, float("inf"), "", "abc", "é" * 200, "x" * 300, None, True, False]
+OTHERS = [2**64, -(2**64), "\ud800", Tag("t"), enum.IntEnum("E", "A").A, 1j, (1, "a"), b"raw"]
+
+
+def test_chunk_pickles_load_as_the_stock_pickle_of_the_slice():
+    items = SCALARS * 60
+    prefix = b"K\x01\x8c\x08builtins\x94\x8c\x03abs\x94\x93\x94"
+    mains = chunk_pickles(items, range(0, len(items), 500), 500, prefix, False, b"\x87.")
+    assert len(mains) == 3
+    for i, main in zip(range(0, len(items), 500), mains):
+        kind, fn, chunk = pickle.loads(main)
+        assert (kind, fn) == (1, abs) and repr(chunk) == repr(items[i : i + 500])
+        assert [type(x) for x in chunk] == [type(x) for x in items[i : i + 500]]
+        # a worker's reply of the same values, read back natively
+        reply = chunk_pickles(chunk, (0,), len(chunk), b"\x88", False, b"\x86.")[0]
+        assert repr(plain_results(reply)) == repr(chunk)
+        out = [None] * (len(chunk) + 2)
+        assert place_results(reply, out, 1) and repr(out[1:-1]) == repr(chunk)
+        assert not place_results(reply, out, 3)  # (does not fit)
+        assert plain_results(pickle.dumps((True, chunk), 5)) is None
+    for other in OTHERS:  # written only up to the chunk holding it
+        assert len(chunk_pickles([1] * 20 + [other], range(0, 30, 10), 10, b"", False, b".")) == 2
+    # starmap columns: tuples of one length only
+    assert pickle.loads(chunk_pickles([(1, "a"), (2, "b")], [0], 2, b"", True, b"\x85.")[0]) == (([1, 2], ["a", "b"]),)
+    assert chunk_pickles([(1,), (1, 2)], [0], 2, b"", True, b".") == []
+
+
+def test_every_scalar_and_other_values_through_every_chunked_call_in_subprocess(pool):
+    xs = (SCALARS + OTHERS) * 30
+    want = [ident(x) for x in xs]
+    for chunksize in (8, 100, 1000):
+        assert _typed(pool.map(ident, xs, chunksize=chunksize)) == _typed(want)
+        assert _typed(pool.imap(ident, xs, chunksize=chunksize)) == _typed(want)
+        assert _typed(pool.map_async(ident, xs, chunksize).get(WAIT)) == _typed(want)
+        assert _typed(pool.starmap(ident, [(x,) for x in xs], chunksize)) == _typed(want)
+        assert sorted(map(repr, pool.imap_unordered(ident, xs, chunksize=chunksize))) == sorted(map(repr, want))
+    # only plain scalars: the native paths both ways
+    ys = SCALARS * 100
+    assert _typed(pool.map_async(ident, ys, 500).get(WAIT)) == _typed(ys)
+    assert _typed(pool.map(ident, ys, chunksize=500)) == _typed(ys)
+
+
+def ident(x):
+    return x
+
+
+def _typed(values):
+    return [(type(v), repr(v)) for v in values]

@@ -58,6 +58,11 @@ class Feed:
         self.fn = fn
         self.kind = kind
         self.chunks = chunks(it, chunksize)
+        # A list's chunks are written straight from it (``Pool._send_slices``), from
+        # index ``_next`` on, as far as it goes when each batch is sent.
+        self._items = it if type(it) is list and chunksize > 1 and kind != CALL else None
+        self._next = 0
+        self._size = chunksize
         least, items, most = _BATCH
         self._batch = max(least, min(most, items // chunksize))
         self.batch = batch
@@ -154,6 +159,9 @@ class Feed:
                 self.chunks = None
                 self.input_error = PoolError("the pool was terminated before the rest was submitted")
             return
+        if self._items is not None:
+            self._send_list(limit)
+            return
         todo = []
         if self.chunks is not None:
             try:
@@ -176,12 +184,18 @@ class Feed:
         sizes = []
         # A driven feed keeps submitting after shutdown(): those tasks were promised.
         sent = pool._send_many(kind, self.fn, payloads, batch, first, sizes, check=False)
+        self._sent(sent, len(todo), first, sizes)
+
+    def _sent(self, sent, count, first, sizes):
+        """Records ``sent``, the task ids of ``count`` chunks from index ``first`` (their
+        message ``sizes``); stops at a chunk that could not be pickled."""
+        batch, pool = self.batch, self.pool
         sizes.extend([0] * (len(sent) - len(sizes)))  # (one that failed to pickle)
         self.tids.extend(sent)
         self.bytes.extend(sizes)
         self.ahead += len(sent)
         self.ahead_bytes += sum(sizes)
-        if len(sent) < len(todo):  # a pickling error: stop where it happened
+        if len(sent) < count:  # a pickling error: stop where it happened
             del batch.results[first + len(sent) :]
             del self.sizes[first + len(sent) :]
             self.chunks = None
@@ -190,3 +204,27 @@ class Feed:
             for tid in sent:
                 if tid is not None:
                     core.cancel(tid)
+
+    def _send_list(self, limit):
+        """``_send`` of the next ``limit`` chunks of a list (all that are left: None)."""
+        if self.chunks is None:
+            return
+        items, size, start = self._items, self._size, self._next
+        n = len(items)
+        stop = n if limit is None else min(n, start + limit * size)
+        if start >= stop:
+            self.chunks = None
+            return
+        if limit is None or stop < start + limit * size:  # (as far as the list goes now)
+            self.chunks = None
+        self._next = stop
+        count = len(range(start, stop, size))
+        batch = self.batch
+        first = len(batch.results)
+        batch.results.extend([None] * count)
+        self.sizes.extend([size] * (count - 1))
+        self.sizes.append(stop - (start + (count - 1) * size))
+        sizes = []
+        sent = self.pool._send_slices(self.kind, self.fn, items, start, stop, size, batch, first, sizes, check=False)
+        self._sent(sent, count, first, sizes)
+

@@ -219,7 +219,8 @@ class Pool(Tasks, Driver, _cf.Executor):
 
     def _gather(self, fn, kind, iterable, chunksize, callback, error_callback):
         self._check_running()
-        # (a list is read only before this returns: every chunk is sliced off by then)
+        # (a list is read only before this returns: every chunk is written or sliced off
+        # by then)
         items = iterable if type(iterable) is list else list(iterable)
         chunksize = self._chunksize(chunksize, len(items))
         n = -(-len(items) // chunksize)
@@ -237,10 +238,10 @@ class Pool(Tasks, Driver, _cf.Executor):
         while len(tids) < n:
             start = len(tids) * chunksize
             stop = min(len(items), start + group * chunksize)
-            chunks = [items[i : i + chunksize] for i in range(start, stop, chunksize)]
-            sent = self._send_many(kind, fn, chunks, batch, len(tids), check=not tids)
+            count = len(range(start, stop, chunksize))
+            sent = self._send_slices(kind, fn, items, start, stop, chunksize, batch, len(tids), check=not tids)
             tids.extend(sent)
-            if len(sent) < len(chunks) or None in sent:  # a pickling error: nothing after it
+            if len(sent) < count or None in sent:  # a pickling error: nothing after it
                 del batch.results[len(tids) :]
                 break
             group = max(_GROUP[0], _GROUP[1] // chunksize)

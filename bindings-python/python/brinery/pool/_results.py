@@ -14,6 +14,7 @@ import logging
 import time
 import threading
 
+from .._brinery import place_results, plain_results
 from ._feed import Feed
 from ._exceptions import WaitTimeoutError
 from ._worker import CALL
@@ -224,8 +225,13 @@ def decode_arrived(batch, decode):
             i = arrived.popleft()
         except IndexError:  # (another thread may take the last one between a check and this)
             return
+        r = results[i]
+        # (a chunk of plain results is decoded straight into its place)
+        if r[1] and r[3] is None and place_results(r[2], out, i * size):
+            results[i] = _PLACED
+            continue
         try:
-            values = decode(results[i])
+            values = decode(r)
         except BaseException as e:  # noqa: BLE001 - raised in its turn by gathered()
             results[i] = _Failed(e)
         else:
@@ -287,6 +293,10 @@ class _Results:
 
     def _decode(self, out):
         """The value (or a chunk's values) in ``out``; a task's error ends the iteration."""
+        if out[1] and out[3] is None and self._kind != CALL:
+            values = plain_results(out[2])  # (plain results, decoded natively)
+            if values is not None:
+                return values
         try:
             return self._pool._decode(out)
         except BaseException:

@@ -9,7 +9,7 @@ import concurrent.futures as _cf
 import pickle
 import types
 
-from .._brinery import columns
+from .._brinery import chunk_pickles, columns
 from .._errors import PoolClosedError, PoolError, StageError
 from . import _shared
 from ._codec import FAST, FEW, FULL, Decoder, Encoder, close_unclaimed, is_plain, make_encoder, wants_by_value
@@ -182,9 +182,15 @@ class Tasks:
                     batch.results[first + len(tids)] = (None, False, "parent", err)
                     tids.append(None)
                     break
+        self._sink_many(tids, batch, first, locks)
+        return tids
+
+    def _sink_many(self, tids, batch, first, locks=None):
+        """Results of ``tids`` (None: not sent) go to ``batch`` from index ``first``."""
         late = []
         with self._sink_lock:
-            self._locks.update(locks)
+            if locks:
+                self._locks.update(locks)
             sinks, orphans = self._sinks, self._orphans
             for i, tid in enumerate(tids, first):
                 if tid is None:
@@ -197,6 +203,35 @@ class Tasks:
                     late.append(out)
         if late:
             self._deliver(late)
+
+    def _send_slices(self, kind, fn, items, start, stop, size, batch, first, sizes=None, check=True):
+        """``_send_many`` of the chunks ``items[i : i + size]`` for ``i`` in
+        ``range(start, stop, size)``, ``items`` a list. The plain chunks up front are
+        written straight from the list (``chunk_pickles``: no slice, nor a C pickler's
+        dispatch per item); the rest are sliced and sent as ``_send_many`` sends them."""
+        if sizes is None:
+            sizes = []
+        if check:
+            self._check_running()
+        starts = range(start, stop, size)
+        tids = []
+        # (a worker on another interpreter may run an older brinery, without COLUMNS)
+        if size >= FEW and (kind == CHUNK or (kind == STARCHUNK and self._python is None)):
+            with self._enc_lock:
+                ref = self._fast_ref(fn)
+                prefix = None if ref is None else _chunk_prefix(COLUMNS if kind == STARCHUNK else kind, ref[0])
+                if prefix is not None:
+                    mains = chunk_pickles(items, starts, size, prefix, kind == STARCHUNK, _END)
+                    if mains:
+                        sizes.extend(map(len, mains))
+                        at = self._core.submit_many(mains, ref[1])
+                        tids = range(at, at + len(mains))
+            if tids:
+                self._sink_many(tids, batch, first)
+                tids = list(tids)
+        rest = [items[i : i + size] for i in starts[len(tids) :]]
+        if rest:
+            tids.extend(self._send_many(kind, fn, rest, batch, first + len(tids), sizes, check=False))
         return tids
 
     def _plain_main(self, kind, head, payload):
@@ -255,6 +290,28 @@ class Tasks:
         exc = r[1]
         exc.__cause__ = RemoteTraceback(r[2])
         raise exc
+
+
+# What ends a chunk's message: the task tuple, then the stream (TUPLE3 STOP).
+_END = b"\x87."
+# What pickle writes for (kind, head, []) after its header (the opcodes of the empty list,
+# its memo entry, the tuple's and its memo entry, STOP), which chunk_pickles follows.
+_EMPTY_TAIL = b"]\x94\x87\x94."
+
+
+def _chunk_prefix(kind, head):
+    """The opcodes of ``kind, head,`` in a chunk's stock pickle, or None if pickle writes
+    ``(kind, head, [])`` in a way ``chunk_pickles`` does not expect."""
+    try:
+        data = pickle.dumps((kind, head, []), 5)
+    except Exception:  # noqa: BLE001 - the usual path reports it
+        return None
+    body = data[2:]
+    if body[:1] == b"\x95":  # (FRAME and its length)
+        body = body[9:]
+    if data[:2] != b"\x80\x05" or not body.endswith(_EMPTY_TAIL):
+        return None
+    return body[: -len(_EMPTY_TAIL)]
 
 
 # The path a pickling error names, from what was pickled to what the caller passed:
