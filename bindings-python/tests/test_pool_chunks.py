@@ -166,8 +166,10 @@ class Tag(str):
 
 
 SCALARS = [0, 255, 256, 65535, 65536, -1, 2**31 - 1, -(2**31), 2**31, -(2**31) - 1, 2**63 - 1, -(2**63)]
-SCALARS += [1.5, -0.0, float("inf"), "", "abc", "é" * 200, "x" * 300, None, True, False]
-OTHERS = [2**64, -(2**64), "\ud800", Tag("t"), enum.IntEnum("E", "A").A, 1j, (1, "a"), b"raw"]
+SCALARS += [1.5, -0.0, float("inf"), "", "abc", "é" * 127, "x" * 255, None, True, False]
+# (strs of 256 bytes and more are left to the stock pickler, whose memo writes a long str
+# repeated through a chunk once)
+OTHERS = [2**64, -(2**64), "\ud800", Tag("t"), enum.IntEnum("E", "A").A, 1j, (1, "a"), b"raw", "x" * 256, "é" * 128]
 
 
 def test_chunk_pickles_load_as_the_stock_pickle_of_the_slice():
@@ -188,6 +190,10 @@ def test_chunk_pickles_load_as_the_stock_pickle_of_the_slice():
         assert plain_results(pickle.dumps((True, chunk), 5)) is None
     for other in OTHERS:  # written only up to the chunk holding it
         assert len(chunk_pickles([1] * 20 + [other], range(0, 30, 10), 10, b"", False, b".")) == 2
+    # a long str repeated through a chunk goes to the stock pickler, which writes it once
+    long = "y" * 100_000
+    assert chunk_pickles([long] * 1000, [0], 1000, b"", False, b".") == []
+    assert len(pickle.dumps([long] * 1000, 5)) < 2 * len(long)
     # starmap columns: tuples of one length only
     assert pickle.loads(chunk_pickles([(1, "a"), (2, "b")], [0], 2, b"", True, b"\x85.")[0]) == (([1, 2], ["a", "b"]),)
     assert chunk_pickles([(1,), (1, 2)], [0], 2, b"", True, b".") == []

@@ -2,6 +2,7 @@
 //! `[start, stop)` of `items`, the bytes `pickle.dumps((kind, head, items[start:stop]), 5)`
 //! would load as, without the slice, its increfs, nor the C pickler's per-item dispatch.
 //! Only exact `None`, bools, ints that fit in 64 bits, floats and UTF-8-encodable `str`
+//! of under 256 bytes (not memoized: a long one repeated would be written each time)
 //! are written here; at anything else the chunk is left to Python (`None` returned).
 //! A `starmap`'s chunk of equal-length tuples is written as its columns (the worker runs
 //! `map(fn, *columns)`), taken from the tuples as they are written.
@@ -60,18 +61,18 @@ unsafe fn scalar(out: &mut Vec<u8>, obj: *mut ffi::PyObject) -> bool {
                 ffi::PyErr_Clear();
                 return false;
             }
-            let n = size as usize;
-            if n < 256 {
-                out.push(0x8c);
-                out.push(n as u8);
-            } else if n <= u32::MAX as usize {
-                out.push(b'X');
-                out.extend_from_slice(&(n as u32).to_le_bytes());
-            } else {
-                out.push(0x8d);
-                out.extend_from_slice(&(n as u64).to_le_bytes());
-            }
-            out.extend_from_slice(std::slice::from_raw_parts(data as *const u8, n));
+            // Only short strs: they are not memoized here, so a long one repeated through
+            // a chunk would be written out again each time (the stock pickler's memo
+            // writes it once).
+            let Ok(n) = u8::try_from(size) else {
+                return false;
+            };
+            out.push(0x8c);
+            out.push(n);
+            out.extend_from_slice(std::slice::from_raw_parts(
+                data as *const u8,
+                usize::from(n),
+            ));
             true
         } else if obj == ffi::Py_None() {
             out.push(b'N');
