@@ -20,11 +20,15 @@
 //! replacement worker, so tasks themselves can refer to them by id.
 //!
 //! The loop's parts: `inbox` (the [`Submitter`] and its commands), `event_loop`
-//! ([`Pool::wait`]), `dispatch` (tasks to workers, starting workers) and `shutdown`.
+//! ([`Pool::wait`]), `dispatch` (tasks to workers, starting workers), `shutdown`, and
+//! `shared` ([`SharedPool`]: one pool used from several threads, whose loop sleeps
+//! without holding it, so a submitting thread can hand a task to an idle worker and a
+//! waiting thread can read its result itself).
 
 mod dispatch;
 mod event_loop;
 mod inbox;
+mod shared;
 mod shutdown;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -44,6 +48,7 @@ use crate::stage::{monotonic_ns, Clock, StagePage, IDLE};
 
 pub use inbox::Submitter;
 use inbox::{Command, Inbox};
+pub use shared::{Collected, SharedPool};
 
 /// Identifies a submitted task; unique within a pool.
 pub type TaskId = u64;
@@ -135,8 +140,19 @@ struct InFlight {
 struct Worker {
     pid: libc::pid_t,
     pidfd: OwnedFd,
-    sock: OwnedFd,
+    /// Shared with a thread that waits on it for a result ([`SharedPool::collect`]), so
+    /// it stays open while that thread polls it.
+    sock: Arc<OwnedFd>,
     sock_open: bool,
+    /// A thread polls this socket for a result and reads it: the loop neither polls nor
+    /// reads it meanwhile.
+    claimed: bool,
+    /// The loop's current poll leaves this socket out.
+    unpolled: bool,
+    /// The one task here went to it straight from [`SharedPool::submit`] for a thread
+    /// that will collect it: the loop leaves the socket alone until that task is done or
+    /// [`SharedPool::release`]d.
+    reserved: Option<TaskId>,
     reader: FrameReader,
     stage: StagePage,
     inflight: VecDeque<InFlight>,
@@ -153,6 +169,13 @@ struct Worker {
     lent: HashMap<u64, Arc<Segment>>,
     /// Frames for this worker not sent yet (its socket was full).
     out: Outgoing,
+}
+
+impl Worker {
+    /// Whether the only task here is reserved for a collecting thread.
+    fn reserved_alone(&self) -> bool {
+        self.reserved.is_some() && self.inflight.len() == 1
+    }
 }
 
 /// Shared-memory segments: lent to workers, cached for reuse, and reuses so far.

@@ -9,12 +9,13 @@ import atexit
 import functools
 import os
 import sys
+import time
 import weakref
 
 from .._brinery import PoolCore
 from .._errors import PoolError
 from . import _shared, _worker
-from ._results import settle
+from ._results import _SLICE, settle
 from ._worker import INIT_DEF
 
 __all__ = ["Driver", "STAGE_NAMES"]
@@ -94,6 +95,38 @@ class Driver:
             raise
         finally:
             _LIVE.discard(self)
+
+    def _collect(self, tid, deadline):
+        """Waits until ``deadline`` for task ``tid``'s outcome by reading its worker's reply
+        on this thread (``PoolCore.collect``, called at least once: it also takes over a
+        reservation, see ``AsyncResult``), and delivers it. Returns early, the delivery
+        left to the driver thread, when the task is not at a worker or another thread
+        reads that worker. An outcome taken is delivered even if this thread is
+        interrupted (``KeyboardInterrupt``) meanwhile."""
+        core = self._core
+        got = []
+        try:
+            while True:
+                remaining = _SLICE if deadline is None else max(0.0, min(_SLICE, deadline - time.monotonic()))
+                if core.collect(tid, remaining, got) is not False or not remaining:
+                    return
+        finally:
+            if got:
+                self._deliver_one(got[0])
+                if self._closing:  # (the driver thread may be waiting for this one)
+                    core.wake()
+
+    def _deliver_one(self, out):
+        """``_deliver([out])`` for the outcome of one ``submit`` (its sink a future)."""
+        with self._sink_lock:
+            locks = self._locks
+            if locks:
+                out = _shared.name_held_locks(out, locks.pop(out[0], None))
+            sink = self._sinks.pop(out[0], None)
+            if sink is None:
+                self._orphans[out[0]] = out
+                return
+        settle(sink, lambda: self._decode(out))
 
     def _fail_all(self, error):
         with self._sink_lock:

@@ -130,7 +130,8 @@ class Pool(Tasks, Driver, _cf.Executor):
     def submit(self, fn, /, *args, **kwargs):
         fut = AsyncResult(self)
         try:
-            fut._tid = self._send(CALL, fn, (args, kwargs), fut)
+            fut._tid = self._send(CALL, fn, (args, kwargs), fut, reserve=True)
+            fut._reserved = True
         except StageError as e:
             fut.set_exception(e)
         return fut
@@ -172,6 +173,9 @@ class Pool(Tasks, Driver, _cf.Executor):
                     settle(sink, _raise_cancelled)
         self._closing = True
         if self._core is not None:
+            # (The driver thread now waits for every task: none may stay reserved for a
+            # thread that will never collect it.)
+            self._core.stop_reserving()
             self._core.wake()
         if wait and self._driver.is_alive() and threading.current_thread() is not self._driver:
             self._driver.join()
@@ -255,6 +259,7 @@ class Pool(Tasks, Driver, _cf.Executor):
         self._terminating = True
         self._closing = True
         if self._core is not None:
+            self._core.stop_reserving()
             self._core.wake()
         if self._driver.is_alive() and threading.current_thread() is not self._driver:
             self._driver.join()
