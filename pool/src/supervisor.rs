@@ -98,6 +98,11 @@ pub struct Config {
     pub segment_cache: usize,
     /// Names of the stages workers report, indexed by stage number, for error messages.
     pub stage_names: Vec<String>,
+    /// Start only the first worker at once, and the others when a task is waiting for a
+    /// worker, or this long after the pool started, whichever comes first: the first
+    /// result then does not wait for (nor share the CPUs with) workers it does not need.
+    /// `None`: all at once.
+    pub ramp_up: Option<Duration>,
 }
 
 impl Default for Config {
@@ -113,6 +118,7 @@ impl Default for Config {
             stage_names: ["idle", "receiving the task", "running the task"]
                 .map(String::from)
                 .to_vec(),
+            ramp_up: None,
         }
     }
 }
@@ -196,6 +202,8 @@ pub struct Pool {
     done: Vec<Outcome>,
     early_deaths: u32,
     closing: bool,
+    /// Until when workers beyond the first start only for a waiting task ([`Config::ramp_up`]).
+    ramp_until: Option<Instant>,
     definitions: HashMap<u64, Message>,
     /// Cancellations that want an answer, held until queued tasks have gone to idle
     /// workers (a task an idle worker can take at once counts as started, as in
@@ -231,8 +239,15 @@ impl Pool {
             closing: false,
             definitions: HashMap::new(),
             cancel_requests: Vec::new(),
+            ramp_until: None,
         };
-        for i in 0..pool.slots.len() {
+        let now = if let Some(ramp) = pool.cfg.ramp_up {
+            pool.ramp_until = Some(Instant::now() + ramp);
+            1
+        } else {
+            pool.slots.len()
+        };
+        for i in 0..now {
             pool.start_worker(i)?;
         }
         Ok(pool)

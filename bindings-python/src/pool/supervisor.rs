@@ -32,11 +32,12 @@ pub struct PoolCore {
 
 #[pymethods]
 impl PoolCore {
-    /// Starts `workers` workers, by calling `fork(sock_fd, stage_fd, parent_only_fds) -> pid`
+    /// Starts `workers` workers (with `ramp_up` seconds, the first at once and the others
+    /// as `brinery_pool::Config::ramp_up` says), by calling `fork(sock_fd, stage_fd, parent_only_fds) -> pid`
     /// or by exec'ing the `spawn` argv with extra `env` pairs.
     #[new]
     #[pyo3(signature = (workers, *, fork=None, spawn=None, env=Vec::new(), max_tasks_per_child=None,
-        task_timeout=None, prefetch=1, shm_threshold=65536, stage_names=Vec::new()))]
+        task_timeout=None, prefetch=1, shm_threshold=65536, stage_names=Vec::new(), ramp_up=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         workers: usize,
@@ -48,6 +49,7 @@ impl PoolCore {
         prefetch: usize,
         shm_threshold: usize,
         stage_names: Vec<String>,
+        ramp_up: Option<f64>,
     ) -> PyResult<PoolCore> {
         let mut cfg = Config {
             workers,
@@ -55,6 +57,7 @@ impl PoolCore {
             task_timeout: task_timeout.map(Duration::from_secs_f64),
             prefetch,
             shm_threshold,
+            ramp_up: ramp_up.map(Duration::from_secs_f64),
             ..Config::default()
         };
         if !stage_names.is_empty() {
@@ -237,9 +240,14 @@ impl PoolCore {
         (s.lent, s.cached, s.reused)
     }
 
-    /// Pids of the live workers, as of the last turn of the event loop.
+    /// Pids of the live workers (as of the last turn of the event loop while the loop
+    /// holds the pool).
     fn worker_pids(&self) -> Vec<i32> {
-        self.pids.lock().unwrap().clone()
+        let mut pids = self.pids.lock().unwrap();
+        if let Some(pool) = self.pool.try_lock() {
+            *pids = pool.worker_pids();
+        }
+        pids.clone()
     }
 }
 

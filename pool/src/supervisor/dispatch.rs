@@ -8,6 +8,9 @@ use super::*;
 
 impl Pool {
     pub(super) fn dispatch(&mut self) -> Result<(), PoolError> {
+        if self.ramp_until.is_some_and(|r| Instant::now() >= r) {
+            self.ramp_until = None;
+        }
         // First every idle worker gets one task, then each its prefetch: tasks that wait
         // on each other (a consumer and a producer of one queue) run side by side rather
         // than queued behind one another at the first worker.
@@ -27,10 +30,13 @@ impl Pool {
     pub(super) fn dispatch_round(&mut self, spread: bool, start: bool) -> Result<(), PoolError> {
         let fds_budget = (FDS_QUEUED / self.slots.len()).max(MIN_FDS_PER_WORKER);
         for i in 0..self.slots.len() {
+            // (While the pool ramps up, an empty slot is one never started: it starts for
+            // a task that finds no idle worker.)
             if start
                 && spread
                 && self.slots[i].is_none()
                 && (!self.closing || !self.pending.is_empty())
+                && (self.ramp_until.is_none() || !self.pending.is_empty())
             {
                 if self.early_deaths >= EARLY_DEATHS_LIMIT && self.pending.is_empty() {
                     continue;

@@ -60,7 +60,10 @@ impl Pool {
         }
         let now = Instant::now();
         let mut next = until;
-        if let Some(d) = self.next_timeout(now) {
+        for d in [self.next_timeout(now), self.ramp_until]
+            .into_iter()
+            .flatten()
+        {
             next = Some(next.map_or(d, |n| n.min(d)));
         }
         let ms = match next {

@@ -53,6 +53,15 @@ impl SharedPool {
         self.pool.lock().unwrap()
     }
 
+    /// The pool itself, if no other thread holds it.
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, Pool>> {
+        match self.pool.try_lock() {
+            Ok(pool) => Some(pool),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+
     /// [`Pool::wait`], holding the lock only between polls. Run from one thread only.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<Vec<Outcome>, PoolError> {
         let until = timeout.map(|t| Instant::now() + t);

@@ -30,6 +30,11 @@ except ImportError:
 main()
 """
 
+# Seconds during which only the first worker runs unless a task waits for another (the
+# first result then shares the CPUs with no other worker starting): about the time a
+# worker takes to start.
+_RAMP_UP = {"fork": 0.01, "spawn": 0.1}
+
 STAGE_NAMES = [
     "idle",
     "receiving the task",
@@ -54,6 +59,7 @@ class Driver:
                 max_tasks_per_child=max_tasks_per_child,
                 task_timeout=task_timeout,
                 stage_names=STAGE_NAMES,
+                ramp_up=_RAMP_UP[self._start_method],
             )
             if self._start_method == "fork":
                 # Not a bound method: the native core cannot show the collector a cycle
