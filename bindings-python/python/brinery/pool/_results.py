@@ -123,11 +123,9 @@ class AsyncResult(_cf.Future):
     def get(self, timeout=None):
         """The result (or raises the task's exception); ``WaitTimeoutError`` if it is not
         there within ``timeout`` seconds."""
-        try:
-            self.exception(timeout)
-        except _cf.TimeoutError:
-            raise WaitTimeoutError() from None
-        return self.result()
+        if not self._wait(timeout):
+            raise WaitTimeoutError()
+        return self.result(0)
 
     def wait(self, timeout=None):
         try:
