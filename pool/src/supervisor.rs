@@ -204,6 +204,9 @@ pub struct Pool {
     closing: bool,
     /// Until when workers beyond the first start only for a waiting task ([`Config::ramp_up`]).
     ramp_until: Option<Instant>,
+    /// A worker that no task was waiting for failed to start: empty slots now start only
+    /// for a waiting task.
+    spare_failed: bool,
     definitions: HashMap<u64, Message>,
     /// Cancellations that want an answer, held until queued tasks have gone to idle
     /// workers (a task an idle worker can take at once counts as started, as in
@@ -240,6 +243,7 @@ impl Pool {
             definitions: HashMap::new(),
             cancel_requests: Vec::new(),
             ramp_until: None,
+            spare_failed: false,
         };
         let now = if let Some(ramp) = pool.cfg.ramp_up {
             pool.ramp_until = Some(Instant::now() + ramp);

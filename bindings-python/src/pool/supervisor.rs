@@ -163,9 +163,10 @@ impl PoolCore {
         py.detach(|| self.pool.cancel_queued(&ids))
     }
 
-    /// Hands every reserved task to the loop, and reserves no more (the pool is closing).
-    fn stop_reserving(&self, py: Python<'_>) {
-        py.detach(|| self.pool.stop_reserving());
+    /// The pool is closing (see `brinery_pool::SharedPool::close`): no task stays reserved
+    /// and no worker starts but for a waiting task.
+    fn close(&self, py: Python<'_>) {
+        py.detach(|| self.pool.close());
     }
 
     /// No thread will `collect` task `id` (submitted with `reserve`): the loop reads it.

@@ -31,17 +31,26 @@ impl Pool {
         let fds_budget = (FDS_QUEUED / self.slots.len()).max(MIN_FDS_PER_WORKER);
         for i in 0..self.slots.len() {
             // (While the pool ramps up, an empty slot is one never started: it starts for
-            // a task that finds no idle worker.)
+            // a task that finds no idle worker. So does one whose start failed while no
+            // task needed it.)
+            let waiting = !self.pending.is_empty();
             if start
                 && spread
                 && self.slots[i].is_none()
-                && (!self.closing || !self.pending.is_empty())
-                && (self.ramp_until.is_none() || !self.pending.is_empty())
+                && (!self.closing || waiting)
+                && (self.ramp_until.is_none() || waiting)
+                && (!self.spare_failed || waiting)
             {
-                if self.early_deaths >= EARLY_DEATHS_LIMIT && self.pending.is_empty() {
+                if self.early_deaths >= EARLY_DEATHS_LIMIT && !waiting {
                     continue;
                 }
-                self.start_worker(i)?;
+                match self.start_worker(i) {
+                    Ok(()) => self.spare_failed = false,
+                    // A worker no task waits for (at interpreter exit, say, which may
+                    // refuse to fork): not the pool's failure, nor any task's yet.
+                    Err(_) if !waiting => self.spare_failed = true,
+                    Err(e) => return Err(e),
+                }
             }
             let Some(w) = self.slots[i].as_mut() else {
                 continue;

@@ -23,7 +23,7 @@ use super::*;
 pub struct SharedPool {
     pool: Mutex<Pool>,
     inbox: Arc<Inbox>,
-    /// Cleared by [`SharedPool::stop_reserving`].
+    /// Cleared by [`SharedPool::close`].
     reserving: AtomicBool,
 }
 
@@ -151,11 +151,13 @@ impl SharedPool {
         id
     }
 
-    /// Reserves nothing more, and hands every reserved task back to the loop: for a pool
-    /// shutting down, whose loop waits for every task.
-    pub fn stop_reserving(&self) {
+    /// The pool is closing: it reserves nothing more and hands every reserved task back
+    /// to the loop, which waits for them all; workers not running (not started yet, or
+    /// dead) start only for tasks that wait for one.
+    pub fn close(&self) {
         self.reserving.store(false, Ordering::Relaxed);
         let mut pool = self.lock();
+        pool.closing = true;
         for w in pool.slots.iter_mut().flatten() {
             w.reserved = None;
         }

@@ -174,8 +174,9 @@ class Pool(Tasks, Driver, _cf.Executor):
         self._closing = True
         if self._core is not None:
             # (The driver thread now waits for every task: none may stay reserved for a
-            # thread that will never collect it.)
-            self._core.stop_reserving()
+            # thread that will never collect it, and no worker starts for nothing, which
+            # at interpreter exit could not fork.)
+            self._core.close()
             self._core.wake()
         if wait and self._driver.is_alive() and threading.current_thread() is not self._driver:
             self._driver.join()
@@ -259,7 +260,7 @@ class Pool(Tasks, Driver, _cf.Executor):
         self._terminating = True
         self._closing = True
         if self._core is not None:
-            self._core.stop_reserving()
+            self._core.close()
             self._core.wake()
         if self._driver.is_alive() and threading.current_thread() is not self._driver:
             self._driver.join()
