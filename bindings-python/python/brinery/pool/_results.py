@@ -125,7 +125,9 @@ class AsyncResult(_cf.Future):
         there within ``timeout`` seconds."""
         if not self._wait(timeout):
             raise WaitTimeoutError()
-        return self.result(0)
+        if self._state == _FINISHED and self._exception is None:
+            return self._result
+        return super().result(0)
 
     def wait(self, timeout=None):
         try:
