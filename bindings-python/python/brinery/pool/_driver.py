@@ -102,19 +102,23 @@ class Driver:
         finally:
             _LIVE.discard(self)
 
-    def _collect(self, tid, deadline):
-        """Waits until ``deadline`` for task ``tid``'s outcome by reading its worker's reply
-        on this thread (``PoolCore.collect``, called at least once: it also takes over a
-        reservation, see ``AsyncResult``), and delivers it. Returns early, the delivery
-        left to the driver thread, when the task is not at a worker or another thread
-        reads that worker. An outcome taken is delivered even if this thread is
-        interrupted (``KeyboardInterrupt``) meanwhile."""
+    def _collect(self, fut, deadline):
+        """Waits until ``deadline`` for the outcome of ``fut``'s task by reading its
+        worker's reply on this thread (``PoolCore.collect``, called at least once: it
+        also takes over a reservation, see ``AsyncResult``), and delivers it. Returns
+        early, the delivery left to the driver thread, when the task is not at a worker
+        or another thread reads that worker. An outcome taken is delivered even if this
+        thread is interrupted (``KeyboardInterrupt``) meanwhile."""
         core = self._core
+        tid = fut._tid
         got = []
         try:
             while True:
                 remaining = _SLICE if deadline is None else max(0.0, min(_SLICE, deadline - time.monotonic()))
-                if core.collect(tid, remaining, got) is not False or not remaining:
+                done = core.collect(tid, remaining, got) is not False
+                # (Not before: interrupted first, the future must still hand it back.)
+                fut._reserved = False
+                if done or not remaining:
                     return
         finally:
             if got:

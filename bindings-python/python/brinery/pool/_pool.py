@@ -189,7 +189,7 @@ class Pool(Tasks, Driver, _cf.Executor):
         return fut
 
     def apply(self, fn, args=(), kwds=None):
-        return self.apply_async(fn, args, kwds).get()
+        return self.submit(fn, *args, **(kwds or {})).get()
 
     def map_async(self, fn, iterable, chunksize=None, callback=None, error_callback=None):
         """A ``MapResult`` whose ``get()`` is the list of ``fn(x)`` for each ``x``."""

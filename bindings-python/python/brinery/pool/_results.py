@@ -82,7 +82,8 @@ class AsyncResult(_cf.Future):
 
     @property
     def _waiters(self):
-        self._hand_back()
+        if self._reserved:
+            self._hand_back()
         return self.__waiters
 
     @_waiters.setter
@@ -90,8 +91,9 @@ class AsyncResult(_cf.Future):
         self.__waiters = waiters
 
     def done(self):
-        self._hand_back()
-        return super().done()
+        if self._reserved:
+            self._hand_back()
+        return self._state in _DONE
 
     def add_done_callback(self, fn):
         super().add_done_callback(fn)  # (first: a callback the driver thread runs stays so)
@@ -113,8 +115,7 @@ class AsyncResult(_cf.Future):
         deadline = None if timeout is None else time.monotonic() + timeout
         if self._tid is not None and self._state == _PENDING:
             # Read the result off the worker on this thread, if it is running there.
-            self._reserved = False  # (collecting takes the reservation over)
-            self._pool._collect(self._tid, deadline)
+            self._pool._collect(self, deadline)
         if self._state in _DONE:  # (it never goes back to pending)
             return True
         with self._condition:
