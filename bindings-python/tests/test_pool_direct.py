@@ -140,3 +140,11 @@ def test_a_task_timing_out_under_a_waiting_thread_in_subprocess():
         with pytest.raises(TimeoutError):
             f.result(WAIT)
         assert p.submit(slow_square, 3, 0).result(WAIT) == 9
+
+
+def test_waiting_in_turn_on_tasks_queued_behind_each_other_in_subprocess(pool):
+    # The waiting thread reads each result itself; the tasks queued behind must still be
+    # handed to the worker it frees (a collect that ends with tasks queued wakes the loop).
+    for _ in range(3):
+        futs = [pool.submit(slow_square, i, 0) for i in range(300)]
+        assert [f.result(WAIT) for f in futs] == [i * i for i in range(300)]

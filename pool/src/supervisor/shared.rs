@@ -283,10 +283,10 @@ impl Pool {
     }
 
     /// Releases a claim on worker `pid`; whether the loop must be woken: it has outcomes
-    /// to return, or that worker's socket has something for it and its poll leaves the
-    /// socket out.
+    /// to return, queued tasks to hand to the worker just read from (which has room now),
+    /// or that worker's socket has something for it and its poll leaves the socket out.
     fn let_go(&mut self, pid: Option<libc::pid_t>) -> bool {
-        let mut wake = !self.done.is_empty();
+        let mut wake = !self.done.is_empty() || !self.pending.is_empty();
         if let Some(i) = pid.and_then(|pid| self.slot_of(pid)) {
             let w = self.slots[i].as_mut().expect("live worker");
             w.claimed = false;
