@@ -206,6 +206,8 @@ def latency(args):
         runs = {
             "limit: socketpair + pickle": ping,
             "brinery.Pool submit/result": lambda i: bp.submit(noop, i).result(),
+            "brinery.Pool apply": lambda i: bp.apply(noop, (i,)),
+            "brinery.Pool apply_async/get": lambda i: bp.apply_async(noop, (i,)).get(),
             "multiprocessing.Pool apply": lambda i: mpp.apply(noop, (i,)),
             "ProcessPoolExecutor submit": lambda i: ex.submit(noop, i).result(),
         }

@@ -22,5 +22,7 @@ pub use frame::{Buffer, Chunk, Message};
 pub use launch::{Launcher, Spawn, WorkerFds};
 pub use segment::{Segment, SegmentCache};
 pub use stage::StagePage;
-pub use supervisor::{Config, Outcome, Pool, SegmentStats, Submitter, TaskId};
+pub use supervisor::{
+    Collected, Config, Outcome, Pool, SegmentStats, SharedPool, Submitter, TaskId,
+};
 pub use worker::Endpoint;

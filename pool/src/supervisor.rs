@@ -20,11 +20,15 @@
 //! replacement worker, so tasks themselves can refer to them by id.
 //!
 //! The loop's parts: `inbox` (the [`Submitter`] and its commands), `event_loop`
-//! ([`Pool::wait`]), `dispatch` (tasks to workers, starting workers) and `shutdown`.
+//! ([`Pool::wait`]), `dispatch` (tasks to workers, starting workers), `shutdown`, and
+//! `shared` ([`SharedPool`]: one pool used from several threads, whose loop sleeps
+//! without holding it, so a submitting thread can hand a task to an idle worker and a
+//! waiting thread can read its result itself).
 
 mod dispatch;
 mod event_loop;
 mod inbox;
+mod shared;
 mod shutdown;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -44,6 +48,7 @@ use crate::stage::{monotonic_ns, Clock, StagePage, IDLE};
 
 pub use inbox::Submitter;
 use inbox::{Command, Inbox};
+pub use shared::{Collected, SharedPool};
 
 /// Identifies a submitted task; unique within a pool.
 pub type TaskId = u64;
@@ -93,6 +98,11 @@ pub struct Config {
     pub segment_cache: usize,
     /// Names of the stages workers report, indexed by stage number, for error messages.
     pub stage_names: Vec<String>,
+    /// Start only the first worker at once, and the others when a task is waiting for a
+    /// worker, or this long after the pool started, whichever comes first: the first
+    /// result then does not wait for (nor share the CPUs with) workers it does not need.
+    /// `None`: all at once.
+    pub ramp_up: Option<Duration>,
 }
 
 impl Default for Config {
@@ -108,6 +118,7 @@ impl Default for Config {
             stage_names: ["idle", "receiving the task", "running the task"]
                 .map(String::from)
                 .to_vec(),
+            ramp_up: None,
         }
     }
 }
@@ -135,8 +146,19 @@ struct InFlight {
 struct Worker {
     pid: libc::pid_t,
     pidfd: OwnedFd,
-    sock: OwnedFd,
+    /// Shared with a thread that waits on it for a result ([`SharedPool::collect`]), so
+    /// it stays open while that thread polls it.
+    sock: Arc<OwnedFd>,
     sock_open: bool,
+    /// A thread polls this socket for a result and reads it: the loop neither polls nor
+    /// reads it meanwhile.
+    claimed: bool,
+    /// The loop's current poll leaves this socket out.
+    unpolled: bool,
+    /// The one task here went to it straight from [`SharedPool::submit`] for a thread
+    /// that will collect it: the loop leaves the socket alone until that task is done or
+    /// [`SharedPool::release`]d.
+    reserved: Option<TaskId>,
     reader: FrameReader,
     stage: StagePage,
     inflight: VecDeque<InFlight>,
@@ -153,6 +175,13 @@ struct Worker {
     lent: HashMap<u64, Arc<Segment>>,
     /// Frames for this worker not sent yet (its socket was full).
     out: Outgoing,
+}
+
+impl Worker {
+    /// Whether the only task here is reserved for a collecting thread.
+    fn reserved_alone(&self) -> bool {
+        self.reserved.is_some() && self.inflight.len() == 1
+    }
 }
 
 /// Shared-memory segments: lent to workers, cached for reuse, and reuses so far.
@@ -173,6 +202,11 @@ pub struct Pool {
     done: Vec<Outcome>,
     early_deaths: u32,
     closing: bool,
+    /// Until when workers beyond the first start only for a waiting task ([`Config::ramp_up`]).
+    ramp_until: Option<Instant>,
+    /// A worker that no task was waiting for failed to start: empty slots now start only
+    /// for a waiting task.
+    spare_failed: bool,
     definitions: HashMap<u64, Message>,
     /// Cancellations that want an answer, held until queued tasks have gone to idle
     /// workers (a task an idle worker can take at once counts as started, as in
@@ -208,8 +242,16 @@ impl Pool {
             closing: false,
             definitions: HashMap::new(),
             cancel_requests: Vec::new(),
+            ramp_until: None,
+            spare_failed: false,
         };
-        for i in 0..pool.slots.len() {
+        let now = if let Some(ramp) = pool.cfg.ramp_up {
+            pool.ramp_until = Some(Instant::now() + ramp);
+            1
+        } else {
+            pool.slots.len()
+        };
+        for i in 0..now {
             pool.start_worker(i)?;
         }
         Ok(pool)

@@ -1,26 +1,28 @@
-//! `PoolCore`: the parent's handle on a `brinery_pool::Pool`. Submissions go through the
-//! pool's lock-free-of-the-GIL `Submitter` from any thread; the event loop (`wait`) and
-//! `shutdown` run on one driver thread with the GIL released, taking it back only to fork
-//! a worker through the Python callable the pool was given.
+//! `PoolCore`: the parent's handle on a `brinery_pool::SharedPool`. Tasks are submitted
+//! from any thread (straight to an idle worker when the pool's lock is free, else through
+//! its `Submitter`); the event loop (`wait`) and `shutdown` run on one driver thread with
+//! the GIL released, taking it back only to fork a worker through the Python callable the
+//! pool was given; a thread waiting for one result may read it itself (`collect`).
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
-use std::sync::{Mutex, TryLockError};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use brinery_pool::{
-    Config, FdShare, Message, Outcome, Pool, Spawn, Submitter, TaskError, WorkerFds,
+    Collected, Config, FdShare, Message, Outcome, Pool, SharedPool, Spawn, Submitter, TaskError,
+    WorkerFds,
 };
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyList, PyTuple};
 use pyo3::IntoPyObjectExt;
 
 use super::buffer::{dup, from_message, to_message};
 
 #[pyclass(module = "brinery._brinery", frozen)]
 pub struct PoolCore {
-    pool: Mutex<Pool>,
+    pool: SharedPool,
     submitter: Submitter,
     shm_threshold: usize,
     pids: Mutex<Vec<i32>>,
@@ -30,11 +32,12 @@ pub struct PoolCore {
 
 #[pymethods]
 impl PoolCore {
-    /// Starts `workers` workers, by calling `fork(sock_fd, stage_fd, parent_only_fds) -> pid`
+    /// Starts `workers` workers (with `ramp_up` seconds, the first at once and the others
+    /// as `brinery_pool::Config::ramp_up` says), by calling `fork(sock_fd, stage_fd, parent_only_fds) -> pid`
     /// or by exec'ing the `spawn` argv with extra `env` pairs.
     #[new]
     #[pyo3(signature = (workers, *, fork=None, spawn=None, env=Vec::new(), max_tasks_per_child=None,
-        task_timeout=None, prefetch=1, shm_threshold=65536, stage_names=Vec::new()))]
+        task_timeout=None, prefetch=1, shm_threshold=65536, stage_names=Vec::new(), ramp_up=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         workers: usize,
@@ -46,6 +49,7 @@ impl PoolCore {
         prefetch: usize,
         shm_threshold: usize,
         stage_names: Vec<String>,
+        ramp_up: Option<f64>,
     ) -> PyResult<PoolCore> {
         let mut cfg = Config {
             workers,
@@ -53,6 +57,7 @@ impl PoolCore {
             task_timeout: task_timeout.map(Duration::from_secs_f64),
             prefetch,
             shm_threshold,
+            ramp_up: ramp_up.map(Duration::from_secs_f64),
             ..Config::default()
         };
         if !stage_names.is_empty() {
@@ -89,7 +94,7 @@ impl PoolCore {
         Ok(PoolCore {
             submitter: pool.submitter(),
             pids: Mutex::new(pool.worker_pids()),
-            pool: Mutex::new(pool),
+            pool: SharedPool::new(pool),
             shm_threshold,
             fd_share: FdShare::new(),
         })
@@ -97,14 +102,17 @@ impl PoolCore {
 
     /// Queues a task: buffers (the first is the main stream), fds to pass (they stay the
     /// caller's; the pool holds one duplicate of each open file, shared by all the queued
-    /// tasks that pass it) and definition ids it needs. Returns the task id.
-    #[pyo3(signature = (buffers, fds=Vec::new(), needs=Vec::new()))]
+    /// tasks that pass it) and definition ids it needs. Returns the task id. With
+    /// `reserve`, a task that goes straight to an idle worker waits there for `collect`
+    /// (or `release`): the caller promises one or the other.
+    #[pyo3(signature = (buffers, fds=Vec::new(), needs=Vec::new(), reserve=false))]
     fn submit(
         &self,
         py: Python<'_>,
         buffers: Vec<Bound<'_, PyAny>>,
         fds: Vec<RawFd>,
         needs: Vec<u64>,
+        reserve: bool,
     ) -> PyResult<u64> {
         let mut msg = to_message(py, &buffers, self.shm_threshold, self.submitter.segments())?;
         msg.fds = fds
@@ -112,7 +120,7 @@ impl PoolCore {
             // SAFETY: the caller vouches that each fd is open for the duration of the call.
             .map(|fd| self.fd_share.share(unsafe { BorrowedFd::borrow_raw(fd) }))
             .collect::<io::Result<_>>()?;
-        Ok(self.submitter.submit_needing(msg, needs))
+        Ok(self.pool.submit(msg, needs, reserve))
     }
 
     /// Queues one task per main stream in `mains` (no other buffers, no fds), all needing
@@ -149,19 +157,43 @@ impl PoolCore {
     }
 
     /// Cancels those of `ids` no worker has yet and returns them (their outcomes are
-    /// `cancelled`). When the event loop is running, waits (GIL released) for it to
-    /// look at its inbox, which it does at once.
+    /// `cancelled`).
     fn cancel_queued(&self, py: Python<'_>, ids: Vec<u64>) -> Vec<u64> {
-        let direct = match self.pool.try_lock() {
-            Ok(pool) => Some(pool),
-            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
-            Err(TryLockError::WouldBlock) => None,
-        };
-        if let Some(mut pool) = direct {
-            return pool.cancel_queued(&ids);
+        // (GIL released: the loop may hold the pool while it forks through Python.)
+        py.detach(|| self.pool.cancel_queued(&ids))
+    }
+
+    /// The pool is closing (see `brinery_pool::SharedPool::close`): no task stays reserved
+    /// and no worker starts but for a waiting task.
+    fn close(&self, py: Python<'_>) {
+        py.detach(|| self.pool.close());
+    }
+
+    /// No thread will `collect` task `id` (submitted with `reserve`): the loop reads it.
+    fn release(&self, py: Python<'_>, id: u64) {
+        py.detach(|| self.pool.release(id));
+    }
+
+    /// Waits up to `timeout` seconds (GIL released) for task `id`'s outcome, reading its
+    /// worker's reply on this thread. True: the outcome (as `wait` gives it) is appended
+    /// to `got` and is the caller's to deliver; None: it will come from `wait` (the task
+    /// is not at a worker, or another thread reads that worker); False: not yet.
+    fn collect(
+        &self,
+        py: Python<'_>,
+        id: u64,
+        timeout: f64,
+        got: &Bound<'_, PyList>,
+    ) -> PyResult<Option<bool>> {
+        let timeout = Duration::from_secs_f64(timeout.max(0.0));
+        match py.detach(|| self.pool.collect(id, timeout)) {
+            Collected::Outcome(o) => {
+                got.append(to_py(py, o)?)?;
+                Ok(Some(true))
+            }
+            Collected::Elsewhere => Ok(None),
+            Collected::NotYet => Ok(Some(false)),
         }
-        let answer = self.submitter.request_cancel(ids);
-        py.detach(move || answer.recv().unwrap_or_default())
     }
 
     /// Makes a blocked `wait` return.
@@ -180,9 +212,8 @@ impl PoolCore {
         timeout: Option<f64>,
     ) -> PyResult<Vec<Bound<'py, PyTuple>>> {
         let outcomes = py.detach(|| {
-            let mut pool = self.pool.lock().unwrap();
-            let r = pool.wait(timeout.map(Duration::from_secs_f64));
-            *self.pids.lock().unwrap() = pool.worker_pids();
+            let r = self.pool.wait(timeout.map(Duration::from_secs_f64));
+            *self.pids.lock().unwrap() = self.pool.lock().worker_pids();
             r
         });
         let outcomes = outcomes.map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
@@ -196,9 +227,8 @@ impl PoolCore {
         immediate: bool,
     ) -> PyResult<Vec<Bound<'py, PyTuple>>> {
         let outcomes = py.detach(|| {
-            let mut pool = self.pool.lock().unwrap();
-            let r = pool.shutdown(immediate);
-            *self.pids.lock().unwrap() = pool.worker_pids();
+            let r = self.pool.shutdown(immediate);
+            *self.pids.lock().unwrap() = self.pool.lock().worker_pids();
             r
         });
         let outcomes = outcomes.map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
@@ -211,9 +241,14 @@ impl PoolCore {
         (s.lent, s.cached, s.reused)
     }
 
-    /// Pids of the live workers, as of the last turn of the event loop.
+    /// Pids of the live workers (as of the last turn of the event loop while the loop
+    /// holds the pool).
     fn worker_pids(&self) -> Vec<i32> {
-        self.pids.lock().unwrap().clone()
+        let mut pids = self.pids.lock().unwrap();
+        if let Some(pool) = self.pool.try_lock() {
+            *pids = pool.worker_pids();
+        }
+        pids.clone()
     }
 }
 

@@ -8,23 +8,49 @@ use super::*;
 
 impl Pool {
     pub(super) fn dispatch(&mut self) -> Result<(), PoolError> {
+        if self.ramp_until.is_some_and(|r| Instant::now() >= r) {
+            self.ramp_until = None;
+        }
         // First every idle worker gets one task, then each its prefetch: tasks that wait
         // on each other (a consumer and a producer of one queue) run side by side rather
         // than queued behind one another at the first worker.
         for spread in [true, false] {
-            self.dispatch_round(spread)?;
+            self.dispatch_round(spread, true)?;
         }
         Ok(())
     }
 
-    pub(super) fn dispatch_round(&mut self, spread: bool) -> Result<(), PoolError> {
+    /// Gives queued tasks to idle workers only, starting none: what a thread other than
+    /// the loop's may do (workers are started from the loop's thread only).
+    pub(super) fn dispatch_idle(&mut self) {
+        // (Without starting workers nothing in a round can fail.)
+        let _ = self.dispatch_round(true, false);
+    }
+
+    pub(super) fn dispatch_round(&mut self, spread: bool, start: bool) -> Result<(), PoolError> {
         let fds_budget = (FDS_QUEUED / self.slots.len()).max(MIN_FDS_PER_WORKER);
         for i in 0..self.slots.len() {
-            if spread && self.slots[i].is_none() && (!self.closing || !self.pending.is_empty()) {
-                if self.early_deaths >= EARLY_DEATHS_LIMIT && self.pending.is_empty() {
+            // (While the pool ramps up, an empty slot is one never started: it starts for
+            // a task that finds no idle worker. So does one whose start failed while no
+            // task needed it.)
+            let waiting = !self.pending.is_empty();
+            if start
+                && spread
+                && self.slots[i].is_none()
+                && (!self.closing || waiting)
+                && (self.ramp_until.is_none() || waiting)
+                && (!self.spare_failed || waiting)
+            {
+                if self.early_deaths >= EARLY_DEATHS_LIMIT && !waiting {
                     continue;
                 }
-                self.start_worker(i)?;
+                match self.start_worker(i) {
+                    Ok(()) => self.spare_failed = false,
+                    // A worker no task waits for (at interpreter exit, say, which may
+                    // refuse to fork): not the pool's failure, nor any task's yet.
+                    Err(_) if !waiting => self.spare_failed = true,
+                    Err(e) => return Err(e),
+                }
             }
             let Some(w) = self.slots[i].as_mut() else {
                 continue;
@@ -157,8 +183,11 @@ impl Pool {
         self.slots[i] = Some(Worker {
             pid,
             pidfd,
-            sock: parent,
+            sock: Arc::new(parent),
             sock_open: true,
+            claimed: false,
+            unpolled: false,
+            reserved: None,
             reader: FrameReader::new(),
             stage,
             inflight: VecDeque::new(),

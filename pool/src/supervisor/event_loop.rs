@@ -5,6 +5,27 @@
 
 use super::*;
 
+/// What the loop does after the top of a turn.
+pub(super) enum Turn {
+    Return(Vec<Outcome>),
+    /// Poll for this many milliseconds (-1: no limit).
+    Poll(i32),
+}
+
+/// `poll(2)`, returning 0 when interrupted by a signal.
+pub(super) fn poll(pollfds: &mut [libc::pollfd], ms: i32) -> Result<i32, PoolError> {
+    // SAFETY: pollfds is a live array of pollfd structs of the given length.
+    let n = unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as _, ms) };
+    if n < 0 {
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(PoolError::io("poll")(err));
+        }
+        return Ok(0);
+    }
+    Ok(n)
+}
+
 impl Pool {
     /// Runs the event loop until at least one task has an outcome, `timeout` passes, or a
     /// [`Submitter::wake`]; returns the outcomes gathered (possibly none).
@@ -12,58 +33,85 @@ impl Pool {
         let until = timeout.map(|t| Instant::now() + t);
         let mut pollfds: Vec<libc::pollfd> = Vec::new();
         loop {
-            self.take_inbox();
-            self.dispatch()?;
-            self.answer_cancel_requests();
-            let interrupted = self.inbox.interrupt.swap(false, Ordering::AcqRel);
-            if !self.done.is_empty() || interrupted {
-                return Ok(std::mem::take(&mut self.done));
-            }
-            let now = Instant::now();
-            let mut next = until;
-            if let Some(d) = self.next_timeout(now) {
-                next = Some(next.map_or(d, |n| n.min(d)));
-            }
-            let ms = match next {
-                None => -1,
-                Some(d) => d.saturating_duration_since(now).as_micros().div_ceil(1000) as i32,
+            let ms = match self.before_poll(until, &mut pollfds)? {
+                Turn::Return(outcomes) => return Ok(outcomes),
+                Turn::Poll(ms) => ms,
             };
-            pollfds.clear();
-            pollfds.push(pollfd(self.inbox.wake.as_fd()));
-            for w in self.slots.iter().flatten() {
-                pollfds.push(pollfd(w.pidfd.as_fd()));
-                if w.sock_open {
-                    let mut p = pollfd(w.sock.as_fd());
-                    if w.out.waiting() > 0 {
-                        p.events |= libc::POLLOUT;
-                    }
-                    pollfds.push(p);
-                }
-            }
-            // SAFETY: pollfds is a live array of pollfd structs of the given length.
-            let n = unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as _, ms) };
-            if n < 0 {
-                let err = io::Error::last_os_error();
-                if err.kind() != io::ErrorKind::Interrupted {
-                    return Err(PoolError::io("poll")(err));
-                }
-            }
-            if n > 0 {
-                self.handle_ready(&pollfds)?;
-            }
-            self.enforce_timeouts();
-            if n > 0 && pollfds[0].revents != 0 {
-                // Reset before the next look at the inbox (at the top of the loop), so a
-                // command pushed after that look wakes the next poll.
-                let mut counter = [0u8; 8];
-                // SAFETY: reading 8 bytes into a live buffer from our non-blocking eventfd.
-                unsafe { libc::read(self.inbox.wake.as_raw_fd(), counter.as_mut_ptr().cast(), 8) };
-            }
-            if until.is_some_and(|u| Instant::now() >= u) {
-                self.take_inbox();
-                return Ok(std::mem::take(&mut self.done));
+            let n = poll(&mut pollfds, ms)?;
+            if let Some(outcomes) = self.after_poll(until, &pollfds, n)? {
+                return Ok(outcomes);
             }
         }
+    }
+
+    /// The top of one turn of the loop: takes in commands, dispatches, and either returns
+    /// the outcomes gathered or fills `pollfds` for the poll and says for how long.
+    pub(super) fn before_poll(
+        &mut self,
+        until: Option<Instant>,
+        pollfds: &mut Vec<libc::pollfd>,
+    ) -> Result<Turn, PoolError> {
+        self.take_inbox();
+        self.dispatch()?;
+        self.answer_cancel_requests();
+        let interrupted = self.inbox.interrupt.swap(false, Ordering::AcqRel);
+        if !self.done.is_empty() || interrupted {
+            return Ok(Turn::Return(std::mem::take(&mut self.done)));
+        }
+        let now = Instant::now();
+        let mut next = until;
+        for d in [self.next_timeout(now), self.ramp_until]
+            .into_iter()
+            .flatten()
+        {
+            next = Some(next.map_or(d, |n| n.min(d)));
+        }
+        let ms = match next {
+            None => -1,
+            Some(d) => d.saturating_duration_since(now).as_micros().div_ceil(1000) as i32,
+        };
+        pollfds.clear();
+        pollfds.push(pollfd(self.inbox.wake.as_fd()));
+        for w in self.slots.iter_mut().flatten() {
+            pollfds.push(pollfd(w.pidfd.as_fd()));
+            // A claimed socket is the waiting thread's to poll and read (it wakes the loop
+            // if it leaves work here when it lets go).
+            w.unpolled = !w.sock_open || w.claimed || w.reserved_alone();
+            if !w.unpolled {
+                let mut p = pollfd(w.sock.as_fd());
+                if w.out.waiting() > 0 {
+                    p.events |= libc::POLLOUT;
+                }
+                pollfds.push(p);
+            }
+        }
+        Ok(Turn::Poll(ms))
+    }
+
+    /// The rest of the turn, after `poll` returned `n`: reads what is ready, buries the
+    /// dead, enforces timeouts; returns outcomes once `until` has passed.
+    pub(super) fn after_poll(
+        &mut self,
+        until: Option<Instant>,
+        pollfds: &[libc::pollfd],
+        n: i32,
+    ) -> Result<Option<Vec<Outcome>>, PoolError> {
+        if n > 0 {
+            self.handle_ready(pollfds)?;
+        }
+        self.enforce_timeouts();
+        if n > 0 && pollfds[0].revents != 0 {
+            // Reset before the next look at the inbox (at the top of the loop), so a
+            // command pushed after that look wakes the next poll.
+            let mut counter = [0u8; 8];
+            // SAFETY: reading 8 bytes into a live buffer from our non-blocking eventfd.
+            unsafe { libc::read(self.inbox.wake.as_raw_fd(), counter.as_mut_ptr().cast(), 8) };
+        }
+        if until.is_some_and(|u| Instant::now() >= u) {
+            self.take_inbox();
+            return Ok(Some(std::mem::take(&mut self.done)));
+        }
+        Ok(None)
     }
 
     pub(super) fn take_inbox(&mut self) {
@@ -101,7 +149,9 @@ impl Pool {
                     self.sever_sending(i, e);
                 }
             }
-            if self.slots[i].as_ref().is_some_and(|w| w.sock_open) && sock & !libc::POLLOUT != 0 {
+            // (A socket claimed since the poll began is the claiming thread's to read.)
+            let readable = |w: &Worker| w.sock_open && !w.claimed;
+            if self.slots[i].as_ref().is_some_and(readable) && sock & !libc::POLLOUT != 0 {
                 self.read_results(i);
             }
             if pidfd != 0 {
@@ -151,6 +201,9 @@ impl Pool {
                     None => took,
                     Some(avg) => (avg * 7 + took) / 8,
                 });
+            }
+            if w.reserved == Some(f.id) {
+                w.reserved = None;
             }
             w.completed += 1;
             self.early_deaths = 0;

@@ -114,13 +114,13 @@ impl Submitter {
         self.nudge();
     }
 
-    fn nudge(&self) {
+    pub(super) fn nudge(&self) {
         let one = 1u64.to_ne_bytes();
         // SAFETY: writing 8 bytes from a live buffer to our eventfd.
         unsafe { libc::write(self.0.wake.as_raw_fd(), one.as_ptr().cast(), 8) };
     }
 
-    fn push(&self, c: Command) {
+    pub(super) fn push(&self, c: Command) {
         self.push_all(std::iter::once(c));
     }
 

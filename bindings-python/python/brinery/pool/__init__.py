@@ -5,7 +5,10 @@ Workers are forked (``start_method="fork"``, through ``os.fork()`` so Python's f
 hooks run) or spawned as fresh interpreters (``"spawn"``) by the Rust crate
 ``brinery-pool``, which supervises them: a worker that dies fails only the task it was
 running, with an error naming the exit code or signal and the stage the task was in, and
-is replaced. Tasks travel as brinery pickles: functions and classes that plain pickle can
+is replaced. The first worker starts at once, the others when a task finds no idle
+worker or shortly after (``Config::ramp_up``). A task ``submit`` sends to an idle worker
+goes there straight from the calling thread, whose wait for the result reads the
+reply itself (``AsyncResult``). Tasks travel as brinery pickles: functions and classes that plain pickle can
 only name (``__main__``, lambdas, closures) go by value, once per worker; their globals
 live in the worker for its whole life (what the initializer sets with ``global`` is seen
 by later tasks). OS resources travel as file descriptors; large buffers through shared

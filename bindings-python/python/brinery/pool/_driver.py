@@ -9,12 +9,13 @@ import atexit
 import functools
 import os
 import sys
+import time
 import weakref
 
 from .._brinery import PoolCore
 from .._errors import PoolError
 from . import _shared, _worker
-from ._results import decode_arrived, gathered, settle
+from ._results import _SLICE, decode_arrived, gathered, settle
 from ._worker import INIT_DEF
 
 __all__ = ["Driver", "STAGE_NAMES"]
@@ -28,6 +29,11 @@ except ImportError:
     from brinery._worker import main
 main()
 """
+
+# Seconds during which only the first worker runs unless a task waits for another (the
+# first result then shares the CPUs with no other worker starting): about the time a
+# worker takes to start.
+_RAMP_UP = {"fork": 0.01, "spawn": 0.1}
 
 STAGE_NAMES = [
     "idle",
@@ -53,6 +59,7 @@ class Driver:
                 max_tasks_per_child=max_tasks_per_child,
                 task_timeout=task_timeout,
                 stage_names=STAGE_NAMES,
+                ramp_up=_RAMP_UP[self._start_method],
             )
             if self._start_method == "fork":
                 # Not a bound method: the native core cannot show the collector a cycle
@@ -94,6 +101,42 @@ class Driver:
             raise
         finally:
             _LIVE.discard(self)
+
+    def _collect(self, fut, deadline):
+        """Waits until ``deadline`` for the outcome of ``fut``'s task by reading its
+        worker's reply on this thread (``PoolCore.collect``, called at least once: it
+        also takes over a reservation, see ``AsyncResult``), and delivers it. Returns
+        early, the delivery left to the driver thread, when the task is not at a worker
+        or another thread reads that worker. An outcome taken is delivered even if this
+        thread is interrupted (``KeyboardInterrupt``) meanwhile."""
+        core = self._core
+        tid = fut._tid
+        got = []
+        try:
+            while True:
+                remaining = _SLICE if deadline is None else max(0.0, min(_SLICE, deadline - time.monotonic()))
+                done = core.collect(tid, remaining, got) is not False
+                # (Not before: interrupted first, the future must still hand it back.)
+                fut._reserved = False
+                if done or not remaining:
+                    return
+        finally:
+            if got:
+                self._deliver_one(got[0])
+                if self._closing:  # (the driver thread may be waiting for this one)
+                    core.wake()
+
+    def _deliver_one(self, out):
+        """``_deliver([out])`` for the outcome of one ``submit`` (its sink a future)."""
+        with self._sink_lock:
+            locks = self._locks
+            if locks:
+                out = _shared.name_held_locks(out, locks.pop(out[0], None))
+            sink = self._sinks.pop(out[0], None)
+            if sink is None:
+                self._orphans[out[0]] = out
+                return
+        settle(sink, lambda: self._decode(out))
 
     def _fail_all(self, error):
         with self._sink_lock:

@@ -135,7 +135,8 @@ class Pool(Tasks, Driver, _cf.Executor):
     def submit(self, fn, /, *args, **kwargs):
         fut = AsyncResult(self)
         try:
-            fut._tid = self._send(CALL, fn, (args, kwargs), fut)
+            fut._tid = self._send(CALL, fn, (args, kwargs), fut, reserve=True)
+            fut._reserved = True
         except StageError as e:
             fut.set_exception(e)
         return fut
@@ -177,6 +178,10 @@ class Pool(Tasks, Driver, _cf.Executor):
                     settle(sink, _raise_cancelled)
         self._closing = True
         if self._core is not None:
+            # (The driver thread now waits for every task: none may stay reserved for a
+            # thread that will never collect it, and no worker starts for nothing, which
+            # at interpreter exit could not fork.)
+            self._core.close()
             self._core.wake()
         if wait and self._driver.is_alive() and threading.current_thread() is not self._driver:
             self._driver.join()
@@ -189,7 +194,7 @@ class Pool(Tasks, Driver, _cf.Executor):
         return fut
 
     def apply(self, fn, args=(), kwds=None):
-        return self.apply_async(fn, args, kwds).get()
+        return self.submit(fn, *args, **(kwds or {})).get()
 
     def map_async(self, fn, iterable, chunksize=None, callback=None, error_callback=None):
         """A ``MapResult`` whose ``get()`` is the list of ``fn(x)`` for each ``x``."""
@@ -278,6 +283,7 @@ class Pool(Tasks, Driver, _cf.Executor):
         self._terminating = True
         self._closing = True
         if self._core is not None:
+            self._core.close()
             self._core.wake()
         if self._driver.is_alive() and threading.current_thread() is not self._driver:
             self._driver.join()

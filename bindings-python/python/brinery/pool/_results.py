@@ -21,6 +21,9 @@ from ._worker import CALL
 
 _LOGGER = logging.getLogger("concurrent.futures")
 
+_PENDING, _FINISHED = _cf._base.PENDING, _cf._base.FINISHED
+_DONE = (_cf._base.CANCELLED, _cf._base.CANCELLED_AND_NOTIFIED, _FINISHED)
+
 # No wait for results blocks longer than this at a time. CPython runs signal handlers
 # between bytecodes: a SIGINT that lands after the last check and before a blocking lock
 # wait starts wakes nothing, and its KeyboardInterrupt is raised only when that wait ends
@@ -56,17 +59,53 @@ class RemoteTraceback(Exception):
 
 
 class AsyncResult(_cf.Future):
-    """A ``Future`` with ``multiprocessing``'s ``AsyncResult`` methods."""
+    """A ``Future`` with ``multiprocessing``'s ``AsyncResult`` methods.
+
+    The task of ``Pool.submit`` may go straight to an idle worker, reserved for this
+    future: the first thread to wait on it (``result``, ``exception``, ``get``,
+    ``wait``) reads the reply itself, and the pool's driver thread never sees it.
+    Anything else that watches the future (``done``, a done-callback,
+    ``concurrent.futures.wait`` or ``as_completed``, which add to ``_waiters``) hands
+    the task back to the driver thread first, so the outcome is delivered however the
+    future is waited for."""
     __module__ = "brinery.pool"  # (its public path: see the package documentation)
+
+    _reserved = False
 
     def __init__(self, pool=None):
         super().__init__()
         self._pool = pool
         self._tid = None
 
+    def _hand_back(self):
+        if self._reserved:
+            self._reserved = False
+            self._pool._core.release(self._tid)
+
+    @property
+    def _waiters(self):
+        if self._reserved:
+            self._hand_back()
+        return self.__waiters
+
+    @_waiters.setter
+    def _waiters(self, waiters):
+        self.__waiters = waiters
+
+    def done(self):
+        if self._reserved:
+            self._hand_back()
+        return self._state in _DONE
+
+    def add_done_callback(self, fn):
+        super().add_done_callback(fn)  # (first: a callback the driver thread runs stays so)
+        self._hand_back()
+
     def result(self, timeout=None):
         if not self._wait(timeout):
             raise _cf.TimeoutError()
+        if self._state == _FINISHED and self._exception is None:
+            return self._result
         return super().result(0)
 
     def exception(self, timeout=None):
@@ -76,17 +115,22 @@ class AsyncResult(_cf.Future):
 
     def _wait(self, timeout):
         deadline = None if timeout is None else time.monotonic() + timeout
+        if self._tid is not None and self._state == _PENDING:
+            # Read the result off the worker on this thread, if it is running there.
+            self._pool._collect(self, deadline)
+        if self._state in _DONE:  # (it never goes back to pending)
+            return True
         with self._condition:
             return wait_for(self._condition, self.done, deadline)
 
     def get(self, timeout=None):
         """The result (or raises the task's exception); ``WaitTimeoutError`` if it is not
         there within ``timeout`` seconds."""
-        try:
-            self.exception(timeout)
-        except _cf.TimeoutError:
-            raise WaitTimeoutError() from None
-        return self.result()
+        if not self._wait(timeout):
+            raise WaitTimeoutError()
+        if self._state == _FINISHED and self._exception is None:
+            return self._result
+        return super().result(0)
 
     def wait(self, timeout=None):
         try:

@@ -85,7 +85,9 @@ class Tasks:
         if self._closing:
             raise PoolClosedError("cannot schedule new futures after shutdown")
 
-    def _send(self, kind, fn, payload, sink):
+    def _send(self, kind, fn, payload, sink, reserve=False):
+        """Submits one task whose outcome goes to ``sink``; returns its id. ``reserve``:
+        see ``AsyncResult`` (the caller then collects or releases it)."""
         self._check_running()
         locks = None
         with self._enc_lock:
@@ -93,12 +95,12 @@ class Tasks:
                 ref = self._fast_ref(fn)
                 if ref is not None and is_plain(payload):
                     main = pickle.dumps((kind, ref[0], payload), 5)
-                    tid = self._core.submit([main], (), ref[1])
+                    tid = self._core.submit([main], (), ref[1], reserve)
                 else:
                     enc = self._encoder
                     enc.needs = list(self._base_needs)
                     main, bufs, fds = enc.encode((kind, fn, payload))
-                    tid = self._core.submit([FULL + main, *bufs], fds, enc.needs)
+                    tid = self._core.submit([FULL + main, *bufs], fds, enc.needs, reserve)
                     if enc.semaphores:
                         locks = _shared.locks_in(payload, kind == CALL)
             except KeyboardInterrupt:
