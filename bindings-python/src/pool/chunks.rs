@@ -221,13 +221,9 @@ unsafe fn value(py: Python<'_>, op: u8, data: &[u8], at: &mut usize) -> Option<P
             b'G' => {
                 ffi::PyFloat_FromDouble(f64::from_be_bytes(take(data, at, 8)?.try_into().ok()?))
             }
-            0x8c | b'X' | 0x8d => {
-                let n = match op {
-                    0x8c => take(data, at, 1)?[0] as usize,
-                    b'X' => u32::from_le_bytes(take(data, at, 4)?.try_into().ok()?) as usize,
-                    _ => usize::try_from(u64::from_le_bytes(take(data, at, 8)?.try_into().ok()?))
-                        .ok()?,
-                };
+            // (Only SHORT_BINUNICODE: [`scalar`] leaves longer strs to the stock pickler.)
+            0x8c => {
+                let n = take(data, at, 1)?[0] as usize;
                 let s = take(data, at, n)?;
                 ffi::PyUnicode_DecodeUTF8(
                     s.as_ptr().cast(),
