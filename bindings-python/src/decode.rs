@@ -42,6 +42,7 @@ fn safe_loads<'py>(
     max_memo: Option<usize>,
     max_alloc: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let _inside = crate::fork_gate::enter();
     // The core's input-relative defaults for what the caller left out.
     let defaults = Limits::for_input(data.len());
     let max_depth = max_depth.unwrap_or(defaults.max_depth);

@@ -16,6 +16,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// offset.
 #[pyfunction]
 fn dis(py: Python<'_>, data: &[u8]) -> PyResult<String> {
+    let _inside = crate::fork_gate::enter();
     py.detach(|| brinery_core::dis(data))
         .map_err(|e| error::decode_error(py, e))
 }

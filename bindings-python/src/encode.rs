@@ -130,6 +130,7 @@ pub fn dumps<'py>(
     by_value: Option<Bound<'py, PyAny>>,
     cross_version: Truth,
 ) -> PyResult<Bound<'py, PyBytes>> {
+    let _inside = crate::fork_gate::enter();
     let st = stdlib::get(py)?;
     let opts = plain_options(
         py,
@@ -165,6 +166,7 @@ pub fn dump<'py>(
     by_value: Option<Bound<'py, PyAny>>,
     cross_version: Truth,
 ) -> PyResult<()> {
+    let _inside = crate::fork_gate::enter();
     let write = write_method(file)?;
     let st = stdlib::get(py)?;
     let opts = plain_options(
@@ -281,6 +283,7 @@ impl Pickler {
         namespaces: bool,
         cross_version: bool,
     ) -> PyResult<Self> {
+        let _inside = crate::fork_gate::enter();
         let proto = resolve_protocol(py, protocol)?;
         let write = match file {
             Some(f) if !f.is_none() => Some(write_method(&f)?.unbind()),
@@ -309,6 +312,7 @@ impl Pickler {
 
     /// Writes the pickle of `obj` to the file given at construction.
     fn dump(slf: &Bound<'_, Self>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
+        let _inside = crate::fork_gate::enter();
         let py = slf.py();
         let write = slf.borrow().write.as_ref().map(|w| w.clone_ref(py));
         let Some(write) = write else {
@@ -326,6 +330,7 @@ impl Pickler {
         slf: &Bound<'py, Self>,
         obj: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyBytes>> {
+        let _inside = crate::fork_gate::enter();
         Self::dump_stream(slf, obj, None, false)?.into_bytes(slf.py())
     }
 
@@ -336,6 +341,7 @@ impl Pickler {
 
     /// The memo as `pickle.Pickler.memo.copy()` gives it: `{id(obj): (index, obj)}`.
     fn _memo_copy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let _inside = crate::fork_gate::enter();
         let out = PyDict::new(py);
         for (idx, obj) in self.memo.memo.entries(py) {
             out.set_item(obj.as_ptr() as usize, (idx, obj))?;
@@ -346,6 +352,7 @@ impl Pickler {
     /// Replaces the memo with `memo`, `{any key: (index, obj)}` as `pickle.Pickler`
     /// takes it (the keys are not used; each object is memoized under its own id).
     fn _set_memo(&mut self, memo: &Bound<'_, PyDict>) -> PyResult<()> {
+        let _inside = crate::fork_gate::enter();
         let mut new = SavedMemo::default();
         for (_, value) in memo.iter() {
             let pair = value

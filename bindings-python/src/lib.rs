@@ -9,6 +9,7 @@ mod decode;
 mod dis;
 mod encode;
 mod error;
+mod fork_gate;
 mod pool;
 mod scan;
 
@@ -20,6 +21,7 @@ fn _brinery(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(encode::dumps, m)?)?;
     m.add_function(wrap_pyfunction!(encode::dump, m)?)?;
     pool::register(m)?;
+    fork_gate::register(m)?;
     decode::register(m)?;
     dis::register(m)?;
     scan::register(m)?;

@@ -30,6 +30,7 @@ fn finding<'py>(py: Python<'py>, f: &Finding) -> PyResult<Bound<'py, PyTuple>> {
 /// "limit": (message, offset) | None, "severity"}`.
 #[pyfunction(name = "scan")]
 fn scan_stream<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
+    let _inside = crate::fork_gate::enter();
     let s = py.detach(|| scan::scan(data));
     let out = PyDict::new(py);
     let imports = PyList::empty(py);

@@ -125,6 +125,7 @@ pub fn chunk_pickles<'py>(
     columns: bool,
     end: &[u8],
 ) -> PyResult<Bound<'py, PyList>> {
+    let _inside = crate::fork_gate::enter();
     let py = items.py();
     let list = items.as_ptr();
     let found = PyList::empty(py);
@@ -276,6 +277,7 @@ fn results(py: Python<'_>, data: &[u8]) -> Option<Vec<Py<PyAny>>> {
 /// as any other reply.
 #[pyfunction]
 pub fn place_results(data: &Bound<'_, PyAny>, out: &Bound<'_, PyList>, at: usize) -> bool {
+    let _inside = crate::fork_gate::enter();
     let py = out.py();
     let Ok(data) = data.cast::<PyBytes>() else {
         return false;
@@ -307,6 +309,7 @@ pub fn plain_results<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
 ) -> PyResult<Option<Bound<'py, PyList>>> {
+    let _inside = crate::fork_gate::enter();
     let Ok(data) = data.cast::<PyBytes>() else {
         return Ok(None);
     };

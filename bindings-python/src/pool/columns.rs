@@ -11,6 +11,7 @@ use pyo3::types::{PyList, PyTuple};
 /// values. None for an empty chunk or anything else.
 #[pyfunction]
 pub fn columns<'py>(chunk: &Bound<'py, PyList>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+    let _inside = crate::fork_gate::enter();
     let py = chunk.py();
     let list = chunk.as_ptr();
     let n = chunk.len();

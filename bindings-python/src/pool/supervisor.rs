@@ -114,6 +114,7 @@ impl PoolCore {
         needs: Vec<u64>,
         reserve: bool,
     ) -> PyResult<u64> {
+        let _inside = crate::fork_gate::enter();
         let mut msg = to_message(py, &buffers, self.shm_threshold, self.submitter.segments())?;
         msg.fds = fds
             .into_iter()
@@ -131,6 +132,7 @@ impl PoolCore {
         mains: Vec<Bound<'_, PyAny>>,
         needs: Vec<u64>,
     ) -> PyResult<u64> {
+        let _inside = crate::fork_gate::enter();
         let msgs = mains
             .iter()
             .map(|m| {
@@ -188,6 +190,7 @@ impl PoolCore {
         let timeout = Duration::from_secs_f64(timeout.max(0.0));
         match py.detach(|| self.pool.collect(id, timeout)) {
             Collected::Outcome(o) => {
+                let _inside = crate::fork_gate::enter();
                 got.append(to_py(py, o)?)?;
                 Ok(Some(true))
             }

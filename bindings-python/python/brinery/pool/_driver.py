@@ -12,7 +12,7 @@ import sys
 import time
 import weakref
 
-from .._brinery import PoolCore
+from .._brinery import PoolCore, fork as _native_fork
 from .._errors import PoolError
 from . import _shared, _worker
 from ._results import _SLICE, decode_arrived, gathered, settle
@@ -196,7 +196,11 @@ class Driver:
 
 def _fork_worker(initializer, initargs, sock, stage, parent_only):
     parent = os.getpid()
-    pid = os.fork()
+    if sys.is_finalizing():  # (as os.fork() refuses to)
+        raise RuntimeError("can't fork at interpreter shutdown")
+    # Not os.fork(): this one waits until no other thread is inside brinery's native
+    # code, whose half-initialized statics the worker would inherit (see fork_gate.rs).
+    pid = _native_fork()
     if pid == 0:
         _worker.serve_forked(sock, stage, parent_only, parent, initializer, initargs)
     return pid

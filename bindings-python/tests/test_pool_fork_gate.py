@@ -1,0 +1,70 @@
+"""A forked worker never starts while another thread is inside brinery's native code
+(whose half-initialized statics it would inherit and then wait on forever), and a thread
+that stays inside too long does not hold workers back for good. Real fork workers; the
+"inside" thread is a ``brinery.dumps`` whose reducer blocks."""
+
+import threading
+import time
+
+import pytest
+
+import brinery
+from brinery.pool import Pool
+
+WAIT = 30
+
+
+def _started_at():
+    return _START
+
+
+def _record_start():
+    global _START
+    _START = time.monotonic()
+
+
+class _Blocks:
+    """Pickled by a reducer that holds its ``dumps`` call for ``hold`` seconds."""
+
+    def __init__(self, entered, hold):
+        self.entered, self.hold = entered, hold
+
+    def __reduce__(self):
+        self.entered.set()
+        time.sleep(self.hold)  # (releases the GIL: the driver thread runs meanwhile)
+        self.left = time.monotonic()  # (still inside dumps)
+        return (int, (1,))
+
+
+def _dump_in_thread(hold):
+    entered = threading.Event()
+    done = []
+    obj = _Blocks(entered, hold)
+
+    def run():
+        brinery.dumps(obj)
+        done.append(obj.left)
+
+    t = threading.Thread(target=run)
+    t.start()
+    assert entered.wait(WAIT)
+    return t, done
+
+
+def test_a_fork_waits_for_a_native_call_on_another_thread_to_return():
+    t, done = _dump_in_thread(0.6)
+    with Pool(1, start_method="fork", initializer=_record_start) as pool:
+        started = pool.submit(_started_at).result(timeout=WAIT)
+    t.join(WAIT)
+    assert done and started >= done[0]
+
+
+@pytest.mark.parametrize("hold", [4.0])
+def test_a_native_call_that_stays_inside_does_not_hold_the_fork_back_for_good(hold):
+    t, done = _dump_in_thread(hold)
+    begin = time.monotonic()
+    with Pool(1, start_method="fork", initializer=_record_start) as pool:
+        started = pool.submit(_started_at).result(timeout=WAIT)
+    assert started - begin < hold - 1.0  # forked while the dumps still ran
+    assert not done or done[0] > started
+    t.join(WAIT)
