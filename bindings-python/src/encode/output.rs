@@ -317,14 +317,16 @@ impl<'py> Growing<'py> {
         Ok(())
     }
 
-    fn push(&mut self, piece: &[u8]) {
+    /// Copies `piece` to `dst`, the object's contents at `self.len` (the caller looks
+    /// the contents up once per append, not per piece).
+    ///
+    /// # Safety
+    /// `dst` must be `PyBytes_AsString(self.obj) + self.len`, with room for `piece`.
+    #[inline(always)]
+    unsafe fn push_at(&mut self, dst: *mut u8, piece: &[u8]) {
         debug_assert!(piece.len() <= self.cap - self.len);
-        // SAFETY: `reserve` made room for every piece pushed after it, and the source
-        // is a different allocation.
-        unsafe {
-            let dst = ffi::PyBytes_AsString(self.obj).cast::<u8>().add(self.len);
-            std::ptr::copy_nonoverlapping(piece.as_ptr(), dst, piece.len());
-        }
+        // SAFETY: the caller's contract; the source is a different allocation.
+        unsafe { std::ptr::copy_nonoverlapping(piece.as_ptr(), dst, piece.len()) };
         self.len += piece.len();
     }
 
@@ -345,9 +347,14 @@ impl<'py> Growing<'py> {
         let room = self.cap - self.len;
         let parts: Vec<&[u8]> = payloads.iter().map(Payload::data).collect();
         let mut pushed = 0usize;
+        // SAFETY: our object's contents (`reserve` above; it does not move until the
+        // next resize).
+        let base = unsafe { ffi::PyBytes_AsString(self.obj) }.cast::<u8>();
         let fits = splice::for_each_piece(buf, splices, &parts, |p| {
             if pushed + p.len() <= room {
-                self.push(p);
+                // SAFETY: `base + self.len` is the next unwritten byte, and the piece
+                // fits in what `reserve` made room for.
+                unsafe { self.push_at(base.add(self.len), p) };
             }
             pushed += p.len();
         });
