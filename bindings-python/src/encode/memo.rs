@@ -14,10 +14,17 @@ use hashbrown::HashTable;
 use pyo3::ffi;
 use pyo3::prelude::*;
 
-/// Tables of more entries than this are freed after a dump rather than kept for the
-/// next one on the thread: emptying a table costs in proportion to its capacity, which
-/// a small dump after a big one would pay every time.
-const CACHE_MAX: usize = 1 << 16;
+/// Tables of more entries than this (about 3.4 MB) are freed after a dump rather than
+/// kept for the next one on the thread. Below it, a program dumping big graphs one after
+/// the other reuses one table: regrowing it (rehashing, faulting in fresh memory) was a
+/// tenth of a dump of 125,000 `bytes` objects.
+const CACHE_MAX: usize = 1 << 18;
+
+/// A table is kept only if the dump that used it filled at least a quarter of it, or it
+/// is this small: emptying a table costs in proportion to its capacity, which a run of
+/// small dumps after a big one would otherwise pay every time (the first of them frees
+/// the big table).
+const SPARSE_KEPT: usize = 1 << 10;
 
 thread_local! {
     /// The table of the last dump on this thread, emptied but with its capacity, so
@@ -147,9 +154,11 @@ impl Memo {
     /// Releases the objects and gives the table, emptied, back to the thread for the
     /// next dump.
     pub fn recycle(mut self) {
+        let used = self.table.len();
         self.release();
         let table = std::mem::take(&mut self.table);
-        if table.capacity() <= CACHE_MAX {
+        let cap = table.capacity();
+        if cap <= CACHE_MAX && (cap <= SPARSE_KEPT || used >= cap / 4) {
             let _ = TABLE_CACHE.try_with(|c| {
                 let old = c.take();
                 c.set(if old.capacity() > table.capacity() {
