@@ -132,3 +132,18 @@ assert get() == 5
 print("ok")
 """
     assert run_python(code, stdin=f.getvalue()).decode().strip() == "ok"
+
+
+@pytest.mark.parametrize("sizes", [(200_000, 3, 200_000, 3), (3, 100_000, 10, 100_000, 2)])
+def test_a_thread_reusing_its_memo_table_across_dump_sizes_writes_pickles_bytes(sizes):
+    # One thread's dumps reuse one memo table while they are big and drop it after a
+    # small one: every stream still shares and references exactly as pickle's does.
+    for n in sizes:
+        shared = [b"x" * (i % 300) for i in range(n)]
+        obj = [shared, shared[: n // 2], {"one": shared[5] if n > 5 else None}]
+        out = brinery.dumps(obj, 5)
+        assert out == pickle.dumps(obj, 5)
+        back = pickle.loads(out)
+        assert back == obj
+        if n > 5:
+            assert back[0][5] is back[2]["one"] and back[0][5] is back[1][5]
