@@ -146,4 +146,5 @@ def test_a_thread_reusing_its_memo_table_across_dump_sizes_writes_pickles_bytes(
         back = pickle.loads(out)
         assert back == obj
         if n > 5:
-            assert back[0][5] is back[2]["one"] and back[0][5] is back[1][5]
+            assert back[0][5] is back[2]["one"]
+        assert all(back[1][i] is back[0][i] for i in range(n // 2))
