@@ -2,7 +2,7 @@
 result, for as long as the pool wants. Each step is written to the stage page first, so
 if this process dies the parent knows which task it was on and how far it got.
 
-Started either by ``os.fork()`` in the parent (``serve_forked``) or as a fresh
+Started either by a fork in the parent (``serve_forked``) or as a fresh
 interpreter (``python -c 'from brinery.pool._worker import main; main()'``), which imports
 brinery and the modules tasks name, never the parent's ``__main__``.
 """
