@@ -1,9 +1,9 @@
 """The thread that runs a ``Pool``'s event loop, and how its workers are started: the
 driver thread creates the native ``PoolCore`` (forking through ``_brinery.fork()``, which
 runs Python's fork hooks as ``os.fork()`` does, or spawning
-``python -c 'from brinery.pool._worker import main'``), then waits for replies and delivers each to the future, ``map`` batch or ``imap`` iterator
-waiting for it. Pools still running at interpreter exit finish their submitted tasks
-first. Not for encoding tasks (``_tasks``) nor for the public calls (``_pool``)."""
+``python -c 'from brinery.pool._worker import main'``), then waits for replies and
+delivers each to the future, ``map`` batch or ``imap`` iterator waiting for it. Pools
+still running at interpreter exit finish their submitted tasks first. Not for encoding tasks (``_tasks``) nor for the public calls (``_pool``)."""
 
 import atexit
 import functools
