@@ -3,7 +3,8 @@ driver thread creates the native ``PoolCore`` (forking through ``_brinery.fork()
 runs Python's fork hooks as ``os.fork()`` does, or spawning
 ``python -c 'from brinery.pool._worker import main'``), then waits for replies and
 delivers each to the future, ``map`` batch or ``imap`` iterator waiting for it. Pools
-still running at interpreter exit finish their submitted tasks first. Not for encoding tasks (``_tasks``) nor for the public calls (``_pool``)."""
+still running at interpreter exit finish their submitted tasks first. Not for encoding
+tasks (``_tasks``) nor for the public calls (``_pool``)."""
 
 import atexit
 import functools
