@@ -11,7 +11,9 @@
 //! its duration; [`fork`] forks only when no other thread is inside one: with the GIL
 //! held, after CPython's own pre-fork steps, so that no thread can enter between the
 //! check and `fork()`. A thread that stays inside longer than [`PATIENCE`] (a reducer
-//! waiting on the pool itself) is not waited for any more: the fork goes ahead.
+//! waiting on the pool itself) is not waited for any more: the fork goes ahead. Other
+//! forks of the process (`os.fork()`, `multiprocessing`) wait a little too, through a
+//! before-fork hook ([`before_fork`]).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -52,46 +54,81 @@ fn others_inside() -> bool {
     INSIDE.load(Ordering::Relaxed) > 0
 }
 
+/// How long any other fork (`os.fork()`, `multiprocessing`'s fork start method) waits:
+/// its before-fork hook ([`before_fork`]) gives a thread inside this long to leave.
+pub const HOOK_PATIENCE: Duration = Duration::from_millis(200);
+
+thread_local! {
+    /// This thread is in [`fork`], which has done its own waiting: the before-fork hook
+    /// it runs through CPython does not wait again.
+    static FORKING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Waits, the GIL released between looks, until no thread is inside native code; false
+/// if `patience` ran out first.
+fn wait_quiet(py: Python<'_>, patience: Duration) -> bool {
+    let start = Instant::now();
+    let mut pause = Duration::from_micros(20);
+    while others_inside() {
+        if start.elapsed() >= patience {
+            return false;
+        }
+        py.detach(|| std::thread::sleep(pause));
+        pause = (pause * 2).min(Duration::from_millis(1));
+    }
+    true
+}
+
 /// `os.fork()` at a moment when no other thread is inside this module's native code
 /// (see the module docs): CPython's at-fork hooks run as for `os.fork()`. Returns 0 in
 /// the child and the child's pid in the parent.
 #[pyfunction]
 pub fn fork(py: Python<'_>) -> PyResult<i32> {
     let start = Instant::now();
-    let mut pause = Duration::from_micros(20);
     loop {
-        let patient = start.elapsed() < PATIENCE;
-        if !others_inside() || !patient {
-            // SAFETY: called with the GIL held, as the C API requires; every path below
-            // calls the matching `PyOS_AfterFork_*`.
-            unsafe { pyo3::ffi::PyOS_BeforeFork() };
-            // (The before-fork hooks run Python code: another thread may have entered.)
-            if !others_inside() || !patient {
-                // SAFETY: plain fork(2); the child only runs the after-fork steps below
-                // before returning to Python.
-                let pid = unsafe { libc::fork() };
-                let err = std::io::Error::last_os_error();
-                if pid == 0 {
-                    // SAFETY: in the child, with the GIL, right after fork.
-                    unsafe { pyo3::ffi::PyOS_AfterFork_Child() };
-                    return Ok(0);
-                }
-                // SAFETY: in the parent, after PyOS_BeforeFork.
-                unsafe { pyo3::ffi::PyOS_AfterFork_Parent() };
-                if pid < 0 {
-                    return Err(err.into());
-                }
-                return Ok(pid);
-            }
+        let quiet = wait_quiet(py, PATIENCE.saturating_sub(start.elapsed()));
+        FORKING.with(|f| f.set(true));
+        // SAFETY: called with the GIL held, as the C API requires; every path below
+        // calls the matching `PyOS_AfterFork_*`.
+        unsafe { pyo3::ffi::PyOS_BeforeFork() };
+        FORKING.with(|f| f.set(false));
+        // (The before-fork hooks run Python code: another thread may have entered.)
+        if quiet && others_inside() {
             // SAFETY: undoes the PyOS_BeforeFork above; no fork happened.
             unsafe { pyo3::ffi::PyOS_AfterFork_Parent() };
+            continue;
         }
-        py.detach(|| std::thread::sleep(pause));
-        pause = (pause * 2).min(Duration::from_millis(1));
+        // SAFETY: plain fork(2); the child only runs the after-fork steps below before
+        // returning to Python.
+        let pid = unsafe { libc::fork() };
+        let err = std::io::Error::last_os_error();
+        if pid == 0 {
+            // SAFETY: in the child, with the GIL, right after fork.
+            unsafe { pyo3::ffi::PyOS_AfterFork_Child() };
+            return Ok(0);
+        }
+        // SAFETY: in the parent, after PyOS_BeforeFork.
+        unsafe { pyo3::ffi::PyOS_AfterFork_Parent() };
+        if pid < 0 {
+            return Err(err.into());
+        }
+        return Ok(pid);
     }
 }
 
-/// Adds `fork` to `brinery._brinery`.
+/// A before-fork hook (`os.register_at_fork(before=...)`, registered by `brinery`):
+/// any fork of this process waits up to [`HOOK_PATIENCE`] for threads inside native code
+/// to leave, so that the child does not inherit a half-initialized static. Hooks that
+/// run after this one may let a thread in again; [`fork`] alone checks after them.
+#[pyfunction]
+pub fn before_fork(py: Python<'_>) {
+    if !FORKING.with(std::cell::Cell::get) {
+        wait_quiet(py, HOOK_PATIENCE);
+    }
+}
+
+/// Adds `fork` and `before_fork` to `brinery._brinery`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(fork, m)?)
+    m.add_function(wrap_pyfunction!(fork, m)?)?;
+    m.add_function(wrap_pyfunction!(before_fork, m)?)
 }

@@ -1,7 +1,8 @@
 """A forked worker never starts while another thread is inside brinery's native code
 (whose half-initialized statics it would inherit and then wait on forever), and a thread
-that stays inside too long does not hold workers back for good. Real fork workers; the
-"inside" thread is a ``brinery.dumps`` whose reducer blocks."""
+that stays inside too long does not hold workers back for good; a plain ``os.fork()``
+waits for a short native call too. Real fork workers; the "inside" thread is a
+``brinery.dumps`` whose reducer blocks."""
 
 import threading
 import time
@@ -68,3 +69,21 @@ def test_a_native_call_that_stays_inside_does_not_hold_the_fork_back_for_good(ho
     assert started - begin < hold - 1.0  # forked while the dumps still ran
     assert not done or done[0] > started
     t.join(WAIT)
+
+
+def test_os_fork_waits_for_a_short_native_call_on_another_thread():
+    # Not the pool's fork: brinery's before-fork hook makes any fork wait (a little).
+    import os
+
+    t, done = _dump_in_thread(0.1)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(w, repr(time.monotonic()).encode())
+        os._exit(0)
+    os.close(w)
+    started = float(os.read(r, 100))
+    os.close(r)
+    os.waitpid(pid, 0)
+    t.join(WAIT)
+    assert done and started >= done[0]

@@ -8,12 +8,18 @@ Every stream loads with stock ``pickle.loads`` (``loads``/``load`` here *are* th
 ones) in a same-minor-version Python where brinery is not installed.
 """
 
+import os as _os
 import pickle as _pickle
 import sys as _sys
 import types as _types
 
 from . import _brinery, _byvalue
 from ._errors import PicklingError, PicklingRecursionError, SessionWarning, UnpicklingError, UnsafePickleError
+
+# Any fork of this process waits a moment for threads inside brinery's native code (see
+# src/fork_gate.rs): a child forked while one is there may inherit a half-built static.
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(before=_brinery.before_fork)
 
 __all__ = [
     "DEFAULT_PROTOCOL",
