@@ -47,8 +47,8 @@ def row(label, t, unit=1e3, suffix="ms"):
 
 SWEEP_CHILD = """
 import pickle, sys, time, brinery
-mb, lib, rounds = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-obj = [bytes([i % 251]) * 1024 for i in range(mb * 1000)]
+mb, lib, rounds, size = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+obj = [bytes([i % 251]) * size for i in range(mb * 1024000 // size)]
 dumps = brinery.dumps if lib == "brinery" else pickle.dumps
 best = float("inf")
 for _ in range(rounds):
@@ -59,7 +59,7 @@ print(best)
 """
 
 
-def isolated(mb, rounds):
+def isolated(mb, rounds, size=1024):
     """Each library in processes of its own, taking turns: above a few MB the time is
     mostly page faults, and how many there are depends on what else the process's
     allocator has seen (dumping with both libraries in one process measures their
@@ -67,20 +67,25 @@ def isolated(mb, rounds):
     best = {"brinery": float("inf"), "pickle": float("inf")}
     for _ in range(2):
         for lib in best:
-            out = subprocess.run([sys.executable, "-c", SWEEP_CHILD, str(mb), lib, str(rounds)],
+            out = subprocess.run([sys.executable, "-c", SWEEP_CHILD, str(mb), lib, str(rounds), str(size)],
                                  check=True, capture_output=True, text=True)
             best[lib] = min(best[lib], float(out.stdout))
     return best
 
 
 def size_sweep():
-    print("\nOutput size: 1 KiB bytes objects (copied into frames), each library in its own processes;")
+    print("\nOutput size: 1 KiB, then 256- and 512-byte bytes objects, each library in its own processes;")
     print("then 4 KiB and 1 MiB ones (spliced), interleaved in this process")
     print(f"  {'output':<26}{'brinery':>12}{'pickle':>12}{'ratio':>9}")
     sizes_mb = [1, 4, 10, 20, 32, 64] if QUICK else [1, 2, 4, 8, 10, 15, 20, 24, 28, 32, 48, 64, 128, 256, 512, 1000]
     for mb in sizes_mb:
         rounds = 5 if mb <= 64 else 3
         row(f"{mb} MB of 1 KiB bytes", isolated(mb, rounds))
+    # Payloads of a few hundred bytes, around the sizes where pickle's buffer happens to
+    # reuse memory already faulted in (issue 26 item 2).
+    for size in (256, 512):
+        for mb in [10, 32] if QUICK else [4, 8, 10, 12, 15, 20, 32]:
+            row(f"{mb} MB of {size} B bytes", isolated(mb, 5, size))
     obj = [bytes([i % 251]) * 4096 for i in range(2_000)] + [bytes([i]) * (1 << 20) for i in range(40)]
     t = best_interleaved(pair(obj), 5, 1)
     join = [bytes(x) for x in obj]
