@@ -29,6 +29,7 @@ pub mod bytecode;
 pub mod class;
 pub mod containers;
 pub mod dispatch;
+pub mod fast_call;
 pub mod function;
 pub mod global;
 pub mod init_subclass;
@@ -115,7 +116,8 @@ fn present<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Option<Bound<'p
 /// bytecode (a ``PicklingError`` where the source cannot be had).
 //
 // `brinery.dumps` is this function itself, not a Python wrapper around it: a Python
-// frame cost about as much as a whole `pickle.dumps(None)`.
+// frame cost about as much as a whole `pickle.dumps(None)`. `dumps(obj)` and
+// `dumps(obj, protocol)` reach it through `fast_call`, without PyO3's parser.
 #[pyfunction]
 #[pyo3(
     signature = (obj, protocol=None, *, fix_imports=Truth(true), buffer_callback=None, by_value=None, cross_version=Truth(false)),

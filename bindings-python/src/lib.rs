@@ -19,6 +19,7 @@ fn _brinery(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DEFAULT_PROTOCOL", brinery_core::DEFAULT_PROTOCOL)?;
     m.add_class::<encode::Pickler>()?;
     m.add_function(wrap_pyfunction!(encode::dumps, m)?)?;
+    encode::fast_call::install(m)?;
     m.add_function(wrap_pyfunction!(encode::dump, m)?)?;
     pool::register(m)?;
     fork_gate::register(m)?;
