@@ -34,9 +34,12 @@ use alloc::string::String;
 use crate::error::EncodeError;
 
 mod base64;
+mod input_tree;
 mod read;
+mod spans;
 mod write;
 
+pub use input_tree::{decode_for_json, InputTree};
 pub use read::from_json;
 pub use write::{to_json, MIN_SHARED_SCALAR};
 

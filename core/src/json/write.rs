@@ -7,9 +7,11 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::cell::Cell;
 use core::fmt::Write as _;
 
 use super::base64::base64_encode;
+use super::spans::Spans;
 use super::{JsonError, JsonErrorKind, MAX_INT_BYTES, MAX_WRITE_DEPTH};
 use crate::build::hashable;
 use crate::pyfmt;
@@ -23,13 +25,26 @@ use crate::value::{NodeId, Object, ObjectKind, Tree, ValueRef};
 /// stays small. Values `from_json` could not read back are refused here: a dict key or
 /// set item Python cannot hash, a global name with a newline.
 pub fn to_json(tree: &Tree, limit: usize) -> Result<String, JsonError> {
-    let shared = shared_nodes(tree);
+    write_json(tree, &Spans::none(), limit)
+}
+
+/// [`to_json`] of a tree whose payloads `spans` says are left in the input. The text is
+/// one allocation of its estimated length (one byte more, for a terminator the host
+/// may append), so it is rarely grown and copied.
+pub(super) fn write_json(
+    tree: &Tree,
+    spans: &Spans<'_>,
+    limit: usize,
+) -> Result<String, JsonError> {
+    let (shared, estimate) = shared_nodes(tree, spans);
     let mut w = Writer {
         tree,
+        spans,
+        hint: Cell::new(0),
         shared,
         labels: vec![None; tree.len()],
         next_label: 0,
-        out: String::new(),
+        out: String::with_capacity(estimate.min(limit).saturating_add(1)),
         limit,
         hashable: vec![0; tree.len()],
     };
@@ -41,11 +56,12 @@ pub fn to_json(tree: &Tree, limit: usize) -> Result<String, JsonError> {
 /// shorter ones are repeated (a `$ref` would not be much shorter).
 pub const MIN_SHARED_SCALAR: usize = 64;
 
-/// Nodes with identity reached more than once from the root (the root counts once).
-fn shared_nodes(tree: &Tree) -> Vec<bool> {
+/// Nodes with identity reached more than once from the root (the root counts once),
+/// and about how long the text will be.
+fn shared_nodes(tree: &Tree, spans: &Spans<'_>) -> (Vec<bool>, usize) {
     let mut refs = vec![0u32; tree.len()];
     if tree.is_empty() {
-        return Vec::new();
+        return (Vec::new(), 0);
     }
     let mut todo = vec![tree.root()];
     refs[tree.root()] = 1;
@@ -57,10 +73,47 @@ fn shared_nodes(tree: &Tree) -> Vec<bool> {
             }
         });
     }
-    refs.iter()
+    let mut hint = 0;
+    let mut estimate = 0usize;
+    let shared = refs
+        .iter()
         .zip(tree.iter())
-        .map(|(&n, (_, v))| n > 1 && (has_identity(v) || long_scalar(v)))
-        .collect()
+        .map(|(&n, (id, v))| {
+            if n == 0 {
+                return false;
+            }
+            let v = spans.resolve(id, v, &mut hint);
+            let shared = n > 1 && (has_identity(v) || long_scalar(v));
+            let times = if shared { 1 } else { n as usize };
+            estimate = estimate.saturating_add(text_len(v).saturating_mul(times));
+            shared
+        })
+        .collect();
+    (shared, estimate)
+}
+
+/// About how many bytes of text a node takes, its children apart: exact for ints,
+/// bytes and strs needing no escapes, a guess for the rest.
+fn text_len(v: ValueRef<'_>) -> usize {
+    let base64 = |n: usize| n.div_ceil(3) * 4 + 16;
+    1 + match v {
+        ValueRef::None | ValueRef::Bool(_) => 5,
+        ValueRef::Int(i) => {
+            usize::from(i < 0) + i.unsigned_abs().checked_ilog10().unwrap_or(0) as usize + 1
+        }
+        ValueRef::Float(_) => 24,
+        ValueRef::BigInt(b) => b.len() * 5 / 2 + 12,
+        ValueRef::Str(s) => s.len() + 2,
+        ValueRef::SurrogateStr(b) | ValueRef::Bytes(b) | ValueRef::ByteArray(b) => base64(b.len()),
+        ValueRef::List(items) => 2 + items.len(),
+        ValueRef::Tuple(items) | ValueRef::Set(items) | ValueRef::FrozenSet(items) => {
+            16 + items.len()
+        }
+        ValueRef::Dict(entries) => 2 + 2 * entries.len(),
+        ValueRef::Global { module, name } => 20 + module.len() + name.len(),
+        ValueRef::Object(_) => 64,
+        ValueRef::PersistentId(_) | ValueRef::Extension(_) | ValueRef::Buffer { .. } => 32,
+    }
 }
 
 fn long_scalar(v: ValueRef<'_>) -> bool {
@@ -88,6 +141,10 @@ fn has_identity(v: ValueRef<'_>) -> bool {
 
 struct Writer<'t> {
     tree: &'t Tree,
+    /// Payloads left in the input.
+    spans: &'t Spans<'t>,
+    /// Where to look in `spans` first (see [`Spans::find`]).
+    hint: Cell<usize>,
     shared: Vec<bool>,
     /// The `$def` label of each shared node written so far.
     labels: Vec<Option<usize>>,
@@ -99,7 +156,16 @@ struct Writer<'t> {
     hashable: Vec<u8>,
 }
 
-impl Writer<'_> {
+impl<'t> Writer<'t> {
+    /// Node `id`, its payload read from the input when it was left there.
+    #[inline]
+    fn get(&self, id: NodeId) -> ValueRef<'t> {
+        let mut hint = self.hint.get();
+        let v = self.spans.resolve(id, self.tree.get(id), &mut hint);
+        self.hint.set(hint);
+        v
+    }
+
     fn value(&mut self, id: NodeId, depth: usize) -> Result<(), JsonError> {
         if depth > MAX_WRITE_DEPTH {
             return Err(JsonErrorKind::TooDeep(MAX_WRITE_DEPTH).into());
@@ -148,7 +214,7 @@ impl Writer<'_> {
 
     fn plain(&mut self, id: NodeId, depth: usize) -> Result<(), JsonError> {
         let tree = self.tree;
-        match tree.get(id) {
+        match self.get(id) {
             ValueRef::None => self.out.push_str("null"),
             ValueRef::Bool(b) => self.out.push_str(if b { "true" } else { "false" }),
             ValueRef::Int(i) => self.out.push_str(itoa::Buffer::new().format(i)),
@@ -187,7 +253,7 @@ impl Writer<'_> {
                     self.check_key(k, id)?;
                 }
                 let plain = entries.iter().all(|&(k, _)| {
-                    matches!(tree.get(k), ValueRef::Str(s) if !s.starts_with('$'))
+                    matches!(self.get(k), ValueRef::Str(s) if !s.starts_with('$'))
                         && !self.shared[k]
                 });
                 if plain {
