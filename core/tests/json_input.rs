@@ -2,7 +2,8 @@
 //! writer: on every stream it gives the text `to_json(&decode(..))` gives, byte for
 //! byte, or the same error at the same offset. Checked on the shared vectors (every cut
 //! of the small ones, several option sets), on mutated copies of them, and on streams
-//! made here for what the borrowing must get right: payloads ending at or crossing a
+//! made here (with payloads long enough to be left in the input, 64 bytes or more)
+//! for what the borrowing must get right: payloads ending at or crossing a
 //! frame's end, `BINBYTES8`/`BYTEARRAY8`, out-of-band buffers, a memoized payload
 //! written twice, `BUILD` on a payload, reductions lowered from a payload, limits.
 
@@ -187,7 +188,7 @@ fn a_memoized_payload_referenced_twice_is_written_once() {
 
 #[test]
 fn payloads_at_and_across_a_frame_end() {
-    let p = payload(40, 4);
+    let p = payload(100, 4);
     // The payload ends exactly where its frame does; STOP is in the next frame.
     let at_end = stream(&[
         &[PROTO, 4, FRAME],
@@ -278,7 +279,7 @@ fn build_on_a_payload_keeps_it() {
 
 #[test]
 fn reductions_lowered_from_payloads_in_the_input() {
-    let p = payload(50, 7);
+    let p = payload(80, 7);
     // bytearray(b"...") as protocol 3 writes it, and a global named by two strs.
     let data = stream(&[
         &[PROTO, 3, GLOBAL],
@@ -306,23 +307,28 @@ fn reductions_lowered_from_payloads_in_the_input() {
 
 #[test]
 fn python2_strings_and_surrogates() {
+    // Long enough to stay in the input: 75 ASCII bytes, 22 lone surrogates.
+    let abc = "abc".repeat(25);
     let data = stream(&[
-        &[PROTO, 2, SHORT_BINSTRING, 3],
-        b"abc",
+        &[PROTO, 2, SHORT_BINSTRING, 75],
+        abc.as_bytes(),
         &[SHORT_BINSTRING, 2, 0xe9, 0xe9, BINUNICODE],
-        &le4(3),
-        &[0xed, 0xa0, 0x80],
+        &le4(66),
+        &[0xed, 0xa0, 0x80].repeat(22),
         &[TUPLE3, STOP],
     ]);
+    let (yabc, wtf8) = ("YWJj".repeat(25), "7aCA".repeat(22));
     let mut opts = DecodeOptions::new();
     for (py2, want) in [
         (
             Py2Strings::Latin1,
-            r#"{"$tuple":["abc","éé",{"$wtf8":"7aCA"}]}"#,
+            format!(r#"{{"$tuple":["{abc}","éé",{{"$wtf8":"{wtf8}"}}]}}"#),
         ),
         (
             Py2Strings::Bytes,
-            r#"{"$tuple":[{"$bytes":"YWJj"},{"$bytes":"6ek="},{"$wtf8":"7aCA"}]}"#,
+            format!(
+                r#"{{"$tuple":[{{"$bytes":"{yabc}"}},{{"$bytes":"6ek="}},{{"$wtf8":"{wtf8}"}}]}}"#
+            ),
         ),
     ] {
         opts.py2_strings = py2;

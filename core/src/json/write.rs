@@ -28,23 +28,26 @@ pub fn to_json(tree: &Tree, limit: usize) -> Result<String, JsonError> {
     write_json(tree, &Spans::none(), limit)
 }
 
-/// [`to_json`] of a tree whose payloads `spans` says are left in the input. The text is
-/// one allocation of its estimated length (one byte more, for a terminator the host
-/// may append), so it is rarely grown and copied.
+/// [`to_json`] of a tree whose payloads `spans` says are left in the input. With
+/// spans, the text starts as one allocation of its estimated length (one byte more,
+/// for a terminator the host may append), so it is rarely grown and copied.
 pub(super) fn write_json(
     tree: &Tree,
     spans: &Spans<'_>,
     limit: usize,
 ) -> Result<String, JsonError> {
-    let (shared, estimate) = shared_nodes(tree, spans);
+    let room = match spans.text_estimate() {
+        0 => 0,
+        n => n.min(limit).saturating_add(1),
+    };
     let mut w = Writer {
         tree,
         spans,
         hint: Cell::new(0),
-        shared,
+        shared: shared_nodes(tree, spans),
         labels: vec![None; tree.len()],
         next_label: 0,
-        out: String::with_capacity(estimate.min(limit).saturating_add(1)),
+        out: String::with_capacity(room),
         limit,
         hashable: vec![0; tree.len()],
     };
@@ -56,12 +59,11 @@ pub(super) fn write_json(
 /// shorter ones are repeated (a `$ref` would not be much shorter).
 pub const MIN_SHARED_SCALAR: usize = 64;
 
-/// Nodes with identity reached more than once from the root (the root counts once),
-/// and about how long the text will be.
-fn shared_nodes(tree: &Tree, spans: &Spans<'_>) -> (Vec<bool>, usize) {
+/// Nodes with identity reached more than once from the root (the root counts once).
+fn shared_nodes(tree: &Tree, spans: &Spans<'_>) -> Vec<bool> {
     let mut refs = vec![0u32; tree.len()];
     if tree.is_empty() {
-        return (Vec::new(), 0);
+        return Vec::new();
     }
     let mut todo = vec![tree.root()];
     refs[tree.root()] = 1;
@@ -73,47 +75,17 @@ fn shared_nodes(tree: &Tree, spans: &Spans<'_>) -> (Vec<bool>, usize) {
             }
         });
     }
+    // Only nodes reached twice are read again.
     let mut hint = 0;
-    let mut estimate = 0usize;
-    let shared = refs
-        .iter()
-        .zip(tree.iter())
-        .map(|(&n, (id, v))| {
-            if n == 0 {
-                return false;
+    refs.iter()
+        .enumerate()
+        .map(|(id, &n)| {
+            n > 1 && {
+                let v = tree.get(id);
+                has_identity(v) || long_scalar(spans.resolve(id, v, &mut hint))
             }
-            let v = spans.resolve(id, v, &mut hint);
-            let shared = n > 1 && (has_identity(v) || long_scalar(v));
-            let times = if shared { 1 } else { n as usize };
-            estimate = estimate.saturating_add(text_len(v).saturating_mul(times));
-            shared
         })
-        .collect();
-    (shared, estimate)
-}
-
-/// About how many bytes of text a node takes, its children apart: exact for ints,
-/// bytes and strs needing no escapes, a guess for the rest.
-fn text_len(v: ValueRef<'_>) -> usize {
-    let base64 = |n: usize| n.div_ceil(3) * 4 + 16;
-    1 + match v {
-        ValueRef::None | ValueRef::Bool(_) => 5,
-        ValueRef::Int(i) => {
-            usize::from(i < 0) + i.unsigned_abs().checked_ilog10().unwrap_or(0) as usize + 1
-        }
-        ValueRef::Float(_) => 24,
-        ValueRef::BigInt(b) => b.len() * 5 / 2 + 12,
-        ValueRef::Str(s) => s.len() + 2,
-        ValueRef::SurrogateStr(b) | ValueRef::Bytes(b) | ValueRef::ByteArray(b) => base64(b.len()),
-        ValueRef::List(items) => 2 + items.len(),
-        ValueRef::Tuple(items) | ValueRef::Set(items) | ValueRef::FrozenSet(items) => {
-            16 + items.len()
-        }
-        ValueRef::Dict(entries) => 2 + 2 * entries.len(),
-        ValueRef::Global { module, name } => 20 + module.len() + name.len(),
-        ValueRef::Object(_) => 64,
-        ValueRef::PersistentId(_) | ValueRef::Extension(_) | ValueRef::Buffer { .. } => 32,
-    }
+        .collect()
 }
 
 fn long_scalar(v: ValueRef<'_>) -> bool {
@@ -157,13 +129,35 @@ struct Writer<'t> {
 }
 
 impl<'t> Writer<'t> {
-    /// Node `id`, its payload read from the input when it was left there.
-    #[inline]
-    fn get(&self, id: NodeId) -> ValueRef<'t> {
+    /// The payload of node `id`, which the tree holds as `b`: read from the input when
+    /// the tree holds a placeholder (an empty payload) for it.
+    #[inline(always)]
+    fn bytes_at(&self, id: NodeId, b: &'t [u8]) -> &'t [u8] {
+        if b.is_empty() {
+            self.left_in_input(id).unwrap_or(b)
+        } else {
+            b
+        }
+    }
+
+    /// The text of str node `id`, which the tree holds as `s` (see [`Writer::bytes_at`]).
+    #[inline(always)]
+    fn str_at(&self, id: NodeId, s: &'t str) -> &'t str {
+        if s.is_empty() {
+            // Recorded from a `&str`, so always UTF-8.
+            let b = self.left_in_input(id).unwrap_or_default();
+            core::str::from_utf8(b).unwrap_or_default()
+        } else {
+            s
+        }
+    }
+
+    #[inline(never)]
+    fn left_in_input(&self, id: NodeId) -> Option<&'t [u8]> {
         let mut hint = self.hint.get();
-        let v = self.spans.resolve(id, self.tree.get(id), &mut hint);
+        let found = self.spans.find(id, &mut hint);
         self.hint.set(hint);
-        v
+        found
     }
 
     fn value(&mut self, id: NodeId, depth: usize) -> Result<(), JsonError> {
@@ -214,7 +208,7 @@ impl<'t> Writer<'t> {
 
     fn plain(&mut self, id: NodeId, depth: usize) -> Result<(), JsonError> {
         let tree = self.tree;
-        match self.get(id) {
+        match tree.get(id) {
             ValueRef::None => self.out.push_str("null"),
             ValueRef::Bool(b) => self.out.push_str(if b { "true" } else { "false" }),
             ValueRef::Int(i) => self.out.push_str(itoa::Buffer::new().format(i)),
@@ -232,10 +226,13 @@ impl<'t> Writer<'t> {
             ValueRef::Float(f) => {
                 let _ = write!(self.out, "{{\"$float\":\"{}\"}}", pyfmt::float_repr(f));
             }
-            ValueRef::Str(s) => write_str(&mut self.out, s),
-            ValueRef::SurrogateStr(b) => self.tagged_base64("$wtf8", b),
-            ValueRef::Bytes(b) => self.tagged_base64("$bytes", b),
-            ValueRef::ByteArray(b) => self.tagged_base64("$bytearray", b),
+            ValueRef::Str(s) => {
+                let s = self.str_at(id, s);
+                write_str(&mut self.out, s)
+            }
+            ValueRef::SurrogateStr(b) => self.tagged_base64("$wtf8", self.bytes_at(id, b)),
+            ValueRef::Bytes(b) => self.tagged_base64("$bytes", self.bytes_at(id, b)),
+            ValueRef::ByteArray(b) => self.tagged_base64("$bytearray", self.bytes_at(id, b)),
             ValueRef::List(items) => self.array(items, depth)?,
             ValueRef::Tuple(items) => self.tagged_array("$tuple", items, depth)?,
             ValueRef::Set(items) | ValueRef::FrozenSet(items) => {
@@ -253,7 +250,7 @@ impl<'t> Writer<'t> {
                     self.check_key(k, id)?;
                 }
                 let plain = entries.iter().all(|&(k, _)| {
-                    matches!(self.get(k), ValueRef::Str(s) if !s.starts_with('$'))
+                    matches!(tree.get(k), ValueRef::Str(s) if !self.str_at(k, s).starts_with('$'))
                         && !self.shared[k]
                 });
                 if plain {
