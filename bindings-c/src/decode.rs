@@ -89,6 +89,22 @@ pub extern "C" fn brinery_decode_options_default() -> brinery_decode_options {
 /// # Safety
 /// `opts` is NULL or valid, with `allowed_globals_len` readable C strings.
 pub unsafe fn decode_with(data: &[u8], opts: *const brinery_decode_options) -> Result<Tree, Error> {
+    // SAFETY: per the contract.
+    let core_opts = unsafe { core_options(data, opts) }?;
+    let (tree, used) = decode_prefix(data, &core_opts)?;
+    check_decoded(&tree, &core_opts, used)?;
+    Ok(tree)
+}
+
+/// The core's options for C options `opts` (NULL for the defaults) and a stream of
+/// `data.len()` bytes.
+///
+/// # Safety
+/// As [`decode_with`].
+pub unsafe fn core_options(
+    data: &[u8],
+    opts: *const brinery_decode_options,
+) -> Result<DecodeOptions, Error> {
     let defaults = brinery_decode_options_default();
     // SAFETY: per the contract.
     let opts = unsafe { opts.as_ref() }.unwrap_or(&defaults);
@@ -118,7 +134,13 @@ pub unsafe fn decode_with(data: &[u8], opts: *const brinery_decode_options) -> R
         // SAFETY: per the contract.
         core_opts.allow = Some(unsafe { allowlist(opts) }?);
     }
-    let (tree, used) = decode_prefix(data, &core_opts)?;
+    Ok(core_opts)
+}
+
+/// The checks a decoded tree passes before a caller sees it: nesting within the depth
+/// limit, and every global and extension admitted by the allowlist (if any) of
+/// `core_opts`. `used` is the stream's length up to `STOP`, which errors point at.
+pub fn check_decoded(tree: &Tree, core_opts: &DecodeOptions, used: usize) -> Result<(), Error> {
     let max_depth = core_opts.limits.max_depth;
     if tree.nests_deeper_than(max_depth) {
         return Err(Error::new(
@@ -127,9 +149,9 @@ pub unsafe fn decode_with(data: &[u8], opts: *const brinery_decode_options) -> R
         ));
     }
     if let Some(allow) = &core_opts.allow {
-        allow.check_tree(&tree, used - 1)?;
+        allow.check_tree(tree, used - 1)?;
     }
-    Ok(tree)
+    Ok(())
 }
 
 /// The allocation limit `opts` sets for a stream of `len` bytes (its `max_alloc`, or

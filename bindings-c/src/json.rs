@@ -6,10 +6,10 @@ use std::ffi::c_char;
 
 use brinery_core::encode_tree;
 
-use crate::decode::{alloc_limit, brinery_decode_options, decode_with};
+use crate::decode::{alloc_limit, brinery_decode_options, check_decoded, core_options};
 use crate::error::{brinery_error, brinery_status::*, guard_value, Error};
 use crate::memory::{brinery_bytes, input, to_c_string};
-use brinery_core::json::{from_json, to_json};
+use brinery_core::json::{decode_for_json, from_json};
 
 /// Decodes the pickle in `data[0..len]` (with `opts`, NULL for the defaults) and returns
 /// it as compact JSON text in the form docs/c.md describes (bytes, big ints, tuples,
@@ -37,10 +37,13 @@ pub unsafe extern "C" fn brinery_pickle_to_json(
         // SAFETY: per the contract.
         let data = unsafe { input(data, len, "data") }?;
         // SAFETY: per the contract.
-        let tree = unsafe { decode_with(data, opts) }?;
+        let core_opts = unsafe { core_options(data, opts) }?;
+        // Payloads stay in `data` until written: no copy of a big `bytes` in between.
+        let (tree, used) = decode_for_json(data, &core_opts)?;
+        check_decoded(tree.structure(), &core_opts, used)?;
         // SAFETY: per the contract.
         let limit = alloc_limit(unsafe { opts.as_ref() }, data.len());
-        to_c_string(to_json(&tree, limit)?)
+        to_c_string(tree.to_json(limit)?)
     })
 }
 

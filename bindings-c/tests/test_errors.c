@@ -144,8 +144,17 @@ static void wildcard_matches_top_level_names_only(void) {
     CHECK(v == NULL && err.code == BRINERY_FORBIDDEN_GLOBAL, "uuid.* admits a dunder chain");
     v = brinery_loads(private_, sizeof private_ - 1, &opts, &err);
     CHECK(v == NULL && err.code == BRINERY_FORBIDDEN_GLOBAL, "uuid.* admits a private name");
+    /* The JSON path reads STACK_GLOBAL's names where they lie in the stream: the same
+       refusal at the same offset, and the admitted name written from there. */
     char *json = brinery_pickle_to_json(dotted, sizeof dotted - 1, &opts, &err);
-    CHECK(json == NULL && err.code == BRINERY_FORBIDDEN_GLOBAL, "json admits uuid.os.system");
+    CHECK(json == NULL && err.code == BRINERY_FORBIDDEN_GLOBAL && err.has_offset &&
+              err.offset == 19 && strstr(err.message, "uuid.os.system") != NULL,
+          "json admits uuid.os.system: %s at %zu", err.message, err.offset);
+    static const unsigned char stacked[] = "\x80\x04\x8c\x04uuid\x8c\x04UUID\x93.";
+    json = brinery_pickle_to_json(stacked, sizeof stacked - 1, &opts, &err);
+    CHECK(json != NULL && strcmp(json, "{\"$global\":[\"uuid\",\"UUID\"]}") == 0,
+          "json of uuid.UUID: %s", json ? json : err.message);
+    brinery_string_free(json);
     v = brinery_loads(plain, sizeof plain - 1, &opts, &err);
     CHECK(v != NULL, "uuid.* refuses uuid.UUID: %s", err.message);
     brinery_value_free(v);

@@ -82,18 +82,23 @@ pub fn decode(data: &[u8], opts: &DecodeOptions) -> Result<Tree, DecodeError> {
 /// Like [`decode`], also returning how many bytes the pickle took (up to and including
 /// `STOP`), so a caller can read several pickles from one buffer.
 pub fn decode_prefix(data: &[u8], opts: &DecodeOptions) -> Result<(Tree, usize), DecodeError> {
+    let mut tree = tree_for_input(data.len(), opts);
+    let (root, used) = decode_with(data, opts, &mut tree)?;
+    tree.set_root(root);
+    Ok((tree, used))
+}
+
+/// An empty tree with room for what a stream of `len` bytes decodes to.
+pub(crate) fn tree_for_input(len: usize, opts: &DecodeOptions) -> Tree {
     // Room from the input size, so the arena rarely grows (each growth copies it and
     // faults fresh pages): every scalar takes two bytes or more (`BININT1`), so half
     // the input bounds the nodes of an int-heavy stream; heap values take more. Capped
     // by what the allocation limit allows and in absolute terms; reserved room that is
     // never used is never touched.
     let most = opts.limits.max_alloc / machine::NODE_COST;
-    let nodes = (data.len() / 2).min(most).clamp(16, 1 << 22);
-    let heap = (data.len() / 4).min(most).clamp(16, 1 << 16);
-    let mut tree = Tree::with_capacities(nodes, heap);
-    let (root, used) = decode_with(data, opts, &mut tree)?;
-    tree.set_root(root);
-    Ok((tree, used))
+    let nodes = (len / 2).min(most).clamp(16, 1 << 22);
+    let heap = (len / 4).min(most).clamp(16, 1 << 16);
+    Tree::with_capacities(nodes, heap)
 }
 
 /// Decodes one pickle from the start of `data` into `builder` (see [`Builder`] for what

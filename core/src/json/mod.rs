@@ -27,16 +27,21 @@
 //! first written; shorter immutable scalars are repeated.
 //!
 //! Behind the `json` feature. The writer is [`write`], the reader [`read`], and both
-//! share [`base64`]. Not for the C API's ownership of the text: the bindings own that.
+//! share [`base64`]. [`decode_for_json`] decodes a pickle for the writer without
+//! copying its long `str` and `bytes` payloads out of the input ([`input_tree`],
+//! [`spans`]). Not for the C API's ownership of the text: the bindings own that.
 
 use alloc::string::String;
 
 use crate::error::EncodeError;
 
 mod base64;
+mod input_tree;
 mod read;
+mod spans;
 mod write;
 
+pub use input_tree::{decode_for_json, InputTree};
 pub use read::from_json;
 pub use write::{to_json, MIN_SHARED_SCALAR};
 

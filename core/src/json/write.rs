@@ -7,9 +7,11 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::cell::Cell;
 use core::fmt::Write as _;
 
 use super::base64::base64_encode;
+use super::spans::Spans;
 use super::{JsonError, JsonErrorKind, MAX_INT_BYTES, MAX_WRITE_DEPTH};
 use crate::build::hashable;
 use crate::pyfmt;
@@ -23,13 +25,29 @@ use crate::value::{NodeId, Object, ObjectKind, Tree, ValueRef};
 /// stays small. Values `from_json` could not read back are refused here: a dict key or
 /// set item Python cannot hash, a global name with a newline.
 pub fn to_json(tree: &Tree, limit: usize) -> Result<String, JsonError> {
-    let shared = shared_nodes(tree);
+    write_json(tree, &Spans::none(), limit)
+}
+
+/// [`to_json`] of a tree whose payloads `spans` says are left in the input. With
+/// spans, the text starts as one allocation of its estimated length (one byte more,
+/// for a terminator the host may append), so it is rarely grown and copied.
+pub(super) fn write_json(
+    tree: &Tree,
+    spans: &Spans<'_>,
+    limit: usize,
+) -> Result<String, JsonError> {
+    let room = match spans.text_estimate() {
+        0 => 0,
+        n => n.min(limit).saturating_add(1),
+    };
     let mut w = Writer {
         tree,
-        shared,
+        spans,
+        hint: Cell::new(0),
+        shared: shared_nodes(tree, spans),
         labels: vec![None; tree.len()],
         next_label: 0,
-        out: String::new(),
+        out: String::with_capacity(room),
         limit,
         hashable: vec![0; tree.len()],
     };
@@ -42,7 +60,7 @@ pub fn to_json(tree: &Tree, limit: usize) -> Result<String, JsonError> {
 pub const MIN_SHARED_SCALAR: usize = 64;
 
 /// Nodes with identity reached more than once from the root (the root counts once).
-fn shared_nodes(tree: &Tree) -> Vec<bool> {
+fn shared_nodes(tree: &Tree, spans: &Spans<'_>) -> Vec<bool> {
     let mut refs = vec![0u32; tree.len()];
     if tree.is_empty() {
         return Vec::new();
@@ -57,9 +75,16 @@ fn shared_nodes(tree: &Tree) -> Vec<bool> {
             }
         });
     }
+    // Only nodes reached twice are read again.
+    let mut hint = 0;
     refs.iter()
-        .zip(tree.iter())
-        .map(|(&n, (_, v))| n > 1 && (has_identity(v) || long_scalar(v)))
+        .enumerate()
+        .map(|(id, &n)| {
+            n > 1 && {
+                let v = tree.get(id);
+                has_identity(v) || long_scalar(spans.resolve(id, v, &mut hint))
+            }
+        })
         .collect()
 }
 
@@ -88,6 +113,10 @@ fn has_identity(v: ValueRef<'_>) -> bool {
 
 struct Writer<'t> {
     tree: &'t Tree,
+    /// Payloads left in the input.
+    spans: &'t Spans<'t>,
+    /// Where to look in `spans` first (see [`Spans::find`]).
+    hint: Cell<usize>,
     shared: Vec<bool>,
     /// The `$def` label of each shared node written so far.
     labels: Vec<Option<usize>>,
@@ -99,7 +128,38 @@ struct Writer<'t> {
     hashable: Vec<u8>,
 }
 
-impl Writer<'_> {
+impl<'t> Writer<'t> {
+    /// The payload of node `id`, which the tree holds as `b`: read from the input when
+    /// the tree holds a placeholder (an empty payload) for it.
+    #[inline(always)]
+    fn bytes_at(&self, id: NodeId, b: &'t [u8]) -> &'t [u8] {
+        if b.is_empty() {
+            self.left_in_input(id).unwrap_or(b)
+        } else {
+            b
+        }
+    }
+
+    /// The text of str node `id`, which the tree holds as `s` (see [`Writer::bytes_at`]).
+    #[inline(always)]
+    fn str_at(&self, id: NodeId, s: &'t str) -> &'t str {
+        if s.is_empty() {
+            // Recorded from a `&str`, so always UTF-8.
+            let b = self.left_in_input(id).unwrap_or_default();
+            core::str::from_utf8(b).unwrap_or_default()
+        } else {
+            s
+        }
+    }
+
+    #[inline(never)]
+    fn left_in_input(&self, id: NodeId) -> Option<&'t [u8]> {
+        let mut hint = self.hint.get();
+        let found = self.spans.find(id, &mut hint);
+        self.hint.set(hint);
+        found
+    }
+
     fn value(&mut self, id: NodeId, depth: usize) -> Result<(), JsonError> {
         if depth > MAX_WRITE_DEPTH {
             return Err(JsonErrorKind::TooDeep(MAX_WRITE_DEPTH).into());
@@ -166,10 +226,13 @@ impl Writer<'_> {
             ValueRef::Float(f) => {
                 let _ = write!(self.out, "{{\"$float\":\"{}\"}}", pyfmt::float_repr(f));
             }
-            ValueRef::Str(s) => write_str(&mut self.out, s),
-            ValueRef::SurrogateStr(b) => self.tagged_base64("$wtf8", b),
-            ValueRef::Bytes(b) => self.tagged_base64("$bytes", b),
-            ValueRef::ByteArray(b) => self.tagged_base64("$bytearray", b),
+            ValueRef::Str(s) => {
+                let s = self.str_at(id, s);
+                write_str(&mut self.out, s)
+            }
+            ValueRef::SurrogateStr(b) => self.tagged_base64("$wtf8", self.bytes_at(id, b)),
+            ValueRef::Bytes(b) => self.tagged_base64("$bytes", self.bytes_at(id, b)),
+            ValueRef::ByteArray(b) => self.tagged_base64("$bytearray", self.bytes_at(id, b)),
             ValueRef::List(items) => self.array(items, depth)?,
             ValueRef::Tuple(items) => self.tagged_array("$tuple", items, depth)?,
             ValueRef::Set(items) | ValueRef::FrozenSet(items) => {
@@ -187,7 +250,7 @@ impl Writer<'_> {
                     self.check_key(k, id)?;
                 }
                 let plain = entries.iter().all(|&(k, _)| {
-                    matches!(tree.get(k), ValueRef::Str(s) if !s.starts_with('$'))
+                    matches!(tree.get(k), ValueRef::Str(s) if !self.str_at(k, s).starts_with('$'))
                         && !self.shared[k]
                 });
                 if plain {
