@@ -205,9 +205,12 @@ impl SharedPool {
         // The worker claimed, by pid, and its socket (open while we poll it).
         let mut claim: Option<(libc::pid_t, Arc<OwnedFd>)> = None;
         let mut polled = false;
+        // Read once before the first poll: the reply of a short task is often in already
+        // (the worker ran while this thread was on its way here), and then no poll is due.
+        let mut peeked = false;
         loop {
             let mut pool = self.lock();
-            if polled {
+            if polled || peeked {
                 let i = claim.as_ref().and_then(|(pid, _)| pool.slot_of(*pid));
                 if let Some(i) = i.filter(|&i| pool.slots[i].as_ref().is_some_and(|w| w.sock_open))
                 {
@@ -249,6 +252,10 @@ impl SharedPool {
                 return found;
             }
             drop(pool);
+            if !peeked {
+                peeked = true;
+                continue;
+            }
             let sock = &claim.as_ref().expect("claimed").1;
             let ms = until
                 .saturating_duration_since(Instant::now())
