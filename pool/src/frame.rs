@@ -524,6 +524,12 @@ impl FrameReader {
     }
 
     /// Blocks until a whole frame arrives; `None` at a clean end of stream.
+    ///
+    /// It waits in `poll` for input, not in a blocking read: a thread asleep in `recvmsg`
+    /// on a Unix stream socket is woken, for nothing, each time the peer reads what this
+    /// end sent (freeing send buffer space wakes every sleeper on the socket), and such a
+    /// wake costs two context switches per round trip; a poll for input sleeps until
+    /// input comes.
     pub fn recv(&mut self, sock: BorrowedFd<'_>) -> io::Result<Option<Frame>> {
         loop {
             match self.parse() {
@@ -531,6 +537,7 @@ impl FrameReader {
                 Ok(None) => {}
                 Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
             }
+            wait_readable(sock)?;
             if self.fill(sock, false)? == 0 {
                 if self.has_partial() {
                     return Err(io::Error::new(
@@ -540,6 +547,26 @@ impl FrameReader {
                 }
                 return Ok(None);
             }
+        }
+    }
+}
+
+/// Sleeps until `sock` has input, or its peer hung up or failed (the read that follows
+/// tells which).
+fn wait_readable(sock: BorrowedFd<'_>) -> io::Result<()> {
+    let mut p = libc::pollfd {
+        fd: sock.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: `p` is one live pollfd.
+        if unsafe { libc::poll(&mut p, 1, -1) } >= 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
         }
     }
 }
@@ -562,3 +589,6 @@ pub fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
     // SAFETY: the kernel just gave us both descriptors.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
+
+#[cfg(test)]
+mod wait_tests;
