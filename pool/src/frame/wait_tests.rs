@@ -1,6 +1,7 @@
 //! How `FrameReader::recv` waits: it sleeps until a frame comes (not woken when the peer
-//! reads what this end sent), and a peer hanging up, cleanly or part way through a frame,
-//! ends the wait.
+//! reads what this end sent), frames sent ahead (read without a poll) and frames waited
+//! for arrive alike, and a peer hanging up, cleanly or part way through a frame, ends the
+//! wait.
 
 use super::*;
 
@@ -70,4 +71,30 @@ fn a_peer_hanging_up_ends_the_wait() {
     drop(a);
     let err = waiting.join().unwrap().unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+}
+
+#[test]
+fn frames_sent_ahead_and_frames_waited_for_all_arrive_in_order() {
+    let (a, b) = socketpair().unwrap();
+    let mut out = Outgoing::default();
+    let mut reader = FrameReader::new();
+    for round in 0..3u64 {
+        // (ahead: read as they come, without a poll; then one the reader waits for)
+        for i in 0..100 {
+            send(&mut out, a.as_fd(), round * 1000 + i);
+        }
+        for i in 0..100 {
+            let f = reader.recv(b.as_fd()).unwrap().expect("a frame");
+            assert_eq!(f.id, round * 1000 + i);
+        }
+        let late = std::thread::spawn({
+            let a = a.try_clone().unwrap();
+            move || {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                send(&mut Outgoing::default(), a.as_fd(), 999);
+            }
+        });
+        assert_eq!(reader.recv(b.as_fd()).unwrap().expect("a frame").id, 999);
+        late.join().unwrap();
+    }
 }
