@@ -3,7 +3,9 @@ idle worker is reserved for the thread that waits on its future, which reads the
 itself. Every other way of waiting for the future (``concurrent.futures.wait`` and
 ``as_completed``, a done-callback, polling ``done()``, nothing at all until shutdown)
 must still get the outcome, and so must a waiter interrupted part way, several threads
-waiting on one worker, and work the driver thread queues behind a reserved task."""
+waiting on one worker, and work the driver thread queues behind a reserved task. Whatever
+the arguments (scalars take a shorter way in), the value, or the task's error, comes back
+as sent."""
 
 import concurrent.futures as cf
 import os
@@ -13,7 +15,7 @@ import time
 
 import pytest
 
-from brinery.pool import Fd, Pool, WorkerDiedError
+from brinery.pool import Fd, Pool, PoolClosedError, WorkerDiedError
 
 WAIT = 30  # seconds; no test may block longer
 
@@ -148,3 +150,67 @@ def test_waiting_in_turn_on_tasks_queued_behind_each_other_in_subprocess(pool):
     for _ in range(3):
         futs = [pool.submit(slow_square, i, 0) for i in range(300)]
         assert [f.result(WAIT) for f in futs] == [i * i for i in range(300)]
+
+
+class _Int(int):
+    pass
+
+
+def echo(*args, **kwargs):
+    return args, kwargs
+
+
+def raise_cancelled():
+    raise cf.CancelledError("from the task")
+
+
+@pytest.mark.parametrize(
+    "args, kwargs",
+    [
+        ((1, 2.5, "s", None, True, 3j), {}),  # (the short way: scalars, no keywords)
+        ((), {}),
+        ((1,), {"k": 2}),
+        (([1, 2], {"a": (3,)}), {}),
+        ((_Int(5),), {}),  # (a subclass of a scalar type takes the long way)
+        ((object(),), {}),
+    ],
+)
+def test_submit_sends_any_arguments_and_gets_the_value_back_in_subprocess(pool, args, kwargs):
+    for _ in range(2):  # (the first call puts the function on the short way)
+        got_args, got_kwargs = pool.submit(echo, *args, **kwargs).result(WAIT)
+        assert len(got_args) == len(args) and got_kwargs == kwargs
+        for got, sent in zip(got_args, args):
+            assert type(got) is type(sent)
+            if type(sent) is not object:
+                assert got == sent
+
+
+def test_a_task_error_read_by_the_waiting_thread_in_subprocess(pool):
+    f = pool.submit(int, "x")
+    with pytest.raises(ValueError) as e:
+        f.result(WAIT)
+    assert "Traceback" in str(e.value.__cause__)
+    assert isinstance(f.exception(0), ValueError)
+    # A task raising CancelledError cancels its future, as the driver thread does.
+    f = pool.submit(raise_cancelled)
+    with pytest.raises(cf.CancelledError):
+        f.result(WAIT)
+    assert f.cancelled()
+    assert pool.submit(slow_square, 5, 0).result(WAIT) == 25
+
+
+def test_submit_after_shutdown_refuses_also_on_the_short_way_in_subprocess():
+    p = Pool(1)
+    assert p.submit(slow_square, 2, 0).result(WAIT) == 4
+    p.shutdown()
+    with pytest.raises(PoolClosedError):
+        p.submit(slow_square, 3, 0)
+
+
+def test_a_future_starts_with_every_field_a_future_has():
+    # (AsyncResult sets Future's fields itself: a Python that adds one must not break it)
+    from brinery.pool._results import AsyncResult
+
+    f = AsyncResult()
+    assert set(vars(cf.Future())) - {"_waiters"} <= set(vars(f))
+    assert f._waiters == [] and not f.done() and f.cancel() and f.cancelled()

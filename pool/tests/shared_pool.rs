@@ -1,7 +1,8 @@
 //! `SharedPool` against real worker processes (`brinery-pool-test-worker`): a task sent
 //! straight to an idle worker and collected by the submitting thread while another thread
-//! runs the loop, a reserved task handed back to the loop, a worker dying under a
-//! collecting thread, and the ramp-up (one worker at first, more for waiting tasks).
+//! runs the loop (also when its reply is in before the thread comes for it, and a long
+//! task after short ones), a reserved task handed back to the loop, a worker dying under
+//! a collecting thread, and the ramp-up (one worker at first, more for waiting tasks).
 
 use std::sync::Arc;
 use std::thread;
@@ -91,6 +92,50 @@ fn reserved_tasks_are_collected_by_the_waiting_thread_in_subprocess() {
     // (Only a submission that found the loop holding the pool went through it.)
     assert!(direct > 150, "{direct} of 200 read by the waiting thread");
     assert!(rx.try_recv().is_err());
+    drop(pool);
+    driver.join().unwrap();
+}
+
+#[test]
+fn a_reply_already_in_is_collected_at_once_in_subprocess() {
+    let (pool, rx, driver) = running(one_worker());
+    for i in 0..20 {
+        let id = pool.submit(cmd("echo"), Vec::new(), true);
+        if i % 2 == 0 {
+            // (The reply is in before the thread comes for it: reserved, the loop
+            // leaves it there.)
+            thread::sleep(Duration::from_millis(20));
+        }
+        match pool.collect(id, WAIT) {
+            Collected::Outcome(o) => assert_eq!(text(&o), "echo", "round trip {i}"),
+            // (The submission found the loop holding the pool and went through it.)
+            Collected::Elsewhere => assert_eq!(text(&from_loop(&rx, id)), "echo"),
+            Collected::NotYet => panic!("no outcome for round trip {i}"),
+        }
+    }
+    assert!(rx.try_recv().is_err());
+    drop(pool);
+    driver.join().unwrap();
+}
+
+#[test]
+fn a_thread_used_to_short_tasks_still_waits_for_a_long_one_in_subprocess() {
+    let (pool, rx, driver) = running(one_worker());
+    // (After short tasks the waiting thread polls without sleeping for a moment first.)
+    for i in 0..20 {
+        let id = pool.submit(cmd("echo"), Vec::new(), true);
+        assert_eq!(text(&collected(&pool, &rx, id).0), "echo", "round trip {i}");
+    }
+    let id = pool.submit(cmd("sleep 100"), Vec::new(), true);
+    assert_eq!(text(&collected(&pool, &rx, id).0), "slept");
+    let id = pool.submit(cmd("echo"), Vec::new(), true);
+    assert_eq!(text(&collected(&pool, &rx, id).0), "echo");
+    let id = pool.submit(cmd("sleep 100"), Vec::new(), true);
+    assert!(matches!(
+        pool.collect(id, Duration::ZERO),
+        Collected::NotYet
+    ));
+    assert_eq!(text(&from_loop(&rx, id)), "slept");
     drop(pool);
     driver.join().unwrap();
 }

@@ -19,6 +19,12 @@ use std::sync::{MutexGuard, TryLockError};
 use super::event_loop::{poll, Turn};
 use super::*;
 
+/// A thread waiting for a task that typically takes less than this (the worker's running
+/// average) first polls without sleeping, for up to [`SPIN`]: on a VM, a reply that must
+/// wake a thread whose virtual CPU has gone idle waits tens of µs for that CPU.
+const SPIN_BELOW: Duration = Duration::from_micros(250);
+const SPIN: Duration = Duration::from_micros(50);
+
 /// A [`Pool`] shared among threads; see the module docs.
 pub struct SharedPool {
     pool: Mutex<Pool>,
@@ -199,15 +205,21 @@ impl SharedPool {
     /// Waits up to `timeout` for task `id`'s outcome by reading its worker's socket on
     /// this thread; see [`Collected`]. The loop leaves the socket alone meanwhile. A
     /// worker that dies or is killed (timeout, shutdown) ends the wait: its socket hangs
-    /// up, and the outcome then comes from the loop (`Elsewhere`).
+    /// up, and the outcome then comes from the loop (`Elsewhere`). It reads once before
+    /// it polls, and if the worker's tasks are short (`SPIN_BELOW`) it polls without
+    /// sleeping for up to `SPIN` before it sleeps.
     pub fn collect(&self, id: TaskId, timeout: Duration) -> Collected {
         let until = Instant::now() + timeout;
         // The worker claimed, by pid, and its socket (open while we poll it).
         let mut claim: Option<(libc::pid_t, Arc<OwnedFd>)> = None;
         let mut polled = false;
+        // Read once before the first poll: the reply of a short task is often in already
+        // (the worker ran while this thread was on its way here), and then no poll is due.
+        let mut peeked = false;
+        let mut spin = false;
         loop {
             let mut pool = self.lock();
-            if polled {
+            if polled || peeked {
                 let i = claim.as_ref().and_then(|(pid, _)| pool.slot_of(*pid));
                 if let Some(i) = i.filter(|&i| pool.slots[i].as_ref().is_some_and(|w| w.sock_open))
                 {
@@ -234,6 +246,7 @@ impl SharedPool {
                             }
                             if !mine {
                                 claim = Some((w.pid, w.sock.clone()));
+                                spin = w.typical.is_some_and(|t| t < SPIN_BELOW);
                             }
                             None
                         }
@@ -249,12 +262,19 @@ impl SharedPool {
                 return found;
             }
             drop(pool);
+            if !peeked {
+                peeked = true;
+                continue;
+            }
             let sock = &claim.as_ref().expect("claimed").1;
+            let mut p = [pollfd(sock.as_fd())];
+            if spin && !polled {
+                spin_until_ready(&mut p, until.min(Instant::now() + SPIN));
+            }
             let ms = until
                 .saturating_duration_since(Instant::now())
                 .as_micros()
                 .div_ceil(1000) as i32;
-            let mut p = [pollfd(sock.as_fd())];
             // (A failed poll is retried by the next turn, bounded by `until`.)
             let _ = poll(&mut p, ms);
             polled = true;
@@ -264,6 +284,18 @@ impl SharedPool {
     /// Wakes the loop to look at the pool again.
     fn nudge(&self) {
         Submitter(self.inbox.clone()).nudge();
+    }
+}
+
+/// Polls `p` without sleeping until it is ready or `end` passes, yielding the CPU to any
+/// other thread runnable there between polls (the worker itself, when the two share it).
+fn spin_until_ready(p: &mut [libc::pollfd], end: Instant) {
+    while Instant::now() < end {
+        if poll(p, 0).unwrap_or(0) > 0 {
+            return;
+        }
+        // SAFETY: a plain syscall.
+        unsafe { libc::sched_yield() };
     }
 }
 

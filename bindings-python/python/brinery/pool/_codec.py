@@ -218,7 +218,7 @@ def make_encoder(cls, namespaces, *args, cross_version=False):
     return enc
 
 
-_SCALARS = frozenset({int, float, str, bool, type(None), complex})
+SCALARS = frozenset({int, float, str, bool, type(None), complex})
 _TUPLE = {tuple}
 _LIST = {list}
 _chain = itertools.chain.from_iterable
@@ -229,7 +229,7 @@ def is_plain(x, depth=3):
     persistent id: scalars, small bytes, and shallow tuples/lists/str-keyed dicts of them.
     Such messages take the fast path (a stock pickle, C pickler both ways)."""
     t = type(x)
-    if t in _SCALARS:
+    if t in SCALARS:
         return True
     if t is bytes:
         return len(x) < THRESHOLD
@@ -241,18 +241,18 @@ def is_plain(x, depth=3):
         # A chunk of a map is a long list of scalars or of tuples of them: the types are
         # gathered at C speed first, and only a mixed container is looked at item by item.
         kinds = set(map(type, x))
-        if kinds <= _SCALARS:
+        if kinds <= SCALARS:
             return True
         if depth > 1 and (kinds == _TUPLE or kinds == _LIST):
-            if _SCALARS.issuperset(map(type, _chain(x))):
+            if SCALARS.issuperset(map(type, _chain(x))):
                 return True
         for y in x:
-            if type(y) not in _SCALARS and not is_plain(y, depth - 1):
+            if type(y) not in SCALARS and not is_plain(y, depth - 1):
                 return False
         return True
     if t is dict:
         for k, v in x.items():
-            if type(k) is not str or (type(v) not in _SCALARS and not is_plain(v, depth - 1)):
+            if type(k) is not str or (type(v) not in SCALARS and not is_plain(v, depth - 1)):
                 return False
         return True
     return False

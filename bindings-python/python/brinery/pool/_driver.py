@@ -16,7 +16,7 @@ import weakref
 from .._brinery import PoolCore, fork as _native_fork
 from .._errors import PoolError
 from . import _shared, _worker
-from ._results import _SLICE, decode_arrived, gathered, settle
+from ._results import _PENDING, _SLICE, decode_arrived, finish, gathered, settle
 from ._worker import INIT_DEF
 
 __all__ = ["Driver", "STAGE_NAMES"]
@@ -137,7 +137,16 @@ class Driver:
             if sink is None:
                 self._orphans[out[0]] = out
                 return
-        settle(sink, lambda: self._decode(out))
+        if not out[1] or sink._state != _PENDING:
+            settle(sink, lambda: self._decode(out))
+            return
+        # (the common case, in fewer steps: a value for a future still pending)
+        try:
+            value = self._decode(out)
+        except BaseException as e:  # noqa: BLE001 - the task's outcome
+            settle(sink, functools.partial(_reraise, e))
+        else:
+            finish(sink, value)
 
     def _fail_all(self, error):
         with self._sink_lock:
@@ -193,6 +202,10 @@ class Driver:
                 return
         results, batch.results = batch.results, None
         settle(batch.gather, lambda: gathered(batch, results, self._decode))
+
+
+def _reraise(e):
+    raise e
 
 
 def _fork_worker(initializer, initargs, sock, stage, parent_only):

@@ -135,7 +135,7 @@ class Pool(Tasks, Driver, _cf.Executor):
     def submit(self, fn, /, *args, **kwargs):
         fut = AsyncResult(self)
         try:
-            fut._tid = self._send(CALL, fn, (args, kwargs), fut, reserve=True)
+            fut._tid = self._send_call(fn, args, kwargs, fut)
             fut._reserved = True
         except StageError as e:
             fut.set_exception(e)

@@ -12,7 +12,7 @@ import types
 from .._brinery import chunk_pickles, columns
 from .._errors import PoolClosedError, PoolError, StageError
 from . import _shared
-from ._codec import FAST, FEW, FULL, Decoder, Encoder, close_unclaimed, is_plain, make_encoder, wants_by_value
+from ._codec import FAST, FEW, FULL, SCALARS, Decoder, Encoder, close_unclaimed, is_plain, make_encoder, wants_by_value
 from ._exceptions import BrokenWorkersError, WorkerDiedError
 from ._results import RemoteTraceback
 from ._worker import CALL, CHUNK, COLUMNS, STARCHUNK
@@ -107,16 +107,41 @@ class Tasks:
                 raise
             except BaseException as e:
                 raise StageError("pickling the task in the parent", _described(kind, e)) from e
+        self._sink(tid, sink, locks)
+        return tid
+
+    def _send_call(self, fn, args, kwargs, sink):
+        """``_send(CALL, fn, (args, kwargs), sink, reserve=True)``, for ``Pool.submit``.
+        The common case goes first, in few steps: ``fn`` already on the fast path (its
+        definition, if it needs one, is sent) and only scalar positional arguments. That
+        needs nothing of the encoder (nor its lock) and no walk of the arguments."""
+        hit = self._fast_refs.get(id(fn))
+        if hit is None or hit[0] is not fn or kwargs or self._closing:
+            return self._send(CALL, fn, (args, kwargs), sink, True)
+        for a in args:
+            if type(a) not in SCALARS:
+                return self._send(CALL, fn, (args, kwargs), sink, True)
+        head, needs = hit[1]
+        try:
+            tid = self._core.submit([pickle.dumps((CALL, head, (args, kwargs)), 5)], (), needs, True)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:
+            raise StageError("pickling the task in the parent", _described(CALL, e)) from e
+        self._sink(tid, sink)
+        return tid
+
+    def _sink(self, tid, sink, locks=None):
+        """The outcome of task ``tid`` goes to ``sink`` (delivered now if it is in)."""
         with self._sink_lock:
             if locks:
                 self._locks[tid] = locks
-            out = self._orphans.pop(tid, None)
+            out = self._orphans.pop(tid, None) if self._orphans else None
             if out is None:
                 self._sinks[tid] = sink
-        if out is not None:
-            self._sinks[tid] = sink
-            self._deliver([out])
-        return tid
+                return
+        self._sinks[tid] = sink
+        self._deliver([out])
 
     def _send_many(self, kind, fn, payloads, batch, first, sizes=None, check=True):
         """Submits ``payloads`` (results go to ``batch`` from index ``first``); returns
