@@ -169,12 +169,14 @@ class Pool(Tasks, Driver, _cf.Executor):
     def shutdown(self, wait=True, *, cancel_futures=False):
         if cancel_futures and self._core is not None:
             with self._sink_lock:
-                pending = list(self._sinks)
-            cancelled = self._core.cancel_queued(pending) if pending else ()
-            sinks = self._sinks
+                sinks = dict(self._sinks)
+            cancelled = self._core.cancel_queued(list(sinks)) if sinks else ()
+            # Settled here, before shutdown returns, even those whose cancelled outcome
+            # the driver thread has taken meanwhile (whichever settles second finds the
+            # future done).
             for tid in cancelled:
                 sink = sinks.get(tid)
-                if isinstance(sink, _cf.Future):  # (the delivery that follows finds it done)
+                if isinstance(sink, _cf.Future):
                     settle(sink, _raise_cancelled)
         self._closing = True
         if self._core is not None:
