@@ -2,8 +2,8 @@
 ``multiprocessing.Pool``'s calls too.
 
 Workers are forked (``start_method="fork"``, running Python's fork hooks as ``os.fork()``
-does, at a moment no other thread is inside brinery's native code) or spawned as fresh interpreters (``"spawn"``) by the Rust crate
-``brinery-pool``, which supervises them: a worker that dies fails only the task it was
+does, at a moment no other thread is inside brinery's native code) or spawned as fresh
+interpreters (``"spawn"``) by the Rust crate ``brinery-pool``, which supervises them: a worker that dies fails only the task it was
 running, with an error naming the exit code or signal and the stage the task was in, and
 is replaced. The first worker starts at once, the others when a task finds no idle
 worker or shortly after (``Config::ramp_up``). A task ``submit`` sends to an idle worker
