@@ -4,6 +4,7 @@ that stays inside too long does not hold workers back for good; a plain ``os.for
 waits for a short native call too. Real fork workers; the "inside" thread is a
 ``brinery.dumps`` whose reducer blocks."""
 
+import os
 import threading
 import time
 
@@ -73,8 +74,6 @@ def test_a_native_call_that_stays_inside_does_not_hold_the_fork_back_for_good(ho
 
 def test_os_fork_waits_for_a_short_native_call_on_another_thread():
     # Not the pool's fork: brinery's before-fork hook makes any fork wait (a little).
-    import os
-
     t, done = _dump_in_thread(0.1)
     r, w = os.pipe()
     pid = os.fork()

@@ -106,12 +106,8 @@ fn a_reply_already_in_is_collected_at_once_in_subprocess() {
             // leaves it there.)
             thread::sleep(Duration::from_millis(20));
         }
-        match pool.collect(id, WAIT) {
-            Collected::Outcome(o) => assert_eq!(text(&o), "echo", "round trip {i}"),
-            // (The submission found the loop holding the pool and went through it.)
-            Collected::Elsewhere => assert_eq!(text(&from_loop(&rx, id)), "echo"),
-            Collected::NotYet => panic!("no outcome for round trip {i}"),
-        }
+        // (From the loop when the submission found it holding the pool.)
+        assert_eq!(text(&collected(&pool, &rx, id).0), "echo", "round trip {i}");
     }
     assert!(rx.try_recv().is_err());
     drop(pool);
