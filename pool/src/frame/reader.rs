@@ -16,8 +16,12 @@ pub(crate) struct FrameReader {
     cbuf: Vec<u64>,
     /// Where received lent segments give their tokens back when dropped.
     pub returns: Returns,
-    /// [`FrameReader::recv`] reads before it polls: the last input was there at once.
-    eager: bool,
+    /// [`FrameReader::recv`] polls without sleeping, for up to [`SPIN`], before it
+    /// sleeps: the last input came within [`SPIN`] of the wait for it starting.
+    quick: bool,
+    /// Reads that found nothing (for the tests of how it waits).
+    #[cfg(test)]
+    pub(super) empty_reads: u64,
 }
 
 impl FrameReader {
@@ -29,7 +33,9 @@ impl FrameReader {
             fds: VecDeque::new(),
             cbuf: vec![0u64; cmsg_space(MAX_FDS).div_ceil(8)],
             returns: Returns::default(),
-            eager: false,
+            quick: false,
+            #[cfg(test)]
+            empty_reads: 0,
         }
     }
 
@@ -163,30 +169,48 @@ impl FrameReader {
     /// on a Unix stream socket is woken, for nothing, each time the peer reads what this
     /// end sent (freeing send buffer space wakes every sleeper on the socket), and such a
     /// wake costs two context switches per round trip; a poll for input sleeps until
-    /// input comes. While input comes faster than it is read (a poll that did not sleep),
-    /// it reads first and polls only when nothing is there: a syscall fewer a frame.
+    /// input comes. It reads first and polls only when nothing is there (a syscall fewer
+    /// a frame while input comes faster than it is read), and while input has been
+    /// coming within [`SPIN`] of each wait starting, it keeps reading without sleeping
+    /// for that long before it polls.
     pub fn recv(&mut self, sock: BorrowedFd<'_>) -> io::Result<Option<Frame>> {
+        // When this end started waiting for input, and until when it polls without sleeping.
+        let mut idle: Option<(Instant, Instant)> = None;
         loop {
             match self.parse() {
                 Ok(Some(f)) => return Ok(Some(f)),
                 Ok(None) => {}
                 Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
             }
-            let read = if self.eager {
-                match self.fill(sock, true) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
-                    r => Some(r?),
+            let n = loop {
+                if let Some((since, spin_end)) = idle {
+                    let now = Instant::now();
+                    if now >= spin_end {
+                        wait_readable(sock)?;
+                        self.quick = since.elapsed() < SPIN;
+                        break self.fill(sock, false)?;
+                    }
+                    // SAFETY: a plain syscall (the peer, if it shares this CPU, runs now).
+                    unsafe { libc::sched_yield() };
                 }
-            } else {
-                None
-            };
-            let n = match read {
-                Some(n) => n,
-                None => {
-                    let asleep = Instant::now();
-                    wait_readable(sock)?;
-                    self.eager = asleep.elapsed() < NO_SLEEP;
-                    self.fill(sock, false)?
+                match self.fill(sock, true) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        #[cfg(test)]
+                        {
+                            self.empty_reads += 1;
+                        }
+                        if idle.is_none() {
+                            let now = Instant::now();
+                            let spin = if self.quick { SPIN } else { Duration::ZERO };
+                            idle = Some((now, now + spin));
+                        }
+                    }
+                    r => {
+                        if let Some((since, _)) = idle {
+                            self.quick = since.elapsed() < SPIN;
+                        }
+                        break r?;
+                    }
                 }
             };
             if n == 0 {
@@ -202,8 +226,12 @@ impl FrameReader {
     }
 }
 
-/// A poll that returns sooner than this did not sleep (a sleep and a wake take longer).
-const NO_SLEEP: Duration = Duration::from_micros(3);
+/// How long [`FrameReader::recv`] polls without sleeping once input has been coming
+/// within this long of each wait starting (a peer answering at once, as a pool does
+/// with short tasks). On a VM, a sleeper on one vCPU woken from another takes 10-30 µs
+/// to run, longer than the whole exchange; a wait that outlasts this sleeps, and the
+/// next one does not spin until input comes this quickly again.
+const SPIN: Duration = Duration::from_micros(50);
 
 /// Sleeps until `sock` has input, or its peer hung up or failed (the read that follows
 /// tells which).

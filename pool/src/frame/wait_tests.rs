@@ -98,3 +98,70 @@ fn frames_sent_ahead_and_frames_waited_for_all_arrive_in_order() {
         late.join().unwrap();
     }
 }
+
+/// Sends a frame back for each one received, at once (`delay` zero) or after `delay`,
+/// until the stream ends.
+fn echo(sock: OwnedFd, delay: std::time::Duration) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut reader = FrameReader::new();
+        let mut out = Outgoing::default();
+        while let Some(f) = reader.recv(sock.as_fd()).unwrap() {
+            std::thread::sleep(delay);
+            send(&mut out, sock.as_fd(), f.id);
+        }
+    })
+}
+
+/// Runs `rounds` exchanges with `echo` on this thread; the voluntary context switches
+/// (sleeps) this thread made meanwhile.
+fn exchanges(sock: BorrowedFd<'_>, reader: &mut FrameReader, rounds: u64) -> u64 {
+    let mut out = Outgoing::default();
+    // SAFETY: a plain syscall.
+    let tid = unsafe { libc::gettid() };
+    let sleeps = || -> u64 { status(tid, "voluntary_ctxt_switches:").parse().unwrap() };
+    let before = sleeps();
+    for i in 0..rounds {
+        send(&mut out, sock, i);
+        assert_eq!(reader.recv(sock).unwrap().expect("a frame").id, i);
+    }
+    sleeps() - before
+}
+
+#[test]
+fn a_reader_whose_peer_answers_at_once_waits_without_sleeping() {
+    let (a, b) = socketpair().unwrap();
+    let peer = echo(b, std::time::Duration::ZERO);
+    let mut reader = FrameReader::new();
+    exchanges(a.as_fd(), &mut reader, 20);
+    // Each answer comes within microseconds: no sleep (a sleep and a wake on another
+    // vCPU cost more than the exchange). Without the spin about half of them sleep; the
+    // best of a few batches, for a peer preempted meanwhile on a busy machine.
+    let fewest = (0..5)
+        .map(|_| exchanges(a.as_fd(), &mut reader, 100))
+        .min()
+        .unwrap();
+    assert!(fewest < 20, "slept {fewest} times in 100 quick exchanges");
+    drop(a);
+    peer.join().unwrap();
+}
+
+#[test]
+fn a_reader_whose_peer_answers_slowly_sleeps_without_spinning_first() {
+    let (a, b) = socketpair().unwrap();
+    let mut reader = FrameReader::new();
+    let quick = echo(b, std::time::Duration::ZERO);
+    exchanges(a.as_fd(), &mut reader, 50);
+    drop(a);
+    quick.join().unwrap();
+    // The same reader, now answered after 2 ms: the first wait spins for `SPIN` and
+    // sleeps; the next ones read once and sleep (spinning, each would read many times).
+    let (a, b) = socketpair().unwrap();
+    let slow = echo(b, std::time::Duration::from_millis(2));
+    exchanges(a.as_fd(), &mut reader, 1);
+    let empty = reader.empty_reads;
+    let slept = exchanges(a.as_fd(), &mut reader, 20);
+    assert!(slept >= 20, "slept {slept} times in 20 slow exchanges");
+    assert_eq!(reader.empty_reads - empty, 20, "reads that found nothing");
+    drop(a);
+    slow.join().unwrap();
+}
