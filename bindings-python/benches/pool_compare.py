@@ -167,10 +167,25 @@ def _pickle_echo(sock):
         sock.sendall(pickle.dumps((True, pickle.loads(msg)[2][0]), 5))
 
 
+def _pin(cpu):
+    """Keeps this process on vCPU ``cpu`` (a worker's initializer for ``--placement``)."""
+    import os
+
+    os.sched_setaffinity(0, {cpu})
+
+
 def latency(args):
+    """``round_trips`` once for each ``--placement``."""
+    for placement in args.placement.split(","):
+        round_trips(args, placement)
+
+
+def round_trips(args, placement):
     """p50 (and p90) of one ``submit``→``result`` round trip on a warm 1-worker pool, with
     the limit beside it: two Python processes ping-ponging over a socketpair, pickling
-    both ways."""
+    both ways. ``placement`` ``spread`` keeps this process on vCPU 0 and every worker (and
+    the ping-pong's child) on vCPU 1, ``one`` all of them on vCPU 0; ``free`` leaves it to
+    the scheduler, which on a VM keeps a pair where it first landed."""
     import os
     import pickle
     import socket
@@ -179,6 +194,12 @@ def latency(args):
     import brinery
 
     n = args.round_trips
+    pin = {}
+    if placement == "free":
+        os.sched_setaffinity(0, range(os.cpu_count()))
+    else:
+        _pin(0)
+        pin = dict(initializer=_pin, initargs=(1 if placement == "spread" else 0,))
 
     def trips(one):
         out = []
@@ -192,6 +213,8 @@ def latency(args):
     pid = os.fork()
     if pid == 0:
         a.close()
+        if pin:
+            _pin(*pin["initargs"])
         _pickle_echo(b)
     b.close()
 
@@ -200,9 +223,9 @@ def latency(args):
         pickle.loads(a.recv(65536))
 
     with contextlib.ExitStack() as stack:
-        bp = stack.enter_context(brinery.Pool(1))
-        mpp = stack.enter_context(mp.Pool(1))
-        ex = stack.enter_context(cf.ProcessPoolExecutor(1))
+        bp = stack.enter_context(brinery.Pool(1, **pin))
+        mpp = stack.enter_context(mp.Pool(1, **pin))
+        ex = stack.enter_context(cf.ProcessPoolExecutor(1, **pin))
         runs = {
             "limit: socketpair + pickle": ping,
             "brinery.Pool submit/result": lambda i: bp.submit(noop, i).result(),
@@ -219,7 +242,8 @@ def latency(args):
                 times[name].extend(trips(one))
     a.close()
     os.waitpid(pid, 0)
-    print(f"\none round trip of a no-op task, 1 warm worker ({n} x {args.repeat}, interleaved):")
+    where = f", placement {placement}"
+    print(f"\none round trip of a no-op task, 1 warm worker ({n} x {args.repeat}, interleaved{where}):")
     for name, ts in times.items():
         ts.sort()
         p50, p90 = statistics.median(ts), ts[len(ts) * 9 // 10]
@@ -508,6 +532,12 @@ def main():
     ap.add_argument("--chunksizes", default="1,10,100,1000")
     ap.add_argument("--methods", default="all", help="the sweep's methods, comma-separated")
     ap.add_argument("--round-trips", type=int, default=2000)
+    ap.add_argument(
+        "--placement",
+        default="free,spread,one",
+        help="latency, comma-separated: left to the scheduler (free), or this process on vCPU 0 "
+        "and the workers on vCPU 1 (spread) or 0 (one)",
+    )
     ap.add_argument(
         "--only",
         help="run only these figures, comma-separated: throughput, sweep, latency, startup, array, queue",
