@@ -12,6 +12,7 @@ import time
 import pytest
 
 from brinery._brinery import chunk_pickles, columns, place_results, plain_results
+from brinery.pool._codec import lead_opcodes
 from brinery.pool import Pool
 from brinery.pool._codec import THRESHOLD, PlainWriter
 
@@ -174,29 +175,35 @@ OTHERS = [2**64, -(2**64), "\ud800", Tag("t"), enum.IntEnum("E", "A").A, 1j, (1,
 
 def test_chunk_pickles_load_as_the_stock_pickle_of_the_slice():
     items = SCALARS * 60
-    prefix = b"K\x01\x8c\x08builtins\x94\x8c\x03abs\x94\x93\x94"
-    mains = chunk_pickles(items, range(0, len(items), 500), 500, prefix, False, b"\x87.")
+    lead = lead_opcodes(1, abs)
+    assert pickle.loads(b"\x80\x05" + lead + b"N\x87.") == (1, abs, None)
+    mains = chunk_pickles(items, range(0, len(items), 500), 500, lead, False, 3)
     assert len(mains) == 3
     for i, main in zip(range(0, len(items), 500), mains):
         kind, fn, chunk = pickle.loads(main)
         assert (kind, fn) == (1, abs) and repr(chunk) == repr(items[i : i + 500])
         assert [type(x) for x in chunk] == [type(x) for x in items[i : i + 500]]
         # a worker's reply of the same values, read back natively
-        reply = chunk_pickles(chunk, (0,), len(chunk), b"\x88", False, b"\x86.")[0]
+        reply = chunk_pickles(chunk, (0,), len(chunk), lead_opcodes(True), False, 2)[0]
         assert repr(plain_results(reply)) == repr(chunk)
         out = [None] * (len(chunk) + 2)
         assert place_results(reply, out, 1) and repr(out[1:-1]) == repr(chunk)
         assert not place_results(reply, out, 3)  # (does not fit)
         assert plain_results(pickle.dumps((True, chunk), 5)) is None
     for other in OTHERS:  # written only up to the chunk holding it
-        assert len(chunk_pickles([1] * 20 + [other], range(0, 30, 10), 10, b"", False, b".")) == 2
+        assert len(chunk_pickles([1] * 20 + [other], range(0, 30, 10), 10, b"", False, 1)) == 2
     # a long str repeated through a chunk goes to the stock pickler, which writes it once
     long = "y" * 100_000
-    assert chunk_pickles([long] * 1000, [0], 1000, b"", False, b".") == []
+    assert chunk_pickles([long] * 1000, [0], 1000, b"", False, 1) == []
     assert len(pickle.dumps([long] * 1000, 5)) < 2 * len(long)
     # starmap columns: tuples of one length only
-    assert pickle.loads(chunk_pickles([(1, "a"), (2, "b")], [0], 2, b"", True, b"\x85.")[0]) == (([1, 2], ["a", "b"]),)
-    assert chunk_pickles([(1,), (1, 2)], [0], 2, b"", True, b".") == []
+    assert pickle.loads(chunk_pickles([(1, "a"), (2, "b")], [0], 2, b"", True, 1)[0]) == (([1, 2], ["a", "b"]),)
+    assert chunk_pickles([(1,), (1, 2)], [0], 2, b"", True, 1) == []
+    # a tuple of more than three items (MARK ... TUPLE), and four columns
+    lead = lead_opcodes(1, 2, 3)
+    assert pickle.loads(chunk_pickles([(1, 2, 3, "x")] * 3, [0], 3, lead, True, 4)[0]) == (
+        1, 2, 3, ([1] * 3, [2] * 3, [3] * 3, ["x"] * 3),
+    )
 
 
 def test_every_scalar_and_other_values_through_every_chunked_call_in_subprocess(pool):

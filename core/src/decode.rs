@@ -10,9 +10,11 @@
 //! native stack. Not for streaming: [`crate::io`] reads one pickle from a reader first.
 //!
 //! [`decode_with`] runs the same machine with a host's own [`Builder`] instead of the
-//! tree, so a host can receive values as they are decoded.
+//! tree, so a host can receive values as they are decoded. [`flat`] reads the simplest
+//! messages (a tuple of scalars and lists of scalars) without the machine.
 
 mod builder;
+pub mod flat;
 mod lower;
 mod machine;
 mod memo;

@@ -172,6 +172,15 @@ impl Encoder {
         }
     }
 
+    /// Writes `PROTO` (protocol 2+) without turning framing on: for small messages a
+    /// host writes by the thousand and may read back with [`crate::decode::flat`]
+    /// (frames are optional; a frame costs a 9-byte header and a length to patch).
+    pub fn begin_unframed(&mut self) {
+        if self.proto >= 2 {
+            self.write(&[PROTO, self.proto]);
+        }
+    }
+
     /// Writes `STOP`, commits the last frame and returns the stream. Without
     /// [`Encoder::defer_payloads`] only; with it use [`Encoder::finish_parts`].
     pub fn finish(self) -> Vec<u8> {

@@ -1,30 +1,29 @@
 //! A map's chunks written as stock pickles straight from the caller's list: for chunk
-//! `[start, stop)` of `items`, the bytes `pickle.dumps((kind, head, items[start:stop]), 5)`
+//! `[start, stop)` of `items`, the bytes `pickle.dumps((*lead, items[start:stop]), 5)`
 //! would load as, without the slice, its increfs, nor the C pickler's per-item dispatch.
 //! Only exact `None`, bools, ints that fit in 64 bits, floats and UTF-8-encodable `str`
 //! of under 256 bytes (not memoized: a long one repeated would be written each time)
 //! are written here; at anything else the chunk is left to Python (`None` returned).
 //! A `starmap`'s chunk of equal-length tuples is written as its columns (the worker runs
-//! `map(fn, *columns)`), taken from the tuples as they are written.
+//! `map(fn, *columns)`), taken from the tuples as they are written. The opcodes are the
+//! core's (`Encoder`, unframed), and a reply written this way is read back with
+//! `brinery_core::decode::flat`: this file only looks at Python objects.
 
+use brinery_core::decode::flat::{visit_flat_tuple, Event, Scalar};
+use brinery_core::Encoder;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
-const PROTO5: &[u8] = b"\x80\x05";
-const MARK: u8 = b'(';
-const EMPTY_LIST: u8 = b']';
-const APPENDS: u8 = b'e';
-const TUPLE: u8 = b't';
 /// Items per `MARK ... APPENDS` run, as CPython's pickler batches them.
 const BATCH: usize = 1000;
 
-/// Appends the pickle opcodes of one scalar; false for anything this writer leaves to
-/// Python (the caller then gives up on the chunk).
+/// Writes one scalar; false for anything this writer leaves to Python (the caller then
+/// gives up on the chunk).
 ///
 /// # Safety
 /// `obj` is a valid object and the GIL is held.
-unsafe fn scalar(out: &mut Vec<u8>, obj: *mut ffi::PyObject) -> bool {
+unsafe fn scalar(enc: &mut Encoder, obj: *mut ffi::PyObject) -> bool {
     unsafe {
         let t = ffi::Py_TYPE(obj);
         if t == std::ptr::addr_of_mut!(ffi::PyLong_Type) {
@@ -33,25 +32,10 @@ unsafe fn scalar(out: &mut Vec<u8>, obj: *mut ffi::PyObject) -> bool {
             if overflow != 0 {
                 return false;
             }
-            if (0..256).contains(&v) {
-                out.push(b'K');
-                out.push(v as u8);
-            } else if (0..65536).contains(&v) {
-                out.push(b'M');
-                out.extend_from_slice(&(v as u16).to_le_bytes());
-            } else if i32::try_from(v).is_ok() {
-                out.push(b'J');
-                out.extend_from_slice(&(v as i32).to_le_bytes());
-            } else {
-                // LONG1: eight bytes of little-endian two's complement (not the shortest
-                // form, which any unpickler reads the same).
-                out.extend_from_slice(b"\x8a\x08");
-                out.extend_from_slice(&v.to_le_bytes());
-            }
+            enc.int(v);
             true
         } else if t == std::ptr::addr_of_mut!(ffi::PyFloat_Type) {
-            out.push(b'G');
-            out.extend_from_slice(&ffi::PyFloat_AS_DOUBLE(obj).to_be_bytes());
+            enc.float(ffi::PyFloat_AS_DOUBLE(obj));
             true
         } else if t == std::ptr::addr_of_mut!(ffi::PyUnicode_Type) {
             let mut size: ffi::Py_ssize_t = 0;
@@ -64,24 +48,19 @@ unsafe fn scalar(out: &mut Vec<u8>, obj: *mut ffi::PyObject) -> bool {
             // Only short strs: they are not memoized here, so a long one repeated through
             // a chunk would be written out again each time (the stock pickler's memo
             // writes it once).
-            let Ok(n) = u8::try_from(size) else {
+            if size >= 256 {
                 return false;
-            };
-            out.push(0x8c);
-            out.push(n);
-            out.extend_from_slice(std::slice::from_raw_parts(
-                data as *const u8,
-                usize::from(n),
-            ));
+            }
+            enc.str_utf8(std::slice::from_raw_parts(data as *const u8, size as usize));
             true
         } else if obj == ffi::Py_None() {
-            out.push(b'N');
+            enc.none();
             true
         } else if obj == ffi::Py_True() {
-            out.push(0x88);
+            enc.bool(true);
             true
         } else if obj == ffi::Py_False() {
-            out.push(0x89);
+            enc.bool(false);
             true
         } else {
             false
@@ -89,30 +68,31 @@ unsafe fn scalar(out: &mut Vec<u8>, obj: *mut ffi::PyObject) -> bool {
     }
 }
 
-/// A list's opcodes for `n` values, each written by `one(out, i)`; false as soon as one
-/// is not written.
-fn list_of(out: &mut Vec<u8>, n: usize, mut one: impl FnMut(&mut Vec<u8>, usize) -> bool) -> bool {
-    out.push(EMPTY_LIST);
+/// A list of `n` values, each written by `one(enc, i)`; false as soon as one is not
+/// written.
+fn list_of(enc: &mut Encoder, n: usize, mut one: impl FnMut(&mut Encoder, usize) -> bool) -> bool {
+    enc.empty_list();
     let mut i = 0;
     while i < n {
         let end = (i + BATCH).min(n);
-        out.push(MARK);
+        enc.mark();
         while i < end {
-            if !one(out, i) {
+            if !one(enc, i) {
                 return false;
             }
             i += 1;
         }
-        out.push(APPENDS);
+        enc.appends();
     }
     true
 }
 
 /// The messages of the chunks of `items` starting at each of `starts`, `size` items each
-/// (fewer at the end of the list), each the protocol header, `prefix` (the opcodes of
-/// `kind, head,`, e.g. `K\x01K\x07`), the chunk, then `end` (e.g. `TUPLE3 STOP`). With `columns`, each item
-/// must be a tuple of one length k ≥ 1 (the same for the whole chunk) and the chunk is
-/// written as a tuple of k lists; otherwise as a list of the items. Stops at the first
+/// (fewer at the end of the list), each a tuple of `outer` items: the `outer - 1` whose
+/// opcodes are `lead` (taken from what `pickle` writes for them), then the chunk. With
+/// `columns`, each item must be a tuple of one length k ≥ 1 (the same for the whole
+/// chunk) and the chunk is written as a tuple of k lists; otherwise as a list of the
+/// items. Stops at the first
 /// chunk that is not written (an item of another type; with `columns`, an item not a
 /// tuple of the chunk's length) or is empty: the returned list holds the messages of the
 /// chunks before it.
@@ -121,15 +101,18 @@ pub fn chunk_pickles<'py>(
     items: &Bound<'py, PyList>,
     starts: Vec<usize>,
     size: usize,
-    prefix: &[u8],
+    lead: &[u8],
     columns: bool,
-    end: &[u8],
+    outer: usize,
 ) -> PyResult<Bound<'py, PyList>> {
     let _inside = crate::fork_gate::enter();
     let py = items.py();
     let list = items.as_ptr();
     let found = PyList::empty(py);
     let mut out = Vec::new();
+    if outer == 0 {
+        return Ok(found);
+    }
     for start in starts {
         // No Python code runs while a chunk is written (only type checks and reads of
         // immutable scalars), so the list's length holds for the chunk.
@@ -138,9 +121,10 @@ pub fn chunk_pickles<'py>(
         if start >= stop {
             break;
         }
-        out.clear();
-        out.extend_from_slice(PROTO5);
-        out.extend_from_slice(prefix);
+        let mut enc = Encoder::with_buffer(5, out).expect("protocol 5");
+        enc.begin_unframed();
+        enc.tuple_begin(outer);
+        enc.raw(lead);
         // SAFETY: every index read is below the list's length, checked above with the
         // GIL held and no Python code run since; items are only looked at.
         let written = unsafe {
@@ -158,84 +142,49 @@ pub fn chunk_pickles<'py>(
                         ffi::PyTuple_CheckExact(t) != 0 && ffi::PyTuple_GET_SIZE(t) as usize == k
                     });
                 fits && {
-                    out.push(MARK);
+                    enc.tuple_begin(k);
                     let ok = (0..k).all(|j| {
-                        list_of(&mut out, stop - start, |out, i| {
-                            scalar(out, ffi::PyTuple_GET_ITEM(item(i), j as ffi::Py_ssize_t))
+                        list_of(&mut enc, stop - start, |enc, i| {
+                            scalar(enc, ffi::PyTuple_GET_ITEM(item(i), j as ffi::Py_ssize_t))
                         })
                     });
-                    out.push(TUPLE);
+                    enc.tuple_end(k);
                     ok
                 }
             } else {
-                list_of(&mut out, stop - start, |out, i| scalar(out, item(i)))
+                list_of(&mut enc, stop - start, |enc, i| scalar(enc, item(i)))
             }
         };
+        enc.tuple_end(outer);
+        out = enc.finish();
         if !written {
             break;
         }
-        out.extend_from_slice(end);
         found.append(PyBytes::new(py, &out))?;
     }
     Ok(found)
 }
 
-/// Reads `n` bytes at `*at` of `data`, moving past them; None past the end.
-fn take<'a>(data: &'a [u8], at: &mut usize, n: usize) -> Option<&'a [u8]> {
-    let got = data.get(*at..at.checked_add(n)?)?;
-    *at += n;
-    Some(got)
-}
-
-/// The value of one scalar opcode `op` (its argument read from `data` at `*at`), as
-/// [`scalar`] writes them; None for anything else, or a short stream.
+/// A new reference to the value of `s`, or None if Python refuses it (the error is
+/// dropped: the caller falls back).
 ///
 /// # Safety
 /// The GIL is held.
-unsafe fn value(py: Python<'_>, op: u8, data: &[u8], at: &mut usize) -> Option<Py<PyAny>> {
-    let fixed = |at: &mut usize, n: usize| -> Option<[u8; 8]> {
-        let mut b = [0u8; 8];
-        b[..n].copy_from_slice(take(data, at, n)?);
-        Some(b)
-    };
+unsafe fn value(py: Python<'_>, s: Scalar<'_>) -> Option<Py<PyAny>> {
     // SAFETY: each constructor returns a new reference or null (with an error set,
-    // cleared by the caller's fallback).
+    // cleared below).
     let ptr = unsafe {
-        match op {
-            b'K' => ffi::PyLong_FromLong(take(data, at, 1)?[0] as _),
-            b'M' => {
-                ffi::PyLong_FromLong(u16::from_le_bytes(take(data, at, 2)?.try_into().ok()?) as _)
-            }
-            b'J' => {
-                ffi::PyLong_FromLong(i32::from_le_bytes(take(data, at, 4)?.try_into().ok()?) as _)
-            }
-            0x8a => {
-                let n = *take(data, at, 1)?.first()? as usize;
-                if n == 0 || n > 8 {
-                    return None;
-                }
-                let b = fixed(at, n)?;
-                // (sign-extended from its top byte)
-                let shift = 64 - 8 * n as u32;
-                ffi::PyLong_FromLongLong((i64::from_le_bytes(b) << shift) >> shift)
-            }
-            b'G' => {
-                ffi::PyFloat_FromDouble(f64::from_be_bytes(take(data, at, 8)?.try_into().ok()?))
-            }
-            // (Only SHORT_BINUNICODE: [`scalar`] leaves longer strs to the stock pickler.)
-            0x8c => {
-                let n = take(data, at, 1)?[0] as usize;
-                let s = take(data, at, n)?;
-                ffi::PyUnicode_DecodeUTF8(
-                    s.as_ptr().cast(),
-                    s.len() as _,
-                    c"surrogatepass".as_ptr(),
-                )
-            }
-            b'N' => ffi::Py_NewRef(ffi::Py_None()),
-            0x88 => ffi::Py_NewRef(ffi::Py_True()),
-            0x89 => ffi::Py_NewRef(ffi::Py_False()),
-            _ => return None,
+        match s {
+            Scalar::None => ffi::Py_NewRef(ffi::Py_None()),
+            Scalar::Bool(true) => ffi::Py_NewRef(ffi::Py_True()),
+            Scalar::Bool(false) => ffi::Py_NewRef(ffi::Py_False()),
+            Scalar::Int(v) => ffi::PyLong_FromLongLong(v),
+            Scalar::Float(v) => ffi::PyFloat_FromDouble(v),
+            Scalar::Str(u) => ffi::PyUnicode_DecodeUTF8(
+                u.as_ptr().cast(),
+                u.len() as _,
+                c"surrogatepass".as_ptr(),
+            ),
         }
     };
     if ptr.is_null() {
@@ -250,25 +199,18 @@ unsafe fn value(py: Python<'_>, op: u8, data: &[u8], at: &mut usize) -> Option<P
 /// The values of a worker's reply as the worker writes it with [`chunk_pickles`] (`True`
 /// and a list of scalars), or None for any other stream.
 fn results(py: Python<'_>, data: &[u8]) -> Option<Vec<Py<PyAny>>> {
-    let mut at = 0;
-    if take(data, &mut at, 4)? != b"\x80\x05\x88]" {
-        return None;
-    }
     let mut values = Vec::new();
-    loop {
-        match take(data, &mut at, 1)?[0] {
-            MARK => loop {
-                let op = take(data, &mut at, 1)?[0];
-                if op == APPENDS {
-                    break;
-                }
-                // SAFETY: the GIL is held (`py`).
-                values.push(unsafe { value(py, op, data, &mut at) }?);
-            },
-            0x86 if &data[at..] == b"." => return Some(values),
+    let mut seen = 0;
+    visit_flat_tuple(data, |e| {
+        match (seen, e) {
+            (0, Event::Scalar(Scalar::Bool(true))) | (1, Event::List) => seen += 1,
+            // SAFETY: the GIL is held (`py`).
+            (2, Event::Append(s)) => values.push(unsafe { value(py, s) }?),
             _ => return None,
         }
-    }
+        Some(())
+    })?;
+    (seen == 2).then_some(values)
 }
 
 /// Puts the values of a worker's reply written by [`chunk_pickles`] (`(True, [values])`)

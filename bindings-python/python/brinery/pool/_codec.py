@@ -356,3 +356,31 @@ class Decoder(pickle.Unpickler):
                     ns.setdefault(k, v)
             return None
         return _namespaces.persistent_load(pid)
+
+
+def lead_opcodes(*lead):
+    """The opcodes ``pickle`` writes for the items ``lead`` at the head of the tuple
+    ``(*lead, [])`` (what ``chunk_pickles`` writes before a chunk), or None if pickling
+    fails or writes them otherwise. Taken from pickle's own output: what it writes
+    around them is what it writes around as many ``None`` and as many ``True`` (the
+    lead comes first, so its memo entries are numbered alike wherever it is copied)."""
+    try:
+        body = _unframed_body(pickle.dumps((*lead, []), 5))
+    except Exception:  # noqa: BLE001 - the usual path reports it
+        return None
+    a, b = (_unframed_body(pickle.dumps((v,) * len(lead) + ([],), 5)) for v in (None, True))
+    if body is None or a is None or b is None or len(a) != len(b):
+        return None
+    start = next(i for i in range(len(a)) if a[i] != b[i]) if lead else len(a)
+    tail = a[start + len(lead) :]
+    if not (body.startswith(a[:start]) and body.endswith(tail)) or len(body) < start + len(tail):
+        return None
+    return body[start : len(body) - len(tail)]
+
+
+def _unframed_body(data):
+    """What follows ``PROTO 5`` and the frame header in a one-frame stream."""
+    if data[:2] != b"\x80\x05":
+        return None
+    body = data[2:]
+    return body[9:] if body[:1] == b"\x95" else body

@@ -12,7 +12,19 @@ import types
 from .._brinery import chunk_pickles, columns
 from .._errors import PoolClosedError, PoolError, StageError
 from . import _shared
-from ._codec import FAST, FEW, FULL, SCALARS, Decoder, Encoder, close_unclaimed, is_plain, make_encoder, wants_by_value
+from ._codec import (
+    FAST,
+    FEW,
+    FULL,
+    SCALARS,
+    Decoder,
+    Encoder,
+    close_unclaimed,
+    is_plain,
+    lead_opcodes,
+    make_encoder,
+    wants_by_value,
+)
 from ._exceptions import BrokenWorkersError, WorkerDiedError
 from ._results import RemoteTraceback
 from ._worker import CALL, CHUNK, COLUMNS, STARCHUNK
@@ -246,9 +258,9 @@ class Tasks:
         if size >= FEW and (kind == CHUNK or (kind == STARCHUNK and self._python is None)):
             with self._enc_lock:
                 ref = self._fast_ref(fn)
-                prefix = None if ref is None else _chunk_prefix(COLUMNS if kind == STARCHUNK else kind, ref[0])
-                if prefix is not None:
-                    mains = chunk_pickles(items, starts, size, prefix, kind == STARCHUNK, _END)
+                lead = None if ref is None else lead_opcodes(COLUMNS if kind == STARCHUNK else kind, ref[0])
+                if lead is not None:
+                    mains = chunk_pickles(items, starts, size, lead, kind == STARCHUNK, 3)
                     if mains:
                         sizes.extend(map(len, mains))
                         at = self._core.submit_many(mains, ref[1])
@@ -317,28 +329,6 @@ class Tasks:
         exc = r[1]
         exc.__cause__ = RemoteTraceback(r[2])
         raise exc
-
-
-# What ends a chunk's message: the task tuple, then the stream (TUPLE3 STOP).
-_END = b"\x87."
-# What pickle writes for (kind, head, []) after its header (the opcodes of the empty list,
-# its memo entry, the tuple's and its memo entry, STOP), which chunk_pickles follows.
-_EMPTY_TAIL = b"]\x94\x87\x94."
-
-
-def _chunk_prefix(kind, head):
-    """The opcodes of ``kind, head,`` in a chunk's stock pickle, or None if pickle writes
-    ``(kind, head, [])`` in a way ``chunk_pickles`` does not expect."""
-    try:
-        data = pickle.dumps((kind, head, []), 5)
-    except Exception:  # noqa: BLE001 - the usual path reports it
-        return None
-    body = data[2:]
-    if body[:1] == b"\x95":  # (FRAME and its length)
-        body = body[9:]
-    if data[:2] != b"\x80\x05" or not body.endswith(_EMPTY_TAIL):
-        return None
-    return body[: -len(_EMPTY_TAIL)]
 
 
 # The path a pickling error names, from what was pickled to what the caller passed:

@@ -17,13 +17,25 @@ from .._errors import RemoteError, StageError
 from .._brinery import WorkerEndpoint, chunk_pickles
 import pickle
 
-from ._codec import FAST, FEW, FULL, PENDING, Decoder, Encoder, PlainWriter, close_unclaimed, is_plain, make_encoder
+from ._codec import (
+    FAST,
+    FEW,
+    FULL,
+    PENDING,
+    Decoder,
+    Encoder,
+    PlainWriter,
+    close_unclaimed,
+    is_plain,
+    lead_opcodes,
+    make_encoder,
+)
 
 # Stage numbers; their names are pool.STAGE_NAMES.
 IDLE, RECEIVING, UNPICKLING, RUNNING, PICKLING, SENDING, INITIALIZING = range(7)
 
 # A chunk's results as chunk_pickles writes them: (True, [values]).
-_FIRST, _OK, _OK_END = (0,), b"\x88", b"\x86."
+_FIRST, _OK = (0,), lead_opcodes(True)
 
 # Task kinds. COLUMNS is a STARCHUNK sent as the columns of its argument tuples (one list
 # per argument position): ``fn(*args)`` for each ``args`` in ``zip(*columns)``.
@@ -200,7 +212,7 @@ class Worker:
                 ep.set_stage(PICKLING)
                 # Plain scalars are written straight from the list (chunk_pickles);
                 # anything else is checked while it is written (PlainWriter).
-                data = chunk_pickles(value, _FIRST, len(value), _OK, False, _OK_END) if type(value) is list else None
+                data = chunk_pickles(value, _FIRST, len(value), _OK, False, 2) if type(value) is list else None
                 data = data[0] if data else plain.dumps(out, out[1])
                 if data is None:
                     self.reply(tid, out)
