@@ -89,9 +89,22 @@ print("ok")
 """
 
 
-def test_cells_define_what_a_script_defines(kernel, workdir):
+@pytest.fixture(scope="module")
+def notebook(kernel):
+    """The kernel after ``CELLS``, with their objects dumped to ``objects.pkl`` (so any
+    test of this file can run alone, or in any order after the others)."""
     for cell in CELLS:
         kernel.run(cell)
+    kernel.run("""
+        data = brinery.dumps((shift, double, counter, Square(), Point(3, 4), Color.BLUE))
+        with open("objects.pkl", "wb") as fh:
+            fh.write(data)
+    """)
+    return kernel
+
+
+def test_cells_define_what_a_script_defines(notebook):
+    kernel = notebook
     out = kernel.run("""
         main = sys.modules["__main__"]
         print(type(main).__name__, vars(main) is globals(), shift.__module__)
@@ -101,15 +114,11 @@ def test_cells_define_what_a_script_defines(kernel, workdir):
     lines = out.splitlines()
     assert lines[0].split()[1:] == ["True", "__main__"], out
     assert lines[1] == "True" and lines[2] == "def shift(x):", out
-    kernel.run("""
-        data = brinery.dumps((shift, double, counter, Square(), Point(3, 4), Color.BLUE))
-        with open("objects.pkl", "wb") as fh:
-            fh.write(data)
-        assert pickle.loads(data)[4] == Point(3, 4)  # the registered class, same process
-    """)
+    # (the registered class, same process)
+    kernel.run("assert pickle.loads(data)[4] == Point(3, 4)")
 
 
-def test_stream_loads_in_a_second_kernel(second_kernel, kernel):
+def test_stream_loads_in_a_second_kernel(second_kernel, notebook):
     out = second_kernel.run("""
 import pickle
 with open("objects.pkl", "rb") as fh:
@@ -118,14 +127,14 @@ with open("objects.pkl", "rb") as fh:
     assert out.strip() == "ok"
 
 
-def test_stream_loads_in_python_without_brinery(kernel, workdir):
+def test_stream_loads_in_python_without_brinery(notebook, workdir):
     data = (workdir / "objects.pkl").read_bytes()
     assert load_without_brinery(data, CHECK).strip() == "ok"
 
 
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
-def test_pool_from_the_kernel(kernel, start_method):
-    out = kernel.run(f"""
+def test_pool_from_the_kernel(notebook, start_method):
+    out = notebook.run(f"""
         with brinery.Pool(2, start_method={start_method!r}) as pool:
             print(list(pool.map(lambda x: shift(double(x)), range(4))))
             print(pool.submit(Square().describe).result())
@@ -200,15 +209,23 @@ print("ok")
 """
 
 
-def test_session_saved_after_a_dozen_cells(kernel, workdir):
+@pytest.fixture(scope="module")
+def saved_session(notebook, workdir):
+    """The output of the last of ``SESSION_CELLS``, run in the notebook's kernel (which
+    saves the session to ``session.pkl``)."""
     out = ""
     for cell in SESSION_CELLS:
-        out = kernel.run(cell)
+        out = notebook.run(cell)
+    return out
+
+
+def test_session_saved_after_a_dozen_cells(saved_session, workdir):
+    out = saved_session
     assert out.split()[:2] == ["1", "True"], out
     assert (workdir / "session.pkl").exists()
 
 
-def test_session_restored_into_a_fresh_kernel(second_kernel):
+def test_session_restored_into_a_fresh_kernel(second_kernel, saved_session):
     second_kernel.run("%reset -f")
     out = second_kernel.run("""
         import brinery, warnings
@@ -217,8 +234,10 @@ def test_session_restored_into_a_fresh_kernel(second_kernel):
             skipped = brinery.load_session("session.pkl")
         print(sorted(skipped))
     """)
-    # The socket, and what earlier tests left in the kernel: a closed file, a shut pool.
-    assert out.strip() == "['conn', 'fh', 'pool']", out
+    # The socket, and what earlier cells left in the kernel: a closed file, and a shut
+    # pool when the test of a redefined class ran first. Nothing else.
+    skipped = eval(out.strip())
+    assert "conn" in skipped and "fh" in skipped and set(skipped) <= {"conn", "fh", "pool"}, out
     out = second_kernel.run(SESSION_CHECK)
     assert out.strip() == "ok"
     # The restored names are the user's (`%who` lists them), not IPython's.
@@ -226,7 +245,7 @@ def test_session_restored_into_a_fresh_kernel(second_kernel):
     assert "total" in out and "acct" in out, out
 
 
-def test_session_restored_into_a_script(workdir):
+def test_session_restored_into_a_script(workdir, saved_session):
     from helpers import run_python
 
     code = ("import warnings, brinery\n"
