@@ -12,6 +12,7 @@ import pytest
 
 import brinery
 from brinery.pool import Pool
+from helpers import run_python
 
 WAIT = 30
 
@@ -86,3 +87,17 @@ def test_os_fork_waits_for_a_short_native_call_on_another_thread():
     os.waitpid(pid, 0)
     t.join(WAIT)
     assert done and started >= done[0]
+
+
+def test_a_worker_fork_raises_the_audit_event_os_fork_does_in_subprocess():
+    # (audit hooks cannot be removed: a process of its own)
+    out = run_python("""
+import sys, brinery
+events = []
+sys.addaudithook(lambda event, args: events.append(event) if event == "os.fork" else None)
+with brinery.Pool(2, start_method="fork") as pool:
+    assert pool.submit(abs, -3).result(timeout=30) == 3
+    assert sorted(pool.map(abs, range(-50, 0), chunksize=1)) == list(range(1, 51))
+print(len(events))
+""")
+    assert int(out) >= 2, out

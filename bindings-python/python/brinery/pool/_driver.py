@@ -210,8 +210,10 @@ def _reraise(e):
 
 def _fork_worker(initializer, initargs, sock, stage, parent_only):
     parent = os.getpid()
-    if sys.is_finalizing():  # (as os.fork() refuses to)
+    # What os.fork() does first: refuse at interpreter shutdown, raise its audit event.
+    if sys.is_finalizing():
         raise RuntimeError("can't fork at interpreter shutdown")
+    sys.audit("os.fork")
     # Not os.fork(): this one waits until no other thread is inside brinery's native
     # code, whose half-initialized statics the worker would inherit (see fork_gate.rs).
     pid = _native_fork()
