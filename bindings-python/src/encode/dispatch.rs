@@ -178,6 +178,24 @@ impl<'py> Walker<'py> {
             }
             return Ok(true);
         }
+        if is_type(obj, &raw mut ffi::PyBytes_Type) && self.enc.protocol() >= 3 && !self.opts.fast {
+            // As a str: one lookup for both (no weak proxy refers to bytes).
+            // SAFETY: an exact bytes object, whose contents live as long as it.
+            let data = unsafe {
+                std::slice::from_raw_parts(
+                    ffi::PyBytes_AS_STRING(obj.as_ptr()) as *const u8,
+                    ffi::Py_SIZE(obj.as_ptr()) as usize,
+                )
+            };
+            let hit = self.memo.get_or_write(obj, || {
+                Self::write_bytes(&mut self.enc, &mut self.payloads, obj, data);
+                Ok(self.enc.memoize())
+            })?;
+            if let Some(idx) = hit {
+                self.enc.get(idx);
+            }
+            return Ok(true);
+        }
         if self.try_get(obj) {
             return Ok(true);
         }
@@ -360,12 +378,23 @@ impl<'py> Walker<'py> {
     /// The bytes opcode for `data`, the contents of `owner`, which the encoder may leave
     /// out for the output to take straight from `owner` (kept alive until then).
     pub fn write_bytes_of(&mut self, owner: &Bound<'py, PyBytes>, data: &[u8]) {
-        let before = self.enc.deferred_count();
-        self.enc.bytes(data);
-        if self.enc.deferred_count() > before {
+        Self::write_bytes(&mut self.enc, &mut self.payloads, owner.as_any(), data)
+    }
+
+    /// [`Walker::write_bytes_of`] on the walker's parts (for a closure that borrows the
+    /// memo meanwhile); `owner` must be a `bytes` object (of any subclass) holding `data`.
+    #[inline(always)]
+    fn write_bytes(
+        enc: &mut Encoder,
+        payloads: &mut Vec<Payload<'py>>,
+        owner: &Bound<'py, PyAny>,
+        data: &[u8],
+    ) {
+        let before = enc.deferred_count();
+        enc.bytes(data);
+        if enc.deferred_count() > before {
             // SAFETY: a bytes object's contents never change (subclasses included).
-            self.payloads
-                .push(unsafe { Payload::new(owner.as_any(), data) });
+            payloads.push(unsafe { Payload::new(owner, data) });
         }
     }
 
