@@ -19,6 +19,7 @@ cannot:
   that bind by-value functions to one globals dict per module for the worker's life.
 """
 
+import functools
 import io
 import itertools
 import os
@@ -368,15 +369,23 @@ def lead_opcodes(*lead):
         body = _unframed_body(pickle.dumps((*lead, []), 5))
     except Exception:  # noqa: BLE001 - the usual path reports it
         return None
-    a, b = (_unframed_body(pickle.dumps((v,) * len(lead) + ([],), 5)) for v in (None, True))
-    if body is None or a is None or b is None or len(a) != len(b):
+    around = _around(len(lead))
+    if body is None or around is None:
         return None
-    start = next(i for i in range(len(a)) if a[i] != b[i]) if lead else len(a)
-    tail = a[start + len(lead) :]
-    if not (body.startswith(a[:start]) and body.endswith(tail)) or len(body) < start + len(tail):
+    head, tail = around
+    if not (body.startswith(head) and body.endswith(tail)) or len(body) < len(head) + len(tail):
         return None
-    return body[start : len(body) - len(tail)]
+    return body[len(head) : len(body) - len(tail)]
 
+
+@functools.lru_cache(maxsize=None)
+def _around(n):
+    """What pickle writes before and after ``n`` leading items of ``(*lead, [])``."""
+    a, b = (_unframed_body(pickle.dumps((v,) * n + ([],), 5)) for v in (None, True))
+    if a is None or b is None or len(a) != len(b):
+        return None
+    start = next(i for i in range(len(a)) if a[i] != b[i]) if n else len(a)
+    return a[:start], a[start + n :]
 
 def _unframed_body(data):
     """What follows ``PROTO 5`` and the frame header in a one-frame stream."""
