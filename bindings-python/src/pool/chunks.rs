@@ -180,6 +180,18 @@ unsafe fn value(py: Python<'_>, s: Scalar<'_>) -> Option<Py<PyAny>> {
             Scalar::Bool(false) => ffi::Py_NewRef(ffi::Py_False()),
             Scalar::Int(v) => ffi::PyLong_FromLongLong(v),
             Scalar::Float(v) => ffi::PyFloat_FromDouble(v),
+            Scalar::Str(u) if u.is_ascii() => {
+                // (checked already: ASCII needs no decoding, only a copy)
+                let s = ffi::PyUnicode_New(u.len() as _, 127);
+                if !s.is_null() {
+                    std::ptr::copy_nonoverlapping(
+                        u.as_ptr(),
+                        ffi::PyUnicode_DATA(s).cast::<u8>(),
+                        u.len(),
+                    );
+                }
+                s
+            }
             Scalar::Str(u) => ffi::PyUnicode_DecodeUTF8(
                 u.as_ptr().cast(),
                 u.len() as _,

@@ -114,7 +114,8 @@ pub fn visit_flat_tuple<'a>(
 
 /// `raw` if it is generalized UTF-8 (lone surrogates allowed), as the machine reads.
 fn text(raw: &[u8]) -> Option<&[u8]> {
-    (core::str::from_utf8(raw).is_ok() || super::text::is_surrogatepass_utf8(raw)).then_some(raw)
+    (raw.is_ascii() || core::str::from_utf8(raw).is_ok() || super::text::is_surrogatepass_utf8(raw))
+        .then_some(raw)
 }
 
 struct Reader<'a> {
