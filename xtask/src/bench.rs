@@ -11,6 +11,7 @@ const SCRIPTS: &[(&str, &str)] = &[
     ("python", "core/benches/compare_cpython.py"),
     ("every python", "bindings-python/benches/compare.py"),
     ("every python", "bindings-python/benches/compare_sizes.py"),
+    ("every python", "bindings-python/benches/steady_sizes.py"),
     ("python", "bindings-python/benches/pool_compare.py"),
     ("python", "bindings-python/benches/dask_compare.py"),
     ("node", "bindings-node/bench/compare.js"),
