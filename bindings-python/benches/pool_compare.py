@@ -8,8 +8,7 @@ Measures (best of --repeat): throughput of no-op tasks with chunksize 1 on 2 wor
 ``multiprocessing.Pool`` (``--sweep-tasks``, ``--chunksizes``, ``--methods``); the p50
 of one ``submit``→``result`` round trip beside its limit (a pickling socketpair
 ping-pong between two Python processes); pool start to first result (fork and spawn)
-beside its limit (fork plus one pipe byte); the native codec of plain chunks against
-stock pickle (``chunks``); and the
+beside its limit (fork plus one pipe byte); and the
 effective throughput of a 100 MB NumPy array argument, and a ``multiprocessing.Queue``
 passed to running workers against the same Queue inherited by ``multiprocessing.Process``
 children (``--queue-items``, default 100,000; ``--only-queue`` runs only that). Prints
@@ -314,51 +313,6 @@ def _cpu_of(pids):
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def chunk_codec(args):
-    """What a ``map``'s plain chunks cost to encode in the parent and their replies to
-    decode, ns a value: the native writer (``chunk_pickles``) and reader
-    (``plain_results``) beside stock ``pickle.dumps`` of the same ``(kind, fn, chunk)``
-    and ``pickle.loads`` of the same reply, 200,000 values in chunks of 1,000, best of
-    ``--repeat`` (at least 10) rounds, interleaved."""
-    import pickle
-
-    from brinery._brinery import chunk_pickles, plain_results
-    from brinery.pool._codec import lead_opcodes
-
-    n, size = 200_000, 1000
-    lead, ok = lead_opcodes(1, abs), lead_opcodes(True)
-    print(f"\nplain chunks of {size:,}, ns a value (best of {max(10, args.repeat)}, interleaved):")
-    print(f"  {'values':8} {'write':>8} {'pickle.dumps':>13} {'ratio':>7}   {'read':>8} {'pickle.loads':>13} {'ratio':>7}")
-    cases = {
-        "ints": list(range(n)),
-        "floats": [i * 0.5 for i in range(n)],
-        "strs": [str(i) for i in range(n)],
-    }
-    for name, items in cases.items():
-        starts = range(0, n, size)
-        chunks = [items[i : i + size] for i in starts]
-        replies = chunk_pickles(items, starts, size, ok, False, 2)
-        stock_replies = [pickle.dumps((True, c), 5) for c in chunks]
-        t = interleaved(
-            {
-                "write": lambda: _timed(lambda: chunk_pickles(items, starts, size, lead, False, 3)),
-                "dumps": lambda: _timed(lambda: [pickle.dumps((1, abs, items[i : i + size]), 5) for i in starts]),
-                "read": lambda: _timed(lambda: [plain_results(r) for r in replies]),
-                "loads": lambda: _timed(lambda: [pickle.loads(r) for r in stock_replies]),
-            },
-            max(10, args.repeat),
-        )
-        ns = {k: v / n * 1e9 for k, v in t.items()}
-        print(f"  {name:8} {ns['write']:8.1f} {ns['dumps']:13.1f} {ns['write'] / ns['dumps']:6.2f}x"
-              f"   {ns['read']:8.1f} {ns['loads']:13.1f} {ns['read'] / ns['loads']:6.2f}x")
-
-
-def _timed(fn):
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
-
-
 def big_array(args):
     try:
         import numpy as np
@@ -586,7 +540,7 @@ def main():
     )
     ap.add_argument(
         "--only",
-        help="run only these figures, comma-separated: throughput, sweep, latency, startup, chunks, array, queue",
+        help="run only these figures, comma-separated: throughput, sweep, latency, startup, array, queue",
     )
     args = ap.parse_args()
     if args.soak:
@@ -600,7 +554,6 @@ def main():
         "sweep": chunk_sweep,
         "latency": latency,
         "startup": startup,
-        "chunks": chunk_codec,
         "array": big_array,
         "queue": queue_throughput,
     }

@@ -13,6 +13,7 @@ const SCRIPTS: &[(&str, &str)] = &[
     ("every python", "bindings-python/benches/compare_sizes.py"),
     ("every python", "bindings-python/benches/steady_sizes.py"),
     ("python", "bindings-python/benches/pool_compare.py"),
+    ("python", "bindings-python/benches/chunk_codec.py"),
     ("python", "bindings-python/benches/dask_compare.py"),
     ("node", "bindings-node/bench/compare.js"),
     ("python", "bindings-c/benches/compare_json.py"),
