@@ -178,8 +178,7 @@ impl<'py> Walker<'py> {
             }
             return Ok(true);
         }
-        if is_type(obj, &raw mut ffi::PyBytes_Type) && self.enc.protocol() >= 3 && !self.opts.fast {
-            // As a str: one lookup for both (no weak proxy refers to bytes).
+        if is_type(obj, &raw mut ffi::PyBytes_Type) && self.enc.protocol() >= 3 {
             // SAFETY: an exact bytes object, whose contents live as long as it.
             let data = unsafe {
                 std::slice::from_raw_parts(
@@ -187,6 +186,14 @@ impl<'py> Walker<'py> {
                     ffi::Py_SIZE(obj.as_ptr()) as usize,
                 )
             };
+            if self.opts.fast {
+                // (Written again each time; only what an earlier dump memoized is fetched.)
+                if !self.try_get(obj) {
+                    Self::write_bytes(&mut self.enc, &mut self.payloads, obj, data);
+                }
+                return Ok(true);
+            }
+            // As a str: one lookup for both (no weak proxy refers to bytes).
             let hit = self.memo.get_or_write(obj, || {
                 Self::write_bytes(&mut self.enc, &mut self.payloads, obj, data);
                 Ok(self.enc.memoize())
@@ -196,14 +203,7 @@ impl<'py> Walker<'py> {
             }
             return Ok(true);
         }
-        if self.try_get(obj) {
-            return Ok(true);
-        }
-        if is_type(obj, &raw mut ffi::PyBytes_Type) && self.enc.protocol() >= 3 {
-            self.save_bytes(obj)?;
-            return Ok(true);
-        }
-        Ok(false)
+        Ok(self.try_get(obj))
     }
 
     /// Everything but the leaves, which [`Walker::save_leaf`] tried before (or, when a
