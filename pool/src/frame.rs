@@ -395,7 +395,7 @@ pub fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
 }
 
 mod reader;
-pub(crate) use reader::FrameReader;
+pub(crate) use reader::{FrameReader, SPIN};
 
 #[cfg(test)]
 mod wait_tests;

@@ -226,12 +226,14 @@ impl FrameReader {
     }
 }
 
-/// How long [`FrameReader::recv`] polls without sleeping once input has been coming
-/// within this long of each wait starting (a peer answering at once, as a pool does
-/// with short tasks). On a VM, a sleeper on one vCPU woken from another takes 10-30 µs
-/// to run, longer than the whole exchange; a wait that outlasts this sleeps, and the
-/// next one does not spin until input comes this quickly again.
-const SPIN: Duration = Duration::from_micros(50);
+/// How long a waiter on either end polls without sleeping before it sleeps: the parent
+/// waiting for a short task's reply (`SharedPool::collect`), and [`FrameReader::recv`]
+/// once input has been coming within this long of each wait starting (a peer answering
+/// at once, as a pool does with short tasks). On a VM, a sleeper on one vCPU woken from
+/// another takes 10-30 µs to run, longer than the whole exchange; a wait that outlasts
+/// this sleeps, and the reader's next one does not spin until input comes this quickly
+/// again.
+pub(crate) const SPIN: Duration = Duration::from_micros(50);
 
 /// Sleeps until `sock` has input, or its peer hung up or failed (the read that follows
 /// tells which).

@@ -18,12 +18,12 @@ use std::sync::{MutexGuard, TryLockError};
 
 use super::event_loop::{poll, Turn};
 use super::*;
+use crate::frame::SPIN;
 
 /// A thread waiting for a task that typically takes less than this (the worker's running
 /// average) first polls without sleeping, for up to [`SPIN`]: on a VM, a reply that must
 /// wake a thread whose virtual CPU has gone idle waits tens of µs for that CPU.
 const SPIN_BELOW: Duration = Duration::from_micros(250);
-const SPIN: Duration = Duration::from_micros(50);
 
 /// A [`Pool`] shared among threads; see the module docs.
 pub struct SharedPool {
