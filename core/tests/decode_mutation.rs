@@ -6,16 +6,11 @@
 mod common;
 
 use brinery_core::{decode, dis, DecodeOptions, Limits, Py2Strings};
-use common::case_streams;
-use common::mutate::{mutate, Rng};
+use common::mutate::{mutate, seeds, Rng};
 
 #[test]
 fn mutated_vectors_never_panic() {
-    let streams: Vec<Vec<u8>> = case_streams()
-        .into_iter()
-        .map(|(_, _, data, _)| data)
-        .filter(|d| d.len() <= 2048)
-        .collect();
+    let streams = seeds();
     assert!(streams.len() > 300);
     let mut strict = DecodeOptions::new();
     strict.limits = Limits {

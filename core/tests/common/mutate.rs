@@ -1,6 +1,17 @@
-//! Deterministic stream mutations shared by the mutation test and the CPython
-//! differential test: bit flips, interesting bytes, insertions, deletions, duplicated
-//! chunks, splices from another stream, huge lengths and truncation.
+//! Deterministic stream mutations, and the streams they start from, shared by the
+//! mutation tests and the CPython differential test: bit flips, interesting bytes,
+//! insertions, deletions, duplicated chunks, splices from another stream, huge lengths
+//! and truncation.
+
+/// The shared vectors' streams of 2 KiB or less: what the mutation tests start from
+/// (small enough that a few thousand mutated copies run in seconds).
+pub fn seeds() -> Vec<Vec<u8>> {
+    super::case_streams()
+        .into_iter()
+        .map(|(_, _, data, _)| data)
+        .filter(|d| d.len() <= 2048)
+        .collect()
+}
 
 /// xorshift64*: small, deterministic, good enough to pick mutations.
 pub struct Rng(pub u64);
