@@ -387,6 +387,7 @@ def _around(n):
     start = next(i for i in range(len(a)) if a[i] != b[i]) if n else len(a)
     return a[:start], a[start + n :]
 
+
 def _unframed_body(data):
     """What follows ``PROTO 5`` and the frame header in a one-frame stream."""
     if data[:2] != b"\x80\x05":
