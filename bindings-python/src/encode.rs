@@ -32,6 +32,7 @@ pub mod dispatch;
 pub mod fast_call;
 pub mod function;
 pub mod global;
+pub mod growing;
 pub mod init_subclass;
 pub mod instance;
 pub mod instance_dict;

@@ -216,6 +216,26 @@ def test_dump_to_a_file_holds_the_stream_until_the_proxies_are_settled():
             assert type(loaded[1]) is Thing
 
 
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_a_proxy_met_after_the_stream_grew_in_its_result_is_settled(protocol):
+    # Past 256 KiB `dumps` writes the stream into its result as it goes (short payloads
+    # as soon as they are read, the open frame's header fixed when it closes); a proxy
+    # met after that keeps the rest in memory until its referent is settled.
+    big = [bytes([i % 251]) * 300 for i in range(2000)]
+    x, y = Thing("x"), Thing("y")
+    # `y` is not held: its proxy's call is rewritten to load it as `y` at the end.
+    order = [big, weakref.proxy(x), weakref.proxy(y), big[:3], b"y" * 300, "z" * 700, x]
+    data = brinery.dumps(order, protocol=protocol, by_value=["test_weakproxy_subprocess"])
+    f = io.BytesIO()
+    brinery.dump(order, f, protocol=protocol, by_value=["test_weakproxy_subprocess"])
+    assert f.getvalue() == data
+    for loads in (pickle.loads, pickle._loads):
+        loaded = loads(data)
+        assert loaded[0] == big and loaded[3] == big[:3] and loaded[4] == b"y" * 300
+        assert type(loaded[1]) is weakref.ProxyType and weakref.proxy(loaded[6]) is loaded[1]
+        assert type(loaded[2]) is Thing and loaded[2].name == "y"
+
+
 def test_streams_with_proxies_are_deterministic():
     x, y = Thing("x"), Thing("y")
     objs = [weakref.proxy(x), weakref.proxy(y), y]

@@ -24,6 +24,7 @@
 //! `scalars`, `containers`, `memo` and `globals`.
 
 mod containers;
+mod drain;
 mod globals;
 mod memo;
 mod payload;
@@ -31,6 +32,7 @@ mod scalars;
 pub mod splice;
 
 pub use containers::Batch;
+pub use drain::{Drained, FrameFix};
 pub use splice::Splice;
 
 use alloc::collections::BTreeMap;
@@ -63,6 +65,15 @@ pub struct Encoder {
     deferred_len: usize,
     /// Map Python 3 names of globals to Python 2 ones below protocol 3.
     fix_imports: bool,
+    /// Stream bytes the host has taken ([`Encoder::discard_committed`],
+    /// [`Encoder::discard_drained`]), less the frame headers it was told to remove.
+    taken: usize,
+    /// Where in the stream the open frame's header went, when a host took it (see
+    /// [`drain`]); its bytes taken, header included, are `frame_taken`.
+    frame_header_taken: Option<usize>,
+    frame_taken: usize,
+    /// Headers of frames closed since the host took their start, for it to fix.
+    fixes: Vec<FrameFix>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -105,6 +116,10 @@ impl Encoder {
             defer_min: usize::MAX,
             splices: Vec::new(),
             fix_imports: true,
+            taken: 0,
+            frame_header_taken: None,
+            frame_taken: 0,
+            fixes: Vec::new(),
         })
     }
 
@@ -133,6 +148,12 @@ impl Encoder {
     #[inline]
     pub fn deferred_count(&self) -> usize {
         self.splices.len()
+    }
+
+    /// The total length of the payloads left out and not yet taken by the host.
+    #[inline]
+    pub fn deferred_len(&self) -> usize {
+        self.deferred_len
     }
 
     /// The protocol being written.
@@ -249,7 +270,9 @@ impl Encoder {
             *start = 0;
         }
         let n = splice::count_at_or_before(&self.splices, end);
-        self.deferred_len -= self.splices.drain(..n).map(|s| s.len).sum::<usize>();
+        let taken_deferred = self.splices.drain(..n).map(|s| s.len).sum::<usize>();
+        self.deferred_len -= taken_deferred;
+        self.taken += end + taken_deferred;
         for s in &mut self.splices {
             s.at -= end;
         }
@@ -330,7 +353,13 @@ impl Encoder {
             return;
         };
         let frame_len = self.frame_len(start);
-        if frame_len >= FRAME_SIZE_MIN {
+        if let Some(at) = self.frame_header_taken.take() {
+            self.frame_taken = 0;
+            if frame_len < FRAME_SIZE_MIN {
+                self.taken -= FRAME_HEADER_SIZE;
+            }
+            self.fixes.push(drain::fix(at, frame_len));
+        } else if frame_len >= FRAME_SIZE_MIN {
             self.buf[start] = FRAME;
             self.buf[start + 1..start + FRAME_HEADER_SIZE]
                 .copy_from_slice(&(frame_len as u64).to_le_bytes());
@@ -392,9 +421,10 @@ impl Encoder {
         }
     }
 
-    /// The length of the frame opened at `start`, deferred payloads included.
+    /// The length of the frame opened at `start`, deferred payloads and the part a host
+    /// took (see [`drain`]) included.
     #[inline]
     fn frame_len(&self, start: usize) -> usize {
-        self.buf.len() - start - FRAME_HEADER_SIZE + self.frame_deferred
+        self.buf.len() + self.frame_deferred + self.frame_taken - start - FRAME_HEADER_SIZE
     }
 }

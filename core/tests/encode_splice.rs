@@ -1,11 +1,12 @@
 //! Deferred payloads (`Encoder::defer_payloads`): whatever the protocol, the mix of
-//! items, the threshold and where a host takes committed frames, splicing the left-out
-//! payloads back in gives exactly the bytes of the same dump without deferral, and only
-//! immutable `str`/`bytes` payloads of at least the threshold are ever left out, inside
-//! frames as well as outside them.
+//! items, the threshold and where a host takes committed frames (or everything written,
+//! open frames included, fixing their headers as told: `Encoder::drained`), splicing
+//! the left-out payloads back in gives exactly the bytes of the same dump without
+//! deferral, and only immutable `str`/`bytes` payloads of at least the threshold are
+//! ever left out, inside frames as well as outside them.
 
 use brinery_core::encode::splice::MIN_DEFERRED;
-use brinery_core::encode::{splice, Batch, Splice};
+use brinery_core::encode::{splice, Batch, FrameFix, Splice};
 use brinery_core::opcode::FRAME_SIZE_TARGET;
 use brinery_core::Encoder;
 use proptest::prelude::*;
@@ -139,7 +140,35 @@ proptest! {
             streamed.extend(assembled(buf, splices, k));
         }
         prop_assert_eq!(next, kept.len());
-        prop_assert_eq!(streamed, whole);
+        prop_assert_eq!(streamed, whole.clone());
+
+        // Deferred and drained: everything written taken at some boundaries, open frames
+        // included, their headers fixed as they close (`Encoder::drained`).
+        let mut enc = Encoder::new(proto).unwrap();
+        enc.defer_payloads(min);
+        let mut kept = Vec::new();
+        let mut drained: Vec<(Vec<FrameFix>, Vec<u8>, Vec<Splice>)> = Vec::new();
+        let take = |e: &mut Encoder, i: usize| {
+            if takes[i] {
+                let d = e.drained();
+                drained.push((d.fixes.to_vec(), d.buf.to_vec(), d.splices.to_vec()));
+                e.discard_drained();
+            }
+        };
+        dump(&mut enc, &items, take, &mut kept);
+        let (buf, splices) = enc.finish_parts_in_place();
+        drained.push((enc.take_fixes(), buf, splices));
+        let mut out = Vec::new();
+        let mut next = 0;
+        for (fixes, buf, splices) in &drained {
+            for f in fixes {
+                prop_assert!(f.apply(&mut out), "{:?} outside the {} bytes taken", f, out.len());
+            }
+            out.extend(assembled(buf, splices, &kept[next..next + splices.len()]));
+            next += splices.len();
+        }
+        prop_assert_eq!(next, kept.len());
+        prop_assert_eq!(out, whole);
     }
 }
 

@@ -2,23 +2,23 @@
 //! out (see `brinery_core::encode::splice`), put together once, straight into the
 //! `bytes` object `dumps` returns, or handed to a file piece by piece with big `bytes`
 //! objects passed as they are, so a payload is copied at most once, as `pickle` does.
-//! A stream past [`GROW_FROM`] bytes goes into its `bytes` object as frames are
-//! committed ([`Growing`]), so the encoder's buffer stays small and warm and the only
-//! big allocation is the result, grown in place as `pickle` grows its own.
+//! A stream past [`GROW_FROM`](super::growing::GROW_FROM) bytes goes into its `bytes`
+//! object as it is written ([`Growing`]).
 
-use brinery_core::encode::{splice, Splice};
+use brinery_core::encode::{splice, Drained, FrameFix, Splice};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use super::growing::Growing;
 use super::walker::recycle_output;
 
 /// The smallest payload left out of the encoder's buffer while the stream is short:
 /// it is copied from the buffer, still in cache, into its `bytes` object once at the end.
 pub const DEFER_MIN: usize = 2 * 1024;
 
-/// The smallest payload left out once the stream goes into its `bytes` object as frames
-/// commit ([`Growing`]): every byte of the buffer is then copied a second time, from a
+/// The smallest payload left out once the stream goes into its `bytes` object as it is
+/// written ([`Growing`]): every byte of the buffer is then copied a second time, from a
 /// buffer that is not the output, and payloads of a few hundred bytes are cheaper to
 /// copy once from their own object (20 MB of 1 KiB `bytes` ran at 1.3x `pickle`'s
 /// time with 2 KiB here, 10 MB of 256-byte ones 1.3x with 512, 0.95x with 192).
@@ -58,10 +58,18 @@ impl<'py> Payload<'py> {
     }
 }
 
+impl AsRef<[u8]> for Payload<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self.data()
+    }
+}
+
 /// The parts of a stream, or of the part of it already committed.
 pub struct Stream<'py> {
     /// The stream's start, already in its `bytes` object (see [`Growing`]).
     pub head: Option<Growing<'py>>,
+    /// Fixes to the frame headers in `head`, due before `buf` is appended.
+    pub fixes: Vec<FrameFix>,
     pub buf: Vec<u8>,
     pub splices: Vec<Splice>,
     pub payloads: Vec<Payload<'py>>,
@@ -72,15 +80,20 @@ impl<'py> Stream<'py> {
     /// cache.
     pub fn into_bytes(self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let out = if let Some(mut head) = self.head {
-            head.append(&self.buf, &self.splices, &self.payloads)?;
+            let d = Drained {
+                fixes: &self.fixes,
+                buf: &self.buf,
+                splices: &self.splices,
+            };
+            head.take(d, &self.payloads)?;
             head.finish()?
         } else if self.splices.is_empty() {
             PyBytes::new(py, &self.buf)
         } else {
-            let parts: Vec<&[u8]> = self.payloads.iter().map(Payload::data).collect();
             let total = splice::total_len(&self.buf, &self.splices);
             let mut fill = Filler::new(py, total)?;
-            let fits = splice::for_each_piece(&self.buf, &self.splices, &parts, |p| fill.push(p));
+            let fits =
+                splice::for_each_piece(&self.buf, &self.splices, &self.payloads, |p| fill.push(p));
             fill.finish(fits)?
         };
         recycle_output(self.buf);
@@ -90,7 +103,10 @@ impl<'py> Stream<'py> {
     /// Hands the stream to `write` (see [`write_parts`]); the buffer goes back to the
     /// thread's cache.
     pub fn write_to(self, write: &Bound<'py, PyAny>) -> PyResult<()> {
-        debug_assert!(self.head.is_none(), "a stream to a file is never grown");
+        debug_assert!(
+            self.head.is_none() && self.fixes.is_empty(),
+            "a stream to a file is never grown"
+        );
         write_parts(write, &self.buf, &self.splices, &self.payloads)?;
         recycle_output(self.buf);
         Ok(())
@@ -147,7 +163,7 @@ pub fn write_parts<'py>(
     flush(&mut run, &mut run_len)
 }
 
-fn mismatch() -> PyErr {
+pub(super) fn mismatch() -> PyErr {
     pyo3::exceptions::PyRuntimeError::new_err(
         "brinery: the stream's deferred payloads do not match its splices",
     )
@@ -203,182 +219,5 @@ impl<'py> Filler<'py> {
             return Err(mismatch());
         }
         Ok(self.out)
-    }
-}
-
-/// A stream this long (payloads included) goes into its `bytes` object as frames are
-/// committed, rather than all at once at the end: past the thread's cached buffer a big
-/// encoder buffer was a fresh allocation on every call, faulted in and then copied once
-/// more (dumps of 20 MB ran at 4x `pickle`'s time).
-pub const GROW_FROM: usize = 256 * 1024;
-
-extern "C" {
-    // Part of CPython's C API on every version brinery supports (not the limited API);
-    // pyo3-ffi declares it crate-private.
-    fn _PyBytes_Resize(bytes: *mut *mut ffi::PyObject, newsize: ffi::Py_ssize_t) -> c_int;
-    #[cfg(target_os = "linux")]
-    fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: c_int) -> c_int;
-}
-
-/// A [`Growing`] buffer this big has its pages faulted in ahead (see [`Growing::populate`]).
-const POPULATE_MIN: usize = 32 << 20;
-use std::os::raw::c_int;
-
-thread_local! {
-    /// The length of the last stream [`Growing`] finished on this thread.
-    static LAST_GROWN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-/// A `bytes` object nobody else has seen yet, filled from the front and grown in place
-/// (`_PyBytes_Resize`, a `realloc`, which for big sizes moves page mappings, not bytes),
-/// then cut to its length: `_pickle.c`'s output buffer.
-pub struct Growing<'py> {
-    py: Python<'py>,
-    /// Owned; null only after a failed resize (which freed it).
-    obj: *mut ffi::PyObject,
-    len: usize,
-    cap: usize,
-}
-
-impl<'py> Growing<'py> {
-    /// Starts at the length of the last stream grown on this thread (at `cap` for the
-    /// thread's first): a program dumping similar objects grows each once, and asks
-    /// for no more than the block it gave back last. glibc maps anew any request at
-    /// least as big as the last mapped block it freed, which is the last stream cut to
-    /// its length; starting above that (at `cap` when the stream was shorter) mapped
-    /// and faulted in a fresh object on every call (1 MB dumps at 5x `pickle`'s time).
-    pub fn new(py: Python<'py>, cap: usize) -> PyResult<Self> {
-        let cap = match LAST_GROWN.with(std::cell::Cell::get) {
-            0 => cap,
-            last => last,
-        };
-        // SAFETY: a new, uninitialised bytes object; only `len` bytes of it are ever
-        // handed out, each written first.
-        let obj = unsafe { ffi::PyBytes_FromStringAndSize(std::ptr::null(), cap as _) };
-        if obj.is_null() {
-            return Err(PyErr::fetch(py));
-        }
-        Ok(Growing {
-            py,
-            obj,
-            len: 0,
-            cap,
-        })
-    }
-
-    /// Faults in the pages of `[from, to)` in one call when the buffer is big enough
-    /// to be fresh memory (glibc maps requests of 32 MiB or more anew each time): on
-    /// this VM a page fault per 4 KiB page made page faults most of a big dump's time,
-    /// for `pickle` as much as for brinery, and one `MADV_POPULATE_WRITE` per append
-    /// takes a third off that. Only what is about to be written: the spare capacity of
-    /// a growth stays unmapped. Kernels before 5.14 refuse the advice, and the pages
-    /// fault as usual.
-    fn populate(&self, from: usize, to: usize) {
-        #[cfg(target_os = "linux")]
-        if self.cap >= POPULATE_MIN {
-            const MADV_POPULATE_WRITE: c_int = 23;
-            const PAGE: usize = 4096;
-            // SAFETY: the range lies inside the object's `cap` bytes of contents
-            // (rounded inward to whole pages), which are ours and not yet handed out;
-            // populating writes nothing a reader could see.
-            unsafe {
-                let data = ffi::PyBytes_AsString(self.obj) as usize;
-                let start = (data + from).next_multiple_of(PAGE);
-                let end = (data + to.min(self.cap))
-                    .next_multiple_of(PAGE)
-                    .min((data + self.cap) & !(PAGE - 1));
-                if end > start {
-                    madvise(start as *mut _, end - start, MADV_POPULATE_WRITE);
-                }
-            }
-        }
-        #[cfg(not(target_os = "linux"))]
-        let _ = (from, to);
-    }
-
-    fn reserve(&mut self, extra: usize) -> PyResult<()> {
-        let need = self.len.checked_add(extra).ok_or_else(mismatch)?;
-        if need <= self.cap {
-            return Ok(());
-        }
-        // 1.5x, as `_pickle.c` grows its buffer: doubling lands a 20 MB stream on
-        // 32 MiB, glibc's largest heap request, so every call mapped fresh pages.
-        let cap = need.max(self.cap.saturating_add(self.cap / 2));
-        self.resize(cap)
-    }
-
-    fn resize(&mut self, cap: usize) -> PyResult<()> {
-        // SAFETY: `obj` is ours alone (refcount 1, never shared), as `_PyBytes_Resize`
-        // requires; on failure it frees the object and nulls the pointer.
-        if unsafe { _PyBytes_Resize(&mut self.obj, cap as _) } < 0 {
-            return Err(PyErr::fetch(self.py));
-        }
-        self.cap = cap;
-        Ok(())
-    }
-
-    /// Copies `piece` to `dst`, the object's contents at `self.len` (the caller looks
-    /// the contents up once per append, not per piece).
-    ///
-    /// # Safety
-    /// `dst` must be `PyBytes_AsString(self.obj) + self.len`, with room for `piece`.
-    #[inline(always)]
-    unsafe fn push_at(&mut self, dst: *mut u8, piece: &[u8]) {
-        debug_assert!(piece.len() <= self.cap - self.len);
-        // SAFETY: the caller's contract; the source is a different allocation.
-        unsafe { std::ptr::copy_nonoverlapping(piece.as_ptr(), dst, piece.len()) };
-        self.len += piece.len();
-    }
-
-    /// Appends `buf` with `payloads` at `splices`.
-    pub fn append(
-        &mut self,
-        buf: &[u8],
-        splices: &[Splice],
-        payloads: &[Payload<'py>],
-    ) -> PyResult<()> {
-        if splices.len() != payloads.len() {
-            return Err(mismatch());
-        }
-        let total = splice::total_len(buf, splices);
-        self.reserve(total)?;
-        self.populate(self.len, self.len + total);
-        let start = self.len;
-        let room = self.cap - self.len;
-        let parts: Vec<&[u8]> = payloads.iter().map(Payload::data).collect();
-        let mut pushed = 0usize;
-        // SAFETY: our object's contents (`reserve` above; it does not move until the
-        // next resize).
-        let base = unsafe { ffi::PyBytes_AsString(self.obj) }.cast::<u8>();
-        let fits = splice::for_each_piece(buf, splices, &parts, |p| {
-            if pushed + p.len() <= room {
-                // SAFETY: `base + self.len` is the next unwritten byte, and the piece
-                // fits in what `reserve` made room for.
-                unsafe { self.push_at(base.add(self.len), p) };
-            }
-            pushed += p.len();
-        });
-        if !fits || self.len - start != pushed {
-            return Err(mismatch());
-        }
-        Ok(())
-    }
-
-    /// The `bytes` object, cut to what was written.
-    pub fn finish(mut self) -> PyResult<Bound<'py, PyBytes>> {
-        LAST_GROWN.with(|c| c.set(self.len));
-        if self.len != self.cap {
-            self.resize(self.len)?;
-        }
-        let obj = std::mem::replace(&mut self.obj, std::ptr::null_mut());
-        // SAFETY: an owned reference to a bytes object whose every byte was written.
-        Ok(unsafe { Bound::from_owned_ptr(self.py, obj).cast_into_unchecked::<PyBytes>() })
-    }
-}
-
-impl Drop for Growing<'_> {
-    fn drop(&mut self) {
-        // SAFETY: an owned reference (or null); we hold the GIL for 'py.
-        unsafe { ffi::Py_XDECREF(self.obj) };
     }
 }

@@ -11,8 +11,9 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 
 use super::function::FunctionState;
+use super::growing::{Growing, DRAIN_BELOW, GROW_FROM};
 use super::memo::Memo;
-use super::output::{Growing, Payload, Stream, DEFER_MIN, DEFER_MIN_GROWING, GROW_FROM};
+use super::output::{Payload, Stream, DEFER_MIN, DEFER_MIN_GROWING};
 use super::path::Path;
 use super::stdlib::Stdlib;
 use crate::error;
@@ -134,6 +135,9 @@ pub struct Walker<'py> {
     /// How much committed stream is moved out of the encoder at a time (`usize::MAX`
     /// keeps the rest in memory until the dump ends: [`super::weak_proxy`]).
     pub flush_at: usize,
+    /// Set once the stream grows in its `bytes` object: payloads left out that are
+    /// shorter than [`DRAIN_BELOW`] are copied there at the next object's start.
+    pub(super) drain_small: bool,
     /// Types (kept alive) with no dispatch-table entry that are not classes.
     pub plain_reduce_types: Lazy<rustc_hash::FxHashSet<usize>>,
     /// Types (kept alive) whose instances' `__dict__` their reduction leaves out (see
@@ -184,6 +188,7 @@ impl<'py> Walker<'py> {
             sink: None,
             head: None,
             flush_at: GROW_FROM,
+            drain_small: false,
             plain_reduce_types: Default::default(),
             dict_outside_reduction: Default::default(),
             instances: Default::default(),
@@ -219,9 +224,11 @@ impl<'py> Walker<'py> {
     /// The finished stream, taken out of the walker (which is done with).
     fn finish(&mut self) -> Stream<'py> {
         let (mut buf, splices) = self.enc.finish_parts_in_place();
+        let fixes = self.enc.take_fixes();
         self.proxies.resolve(&mut buf);
         Stream {
             head: self.head.take(),
+            fixes,
             buf,
             splices,
             payloads: std::mem::take(&mut self.payloads),
@@ -323,32 +330,51 @@ impl<'py> Walker<'py> {
     #[inline(always)]
     pub(super) fn boundary(&mut self) -> PyResult<()> {
         self.enc.boundary();
-        if self.enc.committed_stream_len() >= self.flush_at {
+        if self.drain_small && self.enc.deferred_len() < self.payloads.len() * DRAIN_BELOW {
+            self.drain_payloads()?;
+        } else if self.enc.committed_stream_len() >= self.flush_at {
             self.flush_committed()?;
         }
         Ok(())
     }
 
+    /// Copies what the encoder holds into the stream's `bytes` object: once that
+    /// object exists, at the start of each object after a short payload left out.
+    #[inline(never)]
+    fn drain_payloads(&mut self) -> PyResult<()> {
+        let Some(head) = &mut self.head else {
+            return self.flush_committed();
+        };
+        head.take(self.enc.drained(), &self.payloads)?;
+        self.enc.discard_drained();
+        self.payloads.clear();
+        Ok(())
+    }
+
+    /// Keeps the rest of the stream in the encoder's buffer until the dump ends.
+    pub(super) fn hold_output(&mut self) {
+        self.flush_at = usize::MAX;
+        self.drain_small = false;
+    }
+
     #[cold]
     fn flush_committed(&mut self) -> PyResult<()> {
-        let (buf, splices) = self.enc.committed_parts();
-        if buf.is_empty() && splices.is_empty() {
+        if let Some(sink) = &self.sink {
+            let (buf, splices) = self.enc.committed_parts();
+            let n = splices.len();
+            super::output::write_parts(sink, buf, splices, &self.payloads[..n])?;
+            self.enc.discard_committed();
+            self.payloads.drain(..n);
             return Ok(());
         }
-        let n = splices.len();
-        if let Some(sink) = &self.sink {
-            super::output::write_parts(sink, buf, splices, &self.payloads[..n])?;
-        } else {
-            let head = match &mut self.head {
-                Some(h) => h,
-                None => self.head.insert(Growing::new(self.py, 4 * GROW_FROM)?),
-            };
-            head.append(buf, splices, &self.payloads[..n])?;
+        // Into the `bytes` object, which nobody sees before the dump ends: the open
+        // frame goes too, its header fixed when it closes.
+        if self.head.is_none() {
+            self.head = Some(Growing::new(self.py, 4 * GROW_FROM)?);
             self.enc.defer_payloads(DEFER_MIN_GROWING);
+            self.drain_small = true;
         }
-        self.enc.discard_committed();
-        self.payloads.drain(..n);
-        Ok(())
+        self.drain_payloads()
     }
 
     /// The first (deepest) frame an error passes through gives it the path.

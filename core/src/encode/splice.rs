@@ -35,16 +35,16 @@ pub fn total_len(buf: &[u8], splices: &[Splice]) -> usize {
 /// add up to [`total_len`]. Returns `false` without calling `f` when the parts do not fit
 /// together (a host bug, reported rather than panicking).
 #[must_use]
-pub fn for_each_piece(
+pub fn for_each_piece<P: AsRef<[u8]>>(
     buf: &[u8],
     splices: &[Splice],
-    payloads: &[&[u8]],
+    payloads: &[P],
     mut f: impl FnMut(&[u8]),
 ) -> bool {
     let mut from = 0;
     let fits = splices.len() == payloads.len()
         && splices.iter().zip(payloads).all(|(s, p)| {
-            let ok = s.at >= from && s.at <= buf.len() && p.len() == s.len;
+            let ok = s.at >= from && s.at <= buf.len() && p.as_ref().len() == s.len;
             from = s.at;
             ok
         });
@@ -56,13 +56,20 @@ pub fn for_each_piece(
         if s.at > from {
             f(&buf[from..s.at]);
         }
-        super::payload::for_each_piece(p, &mut f);
+        super::payload::for_each_piece(p.as_ref(), &mut f);
         from = s.at;
     }
     if from < buf.len() {
         f(&buf[from..]);
     }
     true
+}
+
+/// Hands one payload to `f` in the pieces the encoder itself copies it in (see
+/// `payload`): for a host that splices payloads in without [`for_each_piece`].
+#[inline]
+pub fn for_each_payload_piece(data: &[u8], mut f: impl FnMut(&[u8])) {
+    super::payload::for_each_piece(data, &mut f);
 }
 
 /// The whole stream in one vector (see [`for_each_piece`]); `None` when the parts do not

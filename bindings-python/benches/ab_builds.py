@@ -1,0 +1,70 @@
+"""Two builds of brinery (and ``pickle``) dumping the same objects in one process,
+taking turns in a random order each round: for a change whose effect is smaller than
+the 2x a memory-bound dump moves by from one process to the next with where its pages
+fall, this compares the builds on the very same pages.
+
+Each build is a directory holding a ``brinery`` package with its compiled module, e.g.
+a copy of ``bindings-python/python/brinery`` with the ``.so`` of a
+``cargo build --release -p brinery-python`` of each commit (``lib_brinery.so`` renamed
+to ``_brinery.cpython-3XY-...so``). Run from the repo root::
+
+    .venv/bin/python bindings-python/benches/ab_builds.py OLD_DIR NEW_DIR \\
+        [--cases 256x10,512x15,1024x20] [--rounds 40] [--processes 3]
+
+A case ``SxM`` is M MB of S-byte ``bytes`` objects in a list. Prints, per process and
+case, each library's median time and the ratios to the first build.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+CHILD = r"""
+import pickle, random, resource, statistics, sys, time
+sys.path.insert(0, sys.argv[1])
+import brinery_a, brinery_b
+size, mb, rounds = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+obj = [bytes([i % 251]) * size for i in range(mb * 1024000 // size)]
+libs = {"a": brinery_a.dumps, "b": brinery_b.dumps, "pickle": pickle.dumps}
+assert libs["a"](obj, 5) == libs["b"](obj, 5) == pickle.dumps(obj, 5)
+times = {k: [] for k in libs}
+faults = {k: 0 for k in libs}
+for r in range(rounds + 3):
+    for k in random.sample(list(libs), len(libs)):
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        t0 = time.thread_time()
+        libs[k](obj, 5)
+        t = time.thread_time() - t0
+        faults[k] += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+        if r >= 3:
+            times[k].append(t)
+med = {k: statistics.median(v) for k, v in times.items()}
+print(f"{size:5}B {mb:3}MB  " + "  ".join(
+    f"{k} {med[k] * 1e3:7.3f}ms ({faults[k] // (rounds + 3)} faults)" for k in libs)
+    + f"   b/a {med['b'] / med['a']:.2f}  pickle/a {med['pickle'] / med['a']:.2f}")
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("a")
+    ap.add_argument("b")
+    ap.add_argument("--cases", default="256x10,512x15,1024x20")
+    ap.add_argument("--rounds", type=int, default=40)
+    ap.add_argument("--processes", type=int, default=3)
+    args = ap.parse_args()
+    cases = [tuple(int(x) for x in c.split("x")) for c in args.cases.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, src in (("brinery_a", args.a), ("brinery_b", args.b)):
+            shutil.copytree(os.path.join(src, "brinery"), os.path.join(tmp, name))
+        for _ in range(args.processes):
+            for size, mb in cases:
+                subprocess.run([sys.executable, "-c", CHILD, tmp, str(size), str(mb), str(args.rounds)],
+                               check=True, cwd=tmp)
+
+
+if __name__ == "__main__":
+    main()
