@@ -144,7 +144,7 @@ pub fn dumps<'py>(
         fix_imports,
         cross_version,
     )?;
-    Walker::new(py, st, opts).dump(obj)?.into_bytes(py)
+    Walker::new(py, st, opts).dump_to_bytes(obj)
 }
 
 /// Write the pickle of ``obj`` to the binary file ``file`` (its ``write`` method is
@@ -217,7 +217,10 @@ fn module_names(by_value: Option<Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
     Ok(names)
 }
 
-/// The options of `dumps` and `dump`, which have no `Pickler` to consult.
+/// The options of `dumps` and `dump`, which have no `Pickler` to consult. Inlined, so
+/// the options are built where the walker takes them rather than moved out of a
+/// `PyResult`.
+#[inline(always)]
 fn plain_options<'py>(
     py: Python<'py>,
     st: &stdlib::Stdlib,

@@ -212,6 +212,20 @@ impl<'py> Walker<'py> {
         Ok(self.finish())
     }
 
+    /// Like [`Walker::dump`], straight to the `bytes` object: the stream never passes
+    /// through a `PyResult` (moving it out of one was a stall on every small dump).
+    #[inline(always)]
+    pub fn dump_to_bytes(
+        &mut self,
+        obj: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+        self.enc.begin();
+        let r = self.save(obj);
+        std::mem::take(&mut self.memo).recycle();
+        r?;
+        self.finish().into_bytes(self.py)
+    }
+
     /// Sends committed frames to `write` as the dump goes, rather than building the
     /// stream in memory.
     pub fn set_sink(&mut self, write: Option<Bound<'py, PyAny>>) {
