@@ -21,7 +21,9 @@
 //! It is not a walker of values: [`crate::encode_tree`] walks a [`crate::Tree`] with it.
 //!
 //! This file holds the encoder's state, its output and framing; the opcodes are in
-//! `scalars`, `containers`, `memo` and `globals`.
+//! `scalars`, `containers`, `memo` and `globals`. A host takes the output as whole
+//! frames ([`Encoder::committed_parts`]), with payloads left out of it ([`splice`]), or
+//! as written, open frame included ([`Encoder::drained`], in `drain`).
 
 mod containers;
 mod drain;
