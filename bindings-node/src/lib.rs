@@ -1,9 +1,10 @@
 //! `brinery` for Node.js: the native half of the npm package.
 //!
-//! `index.js` is the public API; it calls three native functions: [`decode::decode_tape`]
+//! `index.js` is the public API; it calls three native functions: `decode::decode_tape`
 //! (the decoded stream as a tape that `builder.js` turns into JS values),
-//! [`encode::dumps_tape`] (replaying the tape `flatten.js` makes of a value) and [`dis::dis`]. Each module mirrors its namesake in the
-//! Python binding; errors become JS `Error`s in one place, [`error`].
+//! `encode::dumps_tape` (replaying the tape `flatten.js` makes of a value) and
+//! `dis::dis`. Each module mirrors its namesake in the Python binding; errors become JS
+//! `Error`s in one place, `error`.
 
 // Under `cargo test` napi-derive registers nothing, so the exported functions look unused.
 #![cfg_attr(test, allow(dead_code))]

@@ -10,7 +10,7 @@
 //! - [`dis()`]: a disassembler printing what `pickletools.dis` prints.
 //! - The tree toolkit hosts share: [`build::TreeBuilder`] (a checked builder of trees
 //!   and [`build::hashable`]), [`stdstate`] (the state of `datetime`, `uuid.UUID`...
-//!   read as data), and with the `json` feature [`json`] (the JSON form of a tree).
+//!   read as data), and with the `json` feature `json` (the JSON form of a tree).
 //!
 //! `no_std` with `alloc`; the `std` feature adds `io` adapters, `serde` adds
 //! `to_vec`/`from_slice` for Rust types, `json` the JSON form.

@@ -7,7 +7,7 @@
 //!
 //! Nothing one task brings can stop the loop: an error queueing, sending or receiving a
 //! task's message fails that task alone ([`TaskError::Transport`]); when it leaves the
-//! worker's stream in doubt, the worker is killed and replaced ([`Pool::sever`]), as if
+//! worker's stream in doubt, the worker is killed and replaced (`Pool::sever`), as if
 //! it had died. `task_timeout` counts from the start the worker records on its stage page
 //! (see [`crate::stage`]), not from when the task was queued at it.
 //!

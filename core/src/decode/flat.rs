@@ -4,7 +4,7 @@
 //! messages with [`Encoder::begin_unframed`](crate::Encoder::begin_unframed) (the process
 //! pool's chunks of plain values). Reading one is a scan with no tree and no stack of
 //! values; anything else (a frame, a memo opcode, a nested tuple, a bytes object...) is
-//! refused with `None`, and the host reads the stream with [`crate::decode`] instead.
+//! refused with `None`, and the host reads the stream with [`crate::decode()`] instead.
 //! Every length is checked against the bytes left; a list holds at most as many items
 //! as the stream has bytes.
 

@@ -26,10 +26,10 @@
 //! the text stays linear in the stream), labelled 0, 1, 2... in the order they are
 //! first written; shorter immutable scalars are repeated.
 //!
-//! Behind the `json` feature. The writer is [`write`], the reader [`read`], and both
-//! share [`base64`]. [`decode_for_json`] decodes a pickle for the writer without
-//! copying its long `str` and `bytes` payloads out of the input ([`input_tree`],
-//! [`spans`]). Not for the C API's ownership of the text: the bindings own that.
+//! Behind the `json` feature. The writer is [`write`], the reader `read`, and both
+//! share `base64`. [`decode_for_json`] decodes a pickle for the writer without
+//! copying its long `str` and `bytes` payloads out of the input (`input_tree`,
+//! `spans`). Not for the C API's ownership of the text: the bindings own that.
 
 use alloc::string::String;
 
