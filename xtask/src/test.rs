@@ -1,4 +1,4 @@
-//! `cargo xtask test`: formatting, lints, then every language's tests. Every step runs
+//! `cargo xtask test`: formatting, lints (rustdoc's among them), then every language's tests. Every step runs
 //! even when an earlier one failed (so one run shows everything that is wrong, unless
 //! `--fail-fast` is given), and the run fails at the end naming the failed steps. A
 //! binding whose folder does not exist is skipped with a note, never faked. Naming steps
@@ -43,7 +43,17 @@ fn clippy() -> Result {
         "--",
         "-D",
         "warnings",
-    ])
+    ])?;
+    // The API docs: a broken or private link is an error, with the core's features on
+    // (its `json` module is documented only then).
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for args in [
+        &["doc", "--workspace", "--no-deps"][..],
+        &["doc", "-p", "brinery-core", "--no-deps", "--all-features"][..],
+    ] {
+        run::status(run::cmd(&cargo, args).env("RUSTDOCFLAGS", "-D warnings"))?;
+    }
+    Ok(())
 }
 
 fn tidy() -> Result {
