@@ -335,3 +335,45 @@ def test_persistent_id_declining_everything_equals_pickle(proto):
         make(base)(f, proto).dump(data)
         outs.append(f.getvalue())
     assert outs[0] == outs[1]
+
+
+def _random_big_stream(seed):
+    # Past 256 KiB `dumps` writes into its result as it goes: payloads under 1 KiB on
+    # average are copied in one by one (the open frame's header fixed when it closes),
+    # longer ones with their frames, and payloads of 64 KiB or more outside frames. A
+    # random mix of all of them, with repeats (memo GETs) and nesting.
+    import random
+
+    rng = random.Random(seed)
+    items, seen, total = [], [], 0
+    while total < 700_000:
+        kind = rng.random()
+        size = rng.choice([rng.randrange(0, 40), rng.randrange(200, 1100), rng.randrange(1000, 5000)])
+        if kind < 0.35:
+            item = bytes([rng.randrange(256)]) * size
+        elif kind < 0.6:
+            item = rng.choice(["a", "é", "€", "x"]) * size
+        elif kind < 0.7 and seen:
+            item = rng.choice(seen)
+        elif kind < 0.8:
+            item = [bytes(rng.randrange(1, 600)), rng.randrange(-(2**40), 2**40), "k" * rng.randrange(300)]
+        elif kind < 0.82:
+            item = b"L" * rng.choice([65_535, 65_536, 70_000])
+            size = len(item)
+        else:
+            item = rng.randrange(-(2**70), 2**70)
+        items.append(item)
+        if rng.random() < 0.1:
+            seen.append(item)
+        total += size + 8
+    return items
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_streams_past_the_growing_size_identical(seed):
+    value = _random_big_stream(seed)
+    for proto in (2, 3, 4, 5):
+        expected = pickle.dumps(value, proto)
+        assert len(expected) > 512 * 1024
+        assert brinery.dumps(value, proto) == expected, proto
+    assert brinery.Pickler(None, 5).dumps(value) == pickle.dumps(value, 5)
