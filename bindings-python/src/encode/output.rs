@@ -21,8 +21,9 @@ pub const DEFER_MIN: usize = 2 * 1024;
 /// written ([`Growing`]): every byte of the buffer is then copied a second time, from a
 /// buffer that is not the output, and payloads of a few hundred bytes are cheaper to
 /// copy once from their own object (20 MB of 1 KiB `bytes` ran at 1.3x `pickle`'s
-/// time with 2 KiB here, 10 MB of 256-byte ones 1.3x with 512, 0.95x with 192).
-pub const DEFER_MIN_GROWING: usize = 192;
+/// time with 2 KiB here, 10 MB of 256-byte ones 1.3x with 512, 0.95x with 256). The
+/// core's least ([`splice::MIN_DEFERRED`]): below it a splice costs more than a copy.
+pub const DEFER_MIN_GROWING: usize = splice::MIN_DEFERRED;
 
 /// A payload left out, borrowed from `owner`, which the walker keeps alive and which
 /// cannot change (an exact `bytes`, or a `str` with its cached UTF-8).
