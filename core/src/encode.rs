@@ -21,20 +21,20 @@
 //! It is not a walker of values: [`crate::encode_tree`] walks a [`crate::Tree`] with it.
 //!
 //! This file holds the encoder's state, its output and framing; the opcodes are in
-//! `scalars`, `containers`, `memo` and `globals`. A host takes the output as whole
-//! frames ([`Encoder::committed_parts`]), with payloads left out of it ([`splice`]), or
-//! as written, open frame included ([`Encoder::drained`], in `drain`).
+//! `scalars`, `containers`, `memo` and `globals`. It writes into a `Vec<u8>` or into a
+//! host's own buffer (an [`Output`]); a host takes the stream as whole frames
+//! ([`Encoder::committed_parts`]), with payloads left out of it ([`splice`]).
 
 mod containers;
-mod drain;
 mod globals;
 mod memo;
+mod output;
 mod payload;
 mod scalars;
 pub mod splice;
 
 pub use containers::Batch;
-pub use drain::{Drained, FrameFix};
+pub use output::Output;
 pub use splice::Splice;
 
 use alloc::collections::BTreeMap;
@@ -47,10 +47,10 @@ use crate::error::EncodeError;
 const SHORT_PAYLOAD: usize = 32;
 use crate::opcode::*;
 
-/// Writes one pickle stream. See the module docs for the calling convention.
+/// Writes one pickle stream into `O`. See the module docs for the calling convention.
 #[derive(Debug)]
-pub struct Encoder {
-    buf: Vec<u8>,
+pub struct Encoder<O: Output = Vec<u8>> {
+    buf: O,
     proto: u8,
     framing: bool,
     frame_start: Option<usize>,
@@ -67,15 +67,6 @@ pub struct Encoder {
     deferred_len: usize,
     /// Map Python 3 names of globals to Python 2 ones below protocol 3.
     fix_imports: bool,
-    /// Stream bytes the host has taken ([`Encoder::discard_committed`],
-    /// [`Encoder::discard_drained`]), less the frame headers it was told to remove.
-    taken: usize,
-    /// Where in the stream the open frame's header went, when a host took it (see
-    /// [`drain`]); its bytes taken, header included, are `frame_taken`.
-    frame_header_taken: Option<usize>,
-    frame_taken: usize,
-    /// Headers of frames closed since the host took their start, for it to fix.
-    fixes: Vec<FrameFix>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -87,7 +78,7 @@ enum OwnKey {
     Global(String, String),
 }
 
-impl Encoder {
+impl Encoder<Vec<u8>> {
     /// A new stream at `protocol` (0 to 5). Call [`Encoder::begin`] before any value.
     pub fn new(protocol: u8) -> Result<Self, EncodeError> {
         Self::with_capacity(protocol, 256)
@@ -97,15 +88,17 @@ impl Encoder {
     pub fn with_capacity(protocol: u8, capacity: usize) -> Result<Self, EncodeError> {
         Self::with_buffer(protocol, Vec::with_capacity(capacity))
     }
+}
 
+impl<O: Output> Encoder<O> {
     /// Like [`Encoder::new`], writing into `buf` (emptied first) so a host that dumps many
     /// streams can hand the same allocation back each time instead of faulting in fresh
-    /// pages for every one.
-    pub fn with_buffer(protocol: u8, mut buf: Vec<u8>) -> Result<Self, EncodeError> {
+    /// pages for every one, or write into a buffer of its own.
+    pub fn with_buffer(protocol: u8, mut buf: O) -> Result<Self, EncodeError> {
         if protocol > crate::HIGHEST_PROTOCOL {
             return Err(EncodeError::UnsupportedProtocol(protocol));
         }
-        buf.clear();
+        buf.truncate(0);
         Ok(Encoder {
             buf,
             proto: protocol,
@@ -118,10 +111,6 @@ impl Encoder {
             defer_min: usize::MAX,
             splices: Vec::new(),
             fix_imports: true,
-            taken: 0,
-            frame_header_taken: None,
-            frame_taken: 0,
-            fixes: Vec::new(),
         })
     }
 
@@ -152,16 +141,21 @@ impl Encoder {
         self.splices.len()
     }
 
-    /// The total length of the payloads left out and not yet taken by the host.
-    #[inline]
-    pub fn deferred_len(&self) -> usize {
-        self.deferred_len
-    }
-
     /// The protocol being written.
     #[inline]
     pub fn protocol(&self) -> u8 {
         self.proto
+    }
+
+    /// The buffer written into: for a host to look at (or keep an error of) its own
+    /// [`Output`].
+    pub fn output(&self) -> &O {
+        &self.buf
+    }
+
+    /// The buffer written into, mutably: never to change what the encoder wrote.
+    pub fn output_mut(&mut self) -> &mut O {
+        &mut self.buf
     }
 
     /// Bytes written so far (frame headers included).
@@ -206,7 +200,7 @@ impl Encoder {
 
     /// Writes `STOP`, commits the last frame and returns the stream. Without
     /// [`Encoder::defer_payloads`] only; with it use [`Encoder::finish_parts`].
-    pub fn finish(self) -> Vec<u8> {
+    pub fn finish(self) -> O {
         debug_assert!(
             self.splices.is_empty(),
             "deferred payloads need finish_parts"
@@ -216,14 +210,14 @@ impl Encoder {
 
     /// Like [`Encoder::finish`], also returning the payloads left out of the buffer
     /// (empty unless [`Encoder::defer_payloads`] is on).
-    pub fn finish_parts(mut self) -> (Vec<u8>, Vec<Splice>) {
+    pub fn finish_parts(mut self) -> (O, Vec<Splice>) {
         self.finish_parts_in_place()
     }
 
     /// Like [`Encoder::finish_parts`], for a host that holds the encoder inside a bigger
     /// state it does not want to move: the buffer and splices are taken out, and the
     /// encoder must not be written to again.
-    pub fn finish_parts_in_place(&mut self) -> (Vec<u8>, Vec<Splice>) {
+    pub fn finish_parts_in_place(&mut self) -> (O, Vec<Splice>) {
         self.write(&[STOP]);
         self.commit_frame();
         (
@@ -260,21 +254,19 @@ impl Encoder {
     pub fn committed_parts(&self) -> (&[u8], &[Splice]) {
         let end = self.committed_len();
         let n = splice::count_at_or_before(&self.splices, end);
-        (&self.buf[..end], &self.splices[..n])
+        (&self.buf.as_slice()[..end], &self.splices[..n])
     }
 
     /// Drops what [`Encoder::committed_parts`] returns, moving the open frame to the start
     /// of the buffer and renumbering its splices from there.
     pub fn discard_committed(&mut self) {
         let end = self.committed_len();
-        self.buf.drain(..end);
+        self.buf.remove(0..end);
         if let Some(start) = self.frame_start.as_mut() {
             *start = 0;
         }
         let n = splice::count_at_or_before(&self.splices, end);
-        let taken_deferred = self.splices.drain(..n).map(|s| s.len).sum::<usize>();
-        self.deferred_len -= taken_deferred;
-        self.taken += end + taken_deferred;
+        self.deferred_len -= self.splices.drain(..n).map(|s| s.len).sum::<usize>();
         for s in &mut self.splices {
             s.at -= end;
         }
@@ -355,18 +347,19 @@ impl Encoder {
             return;
         };
         let frame_len = self.frame_len(start);
-        if let Some(at) = self.frame_header_taken.take() {
-            self.frame_taken = 0;
-            if frame_len < FRAME_SIZE_MIN {
-                self.taken -= FRAME_HEADER_SIZE;
+        if frame_len >= FRAME_SIZE_MIN {
+            // Always there, but for a host's buffer that dropped writes it had no room
+            // for (which fails its dump): skipped rather than a panic.
+            if let Some(header) = self
+                .buf
+                .as_mut_slice()
+                .get_mut(start..start + FRAME_HEADER_SIZE)
+            {
+                header[0] = FRAME;
+                header[1..].copy_from_slice(&(frame_len as u64).to_le_bytes());
             }
-            self.fixes.push(drain::fix(at, frame_len));
-        } else if frame_len >= FRAME_SIZE_MIN {
-            self.buf[start] = FRAME;
-            self.buf[start + 1..start + FRAME_HEADER_SIZE]
-                .copy_from_slice(&(frame_len as u64).to_le_bytes());
         } else {
-            self.buf.drain(start..start + FRAME_HEADER_SIZE);
+            self.buf.remove(start..start + FRAME_HEADER_SIZE);
         }
     }
 
@@ -423,10 +416,9 @@ impl Encoder {
         }
     }
 
-    /// The length of the frame opened at `start`, deferred payloads and the part a host
-    /// took (see [`drain`]) included.
+    /// The length of the frame opened at `start`, deferred payloads included.
     #[inline]
     fn frame_len(&self, start: usize) -> usize {
-        self.buf.len() + self.frame_deferred + self.frame_taken - start - FRAME_HEADER_SIZE
+        self.buf.len() - start - FRAME_HEADER_SIZE + self.frame_deferred
     }
 }

@@ -1,12 +1,11 @@
 //! Deferred payloads (`Encoder::defer_payloads`): whatever the protocol, the mix of
-//! items, the threshold and where a host takes committed frames (or everything written,
-//! open frames included, fixing their headers as told: `Encoder::drained`), splicing
-//! the left-out payloads back in gives exactly the bytes of the same dump without
-//! deferral, and only immutable `str`/`bytes` payloads of at least the threshold are
-//! ever left out, inside frames as well as outside them.
+//! items, the threshold and where a host takes committed frames, splicing the left-out
+//! payloads back in gives exactly the bytes of the same dump without deferral, and only
+//! immutable `str`/`bytes` payloads of at least the threshold are ever left out, inside
+//! frames as well as outside them.
 
 use brinery_core::encode::splice::MIN_DEFERRED;
-use brinery_core::encode::{splice, Batch, FrameFix, Splice};
+use brinery_core::encode::{splice, Batch, Splice};
 use brinery_core::opcode::FRAME_SIZE_TARGET;
 use brinery_core::Encoder;
 use proptest::prelude::*;
@@ -42,12 +41,12 @@ fn payload(item: &Item) -> Option<Vec<u8>> {
     }
 }
 
-/// Writes `items` as a list. `take` is called at each item's boundary; `kept` receives
-/// the payload of every item the encoder left out.
+/// Writes `items` as a list. `take` is called at each item's boundary with the payloads
+/// left out so far; `kept` receives the payload of every item the encoder left out.
 fn dump(
     enc: &mut Encoder,
     items: &[Item],
-    mut take: impl FnMut(&mut Encoder, usize),
+    mut take: impl FnMut(&mut Encoder, usize, &[Vec<u8>]),
     kept: &mut Vec<Vec<u8>>,
 ) {
     enc.begin();
@@ -58,7 +57,7 @@ fn dump(
     for (i, it) in items.iter().enumerate() {
         enc.batch_item_begin(Batch::List, i, n);
         enc.boundary();
-        take(enc, i);
+        take(enc, i, kept);
         let before = enc.deferred_count();
         let data = payload(it);
         match (it, &data) {
@@ -102,7 +101,7 @@ proptest! {
     ) {
         let whole = {
             let mut enc = Encoder::new(proto).unwrap();
-            dump(&mut enc, &items, |_, _| {}, &mut Vec::new());
+            dump(&mut enc, &items, |_, _, _| {}, &mut Vec::new());
             enc.finish()
         };
 
@@ -110,7 +109,7 @@ proptest! {
         let mut enc = Encoder::new(proto).unwrap();
         enc.defer_payloads(min);
         let mut kept = Vec::new();
-        dump(&mut enc, &items, |_, _| {}, &mut kept);
+        dump(&mut enc, &items, |_, _, _| {}, &mut kept);
         let (buf, splices) = enc.finish_parts();
         prop_assert_eq!(splices.len(), kept.len());
         for s in &splices {
@@ -123,7 +122,7 @@ proptest! {
         enc.defer_payloads(min);
         let mut kept = Vec::new();
         let mut parts: Vec<(Vec<u8>, Vec<Splice>)> = Vec::new();
-        let take = |e: &mut Encoder, i: usize| {
+        let take = |e: &mut Encoder, i: usize, _: &[Vec<u8>]| {
             let (b, s) = e.committed_parts();
             assert_eq!(e.committed_stream_len(), splice::total_len(b, s));
             if takes[i] {
@@ -142,33 +141,28 @@ proptest! {
         prop_assert_eq!(next, kept.len());
         prop_assert_eq!(streamed, whole.clone());
 
-        // Deferred and drained: everything written taken at some boundaries, open frames
-        // included, their headers fixed as they close (`Encoder::drained`).
+        // Spliced in mid-stream (`Encoder::splice_in`), at the first boundary `takes`
+        // picks: the payloads so far go back into the buffer, the open frame's start
+        // moves past them, and nothing is left out after.
         let mut enc = Encoder::new(proto).unwrap();
         enc.defer_payloads(min);
         let mut kept = Vec::new();
-        let mut drained: Vec<(Vec<FrameFix>, Vec<u8>, Vec<Splice>)> = Vec::new();
-        let take = |e: &mut Encoder, i: usize| {
-            if takes[i] {
-                let d = e.drained();
-                drained.push((d.fixes.to_vec(), d.buf.to_vec(), d.splices.to_vec()));
-                e.discard_drained();
+        let mut done = false;
+        let take = |e: &mut Encoder, i: usize, kept: &[Vec<u8>]| {
+            if takes[i] && !done {
+                done = true;
+                let parts: Vec<&[u8]> = kept.iter().map(Vec::as_slice).collect();
+                e.splice_in(|buf, splices| {
+                    *buf = splice::assemble(buf, splices, &parts).ok_or(())?;
+                    Ok::<(), ()>(())
+                })
+                .expect("the parts fit");
             }
         };
         dump(&mut enc, &items, take, &mut kept);
-        let (buf, splices) = enc.finish_parts_in_place();
-        drained.push((enc.take_fixes(), buf, splices));
-        let mut out = Vec::new();
-        let mut next = 0;
-        for (fixes, buf, splices) in &drained {
-            for f in fixes {
-                prop_assert!(f.apply(&mut out), "{:?} outside the {} bytes taken", f, out.len());
-            }
-            out.extend(assembled(buf, splices, &kept[next..next + splices.len()]));
-            next += splices.len();
-        }
-        prop_assert_eq!(next, kept.len());
-        prop_assert_eq!(out, whole);
+        let (buf, splices) = enc.finish_parts();
+        let left = &kept[kept.len() - splices.len()..];
+        prop_assert_eq!(assembled(&buf, &splices, left), whole);
     }
 }
 

@@ -12,6 +12,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
+use super::dump_buffer::DumpBuffer;
 use super::output::Payload;
 use super::walker::Walker;
 use crate::error;
@@ -310,7 +311,7 @@ impl<'py> Walker<'py> {
     /// The opcode of an exact `str`, without memoizing it.
     #[inline]
     fn write_str(
-        enc: &mut Encoder,
+        enc: &mut Encoder<DumpBuffer>,
         payloads: &mut Vec<Payload<'py>>,
         obj: &Bound<'py, PyAny>,
     ) -> PyResult<()> {
@@ -385,7 +386,7 @@ impl<'py> Walker<'py> {
     /// memo meanwhile); `owner` must be a `bytes` object (of any subclass) holding `data`.
     #[inline(always)]
     fn write_bytes(
-        enc: &mut Encoder,
+        enc: &mut Encoder<DumpBuffer>,
         payloads: &mut Vec<Payload<'py>>,
         owner: &Bound<'py, PyAny>,
         data: &[u8],

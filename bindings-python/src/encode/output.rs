@@ -2,28 +2,20 @@
 //! out (see `brinery_core::encode::splice`), put together once, straight into the
 //! `bytes` object `dumps` returns, or handed to a file piece by piece with big `bytes`
 //! objects passed as they are, so a payload is copied at most once, as `pickle` does.
-//! A stream past [`GROW_FROM`](super::growing::GROW_FROM) bytes goes into its `bytes`
-//! object as it is written ([`Growing`]).
+//! A stream past [`GROW_FROM`](super::dump_buffer::GROW_FROM) bytes is written into its
+//! `bytes` object directly ([`DumpBuffer`]).
 
-use brinery_core::encode::{splice, Drained, FrameFix, Splice};
+use brinery_core::encode::{splice, Output, Splice};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use super::growing::Growing;
+use super::dump_buffer::DumpBuffer;
 use super::walker::recycle_output;
 
 /// The smallest payload left out of the encoder's buffer while the stream is short:
 /// it is copied from the buffer, still in cache, into its `bytes` object once at the end.
 pub const DEFER_MIN: usize = 2 * 1024;
-
-/// The smallest payload left out once the stream goes into its `bytes` object as it is
-/// written ([`Growing`]): every byte of the buffer is then copied a second time, from a
-/// buffer that is not the output, and payloads of a few hundred bytes are cheaper to
-/// copy once from their own object (20 MB of 1 KiB `bytes` ran at 1.3x `pickle`'s
-/// time with 2 KiB here, 10 MB of 256-byte ones 1.3x with 512, 0.95x with 256). The
-/// core's least ([`splice::MIN_DEFERRED`]): below it a splice costs more than a copy.
-pub const DEFER_MIN_GROWING: usize = splice::MIN_DEFERRED;
 
 /// A payload left out, borrowed from `owner`, which the walker keeps alive and which
 /// cannot change (an exact `bytes`, or a `str` with its cached UTF-8).
@@ -67,11 +59,9 @@ impl AsRef<[u8]> for Payload<'_> {
 
 /// The parts of a stream, or of the part of it already committed.
 pub struct Stream<'py> {
-    /// The stream's start, already in its `bytes` object (see [`Growing`]).
-    pub head: Option<Growing<'py>>,
-    /// Fixes to the frame headers in `head`, due before `buf` is appended.
-    pub fixes: Vec<FrameFix>,
-    pub buf: Vec<u8>,
+    /// The stream, or all of it but the payloads left out; already its `bytes` object
+    /// when it grew big (see [`DumpBuffer`]).
+    pub buf: DumpBuffer,
     pub splices: Vec<Splice>,
     pub payloads: Vec<Payload<'py>>,
 }
@@ -79,25 +69,26 @@ pub struct Stream<'py> {
 impl<'py> Stream<'py> {
     /// The whole stream as one `bytes` object; the buffer goes back to the thread's
     /// cache.
-    pub fn into_bytes(self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let out = if let Some(mut head) = self.head {
-            let d = Drained {
-                fixes: &self.fixes,
-                buf: &self.buf,
-                splices: &self.splices,
-            };
-            head.take(d, &self.payloads)?;
-            head.finish()?
-        } else if self.splices.is_empty() {
-            PyBytes::new(py, &self.buf)
+    pub fn into_bytes(mut self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        self.buf.check()?;
+        if self.buf.is_bytes() {
+            if !self.splices.is_empty() {
+                return Err(mismatch());
+            }
+            return self.buf.into_bytes(py);
+        }
+        let buf = self.buf.as_slice();
+        let out = if self.splices.is_empty() {
+            PyBytes::new(py, buf)
         } else {
-            let total = splice::total_len(&self.buf, &self.splices);
+            let total = splice::total_len(buf, &self.splices);
             let mut fill = Filler::new(py, total)?;
-            let fits =
-                splice::for_each_piece(&self.buf, &self.splices, &self.payloads, |p| fill.push(p));
+            let fits = splice::for_each_piece(buf, &self.splices, &self.payloads, |p| fill.push(p));
             fill.finish(fits)?
         };
-        recycle_output(self.buf);
+        if let Some(v) = self.buf.into_vec() {
+            recycle_output(v);
+        }
         Ok(out)
     }
 
@@ -105,11 +96,13 @@ impl<'py> Stream<'py> {
     /// thread's cache.
     pub fn write_to(self, write: &Bound<'py, PyAny>) -> PyResult<()> {
         debug_assert!(
-            self.head.is_none() && self.fixes.is_empty(),
-            "a stream to a file is never grown"
+            !self.buf.is_bytes(),
+            "a stream to a file never grows into bytes"
         );
-        write_parts(write, &self.buf, &self.splices, &self.payloads)?;
-        recycle_output(self.buf);
+        write_parts(write, self.buf.as_slice(), &self.splices, &self.payloads)?;
+        if let Some(v) = self.buf.into_vec() {
+            recycle_output(v);
+        }
         Ok(())
     }
 }

@@ -6,14 +6,15 @@
 //! [`super::containers`]; reductions, globals and by-value objects are the other files of
 //! [`super`].
 
+use brinery_core::encode::Output;
 use brinery_core::Encoder;
 use pyo3::ffi;
 use pyo3::prelude::*;
 
+use super::dump_buffer::{DumpBuffer, GROW_FROM, POPULATE_AHEAD};
 use super::function::FunctionState;
-use super::growing::{Growing, DRAIN_BELOW, GROW_FROM};
 use super::memo::Memo;
-use super::output::{Payload, Stream, DEFER_MIN, DEFER_MIN_GROWING};
+use super::output::{Payload, Stream, DEFER_MIN};
 use super::path::Path;
 use super::stdlib::Stdlib;
 use crate::error;
@@ -116,7 +117,7 @@ pub struct Options<'py> {
 /// One dump in progress.
 pub struct Walker<'py> {
     pub py: Python<'py>,
-    pub enc: Encoder,
+    pub enc: Encoder<DumpBuffer>,
     /// The payloads the encoder left out, in stream order (see [`super::output`]).
     pub(super) payloads: Vec<Payload<'py>>,
     pub(super) memo: Memo,
@@ -130,14 +131,11 @@ pub struct Walker<'py> {
     pub sort_sets: bool,
     /// Receives committed frames when dumping to a file (see [`Walker::set_sink`]).
     pub(super) sink: Option<Bound<'py, PyAny>>,
-    /// Committed frames of a dump to `bytes` past [`GROW_FROM`].
-    pub(super) head: Option<Growing<'py>>,
-    /// How much committed stream is moved out of the encoder at a time (`usize::MAX`
-    /// keeps the rest in memory until the dump ends: [`super::weak_proxy`]).
+    /// When the committed stream is this long, [`Walker::flush_committed`] runs: it
+    /// sends it to the sink, moves it into its `bytes` object past [`GROW_FROM`], or
+    /// faults in the next pages of that object (`usize::MAX` keeps the stream as it is
+    /// until the dump ends: [`super::weak_proxy`]).
     pub flush_at: usize,
-    /// Set once the stream grows in its `bytes` object: payloads left out that are
-    /// shorter than [`DRAIN_BELOW`] are copied there at the next object's start.
-    pub(super) drain_small: bool,
     /// Types (kept alive) with no dispatch-table entry that are not classes.
     pub plain_reduce_types: Lazy<rustc_hash::FxHashSet<usize>>,
     /// Types (kept alive) whose instances' `__dict__` their reduction leaves out (see
@@ -168,7 +166,7 @@ impl<'py> Walker<'py> {
             out.reserve(1024);
         }
         let proto = opts.proto.min(brinery_core::HIGHEST_PROTOCOL);
-        let Ok(mut enc) = Encoder::with_buffer(proto, out) else {
+        let Ok(mut enc) = Encoder::with_buffer(proto, DumpBuffer::from_vec(out)) else {
             unreachable!("a protocol of at most HIGHEST_PROTOCOL is always taken");
         };
         enc.defer_payloads(DEFER_MIN);
@@ -186,9 +184,7 @@ impl<'py> Walker<'py> {
             fns: Lazy::default(),
             sort_sets: false,
             sink: None,
-            head: None,
             flush_at: GROW_FROM,
-            drain_small: false,
             plain_reduce_types: Default::default(),
             dict_outside_reduction: Default::default(),
             instances: Default::default(),
@@ -238,11 +234,8 @@ impl<'py> Walker<'py> {
     /// The finished stream, taken out of the walker (which is done with).
     fn finish(&mut self) -> Stream<'py> {
         let (mut buf, splices) = self.enc.finish_parts_in_place();
-        let fixes = self.enc.take_fixes();
-        self.proxies.resolve(&mut buf);
+        self.proxies.resolve(buf.as_mut_slice());
         Stream {
-            head: self.head.take(),
-            fixes,
             buf,
             splices,
             payloads: std::mem::take(&mut self.payloads),
@@ -344,31 +337,16 @@ impl<'py> Walker<'py> {
     #[inline(always)]
     pub(super) fn boundary(&mut self) -> PyResult<()> {
         self.enc.boundary();
-        if self.drain_small && self.enc.deferred_len() < self.payloads.len() * DRAIN_BELOW {
-            self.drain_payloads()?;
-        } else if self.enc.committed_stream_len() >= self.flush_at {
+        if self.enc.committed_stream_len() >= self.flush_at {
             self.flush_committed()?;
         }
         Ok(())
     }
 
-    /// Copies what the encoder holds into the stream's `bytes` object: once that
-    /// object exists, at the start of each object after a short payload left out.
-    #[inline(never)]
-    fn drain_payloads(&mut self) -> PyResult<()> {
-        let Some(head) = &mut self.head else {
-            return self.flush_committed();
-        };
-        head.take(self.enc.drained(), &self.payloads)?;
-        self.enc.discard_drained();
-        self.payloads.clear();
-        Ok(())
-    }
-
-    /// Keeps the rest of the stream in the encoder's buffer until the dump ends.
+    /// Keeps the stream as it is (in the encoder's buffer, or its `bytes` object) until
+    /// the dump ends.
     pub(super) fn hold_output(&mut self) {
         self.flush_at = usize::MAX;
-        self.drain_small = false;
     }
 
     #[cold]
@@ -381,14 +359,25 @@ impl<'py> Walker<'py> {
             self.payloads.drain(..n);
             return Ok(());
         }
-        // Into the `bytes` object, which nobody sees before the dump ends: the open
-        // frame goes too, its header fixed when it closes.
-        if self.head.is_none() {
-            self.head = Some(Growing::new(self.py, 4 * GROW_FROM)?);
-            self.enc.defer_payloads(DEFER_MIN_GROWING);
-            self.drain_small = true;
+        self.enc.output_mut().check()?;
+        if self.enc.output().is_bytes() {
+            // A megabyte further: fault in the next pages of the `bytes` object.
+            let len = self.enc.len();
+            self.enc.output_mut().populate(len + 2 * POPULATE_AHEAD);
+            self.flush_at = self.enc.committed_stream_len() + POPULATE_AHEAD;
+            return Ok(());
         }
-        self.drain_payloads()
+        // Into the `bytes` object `dumps` returns, which nobody sees before the dump
+        // ends: the payloads left out so far spliced in, and every byte after written
+        // there directly.
+        let (py, payloads) = (self.py, &self.payloads);
+        self.enc
+            .splice_in(|out, splices| out.move_to_bytes(py, splices, payloads))?;
+        self.payloads.clear();
+        let len = self.enc.len();
+        self.enc.output_mut().populate(len + 2 * POPULATE_AHEAD);
+        self.flush_at = self.enc.committed_stream_len() + POPULATE_AHEAD;
+        Ok(())
     }
 
     /// The first (deepest) frame an error passes through gives it the path.

@@ -10,7 +10,7 @@
 //! `APPEND`/`SETITEM`. [`Batch`] names the loop; the host brackets each item with
 //! [`Encoder::batch_item_begin`] and [`Encoder::batch_item_end`].
 
-use super::Encoder;
+use super::{Encoder, Output};
 use crate::error::EncodeError;
 use crate::opcode::*;
 
@@ -47,7 +47,7 @@ impl Batch {
     }
 }
 
-impl Encoder {
+impl<O: Output> Encoder<O> {
     /// Before item (or dict entry) `index` of `len` (and before its
     /// [`boundary`](Encoder::boundary)): writes the `MARK` that opens a run.
     #[inline]
@@ -148,7 +148,7 @@ impl Encoder {
     }
 }
 
-impl Encoder {
+impl<O: Output> Encoder<O> {
     /// `MARK`.
     #[inline]
     pub fn mark(&mut self) {

@@ -5,11 +5,11 @@
 
 use alloc::vec::Vec;
 
-use super::{Encoder, OwnKey};
+use super::{Encoder, Output, OwnKey};
 use crate::error::EncodeError;
 use crate::opcode::*;
 
-impl Encoder {
+impl<O: Output> Encoder<O> {
     /// A reference to `module.name`: `STACK_GLOBAL` (its strings memoized) from protocol
     /// 4, `GLOBAL` before, with Python 3 names mapped to Python 2 ones below protocol 3
     /// (`fix_imports`); a dotted (nested) name below protocol 4 becomes the

@@ -6,11 +6,11 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{Encoder, OwnKey};
+use super::{Encoder, Output, OwnKey};
 use crate::opcode::*;
 use crate::pyfmt;
 
-impl Encoder {
+impl<O: Output> Encoder<O> {
     /// Memoizes the value on top of the stack and returns its memo index.
     #[inline]
     pub fn memoize(&mut self) -> u32 {

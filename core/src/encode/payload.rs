@@ -9,8 +9,6 @@
 //! copy, which runs at 29-37 GB/s whatever the alignment. Above a few MiB the plain copy
 //! is kept: glibc switches to non-temporal stores there, which chunking would defeat.
 
-use alloc::vec::Vec;
-
 /// Payloads at least this long are copied in pieces.
 const CHUNKED_MIN: usize = 4 * 1024;
 /// Payloads at least this long are copied in one piece again.
@@ -20,7 +18,7 @@ const PIECE: usize = 2 * 1024;
 
 /// Appends `data` to `buf`.
 #[inline]
-pub(super) fn extend(buf: &mut Vec<u8>, data: &[u8]) {
+pub(super) fn extend<O: super::Output>(buf: &mut O, data: &[u8]) {
     if data.len() < CHUNKED_MIN || data.len() >= CHUNKED_MAX {
         buf.extend_from_slice(data);
         return;
@@ -47,6 +45,7 @@ pub(super) fn for_each_piece(data: &[u8], f: &mut impl FnMut(&[u8])) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     #[test]
     fn appends_every_byte_in_order_around_the_thresholds() {

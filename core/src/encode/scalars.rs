@@ -6,12 +6,12 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{Encoder, OwnKey, SHORT_PAYLOAD};
+use super::{Encoder, Output, OwnKey, SHORT_PAYLOAD};
 use crate::error::EncodeError;
 use crate::opcode::*;
 use crate::pyfmt;
 
-impl Encoder {
+impl<O: Output> Encoder<O> {
     /// `None`.
     #[inline]
     pub fn none(&mut self) {

@@ -7,14 +7,19 @@
 //! still holds the payload's owner, copies it straight into the final output (or hands it
 //! to a file as is), once. A payload left out inside a frame still counts in that
 //! frame's length, so the frames are the ones the copied payload would have given.
+//! A host that moves its stream to where it will stay puts the payloads back in, once,
+//! with [`Encoder::splice_in`].
 
 use alloc::vec::Vec;
+
+use super::{Encoder, Output};
 
 /// The smallest payload ever left out: below this, the bookkeeping of a splice and the
 /// extra piece to copy cost more than the copy they save, even for a host that would
 /// otherwise copy the whole stream once more. A host that puts the stream together once
 /// at the end, from a buffer still in cache, gains from deferring only payloads of a few
-/// KiB (the Python binding asks for 2 KiB until the stream grows past 256 KiB).
+/// KiB (the Python binding asks for 2 KiB, until the stream moves into its `bytes`
+/// object past 256 KiB and nothing is left out any more: [`Encoder::splice_in`]).
 pub const MIN_DEFERRED: usize = 256;
 
 /// One payload left out: it belongs at byte `at` of the encoder's buffer (before the
@@ -65,13 +70,6 @@ pub fn for_each_piece<P: AsRef<[u8]>>(
     true
 }
 
-/// Hands one payload to `f` in the pieces the encoder itself copies it in (see
-/// `payload`): for a host that splices payloads in without [`for_each_piece`].
-#[inline]
-pub fn for_each_payload_piece(data: &[u8], mut f: impl FnMut(&[u8])) {
-    super::payload::for_each_piece(data, &mut f);
-}
-
 /// The whole stream in one vector (see [`for_each_piece`]); `None` when the parts do not
 /// fit together.
 pub fn assemble(buf: &[u8], splices: &[Splice], payloads: &[&[u8]]) -> Option<Vec<u8>> {
@@ -83,4 +81,28 @@ pub fn assemble(buf: &[u8], splices: &[Splice], payloads: &[&[u8]]) -> Option<Ve
 /// buffer's first `cut` bytes.
 pub(super) fn count_at_or_before(list: &[Splice], cut: usize) -> usize {
     list.iter().position(|s| s.at > cut).unwrap_or(list.len())
+}
+
+impl<O: Output> Encoder<O> {
+    /// Puts every payload left out back into the buffer and leaves none out from then
+    /// on: for a host that moves its stream into a buffer it will hand out as it is (the
+    /// Python binding's `bytes` object, once a stream is big). `fill` gets the buffer and
+    /// the splices and must make the buffer the stream with their payloads spliced in
+    /// ([`for_each_piece`]); the encoder then moves its own positions (the open frame's
+    /// start) past them. When `fill` fails the encoder is left as it was.
+    pub fn splice_in<E>(
+        &mut self,
+        fill: impl FnOnce(&mut O, &[Splice]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        fill(&mut self.buf, &self.splices)?;
+        if let Some(start) = self.frame_start.as_mut() {
+            let before = count_at_or_before(&self.splices, *start);
+            *start += self.splices[..before].iter().map(|s| s.len).sum::<usize>();
+        }
+        self.frame_deferred = 0;
+        self.deferred_len = 0;
+        self.splices.clear();
+        self.defer_min = usize::MAX;
+        Ok(())
+    }
 }
