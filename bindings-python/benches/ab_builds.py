@@ -4,9 +4,10 @@ the 2x a memory-bound dump moves by from one process to the next with where its 
 fall, this compares the builds on the very same pages.
 
 Each build is a directory holding a ``brinery`` package with its compiled module, e.g.
-a copy of ``bindings-python/python/brinery`` with the ``.so`` of a
-``cargo build --release -p brinery-python`` of each commit (``lib_brinery.so`` renamed
-to ``_brinery.cpython-3XY-...so``). Run from the repo root::
+a copy of ``bindings-python/python/brinery`` after ``maturin develop --release`` of each
+commit. Build both the same way: a ``cargo build`` of the same commit (its
+``lib_brinery.so`` renamed ``_brinery.cpython-3XY-...so``) ran 3% more instructions
+here than maturin's. Run from the repo root::
 
     .venv/bin/python bindings-python/benches/ab_builds.py OLD_DIR NEW_DIR \\
         [--cases 256x10,512x15,1024x20] [--rounds 40] [--processes 3]
