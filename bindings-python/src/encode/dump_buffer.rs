@@ -54,8 +54,8 @@ pub struct DumpBuffer {
     obj: *mut ffi::PyObject,
     /// Bytes from the start whose pages are faulted in or need not be.
     populated: usize,
-    /// Why the `bytes` object could not grow (a `MemoryError`): writes are dropped from
-    /// then on and the dump fails with it.
+    /// Why the buffer could not grow (a `MemoryError`, where `Vec` would abort the
+    /// process): writes are dropped from then on and the dump fails with it.
     failed: Option<PyErr>,
 }
 
@@ -219,12 +219,19 @@ impl DumpBuffer {
         if !self.is_bytes() {
             // SAFETY: the buffer is a `Vec`.
             let mut v = unsafe { self.take_vec() };
-            v.reserve(additional);
+            // Fallible, unlike `Vec::reserve`, which aborts the process.
+            let grown = v.try_reserve(additional).is_ok();
+            if !grown {
+                self.failed = Some(pyo3::exceptions::PyMemoryError::new_err(format!(
+                    "out of memory growing a stream of {} bytes",
+                    v.len()
+                )));
+            }
             let mut v = ManuallyDrop::new(v);
             self.ptr = v.as_mut_ptr();
             self.len = v.len();
             self.cap = v.capacity();
-            return true;
+            return grown;
         }
         // 1.5x, as `_pickle.c` grows its buffer: doubling lands a 20 MB stream on
         // 32 MiB, glibc's largest heap request, so every call mapped fresh pages.

@@ -51,6 +51,10 @@ pub struct Memo {
     table: HashTable<Entry>,
     /// Objects kept alive, not memoized: their addresses key other tables of the walk.
     kept: Vec<*mut ffi::PyObject>,
+    /// The table could not grow: nothing more is memoized and the dump fails with this
+    /// (a `MemoryError`, as `pickle` raises, where an infallible insert aborted the
+    /// process).
+    failed: Option<PyErr>,
 }
 
 // SAFETY: the pointers are strong references that are only used, increfed and decrefed
@@ -82,6 +86,7 @@ impl Memo {
         Memo {
             table: TABLE_CACHE.with(std::cell::Cell::take),
             kept: Vec::new(),
+            failed: None,
         }
     }
 
@@ -92,9 +97,42 @@ impl Memo {
         self.table.find(hash(p), |e| e.obj == p).map(|e| e.idx)
     }
 
+    /// Room for one more entry, growing the table if need be; false once it could not
+    /// grow (see [`Memo::take_error`]).
+    #[inline(always)]
+    fn room(&mut self) -> bool {
+        self.table.len() < self.table.capacity() || self.grow()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) -> bool {
+        if self.failed.is_some() {
+            return false;
+        }
+        let more = self.table.len().max(16);
+        if self.table.try_reserve(more, rehash).is_ok() {
+            return true;
+        }
+        self.failed = Some(pyo3::exceptions::PyMemoryError::new_err(format!(
+            "out of memory growing the memo past {} objects",
+            self.table.len()
+        )));
+        false
+    }
+
+    /// Why the table could not grow, taken out: the dump must fail with it (what it
+    /// wrote after is not memoized).
+    pub fn take_error(&mut self) -> Option<PyErr> {
+        self.failed.take()
+    }
+
     /// Records `obj` under memo index `idx` (replacing what it was recorded under).
     #[inline(always)]
     pub fn insert(&mut self, obj: &Bound<'_, PyAny>, idx: u32) {
+        if !self.room() {
+            return;
+        }
         let p = obj.as_ptr();
         // One probe finds the entry or the slot for it: what is memoized here was just
         // written, so it is almost never there already (a hit is the rare case, which
@@ -118,6 +156,9 @@ impl Memo {
         obj: &Bound<'_, PyAny>,
         write: impl FnOnce() -> PyResult<u32>,
     ) -> PyResult<Option<u32>> {
+        if !self.room() {
+            return write().map(|_| None);
+        }
         // One probe finds the entry or the slot for it.
         let p = obj.as_ptr();
         match self.table.entry(hash(p), |e| e.obj == p, rehash) {

@@ -94,7 +94,8 @@ impl<'py> Stream<'py> {
 
     /// Hands the stream to `write` (see [`write_parts`]); the buffer goes back to the
     /// thread's cache.
-    pub fn write_to(self, write: &Bound<'py, PyAny>) -> PyResult<()> {
+    pub fn write_to(mut self, write: &Bound<'py, PyAny>) -> PyResult<()> {
+        self.buf.check()?;
         debug_assert!(
             !self.buf.is_bytes(),
             "a stream to a file never grows into bytes"

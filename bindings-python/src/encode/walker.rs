@@ -202,7 +202,7 @@ impl<'py> Walker<'py> {
     /// took committed frames).
     pub fn dump(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<Stream<'py>> {
         self.enc.begin();
-        let r = self.save(obj);
+        let r = self.save_checked(obj);
         std::mem::take(&mut self.memo).recycle();
         r?;
         Ok(self.finish())
@@ -216,10 +216,21 @@ impl<'py> Walker<'py> {
         obj: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
         self.enc.begin();
-        let r = self.save(obj);
+        let r = self.save_checked(obj);
         std::mem::take(&mut self.memo).recycle();
         r?;
         self.finish().into_bytes(self.py)
+    }
+
+    /// The whole dump's walk: its error, or the memo's when that could not grow (which
+    /// comes first: what failed after it may be its consequence).
+    #[inline(always)]
+    fn save_checked(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
+        let r = self.save(obj);
+        match self.memo.take_error() {
+            Some(e) => Err(e),
+            None => r,
+        }
     }
 
     /// Sends committed frames to `write` as the dump goes, rather than building the
@@ -259,7 +270,7 @@ impl<'py> Walker<'py> {
             self.fns.put_globals(self.py, saved.globals);
         }
         self.enc.begin();
-        let r = self.save(obj);
+        let r = self.save_checked(obj);
         let after = SavedMemo {
             memo: std::mem::take(&mut self.memo),
             next: self.enc.memo_len(),
@@ -351,6 +362,8 @@ impl<'py> Walker<'py> {
 
     #[cold]
     fn flush_committed(&mut self) -> PyResult<()> {
+        // A buffer that could not grow dropped writes: nothing more of it goes out.
+        self.enc.output_mut().check()?;
         if let Some(sink) = &self.sink {
             let (buf, splices) = self.enc.committed_parts();
             let n = splices.len();
@@ -359,7 +372,6 @@ impl<'py> Walker<'py> {
             self.payloads.drain(..n);
             return Ok(());
         }
-        self.enc.output_mut().check()?;
         if self.enc.output().is_bytes() {
             // A megabyte further: fault in the next pages of the `bytes` object.
             let len = self.enc.len();

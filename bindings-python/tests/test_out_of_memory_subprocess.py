@@ -1,0 +1,60 @@
+"""Running out of memory in the middle of a dump raises ``MemoryError``, as ``pickle``
+does, and leaves the interpreter working: never an abort. Each child caps its address
+space a little above what it already uses (``RLIMIT_AS``), at headrooms that make
+different allocations fail first (the memo table, the growing ``bytes`` result,
+Python's own objects)."""
+
+import sys
+
+import pytest
+
+from helpers import run_python
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS and /proc are Linux")
+
+CHILD = """
+import pickle, resource, sys
+import brinery
+
+kind, headroom_mb = sys.argv[1], int(sys.argv[2])
+if kind == "payloads":
+    data = [bytes([i % 251]) * 1024 for i in range(60_000)]  # a 60 MB result
+else:
+    data = [str(i) for i in range(400_000)]  # 400,000 memo entries, a 3 MB result
+
+def vm_size():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize"):
+                return int(line.split()[1]) * 1024
+
+limit = vm_size() + headroom_mb * 2**20
+_, hard = resource.getrlimit(resource.RLIMIT_AS)
+resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+outcome = []
+for dumps in (brinery.dumps, pickle.dumps):
+    try:
+        ok = len(dumps(data, 5)) > 0
+        outcome.append("ok" if ok else "empty")
+    except MemoryError:
+        outcome.append("MemoryError")
+resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+# Still working: a small dump after the failed one.
+assert brinery.dumps([1, "a", b"b"], 5) == pickle.dumps([1, "a", b"b"], 5)
+print(" ".join(outcome))
+"""
+
+
+@pytest.mark.parametrize(
+    "kind, headrooms",
+    [("payloads", [5, 20, 40, 60, 80, 110]), ("memo", [1, 2, 4, 6, 9, 14])],
+)
+def test_a_dump_out_of_memory_raises_memory_error(kind, headrooms):
+    seen = set()
+    for mb in headrooms:
+        out = run_python(CHILD.replace("sys.argv[1], int(sys.argv[2])", f"{kind!r}, {mb}"))
+        brinery_outcome, pickle_outcome = out.decode().split()
+        assert brinery_outcome in ("ok", "MemoryError"), (mb, out)
+        seen.add(brinery_outcome)
+    # The headrooms straddle the dump's needs: some fail, the largest succeeds.
+    assert seen == {"ok", "MemoryError"}, (kind, seen)
