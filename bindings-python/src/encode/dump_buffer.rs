@@ -16,7 +16,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use super::output::{mismatch, Payload};
+use super::output::{mismatch, Filler, Payload};
 use super::walker::recycle_output;
 
 /// A stream this long (payloads included) moves into its `bytes` object: past the
@@ -135,27 +135,11 @@ impl DumpBuffer {
             last => last,
         }
         .max(total + total / 8);
-        // SAFETY: a new, uninitialised bytes object; only `len` bytes of it are ever
-        // handed out, each written first.
-        let obj = unsafe { ffi::PyBytes_FromStringAndSize(std::ptr::null(), cap as _) };
-        if obj.is_null() {
-            return Err(PyErr::fetch(py));
-        }
-        // SAFETY: the object's contents, `cap` bytes.
+        let mut fill = Filler::with_room(py, total, cap)?;
+        let fits = splice::for_each_piece(self.as_slice(), splices, payloads, |p| fill.push(p));
+        let obj = fill.finish(fits)?.into_ptr();
+        // SAFETY: the object's contents, `cap` bytes, the first `total` written.
         let data = unsafe { ffi::PyBytes_AsString(obj) }.cast::<u8>();
-        let mut at = 0;
-        let fits = splice::for_each_piece(self.as_slice(), splices, payloads, |p| {
-            if p.len() <= total - at {
-                // SAFETY: in bounds (`total` <= `cap`), another allocation.
-                unsafe { std::ptr::copy_nonoverlapping(p.as_ptr(), data.add(at), p.len()) };
-            }
-            at += p.len();
-        });
-        if !fits || at != total {
-            // SAFETY: ours, never handed out.
-            unsafe { ffi::Py_DECREF(obj) };
-            return Err(mismatch());
-        }
         // SAFETY: the buffer is still a `Vec` (checked above).
         recycle_output(unsafe { self.take_vec() });
         self.obj = obj;

@@ -165,7 +165,7 @@ pub(super) fn mismatch() -> PyErr {
 }
 
 /// A new `bytes` object of a known size, filled piece by piece.
-struct Filler<'py> {
+pub(super) struct Filler<'py> {
     out: Bound<'py, PyBytes>,
     dst: *mut u8,
     total: usize,
@@ -174,12 +174,21 @@ struct Filler<'py> {
 
 impl<'py> Filler<'py> {
     fn new(py: Python<'py>, total: usize) -> PyResult<Self> {
+        Self::with_room(py, total, total)
+    }
+
+    /// Like [`Filler::new`], the object `cap` bytes long (at least `total`), for a
+    /// [`DumpBuffer`] that goes on writing after the `total` bytes filled and cuts the
+    /// object to its length when the dump ends.
+    pub(super) fn with_room(py: Python<'py>, total: usize, cap: usize) -> PyResult<Self> {
+        let cap = cap.max(total);
         // Not `PyBytes::new_with`, which zeroes the whole object first: for a big stream
         // that is one more pass over memory than the copy itself.
-        // SAFETY: a new bytes object of `total` bytes, not yet seen by anything else;
-        // `finish` hands it out only once every byte was written.
+        // SAFETY: a new bytes object of `cap` bytes, not yet seen by anything else;
+        // `finish` hands it out only once its first `total` bytes were written (the rest
+        // only to a `DumpBuffer`, which writes them before handing the object out).
         let out = unsafe {
-            let ptr = ffi::PyBytes_FromStringAndSize(std::ptr::null(), total as ffi::Py_ssize_t);
+            let ptr = ffi::PyBytes_FromStringAndSize(std::ptr::null(), cap as ffi::Py_ssize_t);
             Bound::from_owned_ptr_or_err(py, ptr)?.cast_into_unchecked::<PyBytes>()
         };
         let dst = unsafe { ffi::PyBytes_AsString(out.as_ptr()) }.cast::<u8>();
@@ -191,7 +200,7 @@ impl<'py> Filler<'py> {
         })
     }
 
-    fn push(&mut self, piece: &[u8]) {
+    pub(super) fn push(&mut self, piece: &[u8]) {
         if self.filled <= self.total && piece.len() <= self.total - self.filled {
             // SAFETY: in bounds (checked just above), and the source is a different
             // allocation.
@@ -209,7 +218,7 @@ impl<'py> Filler<'py> {
 
     /// The bytes object, when the pieces (which `fits` says matched their splices) filled
     /// it exactly; it is dropped unseen otherwise.
-    fn finish(self, fits: bool) -> PyResult<Bound<'py, PyBytes>> {
+    pub(super) fn finish(self, fits: bool) -> PyResult<Bound<'py, PyBytes>> {
         if !fits || self.filled != self.total {
             return Err(mismatch());
         }

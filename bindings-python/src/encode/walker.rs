@@ -201,10 +201,7 @@ impl<'py> Walker<'py> {
     /// Writes the whole stream for `obj` and returns it (what is left of it when a sink
     /// took committed frames).
     pub fn dump(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<Stream<'py>> {
-        self.enc.begin();
-        let r = self.save_checked(obj);
-        std::mem::take(&mut self.memo).recycle();
-        r?;
+        self.walk(obj)?;
         Ok(self.finish())
     }
 
@@ -215,11 +212,17 @@ impl<'py> Walker<'py> {
         &mut self,
         obj: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+        self.walk(obj)?;
+        self.finish().into_bytes(self.py)
+    }
+
+    /// The stream's opcodes for `obj`, `STOP` aside; the memo goes back to the thread.
+    #[inline(always)]
+    fn walk(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
         self.enc.begin();
         let r = self.save_checked(obj);
         std::mem::take(&mut self.memo).recycle();
-        r?;
-        self.finish().into_bytes(self.py)
+        r
     }
 
     /// The whole dump's walk: its error, or the memo's when that could not grow (which
@@ -354,12 +357,6 @@ impl<'py> Walker<'py> {
         Ok(())
     }
 
-    /// Keeps the stream as it is (in the encoder's buffer, or its `bytes` object) until
-    /// the dump ends.
-    pub(super) fn hold_output(&mut self) {
-        self.flush_at = usize::MAX;
-    }
-
     #[cold]
     fn flush_committed(&mut self) -> PyResult<()> {
         // A buffer that could not grow dropped writes: nothing more of it goes out.
@@ -372,20 +369,16 @@ impl<'py> Walker<'py> {
             self.payloads.drain(..n);
             return Ok(());
         }
-        if self.enc.output().is_bytes() {
-            // A megabyte further: fault in the next pages of the `bytes` object.
-            let len = self.enc.len();
-            self.enc.output_mut().populate(len + 2 * POPULATE_AHEAD);
-            self.flush_at = self.enc.committed_stream_len() + POPULATE_AHEAD;
-            return Ok(());
+        if !self.enc.output().is_bytes() {
+            // Into the `bytes` object `dumps` returns, which nobody sees before the dump
+            // ends: the payloads left out so far spliced in, and every byte after written
+            // there directly.
+            let (py, payloads) = (self.py, &self.payloads);
+            self.enc
+                .splice_in(|out, splices| out.move_to_bytes(py, splices, payloads))?;
+            self.payloads.clear();
         }
-        // Into the `bytes` object `dumps` returns, which nobody sees before the dump
-        // ends: the payloads left out so far spliced in, and every byte after written
-        // there directly.
-        let (py, payloads) = (self.py, &self.payloads);
-        self.enc
-            .splice_in(|out, splices| out.move_to_bytes(py, splices, payloads))?;
-        self.payloads.clear();
+        // Then every megabyte: fault in the next pages of the `bytes` object.
         let len = self.enc.len();
         self.enc.output_mut().populate(len + 2 * POPULATE_AHEAD);
         self.flush_at = self.enc.committed_stream_len() + POPULATE_AHEAD;

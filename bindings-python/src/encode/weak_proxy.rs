@@ -164,7 +164,7 @@ fn callables(w: &mut Walker<'_>) -> (u32, u32) {
         return c;
     }
     // The slots are rewritten when the dump ends: no frame leaves the encoder till then.
-    w.hold_output();
+    w.flush_at = usize::MAX;
     let proxy = w.enc.global_memoized("weakref", "proxy");
     w.enc.pop();
     let identity = w.enc.global_memoized("typing", "assert_type");
