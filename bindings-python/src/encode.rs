@@ -372,6 +372,10 @@ impl Pickler {
             let obj = pair.get_item(1)?;
             new.memo.insert(&obj, idx);
         }
+        // A table that could not grow says so here, not at the next dump.
+        if let Some(e) = new.memo.take_error() {
+            return Err(e);
+        }
         new.next = new.memo.len() as u32;
         self.memo = new;
         Ok(())

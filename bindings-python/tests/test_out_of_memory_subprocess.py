@@ -58,3 +58,35 @@ def test_a_dump_out_of_memory_raises_memory_error(kind, headrooms):
         seen.add(brinery_outcome)
     # The headrooms straddle the dump's needs: some fail, the largest succeeds.
     assert seen == {"ok", "MemoryError"}, (kind, seen)
+
+
+SETTER_CHILD = """
+import io, resource, sys
+import brinery
+
+headroom_mb = HEADROOM
+data = [str(i) for i in range(400_000)]
+memo = {id(o): (i, o) for i, o in enumerate(data)}
+p = brinery.Pickler(io.BytesIO(), 5)
+with open("/proc/self/status") as f:
+    vm = next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmSize"))
+_, hard = resource.getrlimit(resource.RLIMIT_AS)
+resource.setrlimit(resource.RLIMIT_AS, (vm + headroom_mb * 2**20, hard))
+try:
+    p.memo = memo
+    outcome = "ok"
+except MemoryError:
+    outcome = "MemoryError"
+resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+if outcome == "ok":
+    # Accepted means all of it was taken: the next dump does not fail for it.
+    p.dump(data[:3])
+print(outcome)
+"""
+
+
+def test_a_memo_too_big_to_set_is_refused_when_set():
+    seen = set()
+    for mb in (1, 2, 4, 8, 16):
+        seen.add(run_python(SETTER_CHILD.replace("HEADROOM", str(mb))).decode().strip())
+    assert seen <= {"ok", "MemoryError"} and "ok" in seen, seen
