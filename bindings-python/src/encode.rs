@@ -4,7 +4,7 @@
 //!
 //! - [`walker`]: one dump's state and the memo policy; [`dispatch`]: CPython's `save()`
 //!   for one object and the leaves; [`containers`]: tuples, lists, dicts and sets with
-//!   `_pickle.c`'s batching; [`memo`]: the memo table; [`output`]: the finished stream;
+//!   `_pickle.c`'s batching; [`memo`]: the memo, over its table [`addr_table`]; [`output`]: the finished stream;
 //! - everything the walker does not write itself, one file per concept: [`reduce`]
 //!   (`__reduce_ex__`, `copyreg`, reduce tuples), [`global`] (by reference),
 //!   [`function`] and [`namespace`] (functions by value and their globals), [`class`]
@@ -25,6 +25,7 @@
 //! dumps share the globals dicts rebuilt by earlier ones. `dumps()`, brinery's own, writes
 //! a self-contained stream and neither reads nor changes the memo.
 
+pub mod addr_table;
 pub mod bytecode;
 pub mod class;
 pub mod containers;

@@ -148,3 +148,41 @@ def test_a_thread_reusing_its_memo_table_across_dump_sizes_writes_pickles_bytes(
         if n > 5:
             assert back[0][5] is back[2]["one"]
         assert all(back[1][i] is back[0][i] for i in range(n // 2))
+
+
+def _strided(kind, n):
+    # Objects laid out at one regular address stride each: pymalloc blocks of one size
+    # class, malloc'd blocks just past pymalloc's 512 bytes, and page-sized blocks, so
+    # their addresses pick memo slots in a regular pattern (neighbours, or one slot in
+    # every 64 / 256), the layouts that pile up in an open-addressing table.
+    if kind == "one size class":
+        return [(i, i) for i in range(n)]
+    if kind == "just past pymalloc":
+        return [tuple(range(i, i + 61)) for i in range(n)]
+    if kind == "page-sized":
+        return [bytes([i % 251]) * 4063 for i in range(n)]
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["one size class", "just past pymalloc", "page-sized"])
+def test_memo_of_objects_at_a_regular_stride_shares_as_pickle(kind):
+    # Every object is met twice (the second time a memo hit) and once more through a
+    # dict, in dumps that grow the table from empty and then reuse it: a probe that lost
+    # an entry would write an object twice, one that ran on would hang.
+    n = 3_000 if kind == "page-sized" else 60_000
+    objs = _strided(kind, n)
+    obj = [objs, objs[::-1], {i: objs[i] for i in range(0, n, 7)}]
+    for proto in (2, 5):
+        for _ in range(2):
+            out = brinery.dumps(obj, proto)
+            assert out == pickle.dumps(obj, proto)
+    back = pickle.loads(out)
+    assert back[0][n - 1] is back[1][0] and back[2][7] is back[0][7]
+    f = io.BytesIO()
+    p = brinery.Pickler(f, 5)
+    p.dump(objs[: n // 2])
+    p.dump(objs)
+    assert len(p.memo.copy()) == n + 2
+    u = pickle.Unpickler(io.BytesIO(f.getvalue()))
+    first, second = u.load(), u.load()
+    assert all(first[i] is second[i] for i in range(n // 2))

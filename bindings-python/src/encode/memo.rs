@@ -4,41 +4,33 @@
 //! from `dump()` to `dump()`. It is not the encoder's numbering (`Encoder::memoize`
 //! hands out the indexes) nor the policy of what gets memoized (the walker's).
 //!
-//! Laid out for memory: each slot is the object's address and its index packed in 12
-//! bytes (plus hashbrown's control byte), and the table itself holds the references.
+//! Laid out for memory: each slot of the table ([`AddrTable`]) is the object's address
+//! and its index packed in 12 bytes, and the table's entries are the references.
 //! `pickle`'s table spends 16 bytes a slot; the map from address to index this replaces
 //! spent 17 and a list of the objects kept alive 8 more per entry, which made a dump of
 //! five million small tuples peak at 1.2x `pickle`'s memory.
 
-use hashbrown::HashTable;
+use super::addr_table::{AddrTable, Probe};
 use pyo3::ffi;
 use pyo3::prelude::*;
 
-/// Tables of more entries than this (about 3.4 MB) are freed after a dump rather than
-/// kept for the next one on the thread. Below it, a program dumping big graphs one after
-/// the other reuses one table: regrowing it (rehashing, faulting in fresh memory) was a
-/// tenth of a dump of 125,000 `bytes` objects.
-const CACHE_MAX: usize = 1 << 18;
+/// Tables of more slots than this (6 MiB, room for 393,216 entries) are freed after a
+/// dump rather than kept for the next one on the thread. Below it, a program dumping big
+/// graphs one after the other reuses one table: regrowing it (rehashing, faulting in
+/// fresh memory) was a tenth of a dump of 125,000 `bytes` objects.
+const CACHE_MAX: usize = 1 << 19;
 
 /// A table is kept only if the dump that used it filled at least a quarter of it, or it
-/// is this small: emptying a table costs in proportion to its capacity, which a run of
-/// small dumps after a big one would otherwise pay every time (the first of them frees
-/// the big table).
-const SPARSE_KEPT: usize = 1 << 10;
+/// is this small (3 KiB): emptying a table reads every slot, which a run of small dumps
+/// after a big one would otherwise pay every time (the first of them frees the big
+/// table).
+const SPARSE_KEPT: usize = 1 << 8;
 
 thread_local! {
     /// The table of the last dump on this thread, emptied but with its capacity, so
     /// repeated dumps do not regrow it from nothing (growing is mostly page faults).
-    static TABLE_CACHE: std::cell::Cell<HashTable<Entry>> =
-        const { std::cell::Cell::new(HashTable::new()) };
-}
-
-/// One memoized object: a strong reference and its memo index.
-#[derive(Clone, Copy)]
-#[repr(C, packed(4))]
-struct Entry {
-    obj: *mut ffi::PyObject,
-    idx: u32,
+    static TABLE_CACHE: std::cell::Cell<Option<AddrTable>> =
+        const { std::cell::Cell::new(None) };
 }
 
 /// Object address to memo index. See the module docs.
@@ -48,7 +40,7 @@ struct Entry {
 /// `Python<'py>`, a `Pickler` is dropped by its deallocator).
 #[derive(Default)]
 pub struct Memo {
-    table: HashTable<Entry>,
+    table: AddrTable,
     /// Objects kept alive, not memoized: their addresses key other tables of the walk.
     kept: Vec<*mut ffi::PyObject>,
     /// The table could not grow: nothing more is memoized and the dump fails with this
@@ -62,29 +54,11 @@ pub struct Memo {
 unsafe impl Send for Memo {}
 unsafe impl Sync for Memo {}
 
-/// The bucket index (hashbrown takes the low bits) is the address shifted past the
-/// 16-byte alignment: the walker meets objects roughly in the order they were
-/// allocated, so neighbouring objects land in neighbouring buckets and a dump walks the
-/// table almost sequentially, as CPython's `key >> 3` memo does. hashbrown's 7-bit tags
-/// come from the top bits, so those get a multiplied mix of the address; without it
-/// every tag would be zero and each probe would compare keys.
-#[inline(always)]
-fn hash(addr: *mut ffi::PyObject) -> u64 {
-    let a = addr as u64;
-    let tag = a.wrapping_mul(0x9E37_79B9_7F4A_7C15) & (0x7f << 57);
-    (a >> 4) & !(0x7f << 57) | tag
-}
-
-#[inline(always)]
-fn rehash(e: &Entry) -> u64 {
-    hash(e.obj)
-}
-
 impl Memo {
     /// An empty memo, starting from the thread's recycled table.
     pub fn new() -> Self {
         Memo {
-            table: TABLE_CACHE.with(std::cell::Cell::take),
+            table: TABLE_CACHE.with(std::cell::Cell::take).unwrap_or_default(),
             kept: Vec::new(),
             failed: None,
         }
@@ -93,15 +67,14 @@ impl Memo {
     /// The memo index of `obj`, if it is memoized.
     #[inline(always)]
     pub fn get(&self, obj: &Bound<'_, PyAny>) -> Option<u32> {
-        let p = obj.as_ptr();
-        self.table.find(hash(p), |e| e.obj == p).map(|e| e.idx)
+        self.table.get(obj.as_ptr())
     }
 
     /// Room for one more entry, growing the table if need be; false once it could not
     /// grow (see [`Memo::take_error`]).
     #[inline(always)]
     fn room(&mut self) -> bool {
-        self.table.len() < self.table.capacity() || self.grow()
+        self.table.has_room() || self.grow()
     }
 
     #[cold]
@@ -110,8 +83,7 @@ impl Memo {
         if self.failed.is_some() {
             return false;
         }
-        let more = self.table.len().max(16);
-        if self.table.try_reserve(more, rehash).is_ok() {
+        if self.table.try_grow() {
             return true;
         }
         self.failed = Some(pyo3::exceptions::PyMemoryError::new_err(format!(
@@ -135,14 +107,13 @@ impl Memo {
         }
         let p = obj.as_ptr();
         // One probe finds the entry or the slot for it: what is memoized here was just
-        // written, so it is almost never there already (a hit is the rare case, which
-        // `entry` compares through a `dyn` call).
-        match self.table.entry(hash(p), |e| e.obj == p, rehash) {
-            hashbrown::hash_table::Entry::Occupied(mut e) => e.get_mut().idx = idx,
-            hashbrown::hash_table::Entry::Vacant(v) => {
+        // written, so it is almost never there already.
+        match self.table.probe(p) {
+            Probe::Found(i) => self.table.set_index_at(i, idx),
+            Probe::Vacant(i) => {
                 // SAFETY: `p` is a live object (the caller borrows it); the GIL is held.
                 unsafe { ffi::Py_INCREF(p) };
-                v.insert(Entry { obj: p, idx });
+                self.table.fill(i, p, idx);
             }
         }
     }
@@ -161,13 +132,13 @@ impl Memo {
         }
         // One probe finds the entry or the slot for it.
         let p = obj.as_ptr();
-        match self.table.entry(hash(p), |e| e.obj == p, rehash) {
-            hashbrown::hash_table::Entry::Occupied(e) => Ok(Some(e.get().idx)),
-            hashbrown::hash_table::Entry::Vacant(v) => {
+        match self.table.probe(p) {
+            Probe::Found(i) => Ok(Some(self.table.index_at(i))),
+            Probe::Vacant(i) => {
                 let idx = write()?;
                 // SAFETY: `p` is a live object (the caller borrows it); the GIL is held.
                 unsafe { ffi::Py_INCREF(p) };
-                v.insert(Entry { obj: p, idx });
+                self.table.fill(i, p, idx);
                 Ok(None)
             }
         }
@@ -185,11 +156,12 @@ impl Memo {
 
     /// Each memoized object with its index, in no particular order.
     pub fn entries<'py>(&self, py: Python<'py>) -> Vec<(u32, Bound<'py, PyAny>)> {
-        let at = |e: &Entry| {
+        let mut out = Vec::with_capacity(self.table.len());
+        self.table.for_each(|p, idx| {
             // SAFETY: a strong reference the memo holds; the GIL is held for 'py.
-            (e.idx, unsafe { Bound::from_borrowed_ptr(py, e.obj) })
-        };
-        self.table.iter().map(at).collect()
+            out.push((idx, unsafe { Bound::from_borrowed_ptr(py, p) }));
+        });
+        out
     }
 
     /// Releases the objects and gives the table, emptied, back to the thread for the
@@ -202,10 +174,9 @@ impl Memo {
         if cap <= CACHE_MAX && (cap <= SPARSE_KEPT || used >= cap / 4) {
             let _ = TABLE_CACHE.try_with(|c| {
                 let old = c.take();
-                c.set(if old.capacity() > table.capacity() {
-                    old
-                } else {
-                    table
+                c.set(match old {
+                    Some(old) if old.capacity() > table.capacity() => Some(old),
+                    _ => Some(table),
                 });
             });
         }
@@ -217,10 +188,10 @@ impl Memo {
         if !self.table.is_empty() {
             // Taken out first: a deallocator run by a decref may dump again.
             let mut table = std::mem::take(&mut self.table);
-            for e in table.drain() {
+            table.drain(|p| {
                 // SAFETY: strong references the memo took; the GIL is held (type docs).
-                unsafe { ffi::Py_DECREF(e.obj) };
-            }
+                unsafe { ffi::Py_DECREF(p) };
+            });
             self.table = table;
         }
         for p in kept {
