@@ -84,6 +84,9 @@ typedef enum brinery_status {
     BRINERY_DECODE_NON_ASCII = 121,
     // The stream refers to out-of-band buffers and none were supplied.
     BRINERY_DECODE_NO_BUFFERS = 122,
+    // The allocator refused memory for a value of the stream (a process near its
+    // memory cap): the call fails, the process goes on.
+    BRINERY_DECODE_OUT_OF_MEMORY = 123,
     // Encoding failed for a reason not listed below.
     BRINERY_ENCODE_FAILED = 200,
     // A protocol above 5.
@@ -94,6 +97,8 @@ typedef enum brinery_status {
     BRINERY_ENCODE_TOO_LARGE = 203,
     // A value the encoder cannot write.
     BRINERY_ENCODE_INVALID = 204,
+    // The allocator refused memory for the stream being written.
+    BRINERY_ENCODE_OUT_OF_MEMORY = 205,
     // An `end` call that does not match the innermost open container.
     BRINERY_BUILDER_UNBALANCED = 300,
     // `finish` with containers still open, or with no value pushed.

@@ -78,6 +78,26 @@ fn push(enc: *mut brinery_encoder, value: Value) -> brinery_status {
     with_builder(enc, |b| b.push(value).map(drop).map_err(Error::from))
 }
 
+/// A copy of a caller's bytes, or `BRINERY_ENCODE_OUT_OF_MEMORY` when the allocator
+/// refuses it (a big payload near the process's memory cap fails the push; it does not
+/// abort the program).
+fn copied(data: &[u8]) -> Result<Vec<u8>, brinery_status> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(data.len())
+        .map_err(|_| BRINERY_ENCODE_OUT_OF_MEMORY)?;
+    v.extend_from_slice(data);
+    Ok(v)
+}
+
+/// [`copied`] for text.
+fn copied_str(s: &str) -> Result<String, brinery_status> {
+    let mut out = String::new();
+    out.try_reserve_exact(s.len())
+        .map_err(|_| BRINERY_ENCODE_OUT_OF_MEMORY)?;
+    out.push_str(s);
+    Ok(out)
+}
+
 /// Pushes `None`. Every push adds the next item of the innermost open container (for
 /// a dict: key, value, key, value...), or the top-level value when none is open.
 ///
@@ -135,7 +155,10 @@ pub unsafe extern "C" fn brinery_encoder_push_bigint(
             let value = if le.len() <= 8 {
                 Value::Int(brinery_core::pyfmt::le_to_i64(le))
             } else {
-                Value::BigInt(le.to_vec())
+                match copied(le) {
+                    Ok(le) => Value::BigInt(le),
+                    Err(code) => return code,
+                }
             };
             push(enc, value)
         }
@@ -169,7 +192,10 @@ pub unsafe extern "C" fn brinery_encoder_push_str(
 ) -> brinery_status {
     // SAFETY: per the contract.
     match unsafe { input_str(utf8, len, "utf8") } {
-        Ok(s) => push(enc, Value::Str(s.to_owned())),
+        Ok(s) => match copied_str(s) {
+            Ok(s) => push(enc, Value::Str(s)),
+            Err(code) => code,
+        },
         Err(e) => e.code,
     }
 }
@@ -188,7 +214,10 @@ pub unsafe extern "C" fn brinery_encoder_push_bytes(
 ) -> brinery_status {
     // SAFETY: per the contract.
     match unsafe { input(data, len, "data") } {
-        Ok(b) => push(enc, Value::Bytes(b.to_vec())),
+        Ok(b) => match copied(b) {
+            Ok(b) => push(enc, Value::Bytes(b)),
+            Err(code) => code,
+        },
         Err(e) => e.code,
     }
 }

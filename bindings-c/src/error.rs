@@ -86,6 +86,9 @@ pub enum brinery_status {
     BRINERY_DECODE_NON_ASCII = 121,
     /// The stream refers to out-of-band buffers and none were supplied.
     BRINERY_DECODE_NO_BUFFERS = 122,
+    /// The allocator refused memory for a value of the stream (a process near its
+    /// memory cap): the call fails, the process goes on.
+    BRINERY_DECODE_OUT_OF_MEMORY = 123,
 
     /// Encoding failed for a reason not listed below.
     BRINERY_ENCODE_FAILED = 200,
@@ -97,6 +100,8 @@ pub enum brinery_status {
     BRINERY_ENCODE_TOO_LARGE = 203,
     /// A value the encoder cannot write.
     BRINERY_ENCODE_INVALID = 204,
+    /// The allocator refused memory for the stream being written.
+    BRINERY_ENCODE_OUT_OF_MEMORY = 205,
 
     /// An `end` call that does not match the innermost open container.
     BRINERY_BUILDER_UNBALANCED = 300,
@@ -163,11 +168,13 @@ impl brinery_status {
         BRINERY_DECODE_ODD_ITEMS,
         BRINERY_DECODE_NON_ASCII,
         BRINERY_DECODE_NO_BUFFERS,
+        BRINERY_DECODE_OUT_OF_MEMORY,
         BRINERY_ENCODE_FAILED,
         BRINERY_ENCODE_UNSUPPORTED_PROTOCOL,
         BRINERY_ENCODE_NEEDS_PROTOCOL,
         BRINERY_ENCODE_TOO_LARGE,
         BRINERY_ENCODE_INVALID,
+        BRINERY_ENCODE_OUT_OF_MEMORY,
         BRINERY_BUILDER_UNBALANCED,
         BRINERY_BUILDER_INCOMPLETE,
         BRINERY_BUILDER_ODD_DICT,
@@ -215,11 +222,13 @@ impl brinery_status {
             BRINERY_DECODE_ODD_ITEMS => "BRINERY_DECODE_ODD_ITEMS\0",
             BRINERY_DECODE_NON_ASCII => "BRINERY_DECODE_NON_ASCII\0",
             BRINERY_DECODE_NO_BUFFERS => "BRINERY_DECODE_NO_BUFFERS\0",
+            BRINERY_DECODE_OUT_OF_MEMORY => "BRINERY_DECODE_OUT_OF_MEMORY\0",
             BRINERY_ENCODE_FAILED => "BRINERY_ENCODE_FAILED\0",
             BRINERY_ENCODE_UNSUPPORTED_PROTOCOL => "BRINERY_ENCODE_UNSUPPORTED_PROTOCOL\0",
             BRINERY_ENCODE_NEEDS_PROTOCOL => "BRINERY_ENCODE_NEEDS_PROTOCOL\0",
             BRINERY_ENCODE_TOO_LARGE => "BRINERY_ENCODE_TOO_LARGE\0",
             BRINERY_ENCODE_INVALID => "BRINERY_ENCODE_INVALID\0",
+            BRINERY_ENCODE_OUT_OF_MEMORY => "BRINERY_ENCODE_OUT_OF_MEMORY\0",
             BRINERY_BUILDER_UNBALANCED => "BRINERY_BUILDER_UNBALANCED\0",
             BRINERY_BUILDER_INCOMPLETE => "BRINERY_BUILDER_INCOMPLETE\0",
             BRINERY_BUILDER_ODD_DICT => "BRINERY_BUILDER_ODD_DICT\0",
@@ -314,6 +323,7 @@ impl From<EncodeError> for Error {
             EncodeError::NeedsProtocol(..) => BRINERY_ENCODE_NEEDS_PROTOCOL,
             EncodeError::TooLarge(_) => BRINERY_ENCODE_TOO_LARGE,
             EncodeError::Invalid(_) => BRINERY_ENCODE_INVALID,
+            EncodeError::OutOfMemory(_) => BRINERY_ENCODE_OUT_OF_MEMORY,
             _ => BRINERY_ENCODE_FAILED,
         };
         Error::new(code, e.to_string())
@@ -329,6 +339,8 @@ impl From<BuildError> for Error {
             BuildError::Unhashable => BRINERY_BUILDER_UNHASHABLE,
             BuildError::SecondRoot => BRINERY_BUILDER_SECOND_ROOT,
             BuildError::TooDeep => BRINERY_BUILDER_TOO_DEEP,
+            // Memory for the value being added: the stream it was to go into.
+            BuildError::OutOfMemory => BRINERY_ENCODE_OUT_OF_MEMORY,
         };
         Error::new(code, e.to_string())
     }

@@ -14,6 +14,7 @@
 //! [`crate::dumptext`]'s. Not for decoding (see [`crate::decode`]).
 
 use brinery_core::encode::Batch;
+use brinery_core::encode::FallibleVec;
 use brinery_core::Encoder;
 use napi::bindgen_prelude::*;
 use napi::sys::napi_value;
@@ -81,7 +82,9 @@ pub fn dumps_tape(
         let bytes = js.uint8_bytes(text.raw())?.ok_or_else(malformed)?;
         let bytes = bytes.get(..text_len as usize).ok_or_else(malformed)?;
         // About the stream's size: the text, and a few bytes per op.
-        let enc = Encoder::with_capacity(protocol, bytes.len() + ops.len() * 2 + 64)?;
+        // Written fallibly: memory refused for the stream is an error, not an abort.
+        let out = FallibleVec::with_capacity(bytes.len() + ops.len() * 2 + 64);
+        let enc = Encoder::with_buffer(protocol, out)?;
         let mut spare = crate::reuse::take();
         let mut dumper = Dumper {
             js,
@@ -101,8 +104,10 @@ pub fn dumps_tape(
         let done = dumper.save();
         spare.strs = dumper.text.into_table();
         crate::reuse::give(spare);
+        // A refused stream comes first: what failed after it may follow from it.
+        let out = dumper.enc.finish().into_vec()?;
         done?;
-        Ok::<_, Failure>(dumper.enc.finish())
+        Ok::<_, Failure>(out)
     })();
     match result {
         Ok(bytes) => Ok(Buffer::from(bytes)),
@@ -116,7 +121,7 @@ pub fn dumps_tape(
 
 struct Dumper<'t> {
     js: Js,
-    enc: Encoder,
+    enc: Encoder<FallibleVec>,
     ops: &'t [f64],
     at: usize,
     text: Text<'t>,

@@ -149,6 +149,8 @@ impl From<EncodeError> for Failure {
     fn from(e: EncodeError) -> Self {
         let code = match e {
             EncodeError::UnsupportedProtocol(_) => Code::Protocol,
+            // Memory refused for the stream: a limit, as the decoder's caps are.
+            EncodeError::OutOfMemory(_) => Code::Limit,
             _ => Code::Encode,
         };
         Failure::new(code, e.to_string())

@@ -127,8 +127,12 @@ fn forbidden_global() -> &'static str {
 }
 
 /// A decode error: `UnsafePickleError` naming the global when the core's allowlist
-/// refused it, `UnpicklingError` otherwise; both with the offset.
+/// refused it, `MemoryError` (as `pickle` raises) when the allocator refused memory,
+/// `UnpicklingError` otherwise; all with the offset.
 pub fn decode_error(py: Python<'_>, e: DecodeError) -> PyErr {
+    if e.kind == DecodeErrorKind::OutOfMemory {
+        return pyo3::exceptions::PyMemoryError::new_err(e.to_string());
+    }
     let global = match &e.kind {
         DecodeErrorKind::Forbidden(name) => Some(name.clone()),
         DecodeErrorKind::ForbiddenExtension(code) => Some(format!("extension code {code}")),

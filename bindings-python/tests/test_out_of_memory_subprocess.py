@@ -90,3 +90,30 @@ def test_a_memo_too_big_to_set_is_refused_when_set():
     for mb in (1, 2, 4, 8, 16, 32):
         seen.add(run_python(SETTER_CHILD.replace("HEADROOM", str(mb))).decode().strip())
     assert seen <= {"ok", "MemoryError"} and "ok" in seen, seen
+
+
+SAFE_CHILD = """
+import resource
+from brinery import safe
+
+n = 16 << 20
+data = b"\\x80\\x04(" + b"K\\x07" * n + b"l."  # a 16-million-item list in 32 MB
+with open("/proc/self/status") as f:
+    vm = next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmSize"))
+_, hard = resource.getrlimit(resource.RLIMIT_AS)
+resource.setrlimit(resource.RLIMIT_AS, (vm + 96 * 2**20, hard))
+try:
+    safe.safe_loads(data)
+    outcome = "ok"
+except MemoryError as e:
+    outcome = "MemoryError" if "at byte" in str(e) else f"MemoryError without offset: {e}"
+resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+assert safe.safe_loads(b"\\x80\\x04(K\\x01K\\x02l.") == [1, 2]
+print(outcome)
+"""
+
+
+def test_safe_loads_out_of_memory_raises_memory_error_with_the_offset():
+    # The decoder's stack and tree outgrow the cap (8 bytes an item and more, where the
+    # stream has 2): `MemoryError` naming the byte, as the core reports it, not an abort.
+    assert run_python(SAFE_CHILD).decode().strip() == "MemoryError"

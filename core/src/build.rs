@@ -29,6 +29,8 @@ pub enum BuildError {
     SecondRoot,
     #[error("containers nested deeper than {MAX_DEPTH}")]
     TooDeep,
+    #[error("out of memory: the allocator refused memory for the value")]
+    OutOfMemory,
 }
 
 /// The containers a builder can open.
@@ -70,7 +72,9 @@ impl TreeBuilder {
     /// Adds a scalar value (anything but a container) where the next value goes.
     pub fn push(&mut self, value: Value) -> Result<NodeId, BuildError> {
         self.check_slot()?;
+        self.room_to_attach()?;
         let id = self.tree.push(value);
+        self.refused()?;
         self.attach(id);
         Ok(id)
     }
@@ -79,6 +83,7 @@ impl TreeBuilder {
     /// next value goes.
     pub fn push_existing(&mut self, id: NodeId) -> Result<(), BuildError> {
         self.check_slot()?;
+        self.room_to_attach()?;
         self.attach(id);
         Ok(())
     }
@@ -89,7 +94,12 @@ impl TreeBuilder {
         if self.open.len() >= MAX_DEPTH {
             return Err(BuildError::TooDeep);
         }
+        self.room_to_attach()?;
+        if !crate::try_alloc::room(&mut self.open, 1) {
+            return Err(BuildError::OutOfMemory);
+        }
         let node = self.tree.push(Value::None);
+        self.refused()?;
         self.open.push(Open {
             kind,
             node,
@@ -126,14 +136,34 @@ impl TreeBuilder {
             }
             Container::List | Container::Tuple => {}
         }
+        // Everything that allocates comes before the container is taken off the open
+        // list, so a refusal changes nothing.
+        let pairs = match kind {
+            Container::Dict => {
+                let mut pairs = Vec::new();
+                if pairs.try_reserve_exact(top.children.len() / 2).is_err() {
+                    return Err(BuildError::OutOfMemory);
+                }
+                pairs.extend(top.children.chunks(2).map(|kv| (kv[0], kv[1])));
+                Some(pairs)
+            }
+            _ => None,
+        };
+        let parent_room = match self.open.len() {
+            n if n >= 2 => crate::try_alloc::room(&mut self.open[n - 2].children, 1),
+            _ => true,
+        };
+        if !parent_room || !self.tree.heap_room() {
+            return Err(BuildError::OutOfMemory);
+        }
         let top = self.open.pop().expect("checked above");
         let items = top.children;
-        let value = match kind {
-            Container::List => Value::List(items),
-            Container::Tuple => Value::Tuple(items),
-            Container::Set => Value::Set(items),
-            Container::FrozenSet => Value::FrozenSet(items),
-            Container::Dict => Value::Dict(items.chunks(2).map(|kv| (kv[0], kv[1])).collect()),
+        let value = match (kind, pairs) {
+            (Container::List, _) => Value::List(items),
+            (Container::Tuple, _) => Value::Tuple(items),
+            (Container::Set, _) => Value::Set(items),
+            (Container::FrozenSet, _) => Value::FrozenSet(items),
+            (Container::Dict, pairs) => Value::Dict(pairs.unwrap_or_default()),
         };
         self.tree.set(top.node, value);
         self.attach(top.node);
@@ -159,6 +189,27 @@ impl TreeBuilder {
     fn check_slot(&self) -> Result<(), BuildError> {
         if self.open.is_empty() && self.root.is_some() {
             return Err(BuildError::SecondRoot);
+        }
+        Ok(())
+    }
+
+    /// Room for one more child in the innermost container.
+    fn room_to_attach(&mut self) -> Result<(), BuildError> {
+        match self.open.last_mut() {
+            Some(top) => match crate::try_alloc::room(&mut top.children, 1) {
+                true => Ok(()),
+                false => Err(BuildError::OutOfMemory),
+            },
+            None => Ok(()),
+        }
+    }
+
+    /// The tree refused the node just pushed (which it then did not add): the call
+    /// fails and the builder is as it was, ready for another try.
+    fn refused(&mut self) -> Result<(), BuildError> {
+        if self.tree.out_of_memory() {
+            self.tree.forget_refusal();
+            return Err(BuildError::OutOfMemory);
         }
         Ok(())
     }

@@ -26,6 +26,7 @@
 //! ([`Encoder::committed_parts`]), with payloads left out of it ([`splice`]).
 
 mod containers;
+mod fallible_vec;
 mod globals;
 mod memo;
 mod output;
@@ -34,6 +35,7 @@ mod scalars;
 pub mod splice;
 
 pub use containers::Batch;
+pub use fallible_vec::FallibleVec;
 pub use output::Output;
 pub use splice::Splice;
 
@@ -416,9 +418,10 @@ impl<O: Output> Encoder<O> {
         }
     }
 
-    /// The length of the frame opened at `start`, deferred payloads included.
+    /// The length of the frame opened at `start`, deferred payloads included
+    /// (saturating: an output that refused memory may have dropped the header).
     #[inline]
     fn frame_len(&self, start: usize) -> usize {
-        self.buf.len() - start - FRAME_HEADER_SIZE + self.frame_deferred
+        self.buf.len().saturating_sub(start + FRAME_HEADER_SIZE) + self.frame_deferred
     }
 }

@@ -62,6 +62,8 @@ pub enum DecodeErrorKind {
     NonAscii,
     #[error("stream refers to out-of-band buffers but none were supplied")]
     NoBuffers,
+    #[error("out of memory: the allocator refused memory for a value")]
+    OutOfMemory,
 }
 
 /// One row of the error-code table: (code, number, group).
@@ -72,7 +74,7 @@ impl DecodeErrorKind {
     /// table (a new kind fails to compile in `row` until it has a row, and must be added
     /// here).
     #[doc(hidden)]
-    pub fn one_of_each() -> [Self; 25] {
+    pub fn one_of_each() -> [Self; 26] {
         use DecodeErrorKind as K;
         [
             K::Truncated,
@@ -100,6 +102,7 @@ impl DecodeErrorKind {
             K::OddItems,
             K::NonAscii,
             K::NoBuffers,
+            K::OutOfMemory,
         ]
     }
 
@@ -112,7 +115,7 @@ impl DecodeErrorKind {
         self.row().0
     }
 
-    /// The stable number of [`code`](Self::code): C's `brinery_status` value (101 to 122;
+    /// The stable number of [`code`](Self::code): C's `brinery_status` value (101 to 123;
     /// 100 is kept for "any other decode failure").
     pub const fn number(&self) -> u16 {
         self.row().1
@@ -152,6 +155,8 @@ impl DecodeErrorKind {
             K::OddItems => ("ODD_ITEMS", 120, "MALFORMED"),
             K::NonAscii => ("NON_ASCII", 121, "BAD_UTF8"),
             K::NoBuffers => ("NO_BUFFERS", 122, "BUFFER"),
+            // Node reports memory it could not get as a limit, like the allocation cap.
+            K::OutOfMemory => ("OUT_OF_MEMORY", 123, "LIMIT"),
         }
     }
 }
@@ -182,6 +187,8 @@ pub enum EncodeError {
     TooLarge(&'static str),
     #[error("invalid value: {0}")]
     Invalid(String),
+    #[error("out of memory: the allocator refused {0} bytes for the stream")]
+    OutOfMemory(usize),
 }
 
 #[cfg(test)]

@@ -19,23 +19,31 @@ use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::encode::{Batch, Encoder};
+use crate::encode::{Batch, Encoder, FallibleVec, Output};
 use crate::error::EncodeError;
 use crate::value::{NodeId, Object, ObjectKind, Tree, ValueRef};
 
-/// Encodes the tree's root at `protocol`.
+/// Encodes the tree's root at `protocol`. Memory the allocator refuses for the stream
+/// or the walk is [`EncodeError::OutOfMemory`], never an abort.
 pub fn encode_tree(tree: &Tree, protocol: u8) -> Result<Vec<u8>, EncodeError> {
-    let mut enc = Encoder::with_capacity(protocol, 64 + tree.len() * 4)?;
+    let out = FallibleVec::with_capacity(64 + tree.len() * 4);
+    let mut enc = Encoder::with_buffer(protocol, out)?;
     enc.begin();
-    encode_tree_into(&mut enc, tree, tree.root())?;
-    Ok(enc.finish())
+    let walked = encode_tree_into(&mut enc, tree, tree.root());
+    // A refused stream is the error to report: what failed after it may follow from it.
+    let out = enc.finish().into_vec()?;
+    walked.map(|()| out)
 }
 
 /// Writes node `node` of `tree` (and everything it reaches) into a caller's encoder,
 /// without `PROTO` or `STOP`: for hosts that embed a tree in a stream of their own. The
 /// tree's memo entries are local to this call.
-pub fn encode_tree_into(enc: &mut Encoder, tree: &Tree, node: NodeId) -> Result<(), EncodeError> {
-    TreeWriter::new(enc, tree).run(node)
+pub fn encode_tree_into<O: Output>(
+    enc: &mut Encoder<O>,
+    tree: &Tree,
+    node: NodeId,
+) -> Result<(), EncodeError> {
+    TreeWriter::new(enc, tree)?.run(node)
 }
 
 const NOT_MEMOIZED: u32 = u32::MAX;
@@ -71,8 +79,8 @@ enum Step {
     Leave(NodeId, u32),
 }
 
-struct TreeWriter<'a> {
-    enc: &'a mut Encoder,
+struct TreeWriter<'a, O: Output> {
+    enc: &'a mut Encoder<O>,
     tree: &'a Tree,
     memo: Vec<u32>,
     /// For nodes being written that are memoized only after their contents (tuples,
@@ -87,18 +95,19 @@ struct TreeWriter<'a> {
     buffer_refs: Option<Vec<u32>>,
 }
 
-impl<'a> TreeWriter<'a> {
-    fn new(enc: &'a mut Encoder, tree: &'a Tree) -> Self {
-        TreeWriter {
+impl<'a, O: Output> TreeWriter<'a, O> {
+    fn new(enc: &'a mut Encoder<O>, tree: &'a Tree) -> Result<Self, EncodeError> {
+        let refused = || EncodeError::OutOfMemory(tree.len().saturating_mul(8));
+        Ok(TreeWriter {
             enc,
             tree,
-            memo: vec![NOT_MEMOIZED; tree.len()],
-            entered: vec![0; tree.len()],
+            memo: crate::try_alloc::filled(tree.len(), NOT_MEMOIZED).ok_or_else(refused)?,
+            entered: crate::try_alloc::filled(tree.len(), 0).ok_or_else(refused)?,
             memoized_nodes: 0,
             stack: Vec::new(),
             next_buffer: 0,
             buffer_refs: None,
-        }
+        })
     }
 
     fn run(mut self, root: NodeId) -> Result<(), EncodeError> {

@@ -254,6 +254,9 @@ pub struct Tree {
     /// `(object, offset)`: where each object node was made (see
     /// [`Tree::object_offset`]), in the order they were made.
     object_offsets: Vec<(NodeId, usize)>,
+    /// An allocation for a node or its contents was refused (see
+    /// [`Tree::out_of_memory`]).
+    out_of_memory: bool,
 }
 
 impl PartialEq for Tree {
@@ -276,14 +279,27 @@ impl Tree {
     }
 
     /// An empty tree with room for `nodes` nodes, `heap` of them heap values.
+    /// The room is a hint: what the allocator refuses of it is not reserved.
     pub(crate) fn with_capacities(nodes: usize, heap: usize) -> Self {
-        Tree {
-            heap: Vec::with_capacity(heap),
-            tags: Vec::with_capacity(nodes),
-            payloads: Vec::with_capacity(nodes),
-            root: 0,
-            object_offsets: Vec::new(),
-        }
+        let mut tree = Tree::default();
+        let _ = tree.heap.try_reserve_exact(heap);
+        let _ = tree.tags.try_reserve_exact(nodes);
+        let _ = tree.payloads.try_reserve_exact(nodes);
+        tree
+    }
+
+    /// Whether an allocation for a node or its contents was refused while building the
+    /// tree (a decode then fails with `OUT_OF_MEMORY`): the node that needed it was
+    /// not added, and the id handed out for it is that of an earlier node.
+    pub fn out_of_memory(&self) -> bool {
+        self.out_of_memory
+    }
+
+    /// Records a refused allocation; the id to hand out instead of a new node's.
+    #[cold]
+    pub(crate) fn refused(&mut self) -> NodeId {
+        self.out_of_memory = true;
+        self.tags.len().saturating_sub(1)
     }
 
     /// The byte offset of the opcode that made object node `id` (its `REDUCE`,
@@ -302,9 +318,42 @@ impl Tree {
 
     #[inline(always)]
     fn slot(&mut self, tag: Tag, payload: u64) -> NodeId {
+        if self.tags.len() == self.tags.capacity() && !self.grow_nodes() {
+            return self.refused();
+        }
         self.tags.push(tag);
         self.payloads.push(payload);
         self.tags.len() - 1
+    }
+
+    /// Room for one more node; false when refused (but a tree's first node always gets
+    /// room, so a refused node's stand-in id is a real one).
+    #[cold]
+    #[inline(never)]
+    fn grow_nodes(&mut self) -> bool {
+        if crate::try_alloc::room(&mut self.tags, 1)
+            && crate::try_alloc::room(&mut self.payloads, 1)
+        {
+            return true;
+        }
+        if self.tags.is_empty() {
+            self.tags.reserve(1);
+            self.payloads.reserve(1);
+            return true;
+        }
+        false
+    }
+
+    /// Clears [`Tree::out_of_memory`] once the refusal was reported and nothing of the
+    /// refused node remains (the C builder retries after one).
+    pub(crate) fn forget_refusal(&mut self) {
+        self.out_of_memory = false;
+    }
+
+    /// Room for one more heap value; false when refused.
+    #[inline(always)]
+    pub(crate) fn heap_room(&mut self) -> bool {
+        self.heap.len() < self.heap.capacity() || crate::try_alloc::room(&mut self.heap, 1)
     }
 
     /// The tag and payload a value takes, or `None` for a value that goes to the heap.
@@ -335,10 +384,7 @@ impl Tree {
     pub fn push(&mut self, value: Value) -> NodeId {
         match Self::scalar(&value) {
             Some((tag, payload)) => self.slot(tag, payload),
-            None => {
-                self.heap.push(value);
-                self.slot(Tag::Heap, (self.heap.len() - 1) as u64)
-            }
+            None => self.push_heap(value),
         }
     }
 
@@ -358,6 +404,10 @@ impl Tree {
     #[inline(always)]
     pub(crate) fn push_heap(&mut self, value: Value) -> NodeId {
         debug_assert!(Self::scalar(&value).is_none());
+        let node_room = self.tags.len() < self.tags.capacity() || self.grow_nodes();
+        if !node_room || !self.heap_room() {
+            return self.refused();
+        }
         self.heap.push(value);
         self.slot(Tag::Heap, (self.heap.len() - 1) as u64)
     }
@@ -385,6 +435,10 @@ impl Tree {
             }
             None if self.tags[id] == Tag::Heap => self.heap[self.payloads[id] as usize] = value,
             None => {
+                if !self.heap_room() {
+                    self.refused();
+                    return;
+                }
                 self.heap.push(value);
                 self.tags[id] = Tag::Heap;
                 self.payloads[id] = (self.heap.len() - 1) as u64;

@@ -205,4 +205,13 @@ pub trait Builder {
     /// with a type error) and about the callable and arguments of a call it may lower
     /// (see above).
     fn contents(&self, h: Self::Handle) -> Contents<'_, Self::Handle>;
+
+    /// True once the builder could not get memory for a value (it then hands out a
+    /// stand-in handle): the machine checks after every opcode and fails the decode
+    /// with `OUT_OF_MEMORY` at that opcode, whatever else the stand-in made it report.
+    /// Builders that allocate infallibly keep the default.
+    #[inline(always)]
+    fn out_of_memory(&self) -> bool {
+        false
+    }
 }

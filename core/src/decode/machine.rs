@@ -92,7 +92,11 @@ impl<'a, 'b, B: Builder> Machine<'a, 'b, B> {
                 let root = self.pop()?;
                 return Ok((root, self.pos));
             }
-            self.step(code)?;
+            let stepped = self.step(code);
+            if self.b.out_of_memory() {
+                return Err(self.fail(K::OutOfMemory));
+            }
+            stepped?;
         }
     }
 
@@ -215,6 +219,9 @@ impl<'a, 'b, B: Builder> Machine<'a, 'b, B> {
                 if self.marks.len() >= self.opts.limits.max_depth {
                     return Err(self.fail(K::TooDeep(self.opts.limits.max_depth)));
                 }
+                if !crate::try_alloc::room(&mut self.marks, 1) {
+                    return Err(self.fail(K::OutOfMemory));
+                }
                 self.fence = self.stack.len();
                 self.marks.push(self.fence);
                 Ok(())
@@ -277,8 +284,7 @@ impl<'a, 'b, B: Builder> Machine<'a, 'b, B> {
             }
             DUP => {
                 let h = self.top()?;
-                self.stack.push(h);
-                Ok(())
+                self.stack_push(h)
             }
             // ---- memo ----
             BINGET => {
@@ -316,15 +322,13 @@ impl<'a, 'b, B: Builder> Machine<'a, 'b, B> {
                 let module = self.name_line()?;
                 let name = self.name_line()?;
                 let h = self.global(module, name)?;
-                self.stack.push(h);
-                Ok(())
+                self.stack_push(h)
             }
             STACK_GLOBAL => {
                 let name = self.pop()?;
                 let module = self.pop()?;
                 let h = self.stack_global(module, name)?;
-                self.stack.push(h);
-                Ok(())
+                self.stack_push(h)
             }
             REDUCE => {
                 let args = self.pop()?;

@@ -59,9 +59,10 @@ impl<H: Copy> Memo<H> {
                 .is_some_and(|w| w & (1 << (key % 64)) != 0)
     }
 
-    /// Stores `id` under `key`; returns the bytes of vector growth to charge.
+    /// Stores `id` under `key`; returns the bytes of vector growth to charge, or `None`
+    /// (storing nothing) when the allocator refused the growth.
     #[inline]
-    pub(crate) fn put(&mut self, key: u64, id: H) -> usize {
+    pub(crate) fn put(&mut self, key: u64, id: H) -> Option<usize> {
         let n = self.dense.len() as u64;
         if key < n {
             if self.is_hole(key) {
@@ -69,27 +70,38 @@ impl<H: Copy> Memo<H> {
                 self.len += 1;
             }
             self.dense[key as usize] = id;
-            0
+            Some(0)
         } else if key == n {
+            if !crate::try_alloc::room(&mut self.dense, 1) {
+                return None;
+            }
             self.dense.push(id);
             if self.sparse.is_empty() || self.sparse.remove(&key).is_none() {
                 self.len += 1;
             }
-            SLOT_COST
+            Some(SLOT_COST)
         } else if key - n <= DENSE_SLACK && self.sparse.is_empty() {
             let grow = (key - n + 1) as usize;
+            let hole_words = (key as usize + 1)
+                .div_ceil(64)
+                .saturating_sub(self.holes.len());
+            if !crate::try_alloc::room(&mut self.dense, grow)
+                || !crate::try_alloc::room(&mut self.holes, hole_words)
+            {
+                return None;
+            }
             self.dense.resize(key as usize + 1, id);
             self.holes.resize(self.dense.len().div_ceil(64), 0);
             for hole in n..key {
                 self.holes[(hole / 64) as usize] |= 1 << (hole % 64);
             }
             self.len += 1;
-            grow * SLOT_COST
+            Some(grow * SLOT_COST)
         } else {
             if self.sparse.insert(key, id).is_none() {
                 self.len += 1;
             }
-            4 * SLOT_COST
+            Some(4 * SLOT_COST)
         }
     }
 }

@@ -3,11 +3,23 @@
 //! node ids.
 
 use alloc::boxed::Box;
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::builder::{Builder, Contents, ValueKind};
+use crate::try_alloc;
 use crate::value::{NodeId, Object, ObjectKind, Tree, Value, ValueRef};
+
+impl Tree {
+    /// A heap node made from a copy of `items` (payload bytes or child ids), or the
+    /// refused stand-in when the copy gets no memory.
+    #[inline(always)]
+    fn push_copy<T: Copy>(&mut self, items: &[T], make: impl FnOnce(Vec<T>) -> Value) -> NodeId {
+        match try_alloc::copy(items) {
+            Some(v) => self.push_heap(make(v)),
+            None => self.refused(),
+        }
+    }
+}
 
 impl Builder for Tree {
     type Handle = NodeId;
@@ -25,7 +37,7 @@ impl Builder for Tree {
         self.push_int(v)
     }
     fn big_int(&mut self, le: &[u8]) -> NodeId {
-        self.push_heap(Value::BigInt(le.to_vec()))
+        self.push_copy(le, Value::BigInt)
     }
     #[inline]
     fn float(&mut self, v: f64) -> NodeId {
@@ -33,52 +45,67 @@ impl Builder for Tree {
     }
     #[inline]
     fn str(&mut self, s: &str) -> NodeId {
-        self.push_heap(Value::Str(String::from(s)))
+        match try_alloc::string(s) {
+            Some(s) => self.push_heap(Value::Str(s)),
+            None => self.refused(),
+        }
     }
     fn surrogate_str(&mut self, wtf8: &[u8]) -> NodeId {
-        self.push_heap(Value::SurrogateStr(wtf8.to_vec()))
+        self.push_copy(wtf8, Value::SurrogateStr)
     }
     fn bytes(&mut self, b: &[u8]) -> NodeId {
-        self.push_heap(Value::Bytes(b.to_vec()))
+        self.push_copy(b, Value::Bytes)
     }
     fn byte_array(&mut self, b: &[u8]) -> NodeId {
-        self.push_heap(Value::ByteArray(b.to_vec()))
+        self.push_copy(b, Value::ByteArray)
     }
 
     #[inline]
     fn list(&mut self, items: &[NodeId]) -> NodeId {
-        self.push_heap(Value::List(items.to_vec()))
+        self.push_copy(items, Value::List)
     }
     #[inline]
     fn tuple(&mut self, items: &[NodeId]) -> NodeId {
-        self.push_heap(Value::Tuple(items.to_vec()))
+        self.push_copy(items, Value::Tuple)
     }
     #[inline]
     fn dict(&mut self, pairs: &[NodeId]) -> NodeId {
-        self.push_heap(Value::Dict(to_pairs(pairs)))
+        match to_pairs(pairs) {
+            Some(d) => self.push_heap(Value::Dict(d)),
+            None => self.refused(),
+        }
     }
     fn set(&mut self, items: &[NodeId]) -> NodeId {
-        self.push_heap(Value::Set(items.to_vec()))
+        self.push_copy(items, Value::Set)
     }
     fn frozen_set(&mut self, items: &[NodeId]) -> NodeId {
-        self.push_heap(Value::FrozenSet(items.to_vec()))
+        self.push_copy(items, Value::FrozenSet)
     }
 
     #[inline]
     fn extend(&mut self, target: NodeId, items: &[NodeId]) {
-        match self.heap_mut(target) {
-            Some(Value::List(v) | Value::Set(v)) => v.extend_from_slice(items),
-            Some(Value::Object(o)) => o.items.extend_from_slice(items),
-            _ => {}
+        let done = match self.heap_mut(target) {
+            Some(Value::List(v) | Value::Set(v)) => try_alloc::extend(v, items),
+            Some(Value::Object(o)) => try_alloc::extend(&mut o.items, items),
+            _ => true,
+        };
+        if !done {
+            self.refused();
         }
     }
     #[inline]
     fn set_items(&mut self, target: NodeId, pairs: &[NodeId]) {
+        let n = pairs.len() / 2;
         let pairs = pairs.chunks_exact(2).map(|p| (p[0], p[1]));
-        match self.heap_mut(target) {
-            Some(Value::Dict(d)) => d.extend(pairs),
-            Some(Value::Object(o)) => o.entries.extend(pairs),
-            _ => {}
+        let entries = match self.heap_mut(target) {
+            Some(Value::Dict(d)) => d,
+            Some(Value::Object(o)) => &mut o.entries,
+            _ => return,
+        };
+        if try_alloc::room(entries, n) {
+            entries.extend(pairs);
+        } else {
+            self.refused();
         }
     }
 
@@ -152,6 +179,10 @@ impl Builder for Tree {
             None => kind_of(self.get(h)),
         }
     }
+    #[inline(always)]
+    fn out_of_memory(&self) -> bool {
+        Tree::out_of_memory(self)
+    }
     fn contents(&self, h: NodeId) -> Contents<'_, NodeId> {
         match self.get(h) {
             ValueRef::Str(s) => Contents::Str(s),
@@ -166,8 +197,11 @@ impl Builder for Tree {
     }
 }
 
-fn to_pairs(flat: &[NodeId]) -> Vec<(NodeId, NodeId)> {
-    flat.chunks_exact(2).map(|p| (p[0], p[1])).collect()
+fn to_pairs(flat: &[NodeId]) -> Option<Vec<(NodeId, NodeId)>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(flat.len() / 2).ok()?;
+    v.extend(flat.chunks_exact(2).map(|p| (p[0], p[1])));
+    Some(v)
 }
 
 fn kind_of(v: ValueRef<'_>) -> ValueKind {

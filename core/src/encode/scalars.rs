@@ -38,7 +38,8 @@ impl<O: Output> Encoder<O> {
             let b = (v as i32).to_le_bytes();
             self.write(&[[BININT1, BININT2, BININT][class], b[0], b[1], b[2], b[3]]);
             let unused = [3, 2, 0][class];
-            self.buf.truncate(self.buf.len() - unused);
+            // Saturating: an output that refused memory may have dropped the write.
+            self.buf.truncate(self.buf.len().saturating_sub(unused));
         } else {
             self.int_other(v);
         }

@@ -49,6 +49,7 @@ impl<B: Builder> Machine<'_, '_, B> {
         };
         let mut pos = self.pos;
         let mut count = 0;
+        let mut refused = false;
         while count < budget {
             let Some(&[code, a, b, c, d]) = data.get(pos..pos + 5) else {
                 break;
@@ -59,6 +60,12 @@ impl<B: Builder> Machine<'_, '_, B> {
             }
             // The argument's `len` bytes, little-endian; only BININT's 4 are signed.
             let v = u32::from_le_bytes([a, b, c, d]) & (u32::MAX >> (32 - 8 * len));
+            if self.stack.len() == self.stack.capacity()
+                && !crate::try_alloc::room(&mut self.stack, 1)
+            {
+                refused = true;
+                break;
+            }
             let h = self.b.int(v as i32 as i64);
             self.stack.push(h);
             pos += 1 + len as usize;
@@ -66,6 +73,11 @@ impl<B: Builder> Machine<'_, '_, B> {
         }
         self.pos = pos;
         self.charged += count * NODE_COST;
+        if refused {
+            // At the int that found no room, as the general path would report it.
+            self.op = pos;
+            return Err(self.fail(crate::error::DecodeErrorKind::OutOfMemory));
+        }
         Ok(())
     }
 

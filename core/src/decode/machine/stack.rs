@@ -11,6 +11,17 @@ impl<B: Builder> Machine<'_, '_, B> {
     pub(super) fn push(&mut self, make: impl FnOnce(&mut B) -> B::Handle) -> R<()> {
         self.charge(NODE_COST)?;
         let h = make(self.b);
+        self.stack_push(h)
+    }
+
+    /// Pushes a handle on the stack, growing it fallibly (`OUT_OF_MEMORY` when the
+    /// allocator refuses).
+    #[inline(always)]
+    pub(super) fn stack_push(&mut self, h: B::Handle) -> R<()> {
+        if self.stack.len() == self.stack.capacity() && !crate::try_alloc::room(&mut self.stack, 1)
+        {
+            return Err(self.fail(K::OutOfMemory));
+        }
         self.stack.push(h);
         Ok(())
     }
@@ -34,8 +45,7 @@ impl<B: Builder> Machine<'_, '_, B> {
         self.charge(NODE_COST)?;
         let h = make(self.b, &self.stack[k..]);
         self.stack.truncate(k);
-        self.stack.push(h);
-        Ok(())
+        self.stack_push(h)
     }
 
     #[inline]
@@ -73,10 +83,7 @@ impl<B: Builder> Machine<'_, '_, B> {
     #[inline]
     pub(super) fn get(&mut self, key: u64) -> R<()> {
         match self.memo.get(key) {
-            Some(id) => {
-                self.stack.push(id);
-                Ok(())
-            }
+            Some(id) => self.stack_push(id),
             None => Err(self.fail(K::MemoKeyMissing(key))),
         }
     }
@@ -85,7 +92,9 @@ impl<B: Builder> Machine<'_, '_, B> {
     pub(super) fn put(&mut self, key: u64) -> R<()> {
         let id = self.top()?;
         let before = self.memo.len();
-        let grown = self.memo.put(key, id);
+        let Some(grown) = self.memo.put(key, id) else {
+            return Err(self.fail(K::OutOfMemory));
+        };
         if self.memo.len() > before && self.memo.len() > self.opts.limits.max_memo {
             return Err(self.fail(K::MemoLimit(self.opts.limits.max_memo)));
         }
