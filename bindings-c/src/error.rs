@@ -354,6 +354,7 @@ impl From<JsonError> for Error {
             JsonErrorKind::TooDeep(_) => BRINERY_JSON_TOO_DEEP,
             JsonErrorKind::Unrepresentable(_) => BRINERY_JSON_UNREPRESENTABLE,
             JsonErrorKind::TooLarge(_) => BRINERY_DECODE_ALLOC_LIMIT,
+            JsonErrorKind::OutOfMemory => BRINERY_DECODE_OUT_OF_MEMORY,
             JsonErrorKind::Encode(inner) => return inner.into(),
         };
         Error {

@@ -2,7 +2,8 @@
  * Memory the allocator refuses fails the call with an error code; the program goes on.
  * The test's own allocator settings (AddressSanitizer's, which every C test runs under:
  * allocations above 64 MiB return NULL instead of aborting) make the library's growth
- * of a decode stack, a tree or an output stream fail while the test's own buffers fit.
+ * of a decode stack, a tree, an output stream or a JSON text fail while the test's own
+ * buffers fit.
  * Without fallible growth the Rust library would abort the whole process here.
  */
 #include "brinery_test.h"
@@ -88,8 +89,57 @@ static void encode_refused(void) {
     free(payload);
 }
 
+/* PROTO 4, EMPTY_LIST, two BINBYTES8 of `n` bytes each APPENDed, STOP. */
+static uint8_t *two_bytes_stream(size_t n, size_t *len) {
+    uint8_t *s = malloc(2 * (n + 10) + 4);
+    if (s == NULL) {
+        return NULL;
+    }
+    size_t k = 0;
+    s[k++] = 0x80;
+    s[k++] = 4;
+    s[k++] = ']';
+    for (int item = 0; item < 2; item++) {
+        s[k++] = 0x8e;
+        for (int b = 0; b < 8; b++) {
+            s[k++] = (uint8_t)((uint64_t)n >> (8 * b));
+        }
+        memset(s + k, 'x', n);
+        k += n;
+        s[k++] = 'a';
+    }
+    s[k++] = '.';
+    *len = k;
+    return s;
+}
+
+static void json_refused(void) {
+    /* 2 x 30 MiB of bytes: 80 MiB of base64 text, which the allocator refuses. */
+    size_t len = 0;
+    uint8_t *s = two_bytes_stream((size_t)30 << 20, &len);
+    CHECK(s != NULL, "the test's own 60 MiB stream");
+    if (s == NULL) {
+        return;
+    }
+    brinery_error err = {0};
+    char *json = brinery_pickle_to_json(s, len, NULL, &err);
+    CHECK(json == NULL && err.code == BRINERY_DECODE_OUT_OF_MEMORY, "pickle_to_json: %s (%s)",
+          brinery_status_name(err.code), err.message);
+    brinery_string_free(json);
+    /* One item of 1 KiB converts right after. */
+    size_t small_len = 0;
+    uint8_t *small = two_bytes_stream(1024, &small_len);
+    json = brinery_pickle_to_json(small, small_len, NULL, &err);
+    CHECK(json != NULL && err.code == BRINERY_OK && strlen(json) > 2 * 1364, "small: %s",
+          brinery_status_name(err.code));
+    brinery_string_free(json);
+    free(small);
+    free(s);
+}
+
 int main(void) {
     decode_refused();
     encode_refused();
+    json_refused();
     return test_summary();
 }

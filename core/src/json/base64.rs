@@ -2,7 +2,6 @@
 //! table-driven encoder (six input bytes per step) and a plain decoder. Not a general
 //! base64 library: no other alphabet, no line breaks.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 
 /// The standard base64 alphabet.
@@ -28,7 +27,7 @@ static B64_PAIRS: [[u8; 2]; 4096] = {
 const CHUNK: usize = 4096;
 
 /// Standard base64 with padding, appended to `out`.
-pub(super) fn base64_encode(out: &mut String, data: &[u8]) {
+pub(super) fn base64_encode(out: &mut super::text_out::TextOut, data: &[u8]) {
     out.reserve(data.len().div_ceil(3) * 4);
     let mut buf = [0u8; CHUNK];
     // Whole input groups per chunk: CHUNK / 4 groups of 3 bytes.

@@ -39,6 +39,7 @@ mod base64;
 mod input_tree;
 mod read;
 mod spans;
+mod text_out;
 mod write;
 
 pub use input_tree::{decode_for_json, InputTree};
@@ -66,6 +67,8 @@ pub enum JsonErrorKind {
     Unrepresentable(String),
     #[error("json output larger than the limit of {0} bytes")]
     TooLarge(usize),
+    #[error("out of memory: the allocator refused memory for the json text")]
+    OutOfMemory,
     #[error(transparent)]
     Encode(#[from] EncodeError),
 }
@@ -136,8 +139,9 @@ mod tests {
             .chain([10_000]);
         for len in lens {
             let data: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
-            let mut fast = String::new();
+            let mut fast = text_out::TextOut::with_capacity(0);
             base64_encode(&mut fast, &data);
+            let fast = fast.into_string().unwrap();
             let mut slow = String::new();
             for chunk in data.chunks(3) {
                 let n = (chunk[0] as u32) << 16
@@ -154,8 +158,9 @@ mod tests {
             assert_eq!(fast, slow, "length {len}");
             assert_eq!(base64_decode(&fast).unwrap(), data);
         }
-        let mut s = String::new();
+        let mut s = text_out::TextOut::with_capacity(0);
         base64_encode(&mut s, b"foobar!");
+        let s = s.into_string().unwrap();
         assert_eq!(s, "Zm9vYmFyIQ==");
         assert_eq!(base64_decode(&s).unwrap(), b"foobar!");
         assert!(base64_decode("Zm9=YmFy").is_none());

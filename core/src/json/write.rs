@@ -12,6 +12,7 @@ use core::fmt::Write as _;
 
 use super::base64::base64_encode;
 use super::spans::Spans;
+use super::text_out::TextOut;
 use super::{JsonError, JsonErrorKind, MAX_INT_BYTES, MAX_WRITE_DEPTH};
 use crate::build::hashable;
 use crate::pyfmt;
@@ -47,12 +48,14 @@ pub(super) fn write_json(
         shared: shared_nodes(tree, spans),
         labels: vec![None; tree.len()],
         next_label: 0,
-        out: String::with_capacity(room),
+        out: TextOut::with_capacity(room),
         limit,
         hashable: vec![0; tree.len()],
     };
-    w.value(tree.root(), 0)?;
-    Ok(w.out)
+    let written = w.value(tree.root(), 0);
+    // A refused text comes first: what failed after it may follow from it.
+    let out = w.out.into_string()?;
+    written.map(|()| out)
 }
 
 /// Shortest str, bytes or big int payload written once and referred to when shared:
@@ -121,7 +124,7 @@ struct Writer<'t> {
     /// The `$def` label of each shared node written so far.
     labels: Vec<Option<usize>>,
     next_label: usize,
-    out: String,
+    out: TextOut,
     /// Most bytes of output.
     limit: usize,
     /// Per node: 0 not checked, 1 hashable, 2 not (see [`hashable`]).
@@ -164,9 +167,7 @@ impl<'t> Writer<'t> {
         if depth > MAX_WRITE_DEPTH {
             return Err(JsonErrorKind::TooDeep(MAX_WRITE_DEPTH).into());
         }
-        if self.out.len() > self.limit {
-            return Err(JsonErrorKind::TooLarge(self.limit).into());
-        }
+        self.check_len()?;
         if self.shared[id] {
             if let Some(label) = self.labels[id] {
                 let _ = write!(self.out, "{{\"$ref\":{label}}}");
@@ -181,8 +182,17 @@ impl<'t> Writer<'t> {
             return Ok(());
         }
         self.plain(id, depth)?;
+        self.check_len()
+    }
+
+    /// The text is within the limit, and got the memory it needed.
+    #[inline(always)]
+    fn check_len(&self) -> Result<(), JsonError> {
         if self.out.len() > self.limit {
             return Err(JsonErrorKind::TooLarge(self.limit).into());
+        }
+        if self.out.refused() {
+            return Err(JsonErrorKind::OutOfMemory.into());
         }
         Ok(())
     }
@@ -375,7 +385,7 @@ impl<'t> Writer<'t> {
 
 /// A JSON string: runs of bytes that need no escape are copied whole, and a `str` is
 /// valid UTF-8, so no character is decoded.
-fn write_str(out: &mut String, s: &str) {
+fn write_str(out: &mut TextOut, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
     let bytes = s.as_bytes();
