@@ -181,6 +181,10 @@ impl Builder for InputTree<'_> {
     fn kind(&self, h: NodeId) -> ValueKind {
         self.tree.kind(h)
     }
+    #[inline(always)]
+    fn out_of_memory(&self) -> bool {
+        self.tree.out_of_memory()
+    }
     fn contents(&self, h: NodeId) -> Contents<'_, NodeId> {
         match self.tree.contents(h) {
             Contents::Str("") => match self.spans.find(h, &mut 0) {

@@ -35,8 +35,13 @@ pub fn from_json(text: &[u8]) -> Result<Tree, JsonError> {
         tree: Tree::new(),
         defs: BTreeMap::new(),
     };
-    let root = r.value(&json)?;
-    r.tree.set_root(root);
+    let root = r.value(&json);
+    // A node the tree had no memory for was handed a stand-in id: the tree is not the
+    // text's, whatever else the reading said.
+    if r.tree.out_of_memory() {
+        return Err(JsonErrorKind::OutOfMemory.into());
+    }
+    r.tree.set_root(root?);
     Ok(r.tree)
 }
 
