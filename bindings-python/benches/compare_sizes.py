@@ -11,6 +11,7 @@ runs it on every supported CPython.
 
 import os
 import pickle
+import random
 import resource
 import statistics
 import subprocess
@@ -24,9 +25,11 @@ QUICK = bool(os.environ.get("BRINERY_BENCH_QUICK"))
 
 
 def best_interleaved(fns, rounds, number):
+    # A fresh random order each round: which library runs first in a round moved small
+    # timings by a few percent on this VM.
     best = {name: float("inf") for name in fns}
     for _ in range(rounds):
-        for name, fn in fns.items():
+        for name, fn in random.sample(list(fns.items()), len(fns)):
             t0 = time.thread_time()
             for _ in range(number):
                 fn()
