@@ -7,7 +7,7 @@
 
 use std::ffi::c_char;
 
-use brinery_core::{encode_tree, Value};
+use brinery_core::{encode_tree, try_alloc, Value};
 
 use crate::error::{brinery_error, brinery_status, brinery_status::*, guard_value, Error};
 use crate::json::check_protocol;
@@ -78,25 +78,9 @@ fn push(enc: *mut brinery_encoder, value: Value) -> brinery_status {
     with_builder(enc, |b| b.push(value).map(drop).map_err(Error::from))
 }
 
-/// A copy of a caller's bytes, or `BRINERY_ENCODE_OUT_OF_MEMORY` when the allocator
-/// refuses it (a big payload near the process's memory cap fails the push; it does not
-/// abort the program).
-fn copied(data: &[u8]) -> Result<Vec<u8>, brinery_status> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(data.len())
-        .map_err(|_| BRINERY_ENCODE_OUT_OF_MEMORY)?;
-    v.extend_from_slice(data);
-    Ok(v)
-}
-
-/// [`copied`] for text.
-fn copied_str(s: &str) -> Result<String, brinery_status> {
-    let mut out = String::new();
-    out.try_reserve_exact(s.len())
-        .map_err(|_| BRINERY_ENCODE_OUT_OF_MEMORY)?;
-    out.push_str(s);
-    Ok(out)
-}
+/// What a push returns when the copy of the caller's data gets no memory: the push
+/// fails, the program goes on (see `brinery_core::try_alloc`).
+const NO_MEMORY: brinery_status = BRINERY_ENCODE_OUT_OF_MEMORY;
 
 /// Pushes `None`. Every push adds the next item of the innermost open container (for
 /// a dict: key, value, key, value...), or the top-level value when none is open.
@@ -155,9 +139,9 @@ pub unsafe extern "C" fn brinery_encoder_push_bigint(
             let value = if le.len() <= 8 {
                 Value::Int(brinery_core::pyfmt::le_to_i64(le))
             } else {
-                match copied(le) {
-                    Ok(le) => Value::BigInt(le),
-                    Err(code) => return code,
+                match try_alloc::copy(le) {
+                    Some(le) => Value::BigInt(le),
+                    None => return NO_MEMORY,
                 }
             };
             push(enc, value)
@@ -192,9 +176,9 @@ pub unsafe extern "C" fn brinery_encoder_push_str(
 ) -> brinery_status {
     // SAFETY: per the contract.
     match unsafe { input_str(utf8, len, "utf8") } {
-        Ok(s) => match copied_str(s) {
-            Ok(s) => push(enc, Value::Str(s)),
-            Err(code) => code,
+        Ok(s) => match try_alloc::string(s) {
+            Some(s) => push(enc, Value::Str(s)),
+            None => NO_MEMORY,
         },
         Err(e) => e.code,
     }
@@ -214,9 +198,9 @@ pub unsafe extern "C" fn brinery_encoder_push_bytes(
 ) -> brinery_status {
     // SAFETY: per the contract.
     match unsafe { input(data, len, "data") } {
-        Ok(b) => match copied(b) {
-            Ok(b) => push(enc, Value::Bytes(b)),
-            Err(code) => code,
+        Ok(b) => match try_alloc::copy(b) {
+            Some(b) => push(enc, Value::Bytes(b)),
+            None => NO_MEMORY,
         },
         Err(e) => e.code,
     }

@@ -140,12 +140,7 @@ impl TreeBuilder {
         // list, so a refusal changes nothing.
         let pairs = match kind {
             Container::Dict => {
-                let mut pairs = Vec::new();
-                if pairs.try_reserve_exact(top.children.len() / 2).is_err() {
-                    return Err(BuildError::OutOfMemory);
-                }
-                pairs.extend(top.children.chunks(2).map(|kv| (kv[0], kv[1])));
-                Some(pairs)
+                Some(crate::try_alloc::pairs(&top.children).ok_or(BuildError::OutOfMemory)?)
             }
             _ => None,
         };

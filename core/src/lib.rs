@@ -44,7 +44,7 @@ pub mod stdstate;
 mod tree_depth;
 pub mod tree_encode;
 mod tree_size;
-pub(crate) mod try_alloc;
+pub mod try_alloc;
 pub mod value;
 
 pub use allow::Allowlist;

@@ -2,7 +2,8 @@
 //! arena that the allocator refuses (a process under an address-space cap, a big
 //! stream on a small machine) becomes an `OUT_OF_MEMORY` error of the decode or encode
 //! call instead of the abort `Vec`'s infallible growth would be. Hosts link the core
-//! into C programs and Node processes, which must not die for one big input.
+//! into C programs and Node processes, which must not die for one big input; a binding
+//! copying a caller's data into a value uses these too (the C builder's pushes).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -48,5 +49,14 @@ pub fn filled<T: Clone>(n: usize, value: T) -> Option<Vec<T>> {
     let mut v = Vec::new();
     v.try_reserve_exact(n).ok()?;
     v.resize(n, value);
+    Some(v)
+}
+
+/// `flat` (key, value, key, value...) as pairs, or `None` without the memory.
+#[inline]
+pub fn pairs<T: Copy>(flat: &[T]) -> Option<Vec<(T, T)>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(flat.len() / 2).ok()?;
+    v.extend(flat.chunks_exact(2).map(|p| (p[0], p[1])));
     Some(v)
 }

@@ -353,7 +353,7 @@ impl Tree {
     /// Room for one more heap value; false when refused.
     #[inline(always)]
     pub(crate) fn heap_room(&mut self) -> bool {
-        self.heap.len() < self.heap.capacity() || crate::try_alloc::room(&mut self.heap, 1)
+        crate::try_alloc::room(&mut self.heap, 1)
     }
 
     /// The tag and payload a value takes, or `None` for a value that goes to the heap.

@@ -70,7 +70,7 @@ impl Builder for Tree {
     }
     #[inline]
     fn dict(&mut self, pairs: &[NodeId]) -> NodeId {
-        match to_pairs(pairs) {
+        match try_alloc::pairs(pairs) {
             Some(d) => self.push_heap(Value::Dict(d)),
             None => self.refused(),
         }
@@ -195,13 +195,6 @@ impl Builder for Tree {
             _ => Contents::Opaque,
         }
     }
-}
-
-fn to_pairs(flat: &[NodeId]) -> Option<Vec<(NodeId, NodeId)>> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(flat.len() / 2).ok()?;
-    v.extend(flat.chunks_exact(2).map(|p| (p[0], p[1])));
-    Some(v)
 }
 
 fn kind_of(v: ValueRef<'_>) -> ValueKind {

@@ -60,9 +60,7 @@ impl<B: Builder> Machine<'_, '_, B> {
             }
             // The argument's `len` bytes, little-endian; only BININT's 4 are signed.
             let v = u32::from_le_bytes([a, b, c, d]) & (u32::MAX >> (32 - 8 * len));
-            if self.stack.len() == self.stack.capacity()
-                && !crate::try_alloc::room(&mut self.stack, 1)
-            {
+            if !crate::try_alloc::room(&mut self.stack, 1) {
                 refused = true;
                 break;
             }

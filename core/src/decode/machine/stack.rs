@@ -18,8 +18,7 @@ impl<B: Builder> Machine<'_, '_, B> {
     /// allocator refuses).
     #[inline(always)]
     pub(super) fn stack_push(&mut self, h: B::Handle) -> R<()> {
-        if self.stack.len() == self.stack.capacity() && !crate::try_alloc::room(&mut self.stack, 1)
-        {
+        if !crate::try_alloc::room(&mut self.stack, 1) {
             return Err(self.fail(K::OutOfMemory));
         }
         self.stack.push(h);
