@@ -4,7 +4,8 @@
 //!
 //! - [`walker`]: one dump's state and the memo policy; [`dispatch`]: CPython's `save()`
 //!   for one object and the leaves; [`containers`]: tuples, lists, dicts and sets with
-//!   `_pickle.c`'s batching; [`memo`]: the memo, over its table [`addr_table`]; [`output`]: the finished stream;
+//!   `_pickle.c`'s batching, a dict's entries read by [`dict_entries`]; [`memo`]: the
+//!   memo, over its table [`addr_table`]; [`output`]: the finished stream;
 //! - everything the walker does not write itself, one file per concept: [`reduce`]
 //!   (`__reduce_ex__`, `copyreg`, reduce tuples), [`global`] (by reference),
 //!   [`function`] and [`namespace`] (functions by value and their globals), [`class`]
@@ -29,6 +30,7 @@ pub mod addr_table;
 pub mod bytecode;
 pub mod class;
 pub mod containers;
+pub mod dict_entries;
 pub mod dispatch;
 pub mod dump_buffer;
 pub mod fast_call;

@@ -20,6 +20,7 @@ fn _brinery(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<encode::Pickler>()?;
     m.add_function(wrap_pyfunction!(encode::dumps, m)?)?;
     encode::fast_call::install(m)?;
+    encode::dict_entries::register(m)?;
     m.add_function(wrap_pyfunction!(encode::dump, m)?)?;
     pool::register(m)?;
     fork_gate::register(m)?;

@@ -189,35 +189,23 @@ impl<'py> Walker<'py> {
 
     fn batch_dict_exact(&mut self, dict: &Bound<'py, PyDict>) -> PyResult<()> {
         let size = dict.len();
-        let mut pos: ffi::Py_ssize_t = 0;
-        let next = |pos: &mut ffi::Py_ssize_t| -> Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-            let mut k = std::ptr::null_mut();
-            let mut v = std::ptr::null_mut();
-            // SAFETY: PyDict_Next yields borrowed refs we immediately own.
-            if unsafe { ffi::PyDict_Next(dict.as_ptr(), pos, &mut k, &mut v) } == 0 {
-                return None;
-            }
-            let py = dict.py();
-            Some(unsafe {
-                (
-                    Bound::from_borrowed_ptr(py, k),
-                    Bound::from_borrowed_ptr(py, v),
-                )
-            })
-        };
+        // SAFETY: an exact dict, alive for the whole walk, under the GIL.
+        let mut entries = unsafe { super::dict_entries::Entries::new(dict.as_ptr()) };
+        let py = dict.py();
         let changed = || PyRuntimeError::new_err("dictionary changed size during iteration");
         // The entry after each one is fetched once it is saved (as `batch_dict_exact`
         // does before its next run), so the encoder knows where the last run ends.
         let runs_len = if size == 1 { 1 } else { usize::MAX };
         let mut index = 0;
-        let mut cur = next(&mut pos);
+        // SAFETY (each step): as above; the borrowed refs are owned at once.
+        let mut cur = unsafe { owned(py, entries.next()) };
         while cur.is_some() {
             let end = self.enc.batch_run_begin(Batch::Dict, index, runs_len);
             while index < end {
                 let Some((k, v)) = cur.take() else { break };
                 self.dict_entry_owned(k, &v)?;
                 index += 1;
-                cur = next(&mut pos);
+                cur = unsafe { owned(py, entries.next()) };
             }
             if index == 1 && size != 1 {
                 // The dict changed under its first entry: `MARK key value SETITEMS`.
@@ -330,4 +318,21 @@ impl<'py> Walker<'py> {
             .call((list,), Some(&kwargs))?;
         sorted.try_iter()?.collect()
     }
+}
+
+/// A dict entry's borrowed key and value, each with a reference of its own (a function,
+/// not a closure, to be sure it is inlined into the loop).
+///
+/// # Safety
+/// Two live objects, under the GIL.
+#[inline(always)]
+unsafe fn owned<'py>(
+    py: Python<'py>,
+    entry: Option<(*mut ffi::PyObject, *mut ffi::PyObject)>,
+) -> Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let (k, v) = entry?;
+    Some((
+        Bound::from_borrowed_ptr(py, k),
+        Bound::from_borrowed_ptr(py, v),
+    ))
 }
