@@ -59,8 +59,9 @@ pub struct Encoder<O: Output = Vec<u8>> {
     /// Bytes of the open frame left out of `buf` as splices (they count in its length).
     frame_deferred: usize,
     memo_len: u32,
-    /// Memo indexes of strings and globals the encoder synthesised itself.
-    own_memo: BTreeMap<OwnKey, u32>,
+    /// Memo indexes of strings and globals the encoder synthesised itself (none in most
+    /// streams: dropping an empty `BTreeMap` was a tenth of a small dump's clean-up).
+    own_memo: Option<BTreeMap<OwnKey, u32>>,
     /// Payloads at least this long are left out (see [`Encoder::defer_payloads`]).
     defer_min: usize,
     /// The payloads left out so far, in stream order.
@@ -109,7 +110,7 @@ impl<O: Output> Encoder<O> {
             frame_deferred: 0,
             deferred_len: 0,
             memo_len: 0,
-            own_memo: BTreeMap::new(),
+            own_memo: None,
             defer_min: usize::MAX,
             splices: Vec::new(),
             fix_imports: true,

@@ -167,6 +167,12 @@ impl Memo {
     /// Releases the objects and gives the table, emptied, back to the thread for the
     /// next dump.
     pub fn recycle(mut self) {
+        self.recycle_in_place();
+    }
+
+    /// [`Memo::recycle`] leaving this memo empty, with no table (cheaper than moving a
+    /// memo out and dropping two).
+    pub fn recycle_in_place(&mut self) {
         let used = self.table.len();
         self.release();
         let table = std::mem::take(&mut self.table);
@@ -183,8 +189,8 @@ impl Memo {
     }
 
     /// Drops every reference, leaving the table empty with its capacity.
+    #[inline]
     fn release(&mut self) {
-        let kept = std::mem::take(&mut self.kept);
         if !self.table.is_empty() {
             // Taken out first: a deallocator run by a decref may dump again.
             let mut table = std::mem::take(&mut self.table);
@@ -194,9 +200,11 @@ impl Memo {
             });
             self.table = table;
         }
-        for p in kept {
-            // SAFETY: as above.
-            unsafe { ffi::Py_DECREF(p) };
+        if !self.kept.is_empty() {
+            for p in std::mem::take(&mut self.kept) {
+                // SAFETY: as above.
+                unsafe { ffi::Py_DECREF(p) };
+            }
         }
     }
 }

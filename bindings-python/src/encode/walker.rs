@@ -221,7 +221,7 @@ impl<'py> Walker<'py> {
     fn walk(&mut self, obj: &Bound<'py, PyAny>) -> PyResult<()> {
         self.enc.begin();
         let r = self.save_checked(obj);
-        std::mem::take(&mut self.memo).recycle();
+        self.memo.recycle_in_place();
         r
     }
 

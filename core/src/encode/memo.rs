@@ -72,25 +72,25 @@ impl<O: Output> Encoder<O> {
 
     pub(super) fn own_str(&mut self, kind: fn(String) -> OwnKey, s: &str) -> u32 {
         let key = kind(s.into());
-        if let Some(&idx) = self.own_memo.get(&key) {
+        if let Some(&idx) = self.own_memo.as_ref().and_then(|m| m.get(&key)) {
             self.get(idx);
             return idx;
         }
         self.str(s);
         let idx = self.memoize();
-        self.own_memo.insert(key, idx);
+        self.own_memo.get_or_insert_default().insert(key, idx);
         idx
     }
 
     pub(super) fn own_global(&mut self, module: &str, name: &str) -> u32 {
         let key = OwnKey::Global(module.into(), name.into());
-        if let Some(&idx) = self.own_memo.get(&key) {
+        if let Some(&idx) = self.own_memo.as_ref().and_then(|m| m.get(&key)) {
             self.get(idx);
             idx
         } else {
             self.global(module, name);
             let idx = self.memoize();
-            self.own_memo.insert(key, idx);
+            self.own_memo.get_or_insert_default().insert(key, idx);
             idx
         }
     }
