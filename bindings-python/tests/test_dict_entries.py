@@ -2,8 +2,13 @@
 every supported CPython: in ``PyDict_Next``'s order for every kind of table (``str``
 keys, other keys, an instance's split table, deleted entries, 1-, 2- and 4-byte
 indices), and as ``pickle`` reads them when saving a value changes the dict, even when
-the dict gets another table of the same size. ``pickle`` is the oracle throughout."""
+the dict gets another table of the same size. ``pickle`` is the oracle throughout.
 
+The namespaces brinery walks itself (a module by value, attributes a C reduction
+forgets, a state applied by ``safe_loads``) may change while they are walked without
+the walk panicking (PyO3's dict iterator does on a dict that changes size)."""
+
+import datetime
 import pickle
 
 import pytest
@@ -126,3 +131,67 @@ def test_dict_changed_while_saved_as_pickle_reads_it(action, n, at, proto):
         assert str(ours.value).startswith(str(e))
         return
     assert brinery.dumps(make(), proto) == theirs
+
+
+# Namespaces brinery walks itself (not `save_dict`'s runs) may change while their values
+# are saved, too: they are walked over a copy, so the dump neither panics nor fails.
+
+
+class AddsTo:
+    """Pickles as 0, and on the way sets an attribute on ``target``."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        setattr(self.target, "added_while_saved", 1)
+        return (int, ())
+
+
+def test_module_by_value_changed_while_saved():
+    import types
+
+    m = types.ModuleType("brinery_test_dynamic_module")
+    m.a = AddsTo(m)
+    m.b = "kept"
+    back = pickle.loads(brinery.dumps(m))
+    assert (back.a, back.b) == (0, "kept")
+
+
+class Day(datetime.date):
+    """A subclass of a C type whose reduction forgets ``__dict__`` (brinery sets it back
+    attribute by attribute)."""
+
+
+def test_attributes_outside_a_c_reduction_changed_while_saved():
+    day = Day(2026, 12, 7)
+    day.first = AddsTo(day)
+    day.second = "kept"
+    back = pickle.loads(brinery.dumps(day))
+    assert back == day and (back.first, back.second) == (0, "kept")
+
+
+class Target:
+    def __setattr__(self, name, value):
+        # Given the dict being applied, changes it.
+        if isinstance(value, dict):
+            value["more"] = 1
+        object.__setattr__(self, name, value)
+
+
+class AsTarget:
+    """Pickles as a ``Target`` whose state is ``(None, slots)``, applied with setattr."""
+
+    def __init__(self, slots):
+        self.slots = slots
+
+    def __reduce__(self):
+        return (Target, (), (None, self.slots))
+
+
+def test_safe_loads_state_changed_by_setattr():
+    slots = {"b": 2}
+    slots["a"] = slots  # so `Target.__setattr__` gets the dict being applied
+    stream = pickle.dumps(AsTarget(slots), 2)
+    back = brinery.safe_loads(stream, allow=[f"{__name__}.Target"])
+    assert back.b == 2 and back.a["more"] == 1 and back.a["b"] == 2

@@ -450,7 +450,8 @@ fn build_state<'py>(
         let inst_dict = inst.getattr("__dict__")?;
         let intern = py.import("sys")?.getattr("intern")?;
         let state = state.cast::<PyDict>()?;
-        for (k, v) in state.iter() {
+        // Over copies: `__setattr__` and key comparisons may run code that changes them.
+        for (k, v) in state.copy()?.iter() {
             if k.get_type().is(py.get_type::<pyo3::types::PyString>()) {
                 inst_dict.set_item(intern.call1((k,))?, v)?;
             } else {
@@ -460,7 +461,7 @@ fn build_state<'py>(
     }
     if let Some(slots) = slots {
         if slots.is_truthy()? {
-            for (k, v) in slots.cast::<PyDict>()?.iter() {
+            for (k, v) in slots.cast::<PyDict>()?.copy()?.iter() {
                 let k = k.cast_into::<pyo3::types::PyString>()?;
                 inst.setattr(k, v)?;
             }

@@ -217,7 +217,9 @@ pub fn save_module<'py>(w: &mut Walker<'py>, m: &Bound<'py, PyAny>) -> PyResult<
             super::namespace::module_namespace(w, m, &d, &name);
         }
     }
-    for (k, v) in d.iter() {
+    // Over a copy: saving a value runs its reduction, which may change the namespace
+    // (PyO3's iterator panics on a dict that changes size under it).
+    for (k, v) in d.copy()?.iter() {
         let key: String = k.extract()?;
         if key == "__builtins__" || key == "__name__" || !super::namespace::mark_filled(w, &d, &key)
         {

@@ -219,7 +219,7 @@ fn fill_cell<'py>(
     cell: &Bound<'py, PyAny>,
     value: Bound<'py, PyAny>,
 ) -> PyResult<()> {
-    let idx = w.memo_get(cell).expect("cell is memoized");
+    let idx = w.memo_index(cell)?;
     w.enc.get(idx);
     let key = PyString::intern(w.py, "cell_contents");
     build_attrs(w, &[(key, value)])?;

@@ -56,7 +56,8 @@ pub fn restore<'py>(
     if w.memo_get(obj).is_none() {
         return Ok(());
     }
-    for (k, v) in d.iter() {
+    // Over a copy: saving a value may change the instance's `__dict__`.
+    for (k, v) in d.copy()?.iter() {
         let label = k.str()?.to_string();
         super::class::save_setattr(w, obj, &k, &v, label)?;
     }

@@ -320,7 +320,7 @@ fn fill_globals<'py>(
         w.enc.pop();
         r
     } else {
-        let idx = w.memo_get(&standin).expect("globals stand-in is memoized");
+        let idx = w.memo_index(&standin)?;
         w.enc.get(idx);
         let proto = w.enc.protocol();
         let batch = proto >= 1 && items.len() > 1;

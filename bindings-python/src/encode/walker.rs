@@ -293,6 +293,15 @@ impl<'py> Walker<'py> {
         self.memo.get(obj)
     }
 
+    /// The memo index of `obj`, which the caller memoized: an error rather than a panic
+    /// when the memo could not grow to take it (the dump then fails with the memo's
+    /// `MemoryError`, see [`Walker::save_checked`]).
+    pub fn memo_index(&self, obj: &Bound<'py, PyAny>) -> PyResult<u32> {
+        self.memo.get(obj).ok_or_else(|| {
+            pyo3::exceptions::PyMemoryError::new_err("out of memory: the memo could not grow")
+        })
+    }
+
     /// Memoizes the value on top of the stack as `obj`.
     #[inline]
     pub fn memoize(&mut self, obj: &Bound<'py, PyAny>) {

@@ -144,7 +144,7 @@ pub fn save<'py>(w: &mut Walker<'py>, obj: &Bound<'py, PyAny>) -> PyResult<()> {
                 Some(idx) => idx,
                 None => {
                     w.memoize(&referent);
-                    w.memo_get(&referent).expect("just memoized")
+                    w.memo_index(&referent)?
                 }
             }
         }
