@@ -3,6 +3,7 @@
 //! entries the encoder keeps for the objects it synthesises itself (keyed by value, as
 //! CPython's are interned). Not for memo policy: that is the host's.
 
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -78,7 +79,9 @@ impl<O: Output> Encoder<O> {
         }
         self.str(s);
         let idx = self.memoize();
-        self.own_memo.get_or_insert_default().insert(key, idx);
+        self.own_memo
+            .get_or_insert_with(BTreeMap::new)
+            .insert(key, idx);
         idx
     }
 
@@ -90,7 +93,9 @@ impl<O: Output> Encoder<O> {
         } else {
             self.global(module, name);
             let idx = self.memoize();
-            self.own_memo.get_or_insert_default().insert(key, idx);
+            self.own_memo
+                .get_or_insert_with(BTreeMap::new)
+                .insert(key, idx);
             idx
         }
     }
