@@ -249,31 +249,50 @@ impl AddrTable {
         true
     }
 
+    /// The slots, for a walk over all of them (none when the table has no allocation).
+    fn slots_mut(&mut self) -> &mut [Slot] {
+        if self.len == 0 {
+            return &mut [];
+        }
+        // SAFETY: a table holding entries is allocated with `mask + 1` slots, which
+        // only it refers to.
+        unsafe { std::slice::from_raw_parts_mut(self.slots, self.mask + 1) }
+    }
+
     /// Calls `f` with each entry, in slot order.
     pub fn for_each(&self, mut f: impl FnMut(*mut ffi::PyObject, u32)) {
         if self.len == 0 {
             return;
         }
-        for i in 0..=self.mask {
-            let s = self.slot(i);
-            if !s.obj.is_null() {
-                f(s.obj, s.idx);
+        // SAFETY: as in `slots_mut`, read only.
+        let slots = unsafe { std::slice::from_raw_parts(self.slots, self.mask + 1) };
+        // The walk ends at the last entry: objects allocated one after the other sit in
+        // neighbouring slots, so the entries of a big dump often fill one stretch.
+        let mut left = self.len;
+        for s in slots {
+            let p = s.obj;
+            if !p.is_null() {
+                f(p, s.idx);
+                left -= 1;
+                if left == 0 {
+                    break;
+                }
             }
         }
     }
 
     /// Empties the table, keeping its capacity, and calls `f` with each address it held.
     pub fn drain(&mut self, mut f: impl FnMut(*mut ffi::PyObject)) {
-        if self.len == 0 {
-            return;
-        }
-        for i in 0..=self.mask {
-            // SAFETY: in bounds of the table's own allocation (len > 0, so allocated).
-            let s = unsafe { &mut *self.slots.add(i) };
+        let mut left = self.len;
+        for s in self.slots_mut() {
             let p = s.obj;
             if !p.is_null() {
                 s.obj = std::ptr::null_mut();
                 f(p);
+                left -= 1;
+                if left == 0 {
+                    break;
+                }
             }
         }
         self.len = 0;
