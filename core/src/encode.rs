@@ -367,20 +367,38 @@ impl<O: Output> Encoder<O> {
     }
 
     /// `opcode`, a one-byte length and `data`, shorter than [`SHORT_PAYLOAD`] (never
-    /// deferred, always inside the frame), copied in pieces of fixed sizes: a call to
-    /// `memcpy` for each short string or bytes cost more than the copy.
+    /// deferred, always inside the frame). A call to `memcpy` for each short string or
+    /// bytes cost more than the copy, and so did a copy in pieces of every size: the
+    /// data is placed in a block of fixed size with two overlapping copies of fixed
+    /// sizes, the whole block is written and the stream cut back to what it holds.
     #[inline]
     fn write_short(&mut self, opcode: u8, data: &[u8]) {
         debug_assert!(data.len() < SHORT_PAYLOAD);
-        self.write(&[opcode, data.len() as u8]);
-        self.buf.reserve(SHORT_PAYLOAD);
-        let mut rest = data;
-        for piece in [16, 8, 4, 2, 1] {
-            if rest.len() >= piece {
-                let (head, tail) = rest.split_at(piece);
-                self.buf.extend_from_slice(head);
-                rest = tail;
-            }
+        let n = data.len();
+        let mut block = [0u8; 2 + SHORT_PAYLOAD];
+        block[0] = opcode;
+        block[1] = n as u8;
+        let body = &mut block[2..];
+        if n >= 16 {
+            body[..16].copy_from_slice(&data[..16]);
+            body[n - 16..n].copy_from_slice(&data[n - 16..]);
+        } else if n >= 8 {
+            body[..8].copy_from_slice(&data[..8]);
+            body[n - 8..n].copy_from_slice(&data[n - 8..]);
+        } else if n >= 4 {
+            body[..4].copy_from_slice(&data[..4]);
+            body[n - 4..n].copy_from_slice(&data[n - 4..]);
+        } else if n > 0 {
+            body[0] = data[0];
+            body[n / 2] = data[n / 2];
+            body[n - 1] = data[n - 1];
+        }
+        let before = self.buf.len();
+        self.write(&block);
+        let after = self.buf.len();
+        // (An output that refused the block wrote none of it: nothing to cut.)
+        if after >= before + block.len() {
+            self.buf.truncate(after - (SHORT_PAYLOAD - n));
         }
     }
 
