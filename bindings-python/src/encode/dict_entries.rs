@@ -9,11 +9,13 @@
 //! value. Split tables (an instance's `__dict__` sharing its class's keys) keep their
 //! values elsewhere and go through `PyDict_Next`.
 //!
-//! Nothing is assumed unchecked: [`init`] compares this reader with `PyDict_Next` on
-//! dicts of both kinds, with deleted entries, at module creation, and any difference (a
-//! build with another layout, a free-threaded or debug interpreter) turns the reader off
-//! for good. Every step reads the table and its length afresh, as `PyDict_Next` does, so
-//! a dict changed by the code a value's reduction runs is never read past its end.
+//! Nothing is assumed unchecked: [`register`] compares this reader with `PyDict_Next`
+//! on dicts of both kinds, with deleted entries, at module creation, and any difference
+//! (a build with another layout, a free-threaded or debug interpreter) turns the reader
+//! off for good. A dict's table is surveyed once; every step checks that the dict still
+//! has that table (else surveys the new one) and reads its length afresh, as
+//! `PyDict_Next` does, so a dict changed by the code a value's reduction runs is never
+//! read past its end or in a freed table.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -192,18 +194,29 @@ fn layout_matches(py: Python<'_>) -> PyResult<bool> {
     if basic != std::mem::size_of::<ffi::PyDictObject>() as ffi::Py_ssize_t {
         return Ok(false);
     }
-    let samples = py.eval(
-        c"([{f'k{i}': i for i in range(n)} for n in (0, 1, 5, 9, 200)]
-            + [{i: str(i) for i in range(n)} for n in (1, 7, 300)]
-            + [{'a': 1, 2: 'b', (3,): None}]
-            + [type('C', (), {'__init__': lambda s: s.__dict__.update(x=1, y=2)})().__dict__])",
-        None,
-        None,
-    )?;
-    let samples = samples.cast::<pyo3::types::PyList>()?;
-    // Deleted entries at the start, in the middle and at the end of some of them.
-    for d in samples.iter() {
-        let d = d.cast::<PyDict>()?;
+    // Built here rather than by evaluating an expression: compiling one was most of
+    // the check's cost at import.
+    let mut samples = Vec::new();
+    for n in [0, 1, 5, 9, 200] {
+        let d = PyDict::new(py);
+        for i in 0..n {
+            d.set_item(format!("k{i}"), i)?;
+        }
+        samples.push(d);
+    }
+    for n in [1, 7, 300] {
+        let d = PyDict::new(py);
+        for i in 0..n {
+            d.set_item(i, i.to_string())?;
+        }
+        samples.push(d);
+    }
+    let mixed = PyDict::new(py);
+    mixed.set_item("a", 1)?;
+    mixed.set_item(2, "b")?;
+    mixed.set_item((3,), py.None())?;
+    samples.push(mixed);
+    for d in &samples {
         let keys: Vec<_> = d.keys().iter().collect();
         for (j, k) in keys.iter().enumerate() {
             if j == 0 || j % 3 == 1 || j + 1 == keys.len() && keys.len() > 2 {
@@ -211,8 +224,8 @@ fn layout_matches(py: Python<'_>) -> PyResult<bool> {
             }
         }
     }
-    for d in samples.iter() {
-        if !same_entries(&d)? {
+    for d in &samples {
+        if !same_entries(d)? {
             return Ok(false);
         }
     }
@@ -220,7 +233,7 @@ fn layout_matches(py: Python<'_>) -> PyResult<bool> {
 }
 
 /// The reader, on for this one walk, against `PyDict_Next` on `d`.
-fn same_entries(d: &Bound<'_, PyAny>) -> PyResult<bool> {
+fn same_entries(d: &Bound<'_, PyDict>) -> PyResult<bool> {
     let ptr = d.as_ptr();
     // SAFETY: `d` is a live dict and the GIL is held.
     let mut direct = unsafe { Entries::new(ptr) };
