@@ -275,14 +275,37 @@ pub struct Pickler {
     fix_imports: bool,
     cross_version: bool,
     memo: SavedMemo,
+    /// Whether [`Pickler::_init`] ran (`pickle`'s error names the subclass that did not
+    /// call `Pickler.__init__`).
+    configured: bool,
 }
 
 #[pymethods]
 impl Pickler {
+    /// An unconfigured pickler (no file, the default protocol): [`Pickler::_init`]
+    /// configures it, as `pickle.Pickler.__init__` does.
     #[new]
+    fn new() -> Self {
+        Pickler {
+            write: None,
+            proto: brinery_core::DEFAULT_PROTOCOL,
+            buffer_callback: None,
+            by_value: Vec::new(),
+            namespaces: false,
+            fix_imports: true,
+            cross_version: false,
+            memo: SavedMemo::default(),
+            configured: false,
+        }
+    }
+
+    /// Configures the pickler, again if need be, as `pickle.Pickler.__init__` does (the
+    /// memo emptied): `brinery.Pickler.__init__` calls it, so a subclass's `__init__`
+    /// may take arguments of its own and pass `Pickler.__init__` what it needs.
     #[pyo3(signature = (file=None, protocol=None, *, fix_imports=true, buffer_callback=None, by_value=Vec::new(), namespaces=false, cross_version=false))]
     #[allow(clippy::too_many_arguments)]
-    fn new(
+    fn _init(
+        &mut self,
         py: Python<'_>,
         file: Option<Bound<'_, PyAny>>,
         protocol: Option<i64>,
@@ -291,7 +314,7 @@ impl Pickler {
         by_value: Vec<String>,
         namespaces: bool,
         cross_version: bool,
-    ) -> PyResult<Self> {
+    ) -> PyResult<()> {
         let _inside = crate::fork_gate::enter();
         let proto = resolve_protocol(py, protocol)?;
         let write = match file {
@@ -301,7 +324,7 @@ impl Pickler {
         if buffer_callback.is_some() && proto < 5 {
             return Err(PyValueError::new_err("buffer_callback needs protocol >= 5"));
         }
-        Ok(Pickler {
+        *self = Pickler {
             write,
             proto,
             buffer_callback,
@@ -310,7 +333,9 @@ impl Pickler {
             fix_imports,
             cross_version,
             memo: SavedMemo::default(),
-        })
+            configured: true,
+        };
+        Ok(())
     }
 
     /// The protocol this pickler writes.
@@ -323,8 +348,18 @@ impl Pickler {
     fn dump(slf: &Bound<'_, Self>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
         let _inside = crate::fork_gate::enter();
         let py = slf.py();
-        let write = slf.borrow().write.as_ref().map(|w| w.clone_ref(py));
+        let (write, configured) = {
+            let me = slf.borrow();
+            (me.write.as_ref().map(|w| w.clone_ref(py)), me.configured)
+        };
         let Some(write) = write else {
+            if !configured {
+                let name = slf.get_type().name()?;
+                return Err(new_pickling_error(
+                    py,
+                    format!("Pickler.__init__() was not called by {name}.__init__()"),
+                ));
+            }
             return Err(new_pickling_error(
                 py,
                 "Pickler has no file (was Pickler.__init__ given one?); use dumps() or pass a file",

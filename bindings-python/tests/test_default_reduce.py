@@ -397,6 +397,7 @@ def objects():
 class Generic(brinery.Pickler):
     """Every instance of the __main__ classes through its own __reduce_ex__."""
     def __init__(self, file, proto):
+        super().__init__(file, proto)
         self.dispatch_table = collections.ChainMap(
             {t: (lambda o, p=proto: o.__reduce_ex__(p)) for t in (Record, Slot, Plain)},
             copyreg.dispatch_table)

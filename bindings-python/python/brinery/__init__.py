@@ -97,12 +97,16 @@ class Pickler(_brinery.Pickler):
     def fast(self, value):
         self._fast_mode = bool(value)
 
-    def __new__(cls, file=None, protocol=None, *, fix_imports=True, buffer_callback=None,
-                by_value=(), namespaces=False, cross_version=False):
+    def __new__(cls, *args, **kwargs):
+        # Configured by `__init__`, as `pickle.Pickler` is: a subclass's `__init__` may
+        # take other arguments and pass `Pickler.__init__` the ones it needs.
+        return super().__new__(cls)
+
+    def __init__(self, file=None, protocol=None, *, fix_imports=True, buffer_callback=None,
+                 by_value=(), namespaces=False, cross_version=False):
         if protocol is None:
             protocol = DEFAULT_PROTOCOL
-        return super().__new__(
-            cls,
+        self._init(
             file,
             protocol,
             fix_imports=bool(fix_imports),
@@ -111,10 +115,6 @@ class Pickler(_brinery.Pickler):
             namespaces=namespaces,
             cross_version=bool(cross_version),
         )
-
-    def __init__(self, file=None, protocol=None, *, fix_imports=True, buffer_callback=None,
-                 by_value=(), namespaces=False, cross_version=False):
-        pass
 
     @property
     def memo(self):

@@ -193,8 +193,8 @@ def _graph_dumps(expr, context=None):
     cross_version = family == CROSS_VERSION_FAMILY
 
     def write(protocol, buffer_callback):
-        pickler = _GraphPickler(None, protocol, buffer_callback=buffer_callback,
-                                cross_version=cross_version)
+        pickler = _GraphPickler()
+        pickler._init(None, protocol, buffer_callback=buffer_callback, cross_version=cross_version)
         pickler.sealed_protocol = protocol
         pickler.sealed_cross_version = cross_version
         pickler.sealed_types = {}

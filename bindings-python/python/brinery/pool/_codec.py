@@ -160,6 +160,7 @@ class Encoder(Pickler):
     hook (``def_ref``) deciding how functions and classes are referred to."""
 
     def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.buffers = []
         self.fds = []
         self.defining = None
