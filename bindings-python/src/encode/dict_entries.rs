@@ -11,11 +11,11 @@
 //!
 //! Nothing is assumed unchecked: [`register`] compares this reader with `PyDict_Next`
 //! on dicts of both kinds, with deleted entries, at module creation, and any difference
-//! (a build with another layout, a free-threaded or debug interpreter) turns the reader
-//! off for good. A dict's table is surveyed once; every step checks that the dict still
-//! has that table (else surveys the new one) and reads its length afresh, as
-//! `PyDict_Next` does, so a dict changed by the code a value's reduction runs is never
-//! read past its end or in a freed table.
+//! (a build with another layout, a debug interpreter) turns the reader off for good, as
+//! does an interpreter running without the GIL. A dict's table is surveyed once; every
+//! step checks that the dict still has that table (else surveys the new one) and reads
+//! its length afresh, as `PyDict_Next` does, so a dict changed by the code a value's
+//! reduction runs is never read past its end or in a freed table.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -193,6 +193,13 @@ fn layout_matches(py: Python<'_>) -> PyResult<bool> {
     let basic = unsafe { (*std::ptr::addr_of!(ffi::PyDict_Type)).tp_basicsize };
     if basic != std::mem::size_of::<ffi::PyDictObject>() as ffi::Py_ssize_t {
         return Ok(false);
+    }
+    // Without the GIL another thread may change a dict between two reads of its table
+    // (`PyDict_Next` itself locks there): the reader is for interpreters with a GIL.
+    if let Ok(gil) = py.import("sys")?.getattr("_is_gil_enabled") {
+        if !gil.call0()?.is_truthy()? {
+            return Ok(false);
+        }
     }
     // Built here rather than by evaluating an expression: compiling one was most of
     // the check's cost at import.
