@@ -249,27 +249,30 @@ impl AddrTable {
         true
     }
 
-    /// The slots, for a walk over all of them (none when the table has no allocation).
+    /// The slots, for a walk over all of them (none when the table holds no entry).
+    fn slots(&self) -> &[Slot] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: a table holding entries is allocated with `mask + 1` slots.
+        unsafe { std::slice::from_raw_parts(self.slots, self.mask + 1) }
+    }
+
+    /// [`AddrTable::slots`], to write.
     fn slots_mut(&mut self) -> &mut [Slot] {
         if self.len == 0 {
             return &mut [];
         }
-        // SAFETY: a table holding entries is allocated with `mask + 1` slots, which
-        // only it refers to.
+        // SAFETY: as in `slots`, and only the table refers to them.
         unsafe { std::slice::from_raw_parts_mut(self.slots, self.mask + 1) }
     }
 
     /// Calls `f` with each entry, in slot order.
     pub fn for_each(&self, mut f: impl FnMut(*mut ffi::PyObject, u32)) {
-        if self.len == 0 {
-            return;
-        }
-        // SAFETY: as in `slots_mut`, read only.
-        let slots = unsafe { std::slice::from_raw_parts(self.slots, self.mask + 1) };
         // The walk ends at the last entry: objects allocated one after the other sit in
         // neighbouring slots, so the entries of a big dump often fill one stretch.
         let mut left = self.len;
-        for s in slots {
+        for s in self.slots() {
             let p = s.obj;
             if !p.is_null() {
                 f(p, s.idx);

@@ -198,14 +198,14 @@ impl<'py> Walker<'py> {
         let runs_len = if size == 1 { 1 } else { usize::MAX };
         let mut index = 0;
         // SAFETY (each step): as above; the borrowed refs are owned at once.
-        let mut cur = unsafe { owned(py, entries.next()) };
+        let mut cur = unsafe { entries.next_owned(py) };
         while cur.is_some() {
             let end = self.enc.batch_run_begin(Batch::Dict, index, runs_len);
             while index < end {
                 let Some((k, v)) = cur.take() else { break };
                 self.dict_entry_owned(k, &v)?;
                 index += 1;
-                cur = unsafe { owned(py, entries.next()) };
+                cur = unsafe { entries.next_owned(py) };
             }
             if index == 1 && size != 1 {
                 // The dict changed under its first entry: `MARK key value SETITEMS`.
@@ -318,21 +318,4 @@ impl<'py> Walker<'py> {
             .call((list,), Some(&kwargs))?;
         sorted.try_iter()?.collect()
     }
-}
-
-/// A dict entry's borrowed key and value, each with a reference of its own (a function,
-/// not a closure, to be sure it is inlined into the loop).
-///
-/// # Safety
-/// Two live objects, under the GIL.
-#[inline(always)]
-unsafe fn owned<'py>(
-    py: Python<'py>,
-    entry: Option<(*mut ffi::PyObject, *mut ffi::PyObject)>,
-) -> Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-    let (k, v) = entry?;
-    Some((
-        Bound::from_borrowed_ptr(py, k),
-        Bound::from_borrowed_ptr(py, v),
-    ))
 }

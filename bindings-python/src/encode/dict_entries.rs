@@ -57,14 +57,27 @@ pub struct Entries {
     /// Where the first entry's key is, and the entries' size in words.
     entries: *const *mut ffi::PyObject,
     width: usize,
+    /// Whether tables are read directly at all (else every step is `PyDict_Next`).
+    direct: bool,
 }
 
 impl Entries {
+    /// A walk reading tables directly when the check at module creation allowed it.
+    ///
     /// # Safety
     /// `dict` is a dict (or a subclass) that outlives the walk, walked with the GIL
     /// held.
     #[inline(always)]
     pub unsafe fn new(dict: *mut ffi::PyObject) -> Self {
+        Self::reading(dict, DIRECT.load(Ordering::Relaxed))
+    }
+
+    /// A walk reading tables directly if `direct` (the check itself asks for it).
+    ///
+    /// # Safety
+    /// As for [`Entries::new`].
+    #[inline(always)]
+    unsafe fn reading(dict: *mut ffi::PyObject, direct: bool) -> Self {
         let mut entries = Entries {
             dict: dict.cast(),
             pos: 0,
@@ -72,9 +85,26 @@ impl Entries {
             shape: 0,
             entries: std::ptr::null(),
             width: 0,
+            direct,
         };
         entries.survey();
         entries
+    }
+
+    /// [`Entries::next`] with a reference of its own to the key and to the value.
+    ///
+    /// # Safety
+    /// As for [`Entries::new`].
+    #[inline(always)]
+    pub unsafe fn next_owned<'py>(
+        &mut self,
+        py: Python<'py>,
+    ) -> Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let (k, v) = self.next()?;
+        Some((
+            Bound::from_borrowed_ptr(py, k),
+            Bound::from_borrowed_ptr(py, v),
+        ))
     }
 
     /// The next entry as borrowed `(key, value)` pointers, `None` at the end.
@@ -132,7 +162,7 @@ impl Entries {
             KIND_GENERAL => (3, 1),
             _ => (0, 0),
         };
-        if !DIRECT.load(Ordering::Relaxed) || !(*self.dict).ma_values.is_null() || width == 0 {
+        if !self.direct || !(*self.dict).ma_values.is_null() || width == 0 {
             self.keys = std::ptr::null();
             return;
         }
@@ -173,9 +203,7 @@ unsafe fn plain_next(
 /// `_direct_dict_reader()`, which says whether it is on (the tests expect it on every
 /// supported CPython).
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    DIRECT.store(false, Ordering::Relaxed);
-    let ok = layout_matches(m.py())?;
-    DIRECT.store(ok, Ordering::Relaxed);
+    DIRECT.store(layout_matches(m.py())?, Ordering::Relaxed);
     m.add_function(pyo3::wrap_pyfunction!(_direct_dict_reader, m)?)
 }
 
@@ -239,20 +267,15 @@ fn layout_matches(py: Python<'_>) -> PyResult<bool> {
     Ok(true)
 }
 
-/// The reader, on for this one walk, against `PyDict_Next` on `d`.
+/// The reader, reading directly, against `PyDict_Next` on `d`.
 fn same_entries(d: &Bound<'_, PyDict>) -> PyResult<bool> {
     let ptr = d.as_ptr();
     // SAFETY: `d` is a live dict and the GIL is held.
-    let mut direct = unsafe { Entries::new(ptr) };
+    let mut direct = unsafe { Entries::reading(ptr, true) };
     let mut b = 0;
     loop {
         // SAFETY: as above, and nothing runs in between.
-        let (x, y) = unsafe {
-            DIRECT.store(true, Ordering::Relaxed);
-            let x = direct.next();
-            DIRECT.store(false, Ordering::Relaxed);
-            (x, plain_next(ptr, &mut b))
-        };
+        let (x, y) = unsafe { (direct.next(), plain_next(ptr, &mut b)) };
         if x != y || direct.pos != b {
             return Ok(false);
         }

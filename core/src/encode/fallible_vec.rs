@@ -42,12 +42,13 @@ impl FallibleVec {
     #[cold]
     #[inline(never)]
     fn grow(&mut self, additional: usize) -> bool {
-        if self.refused_at.is_none() && self.buf.try_reserve(additional).is_ok() {
+        if self.refused_at.is_some() {
+            return false;
+        }
+        if self.buf.try_reserve(additional).is_ok() {
             return true;
         }
-        if self.refused_at.is_none() {
-            self.refused_at = Some(self.buf.len().saturating_add(additional));
-        }
+        self.refused_at = Some(self.buf.len().saturating_add(additional));
         false
     }
 }
