@@ -7,6 +7,17 @@
 // the native side), and plain objects with the same keys share a shape whose keys are
 // sent once, so no call crosses N-API per value. Not for decoding (that is builder.js);
 // the ops are the `op` module of src/encode.rs.
+//
+// Identity is checked in batches. A walk first assumes that no object is reached twice:
+// it lists the objects it meets and, every CHECK_EVERY objects, every time the ops array
+// grows, and at the end, adds the new ones to a `Set` and compares its size. While no
+// object came twice the tape is the one a walk checking each object would have written
+// (no OBJ_REF in it, the memo numbered in the same order). When one did (sharing, or a
+// cycle), or the walk went deeper than the limit, the walk starts again from the value,
+// checking each object as it meets it. A `Set` add between the steps of the walk costs
+// about three times as much as the same adds in a row (each one misses the cache the
+// walk uses); a graph that shares objects pays for the part of the first walk done
+// before the batch that found the repeat, at most about as much again.
 
 const { types } = require('node:util');
 
@@ -41,8 +52,15 @@ const KEEP_TEXT_MAX = 16 << 20;
 const SHAPE_MAX_KEYS = 32;
 // Strings are joined (as a rope) up to about this many UTF-16 units, then encoded.
 const CHUNK = 16384;
+// Objects listed between two identity checks of a walk that assumes none repeats.
+const CHECK_EVERY = 8192;
+// Thrown (and caught by `flatten`) when that walk finds it was wrong.
+const REPEATED = Symbol('an object is reached twice');
+// The array of the objects a trusting walk meets, emptied, kept up to this many.
+const KEEP_LISTED_MAX = 1 << 20;
 let spareOps = null;
 let spareText = null;
+let spareListed = null;
 
 function failure(code, message) {
   const err = new Error(message);
@@ -102,7 +120,8 @@ function wtf8(s, out, o) {
 }
 
 class Walker {
-  constructor(protocol) {
+  // `trusting`: list the objects met and check them in batches (see the top).
+  constructor(protocol, trusting) {
     this.protocol = protocol;
     this.ops = spareOps || new Float64Array(4096);
     spareOps = null;
@@ -111,6 +130,14 @@ class Walker {
     // only once some object comes again are they numbered, in `index`.
     this.seen = new Set();
     this.index = null;
+    // When trusting: the objects met, in memo order (`listed[..count]`; the array is
+    // kept from call to call, and growing a fresh one cost 7% of a call on `records`);
+    // how many of them are in `seen`, and at what count to check again.
+    this.listed = trusting ? spareListed || [] : null;
+    if (trusting) spareListed = null;
+    this.count = 0;
+    this.checked = 0;
+    this.checkAt = CHECK_EVERY;
     // Object keys met so far, numbered: keys repeat from object to object, and sending
     // their text again (and hashing it on the native side) costs more than this lookup.
     this.keys = new Map();
@@ -132,6 +159,9 @@ class Walker {
   }
 
   grow() {
+    // A repeated object whose contents are long would grow the tape well before
+    // CHECK_EVERY more objects are listed.
+    if (this.listed !== null) this.check();
     const bigger = new Float64Array(this.ops.length * 2);
     bigger.set(this.ops);
     this.ops = bigger;
@@ -199,6 +229,11 @@ class Walker {
   // Whether `v` was memoized before (then its OBJ_REF is written); else memoizes it now,
   // unless `later`.
   again(v, later) {
+    const listed = this.listed;
+    if (listed !== null) {
+      if (!later) this.list(v);
+      return false;
+    }
     if (this.index === null) {
       const seen = this.seen;
       if (later) {
@@ -219,9 +254,28 @@ class Walker {
     return false;
   }
 
+  // Lists `v`, met by a trusting walk.
+  list(v) {
+    this.listed[this.count++] = v;
+    if (this.count >= this.checkAt) this.check();
+  }
+
+  // Adds the objects listed since the last check to `seen`; throws REPEATED when one
+  // of them was there already (or came twice).
+  check() {
+    const listed = this.listed;
+    const seen = this.seen;
+    const n = this.count;
+    for (let i = this.checked; i < n; i++) seen.add(listed[i]);
+    this.checked = n;
+    if (seen.size !== n) throw REPEATED;
+    this.checkAt = 2 * n;
+  }
+
   // Memoizes `v` after its items (a set below protocol 4).
   memoLater(v) {
-    if (this.index === null) this.seen.add(v);
+    if (this.listed !== null) this.list(v);
+    else if (this.index === null) this.seen.add(v);
     else this.index.set(v, this.index.size);
   }
 
@@ -284,6 +338,8 @@ class Walker {
 
   enter() {
     if (++this.depth > MAX_DEPTH) {
+      // A cycle, to a trusting walk; a checking one tells it from real depth.
+      if (this.listed !== null) throw REPEATED;
       throw failure('ERR_BRINERY_TOO_DEEP', `nesting deeper than the limit of ${MAX_DEPTH}`);
     }
   }
@@ -377,19 +433,38 @@ class Walker {
   }
 }
 
+// Keeps the array of objects `w` listed for the next call, holding none of them.
+function keepListed(w) {
+  const listed = w.listed;
+  if (listed === null || listed.length > KEEP_LISTED_MAX) return;
+  listed.fill(undefined, 0, w.count);
+  w.listed = null;
+  spareListed = listed;
+}
+
 // Calls `write(ops, n, text, textLen, ascii, extras)` with the tape of `value`.
 function flatten(value, protocol, write) {
-  const w = new Walker(protocol);
-  let out;
+  let w = new Walker(protocol, true);
   try {
-    w.save(value);
+    try {
+      w.save(value);
+      w.check();
+    } catch (err) {
+      if (err !== REPEATED) throw err;
+      // The second walk writes over the first one's buffers.
+      keepListed(w);
+      spareOps = w.ops;
+      spareText = w.text;
+      w = new Walker(protocol, false);
+      w.save(value);
+    }
     w.flush();
-    out = write(w.ops, w.n, w.text, w.textLen, w.ascii, w.extras);
+    return write(w.ops, w.n, w.text, w.textLen, w.ascii, w.extras);
   } finally {
+    keepListed(w);
     if (w.ops.length <= KEEP_MAX) spareOps = w.ops;
     if (w.text.length <= KEEP_TEXT_MAX) spareText = w.text;
   }
-  return out;
 }
 
 module.exports = { flatten, OP };

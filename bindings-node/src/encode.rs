@@ -102,7 +102,7 @@ pub fn dumps_tape(
         };
         dumper.enc.begin();
         let done = dumper.save();
-        spare.strs = dumper.text.into_table();
+        spare.strs = dumper.text.into_strings();
         crate::reuse::give(spare);
         // A refused stream comes first: what failed after it may follow from it.
         let out = dumper.enc.finish().into_vec()?;

@@ -1,7 +1,8 @@
 //! Buffers `loads` and `dumps` keep from one call to the next on the same thread,
 //! emptied but with their capacity: the tape's ops, the numbers of the longest list, the
 //! graph's str text and item and entry pools, and the walker's per-node marks; for
-//! `dumps`, a small table of strings written.
+//! `dumps`, the tables of strings written (up to sizes of their own, see
+//! [`Strings::recycle`]).
 //!
 //! A fresh buffer of a few megabytes costs a page fault per 4 KiB page the first time
 //! it is written, and the kernel's zeroing of that page: on a list of a million ints
@@ -12,19 +13,11 @@
 
 use std::cell::Cell;
 
-use hashbrown::HashTable;
-
-use crate::dumptext::Entry;
+use crate::dumptext::Strings;
 use crate::graph::H;
 
 /// Largest buffer kept (each), in bytes.
 pub const KEEP_MAX_BYTES: usize = 16 << 20;
-
-/// Largest table of strings kept, in entries. A large one is dropped: the next call's
-/// strings may be far fewer, and spread over a table sized for another call's they miss
-/// the cache more often than a fresh table costs to grow (`records` after `strings` in
-/// `bench/compare.js`: 14 ms natively instead of 11).
-const KEEP_MAX_STRS: usize = 4096;
 
 /// The kept buffers, all empty.
 #[derive(Default)]
@@ -35,7 +28,7 @@ pub struct Spare {
     pub items: Vec<H>,
     pub entries: Vec<(H, H)>,
     pub seen: Vec<u64>,
-    pub strs: HashTable<Entry>,
+    pub strs: Strings,
 }
 
 thread_local! {
@@ -61,10 +54,7 @@ pub fn give(mut spare: Spare) {
     keep(&mut spare.seen);
     keep(&mut spare.items);
     keep(&mut spare.entries);
-    if spare.strs.capacity() > KEEP_MAX_STRS {
-        spare.strs = HashTable::new();
-    }
-    spare.strs.clear();
+    spare.strs.recycle();
     if spare.text.capacity() > KEEP_MAX_BYTES {
         spare.text = String::new();
     }

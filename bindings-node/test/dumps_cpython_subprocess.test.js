@@ -5,7 +5,9 @@
 // the walk's shortcuts must not change: batch edges (999 to 2001 items, dicts and sets
 // of a multiple of 1000), frame edges (a frame closes before a value, never before
 // `APPENDS`), plain objects sharing key lists (shapes), strings sent as UTF-8 (non-ASCII,
-// pairs, lone surrogates at the ends of neighbouring strings) and memoized strings.
+// pairs, lone surrogates at the ends of neighbouring strings), memoized strings, and
+// objects reached twice however far into the walk (the walk checks identity in batches
+// and starts again when it finds a repeat).
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -14,8 +16,10 @@ const { dumps } = require('..');
 
 const python = process.env.BRINERY_PYTHON || 'python3';
 
-// Python code setting `value`, then every str in it interned; returns the streams.
-function cpython(code, protocols) {
+// Python code setting `value`, then every str in it interned (unless `shared`: the
+// interning copies every list and dict, which would undo what the value shares);
+// returns the streams.
+function cpython(code, protocols, shared) {
   const out = execFileSync(python, ['-c', `
 import pickle, sys
 ${code}
@@ -29,13 +33,14 @@ def intern(v):
     if type(v) is set:
         return {intern(x) for x in v}
     return v
-value = intern(value)
+if not ${shared ? 'True' : 'False'}:
+    value = intern(value)
 print(" ".join(pickle.dumps(value, p).hex() for p in ${JSON.stringify(protocols)}))`], { maxBuffer: 1 << 28 });
   return out.toString().trim().split(' ').map((hex) => Buffer.from(hex, 'hex'));
 }
 
-function same(value, code, protocols = [0, 1, 2, 3, 4, 5]) {
-  const expected = cpython(code, protocols);
+function same(value, code, protocols = [0, 1, 2, 3, 4, 5], shared = false) {
+  const expected = cpython(code, protocols, shared);
   protocols.forEach((p, i) => {
     const got = dumps(value, { protocol: p });
     assert.ok(got.equals(expected[i]), `protocol ${p}: ${got.length} bytes, CPython ${expected[i].length}`);
@@ -114,3 +119,44 @@ value = words + twins + words[::-1] + twins + ["\u00e9" * 8, "\u00e9" * 8, "tail
 `);
 });
 
+
+test('objects reached twice or in a cycle after many distinct ones, as CPython memoizes them', () => {
+  // A repeat after the first identity check (8,192 objects) and after later ones; the
+  // repeated object is then a list, a record, a Map and (below protocol 4 memoized after
+  // its items) a Set.
+  for (const n of [10, 9000, 40000]) {
+    const items = range(n, (i) => [i]);
+    const record = { k: 1 };
+    const map = new Map([[1, 2]]);
+    const set = new Set([3]);
+    same(
+      [record, map, ...items, items[0], items[n - 1], record, map],
+      `items = [[i] for i in range(${n})]
+record = {"k": 1}
+m = {1: 2}
+value = [record, m] + items + [items[0], items[-1], record, m]`,
+      undefined,
+      true,
+    );
+    same([set, ...items, set], `items = [[i] for i in range(${n})]\ns = {3}\nvalue = [s] + items + [s]`, undefined, true);
+    // A list holding itself at its end, and a record holding its parent.
+    const cyclic = items.slice();
+    const child = { up: null };
+    child.up = cyclic;
+    cyclic.push(child, cyclic);
+    same(cyclic, `value = [[i] for i in range(${n})]\nchild = {"up": value}\nvalue += [child, value]`, undefined, true);
+  }
+});
+
+test('one long list reached many times is written once, not walked again each time', () => {
+  const big = range(200000);
+  same(Array(64).fill(big), 'big = list(range(200000))\nvalue = [big] * 64', [4, 5], true);
+  // Nested sharing that would double at every level if each reference were walked.
+  let level = [1, 'x'];
+  let code = 'level = [1, "x"]\n';
+  for (let i = 0; i < 40; i++) {
+    level = [level, level];
+    code += 'level = [level, level]\n';
+  }
+  same(level, `${code}value = level`, [2, 4, 5], true);
+});
