@@ -8,16 +8,27 @@
 // sent once, so no call crosses N-API per value. Not for decoding (that is builder.js);
 // the ops are the `op` module of src/encode.rs.
 //
-// Identity is checked in batches. A walk first assumes that no object is reached twice:
-// it lists the objects it meets and, every CHECK_EVERY objects, every time the ops array
-// grows, and at the end, adds the new ones to a `Set` and compares its size. While no
-// object came twice the tape is the one a walk checking each object would have written
-// (no OBJ_REF in it, the memo numbered in the same order). When one did (sharing, or a
-// cycle), or the walk went deeper than the limit, the walk starts again from the value,
-// checking each object as it meets it. A `Set` add between the steps of the walk costs
-// about three times as much as the same adds in a row (each one misses the cache the
-// walk uses); a graph that shares objects pays for the part of the first walk done
-// before the batch that found the repeat, at most about as much again.
+// Identity. A walk first trusts that no object is reached twice: it lists the objects
+// it meets (in memo order) and writes each one out in full. Whether that held, the
+// native side finds out while it replays the tape: it fingerprints each object's
+// contents (src/prints.rs), and returns the objects whose fingerprint another one has
+// too; only those are put in a `Set` here (a `Set` add per object was a third of a call
+// on 50,000 records). When two of them are one object (sharing), or the walk went
+// deeper than the limit (a cycle, to a trusting walk), the walk starts again from the
+// value and checks each object as it meets it, memoizing it; so do the objects after a
+// getter changed an object between two of its visits, which are then written twice,
+// each as it was. No OBJ_REF is in a trusting walk's tape, and its memo is numbered as
+// the checking walk's: without repeats the two tapes are the same.
+//
+// A trusting walk must not run away on a graph that shares much (a list holding one
+// list twice, itself held twice, and so on 40 times over, is 2^40 visits). So every
+// time the number of objects listed doubles, and every time the ops array grows, some
+// of the objects listed since the last time go into a `Set` (every SAMPLE-th one, and
+// each one followed by GAP ops or more before the next object): a repeat among them
+// ends the walk at once. A walk that met D distinct objects cannot list more than about
+// SAMPLE * D before the sample repeats one, and an object with much content of its own
+// is sampled every time, so the walk does at most a few times the work of the checking
+// walk before it gives up.
 
 const { types } = require('node:util');
 
@@ -52,15 +63,22 @@ const KEEP_TEXT_MAX = 16 << 20;
 const SHAPE_MAX_KEYS = 32;
 // Strings are joined (as a rope) up to about this many UTF-16 units, then encoded.
 const CHUNK = 16384;
-// Objects listed between two identity checks of a walk that assumes none repeats.
-const CHECK_EVERY = 8192;
-// Thrown (and caught by `flatten`) when that walk finds it was wrong.
+// A trusting walk samples its objects first at CHECK_FIRST objects listed, then at
+// every doubling; SAMPLE and GAP are explained at the top.
+const CHECK_FIRST = 8192;
+const SAMPLE = 16;
+// A trusting walk that listed up to this many objects compares them itself.
+const FEW = 16;
+const GAP = 4096;
+// Thrown (and caught by `flatten`) when a trusting walk finds it was wrong.
 const REPEATED = Symbol('an object is reached twice');
 // The array of the objects a trusting walk meets, emptied, kept up to this many.
 const KEEP_LISTED_MAX = 1 << 20;
 let spareOps = null;
 let spareText = null;
 let spareListed = null;
+let spareStarts = null;
+let spareRepeats = null;
 
 function failure(code, message) {
   const err = new Error(message);
@@ -131,13 +149,16 @@ class Walker {
     this.seen = new Set();
     this.index = null;
     // When trusting: the objects met, in memo order (`listed[..count]`; the array is
-    // kept from call to call, and growing a fresh one cost 7% of a call on `records`);
-    // how many of them are in `seen`, and at what count to check again.
+    // kept from call to call, and growing a fresh one cost 7% of a call on `records`),
+    // and where each one's ops start; how many of them were sampled, and at what count
+    // to sample again.
     this.listed = trusting ? spareListed || [] : null;
     if (trusting) spareListed = null;
+    this.starts = (trusting && spareStarts) || [];
+    if (trusting) spareStarts = null;
     this.count = 0;
     this.checked = 0;
-    this.checkAt = CHECK_EVERY;
+    this.checkAt = CHECK_FIRST;
     // Object keys met so far, numbered: keys repeat from object to object, and sending
     // their text again (and hashing it on the native side) costs more than this lookup.
     this.keys = new Map();
@@ -159,8 +180,8 @@ class Walker {
   }
 
   grow() {
-    // A repeated object whose contents are long would grow the tape well before
-    // CHECK_EVERY more objects are listed.
+    // A repeated object whose contents are long grows the tape well before the next
+    // doubling of the objects listed.
     if (this.listed !== null) this.check();
     const bigger = new Float64Array(this.ops.length * 2);
     bigger.set(this.ops);
@@ -256,20 +277,50 @@ class Walker {
 
   // Lists `v`, met by a trusting walk.
   list(v) {
+    this.starts[this.count] = this.n;
     this.listed[this.count++] = v;
     if (this.count >= this.checkAt) this.check();
   }
 
-  // Adds the objects listed since the last check to `seen`; throws REPEATED when one
-  // of them was there already (or came twice).
+  // Adds a sample of the objects listed since the last time to `seen` (see the top);
+  // throws REPEATED when one of them was there already. The last object listed waits
+  // for the next time: its contents may still be growing.
   check() {
+    const { listed, starts, seen } = this;
+    const end = this.count - 1;
+    let added = seen.size;
+    for (let i = this.checked; i < end; i++) {
+      if (i % SAMPLE === 0 || starts[i + 1] - starts[i] >= GAP) {
+        seen.add(listed[i]);
+        if (seen.size === added) throw REPEATED;
+        added++;
+      }
+    }
+    if (end > this.checked) this.checked = end;
+    if (end >= 0 && this.n - starts[end] >= GAP) {
+      seen.add(listed[end]);
+      if (seen.size === added) throw REPEATED;
+    }
+    this.checkAt = 2 * this.count;
+  }
+
+  // Whether two of the (at most FEW) objects listed are one.
+  fewRepeated() {
     const listed = this.listed;
-    const seen = this.seen;
-    const n = this.count;
-    for (let i = this.checked; i < n; i++) seen.add(listed[i]);
-    this.checked = n;
-    if (seen.size !== n) throw REPEATED;
-    this.checkAt = 2 * n;
+    for (let i = 1; i < this.count; i++) {
+      for (let j = 0; j < i; j++) if (listed[i] === listed[j]) return true;
+    }
+    return false;
+  }
+
+  // Whether two of the objects the native side found alike (`repeats`: their count,
+  // then their places in memo order) are one.
+  repeated(repeats) {
+    const n = repeats[0];
+    if (n === 0) return false;
+    const alike = new Set();
+    for (let i = 1; i <= n; i++) alike.add(this.listed[repeats[i]]);
+    return alike.size !== n;
   }
 
   // Memoizes `v` after its items (a set below protocol 4).
@@ -433,33 +484,53 @@ class Walker {
   }
 }
 
-// Keeps the array of objects `w` listed for the next call, holding none of them.
+// Keeps the arrays of `w`'s trusting walk for the next call, holding none of its objects.
 function keepListed(w) {
   const listed = w.listed;
   if (listed === null || listed.length > KEEP_LISTED_MAX) return;
   listed.fill(undefined, 0, w.count);
   w.listed = null;
   spareListed = listed;
+  spareStarts = w.starts;
 }
 
-// Calls `write(ops, n, text, textLen, ascii, extras)` with the tape of `value`.
+// A Uint32Array of at least `n` numbers for the native side's repeats (see `repeated`).
+function repeatsArray(n) {
+  if (spareRepeats !== null && spareRepeats.length >= n) return spareRepeats;
+  const a = new Uint32Array(Math.max(n, 64));
+  if (n <= KEEP_LISTED_MAX) spareRepeats = a;
+  return a;
+}
+
+// Calls `write(ops, n, text, textLen, ascii, extras, repeats)` with the tape of
+// `value`: once, as a trusting walk wrote it, with `repeats` an array for the objects
+// it finds alike; again, as a checking walk wrote it and with `repeats` null, when that
+// walk was wrong (see the top).
 function flatten(value, protocol, write) {
   let w = new Walker(protocol, true);
   try {
     try {
       w.save(value);
-      w.check();
+      w.flush();
+      // A few objects are compared here, pair by pair; more are fingerprinted.
+      if (w.count <= FEW) {
+        if (!w.fewRepeated()) return write(w.ops, w.n, w.text, w.textLen, w.ascii, w.extras, null);
+      } else {
+        const repeats = repeatsArray(w.count + 1);
+        const out = write(w.ops, w.n, w.text, w.textLen, w.ascii, w.extras, repeats);
+        if (!w.repeated(repeats)) return out;
+      }
     } catch (err) {
       if (err !== REPEATED) throw err;
-      // The second walk writes over the first one's buffers.
-      keepListed(w);
-      spareOps = w.ops;
-      spareText = w.text;
-      w = new Walker(protocol, false);
-      w.save(value);
     }
+    // The second walk writes over the first one's buffers.
+    keepListed(w);
+    spareOps = w.ops;
+    spareText = w.text;
+    w = new Walker(protocol, false);
+    w.save(value);
     w.flush();
-    return write(w.ops, w.n, w.text, w.textLen, w.ascii, w.extras);
+    return write(w.ops, w.n, w.text, w.textLen, w.ascii, w.extras, null);
   } finally {
     keepListed(w);
     if (w.ops.length <= KEEP_MAX) spareOps = w.ops;

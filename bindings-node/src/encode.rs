@@ -23,6 +23,7 @@ use napi_derive::napi;
 use crate::dumptext::Text;
 use crate::error::{Code, Failure, Fallible};
 use crate::js::Js;
+use crate::prints::{Mark, Prints};
 
 /// The ops of the tape, each followed by one number (see `flatten.js`).
 mod op {
@@ -61,7 +62,10 @@ mod op {
 }
 
 /// Encodes the tape `ops[..n]` with the first `text_len` bytes of `text` (`ascii`: all
-/// of them ASCII) and its `extras` at `protocol` into a new `Buffer`.
+/// of them ASCII) and its `extras` at `protocol` into a new `Buffer`. With `repeats` (a
+/// tape written by a walk that trusted no object to repeat, see [`crate::prints`]), its
+/// first number becomes the count of objects whose contents another object's equal,
+/// and the next ones their memo order.
 #[napi(js_name = "dumpsTape")]
 #[allow(clippy::too_many_arguments)]
 pub fn dumps_tape(
@@ -73,7 +77,9 @@ pub fn dumps_tape(
     ascii: bool,
     extras: Unknown<'_>,
     protocol: u32,
+    repeats: Option<Uint32Array>,
 ) -> Result<Buffer> {
+    let mut repeats = repeats;
     let js = Js { env: env.raw() };
     let result = (|| {
         let protocol = u8::try_from(protocol)
@@ -95,13 +101,24 @@ pub fn dumps_tape(
             extras: extras.raw(),
             objs: Vec::new(),
             keys: Vec::new(),
+            prints: repeats
+                .is_some()
+                .then(|| Prints::new(std::mem::take(&mut spare.prints))),
             shapes: Vec::new(),
             shape_keys: Vec::new(),
             last_key: 0,
             utc: None,
         };
         dumper.enc.begin();
-        let done = dumper.save();
+        let mut done = dumper.save();
+        if let (Some(prints), Some(out)) = (dumper.prints.take(), repeats.as_mut()) {
+            // SAFETY: no JavaScript runs during this call (the tape's extras are plain
+            // arrays of flatten.js), so nothing else reads or writes the array meanwhile.
+            if done.is_ok() && !prints.repeats(unsafe { out.as_mut() }) {
+                done = Err(malformed());
+            }
+            spare.prints = prints.into_buffer();
+        }
         spare.strs = dumper.text.into_strings();
         crate::reuse::give(spare);
         // A refused stream comes first: what failed after it may follow from it.
@@ -132,6 +149,8 @@ struct Dumper<'t> {
     /// The k-th shape's keys: `shape_keys[start..start + len]`, their memo indexes.
     shapes: Vec<(u32, u32)>,
     shape_keys: Vec<u32>,
+    /// The fingerprints of the objects, when the tape's walk trusted none to repeat.
+    prints: Option<Prints>,
     /// Memo index of the key just written.
     last_key: u32,
     /// The UTC tzinfo, once written.
@@ -161,79 +180,143 @@ impl Dumper<'_> {
         self.enc.boundary();
         let (code, x) = self.next()?;
         let n = index(x);
+        let mark = self.mark();
         match code {
-            op::NONE => self.enc.none(),
-            op::FALSE => self.enc.bool(false),
-            op::TRUE => self.enc.bool(true),
-            op::INT => self.enc.int(x as i64),
-            op::FLOAT => self.enc.float(x),
+            op::NONE | op::FALSE | op::TRUE => {
+                self.token(code, 0);
+                match code {
+                    op::NONE => self.enc.none(),
+                    _ => self.enc.bool(code == op::TRUE),
+                }
+            }
+            op::INT => {
+                self.token(code, x as i64 as u64);
+                self.enc.int(x as i64);
+            }
+            op::FLOAT => {
+                self.token(code, x.to_bits());
+                self.enc.float(x);
+            }
             op::STR => {
-                self.str(n)?;
+                let idx = self.str(n)?;
+                self.token(op::STR, idx.into());
             }
             op::KEY => {
                 let idx = self.str(n)?;
                 self.keys.push(idx);
                 self.last_key = idx;
+                self.token(op::KEY, idx.into());
             }
             op::KEY_AGAIN => {
                 let idx = Self::memo_ref(&self.keys, x)?;
                 self.enc.get(idx);
                 self.last_key = idx;
+                self.token(op::KEY, idx.into());
             }
             op::OBJ_REF => {
                 let idx = Self::memo_ref(&self.objs, x)?;
                 self.enc.get(idx);
             }
             op::LIST => {
+                self.token(code, n as u64);
                 self.enc.empty_list();
-                self.memoize();
+                let ord = self.memoize();
                 self.items(Batch::List, n)?;
+                self.printed(ord, mark);
             }
             op::DICT => {
+                self.token(code, n as u64);
                 self.enc.empty_dict();
-                self.memoize();
+                let ord = self.memoize();
                 self.entries(n, false)?;
+                self.printed(ord, mark);
             }
             op::SHAPE_NEW => {
+                // The shape is numbered before its values, which may define shapes of
+                // their own (as flatten.js numbers them); its keys are kept together
+                // once all are known. Printed as the `SHAPE` it is written as when met
+                // again.
+                let id = self.shapes.len();
+                self.shapes.push((0, 0));
+                self.token(op::SHAPE, id as u64);
                 self.enc.empty_dict();
-                self.memoize();
-                let start = self.shape_keys.len() as u32;
-                self.entries(n, true)?;
-                self.shapes.push((start, n as u32));
+                let ord = self.memoize();
+                let keys = self.entries(n, true)?;
+                self.shapes[id] = (self.shape_keys.len() as u32, n as u32);
+                self.shape_keys.extend_from_slice(&keys);
+                self.printed(ord, mark);
             }
             op::SHAPE => {
                 let &(start, len) = self.shapes.get(n).ok_or_else(malformed)?;
+                self.token(code, n as u64);
                 self.enc.empty_dict();
-                self.memoize();
+                let ord = self.memoize();
                 self.shaped(start as usize, len as usize)?;
+                self.printed(ord, mark);
             }
             op::SET => {
+                self.token(code, n as u64);
                 self.enc.empty_set()?;
-                self.memoize();
+                let ord = self.memoize();
                 self.items(Batch::Set, n)?;
+                self.printed(ord, mark);
             }
             op::SET_OLD => {
                 // `set([items])`, as `save_set` writes below protocol 4.
+                self.token(code, n as u64);
                 self.enc.set_reduce_begin(false);
                 self.items(Batch::List, n)?;
                 self.enc.set_reduce_end();
-                self.memoize();
+                let ord = self.memoize();
+                self.printed(ord, mark);
             }
             op::BYTES => {
                 let v = self.js.element(self.extras, n as u32)?;
                 let bytes = self.js.uint8_bytes(v)?.ok_or_else(malformed)?;
+                // The same Uint8Array is the same memory, whatever its index.
+                self.token(code, bytes.as_ptr() as u64);
+                self.token(code, bytes.len() as u64);
                 self.enc.bytes(bytes);
-                self.memoize();
+                let ord = self.memoize();
+                self.printed(ord, mark);
             }
             op::BIGINT => {
                 let v = self.js.element(self.extras, n as u32)?;
                 let (negative, words) = self.js.bigint(v)?;
+                self.token(code, u64::from(negative));
+                for &w in &words {
+                    self.token(code, w);
+                }
                 self.enc.big_int(&twos_complement(negative, &words));
             }
-            op::DATE => self.date(x)?,
+            op::DATE => {
+                self.token(code, x.to_bits());
+                self.date(x)?;
+                let ord = self.objs.len() - 1;
+                self.printed(ord, mark);
+            }
             _ => return Err(malformed()),
         }
         Ok(())
+    }
+
+    #[inline]
+    fn token(&mut self, kind: u8, x: u64) {
+        if let Some(p) = &mut self.prints {
+            p.token(kind, x);
+        }
+    }
+
+    #[inline]
+    fn mark(&self) -> Mark {
+        self.prints.as_ref().map_or(Mark::default(), Prints::mark)
+    }
+
+    #[inline]
+    fn printed(&mut self, ord: usize, mark: Mark) {
+        if let Some(p) = &mut self.prints {
+            p.object(ord, mark);
+        }
     }
 
     /// The next string of the text, `n` UTF-16 units long: written and memoized the
@@ -261,17 +344,21 @@ impl Dumper<'_> {
             if code == f64::from(op::INT) {
                 self.at += 2;
                 self.enc.boundary();
+                self.token(op::INT, x as i64 as u64);
                 self.enc.int(x as i64);
                 return Ok(());
             }
             if code == f64::from(op::STR) {
                 self.at += 2;
                 self.enc.boundary();
-                return self.str(index(x)).map(drop);
+                let idx = self.str(index(x))?;
+                self.token(op::STR, idx.into());
+                return Ok(());
             }
             if code == f64::from(op::FLOAT) {
                 self.at += 2;
                 self.enc.boundary();
+                self.token(op::FLOAT, x.to_bits());
                 self.enc.float(x);
                 return Ok(());
             }
@@ -279,10 +366,12 @@ impl Dumper<'_> {
         self.save()
     }
 
+    /// Memoizes the object just written; returns its place in memo order.
     #[inline]
-    fn memoize(&mut self) {
+    fn memoize(&mut self) -> usize {
         let idx = self.enc.memoize();
         self.objs.push(idx);
+        self.objs.len() - 1
     }
 
     /// The next `n` values as the items of a list or set, batched as `batch`.
@@ -299,23 +388,31 @@ impl Dumper<'_> {
         Ok(())
     }
 
-    /// The next `n` key/value pairs as a dict's entries; with `shape`, the keys' memo
-    /// indexes are kept as the next shape's.
-    fn entries(&mut self, n: usize, shape: bool) -> Fallible<()> {
+    /// The next `n` key/value pairs as a dict's entries; with `shape`, returns the keys'
+    /// memo indexes (a shape has at most 32 keys).
+    fn entries(&mut self, n: usize, shape: bool) -> Fallible<Vec<u32>> {
+        let mut keys = Vec::new();
         let mut i = 0;
         while i < n {
             let end = self.enc.batch_run_begin(Batch::Dict, i, n);
             for _ in i..end {
-                self.save_item()?;
                 if shape {
-                    self.shape_keys.push(self.last_key);
+                    // A shape's keys are sent the first time only: not printed.
+                    let before = self.prints.as_ref().map(Prints::state);
+                    self.save_item()?;
+                    if let (Some(p), Some(s)) = (&mut self.prints, before) {
+                        p.rewind(s);
+                    }
+                    keys.push(self.last_key);
+                } else {
+                    self.save_item()?;
                 }
                 self.save_item()?;
             }
             self.enc.batch_run_end(Batch::Dict, end, n);
             i = end;
         }
-        Ok(())
+        Ok(keys)
     }
 
     /// A dict of the keys whose memo indexes are `shape_keys[start..start + n]`, then

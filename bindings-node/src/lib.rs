@@ -17,6 +17,7 @@ mod error;
 mod graph;
 mod js;
 mod jstext;
+mod prints;
 mod reuse;
 mod shapes;
 mod stdtypes;

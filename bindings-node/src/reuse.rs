@@ -1,7 +1,7 @@
 //! Buffers `loads` and `dumps` keep from one call to the next on the same thread,
 //! emptied but with their capacity: the tape's ops, the numbers of the longest list, the
 //! graph's str text and item and entry pools, and the walker's per-node marks; for
-//! `dumps`, the tables of strings written (up to sizes of their own, see
+//! `dumps`, the objects' fingerprints and the tables of strings written (up to sizes of their own, see
 //! [`Strings::recycle`]).
 //!
 //! A fresh buffer of a few megabytes costs a page fault per 4 KiB page the first time
@@ -29,6 +29,7 @@ pub struct Spare {
     pub entries: Vec<(H, H)>,
     pub seen: Vec<u64>,
     pub strs: Strings,
+    pub prints: Vec<u64>,
 }
 
 thread_local! {
@@ -54,6 +55,7 @@ pub fn give(mut spare: Spare) {
     keep(&mut spare.seen);
     keep(&mut spare.items);
     keep(&mut spare.entries);
+    keep(&mut spare.prints);
     spare.strs.recycle();
     if spare.text.capacity() > KEEP_MAX_BYTES {
         spare.text = String::new();

@@ -160,3 +160,16 @@ test('one long list reached many times is written once, not walked again each ti
   }
   same(level, `${code}value = level`, [2, 4, 5], true);
 });
+
+test('records whose first values are records of shapes not met before', () => {
+  // The first record of a shape defines nested shapes before its own is complete; the
+  // shapes must keep their numbers and their own keys (the second record once came back
+  // as {'b': {'a': 2}}).
+  const make = (i) => ({ a: { b: i }, c: { d: { e: i, g: [i] }, f: i }, h: i });
+  const value = [make(1), make(2), { a: { b: 3 } }, make(4)];
+  same(value, `
+def make(i):
+    return {"a": {"b": i}, "c": {"d": {"e": i, "g": [i]}, "f": i}, "h": i}
+value = [make(1), make(2), {"a": {"b": 3}}, make(4)]
+`);
+});
