@@ -396,20 +396,20 @@ class Walker {
   }
 
   // A plain object: as a dict of its own enumerable string keys. Its key list is looked
-  // up among the shapes met so far; a known shape sends only the values.
+  // up among the shapes met so far; a known shape sends only the values. A shape whose
+  // first object is still being written (an object of the same keys is among its
+  // values) is not used yet: the native side learns its keys one by one, with those
+  // values in between, and has only some of them then.
   record(v, plain) {
-    if (plain && this.lastShape !== null && this.sameShape(v, this.lastShape.keys)) {
-      this.shaped(v, this.lastShape);
+    const last = this.lastShape;
+    if (plain && last !== null && !last.open && this.sameShape(v, last.keys)) {
+      this.shaped(v, last);
       return;
     }
     const keys = Object.keys(v);
     const n = keys.length;
     if (n === 0 || n > SHAPE_MAX_KEYS) {
-      this.op(OP.DICT, n);
-      for (const key of keys) {
-        this.key(key);
-        this.save(v[key]);
-      }
+      this.dict(v, keys);
       return;
     }
     let shape = this.lastShape;
@@ -426,12 +426,16 @@ class Walker {
       }
     }
     if (shape !== null) {
+      if (shape.open) {
+        this.dict(v, keys);
+        return;
+      }
       this.lastShape = shape;
       this.op(OP.SHAPE, shape.id);
       for (let i = 0; i < n; i++) this.save(v[keys[i]]);
       return;
     }
-    shape = { keys, id: this.shapeCount++ };
+    shape = { keys, id: this.shapeCount++, open: true };
     const list = this.shapes.get(keys[0]);
     if (list === undefined) this.shapes.set(keys[0], [shape]);
     else list.push(shape);
@@ -440,6 +444,16 @@ class Walker {
     for (let i = 0; i < n; i++) {
       this.key(keys[i]);
       this.save(v[keys[i]]);
+    }
+    shape.open = false;
+  }
+
+  // `v` as a dict of `keys`, each sent.
+  dict(v, keys) {
+    this.op(OP.DICT, keys.length);
+    for (const key of keys) {
+      this.key(key);
+      this.save(v[key]);
     }
   }
 

@@ -234,11 +234,12 @@ impl Dumper<'_> {
             op::SHAPE_NEW => {
                 // The shape is numbered before its values, which may define shapes of
                 // their own (as flatten.js numbers them); its keys are kept together
-                // once all are known. Printed as the `SHAPE` it is written as when met
-                // again.
+                // once all are known, and it cannot be used before (flatten.js writes
+                // an object of its keys among its values as a `DICT`). Printed, as
+                // every dict of string keys is, as its keys' memo indexes and values.
                 let id = self.shapes.len();
-                self.shapes.push((0, 0));
-                self.token(op::SHAPE, id as u64);
+                self.shapes.push((0, OPEN_SHAPE));
+                self.token(op::DICT, n as u64);
                 self.enc.empty_dict();
                 let ord = self.memoize();
                 let keys = self.entries(n, true)?;
@@ -248,7 +249,10 @@ impl Dumper<'_> {
             }
             op::SHAPE => {
                 let &(start, len) = self.shapes.get(n).ok_or_else(malformed)?;
-                self.token(code, n as u64);
+                if len == OPEN_SHAPE {
+                    return Err(malformed());
+                }
+                self.token(op::DICT, u64::from(len));
                 self.enc.empty_dict();
                 let ord = self.memoize();
                 self.shaped(start as usize, len as usize)?;
@@ -396,16 +400,9 @@ impl Dumper<'_> {
         while i < n {
             let end = self.enc.batch_run_begin(Batch::Dict, i, n);
             for _ in i..end {
+                self.save_item()?;
                 if shape {
-                    // A shape's keys are sent the first time only: not printed.
-                    let before = self.prints.as_ref().map(Prints::state);
-                    self.save_item()?;
-                    if let (Some(p), Some(s)) = (&mut self.prints, before) {
-                        p.rewind(s);
-                    }
                     keys.push(self.last_key);
-                } else {
-                    self.save_item()?;
                 }
                 self.save_item()?;
             }
@@ -426,7 +423,9 @@ impl Dumper<'_> {
             let end = self.enc.batch_run_begin(Batch::Dict, i, n);
             for j in i..end {
                 self.enc.boundary();
-                self.enc.get(self.shape_keys[start + j]);
+                let key = self.shape_keys[start + j];
+                self.enc.get(key);
+                self.token(op::KEY, key.into());
                 self.save_item()?;
             }
             self.enc.batch_run_end(Batch::Dict, end, n);
@@ -480,6 +479,9 @@ impl Dumper<'_> {
         Ok(())
     }
 }
+
+/// The length of a shape whose first object is still being written.
+const OPEN_SHAPE: u32 = u32::MAX;
 
 /// A count or index of the tape as a `usize`, through `i64` (one instruction; `as usize`
 /// takes a dozen): a negative one becomes huge and fails the bounds check it meets.
