@@ -31,6 +31,7 @@
 // walk before it gives up.
 
 const { types } = require('node:util');
+const { wellFormed, wtf8 } = require('./wtf8');
 
 const OP = {
   NONE: 0,
@@ -51,6 +52,7 @@ const OP = {
   KEY: 15,
   SHAPE_NEW: 16,
   SHAPE: 17,
+  SHARED: 18,
 };
 
 // Deepest nesting followed before failing (CPython's recursion limit is 1000).
@@ -70,8 +72,13 @@ const SAMPLE = 16;
 // A trusting walk that listed up to this many objects compares them itself.
 const FEW = 16;
 const GAP = 4096;
-// Thrown (and caught by `flatten`) when a trusting walk finds it was wrong.
+// Thrown (and caught by `trusted`) when a trusting walk finds it was wrong; what
+// `trusted` returns then.
 const REPEATED = Symbol('an object is reached twice');
+const NOT_TRUSTED = Symbol('not trusted');
+// Trusting walks tried, each knowing the repeats the ones before found, before a
+// checking walk.
+const TRUSTING_WALKS = 3;
 // The array of the objects a trusting walk meets, emptied, kept up to this many.
 const KEEP_LISTED_MAX = 1 << 20;
 let spareOps = null;
@@ -91,12 +98,6 @@ const getTime = Date.prototype.getTime;
 const getPrototypeOf = Object.getPrototypeOf;
 const ObjectPrototype = Object.prototype;
 
-// A lone surrogate (`String#isWellFormed` is Node 20+; the regex is the fallback).
-const LONE_SURROGATE = /\p{Cs}/u;
-const wellFormed = String.prototype.isWellFormed
-  ? (s) => s.isWellFormed()
-  : (s) => !LONE_SURROGATE.test(s);
-
 function hasEnumerable(o) {
   for (const k in o) return k !== undefined;
   return false;
@@ -107,39 +108,10 @@ function sameKeys(a, b) {
   return true;
 }
 
-// Generalized UTF-8 of `s` into `out` at `o` (lone surrogates kept, as Python's
-// `surrogatepass`), for the rare text `Buffer#write` would change; returns the end.
-function wtf8(s, out, o) {
-  for (let i = 0; i < s.length; i++) {
-    let c = s.charCodeAt(i);
-    if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length) {
-      const lo = s.charCodeAt(i + 1);
-      if (lo >= 0xdc00 && lo < 0xe000) {
-        c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
-        i++;
-      }
-    }
-    if (c < 0x80) out[o++] = c;
-    else if (c < 0x800) {
-      out[o++] = 0xc0 | (c >> 6);
-      out[o++] = 0x80 | (c & 0x3f);
-    } else if (c < 0x10000) {
-      out[o++] = 0xe0 | (c >> 12);
-      out[o++] = 0x80 | ((c >> 6) & 0x3f);
-      out[o++] = 0x80 | (c & 0x3f);
-    } else {
-      out[o++] = 0xf0 | (c >> 18);
-      out[o++] = 0x80 | ((c >> 12) & 0x3f);
-      out[o++] = 0x80 | ((c >> 6) & 0x3f);
-      out[o++] = 0x80 | (c & 0x3f);
-    }
-  }
-  return o;
-}
-
 class Walker {
-  // `trusting`: list the objects met and check them in batches (see the top).
-  constructor(protocol, trusting) {
+  // `trusting`: list the objects met (see the top); `known`: null, or the objects a
+  // trusting walk before this one found reached twice, which this one memoizes.
+  constructor(protocol, trusting, known) {
     this.protocol = protocol;
     this.ops = spareOps || new Float64Array(4096);
     spareOps = null;
@@ -147,6 +119,10 @@ class Walker {
     // Objects met so far, in memo order. A Set answers "new or not" in one lookup;
     // only once some object comes again are they numbered, in `index`.
     this.seen = new Set();
+    this.known = known;
+    this.knownAt = known === null ? null : new Map();
+    // The objects this trusting walk found reached twice.
+    this.found = null;
     this.index = null;
     // When trusting: the objects met, in memo order (`listed[..count]`; the array is
     // kept from call to call, and growing a fresh one cost 7% of a call on `records`),
@@ -252,6 +228,18 @@ class Walker {
   again(v, later) {
     const listed = this.listed;
     if (listed !== null) {
+      const known = this.known;
+      if (known !== null && known.has(v)) {
+        const at = this.knownAt.get(v);
+        if (at !== undefined) {
+          this.op(OP.OBJ_REF, at);
+          return true;
+        }
+        if (!later) {
+          this.knownAt.set(v, this.count);
+          this.op(OP.SHARED, 0);
+        }
+      }
       if (!later) this.list(v);
       return false;
     }
@@ -283,44 +271,70 @@ class Walker {
   }
 
   // Adds a sample of the objects listed since the last time to `seen` (see the top);
-  // throws REPEATED when one of them was there already. The last object listed waits
-  // for the next time: its contents may still be growing.
+  // throws REPEATED when some were there already, having put them in `found`. The
+  // last object listed waits for the next time: its contents may still be growing (a
+  // repeat of it is listed after it, and then it is sampled).
   check() {
     const { listed, starts, seen } = this;
     const end = this.count - 1;
-    let added = seen.size;
     for (let i = this.checked; i < end; i++) {
       if (i % SAMPLE === 0 || starts[i + 1] - starts[i] >= GAP) {
-        seen.add(listed[i]);
-        if (seen.size === added) throw REPEATED;
-        added++;
+        const size = seen.size;
+        if (seen.add(listed[i]).size === size) this.foundOne(listed[i]);
       }
     }
     if (end > this.checked) this.checked = end;
-    if (end >= 0 && this.n - starts[end] >= GAP) {
-      seen.add(listed[end]);
-      if (seen.size === added) throw REPEATED;
-    }
     this.checkAt = 2 * this.count;
+    if (this.found !== null) throw REPEATED;
   }
 
-  // Whether two of the (at most FEW) objects listed are one.
+  foundOne(v) {
+    if (this.found === null) this.found = new Set();
+    this.found.add(v);
+  }
+
+  // Whether two of the (at most FEW) objects listed are one (then they are `found`).
   fewRepeated() {
     const listed = this.listed;
     for (let i = 1; i < this.count; i++) {
-      for (let j = 0; j < i; j++) if (listed[i] === listed[j]) return true;
+      for (let j = 0; j < i; j++) if (listed[i] === listed[j]) this.foundOne(listed[i]);
     }
-    return false;
+    return this.found !== null;
   }
 
   // Whether two of the objects the native side found alike (`repeats`: their count,
-  // then their places in memo order) are one.
+  // then their places in memo order) are one (then they are `found`).
   repeated(repeats) {
     const n = repeats[0];
     if (n === 0) return false;
     const alike = new Set();
-    for (let i = 1; i <= n; i++) alike.add(this.listed[repeats[i]]);
-    return alike.size !== n;
+    for (let i = 1; i <= n; i++) {
+      const v = this.listed[repeats[i]];
+      const size = alike.size;
+      if (alike.add(v).size === size) this.foundOne(v);
+    }
+    return this.found !== null;
+  }
+
+  // The tape of `value` through `write`, as a trusting walk writes it; NOT_TRUSTED when
+  // some object is reached twice after all (they are then in `found`, unless the walk
+  // went too deep, in a cycle).
+  trusted(value, write) {
+    try {
+      this.save(value);
+    } catch (err) {
+      if (err === REPEATED) return NOT_TRUSTED;
+      throw err;
+    }
+    this.flush();
+    // A few objects are compared here, pair by pair; more are fingerprinted.
+    if (this.count <= FEW) {
+      if (!this.fewRepeated()) return write(this.ops, this.n, this.text, this.textLen, this.ascii, this.extras, null);
+      return NOT_TRUSTED;
+    }
+    const repeats = repeatsArray(this.count + 1);
+    const out = write(this.ops, this.n, this.text, this.textLen, this.ascii, this.extras, repeats);
+    return this.repeated(repeats) ? NOT_TRUSTED : out;
   }
 
   // Memoizes `v` after its items (a set below protocol 4).
@@ -516,39 +530,43 @@ function repeatsArray(n) {
   return a;
 }
 
+// Gives `w`'s buffers to the next walk.
+function recycle(w) {
+  keepListed(w);
+  spareOps = w.ops;
+  spareText = w.text;
+}
+
 // Calls `write(ops, n, text, textLen, ascii, extras, repeats)` with the tape of
-// `value`: once, as a trusting walk wrote it, with `repeats` an array for the objects
-// it finds alike; again, as a checking walk wrote it and with `repeats` null, when that
-// walk was wrong (see the top).
+// `value`, as a trusting walk writes it, with `repeats` an array for the objects it
+// finds alike (see the top). When some object is reached twice after all, the walk
+// starts again, memoizing the objects found so far (up to TRUSTING_WALKS walks); when
+// one was too deep to tell, or the last one was still wrong, a checking walk memoizes
+// every object (and `repeats` is null).
 function flatten(value, protocol, write) {
-  let w = new Walker(protocol, true);
+  let w = null;
+  let known = null;
   try {
-    try {
-      w.save(value);
-      w.flush();
-      // A few objects are compared here, pair by pair; more are fingerprinted.
-      if (w.count <= FEW) {
-        if (!w.fewRepeated()) return write(w.ops, w.n, w.text, w.textLen, w.ascii, w.extras, null);
-      } else {
-        const repeats = repeatsArray(w.count + 1);
-        const out = write(w.ops, w.n, w.text, w.textLen, w.ascii, w.extras, repeats);
-        if (!w.repeated(repeats)) return out;
-      }
-    } catch (err) {
-      if (err !== REPEATED) throw err;
+    for (let walk = 0; walk < TRUSTING_WALKS; walk++) {
+      if (w !== null) recycle(w);
+      w = new Walker(protocol, true, known);
+      const out = w.trusted(value, write);
+      if (out !== NOT_TRUSTED) return out;
+      if (w.found === null) break;
+      if (known === null) known = w.found;
+      else for (const v of w.found) known.add(v);
     }
-    // The second walk writes over the first one's buffers.
-    keepListed(w);
-    spareOps = w.ops;
-    spareText = w.text;
-    w = new Walker(protocol, false);
+    recycle(w);
+    w = new Walker(protocol, false, null);
     w.save(value);
     w.flush();
     return write(w.ops, w.n, w.text, w.textLen, w.ascii, w.extras, null);
   } finally {
-    keepListed(w);
-    if (w.ops.length <= KEEP_MAX) spareOps = w.ops;
-    if (w.text.length <= KEEP_TEXT_MAX) spareText = w.text;
+    if (w !== null) {
+      keepListed(w);
+      if (w.ops.length <= KEEP_MAX) spareOps = w.ops;
+      if (w.text.length <= KEEP_TEXT_MAX) spareText = w.text;
+    }
   }
 }
 

@@ -59,6 +59,8 @@ mod op {
     pub const SHAPE_NEW: u8 = 16;
     /// A dict of the keys of the k-th shape: only its values follow.
     pub const SHAPE: u8 = 17;
+    /// The next value is an object the walk knows to be reached again (by `OBJ_REF`).
+    pub const SHARED: u8 = 18;
 }
 
 /// Encodes the tape `ops[..n]` with the first `text_len` bytes of `text` (`ascii`: all
@@ -108,6 +110,7 @@ pub fn dumps_tape(
             shape_keys: Vec::new(),
             last_key: 0,
             utc: None,
+            depth: 0,
         };
         dumper.enc.begin();
         let mut done = dumper.save();
@@ -155,6 +158,8 @@ struct Dumper<'t> {
     last_key: u32,
     /// The UTC tzinfo, once written.
     utc: Option<u32>,
+    /// Values being saved, one inside the other.
+    depth: u32,
 }
 
 fn malformed() -> Failure {
@@ -175,8 +180,19 @@ impl Dumper<'_> {
         table.get(index(k)).copied().ok_or_else(malformed)
     }
 
-    /// The next value of the tape, after its [`Encoder::boundary`].
+    /// The next value of the tape, after its [`Encoder::boundary`]. The tape nests no
+    /// deeper than [`MAX_DEPTH`] (flatten.js stops at 1,000): the walk here recurses.
     fn save(&mut self) -> Fallible<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(malformed());
+        }
+        let done = self.save_value();
+        self.depth -= 1;
+        done
+    }
+
+    fn save_value(&mut self) -> Fallible<()> {
         self.enc.boundary();
         let (code, x) = self.next()?;
         let n = index(x);
@@ -216,6 +232,16 @@ impl Dumper<'_> {
             op::OBJ_REF => {
                 let idx = Self::memo_ref(&self.objs, x)?;
                 self.enc.get(idx);
+                self.token(op::OBJ_REF, n as u64);
+            }
+            op::SHARED => {
+                // Its memo order is the next: it is memoized before anything in it.
+                let ord = self.objs.len();
+                self.save()?;
+                if let Some(p) = &mut self.prints {
+                    p.rewind(mark);
+                    p.token(op::OBJ_REF, ord as u64);
+                }
             }
             op::LIST => {
                 self.token(code, n as u64);
@@ -479,6 +505,10 @@ impl Dumper<'_> {
         Ok(())
     }
 }
+
+/// The deepest tape nesting replayed (flatten.js nests up to 1,000 containers; a
+/// `SHARED` before one adds a level).
+const MAX_DEPTH: u32 = 2100;
 
 /// The length of a shape whose first object is still being written.
 const OPEN_SHAPE: u32 = u32::MAX;

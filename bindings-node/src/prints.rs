@@ -22,6 +22,10 @@
 //! or come from its shape, as `SHAPE`'s), a `Uint8Array`'s memory (not its index among
 //! the extras).
 //!
+//! An object that `flatten.js` already knows to be reached more than once (`SHARED`
+//! before it, `OBJ_REF` after) counts, in the objects around it, as the one token of a
+//! reference to it, however it is written: inline the first time, `OBJ_REF` after.
+//!
 //! An object whose contents a getter changes between two of its visits gets two
 //! fingerprints, and is then written twice, each time as it was: this check trades the
 //! sharing of such an object, never the contents written. Two different objects with the
@@ -80,6 +84,14 @@ impl Prints {
     pub fn token(&mut self, kind: u8, x: u64) {
         self.sum = self.sum.wrapping_add(mix(kind, x).wrapping_mul(self.pow));
         self.pow = self.pow.wrapping_mul(B);
+    }
+
+    /// Takes the tokens since `mark` back (an object known to be reached again, which the
+    /// objects around it count as the one token of a reference to it).
+    #[inline]
+    pub fn rewind(&mut self, mark: Mark) {
+        self.sum = mark.sum;
+        self.pow = mark.pow;
     }
 
     /// Where the next object starts.
@@ -213,6 +225,29 @@ mod tests {
         assert!(p.repeats(&mut out));
         assert_eq!(&out[..3], &[2, 1, 2]);
         assert!(!p.repeats(&mut [0u32; 4]));
+    }
+
+    /// `[x, y]` where `x` is written in full and where it is a reference: alike.
+    #[test]
+    fn a_rewound_object_counts_as_its_reference() {
+        let mut a = Prints::new(Vec::new());
+        let outer = a.mark();
+        a.token(8, 2);
+        let inner = a.mark();
+        a.token(8, 1);
+        a.token(3, 5);
+        a.object(1, inner);
+        a.rewind(inner);
+        a.token(7, 1);
+        a.token(3, 6);
+        a.object(0, outer);
+        let mut b = Prints::new(Vec::new());
+        let outer = b.mark();
+        b.token(8, 2);
+        b.token(7, 1);
+        b.token(3, 6);
+        b.object(0, outer);
+        assert_eq!(a.prints[0], b.prints[0]);
     }
 
     #[test]

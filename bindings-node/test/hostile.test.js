@@ -220,3 +220,18 @@ test('memo and allocation limits bound what a short stream can cost', () => {
   assert.equal(self.length, 1000);
   assert.ok(self.every((item) => item === self));
 });
+
+test('a dumps tape nested deeper than any walk makes is refused, not a stack overflow', () => {
+  // The native half of dumps, given tapes flatten.js never writes: 100,000 lists one in
+  // another, and as many SHARED marks in a row (op codes of src/encode.rs).
+  const file = `brinery.${process.platform}-${process.arch}${process.platform === 'linux' ? '-gnu' : ''}.node`;
+  const native = require(require('node:path').join(__dirname, '..', file));
+  for (const code of [8, 18]) {
+    const ops = new Float64Array(2 * 100001);
+    for (let i = 0; i < 100000; i++) ops.set([code, 1], 2 * i);
+    assert.throws(
+      () => native.dumpsTape(ops, ops.length, Buffer.alloc(0), 0, true, [], 4, new Uint32Array(200002)),
+      (e) => e.code === 'ERR_BRINERY_BAD_ARGUMENT' && /malformed/.test(e.message),
+    );
+  }
+});
