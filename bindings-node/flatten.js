@@ -121,8 +121,10 @@ class Walker {
     this.seen = new Set();
     this.known = known;
     this.knownAt = known === null ? null : new Map();
-    // The objects this trusting walk found reached twice.
+    // The objects this trusting walk found reached twice; when the native side found
+    // them, the pairs (later visit, first visit) of their places in memo order.
     this.found = null;
+    this.skips = null;
     this.index = null;
     // When trusting: the objects met, in memo order (`listed[..count]`; the array is
     // kept from call to call, and growing a fresh one cost 7% of a call on `records`),
@@ -303,17 +305,32 @@ class Walker {
   }
 
   // Whether two of the objects the native side found alike (`repeats`: their count,
-  // then their places in memo order) are one (then they are `found`).
+  // then their places in memo order) are one (then they are `found`, and `skips` holds
+  // each later visit beside the first, in memo order).
   repeated(repeats) {
     const n = repeats[0];
     if (n === 0) return false;
-    const alike = new Set();
+    const first = new Map();
     for (let i = 1; i <= n; i++) {
-      const v = this.listed[repeats[i]];
-      const size = alike.size;
-      if (alike.add(v).size === size) this.foundOne(v);
+      const at = repeats[i];
+      const v = this.listed[at];
+      const f = first.get(v);
+      if (f === undefined || at < f) first.set(v, at);
     }
-    return this.found !== null;
+    if (first.size === n) return false;
+    const pairs = [];
+    for (let i = 1; i <= n; i++) {
+      const at = repeats[i];
+      const v = this.listed[at];
+      const f = first.get(v);
+      if (f !== at) {
+        pairs.push([at, f]);
+        this.foundOne(v);
+      }
+    }
+    pairs.sort((a, b) => a[0] - b[0]);
+    this.skips = new Uint32Array(pairs.flat());
+    return true;
   }
 
   // The tape of `value` through `write`, as a trusting walk writes it; NOT_TRUSTED when
@@ -537,12 +554,14 @@ function recycle(w) {
   spareText = w.text;
 }
 
-// Calls `write(ops, n, text, textLen, ascii, extras, repeats)` with the tape of
+// Calls `write(ops, n, text, textLen, ascii, extras, repeats, skips)` with the tape of
 // `value`, as a trusting walk writes it, with `repeats` an array for the objects it
-// finds alike (see the top). When some object is reached twice after all, the walk
-// starts again, memoizing the objects found so far (up to TRUSTING_WALKS walks); when
-// one was too deep to tell, or the last one was still wrong, a checking walk memoizes
-// every object (and `repeats` is null).
+// finds alike (see the top). When some object is reached twice after all, and the
+// native side found it, the same tape is written again with `skips` (each later visit
+// and the first one, src/encode/skip.rs), which returns null when a later visit is not
+// as the first was; else the walk starts again, memoizing the objects found so far (up
+// to TRUSTING_WALKS walks); when one was too deep to tell, or the last one was still
+// wrong, a checking walk memoizes every object (and `repeats` is null).
 function flatten(value, protocol, write) {
   let w = null;
   let known = null;
@@ -552,6 +571,13 @@ function flatten(value, protocol, write) {
       w = new Walker(protocol, true, known);
       const out = w.trusted(value, write);
       if (out !== NOT_TRUSTED) return out;
+      // The whole tape written, the native side can write it again with the later
+      // visits fetched from the memo (not below protocol 4, where a set is memoized
+      // after its items), unless one of them is not as the first was.
+      if (w.skips !== null && protocol >= 4) {
+        const again = write(w.ops, w.n, w.text, w.textLen, w.ascii, w.extras, null, w.skips);
+        if (again !== null) return again;
+      }
       if (w.found === null) break;
       if (known === null) known = w.found;
       else for (const v of w.found) known.add(v);

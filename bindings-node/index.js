@@ -122,8 +122,8 @@ function dumps(value, options) {
     // The native side refuses it, as for any protocol, before anything is read.
     return native.dumpsTape(new Float64Array(0), 0, Buffer.alloc(0), 0, true, [], protocol);
   }
-  return flatten(value, protocol, (ops, n, text, textLen, ascii, extras, repeats) =>
-    native.dumpsTape(ops, n, text, textLen, ascii, extras, protocol, repeats),
+  return flatten(value, protocol, (ops, n, text, textLen, ascii, extras, repeats, skips) =>
+    native.dumpsTape(ops, n, text, textLen, ascii, extras, protocol, repeats, skips),
   );
 }
 

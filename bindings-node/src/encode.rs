@@ -24,6 +24,12 @@ use crate::dumptext::Text;
 use crate::error::{Code, Failure, Fallible};
 use crate::js::Js;
 use crate::prints::{Mark, Prints};
+pub use convert::negate;
+use convert::{datetime_state, twos_complement};
+use skip::Skips;
+
+mod convert;
+mod skip;
 
 /// The ops of the tape, each followed by one number (see `flatten.js`).
 mod op {
@@ -67,7 +73,9 @@ mod op {
 /// of them ASCII) and its `extras` at `protocol` into a new `Buffer`. With `repeats` (a
 /// tape written by a walk that trusted no object to repeat, see [`crate::prints`]), its
 /// first number becomes the count of objects whose contents another object's equal,
-/// and the next ones their memo order.
+/// and the next ones their memo order. With `skips` (the same tape again, and the
+/// objects it reaches twice, see [`skip`]), later visits are fetched from the memo;
+/// `null` when the tape cannot be written so.
 #[napi(js_name = "dumpsTape")]
 #[allow(clippy::too_many_arguments)]
 pub fn dumps_tape(
@@ -80,7 +88,8 @@ pub fn dumps_tape(
     extras: Unknown<'_>,
     protocol: u32,
     repeats: Option<Uint32Array>,
-) -> Result<Buffer> {
+    skips: Option<Uint32Array>,
+) -> Result<Option<Buffer>> {
     let mut repeats = repeats;
     let js = Js { env: env.raw() };
     let result = (|| {
@@ -93,6 +102,7 @@ pub fn dumps_tape(
         // Written fallibly: memory refused for the stream is an error, not an abort.
         let out = FallibleVec::with_capacity(bytes.len() + ops.len() * 2 + 64);
         let enc = Encoder::with_buffer(protocol, out)?;
+        let skips = skips.as_deref().map(Skips::new).transpose()?;
         let mut spare = crate::reuse::take();
         let mut dumper = Dumper {
             js,
@@ -111,6 +121,8 @@ pub fn dumps_tape(
             last_key: 0,
             utc: None,
             depth: 0,
+            skips,
+            gave_up: false,
         };
         dumper.enc.begin();
         let mut done = dumper.save();
@@ -124,13 +136,16 @@ pub fn dumps_tape(
         }
         spare.strs = dumper.text.into_strings();
         crate::reuse::give(spare);
+        if dumper.gave_up {
+            return Ok(None);
+        }
         // A refused stream comes first: what failed after it may follow from it.
         let out = dumper.enc.finish().into_vec()?;
         done?;
-        Ok::<_, Failure>(out)
+        Ok::<_, Failure>(Some(out))
     })();
     match result {
-        Ok(bytes) => Ok(Buffer::from(bytes)),
+        Ok(bytes) => Ok(bytes.map(Buffer::from)),
         Err(_) if js.exception_pending() => Err(Error::new(
             Status::PendingException,
             "exception while reading a value",
@@ -160,6 +175,10 @@ struct Dumper<'t> {
     utc: Option<u32>,
     /// Values being saved, one inside the other.
     depth: u32,
+    /// Later visits to fetch from the memo, on a second replay (see [`skip`]).
+    skips: Option<Skips>,
+    /// That replay met what a later visit cannot hold.
+    gave_up: bool,
 }
 
 fn malformed() -> Failure {
@@ -195,6 +214,15 @@ impl Dumper<'_> {
     fn save_value(&mut self) -> Fallible<()> {
         self.enc.boundary();
         let (code, x) = self.next()?;
+        if let Some(skips) = &self.skips {
+            let object = matches!(
+                code,
+                op::LIST | op::DICT | op::SHAPE_NEW | op::SHAPE | op::SET | op::BYTES | op::DATE
+            );
+            if object && skips.next() == self.objs.len() as u32 {
+                return self.skip_visit(code, x);
+            }
+        }
         let n = index(x);
         let mark = self.mark();
         match code {
@@ -231,6 +259,9 @@ impl Dumper<'_> {
             }
             op::OBJ_REF => {
                 let idx = Self::memo_ref(&self.objs, x)?;
+                if idx == SKIPPED {
+                    return Err(malformed());
+                }
                 self.enc.get(idx);
                 self.token(op::OBJ_REF, n as u64);
             }
@@ -510,6 +541,9 @@ impl Dumper<'_> {
 /// `SHARED` before one adds a level).
 const MAX_DEPTH: u32 = 2100;
 
+/// The memo index of an object skipped (a later visit, or inside one).
+const SKIPPED: u32 = u32::MAX;
+
 /// The length of a shape whose first object is still being written.
 const OPEN_SHAPE: u32 = u32::MAX;
 
@@ -518,64 +552,4 @@ const OPEN_SHAPE: u32 = u32::MAX;
 #[inline]
 fn index(x: f64) -> usize {
     x as i64 as usize
-}
-
-/// The 10-byte `datetime` state of a UTC instant in milliseconds since the epoch.
-fn datetime_state(ms: f64) -> Option<[u8; 10]> {
-    if !ms.is_finite() {
-        return None;
-    }
-    let ms = ms as i64;
-    let days = ms.div_euclid(86_400_000);
-    let rest = ms.rem_euclid(86_400_000);
-    let (y, m, d) = civil_from_days(days);
-    if !(1..=9999).contains(&y) {
-        return None;
-    }
-    let us = (rest % 1000) * 1000;
-    let secs = rest / 1000;
-    Some([
-        (y >> 8) as u8,
-        y as u8,
-        m as u8,
-        d as u8,
-        (secs / 3600) as u8,
-        (secs / 60 % 60) as u8,
-        (secs % 60) as u8,
-        (us >> 16) as u8,
-        (us >> 8) as u8,
-        us as u8,
-    ])
-}
-
-/// Year, month, day of a count of days since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// Little-endian two's complement bytes of a BigInt given as sign and magnitude words.
-fn twos_complement(negative: bool, words: &[u64]) -> Vec<u8> {
-    let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-    bytes.push(0);
-    if negative {
-        let mut carry = true;
-        for b in bytes.iter_mut() {
-            *b = !*b;
-            if carry {
-                let (v, c) = b.overflowing_add(1);
-                *b = v;
-                carry = c;
-            }
-        }
-    }
-    bytes
 }

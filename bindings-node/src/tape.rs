@@ -344,16 +344,7 @@ impl Tape<'_> {
         let negative = le.last().is_some_and(|&b| b & 0x80 != 0);
         let mut mag: Vec<u8> = le.to_vec();
         if negative {
-            // Two's complement negation: invert, add one.
-            let mut carry = true;
-            for b in mag.iter_mut() {
-                *b = !*b;
-                if carry {
-                    let (v, c) = b.overflowing_add(1);
-                    *b = v;
-                    carry = c;
-                }
-            }
+            crate::encode::negate(&mut mag);
         }
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut digits = Vec::with_capacity(mag.len() * 2);

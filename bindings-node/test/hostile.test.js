@@ -235,3 +235,20 @@ test('a dumps tape nested deeper than any walk makes is refused, not a stack ove
     );
   }
 });
+
+test('a second replay gives up on a later visit holding what its first did not', () => {
+  const file = `brinery.${process.platform}-${process.arch}${process.platform === 'linux' ? '-gnu' : ''}.node`;
+  const native = require(require('node:path').join(__dirname, '..', file));
+  // [[], {a: 1}], its dict said to be a later visit of the empty list: the dict sends
+  // the key `a` for the first time (op codes of src/encode.rs: LIST 8, DICT 9, KEY 15,
+  // INT 3).
+  const ops = new Float64Array([8, 2, 8, 0, 9, 1, 15, 1, 3, 1]);
+  const text = Buffer.from('a');
+  const replay = (skips) => native.dumpsTape(ops, ops.length, text, 1, true, [], 4, null, skips);
+  assert.equal(replay(new Uint32Array([2, 1])), null);
+  // Without skips it is the stream of [[], {'a': 1}]; skips out of order are malformed.
+  assert.ok(replay(null).includes(Buffer.from('a')));
+  for (const bad of [[2, 1, 1, 0], [1, 1], [2]]) {
+    assert.throws(() => replay(new Uint32Array(bad)), (e) => e.code === 'ERR_BRINERY_BAD_ARGUMENT');
+  }
+});

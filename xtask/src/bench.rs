@@ -16,6 +16,7 @@ const SCRIPTS: &[(&str, &str)] = &[
     ("python", "bindings-python/benches/chunk_codec.py"),
     ("python", "bindings-python/benches/dask_compare.py"),
     ("node", "bindings-node/bench/compare.js"),
+    ("node", "bindings-node/bench/dumps_shared.js"),
     ("python", "bindings-c/benches/compare_json.py"),
 ];
 
