@@ -1,5 +1,5 @@
 'use strict';
-// The JavaScript half of `dumps`: walks a value once, in the order CPython's pickler
+// The JavaScript half of `dumps`: walks a value, in the order CPython's pickler
 // meets the equivalent Python objects, into a flat tape (a Float64Array of ops and
 // numbers, the text of every string as UTF-8 in one Uint8Array, and the Uint8Arrays
 // and BigInts beside it) that the native `dumpsTape` replays through the core encoder
@@ -13,22 +13,25 @@
 // native side finds out while it replays the tape: it fingerprints each object's
 // contents (src/prints.rs), and returns the objects whose fingerprint another one has
 // too; only those are put in a `Set` here (a `Set` add per object was a third of a call
-// on 50,000 records). When two of them are one object (sharing), or the walk went
-// deeper than the limit (a cycle, to a trusting walk), the walk starts again from the
-// value and checks each object as it meets it, memoizing it; so do the objects after a
-// getter changed an object between two of its visits, which are then written twice,
-// each as it was. No OBJ_REF is in a trusting walk's tape, and its memo is numbered as
-// the checking walk's: without repeats the two tapes are the same.
+// on 50,000 records). When two of them are one object, the native side writes the same
+// tape again, each later visit fetched from the memo (src/encode/skip.rs). A walk that
+// stopped early (below) starts again, memoizing the objects it found; a cycle deeper
+// than it trusts, or a third walk still wrong, ends in a checking walk that memoizes
+// every object. An object a getter changes between two of its visits gets two
+// fingerprints and is written twice, each time as it was. No OBJ_REF is in a trusting
+// walk's tape unless it memoizes objects found before, and its memo is numbered as the
+// checking walk's: without repeats the two tapes are the same.
 //
 // A trusting walk must not run away on a graph that shares much (a list holding one
-// list twice, itself held twice, and so on 40 times over, is 2^40 visits). So every
-// time the number of objects listed doubles, and every time the ops array grows, some
-// of the objects listed since the last time go into a `Set` (every SAMPLE-th one, and
-// each one followed by GAP ops or more before the next object): a repeat among them
-// ends the walk at once. A walk that met D distinct objects cannot list more than about
-// SAMPLE * D before the sample repeats one, and an object with much content of its own
-// is sampled every time, so the walk does at most a few times the work of the checking
-// walk before it gives up.
+// list twice, itself held twice, and so on 40 times over, is 2^40 visits), nor loop in
+// a cycle. So it looks for a repeat, as it lists an object, among two small sets: the
+// objects on its path (a cycle; the walk gives up on trust deeper than TRUST_DEPTH),
+// and the objects it finished whose contents took BIG_OPS ops or more (or
+// `Uint8Array`s of BIG_BYTES or more). An object found there ends the walk at once.
+// A repeat the walk does not stop for is of an object with little in it (fewer than
+// BIG_OPS ops), which costs the walk a few times what a lookup costs the checking walk.
+// (The walk once sampled every 16th object instead, and 16 references to one list of
+// 50,000 records took it 1.6 s: the samples of each copy fell on different records.)
 
 const { types } = require('node:util');
 const { wellFormed, wtf8 } = require('./wtf8');
@@ -65,27 +68,19 @@ const KEEP_TEXT_MAX = 16 << 20;
 const SHAPE_MAX_KEYS = 32;
 // Strings are joined (as a rope) up to about this many UTF-16 units, then encoded.
 const CHUNK = 16384;
-// A trusting walk samples its objects first at CHECK_FIRST objects listed, then at
-// every doubling; SAMPLE and GAP are explained at the top.
-const CHECK_FIRST = 8192;
-const SAMPLE = 16;
+// See the top: objects a trusting walk remembers as big, and how deep it trusts.
+const BIG_OPS = 32;
+const BIG_BYTES = 4096;
+const TRUST_DEPTH = 64;
 // A trusting walk that listed up to this many objects compares them itself.
 const FEW = 16;
-const GAP = 4096;
-// Thrown (and caught by `trusted`) when a trusting walk finds it was wrong; what
-// `trusted` returns then.
+// Thrown when a trusting walk finds it was wrong (caught in walks.js).
 const REPEATED = Symbol('an object is reached twice');
-const NOT_TRUSTED = Symbol('not trusted');
-// Trusting walks tried, each knowing the repeats the ones before found, before a
-// checking walk.
-const TRUSTING_WALKS = 3;
 // The array of the objects a trusting walk meets, emptied, kept up to this many.
 const KEEP_LISTED_MAX = 1 << 20;
 let spareOps = null;
 let spareText = null;
 let spareListed = null;
-let spareStarts = null;
-let spareRepeats = null;
 
 function failure(code, message) {
   const err = new Error(message);
@@ -116,9 +111,9 @@ class Walker {
     this.ops = spareOps || new Float64Array(4096);
     spareOps = null;
     this.n = 0;
-    // Objects met so far, in memo order. A Set answers "new or not" in one lookup;
-    // only once some object comes again are they numbered, in `index`.
-    this.seen = new Set();
+    // A checking walk's objects met so far, in memo order. A Set answers "new or not"
+    // in one lookup; only once some object comes again are they numbered, in `index`.
+    this.seen = trusting ? null : new Set();
     this.known = known;
     this.knownAt = known === null ? null : new Map();
     // The objects this trusting walk found reached twice; when the native side found
@@ -127,16 +122,13 @@ class Walker {
     this.skips = null;
     this.index = null;
     // When trusting: the objects met, in memo order (`listed[..count]`; the array is
-    // kept from call to call, and growing a fresh one cost 7% of a call on `records`),
-    // and where each one's ops start; how many of them were sampled, and at what count
-    // to sample again.
+    // kept from call to call, and growing a fresh one cost 7% of a call on `records`);
+    // the objects on the path, by depth; the big objects finished (see the top).
     this.listed = trusting ? spareListed || [] : null;
     if (trusting) spareListed = null;
-    this.starts = (trusting && spareStarts) || [];
-    if (trusting) spareStarts = null;
     this.count = 0;
-    this.checked = 0;
-    this.checkAt = CHECK_FIRST;
+    this.path = trusting ? [] : null;
+    this.bigs = null;
     // Object keys met so far, numbered: keys repeat from object to object, and sending
     // their text again (and hashing it on the native side) costs more than this lookup.
     this.keys = new Map();
@@ -158,9 +150,6 @@ class Walker {
   }
 
   grow() {
-    // A repeated object whose contents are long grows the tape well before the next
-    // doubling of the objects listed.
-    if (this.listed !== null) this.check();
     const bigger = new Float64Array(this.ops.length * 2);
     bigger.set(this.ops);
     this.ops = bigger;
@@ -242,7 +231,12 @@ class Walker {
           this.op(OP.SHARED, 0);
         }
       }
-      if (!later) this.list(v);
+      const path = this.path;
+      for (let i = 0; i < this.depth; i++) {
+        if (path[i] === v) this.repeat(v);
+      }
+      if (this.bigs !== null && this.bigs.has(v)) this.repeat(v);
+      if (!later) this.listed[this.count++] = v;
       return false;
     }
     if (this.index === null) {
@@ -265,29 +259,10 @@ class Walker {
     return false;
   }
 
-  // Lists `v`, met by a trusting walk.
-  list(v) {
-    this.starts[this.count] = this.n;
-    this.listed[this.count++] = v;
-    if (this.count >= this.checkAt) this.check();
-  }
-
-  // Adds a sample of the objects listed since the last time to `seen` (see the top);
-  // throws REPEATED when some were there already, having put them in `found`. The
-  // last object listed waits for the next time: its contents may still be growing (a
-  // repeat of it is listed after it, and then it is sampled).
-  check() {
-    const { listed, starts, seen } = this;
-    const end = this.count - 1;
-    for (let i = this.checked; i < end; i++) {
-      if (i % SAMPLE === 0 || starts[i + 1] - starts[i] >= GAP) {
-        const size = seen.size;
-        if (seen.add(listed[i]).size === size) this.foundOne(listed[i]);
-      }
-    }
-    if (end > this.checked) this.checked = end;
-    this.checkAt = 2 * this.count;
-    if (this.found !== null) throw REPEATED;
+  // Ends a trusting walk that met `v` again.
+  repeat(v) {
+    this.foundOne(v);
+    throw REPEATED;
   }
 
   foundOne(v) {
@@ -333,42 +308,22 @@ class Walker {
     return true;
   }
 
-  // The tape of `value` through `write`, as a trusting walk writes it; NOT_TRUSTED when
-  // some object is reached twice after all (they are then in `found`, unless the walk
-  // went too deep, in a cycle).
-  trusted(value, write) {
-    try {
-      this.save(value);
-    } catch (err) {
-      if (err === REPEATED) return NOT_TRUSTED;
-      throw err;
-    }
-    this.flush();
-    // A few objects are compared here, pair by pair; more are fingerprinted.
-    if (this.count <= FEW) {
-      if (!this.fewRepeated()) return write(this.ops, this.n, this.text, this.textLen, this.ascii, this.extras, null);
-      return NOT_TRUSTED;
-    }
-    const repeats = repeatsArray(this.count + 1);
-    const out = write(this.ops, this.n, this.text, this.textLen, this.ascii, this.extras, repeats);
-    return this.repeated(repeats) ? NOT_TRUSTED : out;
-  }
-
   // Memoizes `v` after its items (a set below protocol 4).
   memoLater(v) {
-    if (this.listed !== null) this.list(v);
+    if (this.listed !== null) this.listed[this.count++] = v;
     else if (this.index === null) this.seen.add(v);
     else this.index.set(v, this.index.size);
   }
 
   object(v) {
+    const start = this.n;
     if (Array.isArray(v)) {
       if (this.again(v, false)) return;
-      this.enter();
+      this.enter(v);
       const n = v.length;
       this.op(OP.LIST, n);
       for (let i = 0; i < n; i++) this.save(v[i]);
-      this.depth--;
+      this.leave(v, start);
       return;
     }
     // An object whose prototype is Object.prototype or null is a record: no type test
@@ -377,21 +332,22 @@ class Walker {
     const proto = getPrototypeOf(v);
     if (proto === ObjectPrototype || proto === null) {
       if (this.again(v, false)) return;
-      this.enter();
+      this.enter(v);
       if (this.plainForIn === null) this.plainForIn = !hasEnumerable(ObjectPrototype);
       this.record(v, this.plainForIn);
-      this.depth--;
+      this.leave(v, start);
       return;
     }
     const setOld = this.protocol < 4 && v instanceof Set;
     if (this.again(v, setOld)) return;
-    this.enter();
+    this.enter(v);
     if (ArrayBuffer.isView(v) && types.isTypedArray(v)) {
       if (!types.isUint8Array(v) && !types.isUint8ClampedArray(v)) {
         throw failure('ERR_BRINERY_UNSUPPORTED_TYPE', 'typed arrays other than Uint8Array cannot be pickled');
       }
       this.op(OP.BYTES, this.extras.length);
       this.extras.push(v);
+      if (v.byteLength >= BIG_BYTES && this.path !== null) this.big(v);
     } else if (types.isDate(v)) {
       const ms = getTime.call(v);
       const year = Number.isFinite(ms) ? new Date(ms).getUTCFullYear() : 0;
@@ -415,16 +371,36 @@ class Walker {
     } else {
       this.record(v, false);
     }
-    this.depth--;
+    this.leave(v, start);
   }
 
-  enter() {
-    if (++this.depth > MAX_DEPTH) {
-      // A cycle, to a trusting walk; a checking one tells it from real depth.
-      if (this.listed !== null) throw REPEATED;
+  // `v` is the object at the next depth.
+  enter(v) {
+    const d = this.depth++;
+    if (this.path !== null) {
+      // Deeper data is left to the checking walk.
+      if (d >= TRUST_DEPTH) throw REPEATED;
+      this.path[d] = v;
+    } else if (d >= MAX_DEPTH) {
       throw failure('ERR_BRINERY_TOO_DEEP', `nesting deeper than the limit of ${MAX_DEPTH}`);
     }
   }
+
+  // `v`, started at op `start`, is done.
+  leave(v, start) {
+    this.depth--;
+    if (this.path !== null) {
+      this.path[this.depth] = undefined;
+      // Two numbers of the tape per op.
+      if (this.n - start >= 2 * BIG_OPS) this.big(v);
+    }
+  }
+
+  big(v) {
+    if (this.bigs === null) this.bigs = new Set();
+    this.bigs.add(v);
+  }
+
 
   // A plain object: as a dict of its own enumerable string keys. Its key list is looked
   // up among the shapes met so far; a known shape sends only the values. A shape whose
@@ -536,15 +512,6 @@ function keepListed(w) {
   listed.fill(undefined, 0, w.count);
   w.listed = null;
   spareListed = listed;
-  spareStarts = w.starts;
-}
-
-// A Uint32Array of at least `n` numbers for the native side's repeats (see `repeated`).
-function repeatsArray(n) {
-  if (spareRepeats !== null && spareRepeats.length >= n) return spareRepeats;
-  const a = new Uint32Array(Math.max(n, 64));
-  if (n <= KEEP_LISTED_MAX) spareRepeats = a;
-  return a;
 }
 
 // Gives `w`'s buffers to the next walk.
@@ -554,46 +521,11 @@ function recycle(w) {
   spareText = w.text;
 }
 
-// Calls `write(ops, n, text, textLen, ascii, extras, repeats, skips)` with the tape of
-// `value`, as a trusting walk writes it, with `repeats` an array for the objects it
-// finds alike (see the top). When some object is reached twice after all, and the
-// native side found it, the same tape is written again with `skips` (each later visit
-// and the first one, src/encode/skip.rs), which returns null when a later visit is not
-// as the first was; else the walk starts again, memoizing the objects found so far (up
-// to TRUSTING_WALKS walks); when one was too deep to tell, or the last one was still
-// wrong, a checking walk memoizes every object (and `repeats` is null).
-function flatten(value, protocol, write) {
-  let w = null;
-  let known = null;
-  try {
-    for (let walk = 0; walk < TRUSTING_WALKS; walk++) {
-      if (w !== null) recycle(w);
-      w = new Walker(protocol, true, known);
-      const out = w.trusted(value, write);
-      if (out !== NOT_TRUSTED) return out;
-      // The whole tape written, the native side can write it again with the later
-      // visits fetched from the memo (not below protocol 4, where a set is memoized
-      // after its items), unless one of them is not as the first was.
-      if (w.skips !== null && protocol >= 4) {
-        const again = write(w.ops, w.n, w.text, w.textLen, w.ascii, w.extras, null, w.skips);
-        if (again !== null) return again;
-      }
-      if (w.found === null) break;
-      if (known === null) known = w.found;
-      else for (const v of w.found) known.add(v);
-    }
-    recycle(w);
-    w = new Walker(protocol, false, null);
-    w.save(value);
-    w.flush();
-    return write(w.ops, w.n, w.text, w.textLen, w.ascii, w.extras, null);
-  } finally {
-    if (w !== null) {
-      keepListed(w);
-      if (w.ops.length <= KEEP_MAX) spareOps = w.ops;
-      if (w.text.length <= KEEP_TEXT_MAX) spareText = w.text;
-    }
-  }
+// Keeps `w`'s buffers for the next call, up to their caps.
+function release(w) {
+  keepListed(w);
+  if (w.ops.length <= KEEP_MAX) spareOps = w.ops;
+  if (w.text.length <= KEEP_TEXT_MAX) spareText = w.text;
 }
 
-module.exports = { flatten, OP };
+module.exports = { Walker, OP, REPEATED, FEW, recycle, release };

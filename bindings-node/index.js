@@ -6,7 +6,7 @@
 
 const path = require('node:path');
 const { build } = require('./builder');
-const { flatten } = require('./flatten');
+const { flatten } = require('./walks');
 
 function loadNative() {
   const file = `brinery.${process.platform}-${process.arch}${process.platform === 'linux' ? '-gnu' : ''}.node`;
