@@ -11,6 +11,16 @@ const NOT_TRUSTED = Symbol('not trusted');
 // Trusting walks tried, each knowing the repeats the ones before found, before a
 // checking walk.
 const TRUSTING_WALKS = 3;
+// A value of which a trusting walk found at least REPEATS_MIN objects reached twice,
+// and more than one object in REPEATS_MANY, is written by a checking walk, and so are
+// the values of the next DISTRUST_CALLS calls: data whose small objects are each
+// reached twice or more (a list and an index of the same records) costs a trusting
+// walk about three times a checking one, and a program tends to write such data again.
+// The stream is the same either way.
+const REPEATS_MIN = 1024;
+const REPEATS_MANY = 16;
+const DISTRUST_CALLS = 16;
+let distrust = 0;
 // The array for the native side's repeats, kept up to this many numbers.
 const KEEP_REPEATS_MAX = 1 << 20;
 let spareRepeats = null;
@@ -57,11 +67,18 @@ function flatten(value, protocol, write) {
   let w = null;
   let known = null;
   try {
-    for (let walk = 0; walk < TRUSTING_WALKS; walk++) {
+    const walks = distrust > 0 ? 0 : TRUSTING_WALKS;
+    if (distrust > 0) distrust--;
+    for (let walk = 0; walk < walks; walk++) {
       if (w !== null) recycle(w);
       w = new Walker(protocol, true, known);
       const out = trusted(w, value, write);
       if (out !== NOT_TRUSTED) return out;
+      const found = w.found === null ? 0 : w.found.size;
+      if (found >= REPEATS_MIN && found * REPEATS_MANY > w.count) {
+        distrust = DISTRUST_CALLS;
+        break;
+      }
       // The whole tape written, the native side can write it again with the later
       // visits fetched from the memo (not below protocol 4, where a set is memoized
       // after its items), unless one of them is not as the first was.
@@ -73,7 +90,7 @@ function flatten(value, protocol, write) {
       if (known === null) known = w.found;
       else for (const v of w.found) known.add(v);
     }
-    recycle(w);
+    if (w !== null) recycle(w);
     w = new Walker(protocol, false, null);
     w.save(value);
     w.flush();

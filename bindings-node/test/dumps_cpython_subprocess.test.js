@@ -173,3 +173,17 @@ def make(i):
 value = [make(1), make(2), {"a": {"b": 3}}, make(4)]
 `);
 });
+
+test('many small objects each reached twice, and the values written after them', () => {
+  // Thousands of repeats make the next calls walk checking every object (walks.js):
+  // the streams are CPython's either way, before and after.
+  const records = range(3000, (i) => ({ id: i, tags: [`t${i % 7}`], ok: i % 2 === 0 }));
+  // The tags are literals, so that CPython's equal strs are one object without interning.
+  const code = 'T = ["t0", "t1", "t2", "t3", "t4", "t5", "t6"]\nrecords = [{"id": i, "tags": [T[i % 7]], "ok": i % 2 == 0} for i in range(3000)]\n';
+  const before = dumps(records);
+  const items = range(5000, (i) => [i]);
+  same(items.concat(items), 'items = [[i] for i in range(5000)]\nvalue = items + items', [4, 5], true);
+  for (let i = 0; i < 3; i++) assert.ok(dumps(records).equals(before));
+  same(records, `${code}value = records`, [4]);
+  same([records, records], `${code}value = [records, records]`, [4], true);
+});
