@@ -5,8 +5,11 @@
 //     node bench/dumps_shared.js       (from bindings-node/, after a release build)
 //
 // The 50,000 records of `compare.js` as they are (nothing shared), each also holding
-// one object all of them share (found by the first walk's sampled check), and followed
-// by the first record again (found only by the fingerprints, after the whole walk).
+// one object all of them share, followed by the first record again (found only by the
+// fingerprints, after the whole walk), and the whole list 16 times; then shapes that
+// test how a trusting walk gives up (flatten.js): cycles, one small object many times,
+// many small objects twice (the first call trusts, the next ones do not), chains deeper
+// than a walk trusts (CPython's own recursion limit stops it near 500).
 // CPython times `pickle.dumps` of what it loads from brinery's stream of each, so both
 // write the same graph, sharing included. CPU time, best run, as `compare.js`.
 
@@ -22,10 +25,31 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'brinery-shared-'));
 execFileSync(python, [script, 'gen', dir]);
 const records = brinery.loads(fs.readFileSync(path.join(dir, 'records.pickle')));
 const owner = { name: 'owner', id: 0 };
+// A tree of 20,000 nodes whose children point back at their parent (cycles).
+const root = { id: 0, parent: null, children: [] };
+const nodes = [root];
+for (let i = 1; i < 20000; i++) {
+  const parent = nodes[Math.floor(i / 4)];
+  const node = { id: i, parent, children: [] };
+  parent.children.push(node);
+  nodes.push(node);
+}
+const fifteen = Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`f${i}`, i]));
+const lists = Array.from({ length: 50000 }, (_, i) => [i]);
+const chains = Array.from({ length: 200 }, () => {
+  let chain = null;
+  for (let i = 0; i < 300; i++) chain = { v: i, next: chain };
+  return chain;
+});
 const cases = {
   'records': records,
   'records sharing one object': records.map((r) => ({ ...r, owner })),
   'records, the first again at the end': [...records, records[0]],
+  'the records list 16 times': Array(16).fill(records),
+  'a tree with parent links': root,
+  'one record of 15 fields 100,000 times': Array(100000).fill(fifteen),
+  '50,000 small lists, each twice': lists.concat(lists),
+  '200 chains 300 deep': chains,
 };
 const MIN_MS = process.env.BRINERY_BENCH_QUICK === '1' ? 100 : 400;
 const ROUNDS = Number(process.env.BRINERY_BENCH_ROUNDS) || 3;
