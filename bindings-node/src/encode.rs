@@ -104,6 +104,7 @@ pub fn dumps_tape(
         let enc = Encoder::with_buffer(protocol, out)?;
         let skips = skips.as_deref().map(Skips::new).transpose()?;
         let mut spare = crate::reuse::take();
+        let tables = std::mem::take(&mut spare.dump);
         let mut dumper = Dumper {
             js,
             enc,
@@ -111,13 +112,14 @@ pub fn dumps_tape(
             at: 0,
             text: Text::new(bytes, ascii, std::mem::take(&mut spare.strs)),
             extras: extras.raw(),
-            objs: Vec::new(),
-            keys: Vec::new(),
+            objs: tables.objs,
+            keys: tables.keys,
             prints: repeats
                 .is_some()
                 .then(|| Prints::new(std::mem::take(&mut spare.prints))),
-            shapes: Vec::new(),
-            shape_keys: Vec::new(),
+            shapes: tables.shapes,
+            shape_keys: tables.shape_keys,
+            key_stack: tables.key_stack,
             last_key: 0,
             utc: None,
             depth: 0,
@@ -135,6 +137,13 @@ pub fn dumps_tape(
             spare.prints = prints.into_buffer();
         }
         spare.strs = dumper.text.into_strings();
+        spare.dump = Tables {
+            objs: std::mem::take(&mut dumper.objs),
+            keys: std::mem::take(&mut dumper.keys),
+            shapes: std::mem::take(&mut dumper.shapes),
+            shape_keys: std::mem::take(&mut dumper.shape_keys),
+            key_stack: std::mem::take(&mut dumper.key_stack),
+        };
         crate::reuse::give(spare);
         if dumper.gave_up {
             return Ok(None);
@@ -167,6 +176,9 @@ struct Dumper<'t> {
     /// The k-th shape's keys: `shape_keys[start..start + len]`, their memo indexes.
     shapes: Vec<(u32, u32)>,
     shape_keys: Vec<u32>,
+    /// The keys of the shapes being defined, one inside the other (each shape's keys
+    /// are on top while its entries are written).
+    key_stack: Vec<u32>,
     /// The fingerprints of the objects, when the tape's walk trusted none to repeat.
     prints: Option<Prints>,
     /// Memo index of the key just written.
@@ -299,9 +311,12 @@ impl Dumper<'_> {
                 self.token(op::DICT, n as u64);
                 self.enc.empty_dict();
                 let ord = self.memoize();
-                let keys = self.entries(n, true)?;
+                let base = self.key_stack.len();
+                self.entries(n, true)?;
                 self.shapes[id] = (self.shape_keys.len() as u32, n as u32);
-                self.shape_keys.extend_from_slice(&keys);
+                let keys = self.key_stack.get(base..).ok_or_else(malformed)?;
+                self.shape_keys.extend_from_slice(keys);
+                self.key_stack.truncate(base);
                 self.printed(ord, mark);
             }
             op::SHAPE => {
@@ -449,24 +464,23 @@ impl Dumper<'_> {
         Ok(())
     }
 
-    /// The next `n` key/value pairs as a dict's entries; with `shape`, returns the keys'
-    /// memo indexes (a shape has at most 32 keys).
-    fn entries(&mut self, n: usize, shape: bool) -> Fallible<Vec<u32>> {
-        let mut keys = Vec::new();
+    /// The next `n` key/value pairs as a dict's entries; with `shape`, the keys' memo
+    /// indexes go on `key_stack`.
+    fn entries(&mut self, n: usize, shape: bool) -> Fallible<()> {
         let mut i = 0;
         while i < n {
             let end = self.enc.batch_run_begin(Batch::Dict, i, n);
             for _ in i..end {
                 self.save_item()?;
                 if shape {
-                    keys.push(self.last_key);
+                    self.key_stack.push(self.last_key);
                 }
                 self.save_item()?;
             }
             self.enc.batch_run_end(Batch::Dict, end, n);
             i = end;
         }
-        Ok(keys)
+        Ok(())
     }
 
     /// A dict of the keys whose memo indexes are `shape_keys[start..start + n]`, then
@@ -534,6 +548,28 @@ impl Dumper<'_> {
         self.enc.reduce();
         self.memoize();
         Ok(())
+    }
+}
+
+/// The tables a `dumps` call fills, kept for the next call's (see [`crate::reuse`]).
+#[derive(Default)]
+pub struct Tables {
+    objs: Vec<u32>,
+    keys: Vec<u32>,
+    shapes: Vec<(u32, u32)>,
+    shape_keys: Vec<u32>,
+    key_stack: Vec<u32>,
+}
+
+impl Tables {
+    /// Empties the tables for the next call (see [`crate::reuse::keep`]).
+    pub fn recycle(&mut self) {
+        use crate::reuse::keep;
+        keep(&mut self.objs);
+        keep(&mut self.keys);
+        keep(&mut self.shapes);
+        keep(&mut self.shape_keys);
+        keep(&mut self.key_stack);
     }
 }
 

@@ -1,7 +1,8 @@
 //! Buffers `loads` and `dumps` keep from one call to the next on the same thread,
 //! emptied but with their capacity: the tape's ops, the numbers of the longest list, the
 //! graph's str text and item and entry pools, and the walker's per-node marks; for
-//! `dumps`, the objects' fingerprints and the tables of strings written (up to sizes of their own, see
+//! `dumps`, the memo and shape tables, the objects' fingerprints and the tables of
+//! strings written (up to sizes of their own, see
 //! [`Strings::recycle`]).
 //!
 //! A fresh buffer of a few megabytes costs a page fault per 4 KiB page the first time
@@ -14,6 +15,7 @@
 use std::cell::Cell;
 
 use crate::dumptext::Strings;
+use crate::encode::Tables;
 use crate::graph::H;
 
 /// Largest buffer kept (each), in bytes.
@@ -30,6 +32,7 @@ pub struct Spare {
     pub seen: Vec<u64>,
     pub strs: Strings,
     pub prints: Vec<u64>,
+    pub dump: Tables,
 }
 
 thread_local! {
@@ -44,12 +47,6 @@ pub fn take() -> Spare {
 
 /// Keeps `spare`'s buffers for the next call, emptied; drops those over the size cap.
 pub fn give(mut spare: Spare) {
-    fn keep<T>(v: &mut Vec<T>) {
-        if v.capacity() * size_of::<T>() > KEEP_MAX_BYTES {
-            *v = Vec::new();
-        }
-        v.clear();
-    }
     keep(&mut spare.ops);
     keep(&mut spare.nums);
     keep(&mut spare.seen);
@@ -57,9 +54,18 @@ pub fn give(mut spare: Spare) {
     keep(&mut spare.entries);
     keep(&mut spare.prints);
     spare.strs.recycle();
+    spare.dump.recycle();
     if spare.text.capacity() > KEEP_MAX_BYTES {
         spare.text = String::new();
     }
     spare.text.clear();
     SPARE.with(|s| s.set(spare));
+}
+
+/// Empties `v` for the next call, dropping it when it is over [`KEEP_MAX_BYTES`].
+pub fn keep<T>(v: &mut Vec<T>) {
+    if v.capacity() * size_of::<T>() > KEEP_MAX_BYTES {
+        *v = Vec::new();
+    }
+    v.clear();
 }
