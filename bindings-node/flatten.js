@@ -423,7 +423,6 @@ class Walker {
     this.bigs.add(v);
   }
 
-
   // A plain object: as a dict of its own enumerable string keys. Its key list is looked
   // up among the shapes met so far; a known shape sends only the values. A shape whose
   // first object is still being written (an object of the same keys is among its

@@ -104,7 +104,6 @@ pub fn dumps_tape(
         let enc = Encoder::with_buffer(protocol, out)?;
         let skips = skips.as_deref().map(Skips::new).transpose()?;
         let mut spare = crate::reuse::take();
-        let tables = std::mem::take(&mut spare.dump);
         let mut dumper = Dumper {
             js,
             enc,
@@ -112,14 +111,10 @@ pub fn dumps_tape(
             at: 0,
             text: Text::new(bytes, ascii, std::mem::take(&mut spare.strs)),
             extras: extras.raw(),
-            objs: tables.objs,
-            keys: tables.keys,
+            tables: std::mem::take(&mut spare.dump),
             prints: repeats
                 .is_some()
                 .then(|| Prints::new(std::mem::take(&mut spare.prints))),
-            shapes: tables.shapes,
-            shape_keys: tables.shape_keys,
-            key_stack: tables.key_stack,
             last_key: 0,
             utc: None,
             depth: 0,
@@ -137,13 +132,7 @@ pub fn dumps_tape(
             spare.prints = prints.into_buffer();
         }
         spare.strs = dumper.text.into_strings();
-        spare.dump = Tables {
-            objs: std::mem::take(&mut dumper.objs),
-            keys: std::mem::take(&mut dumper.keys),
-            shapes: std::mem::take(&mut dumper.shapes),
-            shape_keys: std::mem::take(&mut dumper.shape_keys),
-            key_stack: std::mem::take(&mut dumper.key_stack),
-        };
+        spare.dump = std::mem::take(&mut dumper.tables);
         crate::reuse::give(spare);
         if dumper.gave_up {
             return Ok(None);
@@ -170,15 +159,8 @@ struct Dumper<'t> {
     at: usize,
     text: Text<'t>,
     extras: napi_value,
-    /// Memo index of the k-th memoized object, and of the k-th object key.
-    objs: Vec<u32>,
-    keys: Vec<u32>,
-    /// The k-th shape's keys: `shape_keys[start..start + len]`, their memo indexes.
-    shapes: Vec<(u32, u32)>,
-    shape_keys: Vec<u32>,
-    /// The keys of the shapes being defined, one inside the other (each shape's keys
-    /// are on top while its entries are written).
-    key_stack: Vec<u32>,
+    /// The memo and shape tables (kept from call to call).
+    tables: Tables,
     /// The fingerprints of the objects, when the tape's walk trusted none to repeat.
     prints: Option<Prints>,
     /// Memo index of the key just written.
@@ -214,11 +196,16 @@ impl Dumper<'_> {
     /// The next value of the tape, after its [`Encoder::boundary`]. The tape nests no
     /// deeper than [`MAX_DEPTH`] (flatten.js stops at 1,000): the walk here recurses.
     fn save(&mut self) -> Fallible<()> {
+        self.nested(Self::save_value)
+    }
+
+    /// `f`, one level deeper in the tape: every walk of it recurses through here.
+    fn nested(&mut self, f: impl FnOnce(&mut Self) -> Fallible<()>) -> Fallible<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(malformed());
         }
-        let done = self.save_value();
+        let done = f(self);
         self.depth -= 1;
         done
     }
@@ -231,7 +218,7 @@ impl Dumper<'_> {
                 code,
                 op::LIST | op::DICT | op::SHAPE_NEW | op::SHAPE | op::SET | op::BYTES | op::DATE
             );
-            if object && skips.next() == self.objs.len() as u32 {
+            if object && skips.next() == self.tables.objs.len() as u32 {
                 return self.skip_visit(code, x);
             }
         }
@@ -259,18 +246,18 @@ impl Dumper<'_> {
             }
             op::KEY => {
                 let idx = self.str(n)?;
-                self.keys.push(idx);
+                self.tables.keys.push(idx);
                 self.last_key = idx;
                 self.token(op::KEY, idx.into());
             }
             op::KEY_AGAIN => {
-                let idx = Self::memo_ref(&self.keys, x)?;
+                let idx = Self::memo_ref(&self.tables.keys, x)?;
                 self.enc.get(idx);
                 self.last_key = idx;
                 self.token(op::KEY, idx.into());
             }
             op::OBJ_REF => {
-                let idx = Self::memo_ref(&self.objs, x)?;
+                let idx = Self::memo_ref(&self.tables.objs, x)?;
                 if idx == SKIPPED {
                     return Err(malformed());
                 }
@@ -279,7 +266,7 @@ impl Dumper<'_> {
             }
             op::SHARED => {
                 // Its memo order is the next: it is memoized before anything in it.
-                let ord = self.objs.len();
+                let ord = self.tables.objs.len();
                 self.save()?;
                 if let Some(p) = &mut self.prints {
                     p.rewind(mark);
@@ -306,21 +293,21 @@ impl Dumper<'_> {
                 // once all are known, and it cannot be used before (flatten.js writes
                 // an object of its keys among its values as a `DICT`). Printed, as
                 // every dict of string keys is, as its keys' memo indexes and values.
-                let id = self.shapes.len();
-                self.shapes.push((0, OPEN_SHAPE));
+                let id = self.tables.shapes.len();
+                self.tables.shapes.push((0, OPEN_SHAPE));
                 self.token(op::DICT, n as u64);
                 self.enc.empty_dict();
                 let ord = self.memoize();
-                let base = self.key_stack.len();
+                let base = self.tables.key_stack.len();
                 self.entries(n, true)?;
-                self.shapes[id] = (self.shape_keys.len() as u32, n as u32);
-                let keys = self.key_stack.get(base..).ok_or_else(malformed)?;
-                self.shape_keys.extend_from_slice(keys);
-                self.key_stack.truncate(base);
+                self.tables.shapes[id] = (self.tables.shape_keys.len() as u32, n as u32);
+                let keys = self.tables.key_stack.get(base..).ok_or_else(malformed)?;
+                self.tables.shape_keys.extend_from_slice(keys);
+                self.tables.key_stack.truncate(base);
                 self.printed(ord, mark);
             }
             op::SHAPE => {
-                let &(start, len) = self.shapes.get(n).ok_or_else(malformed)?;
+                let &(start, len) = self.tables.shapes.get(n).ok_or_else(malformed)?;
                 if len == OPEN_SHAPE {
                     return Err(malformed());
                 }
@@ -367,8 +354,7 @@ impl Dumper<'_> {
             }
             op::DATE => {
                 self.token(code, x.to_bits());
-                self.date(x)?;
-                let ord = self.objs.len() - 1;
+                let ord = self.date(x)?;
                 self.printed(ord, mark);
             }
             _ => return Err(malformed()),
@@ -446,8 +432,8 @@ impl Dumper<'_> {
     #[inline]
     fn memoize(&mut self) -> usize {
         let idx = self.enc.memoize();
-        self.objs.push(idx);
-        self.objs.len() - 1
+        self.tables.objs.push(idx);
+        self.tables.objs.len() - 1
     }
 
     /// The next `n` values as the items of a list or set, batched as `batch`.
@@ -473,7 +459,7 @@ impl Dumper<'_> {
             for _ in i..end {
                 self.save_item()?;
                 if shape {
-                    self.key_stack.push(self.last_key);
+                    self.tables.key_stack.push(self.last_key);
                 }
                 self.save_item()?;
             }
@@ -486,7 +472,7 @@ impl Dumper<'_> {
     /// A dict of the keys whose memo indexes are `shape_keys[start..start + n]`, then
     /// the next `n` values.
     fn shaped(&mut self, start: usize, n: usize) -> Fallible<()> {
-        if self.shape_keys.len() < start + n {
+        if self.tables.shape_keys.len() < start + n {
             return Err(malformed());
         }
         let mut i = 0;
@@ -494,7 +480,7 @@ impl Dumper<'_> {
             let end = self.enc.batch_run_begin(Batch::Dict, i, n);
             for j in i..end {
                 self.enc.boundary();
-                let key = self.shape_keys[start + j];
+                let key = self.tables.shape_keys[start + j];
                 self.enc.get(key);
                 self.token(op::KEY, key.into());
                 self.save_item()?;
@@ -505,8 +491,9 @@ impl Dumper<'_> {
         Ok(())
     }
 
-    /// `datetime.datetime(bytes, datetime.timezone(datetime.timedelta(0)))`.
-    fn date(&mut self, ms: f64) -> Fallible<()> {
+    /// `datetime.datetime(bytes, datetime.timezone(datetime.timedelta(0)))`; returns its
+    /// place in memo order.
+    fn date(&mut self, ms: f64) -> Fallible<usize> {
         let state = datetime_state(ms).ok_or_else(|| {
             Failure::new(
                 Code::Encode,
@@ -546,18 +533,21 @@ impl Dumper<'_> {
         self.enc.tuple_end(2);
         self.enc.memoize();
         self.enc.reduce();
-        self.memoize();
-        Ok(())
+        Ok(self.memoize())
     }
 }
 
 /// The tables a `dumps` call fills, kept for the next call's (see [`crate::reuse`]).
 #[derive(Default)]
 pub struct Tables {
+    /// Memo index of the k-th memoized object, and of the k-th object key.
     objs: Vec<u32>,
     keys: Vec<u32>,
+    /// The k-th shape's keys: `shape_keys[start..start + len]`, their memo indexes.
     shapes: Vec<(u32, u32)>,
     shape_keys: Vec<u32>,
+    /// The keys of the shapes being defined, one inside the other (each shape's keys
+    /// are on top while its entries are written).
     key_stack: Vec<u32>,
 }
 

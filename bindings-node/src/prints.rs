@@ -124,10 +124,6 @@ impl Prints {
         if out.len() <= prints.len() {
             return false;
         }
-        if prints.len() <= FEW {
-            out[0] = few_repeats(prints, &mut out[1..]);
-            return true;
-        }
         let hash = |&ord: &u32| spread(prints[ord as usize]);
         let mut firsts: HashTable<u32> = HashTable::with_capacity(prints.len());
         // The first object of each fingerprint, once listed as a candidate, is marked
@@ -155,21 +151,6 @@ impl Prints {
         out[0] = n as u32;
         true
     }
-}
-
-/// Up to this many objects are compared pair by pair, with no table.
-const FEW: usize = 16;
-
-/// [`Prints::repeats`] of a few objects: their count, after them in `out`.
-fn few_repeats(prints: &[u64], out: &mut [u32]) -> u32 {
-    let mut n = 0;
-    for (i, p) in prints.iter().enumerate() {
-        if prints.iter().enumerate().any(|(j, q)| j != i && q == p) {
-            out[n] = i as u32;
-            n += 1;
-        }
-    }
-    n as u32
 }
 
 /// A token as 64 mixed bits: the sum's multiplies by `B^i` spread them further.
@@ -252,7 +233,7 @@ mod tests {
 
     #[test]
     fn every_member_of_a_group_is_listed_once() {
-        // Prints a, b, a, a, b, c, then (the table's way) the same after 20 distinct.
+        // Prints a, b, a, a, b, c, alone and after 20 distinct ones.
         for lead in [0u64, 20] {
             let mut p = Prints::new(Vec::new());
             let xs = (100..100 + lead).chain([1, 2, 1, 1, 2, 3]);

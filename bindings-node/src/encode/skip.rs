@@ -50,14 +50,14 @@ impl Dumper<'_> {
         let skips = self.skips.as_mut().ok_or_else(malformed)?;
         let (_, first) = skips.pairs[skips.at];
         skips.at += 1;
-        let idx = *self.objs.get(first as usize).ok_or_else(malformed)?;
+        let idx = *self.tables.objs.get(first as usize).ok_or_else(malformed)?;
         if idx == SKIPPED {
             return self.give_up();
         }
         self.enc.get(idx);
         self.skip_body(code, x)?;
         // Later visits inside this one are skipped with it.
-        let done = self.objs.len() as u32;
+        let done = self.tables.objs.len() as u32;
         if let Some(skips) = self.skips.as_mut() {
             while skips.next() < done {
                 skips.at += 1;
@@ -72,14 +72,10 @@ impl Dumper<'_> {
     }
 
     fn skip_value(&mut self) -> Fallible<()> {
-        self.depth += 1;
-        if self.depth > super::MAX_DEPTH {
-            return Err(malformed());
-        }
-        let (code, x) = self.next()?;
-        let done = self.skip_body(code, x);
-        self.depth -= 1;
-        done
+        self.nested(|d| {
+            let (code, x) = d.next()?;
+            d.skip_body(code, x)
+        })
     }
 
     /// Reads past the rest of the value whose op `(code, x)` was read, numbering the
@@ -100,29 +96,29 @@ impl Dumper<'_> {
             }
             op::KEY | op::SHAPE_NEW | op::SET_OLD => return self.give_up(),
             op::LIST | op::SET => {
-                self.objs.push(SKIPPED);
+                self.tables.objs.push(SKIPPED);
                 for _ in 0..n {
                     self.skip_value()?;
                 }
             }
             op::DICT => {
-                self.objs.push(SKIPPED);
+                self.tables.objs.push(SKIPPED);
                 for _ in 0..n {
                     self.skip_value()?;
                     self.skip_value()?;
                 }
             }
             op::SHAPE => {
-                let &(_, len) = self.shapes.get(n).ok_or_else(malformed)?;
+                let &(_, len) = self.tables.shapes.get(n).ok_or_else(malformed)?;
                 if len == super::OPEN_SHAPE {
                     return Err(malformed());
                 }
-                self.objs.push(SKIPPED);
+                self.tables.objs.push(SKIPPED);
                 for _ in 0..len {
                     self.skip_value()?;
                 }
             }
-            op::BYTES | op::DATE => self.objs.push(SKIPPED),
+            op::BYTES | op::DATE => self.tables.objs.push(SKIPPED),
             op::SHARED => self.skip_value()?,
             _ => return Err(malformed()),
         }
